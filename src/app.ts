@@ -1,0 +1,28 @@
+/** createApp(deps) → the Elysia instance (no listen), so tests and the server build the same thing. */
+import { Elysia } from 'elysia'
+import { sql } from 'drizzle-orm'
+import type { AppDeps } from './deps'
+import { accessLog } from './plugins/access-log'
+import { auth, API_PREFIX } from './plugins/auth'
+import { bodyParser } from './plugins/body'
+import { errors } from './plugins/errors'
+import { contactsModule } from './modules/contacts'
+import { leadsModule } from './modules/leads'
+import { VERSION } from './version'
+
+export function createApp(deps: AppDeps) {
+  const authPlugin = auth(deps)
+  return new Elysia()
+    .use(accessLog(deps.logger))
+    .use(errors(deps.logger))
+    .use(bodyParser)
+    .use(authPlugin)
+    .get('/healthz', ({ set }) => {
+      deps.db.get(sql`select 1`)
+      set.headers['cache-control'] = 'no-store'
+      return { status: 'ok', version: VERSION }
+    }, { detail: { summary: 'Health check', description: 'Answers 200 when the process and its database answer.', tags: ['Operations'] } })
+    .group(API_PREFIX, (api) => api.use(leadsModule(deps, authPlugin)).use(contactsModule(deps, authPlugin)))
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,81 @@
+/** The command table: names, flags and help text of every CLI command, in one place. */
+import type { ParseArgsConfig } from 'node:util'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+export interface CommandSpec {
+  /** e.g. ['key', 'create'] */
+  path: string[]
+  usage: string
+  summary: string
+  options: Options
+}
+
+const common: Options = {
+  db: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    path: ['serve'],
+    usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--log-level L]',
+    summary: 'Start the server (the default command).',
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'webhook-allow-cidrs': { type: 'string' },
+      'trusted-proxies': { type: 'string' },
+      'bootstrap-key': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  },
+  { path: ['workspace', 'create'], usage: 'askad workspace create SLUG [--name "Display name"]', summary: 'Create a workspace (tenant).', options: { name: { type: 'string' } } },
+  { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
+  {
+    path: ['key', 'create'],
+    usage: 'askad key create --workspace W [--name N] [--scopes a,b] [--publishable --origins https://a.example,https://b.example] [--rate-limit N] [--expires-at RFC3339]',
+    summary: 'Create an API key; the full key is printed once.',
+    options: {
+      workspace: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      publishable: { type: 'boolean' },
+      origins: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'expires-at': { type: 'string' },
+    },
+  },
+  { path: ['key', 'list'], usage: 'askad key list --workspace W', summary: "List a workspace's keys (prefixes only).", options: { workspace: { type: 'string' } } },
+  { path: ['key', 'revoke'], usage: 'askad key revoke KEY_ID', summary: 'Revoke a key; it stops working on its next request.', options: {} },
+  { path: ['key', 'generate'], usage: 'askad key generate [--publishable]', summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).', options: { publishable: { type: 'boolean' } } },
+  { path: ['migrate'], usage: 'askad migrate', summary: 'Create or upgrade the database schema (serve does this too).', options: {} },
+  { path: ['backup'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
+].map((c) => ({ ...c, options: { ...common, ...c.options } }))
+
+export function findCommand(words: string[]): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.path.every((p, i) => words[i] === p))
+}
+
+export function generalHelp(version: string): string {
+  const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(18)} ${c.summary}`)
+  return [
+    `askad ${version}: self-hosted lead webhooks, contacts, deals and outbound webhooks.`,
+    '',
+    'Usage: askad [command] [flags]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Flags on every command:',
+    '  --db FILE      SQLite database (default ./data/askad.db, or ASKAD_DB)',
+    '  --json         Machine-readable output',
+    '  --help, -h     Help for the command',
+    '  --version, -v  Print the version',
+    '',
+    "Run 'askad COMMAND --help' for a command's flags.",
+  ].join('\n')
+}

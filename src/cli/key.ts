@@ -1,0 +1,62 @@
+/** `askad key create|list|revoke|generate`. */
+import type { Db } from '../db/client'
+import { systemClock } from '../lib/clock'
+import { generateKey } from '../lib/keys'
+import { createKey, listKeys, revokeKey, serializeKey } from '../modules/api-keys/service'
+import { parseSince } from '../modules/contacts/service'
+import { findWorkspace } from '../modules/workspaces/service'
+import { CliError, table, type Output } from './output'
+
+const csv = (text?: string) => (text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean))
+
+function workspaceOf(db: Db, name: string | undefined) {
+  if (!name) throw new CliError('--workspace is required (a slug or id; see askad workspace list)', 2)
+  const ws = findWorkspace(db, name)
+  if (!ws) throw new CliError(`No workspace '${name}'.`)
+  return ws
+}
+
+export interface KeyCreateFlags {
+  workspace?: string
+  name?: string
+  scopes?: string
+  publishable?: boolean
+  origins?: string
+  'rate-limit'?: string
+  'expires-at'?: string
+}
+
+export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
+  const ws = workspaceOf(db, flags.workspace)
+  const rateLimit = flags['rate-limit'] === undefined ? null : Number(flags['rate-limit'])
+  const { record, key } = createKey(db, systemClock, {
+    workspaceId: ws.id,
+    kind: flags.publishable ? 'publishable' : 'secret',
+    name: flags.name,
+    scopes: csv(flags.scopes),
+    allowedOrigins: csv(flags.origins),
+    rateLimit,
+    expiresAt: flags['expires-at'] === undefined ? null : parseSince(flags['expires-at'], '--expires-at'),
+  })
+  const shown = { ...serializeKey(record), key, workspace: ws.slug }
+  out.result(shown, () =>
+    [`Created ${record.kind} key '${record.name}' (${record.id}) in workspace '${ws.slug}':`, '', `  ${key}`, '', 'It is shown only this once: store it now.'].join('\n'),
+  )
+}
+
+export function keyList(db: Db, out: Output, flags: { workspace?: string }): void {
+  const ws = workspaceOf(db, flags.workspace)
+  const keys = listKeys(db, ws.id).map(serializeKey)
+  out.result(keys, () => table(keys, ['id', 'prefix', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'revoked_at']))
+}
+
+export function keyRevoke(db: Db, out: Output, args: string[]): void {
+  if (args.length !== 1) throw new CliError('Usage: askad key revoke KEY_ID', 2)
+  const key = serializeKey(revokeKey(db, systemClock, null, args[0]!))
+  out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
+}
+
+export function keyGenerate(out: Output, flags: { publishable?: boolean }): void {
+  const key = generateKey(flags.publishable ? 'publishable' : 'secret')
+  out.result({ key }, () => key)
+}

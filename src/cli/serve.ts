@@ -1,0 +1,55 @@
+/** `askad serve`: migrate, bootstrap an empty database, listen, and shut down gracefully. */
+import { createApp } from '../app'
+import type { Config } from '../config'
+import { openDb } from '../db/client'
+import { migrate } from '../db/migrate'
+import type { AppDeps } from '../deps'
+import { systemClock } from '../lib/clock'
+import { createLogger } from '../lib/logger'
+import { bootstrap } from '../modules/workspaces/service'
+import { VERSION } from '../version'
+
+/** Bun answers 413 itself above this; below it our parser gives the problem-details 413 (limit 1 MiB). */
+const SERVER_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+export async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel)
+  const db = openDb(config.dbPath)
+  migrate(db)
+  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => {} }
+
+  const boot = bootstrap(db, systemClock, config.bootstrapKey)
+  const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
+  const server = app.server!
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${server.port}`
+
+  const say = (line = '') => process.stdout.write(line + '\n')
+  say(`askad ${VERSION} listening on ${url}`)
+  say(`API docs: ${url}/docs`)
+  say(`Database: ${config.dbPath}`)
+  if (boot) {
+    say()
+    say(`First start: created workspace '${boot.workspace.slug}' and a secret key with all scopes.`)
+    say(`It is shown only this once, so store it now:`)
+    say()
+    say(`  export ASKAD_KEY=${boot.created.key}`)
+    say()
+    say(`Try: curl -X POST ${url}/api/v1/leads/inbound -H "Authorization: Bearer $ASKAD_KEY" \\`)
+    say(`       -H "Content-Type: application/json" -d '{"email":"jane@example.com","source":"curl"}'`)
+  }
+  logger.info('server started', { url, version: VERSION, db: config.dbPath })
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('shutting down', { signal })
+    await app.stop()
+    db.$client.close()
+    logger.info('stopped', { signal })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}

@@ -1,0 +1,78 @@
+/** Environment variables and `serve` flags folded into one typed, frozen config object. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+
+export interface RateLimitConfig {
+  /** Bucket size: requests allowed in a burst. */
+  capacity: number
+  /** Time for an empty bucket to refill completely. */
+  windowMs: number
+}
+
+export interface Config {
+  port: number
+  host: string
+  dbPath: string
+  rateLimit: RateLimitConfig
+  webhookAllowCidrs: string[]
+  trustedProxies: string[]
+  bootstrapKey: string | undefined
+  logLevel: LogLevel
+}
+
+export const DEFAULTS = {
+  port: 3000,
+  host: '0.0.0.0',
+  dbPath: './data/askad.db',
+  rateLimit: '100/60s',
+  logLevel: 'info',
+} as const
+
+/** The flag each setting takes on `askad serve`, and the variable it falls back to. */
+export const SETTINGS = [
+  { flag: 'port', env: 'PORT', help: `Port to listen on (default ${DEFAULTS.port})` },
+  { flag: 'host', env: 'HOST', help: `Address to bind (default ${DEFAULTS.host})` },
+  { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file (default ${DEFAULTS.dbPath})` },
+  { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: 'Requests per key: N (per minute) or N/<seconds>s (default 100/60s)' },
+  { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
+  { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
+  { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
+  { flag: 'log-level', env: 'LOG_LEVEL', help: 'debug, info, warn, error or silent (default info)' },
+] as const
+
+export type SettingFlag = (typeof SETTINGS)[number]['flag']
+
+/** Parses `100`, `100/60s`, `100/1m`: capacity per refill window. */
+export function parseRateLimit(text: string): RateLimitConfig {
+  const match = /^\s*(\d+)\s*(?:(?:\/|per)\s*(\d*)\s*(ms|s|m|h|sec|second|min|minute|hour)?)?\s*$/i.exec(text)
+  if (!match) throw new Error(`Invalid rate limit '${text}': use N or N/<duration>, e.g. 100/60s`)
+  const capacity = Number(match[1])
+  const amount = match[2] ? Number(match[2]) : 1
+  const unit = (match[3] ?? (match[2] ? 's' : 'm')).toLowerCase()
+  const unitMs = unit === 'ms' ? 1 : unit.startsWith('s') ? 1_000 : unit.startsWith('m') ? 60_000 : 3_600_000
+  const windowMs = match[2] || match[3] ? amount * unitMs : 60_000
+  if (capacity < 1 || windowMs < 1) throw new Error(`Invalid rate limit '${text}': must be at least 1 per window`)
+  return { capacity, windowMs }
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/** Builds the config: a flag beats its environment variable, which beats the default. */
+export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env: Record<string, string | undefined> = process.env): Config {
+  const get = (flag: SettingFlag) => flags[flag] ?? env[SETTINGS.find((s) => s.flag === flag)!.env]
+  const port = Number(get('port') ?? DEFAULTS.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port '${get('port')}'`)
+  const logLevel = (get('log-level') ?? DEFAULTS.logLevel).toLowerCase() as LogLevel
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
+  return Object.freeze({
+    port,
+    host: get('host') || DEFAULTS.host,
+    dbPath: get('db') || DEFAULTS.dbPath,
+    rateLimit: parseRateLimit(get('rate-limit') || DEFAULTS.rateLimit),
+    webhookAllowCidrs: list(get('webhook-allow-cidrs')),
+    trustedProxies: list(get('trusted-proxies')),
+    bootstrapKey: get('bootstrap-key') || undefined,
+    logLevel,
+  })
+}

@@ -1,0 +1,247 @@
+/** Drizzle schema: every table of askad. Times are Unix milliseconds; money is integer minor units. */
+import { sql } from 'drizzle-orm'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+const json = <T>(name: string) => text(name, { mode: 'json' }).$type<T>()
+
+export const workspaces = sqliteTable('workspaces', {
+  id: text('id').primaryKey(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: integer('created_at').notNull(),
+})
+
+/** Kept counters (per workspace): totals and dense sequence numbers that page numbers map onto. */
+export const counters = sqliteTable(
+  'counters',
+  {
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    value: integer('value').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
+)
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['secret', 'publishable'] }).notNull(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    hash: text('hash').notNull().unique(),
+    scopes: json<string[]>('scopes').notNull(),
+    allowedOrigins: json<string[]>('allowed_origins').notNull().default(sql`'[]'`),
+    rateLimit: integer('rate_limit'),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_keys_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+export const contacts = sqliteTable(
+  'contacts',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    sourceSeq: integer('source_seq').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    firstSource: text('first_source').notNull(),
+    lastSource: text('last_source').notNull(),
+    metadata: json<Record<string, unknown>>('metadata').notNull(),
+    leadCount: integer('lead_count').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('contacts_seq_idx').on(t.workspaceId, t.seq),
+    uniqueIndex('contacts_source_seq_idx').on(t.workspaceId, t.firstSource, t.sourceSeq),
+    uniqueIndex('contacts_email_idx').on(t.workspaceId, t.email).where(sql`email is not null`),
+    index('contacts_phone_idx').on(t.workspaceId, t.phone).where(sql`phone is not null`),
+    index('contacts_updated_idx').on(t.workspaceId, t.updatedAt),
+  ],
+)
+
+export const leads = sqliteTable(
+  'leads',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    contactId: text('contact_id').notNull().references(() => contacts.id),
+    seq: integer('seq').notNull(),
+    sourceSeq: integer('source_seq').notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    source: text('source').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    metadata: json<Record<string, unknown>>('metadata').notNull(),
+    context: json<Record<string, unknown>>('context'),
+    status: text('status', { enum: ['new', 'converted'] }).notNull().default('new'),
+    dealId: text('deal_id'),
+    convertedAt: integer('converted_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('leads_seq_idx').on(t.workspaceId, t.seq),
+    uniqueIndex('leads_source_seq_idx').on(t.workspaceId, t.source, t.sourceSeq),
+    index('leads_contact_idx').on(t.contactId, t.createdAt),
+  ],
+)
+
+export const deals = sqliteTable(
+  'deals',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    contactId: text('contact_id').references(() => contacts.id),
+    leadId: text('lead_id'),
+    title: text('title').notNull(),
+    valueMinor: integer('value_minor').notNull().default(0),
+    currency: text('currency').notNull(),
+    stage: text('stage', { enum: ['new', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] }).notNull(),
+    metadata: json<Record<string, unknown>>('metadata').notNull().default(sql`'{}'`),
+    closedAt: integer('closed_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('deals_workspace_idx').on(t.workspaceId, t.createdAt),
+    index('deals_stage_idx').on(t.workspaceId, t.stage, t.createdAt),
+    index('deals_contact_idx').on(t.contactId),
+  ],
+)
+
+export const campaigns = sqliteTable(
+  'campaigns',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    currency: text('currency').notNull(),
+    budgetMinor: integer('budget_minor'),
+    spendMinor: integer('spend_minor').notNull().default(0),
+    spendThresholdsMinor: json<number[]>('spend_thresholds').notNull(),
+    thresholdsCrossedMinor: json<number[]>('thresholds_crossed').notNull().default(sql`'[]'`),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('campaigns_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+/** The outbox: one row per event, written in the transaction that caused it. */
+export const events = sqliteTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_workspace_idx').on(t.workspaceId, t.type, t.createdAt)],
+)
+
+export const webhookEndpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    events: json<string[]>('events').notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: integer('previous_secret_expires_at'),
+    headers: json<Record<string, string>>('headers').notNull().default(sql`'{}'`),
+    lastSuccessAt: integer('last_success_at'),
+    failingSince: integer('failing_since'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('webhook_endpoints_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id').notNull().references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: text('event_id').notNull().references(() => events.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pending', 'succeeded', 'failed'] }).notNull().default('pending'),
+    attemptCount: integer('attempt_count').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    leaseUntil: integer('lease_until'),
+    leaseOwner: text('lease_owner'),
+    manual: integer('manual', { mode: 'boolean' }).notNull().default(false),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+    uniqueIndex('webhook_deliveries_event_endpoint_idx').on(t.eventId, t.endpointId),
+  ],
+)
+
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: text('id').primaryKey(),
+    deliveryId: text('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    trigger: text('trigger', { enum: ['scheduled', 'manual'] }).notNull(),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    statusCode: integer('status_code'),
+    errorClass: text('error_class', { enum: ['timeout', 'dns', 'connect', 'tls', 'blocked', 'http'] }),
+    errorMessage: text('error_message'),
+    responseBody: text('response_body'),
+    nextAttemptAt: integer('next_attempt_at'),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+)
+
+/** Stored responses of POSTs sent with an Idempotency-Key, per API key, for 24 h. */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    apiKeyId: text('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['in_flight', 'done'] }).notNull(),
+    responseStatus: integer('response_status'),
+    responseHeaders: json<Record<string, string>>('response_headers'),
+    responseBody: text('response_body'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)],
+)
+
+/** Dashboard sessions: only the SHA-256 of the cookie value is stored. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    hash: text('hash').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('sessions_expiry_idx').on(t.expiresAt)],
+)

@@ -1,0 +1,34 @@
+/** Transaction helpers shared by the services. */
+import { sql } from 'drizzle-orm'
+import type { Db } from './client'
+import { counters } from './schema'
+
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+export type DbOrTx = Db | Tx
+
+/** Runs fn in a BEGIN IMMEDIATE transaction: writers queue up front instead of failing on upgrade. */
+export function writeTx<T>(db: Db, fn: (tx: Tx) => T): T {
+  return db.transaction(fn, { behavior: 'immediate' })
+}
+
+/** Increments a per-workspace counter and returns its new value (1 on first use). */
+export function nextSeq(tx: DbOrTx, workspaceId: string, name: string): number {
+  const row = tx
+    .insert(counters)
+    .values({ workspaceId, name, value: 1 })
+    .onConflictDoUpdate({ target: [counters.workspaceId, counters.name], set: { value: sql`${counters.value} + 1` } })
+    .returning({ value: counters.value })
+    .get()
+  return row!.value
+}
+
+/** Current value of a per-workspace counter (0 when never used). */
+export function readCounter(db: DbOrTx, workspaceId: string, name: string): number {
+  return (
+    db
+      .select({ value: counters.value })
+      .from(counters)
+      .where(sql`${counters.workspaceId} = ${workspaceId} and ${counters.name} = ${name}`)
+      .get()?.value ?? 0
+  )
+}

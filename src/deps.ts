@@ -1,0 +1,18 @@
+/** What the app and its services are built from; tests pass their own clock, logger and fetch. */
+import type { Config } from './config'
+import type { Db } from './db/client'
+import type { Clock } from './lib/clock'
+import type { Logger } from './lib/logger'
+
+/** The part services need: storage, time, and a way to wake the webhook dispatcher after a commit. */
+export interface ServiceDeps {
+  db: Db
+  clock: Clock
+  /** Called after a transaction that queued webhook deliveries has committed. */
+  wake: () => void
+}
+
+export interface AppDeps extends ServiceDeps {
+  config: Config
+  logger: Logger
+}

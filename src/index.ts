@@ -1,0 +1,78 @@
+#!/usr/bin/env bun
+/** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
+import { parseArgs } from 'node:util'
+import { backup } from './cli/backup'
+import { findCommand, generalHelp, COMMANDS } from './cli/commands'
+import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
+import { CliError, createOutput } from './cli/output'
+import { serve } from './cli/serve'
+import { workspaceCreate, workspaceList } from './cli/workspace'
+import { loadConfig, type SettingFlag } from './config'
+import { openDb } from './db/client'
+import { migrate } from './db/migrate'
+import { ApiError } from './lib/errors'
+import { VERSION } from './version'
+
+async function main(argv: string[]): Promise<void> {
+  const words = argv.filter((a) => !a.startsWith('-'))
+  if (words.length === 0 && (argv.includes('--help') || argv.includes('-h'))) return void console.log(generalHelp(VERSION))
+  const command = argv.length === 0 || argv[0]!.startsWith('-') ? findCommand(['serve']) : findCommand(words)
+  if (!command) {
+    if (argv.includes('--version') || argv.includes('-v')) return void console.log(VERSION)
+    if (argv.includes('--help') || argv.includes('-h') || words.length === 0 || words[0] === 'help') return void console.log(generalHelp(VERSION))
+    const group = COMMANDS.filter((c) => c.path[0] === words[0])
+    if (group.length) throw new CliError(`Usage:\n${group.map((c) => `  ${c.usage}`).join('\n')}`, 2)
+    throw new CliError(`Unknown command '${words.join(' ')}'.\n\n${generalHelp(VERSION)}`, 2)
+  }
+
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({ args: argv, options: command.options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\nUsage: ${command.usage}`, 2)
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>
+  const args = parsed.positionals.slice(command.path.length)
+  if (flags.version) return void console.log(VERSION)
+  if (flags.help) return void console.log(`${command.summary}\n\nUsage: ${command.usage}`)
+
+  const settings = Object.fromEntries(Object.entries(flags).filter(([, v]) => typeof v === 'string')) as Partial<Record<SettingFlag, string>>
+  const config = loadConfig(settings)
+  if (command.path[0] === 'serve') {
+    if (args.length) throw new CliError(`Unexpected argument '${args[0]}'.\nUsage: ${command.usage}`, 2)
+    return serve(config)
+  }
+
+  const out = createOutput(Boolean(flags.json))
+  if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
+  const db = openDb(config.dbPath)
+  try {
+    migrate(db)
+    switch (command.path.join(' ')) {
+      case 'workspace create':
+        return workspaceCreate(db, out, args, flags as { name?: string })
+      case 'workspace list':
+        return workspaceList(db, out)
+      case 'key create':
+        return keyCreate(db, out, flags)
+      case 'key list':
+        return keyList(db, out, flags as { workspace?: string })
+      case 'key revoke':
+        return keyRevoke(db, out, args)
+      case 'migrate':
+        return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
+      case 'backup':
+        return backup(db, out, args)
+    }
+  } finally {
+    db.$client.close()
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const json = process.argv.includes('--json')
+  const message = error instanceof ApiError ? error.detail : error instanceof Error ? error.message : String(error)
+  if (json) console.error(JSON.stringify({ error: message }))
+  else console.error(`askad: ${message}`)
+  process.exit(error instanceof CliError ? error.exitCode : 1)
+})

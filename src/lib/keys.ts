@@ -1,0 +1,71 @@
+/**
+ * API key format: `ask_sk_` or `ask_pk_`, 30 random base62 characters (~178 bits), then a
+ * 6-character base62 CRC32 of everything before it. The checksum lets us reject typos and
+ * garbage without touching the database, and gives secret scanners a pattern to match.
+ */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+const RANDOM_LENGTH = 30
+const CHECKSUM_LENGTH = 6
+/** Characters of the random part shown in listings after the kind prefix. */
+const DISPLAY_CHARS = 4
+
+export type KeyKind = 'secret' | 'publishable'
+
+const KIND_PREFIX: Record<KeyKind, string> = { secret: 'ask_sk_', publishable: 'ask_pk_' }
+const KEY_PATTERN = new RegExp(`^ask_(sk|pk)_[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`)
+
+function base62(n: number, width: number): string {
+  let out = ''
+  for (let i = 0; i < width; i++) {
+    out = BASE62[n % 62] + out
+    n = Math.floor(n / 62)
+  }
+  return out
+}
+
+function checksum(body: string): string {
+  return base62(Bun.hash.crc32(body), CHECKSUM_LENGTH)
+}
+
+function randomBase62(length: number): string {
+  let out = ''
+  while (out.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
+      // 248 = 62 * 4: rejecting bytes >= 248 keeps every character equally likely.
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62]
+    }
+  }
+  return out
+}
+
+/** A fresh, valid key of the given kind. */
+export function generateKey(kind: KeyKind): string {
+  const body = KIND_PREFIX[kind] + randomBase62(RANDOM_LENGTH)
+  return body + checksum(body)
+}
+
+/** The kind of a well-formed key with a correct checksum, else null. */
+export function parseKey(key: string): KeyKind | null {
+  const match = KEY_PATTERN.exec(key)
+  if (!match) return null
+  const body = key.slice(0, -CHECKSUM_LENGTH)
+  if (checksum(body) !== key.slice(-CHECKSUM_LENGTH)) return null
+  return match[1] === 'sk' ? 'secret' : 'publishable'
+}
+
+/** SHA-256 hex of a key: all that is stored. Right for high-entropy secrets (no slow KDF needed). */
+export function hashKey(key: string): string {
+  return new Bun.CryptoHasher('sha256').update(key).digest('hex')
+}
+
+/** What listings and logs show of a key, e.g. `ask_sk_3fA9`. */
+export function keyPrefix(key: string): string {
+  return key.slice(0, KIND_PREFIX.secret.length + DISPLAY_CHARS)
+}
+
+const KEY_ANYWHERE = /ask_(sk|pk)_[0-9A-Za-z]{4}[0-9A-Za-z]*/g
+
+/** Replaces anything key-shaped in free text (paths, messages) by its display prefix. */
+export function redactKeys(text: string): string {
+  return text.replace(KEY_ANYWHERE, (match) => `${keyPrefix(match)}…`)
+}

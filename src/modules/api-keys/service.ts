@@ -1,0 +1,143 @@
+/** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
+import { and, desc, eq } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { apiKeys } from '../../db/schema'
+import { iso, type Clock } from '../../lib/clock'
+import { ApiError, invalid, notFound } from '../../lib/errors'
+import { newId } from '../../lib/ids'
+import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../lib/keys'
+import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
+
+export type ApiKey = typeof apiKeys.$inferSelect
+
+export interface CreateKeyInput {
+  workspaceId: string
+  kind: KeyKind
+  name?: string
+  scopes?: string[]
+  allowedOrigins?: string[]
+  rateLimit?: number | null
+  expiresAt?: number | null
+}
+
+export interface CreatedKey {
+  record: ApiKey
+  /** The full key: returned by creation only, never stored. */
+  key: string
+}
+
+/** last_used_at is written at most this often per key, so reads do not turn into writes. */
+const LAST_USED_RESOLUTION_MS = 60_000
+
+/** Normalises an allowed origin to scheme://host[:port], rejecting anything else. */
+export function normaliseOrigin(value: string, path: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalid(path, `'${value}' is not an origin like https://www.example.com`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(path, `'${value}' must use http or https`)
+  if (url.pathname !== '/' || url.search || url.hash || url.username) throw invalid(path, `'${value}' must be an origin only (no path, query or credentials)`)
+  return url.origin
+}
+
+function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: string[] } {
+  const scopes = input.scopes ?? (input.kind === 'publishable' ? PUBLISHABLE_SCOPES : [...SCOPES])
+  scopes.forEach((s, i) => {
+    if (!isScope(s)) throw invalid(`/scopes/${i}`, `unknown scope '${s}'; valid scopes: ${SCOPES.join(', ')}`)
+  })
+  if (scopes.length === 0) throw invalid('/scopes', 'a key needs at least one scope')
+  if (input.kind === 'publishable' && scopes.some((s) => s !== 'leads:capture')) {
+    throw invalid('/scopes', "publishable keys can only have the scope 'leads:capture'")
+  }
+  const allowedOrigins = (input.allowedOrigins ?? []).map((o, i) => normaliseOrigin(o, `/allowed_origins/${i}`))
+  if (input.kind === 'publishable' && allowedOrigins.length === 0) {
+    throw invalid('/allowed_origins', 'a publishable key needs at least one allowed origin')
+  }
+  if (input.kind === 'secret' && allowedOrigins.length > 0) {
+    throw invalid('/allowed_origins', 'allowed origins apply to publishable keys only')
+  }
+  if (input.rateLimit != null && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1)) {
+    throw invalid('/rate_limit', 'must be a positive integer (requests per window)')
+  }
+  return { scopes: [...new Set(scopes)] as Scope[], allowedOrigins: [...new Set(allowedOrigins)] }
+}
+
+/** Mints a key (or stores the given valid one, for bootstrap) and returns it in full, once. */
+export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
+  const { scopes, allowedOrigins } = checkInput(input)
+  if (presetKey !== undefined && parseKey(presetKey) !== input.kind) {
+    throw new ApiError('bad_request', `The given key is not a valid ${input.kind} key (wrong format or checksum); 'askad key generate' prints one.`)
+  }
+  const key = presetKey ?? generateKey(input.kind)
+  const record: ApiKey = {
+    id: newId(),
+    workspaceId: input.workspaceId,
+    kind: input.kind,
+    name: input.name?.trim() || (input.kind === 'secret' ? 'Secret key' : 'Publishable key'),
+    prefix: keyPrefix(key),
+    hash: hashKey(key),
+    scopes,
+    allowedOrigins,
+    rateLimit: input.rateLimit ?? null,
+    createdAt: clock.now(),
+    lastUsedAt: null,
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+  }
+  if (db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.hash, record.hash)).get()) {
+    throw new ApiError('conflict', 'This key is already registered.')
+  }
+  db.insert(apiKeys).values(record).run()
+  return { record, key }
+}
+
+export function listKeys(db: Db, workspaceId: string): ApiKey[] {
+  return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
+}
+
+/** Revokes a key of the workspace (any workspace when null, for the CLI); idempotent. */
+export function revokeKey(db: Db, clock: Clock, workspaceId: string | null, id: string): ApiKey {
+  const where = workspaceId ? and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)) : eq(apiKeys.id, id)
+  const row = db.select().from(apiKeys).where(where).get()
+  if (!row) throw notFound('API key', id)
+  if (row.revokedAt) return row
+  return db.update(apiKeys).set({ revokedAt: clock.now() }).where(eq(apiKeys.id, id)).returning().get()!
+}
+
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
+
+/** Looks a presented key up by hash; checksum failures never reach the database. */
+export function authenticateKey(db: Db, clock: Clock, presented: string): { key: ApiKey } | { failure: AuthFailure } {
+  if (!presented) return { failure: 'missing' }
+  if (!parseKey(presented)) return { failure: 'malformed' }
+  const key = db.select().from(apiKeys).where(eq(apiKeys.hash, hashKey(presented))).get()
+  if (!key) return { failure: 'unknown' }
+  const now = clock.now()
+  if (key.revokedAt && key.revokedAt <= now) return { failure: 'revoked' }
+  if (key.expiresAt && key.expiresAt <= now) return { failure: 'expired' }
+  if (!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
+    db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run()
+    key.lastUsedAt = now
+  }
+  return { key }
+}
+
+/** The public shape of a key: never the key or its hash. */
+export function serializeKey(k: ApiKey) {
+  return {
+    id: k.id,
+    object: 'api_key' as const,
+    kind: k.kind,
+    name: k.name,
+    prefix: `${k.prefix}…`,
+    scopes: k.scopes,
+    allowed_origins: k.allowedOrigins,
+    rate_limit: k.rateLimit,
+    created_at: iso(k.createdAt)!,
+    last_used_at: iso(k.lastUsedAt),
+    expires_at: iso(k.expiresAt),
+    revoked_at: iso(k.revokedAt),
+  }
+}

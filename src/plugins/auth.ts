@@ -1,0 +1,100 @@
+/**
+ * Authentication and scope checks for /api/v1, in one plugin.
+ * The key is checked in onRequest, before the body is read or validated; routes declare
+ * `{ scope: 'leads:write' }` and get a typed `auth` ({ key, workspaceId }) in their context.
+ */
+import { Elysia } from 'elysia'
+import type { Db } from '../db/client'
+import type { Clock } from '../lib/clock'
+import { ApiError } from '../lib/errors'
+import type { Scope } from '../lib/scopes'
+import { authenticateKey, type ApiKey, type AuthFailure } from '../modules/api-keys/service'
+import { requestState } from './request-context'
+
+export interface Auth {
+  key: ApiKey
+  workspaceId: string
+}
+
+export const API_PREFIX = '/api/v1'
+
+/** Routes that may authenticate later, from a form field (`_key`), when no key is in the headers or URL. */
+export const deferredAuthRoutes = new Set<string>()
+
+const authByRequest = new WeakMap<Request, Auth>()
+
+const FAILURE_DETAIL: Record<AuthFailure, string> = {
+  missing: "No API key. Send it as 'Authorization: Bearer ask_sk_…'.",
+  malformed: 'The API key is malformed (wrong format or checksum).',
+  unknown: 'The API key is not valid.',
+  revoked: 'The API key has been revoked.',
+  expired: 'The API key has expired.',
+}
+
+/** The key presented in the Authorization header (Bearer, or Basic with the key as user name). */
+export function presentedKey(request: Request): string | null {
+  const header = request.headers.get('authorization')
+  if (!header) return null
+  const [scheme, value = ''] = header.trim().split(/\s+/, 2)
+  if (/^bearer$/i.test(scheme!)) return value
+  if (/^basic$/i.test(scheme!)) {
+    try {
+      return atob(value).split(':')[0]!
+    } catch {
+      return value
+    }
+  }
+  return header
+}
+
+/** The authenticated key of a request, if any. */
+export function authOf(request: Request): Auth | undefined {
+  return authByRequest.get(request)
+}
+
+/** Checks a presented key and records it on the request; throws 401 on any failure. */
+export function authenticate(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
+  const result = authenticateKey(db, clock, presented ?? '')
+  if ('failure' in result) throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
+  const key = result.key
+  const origin = request.headers.get('origin')
+  if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
+    throw new ApiError('forbidden', 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.')
+  }
+  const auth = { key, workspaceId: key.workspaceId }
+  authByRequest.set(request, auth)
+  requestState(request).keyPrefix = key.prefix
+  return auth
+}
+
+/** Throws 403 unless the request's key holds the scope. */
+export function requireScope(auth: Auth, scope: Scope): void {
+  if (!auth.key.scopes.includes(scope)) {
+    throw new ApiError('insufficient_scope', `This API key lacks the scope '${scope}' needed here.`)
+  }
+}
+
+export const auth = (deps: { db: Db; clock: Clock }) =>
+  new Elysia({ name: 'auth' })
+    .onRequest(({ request }) => {
+      const path = new URL(request.url).pathname
+      if (!path.startsWith(API_PREFIX + '/') || request.method === 'OPTIONS') return
+      const presented = presentedKey(request)
+      if (presented === null && deferredAuthRoutes.has(path)) return
+      authenticate(deps.db, deps.clock, request, presented)
+    })
+    .macro({
+      /** Requires an authenticated key holding this scope; provides `auth`. */
+      scope: (scope: Scope) => ({
+        transform({ request }) {
+          const found = authByRequest.get(request)
+          if (!found) throw new ApiError('unauthorized', FAILURE_DETAIL.missing)
+          requireScope(found, scope)
+        },
+        resolve({ request }) {
+          return { auth: authByRequest.get(request)! }
+        },
+      }),
+    })
+
+export type AuthPlugin = ReturnType<typeof auth>

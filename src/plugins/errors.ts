@@ -1,0 +1,65 @@
+/** Turns every thrown error into an RFC 9457 problem-details response, in this one place. */
+import { Elysia, ValidationError } from 'elysia'
+import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '../lib/errors'
+import type { Logger } from '../lib/logger'
+import { requestState } from './request-context'
+
+const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** A problem-details response for a code; headers already set on the context are merged by Elysia. */
+export function problemResponse(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {
+  const { status, title } = ERROR_CODES[code]
+  const state = requestState(request)
+  state.errorStatus = status
+  const body = { type: problemType(code), title, status, detail, request_id: state.id, ...(errors ? { errors } : {}) }
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers } })
+}
+
+type TypeBoxError = ValidationError['all'][number] & { message: string; schema?: { anyOf?: { type?: string }[] } }
+
+/** TypeBox says 'Expected union value' for nullable fields; name the accepted types instead. */
+function describe(e: ValidationError['all'][number]): string {
+  const error = e as TypeBoxError
+  const options = error.schema?.anyOf?.map((s) => s.type).filter(Boolean)
+  if (error.message === 'Expected union value' && options?.length) return `Expected ${options.join(' or ')}`
+  return error.message
+}
+
+function validationErrors(error: ValidationError): FieldError[] {
+  const where = error.type === 'body' ? '' : `${error.type}.`
+  return error.all.map((e) => {
+    const path = 'path' in e ? e.path : ''
+    const message = 'message' in e ? describe(e) : String(e.summary ?? 'is invalid')
+    if (where) return { path: `${where}${path.replace(/^\//, '').replaceAll('/', '.')}`, message }
+    return { path: path || '/', message }
+  })
+}
+
+export const errors = (logger: Logger) =>
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+    // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
+    if (code === 'PARSE' && error.cause instanceof ApiError) error = error.cause
+    if (error instanceof ApiError) return problemResponse(request, error.code, error.detail, error.errors)
+    switch (code) {
+      case 'VALIDATION': {
+        const fieldErrors = validationErrors(error)
+        const summary = fieldErrors.map((e) => `${e.path}: ${e.message}`).join('; ')
+        return problemResponse(request, 'validation_failed', `The request ${error.type} is invalid: ${summary}`, fieldErrors)
+      }
+      case 'PARSE':
+        return problemResponse(request, 'malformed_json', 'The request body could not be parsed.')
+      case 'NOT_FOUND':
+        return problemResponse(request, 'not_found', `No route for ${request.method} ${new URL(request.url).pathname}.`)
+      case 'INVALID_COOKIE_SIGNATURE':
+        return problemResponse(request, 'unauthorized', 'Invalid session cookie.')
+      default: {
+        logger.error('unhandled error', {
+          request_id: requestState(request).id,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          stack: error instanceof Error ? error.stack : undefined,
+        })
+        set.status = 500
+        return problemResponse(request, 'internal', 'Something went wrong on our side; the request id identifies it in the server log.')
+      }
+    }
+  })

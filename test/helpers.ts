@@ -1,0 +1,90 @@
+/** Test harness: a real app on a real SQLite file in a temp folder, with helpers to mint workspaces and keys. */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApp } from '../src/app'
+import { loadConfig } from '../src/config'
+import { openDb, type Db } from '../src/db/client'
+import { migrate } from '../src/db/migrate'
+import type { AppDeps } from '../src/deps'
+import { createLogger } from '../src/lib/logger'
+import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
+import { createWorkspace } from '../src/modules/workspaces/service'
+
+export interface TestClock {
+  now(): number
+  advance(ms: number): void
+  set(ms: number): void
+}
+
+export function testClock(start = Date.parse('2026-11-01T12:00:00Z')): TestClock {
+  let now = start
+  return { now: () => now, advance: (ms) => void (now += ms), set: (ms) => void (now = ms) }
+}
+
+export interface Harness {
+  app: ReturnType<typeof createApp>
+  db: Db
+  deps: AppDeps
+  dir: string
+  dbPath: string
+  logs: string[]
+  clock: TestClock
+  /** A workspace with an all-scopes secret key. */
+  workspace(slug?: string, keyInput?: Partial<CreateKeyInput>): { id: string; slug: string; key: string; keyId: string }
+  /** Another key in an existing workspace. */
+  key(workspaceId: string, input?: Partial<CreateKeyInput>): { key: string; id: string }
+  request(method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string>; rawBody?: BodyInit }): Promise<Response>
+  close(): void
+}
+
+let slugCounter = 0
+
+export function createHarness(options: { env?: Record<string, string> } = {}): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
+  const dbPath = join(dir, 'askad.db')
+  const db = openDb(dbPath)
+  migrate(db)
+  const logs: string[] = []
+  const clock = testClock()
+  const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
+  const deps: AppDeps = { db, clock, config, logger: createLogger('info', (line) => logs.push(line)), wake: () => {} }
+  const app = createApp(deps)
+
+  const key = (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
+    const created = createKey(db, clock, { workspaceId, kind: 'secret', ...input })
+    return { key: created.key, id: created.record.id }
+  }
+  return {
+    app,
+    db,
+    deps,
+    dir,
+    dbPath,
+    logs,
+    clock,
+    workspace(slug = `ws-${++slugCounter}`, keyInput = {}) {
+      const ws = createWorkspace(db, clock, { slug })
+      const k = key(ws.id, keyInput)
+      return { id: ws.id, slug: ws.slug, key: k.key, keyId: k.id }
+    },
+    key,
+    async request(method, path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers }
+      if (init.key) headers.authorization = `Bearer ${init.key}`
+      let body: BodyInit | undefined = init.rawBody
+      if (init.body !== undefined) {
+        body = JSON.stringify(init.body)
+        headers['content-type'] ??= 'application/json'
+      }
+      const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+      // Let onAfterResponse (the access log) run before the test inspects logs.
+      await Bun.sleep(0)
+      return response
+    },
+    close() {
+      db.$client.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
