@@ -5,24 +5,46 @@ import type { AppDeps } from './deps'
 import { accessLog } from './plugins/access-log'
 import { auth, API_PREFIX } from './plugins/auth'
 import { bodyParser } from './plugins/body'
+import { docs } from './plugins/docs'
 import { errors } from './plugins/errors'
+import { idempotency } from './plugins/idempotency'
+import { metrics } from './plugins/metrics'
+import { apiKeysModule } from './modules/api-keys'
+import { campaignsModule } from './modules/campaigns'
 import { contactsModule } from './modules/contacts'
+import { dealsModule } from './modules/deals'
 import { leadsModule } from './modules/leads'
+import { webhooksModule } from './modules/webhooks'
 import { VERSION } from './version'
 
 export function createApp(deps: AppDeps) {
   const authPlugin = auth(deps)
   return new Elysia()
     .use(accessLog(deps.logger))
+    .use(metrics(deps))
     .use(errors(deps.logger))
     .use(bodyParser)
     .use(authPlugin)
-    .get('/healthz', ({ set }) => {
-      deps.db.get(sql`select 1`)
-      set.headers['cache-control'] = 'no-store'
-      return { status: 'ok', version: VERSION }
-    }, { detail: { summary: 'Health check', description: 'Answers 200 when the process and its database answer.', tags: ['Operations'] } })
-    .group(API_PREFIX, (api) => api.use(leadsModule(deps, authPlugin)).use(contactsModule(deps, authPlugin)))
+    .use(idempotency(deps))
+    .use(docs())
+    .get(
+      '/healthz',
+      ({ set }) => {
+        deps.db.get(sql`select 1`)
+        set.headers['cache-control'] = 'no-store'
+        return { status: 'ok', version: VERSION }
+      },
+      { detail: { summary: 'Health check', description: 'Answers 200 when the process and its database answer.', tags: ['Operations'] } },
+    )
+    .group(API_PREFIX, (api) =>
+      api
+        .use(leadsModule(deps, authPlugin))
+        .use(contactsModule(deps, authPlugin))
+        .use(dealsModule(deps, authPlugin))
+        .use(campaignsModule(deps, authPlugin))
+        .use(webhooksModule(deps, authPlugin))
+        .use(apiKeysModule(deps, authPlugin)),
+    )
 }
 
 export type App = ReturnType<typeof createApp>

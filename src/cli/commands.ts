@@ -18,7 +18,7 @@ const common: Options = {
   version: { type: 'boolean', short: 'v' },
 }
 
-export const COMMANDS: CommandSpec[] = [
+const SPECS: CommandSpec[] = [
   {
     path: ['serve'],
     usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--log-level L]',
@@ -54,7 +54,9 @@ export const COMMANDS: CommandSpec[] = [
   { path: ['key', 'generate'], usage: 'askad key generate [--publishable]', summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).', options: { publishable: { type: 'boolean' } } },
   { path: ['migrate'], usage: 'askad migrate', summary: 'Create or upgrade the database schema (serve does this too).', options: {} },
   { path: ['backup'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
-].map((c) => ({ ...c, options: { ...common, ...c.options } }))
+]
+
+export const COMMANDS: CommandSpec[] = SPECS.map((c) => ({ ...c, options: { ...common, ...c.options } }))
 
 export function findCommand(words: string[]): CommandSpec | undefined {
   return COMMANDS.find((c) => c.path.every((p, i) => words[i] === p))

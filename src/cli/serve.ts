@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps'
 import { systemClock } from '../lib/clock'
 import { createLogger } from '../lib/logger'
 import { bootstrap } from '../modules/workspaces/service'
+import { startDispatcher } from '../workers/dispatcher'
 import { VERSION } from '../version'
 
 /** Bun answers 413 itself above this; below it our parser gives the problem-details 413 (limit 1 MiB). */
@@ -16,7 +17,8 @@ export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel)
   const db = openDb(config.dbPath)
   migrate(db)
-  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => {} }
+  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake() }
+  const dispatcher = startDispatcher(deps)
 
   const boot = bootstrap(db, systemClock, config.bootstrapKey)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
@@ -46,6 +48,7 @@ export async function serve(config: Config): Promise<void> {
     stopping = true
     logger.info('shutting down', { signal })
     await app.stop()
+    await dispatcher.stop()
     db.$client.close()
     logger.info('stopped', { signal })
     process.exit(0)

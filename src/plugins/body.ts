@@ -63,7 +63,7 @@ async function parseBody(request: Request, route: string): Promise<unknown> {
   }
   if (acceptsForms && type === 'multipart/form-data') {
     try {
-      const form = await new Response(bytes, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
+      const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
       return formToObject(form.entries())
     } catch {
       throw new ApiError('bad_request', 'The multipart body could not be parsed.')

@@ -29,19 +29,20 @@ function validationErrors(error: ValidationError): FieldError[] {
   const where = error.type === 'body' ? '' : `${error.type}.`
   return error.all.map((e) => {
     const path = 'path' in e ? e.path : ''
-    const message = 'message' in e ? describe(e) : String(e.summary ?? 'is invalid')
+    const message = 'message' in e ? describe(e) : 'is invalid'
     if (where) return { path: `${where}${path.replace(/^\//, '').replaceAll('/', '.')}`, message }
     return { path: path || '/', message }
   })
 }
 
 export const errors = (logger: Logger) =>
-  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
-    if (code === 'PARSE' && error.cause instanceof ApiError) error = error.cause
+    const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
     if (error instanceof ApiError) return problemResponse(request, error.code, error.detail, error.errors)
     switch (code) {
       case 'VALIDATION': {
+        if (!(error instanceof ValidationError)) break
         const fieldErrors = validationErrors(error)
         const summary = fieldErrors.map((e) => `${e.path}: ${e.message}`).join('; ')
         return problemResponse(request, 'validation_failed', `The request ${error.type} is invalid: ${summary}`, fieldErrors)
@@ -52,14 +53,12 @@ export const errors = (logger: Logger) =>
         return problemResponse(request, 'not_found', `No route for ${request.method} ${new URL(request.url).pathname}.`)
       case 'INVALID_COOKIE_SIGNATURE':
         return problemResponse(request, 'unauthorized', 'Invalid session cookie.')
-      default: {
-        logger.error('unhandled error', {
-          request_id: requestState(request).id,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-          stack: error instanceof Error ? error.stack : undefined,
-        })
-        set.status = 500
-        return problemResponse(request, 'internal', 'Something went wrong on our side; the request id identifies it in the server log.')
-      }
     }
+    logger.error('unhandled error', {
+      request_id: requestState(request).id,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    })
+    set.status = 500
+    return problemResponse(request, 'internal', 'Something went wrong on our side; the request id identifies it in the server log.')
   })

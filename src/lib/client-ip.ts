@@ -1,0 +1,54 @@
+/** The client's IP: the socket peer, or X-Forwarded-For when the peer is a trusted proxy. */
+import ipaddr from 'ipaddr.js'
+
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number]
+
+/** Parses CIDRs or bare addresses ('10.0.0.0/8', '::1'); throws on garbage so config errors surface at start. */
+export function parseRanges(list: string[]): Range[] {
+  return list.map((entry) => {
+    try {
+      if (entry.includes('/')) return normaliseRange(ipaddr.parseCIDR(entry))
+      const addr = ipaddr.process(entry)
+      return [addr, addr.kind() === 'ipv4' ? 32 : 128] as Range
+    } catch {
+      throw new Error(`Invalid address or CIDR '${entry}'`)
+    }
+  })
+}
+
+function normaliseRange([addr, bits]: Range): Range {
+  // ::ffff:10.0.0.0/104 and 10.0.0.0/8 mean the same range; store the IPv4 form.
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return [(addr as ipaddr.IPv6).toIPv4Address(), bits - 96]
+  return [addr, bits]
+}
+
+/** Parses an address, turning IPv4-mapped IPv6 (::ffff:1.2.3.4) into IPv4; null when not an IP. */
+export function parseIp(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  try {
+    return ipaddr.process(text.trim())
+  } catch {
+    return null
+  }
+}
+
+/** True when the address is inside one of the ranges. */
+export function inRanges(addr: ipaddr.IPv4 | ipaddr.IPv6, ranges: Range[]): boolean {
+  return ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits))
+}
+
+/**
+ * The client address of a request given its socket peer. X-Forwarded-For is read right to
+ * left, skipping trusted proxies, so a client cannot spoof it by sending its own header.
+ */
+export function clientIp(peer: string | undefined, forwardedFor: string | null, trustedProxies: Range[]): string {
+  const fallback = peer ?? '127.0.0.1'
+  const peerAddr = parseIp(fallback)
+  if (!peerAddr || trustedProxies.length === 0 || !inRanges(peerAddr, trustedProxies) || !forwardedFor) return peerAddr?.toString() ?? fallback
+  const hops = forwardedFor.split(',').map((h) => h.trim()).filter(Boolean)
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = parseIp(hops[i]!)
+    if (!hop) break
+    if (!inRanges(hop, trustedProxies) || i === 0) return hop.toString()
+  }
+  return peerAddr.toString()
+}
