@@ -19,7 +19,8 @@ import { VERSION } from './version'
 
 export function createApp(deps: AppDeps) {
   const authPlugin = auth(deps)
-  return new Elysia()
+  // normalize: false — Elysia's default coercion turns a string into {"0": …} instead of rejecting it.
+  return new Elysia({ normalize: false })
     .use(accessLog(deps.logger))
     .use(metrics(deps))
     .use(errors(deps.logger))

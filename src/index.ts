@@ -2,6 +2,7 @@
 /** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
 import { parseArgs } from 'node:util'
 import { backup } from './cli/backup'
+import { healthcheck } from './cli/healthcheck'
 import { findCommand, generalHelp, COMMANDS } from './cli/commands'
 import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
 import { CliError, createOutput } from './cli/output'
@@ -44,6 +45,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const out = createOutput(Boolean(flags.json))
+  if (command.path[0] === 'healthcheck') return healthcheck(config, out)
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
   const db = openDb(config.dbPath)
   try {

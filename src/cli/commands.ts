@@ -52,6 +52,12 @@ const SPECS: CommandSpec[] = [
   { path: ['key', 'list'], usage: 'askad key list --workspace W', summary: "List a workspace's keys (prefixes only).", options: { workspace: { type: 'string' } } },
   { path: ['key', 'revoke'], usage: 'askad key revoke KEY_ID', summary: 'Revoke a key; it stops working on its next request.', options: {} },
   { path: ['key', 'generate'], usage: 'askad key generate [--publishable]', summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).', options: { publishable: { type: 'boolean' } } },
+  {
+    path: ['healthcheck'],
+    usage: 'askad healthcheck [--port N] [--host H]',
+    summary: 'Exit 0 when the local server answers /healthz (for Docker HEALTHCHECK).',
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+  },
   { path: ['migrate'], usage: 'askad migrate', summary: 'Create or upgrade the database schema (serve does this too).', options: {} },
   { path: ['backup'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
 ]

@@ -1,5 +1,6 @@
 /** Turns every thrown error into an RFC 9457 problem-details response, in this one place. */
 import { Elysia, ValidationError } from 'elysia'
+import { redactKeys } from '../lib/keys'
 import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '../lib/errors'
 import type { Logger } from '../lib/logger'
 import { requestState } from './request-context'
@@ -11,7 +12,9 @@ export function problemResponse(request: Request, code: ErrorCode, detail: strin
   const { status, title } = ERROR_CODES[code]
   const state = requestState(request)
   state.errorStatus = status
-  const body = { type: problemType(code), title, status, detail, request_id: state.id, ...(errors ? { errors } : {}) }
+  // Details may quote the input; a key pasted into the wrong field must not be echoed back.
+  const safeErrors = errors?.map((e) => ({ path: redactKeys(e.path), message: redactKeys(e.message) }))
+  const body = { type: problemType(code), title, status, detail: redactKeys(detail), request_id: state.id, ...(safeErrors ? { errors: safeErrors } : {}) }
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers } })
 }
 

@@ -1,0 +1,76 @@
+/** The compiled executable for end-to-end tests: built once (atomically) when missing or older than the sources. */
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const ROOT = join(import.meta.dir, '..')
+export const EXECUTABLE = join(ROOT, 'dist', 'askad')
+
+function newestSource(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+/** Path of an up-to-date dist/askad, building it (≈10 s) if needed. */
+export function ensureExecutable(): string {
+  const sources = Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'drizzle')), statSync(join(ROOT, 'package.json')).mtimeMs)
+  if (existsSync(EXECUTABLE) && statSync(EXECUTABLE).mtimeMs >= sources) return EXECUTABLE
+  const temp = `${EXECUTABLE}.${process.pid}.tmp`
+  const build = Bun.spawnSync(['bun', 'build', '--compile', '--minify', 'src/index.ts', '--outfile', temp], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  renameSync(temp, EXECUTABLE)
+  return EXECUTABLE
+}
+
+export interface RunningServer {
+  url: string
+  proc: ReturnType<typeof Bun.spawn>
+  /** Everything the process printed on stdout so far. */
+  output(): string
+  /** Resolves when a line matching the pattern has been printed. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+  stop(signal?: NodeJS.Signals): Promise<number>
+}
+
+/** Starts `askad serve` (the executable, or any command line) on a random port and waits for its URL. */
+export async function startServer(cmd: string[], options: { cwd: string; env?: Record<string, string> }): Promise<RunningServer> {
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', ...options.env },
+    stdout: 'pipe',
+    stderr: 'inherit',
+  })
+  let text = ''
+  const waiters: (() => void)[] = []
+  void (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+      text += decoder.decode(chunk)
+      waiters.splice(0).forEach((wake) => wake())
+    }
+  })()
+  const waitFor = async (pattern: RegExp, timeoutMs = 15_000) => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const match = text.match(pattern)
+      if (match) return match
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output so far:\n${text}`)
+      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${pattern}; output:\n${text}`)
+      await Promise.race([new Promise<void>((r) => waiters.push(r)), Bun.sleep(50)])
+    }
+  }
+  const url = (await waitFor(/listening on (http:\/\/\S+)/))[1]!.replace('localhost', '127.0.0.1')
+  return {
+    url,
+    proc,
+    output: () => text,
+    waitFor,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null) proc.kill(signal)
+      return await proc.exited
+    },
+  }
+}
