@@ -1,6 +1,79 @@
-/** ApiKeys routes (not built yet). */
+/** API-key routes: list, create (the full key shown once), get and revoke. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
+import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
+import { parseSince } from '../contacts/service'
+import { ApiKeyModel } from './model'
+import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
-export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) => new Elysia({ prefix: '/api-keys', tags: ['ApiKeys'] }).use(auth)
+export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/api-keys', tags: ['API keys'] })
+    .use(auth)
+    .get(
+      '',
+      ({ query, auth, request, set }) => {
+        const page = listKeysPage(deps.db, auth.workspaceId, parsePageQuery(query))
+        const link = linkHeader(request.url, page)
+        if (link) set.headers.link = link
+        return page
+      },
+      {
+        scope: 'keys:manage',
+        query: ApiKeyModel.listQuery,
+        response: { 200: ApiKeyModel.list, ...problems(...AUTH_ERRORS, 422) },
+        detail: {
+          summary: 'List API keys',
+          description:
+            "The workspace's keys, revoked and expired ones included, newest first. Keys show only their prefix; the full key and its hash are never returned. " +
+            'Scope `keys:manage`.',
+        },
+      },
+    )
+    .post(
+      '',
+      ({ body, auth, set }) => {
+        const { record, key } = createKeyFor(deps.db, deps.clock, auth.key, {
+          kind: body.kind,
+          name: body.name,
+          scopes: body.scopes,
+          allowedOrigins: body.allowed_origins,
+          rateLimit: body.rate_limit,
+          expiresAt: body.expires_at == null ? null : parseSince(body.expires_at, '/expires_at'),
+        })
+        set.status = 201
+        set.headers.location = `/api/v1/api-keys/${record.id}`
+        set.headers['cache-control'] = 'no-store'
+        return { ...serializeKey(record), key }
+      },
+      {
+        scope: 'keys:manage',
+        body: ApiKeyModel.createBody,
+        response: { 201: ApiKeyModel.created, ...problems(...BODY_ERRORS, 409) },
+        detail: {
+          summary: 'Create an API key',
+          description:
+            'Mints a secret (`ask_sk_…`) or publishable (`ask_pk_…`) key. The full key is in `key` in this response only; askad keeps just its SHA-256. ' +
+            "A key can grant only scopes it holds itself; a secret key gets the creating key's scopes unless `scopes` is given. " +
+            'Publishable keys carry only `leads:capture` and need at least one allowed origin. Scope `keys:manage`.',
+        },
+      },
+    )
+    .get('/:id', ({ params, auth }) => serializeKey(getKey(deps.db, auth.workspaceId, params.id)), {
+      scope: 'keys:manage',
+      params: ApiKeyModel.params,
+      response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
+      detail: { summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
+    })
+    .delete('/:id', ({ params, auth }) => serializeKey(revokeKey(deps.db, deps.clock, auth.workspaceId, params.id)), {
+      scope: 'keys:manage',
+      params: ApiKeyModel.params,
+      response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
+      detail: {
+        summary: 'Revoke an API key',
+        description:
+          'Revokes the key at once: its next request gets 401. Answers the revoked key (with `revoked_at`); revoking it again changes nothing and answers the same. ' +
+          'A key may revoke itself. The row stays, so listings keep showing what existed. Scope `keys:manage`.',
+      },
+    })

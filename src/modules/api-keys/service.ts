@@ -1,10 +1,12 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { rowidPage } from '../../db/rowid-page'
 import { apiKeys } from '../../db/schema'
 import { iso, type Clock } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
+import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../lib/keys'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
 
@@ -91,6 +93,34 @@ export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey
   }
   db.insert(apiKeys).values(record).run()
   return { record, key }
+}
+
+/**
+ * Mints a key on behalf of an authenticated key, which can grant only scopes it holds itself
+ * (a `keys:manage`-only key cannot mint an all-powerful one). Without `scopes`, a secret key gets
+ * the creator's scopes.
+ */
+export function createKeyFor(db: Db, clock: Clock, creator: ApiKey, input: Omit<CreateKeyInput, 'workspaceId'>): CreatedKey {
+  const scopes = input.scopes ?? (input.kind === 'secret' ? creator.scopes : undefined)
+  const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.scopes.includes(s))
+  if (ungrantable.length > 0) {
+    throw new ApiError('insufficient_scope', `This API key cannot grant scopes it does not hold itself: ${ungrantable.join(', ')}.`)
+  }
+  if (input.expiresAt != null && input.expiresAt <= clock.now()) throw invalid('/expires_at', 'must be in the future')
+  return createKey(db, clock, { ...input, scopes, workspaceId: creator.workspaceId })
+}
+
+/** One page of a workspace's keys, newest first. */
+export function listKeysPage(db: Db, workspaceId: string, req: PageRequest) {
+  const { rows, total, hasMore } = rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
+  return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })), total, hasMore)
+}
+
+/** A key of the workspace, else 404 (also for another workspace's id). */
+export function getKey(db: Db, workspaceId: string, id: string): ApiKey {
+  const row = db.select().from(apiKeys).where(and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId))).get()
+  if (!row) throw notFound('API key', id)
+  return row
 }
 
 export function listKeys(db: Db, workspaceId: string): ApiKey[] {

@@ -1,6 +1,84 @@
-/** Campaigns routes (not built yet). */
+/** Campaign routes: CRUD and spend reports. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
+import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
+import { CampaignModel } from './model'
+import { createCampaign, getCampaign, listCampaigns, recordSpend, serializeCampaign, updateCampaign } from './service'
 
-export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) => new Elysia({ prefix: '/campaigns', tags: ['Campaigns'] }).use(auth)
+const THRESHOLD_RULES =
+  'Each threshold emits `campaign.spend_threshold` (data: `campaign`, `threshold`, `spend`) exactly once, in the same transaction as the change ' +
+  'that reached it, even when spend reports race.'
+
+export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/campaigns', tags: ['Campaigns'] })
+    .use(auth)
+    .get(
+      '',
+      ({ query, auth, request, set }) => {
+        const page = listCampaigns(deps.db, auth.workspaceId, parsePageQuery(query))
+        const link = linkHeader(request.url, page)
+        if (link) set.headers.link = link
+        return page
+      },
+      {
+        scope: 'campaigns:read',
+        query: CampaignModel.listQuery,
+        response: { 200: CampaignModel.list, ...problems(...AUTH_ERRORS, 422) },
+        detail: {
+          summary: 'List campaigns',
+          description: 'Campaigns of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header. Scope `campaigns:read`.',
+        },
+      },
+    )
+    .post(
+      '',
+      ({ body, auth, set }) => {
+        const campaign = createCampaign(deps, auth.workspaceId, body)
+        set.status = 201
+        set.headers.location = `/api/v1/campaigns/${campaign.id}`
+        return serializeCampaign(campaign)
+      },
+      {
+        scope: 'campaigns:write',
+        body: CampaignModel.createBody,
+        response: { 201: CampaignModel.campaign, ...problems(...BODY_ERRORS) },
+        detail: {
+          summary: 'Create a campaign',
+          description: `A campaign with a currency, an optional budget and spend thresholds; its spend starts at 0. ${THRESHOLD_RULES} Scope \`campaigns:write\`.`,
+        },
+      },
+    )
+    .get('/:id', ({ params, auth }) => serializeCampaign(getCampaign(deps.db, auth.workspaceId, params.id)), {
+      scope: 'campaigns:read',
+      params: CampaignModel.params,
+      response: { 200: CampaignModel.campaign, ...problems(...AUTH_ERRORS, 404) },
+      detail: { summary: 'Get a campaign', description: 'One campaign with its spend and the thresholds it has crossed. Scope `campaigns:read`.' },
+    })
+    .patch('/:id', ({ params, body, auth }) => serializeCampaign(updateCampaign(deps, auth.workspaceId, params.id, body)), {
+      scope: 'campaigns:write',
+      params: CampaignModel.params,
+      body: CampaignModel.patchBody,
+      response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404) },
+      detail: {
+        summary: 'Update a campaign',
+        description:
+          'Changes the name, budget or thresholds (`spend_thresholds` replaces the list). Thresholds already crossed stay crossed and never fire again, ' +
+          'even when removed and added back; a new threshold at or below the current spend is crossed at once and emits its event now. ' +
+          'Scope `campaigns:write`.',
+      },
+    })
+    .post('/:id/spend', ({ params, body, auth }) => serializeCampaign(recordSpend(deps, auth.workspaceId, params.id, body)), {
+      scope: 'campaigns:write',
+      params: CampaignModel.params,
+      body: CampaignModel.spendBody,
+      response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404, 409) },
+      detail: {
+        summary: 'Report spend',
+        description:
+          'Send exactly one of `amount` (added to the spend; greater than 0) or `total` (the new total). Spend only grows: a `total` below the ' +
+          `current spend is refused with 409, so a late, stale report cannot roll it back; an equal total changes nothing. ${THRESHOLD_RULES} ` +
+          'Answers the campaign after the update. Scope `campaigns:write`.',
+      },
+    })

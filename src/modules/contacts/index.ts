@@ -1,30 +1,57 @@
-/** Contact routes. */
+/** Contact routes: list, read with recent leads and deals, edit. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { linkHeader, parsePageQuery } from '../../lib/pagination'
-import { problems, AUTH_ERRORS } from '../../lib/problem-model'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
-import { listContacts } from './service'
+import { getContactDetail, listContacts, serializeContact, updateContact } from './service'
 
 export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/contacts', tags: ['Contacts'] }).use(auth).get(
-    '',
-    ({ query, auth, request, set }) => {
-      const page = listContacts(deps.db, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query))
-      const link = linkHeader(request.url, page)
-      if (link) set.headers.link = link
-      return page
-    },
-    {
-      scope: 'contacts:read',
-      query: ContactModel.listQuery,
-      response: { 200: ContactModel.list, ...problems(...AUTH_ERRORS, 422) },
-      detail: {
-        summary: 'List contacts',
-        description:
-          'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
-          'A page past the end is an empty `data` array. Scope `contacts:read`.',
+  new Elysia({ prefix: '/contacts', tags: ['Contacts'] })
+    .use(auth)
+    .get(
+      '',
+      ({ query, auth, request, set }) => {
+        const page = listContacts(deps.db, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query))
+        const link = linkHeader(request.url, page)
+        if (link) set.headers.link = link
+        return page
       },
-    },
-  )
+      {
+        scope: 'contacts:read',
+        query: ContactModel.listQuery,
+        response: { 200: ContactModel.list, ...problems(...AUTH_ERRORS, 422) },
+        detail: {
+          summary: 'List contacts',
+          description:
+            'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
+            'A page past the end is an empty `data` array. Scope `contacts:read`.',
+        },
+      },
+    )
+    .get('/:id', ({ params, auth }) => getContactDetail(deps.db, auth.workspaceId, params.id), {
+      scope: 'contacts:read',
+      params: ContactModel.idParams,
+      response: { 200: ContactModel.detail, ...problems(...AUTH_ERRORS, 404) },
+      detail: { summary: 'Get a contact', description: 'One contact with its 5 newest leads (summarised) and deals. Scope `contacts:read`.' },
+    })
+    .patch(
+      '/:id',
+      ({ params, body, auth }) => {
+        const patch = { firstName: body.first_name, lastName: body.last_name, email: body.email, phone: body.phone, metadata: body.metadata }
+        return serializeContact(updateContact(deps, auth.workspaceId, params.id, patch))
+      },
+      {
+        scope: 'contacts:write',
+        params: ContactModel.idParams,
+        body: ContactModel.patchBody,
+        response: { 200: ContactModel.contact, ...problems(...BODY_ERRORS, 404, 409) },
+        detail: {
+          summary: 'Update a contact',
+          description:
+            'Changes the fields sent (null or empty clears a name; email and phone are normalised as for leads). `metadata` is merged; a key ' +
+            'set to null is removed. A contact keeps an email or a phone (422), and an email already on another contact is a 409. Scope `contacts:write`.',
+        },
+      },
+    )

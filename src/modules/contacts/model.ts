@@ -1,6 +1,7 @@
 /** Schemas of the contact endpoints, each paired with its type. */
 import { t } from 'elysia'
 import { pageQuery, pageSchema } from '../../lib/pagination'
+import { DealModel } from '../deals/model'
 
 export namespace ContactModel {
   export const contact = t.Object({
@@ -28,4 +29,38 @@ export namespace ContactModel {
   export type listQuery = typeof listQuery.static
 
   export const list = pageSchema(contact)
+
+  export const detail = t.Object({
+    ...contact.properties,
+    recent_leads: t.Array(
+      t.Object({
+        id: t.String({ format: 'uuid' }),
+        object: t.Literal('lead'),
+        channel: t.String(),
+        source: t.String(),
+        status: t.String(),
+        deal_id: t.Union([t.String(), t.Null()]),
+        created_at: t.String({ format: 'date-time' }),
+      }),
+      { description: 'The 5 newest leads, summarised; `GET /leads?contact_id=` lists them all in full.' },
+    ),
+    recent_deals: t.Array(DealModel.deal, { description: 'The 5 newest deals; `GET /deals?contact_id=` lists them all.' }),
+  })
+  export type detail = typeof detail.static
+
+  const nullableText = (maxLength: number, description: string) => t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
+
+  export const patchBody = t.Object(
+    {
+      first_name: nullableText(200, 'First name; null or empty clears it.'),
+      last_name: nullableText(200, 'Last name; null or empty clears it.'),
+      email: nullableText(254, 'Email (trimmed and lower-cased); 409 when another contact of the workspace has it.'),
+      phone: nullableText(64, 'Phone, normalised to + and digits. A contact keeps at least one of email or phone.'),
+      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed.' })),
+    },
+    { additionalProperties: false, examples: [{ first_name: 'Jane', phone: '+1 234 567 890', metadata: { plan: 'pro', old_field: null } }] },
+  )
+  export type patchBody = typeof patchBody.static
+
+  export const idParams = t.Object({ id: t.String({ description: 'Contact id.' }) })
 }

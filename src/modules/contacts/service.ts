@@ -1,13 +1,16 @@
 /** Contacts: the people behind leads, deduplicated per workspace by email, else phone. */
-import { and, desc, eq, gte, isNull } from 'drizzle-orm'
+import { and, desc, eq, gte, isNull, ne } from 'drizzle-orm'
 import type { Db } from '../../db/client'
-import { contacts } from '../../db/schema'
+import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { nextSeq, type DbOrTx } from '../../db/tx'
+import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
+import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { invalid, notFound } from '../../lib/errors'
+import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
+import { mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { serializeDeal } from '../deals/service'
 
 export type Contact = typeof contacts.$inferSelect
 
@@ -19,6 +22,32 @@ export function normaliseEmail(email: string): string {
 export function normalisePhone(phone: string): string {
   const trimmed = phone.trim()
   return (trimmed.startsWith('+') ? '+' : '') + trimmed.replace(/\D/g, '')
+}
+
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+/** How many of a contact's newest leads and deals its detail view embeds. */
+export const CONTACT_RECENT_ITEMS = 5
+
+/** Trims; an empty or blank string counts as absent. */
+export function clean(value: string | null | undefined): string | null {
+  const trimmed = value?.trim()
+  return trimmed ? trimmed : null
+}
+
+/** A checked, normalised email (or null when blank); 422 at `path` otherwise. */
+export function parseEmail(value: string | null | undefined, path: string): string | null {
+  const email = clean(value)
+  if (email !== null && !EMAIL_PATTERN.test(email)) throw invalid(path, `'${email}' is not an email address`)
+  return email === null ? null : normaliseEmail(email)
+}
+
+/** A checked, normalised phone (or null when blank); 422 at `path` otherwise. */
+export function parsePhone(value: string | null | undefined, path: string): string | null {
+  const raw = clean(value)
+  const phone = raw === null ? null : normalisePhone(raw)
+  if (phone !== null && !/^\+?\d{3,20}$/.test(phone)) throw invalid(path, 'must contain 3 to 20 digits')
+  return phone
 }
 
 /** The person fields a lead carries, already normalised. */
@@ -93,6 +122,59 @@ export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact
   const row = db.select().from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id))).get()
   if (!row) throw notFound('contact', id)
   return row
+}
+
+/** A contact with its newest leads (summarised) and deals, for the detail view. */
+export function getContactDetail(db: DbOrTx, workspaceId: string, id: string) {
+  const contact = getContact(db, workspaceId, id)
+  const recentLeads = db.select().from(leads).where(eq(leads.contactId, contact.id)).orderBy(desc(leads.createdAt), desc(leads.seq)).limit(CONTACT_RECENT_ITEMS).all()
+  const recentDeals = db.select().from(deals).where(and(eq(deals.workspaceId, workspaceId), eq(deals.contactId, contact.id))).orderBy(desc(deals.createdAt), desc(deals.id)).limit(CONTACT_RECENT_ITEMS).all()
+  return {
+    ...serializeContact(contact),
+    recent_leads: recentLeads.map((l) => ({
+      id: l.id,
+      object: 'lead' as const,
+      channel: l.channel,
+      source: l.source,
+      status: l.status,
+      deal_id: l.dealId,
+      created_at: iso(l.createdAt)!,
+    })),
+    recent_deals: recentDeals.map(serializeDeal),
+  }
+}
+
+/** Changes a PATCH may make; undefined leaves a field alone, null clears it. */
+export interface ContactPatch {
+  firstName?: string | null
+  lastName?: string | null
+  email?: string | null
+  phone?: string | null
+  /** Merged in; a null value removes its key. */
+  metadata?: Record<string, unknown>
+}
+
+/** Edits a contact. It keeps an email or a phone; an email another contact has is a 409. */
+export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Contact {
+  const email = patch.email === undefined ? undefined : parseEmail(patch.email, '/email')
+  const phone = patch.phone === undefined ? undefined : parsePhone(patch.phone, '/phone')
+  return writeTx(deps.db, (tx) => {
+    const current = getContact(tx, workspaceId, id)
+    const next = {
+      firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName),
+      lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName),
+      email: email === undefined ? current.email : email,
+      phone: phone === undefined ? current.phone : phone,
+      metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),
+      updatedAt: deps.clock.now(),
+    }
+    if (next.email === null && next.phone === null) throw invalid(patch.email === null ? '/email' : '/phone', 'a contact needs an email or a phone')
+    if (next.email !== null && next.email !== current.email) {
+      const taken = tx.select({ id: contacts.id }).from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, next.email), ne(contacts.id, id))).get()
+      if (taken) throw new ApiError('conflict', `Another contact in this workspace already has the email '${next.email}'.`, [{ path: '/email', message: 'belongs to another contact' }])
+    }
+    return tx.update(contacts).set(next).where(eq(contacts.id, id)).returning().get()!
+  })
 }
 
 export interface ContactFilters {

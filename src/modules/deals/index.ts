@@ -1,6 +1,76 @@
-/** Deals routes (not built yet). */
+/** Deal routes: list by stage, create, read, edit (closing emits `deal.closed`). */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
+import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
+import { DealModel } from './model'
+import { createDeal, getDeal, listDeals, serializeDeal, updateDeal } from './service'
 
-export const dealsModule = (deps: AppDeps, auth: AuthPlugin) => new Elysia({ prefix: '/deals', tags: ['Deals'] }).use(auth)
+const CLOSE_RULE =
+  'Entering `won` or `lost` from another stage emits `deal.closed` once: saving the same stage again emits nothing, ' +
+  'and a reopened deal (won → negotiation → won) closes, and emits, again.'
+
+export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/deals', tags: ['Deals'] })
+    .use(auth)
+    .get(
+      '',
+      ({ query, auth, request, set }) => {
+        const page = listDeals(deps.db, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query))
+        const link = linkHeader(request.url, page)
+        if (link) set.headers.link = link
+        return page
+      },
+      {
+        scope: 'deals:read',
+        query: DealModel.listQuery,
+        response: { 200: DealModel.list, ...problems(...AUTH_ERRORS, 422) },
+        detail: {
+          summary: 'List deals',
+          description:
+            'Deals of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header. Filter by `stage` ' +
+            '(an unknown stage is a 422 naming the six valid ones) or `contact_id`. Scope `deals:read`.',
+        },
+      },
+    )
+    .post(
+      '',
+      ({ body: { contact_id, ...fields }, auth, set }) => {
+        const deal = createDeal(deps, auth.workspaceId, { ...fields, contactId: contact_id })
+        set.status = 201
+        set.headers.location = `/api/v1/deals/${deal.id}`
+        return serializeDeal(deal)
+      },
+      {
+        scope: 'deals:write',
+        body: DealModel.createBody,
+        response: { 201: DealModel.deal, ...problems(...BODY_ERRORS) },
+        detail: {
+          summary: 'Create a deal',
+          description:
+            'Creates a deal with an exact `value` (at most 2 decimal places) in `currency` (default USD), in `stage` (default `new`), ' +
+            'optionally for a contact of this workspace. A deal created as `won` or `lost` emits `deal.closed`. Scope `deals:write`.',
+        },
+      },
+    )
+    .get('/:id', ({ params, auth }) => serializeDeal(getDeal(deps.db, auth.workspaceId, params.id)), {
+      scope: 'deals:read',
+      params: DealModel.idParams,
+      response: { 200: DealModel.deal, ...problems(...AUTH_ERRORS, 404) },
+      detail: { summary: 'Get a deal', description: 'One deal of the workspace. Scope `deals:read`.' },
+    })
+    .patch(
+      '/:id',
+      ({ params, body: { contact_id, ...fields }, auth }) => serializeDeal(updateDeal(deps, auth.workspaceId, params.id, { ...fields, contactId: contact_id })),
+      {
+        scope: 'deals:write',
+        params: DealModel.idParams,
+        body: DealModel.patchBody,
+        response: { 200: DealModel.deal, ...problems(...BODY_ERRORS, 404) },
+        detail: {
+          summary: 'Update a deal',
+          description: `Changes the fields sent; \`metadata\` is merged (a key set to null is removed). ${CLOSE_RULE} Scope \`deals:write\`.`,
+        },
+      },
+    )

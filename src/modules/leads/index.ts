@@ -1,37 +1,93 @@
-/** Lead routes: push from servers (`/inbound`). */
+/** Lead routes: push from servers (`/inbound`), list and read, convert into a deal. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { problems, BODY_ERRORS } from '../../lib/problem-model'
+import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
+import { serializeDeal } from '../deals/service'
 import { LeadModel } from './model'
-import { createLead } from './service'
+import { convertLead, createLead, getLead, listLeads, serializeLead } from './service'
 
 export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/leads', tags: ['Leads'] }).use(auth).post(
-    '/inbound',
-    ({ body, auth, set }) => {
-      const { email, phone, first_name, last_name, source, metadata, ...unknownFields } = body
-      const lead = createLead(deps, auth.workspaceId, 'inbound', {
-        email,
-        phone,
-        firstName: first_name,
-        lastName: last_name,
-        source: source ?? 'api',
-        metadata: { ...unknownFields, ...metadata },
-      })
-      set.status = 201
-      set.headers.location = `/api/v1/leads/${lead.id}`
-      return { id: lead.id, status: 'created' as const, contact_id: lead.contactId }
-    },
-    {
-      scope: 'leads:write',
-      body: LeadModel.inboundBody,
-      response: { 201: LeadModel.created, ...problems(...BODY_ERRORS) },
-      detail: {
-        summary: 'Push a lead',
-        description:
-          'Push a lead from any server-side source (CRM, form builder, Zapier, cron). The contact is found by normalised email, else phone, ' +
-          'and updated (empty fields filled, metadata merged, newer wins) or created. Emits `lead.created`. Scope `leads:write`.',
+  new Elysia({ prefix: '/leads', tags: ['Leads'] })
+    .use(auth)
+    .get(
+      '',
+      ({ query, auth, request, set }) => {
+        const filters = { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
+        const page = listLeads(deps.db, auth.workspaceId, filters, parsePageQuery(query))
+        const link = linkHeader(request.url, page)
+        if (link) set.headers.link = link
+        return page
       },
-    },
-  )
+      {
+        scope: 'leads:read',
+        query: LeadModel.listQuery,
+        response: { 200: LeadModel.list, ...problems(...AUTH_ERRORS, 422) },
+        detail: {
+          summary: 'List leads',
+          description:
+            'Every lead (each submission, verbatim), newest first, in the pagination envelope with an RFC 8288 `Link` header. ' +
+            'Filters: `source`, `status` (new, converted), `contact_id`, `created_since`. Scope `leads:read`.',
+        },
+      },
+    )
+    .get('/:id', ({ params, auth }) => serializeLead(getLead(deps.db, auth.workspaceId, params.id)), {
+      scope: 'leads:read',
+      params: LeadModel.idParams,
+      response: { 200: LeadModel.lead, ...problems(...AUTH_ERRORS, 404) },
+      detail: { summary: 'Get a lead', description: 'One lead with every field it arrived with. Scope `leads:read`.' },
+    })
+    .post(
+      '/:id/convert',
+      ({ params, body, auth, set }) => {
+        const { lead, deal, created } = convertLead(deps, auth.workspaceId, params.id, body ?? {})
+        if (created) {
+          set.status = 201
+          set.headers.location = `/api/v1/deals/${deal.id}`
+        }
+        return { lead: serializeLead(lead), deal: serializeDeal(deal) }
+      },
+      {
+        scope: 'leads:write',
+        params: LeadModel.idParams,
+        body: LeadModel.convertBody,
+        response: { 200: LeadModel.converted, 201: LeadModel.converted, ...problems(...BODY_ERRORS, 404) },
+        detail: {
+          summary: 'Convert a lead into a deal',
+          description:
+            "Creates a deal for the lead's contact (title defaults to the lead's name, value 0, currency USD, stage new), marks the lead " +
+            '`converted` and emits `lead.converted` with both: **201**. Converting an already converted lead is safe to retry: it answers ' +
+            '**200** with the same deal, ignores the body and emits nothing. Converting straight to won or lost also emits `deal.closed`. ' +
+            'Scope `leads:write`.',
+        },
+      },
+    )
+    .post(
+      '/inbound',
+      ({ body, auth, set }) => {
+        const { email, phone, first_name, last_name, source, metadata, ...unknownFields } = body
+        const lead = createLead(deps, auth.workspaceId, 'inbound', {
+          email,
+          phone,
+          firstName: first_name,
+          lastName: last_name,
+          source: source ?? 'api',
+          metadata: { ...unknownFields, ...metadata },
+        })
+        set.status = 201
+        set.headers.location = `/api/v1/leads/${lead.id}`
+        return { id: lead.id, status: 'created' as const, contact_id: lead.contactId }
+      },
+      {
+        scope: 'leads:write',
+        body: LeadModel.inboundBody,
+        response: { 201: LeadModel.created, ...problems(...BODY_ERRORS) },
+        detail: {
+          summary: 'Push a lead',
+          description:
+            'Push a lead from any server-side source (CRM, form builder, Zapier, cron). The contact is found by normalised email, else phone, ' +
+            'and updated (empty fields filled, metadata merged, newer wins) or created. Emits `lead.created`. Scope `leads:write`.',
+        },
+      },
+    )

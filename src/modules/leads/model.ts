@@ -1,5 +1,7 @@
 /** Schemas of the lead endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { pageQuery, pageSchema } from '../../lib/pagination'
+import { DealModel } from '../deals/model'
 
 const text = (maxLength: number, description: string) => t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
 
@@ -30,4 +32,57 @@ export namespace LeadModel {
     { examples: [{ id: '550e8400-e29b-41d4-a716-446655440000', status: 'created', contact_id: '0192f0c4-9a5e-7c3b-8d2a-4f6e1b7a9c01' }] },
   )
   export type created = typeof created.static
+
+  export const lead = t.Object({
+    id: t.String({ format: 'uuid' }),
+    object: t.Literal('lead'),
+    contact_id: t.String({ format: 'uuid' }),
+    channel: t.String({ enum: ['inbound', 'capture'], description: 'How it arrived: pushed by a server (`inbound`) or a browser (`capture`).' }),
+    source: t.String(),
+    email: t.Union([t.String(), t.Null()]),
+    phone: t.Union([t.String(), t.Null()]),
+    first_name: t.Union([t.String(), t.Null()]),
+    last_name: t.Union([t.String(), t.Null()]),
+    metadata: t.Record(t.String(), t.Unknown(), { description: 'Every other field of the submission, verbatim.' }),
+    context: t.Union([t.Record(t.String(), t.Unknown()), t.Null()], { description: 'Browser capture context (IP, user agent, referrer, page URL, UTM); null for inbound.' }),
+    status: t.String({ enum: ['new', 'converted'] }),
+    deal_id: t.Union([t.String(), t.Null()], { description: 'The deal it was converted into.' }),
+    converted_at: t.Union([t.String({ format: 'date-time' }), t.Null()]),
+    created_at: t.String({ format: 'date-time' }),
+  })
+  export type lead = typeof lead.static
+
+  export const listQuery = t.Object({
+    ...pageQuery,
+    source: t.Optional(t.String({ description: 'Only leads from this source.' })),
+    status: t.Optional(t.String({ description: 'Only leads in this status: new or converted.', examples: ['new'] })),
+    contact_id: t.Optional(t.String({ description: "Only this contact's leads." })),
+    created_since: t.Optional(t.String({ description: 'RFC 3339 time: only leads received at or after it.', examples: ['2026-01-31T00:00:00Z'] })),
+  })
+  export type listQuery = typeof listQuery.static
+
+  export const list = pageSchema(lead)
+
+  export const idParams = t.Object({ id: t.String({ description: 'Lead id.' }) })
+
+  const deal = DealModel.createBody.properties
+  export const convertBody = t.Optional(
+    t.Object(
+      {
+        title: t.Optional(t.String({ minLength: 1, maxLength: 200, description: "The deal's title (default: the lead's name, else email or phone)." })),
+        value: deal.value,
+        currency: deal.currency,
+        stage: deal.stage,
+      },
+      {
+        additionalProperties: false,
+        description: 'Optional: the deal to create. Send no body for a deal with the defaults.',
+        examples: [{ title: 'Jane Smith — annual plan', value: 1200, currency: 'EUR', stage: 'qualified' }],
+      },
+    ),
+  )
+  export type convertBody = typeof convertBody.static
+
+  export const converted = t.Object({ lead, deal: DealModel.deal })
+  export type converted = typeof converted.static
 }

@@ -1,19 +1,22 @@
-/** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`. */
+/** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
+import { and, eq, gte } from 'drizzle-orm'
+import type { Db } from '../../db/client'
 import { leads } from '../../db/schema'
-import { nextSeq, writeTx } from '../../db/tx'
+import { seqPage } from '../../db/seq-page'
+import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { invalid } from '../../lib/errors'
+import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
-import { normaliseEmail, normalisePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
+import { buildPage, type PageRequest } from '../../lib/pagination'
+import { clean, parseEmail, parsePhone, parseSince, upsertContactForLead, type LeadPerson } from '../contacts/service'
+import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
 import { emitEvent } from '../webhooks/outbox'
 
 export type Lead = typeof leads.$inferSelect
 
 /** Serialized lead data larger than this is sent in events without its metadata (events stay small). */
 const EVENT_LEAD_MAX_BYTES = 16 * 1024
-
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 export interface LeadInput {
   email?: string | null
@@ -25,19 +28,10 @@ export interface LeadInput {
   context?: Record<string, unknown> | null
 }
 
-function clean(value: string | null | undefined): string | null {
-  const trimmed = value?.trim()
-  return trimmed ? trimmed : null
-}
-
 /** Validates and normalises the person fields; 422 with the failing path otherwise. */
 export function toPerson(input: LeadInput): LeadPerson {
-  const rawEmail = clean(input.email)
-  if (rawEmail !== null && !EMAIL_PATTERN.test(rawEmail)) throw invalid('/email', `'${rawEmail}' is not an email address`)
-  const rawPhone = clean(input.phone)
-  const phone = rawPhone === null ? null : normalisePhone(rawPhone)
-  if (phone !== null && !/^\+?\d{3,20}$/.test(phone)) throw invalid('/phone', 'must contain 3 to 20 digits')
-  const email = rawEmail === null ? null : normaliseEmail(rawEmail)
+  const email = parseEmail(input.email, '/email')
+  const phone = parsePhone(input.phone, '/phone')
   if (email === null && phone === null) throw invalid('/email', 'at least one of email or phone is required')
   return { email, phone, firstName: clean(input.firstName), lastName: clean(input.lastName), source: input.source, metadata: input.metadata }
 }
@@ -75,6 +69,60 @@ export function createLead(deps: ServiceDeps, workspaceId: string, channel: Lead
   return lead
 }
 
+const LEAD_STATUSES = ['new', 'converted'] as const
+
+/** One lead of the workspace; 404 for any other id. */
+export function getLead(db: DbOrTx, workspaceId: string, id: string): Lead {
+  const row = db.select().from(leads).where(and(eq(leads.workspaceId, workspaceId), eq(leads.id, id))).get()
+  if (!row) throw notFound('lead', id)
+  return row
+}
+
+/** List filters as they come from the query string. */
+export interface LeadFilters {
+  source?: string
+  status?: string
+  contactId?: string
+  createdSince?: string
+}
+
+/** Leads newest first; unfiltered and by-source pages are index seeks at any depth. */
+export function listLeads(db: Db, workspaceId: string, filters: LeadFilters, req: PageRequest) {
+  const where = []
+  if (filters.status !== undefined) {
+    if (!(LEAD_STATUSES as readonly string[]).includes(filters.status)) throw invalid('query.status', `must be one of ${LEAD_STATUSES.join(', ')}`)
+    where.push(eq(leads.status, filters.status as Lead['status']))
+  }
+  if (filters.contactId !== undefined) where.push(eq(leads.contactId, filters.contactId))
+  if (filters.createdSince !== undefined) where.push(gte(leads.createdAt, parseSince(filters.createdSince, 'query.created_since')))
+  const source = filters.source === undefined ? undefined : { column: leads.source, value: filters.source, counter: `leads:source:${filters.source}` }
+  const { rows, total, hasMore } = seqPage<Lead>(db, { table: leads, workspaceId, counter: 'leads', source, where, req })
+  return buildPage(req, rows.map((l) => ({ seq: l.seq, item: serializeLead(l) })), total, hasMore)
+}
+
+/** The deal title a conversion gets when the client names none: the person, else how to reach them. */
+function defaultDealTitle(lead: Lead): string {
+  return [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.email || lead.phone || 'Converted lead'
+}
+
+/**
+ * Converts a lead into a deal for its contact and emits `lead.converted`, in one transaction.
+ * Converting an already converted lead changes nothing and returns its deal (`created: false`).
+ */
+export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): { lead: Lead; deal: Deal; created: boolean } {
+  const now = deps.clock.now()
+  const result = writeTx(deps.db, (tx) => {
+    const lead = getLead(tx, workspaceId, id)
+    if (lead.status === 'converted') return { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false, queued: 0 }
+    const { deal, queued: closedQueued } = insertDeal(tx, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
+    const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
+    const { queued } = emitEvent(tx, now, workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) })
+    return { lead: converted, deal, created: true, queued: queued + closedQueued }
+  })
+  if (result.queued > 0) deps.wake()
+  return { lead: result.lead, deal: result.deal, created: result.created }
+}
+
 /** The lead as events carry it: without metadata and context when they would make the event large. */
 export function eventLead(lead: Lead) {
   const full = serializeLead(lead)
@@ -82,6 +130,7 @@ export function eventLead(lead: Lead) {
   return { ...full, metadata: {}, context: null, metadata_truncated: true }
 }
 
+/** The lead as the API shows it. */
 export function serializeLead(l: Lead) {
   return {
     id: l.id,

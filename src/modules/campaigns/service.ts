@@ -1,0 +1,159 @@
+/**
+ * Campaigns: a budget, a running spend and spend thresholds. Each threshold emits
+ * `campaign.spend_threshold` exactly once: the spend update, the record of crossed thresholds
+ * and the events share one BEGIN IMMEDIATE transaction, so racing updates cannot both see a
+ * threshold as not yet crossed.
+ */
+import { and, eq } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { rowidPage } from '../../db/rowid-page'
+import { campaigns } from '../../db/schema'
+import { writeTx, type DbOrTx, type Tx } from '../../db/tx'
+import type { ServiceDeps } from '../../deps'
+import { iso } from '../../lib/clock'
+import { ApiError, invalid, notFound } from '../../lib/errors'
+import { newId } from '../../lib/ids'
+import { formatMoney, parseMoney, parseCurrency } from '../../lib/money'
+import { buildPage, type PageRequest } from '../../lib/pagination'
+import { emitEvent } from '../webhooks/outbox'
+import type { CampaignModel } from './model'
+
+export type Campaign = typeof campaigns.$inferSelect
+
+function parseThresholds(values: (number | string)[]): number[] {
+  const minor = values.map((v, i) => {
+    const amount = parseMoney(v, `/spend_thresholds/${i}`)
+    if (amount === 0) throw invalid(`/spend_thresholds/${i}`, 'must be greater than 0')
+    return amount
+  })
+  return [...new Set(minor)].sort((a, b) => a - b)
+}
+
+function parseName(value: string): string {
+  const name = value.trim()
+  if (!name) throw invalid('/name', 'must not be blank')
+  return name
+}
+
+function parseBudget(value: number | string | null | undefined): number | null {
+  return value == null ? null : parseMoney(value, '/budget')
+}
+
+/**
+ * Marks every threshold at or below the spend that has not fired yet as crossed and emits its
+ * event. The stored `thresholds_crossed` keeps every amount that ever fired, so a threshold removed and added again
+ * does not fire twice.
+ */
+function crossThresholds(tx: Tx, now: number, campaign: Campaign): { campaign: Campaign; queued: number } {
+  const due = campaign.spendThresholdsMinor.filter((t) => t <= campaign.spendMinor && !campaign.thresholdsCrossedMinor.includes(t))
+  if (due.length === 0) return { campaign, queued: 0 }
+  const updated = tx
+    .update(campaigns)
+    .set({ thresholdsCrossedMinor: [...campaign.thresholdsCrossedMinor, ...due].sort((a, b) => a - b) })
+    .where(eq(campaigns.id, campaign.id))
+    .returning()
+    .get()!
+  let queued = 0
+  for (const threshold of due) {
+    const data = { campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) }
+    queued += emitEvent(tx, now, campaign.workspaceId, 'campaign.spend_threshold', data).queued
+  }
+  return { campaign: updated, queued }
+}
+
+/** The workspace's campaign, else 404 (also for another workspace's id). */
+export function getCampaign(db: DbOrTx, workspaceId: string, id: string): Campaign {
+  const row = db.select().from(campaigns).where(and(eq(campaigns.workspaceId, workspaceId), eq(campaigns.id, id))).get()
+  if (!row) throw notFound('campaign', id)
+  return row
+}
+
+/** Creates a campaign with no spend yet. */
+export function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Campaign {
+  const now = deps.clock.now()
+  const row: Campaign = {
+    id: newId(),
+    workspaceId,
+    name: parseName(body.name),
+    currency: parseCurrency(body.currency, '/currency'),
+    budgetMinor: parseBudget(body.budget),
+    spendMinor: 0,
+    spendThresholdsMinor: parseThresholds(body.spend_thresholds ?? []),
+    thresholdsCrossedMinor: [],
+    createdAt: now,
+    updatedAt: now,
+  }
+  deps.db.insert(campaigns).values(row).run()
+  return row
+}
+
+/** Campaigns newest first. */
+export function listCampaigns(db: Db, workspaceId: string, req: PageRequest) {
+  const { rows, total, hasMore } = rowidPage(db, campaigns, eq(campaigns.workspaceId, workspaceId), req)
+  return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })), total, hasMore)
+}
+
+/**
+ * Changes name, budget or thresholds. Thresholds already crossed stay crossed; a new threshold
+ * at or below the current spend counts as crossed at once and emits its event now.
+ */
+export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Campaign {
+  const now = deps.clock.now()
+  const changes: Partial<Campaign> = { updatedAt: now }
+  if (body.name !== undefined) changes.name = parseName(body.name)
+  if (body.budget !== undefined) changes.budgetMinor = parseBudget(body.budget)
+  if (body.spend_thresholds !== undefined) changes.spendThresholdsMinor = parseThresholds(body.spend_thresholds)
+  const { campaign, queued } = writeTx(deps.db, (tx) => {
+    getCampaign(tx, workspaceId, id)
+    const updated = tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning().get()!
+    return crossThresholds(tx, now, updated)
+  })
+  if (queued > 0) deps.wake()
+  return campaign
+}
+
+/**
+ * Adds to (`amount`) or sets (`total`) the spend and emits one event per threshold crossed.
+ * A `total` below the current spend is refused (409): spend only grows, so a stale report
+ * arriving late cannot roll it back and a threshold never needs to fire twice.
+ */
+export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Campaign {
+  if ((body.amount === undefined) === (body.total === undefined)) {
+    throw invalid(body.amount === undefined ? '/amount' : '/total', 'send exactly one of amount (adds to the spend) or total (sets it)')
+  }
+  const amount = body.amount === undefined ? null : parseMoney(body.amount, '/amount')
+  if (amount === 0) throw invalid('/amount', 'must be greater than 0')
+  const total = body.total === undefined ? null : parseMoney(body.total, '/total')
+  const now = deps.clock.now()
+  const { campaign, queued } = writeTx(deps.db, (tx) => {
+    const current = getCampaign(tx, workspaceId, id)
+    const spend = amount === null ? total! : current.spendMinor + amount
+    if (spend < current.spendMinor) {
+      throw new ApiError(
+        'conflict',
+        `total ${formatMoney(spend)} is below the current spend ${formatMoney(current.spendMinor)}; spend only grows (send a total at least the current spend).`,
+      )
+    }
+    if (spend > Number.MAX_SAFE_INTEGER) throw invalid('/amount', 'would make the total spend too large')
+    const updated = tx.update(campaigns).set({ spendMinor: spend, updatedAt: now }).where(eq(campaigns.id, id)).returning().get()!
+    return crossThresholds(tx, now, updated)
+  })
+  if (queued > 0) deps.wake()
+  return campaign
+}
+
+/** The public shape of a campaign: money as decimals, only current thresholds listed as crossed. */
+export function serializeCampaign(c: Campaign) {
+  return {
+    id: c.id,
+    object: 'campaign' as const,
+    name: c.name,
+    currency: c.currency,
+    budget: c.budgetMinor === null ? null : formatMoney(c.budgetMinor),
+    spend: formatMoney(c.spendMinor),
+    spend_thresholds: c.spendThresholdsMinor.map(formatMoney),
+    thresholds_crossed: c.spendThresholdsMinor.filter((t) => c.thresholdsCrossedMinor.includes(t)).map(formatMoney),
+    created_at: iso(c.createdAt)!,
+    updated_at: iso(c.updatedAt)!,
+  }
+}

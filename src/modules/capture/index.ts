@@ -1,0 +1,139 @@
+/** Browser capture: `POST /leads/capture` for web forms and pages, with its CORS preflight. */
+import { Elysia, t } from 'elysia'
+import type { AppDeps } from '../../deps'
+import { clientIp, parseRanges } from '../../lib/client-ip'
+import { ApiError } from '../../lib/errors'
+import { newId } from '../../lib/ids'
+import { problems, BODY_ERRORS } from '../../lib/problem-model'
+import { API_PREFIX, authenticate, authOf, deferredAuthRoutes, requireScope, type AuthPlugin } from '../../plugins/auth'
+import { formRoutes } from '../../plugins/body'
+import { requestState } from '../../plugins/request-context'
+import { CaptureModel } from './model'
+import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, refererTarget, THANK_YOU_PAGE, type CaptureBody } from './service'
+
+const CAPTURE_PATH = `${API_PREFIX}/leads/capture`
+
+/** How long browsers may cache a preflight answer; short, so origin-list changes apply soon. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600
+
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key'
+const CORS_EXPOSE_HEADERS =
+  'X-Request-Id, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy'
+
+const NO_KEY_DETAIL = "No API key. Send a publishable key (ask_pk_…) as 'Authorization: Bearer …', as '?key=' in the URL or as form field '_key'."
+
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
+
+function isFormPost(request: Request): boolean {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+  return FORM_TYPES.includes(type)
+}
+
+export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
+  formRoutes.add(CAPTURE_PATH)
+  deferredAuthRoutes.add(CAPTURE_PATH)
+  const trustedProxies = parseRanges(deps.config.trustedProxies)
+
+  /** Authenticates a key from the query or the form; a missing key gets a hint at all three places one may go. */
+  const authenticateCapture = (request: Request, presented: string | null) => {
+    try {
+      return authenticate(deps.db, deps.clock, request, presented)
+    } catch (error) {
+      if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_KEY_DETAIL)
+      throw error
+    }
+  }
+
+  return new Elysia({ prefix: '/leads', tags: ['Leads'] })
+    .use(auth)
+    .options(
+      '/capture',
+      ({ request, query, set }) => {
+        const origin = request.headers.get('origin')
+        set.headers.vary = 'Origin'
+        set.status = 204
+        if (!origin) {
+          set.headers.allow = 'POST, OPTIONS'
+          return
+        }
+        if (!preflightAllowed(deps.db, deps.clock, origin, query.key ?? null)) {
+          throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on the allowed origins of any publishable key for this endpoint.`)
+        }
+        set.headers['access-control-allow-origin'] = origin
+        set.headers['access-control-allow-methods'] = 'POST, OPTIONS'
+        set.headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS
+        set.headers['access-control-max-age'] = String(PREFLIGHT_MAX_AGE_SECONDS)
+      },
+      {
+        query: CaptureModel.query,
+        response: { 204: t.Void({ description: 'Preflight accepted; the Access-Control-* headers say what is allowed.' }), ...problems(403) },
+        detail: {
+          summary: 'CORS preflight for capture',
+          description:
+            "Browsers ask this before a cross-origin `fetch`. Allowed when the Origin is on the allowed origins of the `?key=` publishable key, or, without `?key=` " +
+            '(the key then travels in the Authorization header, which preflights do not carry), of any live publishable key; the POST itself then checks its own key. ' +
+            'Other origins get 403.',
+        },
+      },
+    )
+    .post(
+      '/capture',
+      ({ body, request, server, set, status }) => {
+        const auth = authOf(request)!
+        const fields = body as CaptureBody
+        const origin = request.headers.get('origin')
+        const referrer = request.headers.get('referer')
+        const wantsHtml = isFormPost(request) && prefersHtml(request.headers.get('accept'))
+        const redirectTo = fields._redirect === undefined ? null : redirectTarget(fields._redirect, origin ?? referrer, auth.key)
+
+        let id: string
+        if (honeypotFilled(fields._gotcha)) {
+          // Bots must not learn that they were caught: same answer as a real success, nothing stored.
+          deps.logger.info('capture.spam', { request_id: requestState(request).id, workspace_id: auth.workspaceId, key_prefix: auth.key.prefix })
+          id = newId()
+        } else {
+          const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+          id = captureLead(deps, auth.workspaceId, fields, { ip, userAgent: request.headers.get('user-agent'), referrer }).id
+        }
+
+        if (!wantsHtml) return status(201, { id, status: 'created' as const })
+        const back = redirectTo ?? refererTarget(referrer, auth.key)
+        if (back) {
+          set.headers.location = back
+          return status(303, '')
+        }
+        set.headers['content-type'] = 'text/html; charset=utf-8'
+        return status(200, THANK_YOU_PAGE)
+      },
+      {
+        body: CaptureModel.body,
+        query: CaptureModel.query,
+        // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
+        transform({ request, body, query, set }) {
+          const fields = (body ?? {}) as CaptureBody
+          const formKey = typeof fields._key === 'string' ? fields._key : null
+          const found = authOf(request) ?? authenticateCapture(request, query.key ?? formKey)
+          requireScope(found, 'leads:capture')
+          const origin = request.headers.get('origin')
+          set.headers.vary = 'Origin'
+          if (origin === null) return
+          if (found.key.kind === 'publishable' && !originAllowed(found.key, origin, new URL(request.url).origin)) {
+            throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on this key's allowed origins.`)
+          }
+          set.headers['access-control-allow-origin'] = origin
+          set.headers['access-control-expose-headers'] = CORS_EXPOSE_HEADERS
+        },
+        response: { 201: CaptureModel.created, 200: CaptureModel.thankYouPage, 303: CaptureModel.redirect, ...problems(...BODY_ERRORS) },
+        detail: {
+          summary: 'Capture a lead from a web form or page',
+          description:
+            'For landing pages, embedded widgets and plain HTML forms (no JavaScript needed). Send a publishable key (`ask_pk_…`, scope `leads:capture`) as ' +
+            "`Authorization: Bearer`, `?key=` or form field `_key`. CORS is answered only for the key's allowed origins; other origins get 403, and secret keys " +
+            'are refused on requests from another origin. `name` is split into first and last name; `utm_*` and unknown fields are kept in metadata; the client IP, ' +
+            'user agent, referrer, `page_url` and `utm_*` are recorded as the context. A form post whose Accept prefers HTML is answered with 303 to `_redirect` ' +
+            "(which must be on the key's allowed origins), else to the Referer when it is, else with a small \"Thank you\" page. A filled `_gotcha` honeypot gets " +
+            'the same answer as a success, but nothing is stored. Emits `lead.created`.',
+        },
+      },
+    )
+}

@@ -1,0 +1,176 @@
+/** Browser capture: form fields → a lead with its context, plus the origin and redirect rules that keep it safe. */
+import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { apiKeys } from '../../db/schema'
+import type { ServiceDeps } from '../../deps'
+import type { Clock } from '../../lib/clock'
+import { invalid } from '../../lib/errors'
+import { authenticateKey, type ApiKey } from '../api-keys/service'
+import { createLead, type Lead } from '../leads/service'
+
+/** Source recorded when a capture does not name one. */
+export const DEFAULT_CAPTURE_SOURCE = 'website'
+
+/** Body fields stored in the lead's own columns rather than in metadata. */
+const PERSON_FIELDS = new Set(['email', 'phone', 'first_name', 'last_name', 'name', 'source', 'metadata'])
+
+/** What the request itself tells about where a submission came from. */
+export interface RequestContext {
+  ip: string
+  userAgent: string | null
+  referrer: string | null
+}
+
+export type CaptureBody = Record<string, unknown>
+
+/** Fields whose names start with `_` steer the capture (`_key`, `_redirect`, `_gotcha`) and are never stored. */
+export function isControlField(name: string): boolean {
+  return name.startsWith('_')
+}
+
+/** Splits a full name at the first space: 'Jane van der Berg' → Jane / van der Berg. */
+export function splitName(name: string | null | undefined): { firstName: string | null; lastName: string | null } {
+  const words = (name ?? '').trim().split(/\s+/).filter(Boolean)
+  if (words.length === 0) return { firstName: null, lastName: null }
+  return { firstName: words[0]!, lastName: words.length > 1 ? words.slice(1).join(' ') : null }
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null
+}
+
+/** A honeypot counts as filled when it holds anything but blanks. */
+export function honeypotFilled(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false
+  if (typeof value === 'string') return value.trim() !== ''
+  if (Array.isArray(value)) return value.some(honeypotFilled)
+  return true
+}
+
+/** Metadata of a capture: every data field that is not a person column, with a `metadata` object merged in. */
+export function captureMetadata(body: CaptureBody): Record<string, unknown> {
+  const metadata: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(body)) {
+    if (!isControlField(name) && !PERSON_FIELDS.has(name)) metadata[name] = value
+  }
+  const nested = body.metadata
+  if (nested && typeof nested === 'object' && !Array.isArray(nested)) return { ...metadata, ...(nested as Record<string, unknown>) }
+  if (nested !== undefined) metadata.metadata = nested
+  return metadata
+}
+
+/** The context stored with the lead: client IP, user agent, referrer, page URL and every utm_* field. */
+export function captureContext(body: CaptureBody, request: RequestContext): Record<string, unknown> {
+  const context: Record<string, unknown> = {
+    ip: request.ip,
+    user_agent: request.userAgent,
+    referrer: request.referrer,
+    // A plain HTML form sends no page_url; the page that posted it is the Referer.
+    page_url: text(body.page_url) ?? request.referrer,
+  }
+  for (const [name, value] of Object.entries(body)) {
+    if (/^utm_/i.test(name)) context[name.toLowerCase()] = value
+  }
+  return context
+}
+
+/** Stores a captured submission as a lead through the one lead service. */
+export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Lead {
+  const email = text(body.email)?.trim()
+  if (!email) throw invalid('/email', 'is required')
+  const split = splitName(text(body.name))
+  return createLead(deps, workspaceId, 'capture', {
+    email,
+    phone: text(body.phone),
+    firstName: text(body.first_name) ?? split.firstName,
+    lastName: text(body.last_name) ?? split.lastName,
+    source: text(body.source)?.trim() || DEFAULT_CAPTURE_SOURCE,
+    metadata: captureMetadata(body),
+    context: captureContext(body, request),
+  })
+}
+
+/** True when an origin may call capture with this key: on its list, or the API's own origin. */
+export function originAllowed(key: ApiKey, origin: string, ownOrigin: string): boolean {
+  return origin === ownOrigin || key.allowedOrigins.includes(origin)
+}
+
+/**
+ * The absolute URL `_redirect` names, resolved against the posting page, if its origin is on the
+ * key's list; 422 otherwise, so the endpoint can never be used as an open redirect.
+ */
+export function redirectTarget(value: unknown, base: string | null, key: ApiKey): string {
+  const path = '/_redirect'
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(path, 'must be a URL')
+  let url: URL
+  try {
+    url = new URL(value.trim(), base ?? undefined)
+  } catch {
+    throw invalid(path, `'${value}' is not a URL (a relative path needs an Origin or Referer header to resolve against)`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(path, 'must be an http or https URL')
+  if (!key.allowedOrigins.includes(url.origin)) throw invalid(path, `'${url.origin}' is not one of this key's allowed origins`)
+  return url.href
+}
+
+/** The Referer to send a form back to when no `_redirect` is given, if its origin is on the key's list. */
+export function refererTarget(referrer: string | null, key: ApiKey): string | null {
+  if (!referrer || !URL.canParse(referrer)) return null
+  return key.allowedOrigins.includes(new URL(referrer).origin) ? referrer : null
+}
+
+/**
+ * Whether a CORS preflight from `origin` may proceed. Preflights carry no Authorization header,
+ * so with no `?key=` the origin must be on the list of some live publishable key.
+ */
+export function preflightAllowed(db: Db, clock: Clock, origin: string, presentedKey: string | null): boolean {
+  if (presentedKey) {
+    const result = authenticateKey(db, clock, presentedKey)
+    return 'key' in result && result.key.kind === 'publishable' && result.key.allowedOrigins.includes(origin)
+  }
+  const now = clock.now()
+  const row = db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(
+      and(
+        eq(apiKeys.kind, 'publishable'),
+        or(isNull(apiKeys.revokedAt), gt(apiKeys.revokedAt, now)),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
+        sql`exists (select 1 from json_each(${apiKeys.allowedOrigins}) where value = ${origin})`,
+      ),
+    )
+    .limit(1)
+    .get()
+  return row !== undefined
+}
+
+/** q-value of the most specific Accept range matching a media type (0 when none matches). */
+function quality(accept: string, type: string): number {
+  const [major] = type.split('/')
+  let best = { specificity: -1, q: 0 }
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.trim().toLowerCase().split(';')
+    const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1
+    if (specificity <= best.specificity) continue
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const q = qParam ? Number(qParam.slice(2)) : 1
+    best = { specificity, q: Number.isFinite(q) ? q : 0 }
+  }
+  return best.q
+}
+
+/** True when the Accept header ranks HTML above JSON, as a browser navigating a plain form does. */
+export function prefersHtml(accept: string | null): boolean {
+  if (!accept) return false
+  return quality(accept, 'text/html') > quality(accept, 'application/json')
+}
+
+/** The page a plain HTML form lands on when there is nowhere allowed to send it back to. */
+export const THANK_YOU_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Thank you</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:20vh auto;padding:0 1rem;text-align:center;color:#222}</style></head>
+<body><h1>Thank you!</h1><p>Your details have been received.</p></body>
+</html>
+`

@@ -1,0 +1,181 @@
+/**
+ * Deals: an opportunity with a value in exact money, moved through six stages. Entering `won`
+ * or `lost` from another stage is a close and emits `deal.closed` in the same transaction.
+ */
+import { and, count, desc, eq } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { contacts, deals } from '../../db/schema'
+import { writeTx, type DbOrTx, type Tx } from '../../db/tx'
+import type { ServiceDeps } from '../../deps'
+import { iso } from '../../lib/clock'
+import { invalid, notFound } from '../../lib/errors'
+import { newId } from '../../lib/ids'
+import { mergeMetadata } from '../../lib/metadata'
+import { formatMoney, parseCurrency, parseMoney } from '../../lib/money'
+import { buildPage, type PageRequest } from '../../lib/pagination'
+import { emitEvent } from '../webhooks/outbox'
+
+export type Deal = typeof deals.$inferSelect
+
+export const DEAL_STAGES = ['new', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] as const
+export type DealStage = (typeof DEAL_STAGES)[number]
+
+/** Currency of a deal created without one. */
+export const DEFAULT_CURRENCY = 'USD'
+
+/** Checks a stage name; the 422 lists the valid ones. */
+export function parseStage(value: string, path: string): DealStage {
+  if (!(DEAL_STAGES as readonly string[]).includes(value)) throw invalid(path, `'${value}' is not a deal stage; use one of ${DEAL_STAGES.join(', ')}`)
+  return value as DealStage
+}
+
+function parseTitle(value: string, path: string): string {
+  const title = value.trim()
+  if (!title) throw invalid(path, 'must not be blank')
+  return title
+}
+
+function isClosed(stage: DealStage): boolean {
+  return stage === 'won' || stage === 'lost'
+}
+
+/** Deal fields as a client sends them: money not yet parsed, stage not yet checked. */
+export interface DealInput {
+  title?: string
+  value?: unknown
+  currency?: string
+  stage?: string
+  contactId?: string | null
+  metadata?: Record<string, unknown>
+}
+
+/** 422 unless the contact is in the workspace (the message never says whether it exists elsewhere). */
+function checkContact(tx: DbOrTx, workspaceId: string, contactId: string): string {
+  const found = tx.select({ id: contacts.id }).from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId))).get()
+  if (!found) throw invalid('/contact_id', `no contact with id '${contactId}' in this workspace`)
+  return contactId
+}
+
+/** What a newly inserted deal needs beyond the client's input. */
+export interface NewDeal {
+  title: string
+  input: DealInput
+  contactId: string | null
+  leadId: string | null
+}
+
+/**
+ * Inserts a deal inside the caller's transaction, emitting `deal.closed` when it starts closed.
+ * Returns the deal and how many webhook deliveries were queued.
+ */
+export function insertDeal(tx: Tx, now: number, workspaceId: string, deal: NewDeal): { deal: Deal; queued: number } {
+  const { input } = deal
+  const stage = input.stage === undefined ? 'new' : parseStage(input.stage, '/stage')
+  const row: Deal = {
+    id: newId(),
+    workspaceId,
+    contactId: deal.contactId === null ? null : checkContact(tx, workspaceId, deal.contactId),
+    leadId: deal.leadId,
+    title: parseTitle(deal.title, '/title'),
+    valueMinor: input.value === undefined ? 0 : parseMoney(input.value, '/value'),
+    currency: input.currency === undefined ? DEFAULT_CURRENCY : parseCurrency(input.currency, '/currency'),
+    stage,
+    metadata: input.metadata ?? {},
+    closedAt: isClosed(stage) ? now : null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  tx.insert(deals).values(row).run()
+  const queued = isClosed(stage) ? emitEvent(tx, now, workspaceId, 'deal.closed', { deal: serializeDeal(row), previous_stage: null }).queued : 0
+  return { deal: row, queued }
+}
+
+/** Creates a deal; a deal created as won or lost emits `deal.closed`. */
+export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Deal {
+  const now = deps.clock.now()
+  const { deal, queued } = writeTx(deps.db, (tx) => insertDeal(tx, now, workspaceId, { title: input.title, input, contactId: input.contactId ?? null, leadId: null }))
+  if (queued > 0) deps.wake()
+  return deal
+}
+
+/** One deal of the workspace; 404 for any other id. */
+export function getDeal(db: DbOrTx, workspaceId: string, id: string): Deal {
+  const row = db.select().from(deals).where(and(eq(deals.workspaceId, workspaceId), eq(deals.id, id))).get()
+  if (!row) throw notFound('deal', id)
+  return row
+}
+
+/**
+ * Edits a deal. Entering won or lost from another stage emits `deal.closed` (so won → won
+ * emits nothing, won → negotiation → won closes again); metadata merges, null removes a key.
+ */
+export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, patch: DealInput): Deal {
+  const stage = patch.stage === undefined ? undefined : parseStage(patch.stage, '/stage')
+  const valueMinor = patch.value === undefined ? undefined : parseMoney(patch.value, '/value')
+  const currency = patch.currency === undefined ? undefined : parseCurrency(patch.currency, '/currency')
+  const title = patch.title === undefined ? undefined : parseTitle(patch.title, '/title')
+  const now = deps.clock.now()
+  const { deal, queued } = writeTx(deps.db, (tx) => {
+    const current = getDeal(tx, workspaceId, id)
+    const nextStage = stage ?? current.stage
+    const closes = isClosed(nextStage) && nextStage !== current.stage
+    const deal = tx
+      .update(deals)
+      .set({
+        title: title ?? current.title,
+        valueMinor: valueMinor ?? current.valueMinor,
+        currency: currency ?? current.currency,
+        stage: nextStage,
+        contactId: patch.contactId === undefined ? current.contactId : patch.contactId === null ? null : checkContact(tx, workspaceId, patch.contactId),
+        metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),
+        closedAt: closes ? now : isClosed(nextStage) ? current.closedAt : null,
+        updatedAt: now,
+      })
+      .where(eq(deals.id, id))
+      .returning()
+      .get()!
+    const queued = closes ? emitEvent(tx, now, workspaceId, 'deal.closed', { deal: serializeDeal(deal), previous_stage: current.stage }).queued : 0
+    return { deal, queued }
+  })
+  if (queued > 0) deps.wake()
+  return deal
+}
+
+/** List filters as they come from the query string. */
+export interface DealFilters {
+  stage?: string
+  contactId?: string
+}
+
+/**
+ * Deals newest first. Workspaces hold few deals, so COUNT + OFFSET is fine; the `after`
+ * cursor is a position in that order (a deal created while walking shifts it: one item repeats).
+ */
+export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req: PageRequest) {
+  const where = [eq(deals.workspaceId, workspaceId)]
+  if (filters.stage !== undefined) where.push(eq(deals.stage, parseStage(filters.stage, 'query.stage')))
+  if (filters.contactId !== undefined) where.push(eq(deals.contactId, filters.contactId))
+  const total = db.select({ n: count() }).from(deals).where(and(...where)).get()!.n
+  const skip = req.afterSeq ?? (req.page - 1) * req.limit
+  const rows = db.select().from(deals).where(and(...where)).orderBy(desc(deals.createdAt), desc(deals.id)).limit(req.limit).offset(skip).all()
+  const items = rows.map((d, i) => ({ seq: skip + i + 1, item: serializeDeal(d) }))
+  return buildPage(req, items, total, skip + rows.length < total)
+}
+
+/** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */
+export function serializeDeal(d: Deal) {
+  return {
+    id: d.id,
+    object: 'deal' as const,
+    title: d.title,
+    value: formatMoney(d.valueMinor),
+    currency: d.currency,
+    stage: d.stage,
+    contact_id: d.contactId,
+    lead_id: d.leadId,
+    metadata: d.metadata,
+    closed_at: iso(d.closedAt),
+    created_at: iso(d.createdAt)!,
+    updated_at: iso(d.updatedAt)!,
+  }
+}
