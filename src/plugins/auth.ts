@@ -1,14 +1,18 @@
 /**
  * Authentication and scope checks for /api/v1, in one plugin.
- * The key is checked in onRequest, before the body is read or validated; routes declare
- * `{ scope: 'leads:write' }` and get a typed `auth` ({ key, workspaceId }) in their context.
+ * The key is checked in onRequest, before the body is read or validated, and the rate limits
+ * are applied right there; routes declare `{ scope: 'leads:write' }` and get a typed `auth`
+ * ({ key, workspaceId }) in their context.
  */
 import { Elysia } from 'elysia'
+import type { Config } from '../config'
 import type { Db } from '../db/client'
+import { clientIp, parseRanges } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
 import type { Scope } from '../lib/scopes'
 import { authenticateKey, type ApiKey, type AuthFailure } from '../modules/api-keys/service'
+import { createRateLimits, limitsOf } from './rate-limit'
 import { requestState } from './request-context'
 
 export interface Auth {
@@ -52,11 +56,15 @@ export function authOf(request: Request): Auth | undefined {
   return authByRequest.get(request)
 }
 
-/** Checks a presented key and records it on the request; throws 401 on any failure. */
+/** Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure. */
 export function authenticate(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
   const result = authenticateKey(db, clock, presented ?? '')
-  if ('failure' in result) throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
+  if ('failure' in result) {
+    limitsOf(request)?.authFailed()
+    throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
+  }
   const key = result.key
+  limitsOf(request)?.authenticated(key)
   const origin = request.headers.get('origin')
   if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
     throw new ApiError('forbidden', 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.')
@@ -74,11 +82,20 @@ export function requireScope(auth: Auth, scope: Scope): void {
   }
 }
 
-export const auth = (deps: { db: Db; clock: Clock }) =>
-  new Elysia({ name: 'auth' })
-    .onRequest(({ request }) => {
+export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLimit' | 'trustedProxies'> }) => {
+  const limits = createRateLimits(deps)
+  const trustedProxies = parseRanges(deps.config.trustedProxies)
+  const checked = new WeakSet<Request>()
+  return new Elysia({ name: 'auth' })
+    .onRequest(({ request, server, set }) => {
+      // Elysia's `group` defeats the dedup of named plugins, so this hook can run twice per
+      // request; a second run must neither take another token nor look the key up again.
+      if (checked.has(request)) return
+      checked.add(request)
       const path = new URL(request.url).pathname
       if (!path.startsWith(API_PREFIX + '/') || request.method === 'OPTIONS') return
+      const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+      limits.begin(request, ip, set.headers)
       const presented = presentedKey(request)
       if (presented === null && deferredAuthRoutes.has(path)) return
       authenticate(deps.db, deps.clock, request, presented)
@@ -96,5 +113,6 @@ export const auth = (deps: { db: Db; clock: Clock }) =>
         },
       }),
     })
+}
 
 export type AuthPlugin = ReturnType<typeof auth>

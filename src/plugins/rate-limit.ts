@@ -1,0 +1,112 @@
+/**
+ * Rate limits (SPEC §5), applied by the auth plugin the moment a key is known, before any body
+ * is read. Three token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
+ * - per API key ("default"): the key's `rate_limit`, else the instance capacity;
+ * - per client IP for failed authentication ("auth-failures"): every 401 takes a token, and an
+ *   IP with none left gets 429 before its key is even looked at — this is what slows guessing;
+ * - per publishable key and client IP ("browser"): a tenth of the key's capacity, so one
+ *   browser cannot use up a form's quota. It is checked before the key's bucket, so requests
+ *   it refuses cost the form nothing.
+ */
+import type { Config } from '../config'
+import { parseIp } from '../lib/client-ip'
+import type { Clock } from '../lib/clock'
+import { ApiError } from '../lib/errors'
+import { createTokenBuckets, type TakeResult } from '../lib/token-bucket'
+import type { ApiKey } from '../modules/api-keys/service'
+
+/** One browser may use this fraction (1/n) of a publishable key's bucket. */
+const BROWSER_SHARE = 10
+
+interface Policy {
+  name: 'default' | 'auth-failures' | 'browser'
+  capacity: number
+  windowMs: number
+}
+
+type ResponseHeaders = Record<string, string | number>
+
+/** The limits of one request, applied when authentication has an outcome. */
+export interface RequestLimits {
+  /** Counts a failed authentication against the client IP. */
+  authFailed(): void
+  /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
+  authenticated(key: ApiKey): void
+}
+
+const limitsByRequest = new WeakMap<Request, RequestLimits>()
+
+/** The limits bound to a request by `begin`; none outside the HTTP chain (CLI, services). */
+export function limitsOf(request: Request): RequestLimits | undefined {
+  return limitsByRequest.get(request)
+}
+
+/** An IPv6 client is limited as its whole /64 (one subscriber's share), or it could rotate through addresses. */
+function clientBucket(ip: string): string {
+  const addr = parseIp(ip)
+  if (addr?.kind() !== 'ipv6') return ip
+  return `${addr.toNormalizedString().split(':').slice(0, 4).join(':')}::/64`
+}
+
+/** Writes the GitHub-style X-RateLimit-* headers, the IETF draft pair and, when refused, Retry-After. */
+function writeHeaders(headers: ResponseHeaders, policy: Policy, result: TakeResult, now: number): void {
+  const secondsUntil = (ms: number) => Math.max(0, Math.ceil((ms - now) / 1000))
+  headers['x-ratelimit-limit'] = String(policy.capacity)
+  headers['x-ratelimit-remaining'] = String(result.remaining)
+  headers['x-ratelimit-reset'] = String(Math.ceil(result.resetAt / 1000))
+  headers['ratelimit-policy'] = `"${policy.name}";q=${policy.capacity};w=${Math.ceil(policy.windowMs / 1000)}`
+  headers['ratelimit'] = `"${policy.name}";r=${result.remaining};t=${secondsUntil(result.resetAt)}`
+  if (!result.allowed) headers['retry-after'] = String(Math.max(1, secondsUntil(result.nextTokenAt)))
+}
+
+function refuse(policy: Policy): ApiError {
+  const detail: Record<Policy['name'], string> = {
+    default: `This API key may make ${policy.capacity} requests per ${policy.windowMs / 1000} s; wait for Retry-After seconds.`,
+    'auth-failures': 'Too many requests without a valid API key from this address; wait for Retry-After seconds.',
+    browser: 'Too many submissions from this browser for this form; wait for Retry-After seconds.',
+  }
+  return new ApiError('rate_limited', detail[policy.name])
+}
+
+/** Creates the buckets of one app instance; `begin` binds each request to them. */
+export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rateLimit'> }) {
+  const buckets = createTokenBuckets(deps.clock)
+  const { capacity, windowMs } = deps.config.rateLimit
+  const failures: Policy = { name: 'auth-failures', capacity, windowMs }
+
+  return {
+    /** Binds the request to its client IP and response headers; 429 at once when the IP has no failed authentications left. */
+    begin(request: Request, ip: string, headers: ResponseHeaders): void {
+      const client = clientBucket(ip)
+      const failureBucket = `failed:${client}`
+      const waiting = buckets.peek(failureBucket, failures.capacity, failures.windowMs)
+      if (!waiting.allowed) {
+        writeHeaders(headers, failures, waiting, deps.clock.now())
+        throw refuse(failures)
+      }
+      limitsByRequest.set(request, {
+        authFailed() {
+          writeHeaders(headers, failures, buckets.take(failureBucket, failures.capacity, failures.windowMs), deps.clock.now())
+        },
+        authenticated(key) {
+          const now = deps.clock.now()
+          const keyPolicy: Policy = { name: 'default', capacity: key.rateLimit ?? capacity, windowMs }
+          let browser: { policy: Policy; result: TakeResult } | undefined
+          if (key.kind === 'publishable') {
+            const policy: Policy = { name: 'browser', capacity: Math.ceil(keyPolicy.capacity / BROWSER_SHARE), windowMs }
+            browser = { policy, result: buckets.take(`browser:${key.id}:${client}`, policy.capacity, windowMs) }
+            if (!browser.result.allowed) {
+              writeHeaders(headers, policy, browser.result, now)
+              throw refuse(policy)
+            }
+          }
+          const result = buckets.take(`key:${key.id}`, keyPolicy.capacity, windowMs)
+          // The headers describe whichever bucket runs out first.
+          if (browser && result.allowed && browser.result.remaining < result.remaining) writeHeaders(headers, browser.policy, browser.result, now)
+          else writeHeaders(headers, keyPolicy, result, now)
+          if (!result.allowed) throw refuse(keyPolicy)
+        },
+      })
+    },
+  }
+}
