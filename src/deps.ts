@@ -3,6 +3,7 @@ import type { Config } from './config'
 import type { Db } from './db/client'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
+import type { HostResolver } from './lib/ssrf'
 
 /** The part services need: storage, time, and a way to wake the webhook dispatcher after a commit. */
 export interface ServiceDeps {
@@ -15,4 +16,6 @@ export interface ServiceDeps {
 export interface AppDeps extends ServiceDeps {
   config: Config
   logger: Logger
+  /** DNS for the webhook SSRF guard; the system resolver when absent (tests inject their own). */
+  resolveHost?: HostResolver
 }

@@ -1,0 +1,280 @@
+/** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
+import { and, asc, eq, gte, inArray } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { rowidPage } from '../../db/rowid-page'
+import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
+import { writeTx } from '../../db/tx'
+import type { AppDeps } from '../../deps'
+import { parseRanges } from '../../lib/client-ip'
+import { iso } from '../../lib/clock'
+import { ApiError, invalid, notFound } from '../../lib/errors'
+import { newId } from '../../lib/ids'
+import { buildPage, type PageRequest } from '../../lib/pagination'
+import { generateSecret } from '../../lib/signing'
+import { checkUrl, systemResolver, urlProblem, type AddressRanges } from '../../lib/ssrf'
+import { emitTestEvent } from './outbox'
+
+export type Endpoint = typeof webhookEndpoints.$inferSelect
+export type Delivery = typeof webhookDeliveries.$inferSelect
+export type Attempt = typeof webhookAttempts.$inferSelect
+
+/** How long the previous secret keeps signing after a rotation. */
+export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000
+/** What responses show instead of a static header's value. */
+const REDACTED = '[redacted]'
+const MAX_STATIC_HEADERS = 20
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/
+/** Headers askad sets itself, or that would break HTTP framing. */
+const RESERVED_HEADERS = new Set([
+  'webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'content-length', 'user-agent',
+  'host', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'proxy-authorization',
+])
+
+/** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
+export function allowedRanges(deps: Pick<AppDeps, 'config'>): AddressRanges {
+  return parseRanges(deps.config.webhookAllowCidrs)
+}
+
+async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
+  const problem = urlProblem(url)
+  if (problem) throw invalid('/url', problem)
+  const check = await checkUrl(url, allowedRanges(deps), deps.resolveHost ?? systemResolver)
+  if (!check.ok) throw invalid('/url', check.message)
+}
+
+/** Stored form of an events list: [] means every type, now and later. */
+function normaliseEvents(list: string[] | undefined): string[] {
+  if (!list || list.length === 0 || list.includes('*')) return []
+  return [...new Set(list)]
+}
+
+function normaliseHeaders(headers: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(headers)
+  if (entries.length > MAX_STATIC_HEADERS) throw invalid('/headers', `at most ${MAX_STATIC_HEADERS} headers`)
+  const out: Record<string, string> = {}
+  for (const [name, value] of entries) {
+    const lower = name.toLowerCase()
+    if (!HEADER_NAME.test(name)) throw invalid(`/headers/${name}`, 'is not a valid header name')
+    if (RESERVED_HEADERS.has(lower)) throw invalid(`/headers/${name}`, 'is set by askad and cannot be overridden')
+    if (/[\r\n\0]/.test(value)) throw invalid(`/headers/${name}`, 'must not contain line breaks')
+    out[lower] = value
+  }
+  return out
+}
+
+export interface EndpointInput {
+  url?: string
+  events?: string[]
+  description?: string
+  enabled?: boolean
+  headers?: Record<string, string>
+}
+
+/** Creates an endpoint after the SSRF check; returns it with its secret, which is never shown again. */
+export async function createEndpoint(deps: AppDeps, workspaceId: string, input: EndpointInput & { url: string }): Promise<{ endpoint: Endpoint; secret: string }> {
+  await assertUrlAllowed(deps, input.url)
+  const now = deps.clock.now()
+  const secret = generateSecret()
+  const endpoint: Endpoint = {
+    id: newId(),
+    workspaceId,
+    url: input.url,
+    description: input.description ?? '',
+    events: normaliseEvents(input.events),
+    enabled: input.enabled ?? true,
+    disabledReason: null,
+    secret,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    headers: normaliseHeaders(input.headers ?? {}),
+    lastSuccessAt: null,
+    failingSince: null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  deps.db.insert(webhookEndpoints).values(endpoint).run()
+  return { endpoint, secret }
+}
+
+/** An endpoint of the workspace, or 404. */
+export function getEndpoint(db: Db, workspaceId: string, id: string): Endpoint {
+  const endpoint = db.select().from(webhookEndpoints).where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.workspaceId, workspaceId))).get()
+  if (!endpoint) throw notFound('webhook endpoint', id)
+  return endpoint
+}
+
+/** Endpoints of the workspace, newest first. */
+export function listEndpoints(db: Db, workspaceId: string, req: PageRequest) {
+  const { rows, total, hasMore } = rowidPage(db, webhookEndpoints, eq(webhookEndpoints.workspaceId, workspaceId), req)
+  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeEndpoint(r.row) })), total, hasMore)
+}
+
+/** Changes the fields given. Enabling clears the failure clock and resumes pending deliveries. */
+export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: string, input: EndpointInput): Promise<Endpoint> {
+  const current = getEndpoint(deps.db, workspaceId, id)
+  if (input.url !== undefined && input.url !== current.url) await assertUrlAllowed(deps, input.url)
+  const changes: Partial<Endpoint> = { updatedAt: deps.clock.now() }
+  if (input.url !== undefined) changes.url = input.url
+  if (input.events !== undefined) changes.events = normaliseEvents(input.events)
+  if (input.description !== undefined) changes.description = input.description
+  if (input.headers !== undefined) changes.headers = normaliseHeaders(input.headers)
+  if (input.enabled !== undefined && input.enabled !== current.enabled) {
+    changes.enabled = input.enabled
+    changes.disabledReason = null
+    if (input.enabled) changes.failingSince = null
+  }
+  const updated = deps.db.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning().get()
+  if (!updated) throw notFound('webhook endpoint', id)
+  if (changes.enabled) deps.wake()
+  return updated
+}
+
+/** Deletes an endpoint with its deliveries and their attempts. */
+export function deleteEndpoint(db: Db, workspaceId: string, id: string): void {
+  getEndpoint(db, workspaceId, id)
+  db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run()
+}
+
+/** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
+export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): { endpoint: Endpoint; secret: string } {
+  const current = getEndpoint(deps.db, workspaceId, id)
+  const now = deps.clock.now()
+  const secret = generateSecret()
+  const endpoint = deps.db
+    .update(webhookEndpoints)
+    .set({ secret, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
+    .where(eq(webhookEndpoints.id, id))
+    .returning()
+    .get()!
+  return { endpoint, secret }
+}
+
+function assertEnabled(endpoint: Endpoint): void {
+  if (!endpoint.enabled) throw new ApiError('conflict', `Webhook endpoint '${endpoint.id}' is disabled; enable it (PATCH {"enabled": true}) first.`)
+}
+
+/** Queues a `webhook.test` event for this endpoint only. */
+export function sendTestEvent(deps: AppDeps, workspaceId: string, id: string): { eventId: string; deliveryId: string } {
+  const endpoint = getEndpoint(deps.db, workspaceId, id)
+  assertEnabled(endpoint)
+  const now = deps.clock.now()
+  const sent = writeTx(deps.db, (tx) =>
+    emitTestEvent(tx, now, workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' }),
+  )
+  deps.wake()
+  return sent
+}
+
+function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
+  const delivery = db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.endpointId, endpoint.id)))
+    .get()
+  if (!delivery) throw notFound('webhook delivery', deliveryId)
+  return delivery
+}
+
+/** Deliveries of an endpoint, newest first, each with its attempts. */
+export function listDeliveries(db: Db, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
+  const endpoint = getEndpoint(db, workspaceId, endpointId)
+  const where = and(eq(webhookDeliveries.endpointId, endpoint.id), status ? eq(webhookDeliveries.status, status) : undefined)!
+  const { rows, total, hasMore } = rowidPage(db, webhookDeliveries, where, req)
+  const details = deliveryDetails(db, rows.map((r) => r.row))
+  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: details(r.row) })), total, hasMore)
+}
+
+/** Serializer for deliveries that looks up their event types and attempts in two queries. */
+function deliveryDetails(db: Db, deliveries: Delivery[]) {
+  const eventIds = deliveries.map((d) => d.eventId)
+  const deliveryIds = deliveries.map((d) => d.id)
+  const types = new Map(
+    eventIds.length ? db.select({ id: events.id, type: events.type }).from(events).where(inArray(events.id, eventIds)).all().map((e) => [e.id, e.type]) : [],
+  )
+  const attempts = new Map<string, Attempt[]>()
+  if (deliveryIds.length) {
+    for (const a of db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, deliveryIds)).orderBy(asc(webhookAttempts.attempt)).all()) {
+      attempts.set(a.deliveryId, [...(attempts.get(a.deliveryId) ?? []), a])
+    }
+  }
+  return (d: Delivery) => serializeDelivery(d, types.get(d.eventId) ?? 'unknown', attempts.get(d.id) ?? [])
+}
+
+function requeue(now: number) {
+  return { status: 'pending' as const, manual: true, nextAttemptAt: now, updatedAt: now }
+}
+
+/** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
+export function retryDelivery(deps: AppDeps, workspaceId: string, endpointId: string, deliveryId: string) {
+  const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
+  assertEnabled(endpoint)
+  const delivery = getDelivery(deps.db, endpoint, deliveryId)
+  const now = deps.clock.now()
+  if (delivery.leaseUntil !== null && delivery.leaseUntil > now) throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
+  const updated = deps.db.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
+  deps.wake()
+  return deliveryDetails(deps.db, [updated])(updated)
+}
+
+/** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
+export function recoverDeliveries(deps: AppDeps, workspaceId: string, endpointId: string, since: string): number {
+  const sinceMs = Date.parse(since)
+  if (Number.isNaN(sinceMs)) throw invalid('/since', 'must be an RFC 3339 time')
+  const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
+  assertEnabled(endpoint)
+  const now = deps.clock.now()
+  const queued = deps.db
+    .update(webhookDeliveries)
+    .set(requeue(now))
+    .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, sinceMs)))
+    .returning({ id: webhookDeliveries.id })
+    .all().length
+  if (queued > 0) deps.wake()
+  return queued
+}
+
+export function serializeEndpoint(e: Endpoint) {
+  return {
+    id: e.id,
+    object: 'webhook_endpoint' as const,
+    url: e.url,
+    description: e.description,
+    events: e.events.length === 0 ? ['*'] : e.events,
+    enabled: e.enabled,
+    disabled_reason: e.disabledReason,
+    headers: Object.fromEntries(Object.keys(e.headers).map((name) => [name, REDACTED])),
+    previous_secret_expires_at: iso(e.previousSecretExpiresAt),
+    last_success_at: iso(e.lastSuccessAt),
+    failing_since: iso(e.failingSince),
+    created_at: iso(e.createdAt)!,
+    updated_at: iso(e.updatedAt)!,
+  }
+}
+
+export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]) {
+  return {
+    id: d.id,
+    object: 'webhook_delivery' as const,
+    endpoint_id: d.endpointId,
+    event_id: d.eventId,
+    event_type: eventType,
+    status: d.status,
+    attempt_count: d.attemptCount,
+    next_attempt_at: d.status === 'pending' ? iso(d.nextAttemptAt) : null,
+    last_status_code: d.lastStatusCode,
+    last_error: d.lastError,
+    created_at: iso(d.createdAt)!,
+    updated_at: iso(d.updatedAt)!,
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      trigger: a.trigger,
+      started_at: iso(a.startedAt)!,
+      duration_ms: a.durationMs,
+      status_code: a.statusCode,
+      error_class: a.errorClass,
+      error_message: a.errorMessage,
+      response_body: a.responseBody,
+      next_attempt_at: iso(a.nextAttemptAt),
+    })),
+  }
+}

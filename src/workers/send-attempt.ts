@@ -1,0 +1,118 @@
+/** One delivery attempt: SSRF check → signed POST with timeouts → a classified outcome. Never throws. */
+import type { AddressRanges, HostResolver } from '../lib/ssrf'
+import { checkUrl } from '../lib/ssrf'
+import { signatureHeader } from '../lib/signing'
+import { parseRetryAfter } from './retry-policy'
+
+export type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'http'
+
+/** Response bytes kept in the delivery log. */
+export const RESPONSE_BODY_MAX_BYTES = 20 * 1024
+/** Whole attempt, from DNS to the last byte read (SPEC §7). */
+export const ATTEMPT_TIMEOUT_MS = 15_000
+
+export interface AttemptRequest {
+  url: string
+  eventId: string
+  /** The event body exactly as signed and sent. */
+  payload: string
+  /** Secrets that sign this attempt: the current one, and the previous during the 24 h after a rotation. */
+  secrets: string[]
+  /** The endpoint's static headers. */
+  headers: Record<string, string>
+}
+
+export interface AttemptEnv {
+  fetch: typeof fetch
+  resolveHost: HostResolver
+  allow: AddressRanges
+  /** Unix ms: the `webhook-timestamp` of this attempt. */
+  now: number
+  timeoutMs: number
+  userAgent: string
+}
+
+export interface AttemptOutcome {
+  statusCode: number | null
+  errorClass: ErrorClass | null
+  errorMessage: string | null
+  responseBody: string | null
+  /** Retry-After of the answer, in ms from now. */
+  retryAfterMs: number | null
+  durationMs: number
+}
+
+/** Sends the event once and says what happened; success is any 2xx and nothing else. */
+export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise<AttemptOutcome> {
+  const started = performance.now()
+  const done = (o: Omit<AttemptOutcome, 'durationMs'>): AttemptOutcome => ({ ...o, durationMs: Math.round(performance.now() - started) })
+  const failed = (errorClass: ErrorClass, errorMessage: string) =>
+    done({ statusCode: null, errorClass, errorMessage, responseBody: null, retryAfterMs: null })
+
+  const signal = AbortSignal.timeout(env.timeoutMs)
+  const check = await Promise.race([checkUrl(req.url, env.allow, env.resolveHost), aborted(signal)])
+  if (check === 'timeout') return failed('timeout', `no answer within ${env.timeoutMs} ms (resolving the host)`)
+  if (!check.ok) return failed(check.reason, check.message)
+
+  const timestamp = Math.floor(env.now / 1000)
+  const headers = {
+    ...req.headers,
+    'content-type': 'application/json',
+    'user-agent': env.userAgent,
+    'webhook-id': req.eventId,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(req.secrets, req.eventId, timestamp, req.payload),
+  }
+  let response: Response
+  try {
+    response = await env.fetch(req.url, { method: 'POST', headers, body: req.payload, redirect: 'manual', signal })
+  } catch (error) {
+    const { errorClass, message } = classifyFetchError(error)
+    return failed(errorClass, errorClass === 'timeout' ? `no answer within ${env.timeoutMs} ms` : message)
+  }
+  const responseBody = await readCapped(response)
+  const statusCode = response.status
+  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), env.now)
+  if (statusCode >= 200 && statusCode < 300) return done({ statusCode, errorClass: null, errorMessage: null, responseBody, retryAfterMs: null })
+  const location = response.headers.get('location')
+  const errorMessage = statusCode >= 300 && statusCode < 400 ? `redirect to ${location ?? '(no location)'} not followed` : `HTTP ${statusCode}`
+  return done({ statusCode, errorClass: 'http', errorMessage, responseBody, retryAfterMs })
+}
+
+function aborted(signal: AbortSignal): Promise<'timeout'> {
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve('timeout'), { once: true }))
+}
+
+/** The first 20 KB of the body as text; whatever arrived if the body fails or the deadline passes. */
+async function readCapped(response: Response): Promise<string | null> {
+  if (!response.body) return null
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    while (size < RESPONSE_BODY_MAX_BYTES) {
+      const { done, value } = await reader.read()
+      if (done) break
+      chunks.push(value)
+      size += value.byteLength
+    }
+  } catch {
+    // A body cut short (or the attempt deadline) still leaves the status code and what we read.
+  } finally {
+    reader.cancel().catch(() => {})
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, RESPONSE_BODY_MAX_BYTES))
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'DNSException'])
+
+/** Maps what fetch threw to the delivery log's error classes. */
+export function classifyFetchError(error: unknown): { errorClass: ErrorClass; message: string } {
+  const e = error as { name?: string; code?: string; message?: string }
+  const message = e?.message ?? String(error)
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { errorClass: 'timeout', message }
+  const code = e?.code ?? ''
+  if (DNS_CODES.has(code)) return { errorClass: 'dns', message }
+  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME_MISMATCH/i.test(code) || /certificate|tls|ssl/i.test(message)) return { errorClass: 'tls', message }
+  return { errorClass: 'connect', message }
+}
