@@ -3,3 +3,9 @@ declare module '*.sql' {
   const text: string
   export default text
 }
+
+/** Bun imports Swagger UI's files `with { type: 'file' }` as the path of the (embedded) file. */
+declare module 'swagger-ui-dist/*' {
+  const path: string
+  export default path
+}

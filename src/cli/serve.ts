@@ -13,6 +13,9 @@ import { VERSION } from '../version'
 /** Bun answers 413 itself above this; below it our parser gives the problem-details 413 (limit 1 MiB). */
 const SERVER_MAX_BODY_BYTES = 8 * 1024 * 1024
 
+/** How long in-flight requests get after SIGTERM before their connections are closed; inside Docker's default 10 s stop timeout. */
+const SHUTDOWN_GRACE_MS = 8_000
+
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel)
   const db = openDb(config.dbPath)
@@ -42,12 +45,23 @@ export async function serve(config: Config): Promise<void> {
   }
   logger.info('server started', { url, version: VERSION, db: config.dbPath })
 
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish, close the
+  // database (which checkpoints the WAL), exit 0. A second signal closes open connections at once.
   let stopping = false
   const shutdown = async (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      logger.warn('second signal: closing open connections now', { signal })
+      void server.stop(true)
+      return
+    }
     stopping = true
-    logger.info('shutting down', { signal })
+    logger.info('shutting down: finishing in-flight requests', { signal, grace_ms: SHUTDOWN_GRACE_MS })
+    const overdue = setTimeout(() => {
+      logger.warn('requests still running after the grace period; closing their connections', { grace_ms: SHUTDOWN_GRACE_MS })
+      void server.stop(true)
+    }, SHUTDOWN_GRACE_MS)
     await app.stop()
+    clearTimeout(overdue)
     await dispatcher.stop()
     db.$client.close()
     logger.info('stopped', { signal })
