@@ -5,12 +5,14 @@ import type { AppDeps } from './deps'
 import { accessLog } from './plugins/access-log'
 import { auth, API_PREFIX } from './plugins/auth'
 import { bodyParser } from './plugins/body'
+import { dashboard } from './dashboard'
 import { docs } from './plugins/docs'
 import { errors } from './plugins/errors'
 import { idempotency } from './plugins/idempotency'
 import { metrics } from './plugins/metrics'
 import { apiKeysModule } from './modules/api-keys'
 import { campaignsModule } from './modules/campaigns'
+import { captureModule } from './modules/capture'
 import { contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
 import { leadsModule } from './modules/leads'
@@ -28,6 +30,7 @@ export function createApp(deps: AppDeps) {
     .use(authPlugin)
     .use(idempotency(deps))
     .use(docs())
+    .use(dashboard(deps))
     .get(
       '/healthz',
       ({ set }) => {
@@ -40,6 +43,7 @@ export function createApp(deps: AppDeps) {
     .group(API_PREFIX, (api) =>
       api
         .use(leadsModule(deps, authPlugin))
+        .use(captureModule(deps, authPlugin))
         .use(contactsModule(deps, authPlugin))
         .use(dealsModule(deps, authPlugin))
         .use(campaignsModule(deps, authPlugin))

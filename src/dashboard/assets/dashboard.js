@@ -1,0 +1,57 @@
+// The dashboard's only script: small enhancements; every page also works without it.
+'use strict'
+
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('[data-copy]')
+  if (!button) return
+  const source = document.getElementById(button.dataset.copy)
+  if (!source) return
+  const text = source.textContent
+  const done = () => {
+    button.textContent = 'Copied'
+    setTimeout(() => (button.textContent = 'Copy'), 2000)
+  }
+  // The Clipboard API needs a secure context; plain-HTTP LAN installs fall back to a selection.
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => selectText(source))
+  } else {
+    selectText(source)
+    if (document.execCommand('copy')) done()
+  }
+})
+
+function selectText(element) {
+  const range = document.createRange()
+  range.selectNodeContents(element)
+  const selection = window.getSelection()
+  selection.removeAllRanges()
+  selection.addRange(range)
+}
+
+document.addEventListener('submit', (event) => {
+  const message = event.target.dataset.confirm
+  if (message && !window.confirm(message)) event.preventDefault()
+})
+
+// The create-key form shows only the fields of the chosen kind.
+function showKindFields(form) {
+  const kind = form.querySelector('input[name=kind]:checked')
+  if (!kind) return
+  for (const part of form.querySelectorAll('[data-kind]')) part.hidden = part.dataset.kind !== kind.value
+}
+
+document.addEventListener('change', (event) => {
+  if (event.target.name === 'kind' && event.target.form) showKindFields(event.target.form)
+})
+
+// The embed page fills a pasted key into its snippets, in the page only.
+document.addEventListener('input', (event) => {
+  const placeholder = event.target.dataset.fillKey
+  if (!placeholder) return
+  const key = event.target.value.trim() || placeholder
+  for (const code of document.querySelectorAll('code[data-template]')) code.textContent = code.dataset.template.split(placeholder).join(key)
+})
+
+document.addEventListener('DOMContentLoaded', () => {
+  for (const form of document.querySelectorAll('form#create-key')) showKindFields(form)
+})

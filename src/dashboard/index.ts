@@ -1,0 +1,377 @@
+/**
+ * The dashboard at /dashboard: server-rendered HTML pages over the same services the API uses
+ * (no business rule lives here), plain HTML forms with a CSRF token, one stylesheet and one
+ * small script embedded in the executable. Hidden from the OpenAPI document.
+ */
+import { Elysia } from 'elysia'
+import type { AppDeps } from '../deps'
+import { clientIp, parseRanges } from '../lib/client-ip'
+import { ApiError, invalid } from '../lib/errors'
+import { parsePageQuery } from '../lib/pagination'
+import { isScope } from '../lib/scopes'
+import { createKeyFor, revokeKey } from '../modules/api-keys/service'
+import { updateDeal } from '../modules/deals/service'
+import { findWorkspace } from '../modules/workspaces/service'
+import { findSession, endSession, signIn, type ActiveSession, type SignInFailure } from '../modules/sessions/service'
+import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
+import { formRoutes } from '../plugins/body'
+import css from './assets/dashboard.css' with { type: 'text' }
+import script from './assets/dashboard.js' with { type: 'text' }
+import { CSRF_FIELD, clearedCookie, createSignInLimiter, csrfMatches, readCookie, sameOrigin, sessionCookie, SESSION_COOKIE } from './guard'
+import { html, type Html } from './html'
+import { ASSETS, BASE, layout, type Notice, type Viewer } from './layout'
+import { createdKeyPage, keysPage, KEYS_PATH, type KeyForm } from './pages/api-keys'
+import { contactPage, contactsPage } from './pages/contacts'
+import { dealsPage } from './pages/deals'
+import { embedPage } from './pages/embed'
+import { leadsPage } from './pages/leads'
+import { overviewPage } from './pages/overview'
+import { signInPage } from './pages/sign-in'
+import { endpointPage, secretOnce, webhooksPage, WEBHOOKS_PATH, type EndpointForm } from './pages/webhooks'
+
+/** Pages load nothing from anywhere but this server, and no other site may frame them. */
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  // Pages show workspace data (and, once, new keys and secrets): never stored by a cache.
+  'cache-control': 'no-store',
+  'content-security-policy': CSP,
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+}
+
+const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable'
+
+/** Keeps dashboard routes out of the OpenAPI document. */
+const HIDDEN = { detail: { hide: true } }
+
+const SIGN_IN_MESSAGES: Record<SignInFailure, string> = {
+  missing: 'Enter a secret API key.',
+  malformed: 'That is not an askad key: keys look like ask_sk_… and carry a checksum, so check for a typo.',
+  unknown: 'This key is not valid.',
+  revoked: 'This key has been revoked.',
+  expired: 'This key has expired.',
+  publishable: 'Publishable keys (ask_pk_…) cannot sign in; use a secret key (ask_sk_…).',
+  scope: 'This key lacks the keys:manage scope that signing in needs.',
+}
+
+/** Fixed texts shown after an action succeeded (`?done=`), so no URL can put words on a page. */
+const DONE: Record<string, string> = {
+  moved: 'Deal moved.',
+  revoked: 'Key revoked: requests with it are refused from now on.',
+  test: 'Test event queued.',
+  enabled: 'Endpoint enabled; pending deliveries resume.',
+  disabled: 'Endpoint disabled.',
+  retried: 'Delivery queued again.',
+  recovered: 'Failed deliveries queued again.',
+}
+
+interface RouteContext {
+  request: Request
+  query: Record<string, string | undefined>
+  params: Record<string, string>
+  body: unknown
+}
+
+/** A signed-in request, its CSRF token already checked when it changes anything. */
+interface SignedIn extends RouteContext {
+  active: ActiveSession
+  workspaceId: string
+  viewer: Viewer & { keyId: string; workspaceId: string }
+  path: string
+  notices: Notice[]
+}
+
+/** One field of a form body (the first, when repeated). */
+function field(body: unknown, name: string): string | undefined {
+  const value = (body as Record<string, unknown> | null)?.[name]
+  const first = Array.isArray(value) ? value[0] : value
+  return typeof first === 'string' ? first : undefined
+}
+
+/** Every value of a repeated form field (checkboxes). */
+function fields(body: unknown, name: string): string[] {
+  const value = (body as Record<string, unknown> | null)?.[name]
+  return (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((v): v is string => typeof v === 'string')
+}
+
+function respond(body: Html | string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(String(body), { status, headers: { ...PAGE_HEADERS, ...headers } })
+}
+
+function redirect(location: string, headers: Record<string, string> = {}): Response {
+  return new Response(null, { status: 303, headers: { location, 'cache-control': 'no-store', ...headers } })
+}
+
+/** Only a path inside the dashboard may be a sign-in's destination (no open redirect). */
+function safeNext(next: string | undefined): string {
+  return next && (next === BASE || next.startsWith(`${BASE}/`) || next.startsWith(`${BASE}?`)) && !next.startsWith('//') ? next : BASE
+}
+
+/** `datetime-local` gives no zone; the form says UTC. */
+function utcTime(value: string | undefined): string {
+  if (!value) throw invalid('/since', 'is required')
+  return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.length === 16 ? `${value}:00` : value}Z`
+}
+
+function forbidden(text: string): Response {
+  return respond(html`<!doctype html><title>Forbidden</title><p>${text}</p>`, 403)
+}
+
+export const dashboard = (deps: AppDeps) => {
+  const { db, clock } = deps
+  const limiter = createSignInLimiter(clock)
+  const trustedProxies = parseRanges(deps.config.trustedProxies)
+
+  /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
+  const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) => async (c: RouteContext): Promise<Response> => {
+    const url = new URL(c.request.url)
+    const active = findSession(db, clock, readCookie(c.request, SESSION_COOKIE))
+    if (!active) {
+      if (c.request.method === 'GET') return redirect(`${BASE}/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, { 'set-cookie': clearedCookie() })
+      return respond(signInPage({ next: BASE, notice: { kind: 'error', text: 'Your session has ended; sign in again.' } }), 401, { 'set-cookie': clearedCookie() })
+    }
+    if (c.request.method !== 'GET') {
+      if (!sameOrigin(c.request)) return forbidden('This request did not come from a page of this dashboard.')
+      const token = field(c.body, CSRF_FIELD) ?? c.request.headers.get('x-csrf-token')
+      if (!csrfMatches(token, active.session.csrfToken)) return forbidden('The form is out of date (missing or wrong CSRF token); reload the page and try again.')
+    }
+    const workspaceId = active.session.workspaceId
+    const viewer = {
+      workspace: findWorkspace(db, workspaceId)?.name ?? workspaceId,
+      keyPrefix: `${active.key.prefix}…`,
+      csrf: active.session.csrfToken,
+      keyId: active.key.id,
+      workspaceId,
+    }
+    const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
+    const ctx: SignedIn = { ...c, active, workspaceId, viewer, path: url.pathname, notices: done ? [{ kind: 'ok', text: done }] : [] }
+    try {
+      return await handler(ctx)
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error
+      const title = error.status === 404 ? 'Not found' : 'That did not work'
+      const content = html`<p><a href="${backLink(c.request)}">← Back</a></p>`
+      return respond(layout({ title, path: url.pathname, viewer, notices: [{ kind: 'error', text: error.detail }], content }), error.status)
+    }
+  }
+
+  const page = (c: SignedIn, title: string, content: Html, status = 200, notices: Notice[] = c.notices) =>
+    respond(layout({ title, path: c.path, viewer: c.viewer, notices, content }), status)
+
+  const pageRequest = (query: Record<string, string | undefined>) => parsePageQuery({ page: query.page })
+
+  const keysView = (c: SignedIn, form?: KeyForm, error?: ApiError) =>
+    page(c, 'API keys', keysPage(db, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
+
+  const webhooksView = (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
+    page(c, 'Webhooks', webhooksPage(db, c.workspaceId, c.viewer, form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
+
+  const formPosts = [
+    `${BASE}/sign-in`,
+    `${BASE}/sign-out`,
+    `${BASE}/deals/:id/stage`,
+    KEYS_PATH,
+    `${KEYS_PATH}/:id/revoke`,
+    WEBHOOKS_PATH,
+    ...['test', 'rotate', 'enable', 'disable', 'recover', 'deliveries/:did/retry'].map((action) => `${WEBHOOKS_PATH}/:id/${action}`),
+  ]
+  for (const path of formPosts) formRoutes.add(path)
+
+  return new Elysia({ name: 'dashboard' })
+    .get('/', () => redirect(BASE), HIDDEN)
+    .get(`${ASSETS}/dashboard.css`, () => new Response(css, { headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
+    .get(`${ASSETS}/dashboard.js`, () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
+    .get(
+      `${BASE}/sign-in`,
+      ({ request, query }) => {
+        if (findSession(db, clock, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
+        return respond(signInPage({ next: safeNext(query.next) }))
+      },
+      HIDDEN,
+    )
+    .post(
+      `${BASE}/sign-in`,
+      ({ request, body, server }) => {
+        if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
+        const next = safeNext(field(body, 'next'))
+        const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+        const wait = limiter.waitSeconds(ip)
+        if (wait > 0) {
+          const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
+          return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
+        }
+        const result = signIn(db, clock, field(body, 'key') ?? '')
+        if ('failure' in result) {
+          limiter.failed(ip)
+          return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_MESSAGES[result.failure] } }), 401)
+        }
+        return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
+      },
+      HIDDEN,
+    )
+    .post(
+      `${BASE}/sign-out`,
+      signedIn(({ request }) => {
+        endSession(db, readCookie(request, SESSION_COOKIE))
+        return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
+      }),
+      HIDDEN,
+    )
+    .get(BASE, signedIn((c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now()))), HIDDEN)
+    .get(`${BASE}/contacts`, signedIn((c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query)))), HIDDEN)
+    .get(
+      `${BASE}/contacts/:id`,
+      signedIn((c) => {
+        const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
+        return page(c, title, content)
+      }),
+      HIDDEN,
+    )
+    .get(`${BASE}/leads`, signedIn((c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query)))), HIDDEN)
+    .get(`${BASE}/deals`, signedIn((c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer))), HIDDEN)
+    .post(
+      `${BASE}/deals/:id/stage`,
+      signedIn((c) => {
+        // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
+        updateDeal(deps, c.workspaceId, c.params.id!, { stage: field(c.body, 'stage') ?? '' })
+        return redirect(`${BASE}/deals?done=moved`)
+      }),
+      HIDDEN,
+    )
+    .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
+    .post(
+      KEYS_PATH,
+      signedIn((c) => {
+        const form: KeyForm = {
+          kind: field(c.body, 'kind') ?? 'secret',
+          name: field(c.body, 'name') ?? '',
+          scopes: fields(c.body, 'scopes'),
+          origins: field(c.body, 'allowed_origins') ?? '',
+        }
+        try {
+          if (form.kind !== 'secret' && form.kind !== 'publishable') throw invalid('/kind', "must be 'secret' or 'publishable'")
+          const publishable = form.kind === 'publishable'
+          const { record, key } = createKeyFor(db, clock, c.active.key, {
+            kind: form.kind,
+            name: form.name,
+            scopes: publishable || form.scopes.length === 0 ? undefined : form.scopes.filter(isScope),
+            allowedOrigins: publishable ? form.origins.split(/[\s,]+/).filter(Boolean) : undefined,
+          })
+          return page(c, 'API keys', createdKeyPage(record, key, new URL(c.request.url).origin), 201, [])
+        } catch (error) {
+          if (error instanceof ApiError) return keysView(c, form, error)
+          throw error
+        }
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${KEYS_PATH}/:id/revoke`,
+      signedIn((c) => {
+        revokeKey(db, clock, c.workspaceId, c.params.id!)
+        return redirect(`${KEYS_PATH}?done=revoked`)
+      }),
+      HIDDEN,
+    )
+    .get(WEBHOOKS_PATH, signedIn((c) => webhooksView(c)), HIDDEN)
+    .post(
+      WEBHOOKS_PATH,
+      signedIn(async (c) => {
+        const form: EndpointForm = { url: (field(c.body, 'url') ?? '').trim(), description: field(c.body, 'description') ?? '', events: fields(c.body, 'events') }
+        try {
+          const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, { url: form.url, description: form.description, events: form.events })
+          return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
+        } catch (error) {
+          if (error instanceof ApiError) return webhooksView(c, form, error)
+          throw error
+        }
+      }),
+      HIDDEN,
+    )
+    .get(
+      `${WEBHOOKS_PATH}/:id`,
+      signedIn((c) => {
+        const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
+        return page(c, title, content)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/test`,
+      signedIn((c) => {
+        sendTestEvent(deps, c.workspaceId, c.params.id!)
+        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/rotate`,
+      signedIn((c) => {
+        const { endpoint, secret } = rotateSecret(deps, c.workspaceId, c.params.id!)
+        return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/enable`,
+      signedIn(async (c) => {
+        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
+        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/disable`,
+      signedIn(async (c) => {
+        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
+        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/recover`,
+      signedIn((c) => {
+        recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
+        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
+      signedIn((c) => {
+        retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
+        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
+      }),
+      HIDDEN,
+    )
+    .get(`${BASE}/embed`, signedIn((c) => page(c, 'Embed', embedPage(db, c.workspaceId, new URL(c.request.url).origin, clock.now()))), HIDDEN)
+    .get(
+      `${BASE}/*`,
+      signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),
+      HIDDEN,
+    )
+}
+
+/** Where "Back" goes after an error: the page the form was on when it is ours, else the overview. */
+function backLink(request: Request): string {
+  const referrer = request.headers.get('referer')
+  if (!referrer) return BASE
+  try {
+    const url = new URL(referrer)
+    return url.host === new URL(request.url).host && url.pathname.startsWith(BASE) ? url.pathname + url.search : BASE
+  } catch {
+    return BASE
+  }
+}

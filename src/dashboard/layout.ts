@@ -1,0 +1,121 @@
+/** The page shell (head, navigation, notices) and the small view helpers every page shares. */
+import type { Page } from '../lib/pagination'
+import { VERSION } from '../version'
+import { html, type Html, type Interpolation } from './html'
+
+export const BASE = '/dashboard'
+export const ASSETS = `${BASE}/assets`
+const asset = (name: string) => `${ASSETS}/${name}?v=${encodeURIComponent(VERSION)}`
+
+/** What every signed-in page knows about its viewer. */
+export interface Viewer {
+  workspace: string
+  keyPrefix: string
+  csrf: string
+}
+
+export interface Notice {
+  kind: 'ok' | 'error'
+  text: string
+}
+
+const NAV: { href: string; label: string }[] = [
+  { href: BASE, label: 'Overview' },
+  { href: `${BASE}/contacts`, label: 'Contacts' },
+  { href: `${BASE}/leads`, label: 'Leads' },
+  { href: `${BASE}/deals`, label: 'Deals' },
+  { href: `${BASE}/settings/api-keys`, label: 'API keys' },
+  { href: `${BASE}/settings/webhooks`, label: 'Webhooks' },
+  { href: `${BASE}/embed`, label: 'Embed' },
+]
+
+function head(title: string): Html {
+  return html`<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${title} · askad</title>
+<link rel="stylesheet" href="${asset('dashboard.css')}">
+<script src="${asset('dashboard.js')}" defer></script>`
+}
+
+/** A full signed-in page: navigation, notices, then the content. */
+export function layout(opts: { title: string; path: string; viewer: Viewer; notices?: Notice[]; content: Interpolation }): Html {
+  const current = (href: string) => (href === BASE ? opts.path === BASE : opts.path.startsWith(href))
+  return html`<!doctype html>
+<html lang="en">
+<head>${head(opts.title)}</head>
+<body>
+<header class="top">
+  <a class="brand" href="${BASE}">askad</a>
+  <nav aria-label="Main">${NAV.map((n) => html`<a href="${n.href}"${current(n.href) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  <form class="who" method="post" action="${BASE}/sign-out">
+    ${csrfField(opts.viewer)}
+    <span title="Signed in with ${opts.viewer.keyPrefix}">${opts.viewer.workspace}</span>
+    <button type="submit" class="link">Sign out</button>
+  </form>
+</header>
+<main>
+  <h1>${opts.title}</h1>
+  ${notices(opts.notices)}
+  ${opts.content}
+</main>
+</body>
+</html>`
+}
+
+/** A page for visitors who are not signed in (the sign-in form). */
+export function bareLayout(title: string, content: Interpolation): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>${head(title)}</head>
+<body class="bare"><main>${content}</main></body>
+</html>`
+}
+
+export function notices(list: Notice[] | undefined): Html {
+  return html`${(list ?? []).map((n) => html`<p class="notice ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</p>`)}`
+}
+
+/** The hidden field every state-changing form carries. */
+export function csrfField(viewer: Viewer): Html {
+  return html`<input type="hidden" name="_csrf" value="${viewer.csrf}">`
+}
+
+/** A one-button POST form (revoke, retry, …), optionally asking for confirmation first. */
+export function actionButton(viewer: Viewer, action: string, label: string, opts: { confirm?: string; className?: string } = {}): Html {
+  return html`<form method="post" action="${action}" class="inline"${opts.confirm ? html` data-confirm="${opts.confirm}"` : ''}>${csrfField(viewer)}<button type="submit" class="${opts.className ?? ''}">${label}</button></form>`
+}
+
+/** '2026-11-01 12:00' (UTC) from an RFC 3339 string; a dash for null. */
+export function when(value: string | null | undefined): Html {
+  if (!value) return html`<span class="muted">–</span>`
+  return html`<time datetime="${value}">${value.slice(0, 16).replace('T', ' ')}</time>`
+}
+
+export function personName(p: { first_name: string | null; last_name: string | null }): string {
+  return [p.first_name, p.last_name].filter(Boolean).join(' ')
+}
+
+/** A table wrapped so it scrolls sideways on narrow screens. */
+export function table(headers: string[], rows: Interpolation[], empty: string): Html {
+  if (rows.length === 0) return html`<p class="empty">${empty}</p>`
+  return html`<div class="table-wrap"><table><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`
+}
+
+/** Previous/next links for a page of results, keeping the other query parameters. */
+export function pager(path: string, query: Record<string, string | undefined>, page: Page<unknown>): Html {
+  const { page: current, limit, total, has_more } = page.pagination
+  const n = current ?? 1
+  const pages = Math.max(1, Math.ceil(total / limit))
+  const link = (to: number) => {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v && k !== 'page') params.set(k, v)
+    params.set('page', String(to))
+    return `${path}?${params}`
+  }
+  return html`<nav class="pager" aria-label="Pages">
+  ${n > 1 ? html`<a href="${link(n - 1)}" rel="prev">← Newer</a>` : html`<span></span>`}
+  <span>Page ${n} of ${pages} · ${total} in all</span>
+  ${has_more ? html`<a href="${link(n + 1)}" rel="next">Older →</a>` : html`<span></span>`}
+</nav>`
+}

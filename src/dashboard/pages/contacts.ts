@@ -1,0 +1,67 @@
+/** Contacts: a filterable, paginated table, and one contact with its leads and deals. */
+import type { Db } from '../../db/client'
+import { getContactDetail, listContacts } from '../../modules/contacts/service'
+import { listDeals } from '../../modules/deals/service'
+import { listLeads } from '../../modules/leads/service'
+import type { PageRequest } from '../../lib/pagination'
+import { html, type Html } from '../html'
+import { BASE, pager, personName, table, when } from '../layout'
+import { LEAD_HEADERS, leadRow } from './overview'
+import { dealCard } from './deals'
+
+export interface ContactQuery {
+  email?: string
+  source?: string
+  page?: string
+}
+
+export function contactsPage(db: Db, workspaceId: string, query: ContactQuery, req: PageRequest): Html {
+  const filters = { email: query.email || undefined, source: query.source || undefined }
+  const page = listContacts(db, workspaceId, filters, req)
+  const rows = page.data.map(
+    (c) => html`<tr>
+  <td><a href="${BASE}/contacts/${c.id}">${personName(c) || c.email || c.phone}</a></td>
+  <td>${c.email}</td>
+  <td>${c.phone}</td>
+  <td>${c.first_source}</td>
+  <td class="num">${c.lead_count}</td>
+  <td>${when(c.updated_at)}</td>
+</tr>`,
+  )
+  return html`<form class="filters" method="get" action="${BASE}/contacts" role="search">
+  <label>Email <input name="email" type="search" value="${query.email ?? ''}" placeholder="jane@example.com"></label>
+  <label>First source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
+  <button type="submit">Search</button>
+  ${filters.email || filters.source ? html`<a href="${BASE}/contacts">Clear</a>` : ''}
+</form>
+${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'No contacts match.')}
+${pager(`${BASE}/contacts`, { ...query }, page)}`
+}
+
+export function contactPage(db: Db, workspaceId: string, id: string, req: PageRequest): { title: string; content: Html } {
+  const contact = getContactDetail(db, workspaceId, id)
+  const leads = listLeads(db, workspaceId, { contactId: id }, req)
+  const deals = listDeals(db, workspaceId, { contactId: id }, { page: 1, limit: 200, afterSeq: null })
+  const content = html`<section class="card">
+  <dl class="facts">
+    <dt>Email</dt><dd>${contact.email ?? '–'}</dd>
+    <dt>Phone</dt><dd>${contact.phone ?? '–'}</dd>
+    <dt>First source</dt><dd>${contact.first_source}</dd>
+    <dt>Last source</dt><dd>${contact.last_source}</dd>
+    <dt>Leads</dt><dd>${contact.lead_count}</dd>
+    <dt>Created</dt><dd>${when(contact.created_at)}</dd>
+    <dt>Updated</dt><dd>${when(contact.updated_at)}</dd>
+  </dl>
+  ${Object.keys(contact.metadata).length ? html`<details><summary>Metadata</summary><pre>${JSON.stringify(contact.metadata, null, 2)}</pre></details>` : ''}
+</section>
+<section class="card">
+  <h2>Leads</h2>
+  ${table(LEAD_HEADERS, leads.data.map(leadRow), 'No leads.')}
+  ${pager(`${BASE}/contacts/${id}`, {}, leads)}
+</section>
+<section class="card">
+  <h2>Deals</h2>
+  ${deals.data.length ? html`<div class="cards">${deals.data.map((d) => dealCard(d, null))}</div>` : html`<p class="empty">No deals yet.</p>`}
+</section>`
+  return { title: personName(contact) || contact.email || contact.phone || 'Contact', content }
+}

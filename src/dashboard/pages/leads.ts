@@ -1,0 +1,29 @@
+/** Leads: every submission, filterable by source and status, newest first. */
+import type { Db } from '../../db/client'
+import { leads } from '../../db/schema'
+import { listLeads } from '../../modules/leads/service'
+import type { PageRequest } from '../../lib/pagination'
+import { html, type Html } from '../html'
+import { BASE, pager, table } from '../layout'
+import { LEAD_HEADERS, leadRow } from './overview'
+
+export interface LeadQuery {
+  source?: string
+  status?: string
+  page?: string
+}
+
+export function leadsPage(db: Db, workspaceId: string, query: LeadQuery, req: PageRequest): Html {
+  const page = listLeads(db, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
+  return html`<form class="filters" method="get" action="${BASE}/leads" role="search">
+  <label>Source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
+  <label>Status <select name="status">
+    <option value="">any</option>
+    ${leads.status.enumValues.map((s) => html`<option${s === query.status ? html` selected` : ''}>${s}</option>`)}
+  </select></label>
+  <button type="submit">Search</button>
+  ${query.source || query.status ? html`<a href="${BASE}/leads">Clear</a>` : ''}
+</form>
+${table(LEAD_HEADERS, page.data.map(leadRow), 'No leads match.')}
+${pager(`${BASE}/leads`, { ...query }, page)}`
+}

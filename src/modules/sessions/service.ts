@@ -1,0 +1,107 @@
+/**
+ * Dashboard sessions. Signing in takes a secret key with `keys:manage` (checked by the API-key
+ * service); the browser then holds a random 32-byte token, of which only the SHA-256 is stored.
+ * A session ends after 12 h without use, 7 days after sign-in at the latest, at sign-out, or as
+ * soon as its key is revoked, expires or loses `keys:manage`.
+ */
+import { eq, lte } from 'drizzle-orm'
+import type { Db } from '../../db/client'
+import { apiKeys, sessions } from '../../db/schema'
+import type { Clock } from '../../lib/clock'
+import { authenticateKey, type ApiKey, type AuthFailure } from '../api-keys/service'
+
+export type Session = typeof sessions.$inferSelect
+
+/** A session unused for this long is over. */
+export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
+/** No session outlives this, however busy. */
+export const SESSION_MAX_MS = 7 * 24 * 60 * 60 * 1000
+/** The idle deadline is moved at most this often, so page views do not each turn into a write. */
+const SLIDE_RESOLUTION_MS = 60_000
+/** The scope a key needs to sign in: the dashboard manages keys, so it asks for the strongest one. */
+export const SIGN_IN_SCOPE = 'keys:manage'
+
+const TOKEN_BYTES = 32
+
+export type SignInFailure = AuthFailure | 'publishable' | 'scope'
+
+/** A live session with the key it acts as. */
+export interface ActiveSession {
+  session: Session
+  key: ApiKey
+}
+
+function randomToken(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES))).toString('base64url')
+}
+
+/** SHA-256 (hex) of a session token: what the table stores. */
+export function hashToken(token: string): string {
+  return new Bun.CryptoHasher('sha256').update(token).digest('hex')
+}
+
+function deadline(session: Pick<Session, 'createdAt'>, now: number): number {
+  return Math.min(now + SESSION_IDLE_MS, session.createdAt + SESSION_MAX_MS)
+}
+
+/** True while a key is neither revoked nor expired (the rule `authenticateKey` applies). */
+export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): boolean {
+  return !(key.revokedAt && key.revokedAt <= now) && !(key.expiresAt && key.expiresAt <= now)
+}
+
+function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
+  return !!key && keyLive(key, now) && key.scopes.includes(SIGN_IN_SCOPE)
+}
+
+/** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
+export function signIn(db: Db, clock: Clock, presented: string): { token: string; session: Session } | { failure: SignInFailure } {
+  const result = authenticateKey(db, clock, presented.trim())
+  if ('failure' in result) return { failure: result.failure }
+  if (result.key.kind !== 'secret') return { failure: 'publishable' }
+  if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
+  const now = clock.now()
+  // Sign-ins are rare, which makes them a good moment to drop sessions that ended on their own.
+  db.delete(sessions).where(lte(sessions.expiresAt, now)).run()
+  const token = randomToken()
+  const session: Session = {
+    hash: hashToken(token),
+    workspaceId: result.key.workspaceId,
+    apiKeyId: result.key.id,
+    csrfToken: randomToken(),
+    createdAt: now,
+    expiresAt: deadline({ createdAt: now }, now),
+  }
+  db.insert(sessions).values(session).run()
+  return { token, session }
+}
+
+/** The live session of a token, its idle deadline moved forward; null (and the row gone) when it has ended. */
+export function findSession(db: Db, clock: Clock, token: string | null): ActiveSession | null {
+  if (!token) return null
+  const hash = hashToken(token)
+  const row = db
+    .select({ session: sessions, key: apiKeys })
+    .from(sessions)
+    .leftJoin(apiKeys, eq(apiKeys.id, sessions.apiKeyId))
+    .where(eq(sessions.hash, hash))
+    .get()
+  if (!row) return null
+  const now = clock.now()
+  const key = row.key ?? undefined
+  if (row.session.expiresAt <= now || !keyUsable(key, now)) {
+    db.delete(sessions).where(eq(sessions.hash, hash)).run()
+    return null
+  }
+  const next = deadline(row.session, now)
+  if (next - row.session.expiresAt >= SLIDE_RESOLUTION_MS) {
+    db.update(sessions).set({ expiresAt: next }).where(eq(sessions.hash, hash)).run()
+    row.session.expiresAt = next
+  }
+  return { session: row.session, key }
+}
+
+/** Ends the session of a token (sign-out); a token without a session changes nothing. */
+export function endSession(db: Db, token: string | null): void {
+  if (token) db.delete(sessions).where(eq(sessions.hash, hashToken(token))).run()
+}
+
