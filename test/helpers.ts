@@ -79,7 +79,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
       }
       const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
       // Let onAfterResponse (the access log) run before the test inspects logs.
-      await Bun.sleep(0)
+      await new Promise((resolve) => setImmediate(resolve))
       return response
     },
     close() {

@@ -1,6 +1,7 @@
 /** Transaction helpers shared by the services. */
 import { sql } from 'drizzle-orm'
 import type { Db } from './client'
+import { prepared } from './prepared'
 import { counters } from './schema'
 
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
@@ -13,13 +14,15 @@ export function writeTx<T>(db: Db, fn: (tx: Tx) => T): T {
 
 /** Increments a per-workspace counter and returns its new value (1 on first use). */
 export function nextSeq(tx: DbOrTx, workspaceId: string, name: string): number {
-  const row = tx
-    .insert(counters)
-    .values({ workspaceId, name, value: 1 })
-    .onConflictDoUpdate({ target: [counters.workspaceId, counters.name], set: { value: sql`${counters.value} + 1` } })
-    .returning({ value: counters.value })
-    .get()
-  return row!.value
+  const increment = prepared(tx, 'counters.increment', (db) =>
+    db
+      .insert(counters)
+      .values({ workspaceId: sql.placeholder('workspaceId'), name: sql.placeholder('name'), value: 1 })
+      .onConflictDoUpdate({ target: [counters.workspaceId, counters.name], set: { value: sql`${counters.value} + 1` } })
+      .returning({ value: counters.value })
+      .prepare(),
+  )
+  return increment.get({ workspaceId, name })!.value
 }
 
 /** Current value of a per-workspace counter (0 when never used). */

@@ -1,6 +1,7 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
-import { and, desc, eq } from 'drizzle-orm'
+import { and, desc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
 import { apiKeys } from '../../db/schema'
 import { iso, type Clock } from '../../lib/clock'
@@ -142,7 +143,8 @@ export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'exp
 export function authenticateKey(db: Db, clock: Clock, presented: string): { key: ApiKey } | { failure: AuthFailure } {
   if (!presented) return { failure: 'missing' }
   if (!parseKey(presented)) return { failure: 'malformed' }
-  const key = db.select().from(apiKeys).where(eq(apiKeys.hash, hashKey(presented))).get()
+  const byHash = prepared(db, 'apiKeys.byHash', (d) => d.select().from(apiKeys).where(eq(apiKeys.hash, sql.placeholder('hash'))).prepare())
+  const key = byHash.get({ hash: hashKey(presented) })
   if (!key) return { failure: 'unknown' }
   const now = clock.now()
   if (key.revokedAt && key.revokedAt <= now) return { failure: 'revoked' }

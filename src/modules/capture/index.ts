@@ -78,7 +78,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
     )
     .post(
       '/capture',
-      ({ body, request, server, set, status }) => {
+      async ({ body, request, server, set, status }) => {
         const auth = authOf(request)!
         const fields = body as CaptureBody
         const origin = request.headers.get('origin')
@@ -93,7 +93,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
           id = newId()
         } else {
           const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
-          id = captureLead(deps, auth.workspaceId, fields, { ip, userAgent: request.headers.get('user-agent'), referrer }).id
+          id = (await captureLead(deps, auth.workspaceId, fields, { ip, userAgent: request.headers.get('user-agent'), referrer })).id
         }
 
         if (!wantsHtml) return status(201, { id, status: 'created' as const })

@@ -75,7 +75,7 @@ export function captureContext(body: CaptureBody, request: RequestContext): Reco
 }
 
 /** Stores a captured submission as a lead through the one lead service. */
-export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Lead {
+export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
   const email = text(body.email)?.trim()
   if (!email) throw invalid('/email', 'is required')
   const split = splitName(text(body.name))

@@ -1,6 +1,7 @@
 /** Contacts: the people behind leads, deduplicated per workspace by email, else phone. */
-import { and, desc, eq, gte, isNull, ne } from 'drizzle-orm'
+import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { placeholders, prepared } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
@@ -61,18 +62,21 @@ export interface LeadPerson {
 }
 
 function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact | undefined {
+  const inWorkspace = eq(contacts.workspaceId, sql.placeholder('workspaceId'))
   if (person.email) {
-    const byEmail = tx.select().from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, person.email))).get()
-    if (byEmail || !person.phone) return byEmail
+    const byEmail = prepared(tx, 'contacts.byEmail', (db) => db.select().from(contacts).where(and(inWorkspace, eq(contacts.email, sql.placeholder('email')))).prepare())
+    const found = byEmail.get({ workspaceId, email: person.email })
+    if (found || !person.phone) return found
     // A phone-only contact gains its email when the same phone comes back with one.
-    return tx
-      .select()
-      .from(contacts)
-      .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, person.phone), isNull(contacts.email)))
-      .orderBy(desc(contacts.seq))
-      .get()
+    const byPhoneWithoutEmail = prepared(tx, 'contacts.byPhoneWithoutEmail', (db) =>
+      db.select().from(contacts).where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')), isNull(contacts.email))).orderBy(desc(contacts.seq)).limit(1).prepare(),
+    )
+    return byPhoneWithoutEmail.get({ workspaceId, phone: person.phone })
   }
-  return tx.select().from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.phone, person.phone!))).orderBy(desc(contacts.seq)).get()
+  const byPhone = prepared(tx, 'contacts.byPhone', (db) =>
+    db.select().from(contacts).where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')))).orderBy(desc(contacts.seq)).limit(1).prepare(),
+  )
+  return byPhone.get({ workspaceId, phone: person.phone! })
 }
 
 /**
@@ -114,8 +118,13 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
     createdAt: now,
     updatedAt: now,
   }
-  tx.insert(contacts).values(row).run()
+  insertContact(tx).run(row)
   return row
+}
+
+/** Inserts a whole contact row: every column a placeholder of the same name. */
+function insertContact(tx: DbOrTx) {
+  return prepared(tx, 'contacts.insert', (db) => db.insert(contacts).values(placeholders(contacts)).prepare())
 }
 
 export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact {

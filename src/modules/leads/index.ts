@@ -65,9 +65,9 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/inbound',
-      ({ body, auth, set }) => {
+      async ({ body, auth, set }) => {
         const { email, phone, first_name, last_name, source, metadata, ...unknownFields } = body
-        const lead = createLead(deps, auth.workspaceId, 'inbound', {
+        const lead = await createLead(deps, auth.workspaceId, 'inbound', {
           email,
           phone,
           firstName: first_name,

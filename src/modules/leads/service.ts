@@ -1,6 +1,8 @@
 /** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
 import { and, eq, gte } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { groupCommit } from '../../db/group-commit'
+import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
@@ -36,11 +38,14 @@ export function toPerson(input: LeadInput): LeadPerson {
   return { email, phone, firstName: clean(input.firstName), lastName: clean(input.lastName), source: input.source, metadata: input.metadata }
 }
 
-/** Stores a lead, merges it into its contact and queues `lead.created`, all in one transaction. */
-export function createLead(deps: ServiceDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Lead {
+/**
+ * Stores a lead, merges it into its contact and queues `lead.created`, all in one transaction
+ * (group-committed with concurrent leads; resolves once committed).
+ */
+export async function createLead(deps: ServiceDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
   const person = toPerson(input)
   const now = deps.clock.now()
-  const { lead, queued } = writeTx(deps.db, (tx) => {
+  const { lead, queued } = await groupCommit(deps.db, (tx) => {
     const contact = upsertContactForLead(tx, now, workspaceId, person)
     const lead: Lead = {
       id: newId(),
@@ -61,7 +66,7 @@ export function createLead(deps: ServiceDeps, workspaceId: string, channel: Lead
       convertedAt: null,
       createdAt: now,
     }
-    tx.insert(leads).values(lead).run()
+    prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
     const { queued } = emitEvent(tx, now, workspaceId, 'lead.created', { lead: eventLead(lead) })
     return { lead, queued }
   })

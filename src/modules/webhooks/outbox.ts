@@ -1,5 +1,6 @@
 /** The outbox: events and their deliveries are written in the transaction of the change that caused them. */
-import { and, eq } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
+import { prepared } from '../../db/prepared'
 import type { DbOrTx } from '../../db/tx'
 import { events, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import { newEventId, newId } from '../../lib/ids'
@@ -13,24 +14,48 @@ export const SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'w
 function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): string {
   const id = newEventId()
   const payload = JSON.stringify({ id, type, timestamp: new Date(now).toISOString(), data })
-  tx.insert(events).values({ id, workspaceId, type, payload, createdAt: now }).run()
+  const insert = prepared(tx, 'events.insert', (db) =>
+    db
+      .insert(events)
+      .values({ id: sql.placeholder('id'), workspaceId: sql.placeholder('workspaceId'), type: sql.placeholder('type'), payload: sql.placeholder('payload'), createdAt: sql.placeholder('createdAt') })
+      .prepare(),
+  )
+  insert.run({ id, workspaceId, type, payload, createdAt: now })
   return id
 }
 
 function queueDelivery(tx: DbOrTx, now: number, workspaceId: string, endpointId: string, eventId: string): string {
   const id = newId()
-  tx.insert(webhookDeliveries).values({ id, workspaceId, endpointId, eventId, nextAttemptAt: now, createdAt: now, updatedAt: now }).run()
+  const insert = prepared(tx, 'webhookDeliveries.insert', (db) =>
+    db
+      .insert(webhookDeliveries)
+      .values({
+        id: sql.placeholder('id'),
+        workspaceId: sql.placeholder('workspaceId'),
+        endpointId: sql.placeholder('endpointId'),
+        eventId: sql.placeholder('eventId'),
+        nextAttemptAt: sql.placeholder('now'),
+        createdAt: sql.placeholder('now'),
+        updatedAt: sql.placeholder('now'),
+      })
+      .prepare(),
+  )
+  insert.run({ id, workspaceId, endpointId, eventId, now })
   return id
 }
 
 /** Records an event and one pending delivery per enabled endpoint subscribed to it; returns the event id and deliveries queued. */
 export function emitEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): { eventId: string; queued: number } {
   const id = insertEvent(tx, now, workspaceId, type, data)
-  const endpoints = tx
-    .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
-    .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.workspaceId, workspaceId), eq(webhookEndpoints.enabled, true)))
-    .all()
+  const enabledEndpoints = prepared(tx, 'webhookEndpoints.enabled', (db) =>
+    db
+      .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.workspaceId, sql.placeholder('workspaceId')), eq(webhookEndpoints.enabled, true)))
+      .prepare(),
+  )
+  const endpoints = enabledEndpoints
+    .all({ workspaceId })
     .filter((e) => type !== 'webhook.test' && (e.events.length === 0 || e.events.includes(type)))
   for (const endpoint of endpoints) queueDelivery(tx, now, workspaceId, endpoint.id, id)
   return { eventId: id, queued: endpoints.length }
