@@ -150,12 +150,30 @@ function mediaType(schema: Json | undefined): Json {
   return example === undefined ? { schema } : { schema, example }
 }
 
+/** Every POST under /api/v1 takes an Idempotency-Key (plugins/idempotency.ts). */
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Any string up to 255 characters, unique per operation. Retrying with the same key and the same request within 24 h replays the ' +
+    'stored response with `Idempotent-Replayed: true`; a different request is 422; the same key still in flight is 409.',
+  schema: { type: 'string', maxLength: 255 },
+  example: 'lead-import-2026-11-28-000123',
+}
+
 /** Gives one operation its true content types, shared Problem responses, examples and security. */
 function refineOperation(op: Json, route: RouteInfo): void {
   const body = op.requestBody?.content?.['application/json']?.schema
   if (body) {
     const types = formRoutes.has(route.path) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
-    op.requestBody = { required: true, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
+    const optional = (route.hooks?.body as Record<symbol, unknown> | undefined)?.[Symbol.for('TypeBox.Optional')] === 'Optional'
+    op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
+  }
+  if (route.method === 'POST' && route.path.startsWith(API_PREFIX + '/')) {
+    op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
+    op.responses['409'] ??= { description: STATUS_DESCRIPTIONS['409'] ?? 'A request with the same Idempotency-Key is still in flight.' }
+    op.responses['422'] ??= { description: 'Validation failed, or the Idempotency-Key was used with a different request.' }
   }
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
     const schema = response.content ? (Object.values(response.content)[0] as Json).schema : undefined
