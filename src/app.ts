@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import { sql } from 'drizzle-orm'
 import type { AppDeps } from './deps'
 import { accessLog } from './plugins/access-log'
-import { auth, API_PREFIX } from './plugins/auth'
+import { auth, scopes, API_PREFIX } from './plugins/auth'
 import { bodyParser } from './plugins/body'
 import { dashboard } from './dashboard'
 import { docs } from './plugins/docs'
@@ -20,14 +20,13 @@ import { webhooksModule } from './modules/webhooks'
 import { VERSION } from './version'
 
 export function createApp(deps: AppDeps) {
-  const authPlugin = auth(deps)
   // normalize: false — Elysia's default coercion turns a string into {"0": …} instead of rejecting it.
   return new Elysia({ normalize: false })
     .use(accessLog(deps.logger))
     .use(metrics(deps))
     .use(errors(deps.logger))
     .use(bodyParser)
-    .use(authPlugin)
+    .use(auth(deps))
     .use(idempotency(deps))
     .use(docs())
     .use(dashboard(deps))
@@ -42,13 +41,13 @@ export function createApp(deps: AppDeps) {
     )
     .group(API_PREFIX, (api) =>
       api
-        .use(leadsModule(deps, authPlugin))
-        .use(captureModule(deps, authPlugin))
-        .use(contactsModule(deps, authPlugin))
-        .use(dealsModule(deps, authPlugin))
-        .use(campaignsModule(deps, authPlugin))
-        .use(webhooksModule(deps, authPlugin))
-        .use(apiKeysModule(deps, authPlugin)),
+        .use(leadsModule(deps, scopes))
+        .use(captureModule(deps, scopes))
+        .use(contactsModule(deps, scopes))
+        .use(dealsModule(deps, scopes))
+        .use(campaignsModule(deps, scopes))
+        .use(webhooksModule(deps, scopes))
+        .use(apiKeysModule(deps, scopes)),
     )
 }
 

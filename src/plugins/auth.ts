@@ -82,16 +82,27 @@ export function requireScope(auth: Auth, scope: Scope): void {
   }
 }
 
+/** Route side: the `{ scope }` macro. Stateless, so every module can mount it. */
+export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
+  /** Requires an authenticated key holding this scope; provides `auth`. */
+  scope: (scope: Scope) => ({
+    transform({ request }) {
+      const found = authByRequest.get(request)
+      if (!found) throw new ApiError('unauthorized', FAILURE_DETAIL.missing)
+      requireScope(found, scope)
+    },
+    resolve({ request }) {
+      return { auth: authByRequest.get(request)! }
+    },
+  }),
+})
+
+/** App side: authenticates and rate-limits every /api/v1 request once, in onRequest; mount it on the root app only. */
 export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLimit' | 'trustedProxies'> }) => {
   const limits = createRateLimits(deps)
   const trustedProxies = parseRanges(deps.config.trustedProxies)
-  const checked = new WeakSet<Request>()
   return new Elysia({ name: 'auth' })
     .onRequest(({ request, server, set }) => {
-      // Elysia's `group` defeats the dedup of named plugins, so this hook can run twice per
-      // request; a second run must neither take another token nor look the key up again.
-      if (checked.has(request)) return
-      checked.add(request)
       const path = new URL(request.url).pathname
       if (!path.startsWith(API_PREFIX + '/') || request.method === 'OPTIONS') return
       const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
@@ -100,19 +111,7 @@ export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLim
       if (presented === null && deferredAuthRoutes.has(path)) return
       authenticate(deps.db, deps.clock, request, presented)
     })
-    .macro({
-      /** Requires an authenticated key holding this scope; provides `auth`. */
-      scope: (scope: Scope) => ({
-        transform({ request }) {
-          const found = authByRequest.get(request)
-          if (!found) throw new ApiError('unauthorized', FAILURE_DETAIL.missing)
-          requireScope(found, scope)
-        },
-        resolve({ request }) {
-          return { auth: authByRequest.get(request)! }
-        },
-      }),
-    })
+    .use(scopes)
 }
 
-export type AuthPlugin = ReturnType<typeof auth>
+export type AuthPlugin = typeof scopes
