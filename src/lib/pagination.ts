@@ -105,3 +105,10 @@ export function linkHeader(requestUrl: string, page: Page<unknown>): string {
   links.push(link({ page: String(lastPage), after: null }, 'last'))
   return links.join(', ')
 }
+
+/** Sets the Link header of a list response (when there are links) and returns the page, for list routes. */
+export function sendPage<T>(requestUrl: string, set: { headers: Record<string, unknown> }, page: Page<T>): Page<T> {
+  const link = linkHeader(requestUrl, page)
+  if (link) set.headers.link = link
+  return page
+}

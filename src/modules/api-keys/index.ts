@@ -1,7 +1,7 @@
 /** API-key routes: list, create (the full key shown once), get and revoke. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { parseSince } from '../contacts/service'
@@ -14,10 +14,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        const page = listKeysPage(deps.db, auth.workspaceId, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listKeysPage(deps.db, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'keys:manage',

@@ -1,7 +1,7 @@
 /** Campaign routes: CRUD and spend reports. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { CampaignModel } from './model'
@@ -17,10 +17,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        const page = listCampaigns(deps.db, auth.workspaceId, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listCampaigns(deps.db, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'campaigns:read',

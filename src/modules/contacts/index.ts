@@ -1,7 +1,7 @@
 /** Contact routes: list, read with recent leads and deals, edit. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
@@ -13,10 +13,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        const page = listContacts(deps.db, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listContacts(deps.db, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)))
       },
       {
         scope: 'contacts:read',

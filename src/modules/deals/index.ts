@@ -1,7 +1,7 @@
 /** Deal routes: list by stage, create, read, edit (closing emits `deal.closed`). */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { DealModel } from './model'
@@ -17,10 +17,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        const page = listDeals(deps.db, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listDeals(deps.db, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
       },
       {
         scope: 'deals:read',

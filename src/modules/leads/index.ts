@@ -1,7 +1,7 @@
 /** Lead routes: push from servers (`/inbound`), list and read, convert into a deal. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { serializeDeal } from '../deals/service'
@@ -15,10 +15,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
       '',
       ({ query, auth, request, set }) => {
         const filters = { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
-        const page = listLeads(deps.db, auth.workspaceId, filters, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listLeads(deps.db, auth.workspaceId, filters, parsePageQuery(query)))
       },
       {
         scope: 'leads:read',

@@ -2,7 +2,7 @@
 import { Elysia, t } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { linkHeader, parsePageQuery } from '../../lib/pagination'
+import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import type { AuthPlugin } from '../../plugins/auth'
 import { WebhookModel } from './model'
@@ -31,10 +31,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        const page = listEndpoints(deps.db, auth.workspaceId, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listEndpoints(deps.db, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
@@ -154,10 +151,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '/:id/deliveries',
       ({ params, query, auth, request, set }) => {
-        const page = listDeliveries(deps.db, auth.workspaceId, params.id, query.status, parsePageQuery(query))
-        const link = linkHeader(request.url, page)
-        if (link) set.headers.link = link
-        return page
+        return sendPage(request.url, set, listDeliveries(deps.db, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
