@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 /** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
+import './production'
 import { parseArgs } from 'node:util'
 import { backup } from './cli/backup'
 import { healthcheck } from './cli/healthcheck'

@@ -9,6 +9,13 @@ import { ApiError } from '../lib/errors'
 /** Largest request body accepted, in bytes (SPEC §9). */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/**
+ * Deepest JSON nesting accepted. Deeper bodies are refused before anything recursive walks them:
+ * a few hundred thousand levels fit in 1 MiB and overflow the stack of the validator's error
+ * message (a 500), and even a few thousand make that message cost seconds of CPU.
+ */
+export const MAX_JSON_DEPTH = 32
+
 /** Route patterns that accept urlencoded and multipart form bodies besides JSON. */
 export const formRoutes = new Set<string>()
 
@@ -32,6 +39,23 @@ function tooLarge(): ApiError {
   return new ApiError('payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`)
 }
 
+/** True when brackets outside strings nest deeper than `max`; one linear scan of the text. */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
 function mediaType(header: string | null): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase()
 }
@@ -52,8 +76,10 @@ async function parseBody(request: Request, route: string): Promise<unknown> {
   if (bytes.byteLength === 0) return NO_BODY
   const acceptsForms = formRoutes.has(route)
   if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) {
+    const text = new TextDecoder().decode(bytes)
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) throw new ApiError('bad_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`)
     try {
-      return JSON.parse(new TextDecoder().decode(bytes))
+      return JSON.parse(text)
     } catch (error) {
       throw new ApiError('malformed_json', `The body is not valid JSON: ${(error as Error).message}`)
     }

@@ -270,7 +270,8 @@ export const docs = () => {
     .get(
       `${ASSETS_PATH}/:name`,
       ({ params }) => {
-        const found = ASSETS[params.name]
+        // Own keys only: `constructor` or `__proto__` must be a 404, not Object.prototype's members.
+        const found = Object.hasOwn(ASSETS, params.name) ? ASSETS[params.name] : undefined
         if (!found) throw new ApiError('not_found', `No docs asset named '${params.name}'.`)
         return new Response(found.body(), {
           headers: { 'content-type': found.type, 'cache-control': ASSET_CACHE_CONTROL, 'x-content-type-options': 'nosniff' },
