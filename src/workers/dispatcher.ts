@@ -4,14 +4,15 @@
  * queue deliveries; a timer covers retries. A loop that logs its errors and never dies.
  */
 import { hostname } from 'node:os'
-import { and, count, eq, inArray, sql } from 'drizzle-orm'
-import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema'
+import { eq, inArray, sql } from 'drizzle-orm'
+import { webhookDeliveries, webhookEndpoints } from '../db/schema'
 import { writeTx } from '../db/tx'
 import type { AppDeps } from '../deps'
 import { newId } from '../lib/ids'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
 import { allowedRanges } from '../modules/webhooks/service'
 import { VERSION } from '../version'
+import { dispatchStatements, type JobRow } from './dispatch-sql'
 import { retryDelayMs } from './retry-policy'
 import { ATTEMPT_TIMEOUT_MS, sendAttempt, type AttemptOutcome } from './send-attempt'
 
@@ -23,6 +24,8 @@ export const MAX_IN_FLIGHT_PER_ENDPOINT = 10
 export const LEASE_MS = 60_000
 /** Longest sleep between looks at the table, so expired leases and clock jumps are noticed. */
 export const MAX_IDLE_MS = 30_000
+/** Look-again interval while busy, or while due deliveries wait for another process to free its endpoint's slots. */
+export const BUSY_POLL_MS = 1_000
 /** No 2xx for this long, and a delivery that used up its retries: the endpoint is disabled. */
 export const AUTO_DISABLE_AFTER_MS = 5 * 24 * 60 * 60 * 1000
 
@@ -49,8 +52,6 @@ export interface Dispatcher {
   runDue(): Promise<number>
 }
 
-type Claimed = { id: string }
-
 /** Starts the dispatcher: frees leases of dead local processes, then sends whatever is due. */
 export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}): Dispatcher {
   const { db, clock, logger } = deps
@@ -71,112 +72,123 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   let pumpQueued = false
   let timer: ReturnType<typeof setTimeout> | undefined
 
-  /** Claims up to `limit` due deliveries, oldest due first, keeping every endpoint under its in-flight cap. */
-  function claim(limit: number): Claimed[] {
+  const stmt = dispatchStatements(db)
+
+  /**
+   * Claims up to `limit` due deliveries, oldest due first, keeping every endpoint under its
+   * in-flight cap across processes; returns what their attempts need, read in the same transaction.
+   */
+  function claim(limit: number): JobRow[] {
     const now = clock.now()
-    return writeTx(db, (tx) => {
-      const rows = tx.all<Claimed>(sql`
-        with busy as (
-          select endpoint_id, count(*) as n from webhook_deliveries
-          where status = 'pending' and lease_until >= ${now} group by endpoint_id
-        ), due as (
-          select d.id, d.endpoint_id, row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as rn, d.next_attempt_at
-          from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id and e.enabled = 1
-          where d.status = 'pending' and d.next_attempt_at <= ${now} and (d.lease_until is null or d.lease_until < ${now})
-        )
-        select due.id from due left join busy on busy.endpoint_id = due.endpoint_id
-        where due.rn + coalesce(busy.n, 0) <= ${perEndpoint}
-        order by due.next_attempt_at limit ${limit}`)
-      if (rows.length === 0) return rows
-      tx.update(webhookDeliveries)
-        .set({ leaseUntil: now + leaseMs, leaseOwner: owner })
-        .where(inArray(webhookDeliveries.id, rows.map((r) => r.id)))
-        .run()
-      return rows
+    return writeTx(db, () => {
+      const free = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, perEndpoint]))
+      for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
+      const open = [...free].filter(([, slots]) => slots > 0)
+      const want = Math.min(limit, open.reduce((sum, [, slots]) => sum + slots, 0))
+      if (want <= 0) return []
+      const ids: string[] = []
+      for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open.map(([id]) => id)) })) {
+        const slots = free.get(row.endpoint_id)!
+        if (slots <= 0) continue
+        free.set(row.endpoint_id, slots - 1)
+        ids.push(row.id)
+        if (ids.length === want) break
+      }
+      if (ids.length === 0) return []
+      const json = JSON.stringify(ids)
+      stmt.lease.run({ ids: json, until: now + leaseMs, owner })
+      const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
+      return ids.map((id) => jobs.get(id)!)
     })
   }
 
-  /** Everything one attempt needs, read fresh after the claim. */
-  function prepare(deliveryId: string) {
-    return db
-      .select({ delivery: webhookDeliveries, payload: events.payload, endpoint: webhookEndpoints })
-      .from(webhookDeliveries)
-      .innerJoin(events, eq(events.id, webhookDeliveries.eventId))
-      .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
-      .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.leaseOwner, owner)))
-      .get()
-  }
-
-  async function deliver(deliveryId: string): Promise<void> {
-    const job = prepare(deliveryId)
-    if (!job) return
-    const { delivery, endpoint } = job
+  async function deliver(job: JobRow): Promise<void> {
     const startedAt = clock.now()
-    const secrets = [endpoint.secret]
-    if (endpoint.previousSecret && (endpoint.previousSecretExpiresAt ?? 0) > startedAt) secrets.push(endpoint.previousSecret)
+    const secrets = [job.secret]
+    if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(job.previous_secret)
+    const headers = JSON.parse(job.headers) as Record<string, string>
     const outcome = await sendAttempt(
-      { url: endpoint.url, eventId: delivery.eventId, payload: job.payload, secrets, headers: endpoint.headers },
+      { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers },
       { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, userAgent },
     )
     attemptsMade++
-    record(deliveryId, startedAt, outcome)
+    await recordSoon({ deliveryId: job.id, startedAt, outcome })
   }
 
-  /** Writes the attempt, the delivery's new state and the endpoint's health in one transaction. */
-  function record(deliveryId: string, startedAt: number, outcome: AttemptOutcome): void {
-    const now = clock.now()
-    writeTx(db, (tx) => {
-      const delivery = tx.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId)).get()
-      if (!delivery) return // the endpoint was deleted meanwhile
-      const endpoint = tx.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, delivery.endpointId)).get()!
-      const trigger = delivery.manual ? 'manual' : 'scheduled'
-      const scheduledBefore = tx
-        .select({ n: count() })
-        .from(webhookAttempts)
-        .where(and(eq(webhookAttempts.deliveryId, deliveryId), eq(webhookAttempts.trigger, 'scheduled')))
-        .get()!.n
-      const scheduledAttempts = scheduledBefore + (trigger === 'scheduled' ? 1 : 0)
-      const succeeded = outcome.errorClass === null
-      const gone = outcome.statusCode === 410
-      const failure = { statusCode: outcome.statusCode, timedOut: outcome.errorClass === 'timeout', retryAfterMs: outcome.retryAfterMs }
-      // Manual attempts do not use up the schedule; a manual retry of a never-tried delivery counts as the first step.
-      const delay = succeeded || gone ? null : retryDelayMs(Math.max(1, scheduledAttempts), failure, random)
-      const nextAttemptAt = delay === null ? null : now + delay
-      const status = succeeded ? 'succeeded' : nextAttemptAt === null ? 'failed' : 'pending'
+  type Finished = { deliveryId: string; startedAt: number; outcome: AttemptOutcome }
+  const finished: (Finished & { written: () => void })[] = []
+  let flushQueued = false
 
-      tx.insert(webhookAttempts)
-        .values({
-          id: newId(),
-          deliveryId,
-          attempt: delivery.attemptCount + 1,
-          trigger,
-          startedAt,
-          durationMs: outcome.durationMs,
-          statusCode: outcome.statusCode,
-          errorClass: outcome.errorClass,
-          errorMessage: outcome.errorMessage,
-          responseBody: outcome.responseBody,
-          nextAttemptAt,
-        })
-        .run()
-      tx.update(webhookDeliveries)
-        .set({
-          status,
-          attemptCount: delivery.attemptCount + 1,
-          nextAttemptAt,
-          leaseUntil: null,
-          leaseOwner: null,
-          manual: false,
-          lastStatusCode: outcome.statusCode,
-          lastError: outcome.errorMessage,
-          updatedAt: now,
-        })
-        .where(eq(webhookDeliveries.id, deliveryId))
-        .run()
+  /** Queues an outcome for the next batched write; resolves once that write is over. */
+  function recordSoon(result: Finished): Promise<void> {
+    return new Promise((written) => {
+      finished.push({ ...result, written })
+      if (flushQueued) return
+      flushQueued = true
+      setImmediate(flush)
+    })
+  }
+
+  /**
+   * Writes every outcome that finished since the last flush in one transaction (one commit per
+   * burst instead of one per attempt); if that fails, one by one, so a bad row holds back no other.
+   */
+  function flush(): void {
+    flushQueued = false
+    const batch = finished.splice(0)
+    let logs: (() => void)[] = []
+    try {
+      logs = writeTx(db, () => batch.map(record))
+    } catch {
+      logs = []
+      for (const result of batch) {
+        try {
+          logs.push(writeTx(db, () => record(result)))
+        } catch (error) {
+          logger.error('webhook.record_failed', { delivery_id: result.deliveryId, error: error instanceof Error ? error.message : String(error) })
+        }
+      }
+    }
+    logs.forEach((log) => log())
+    batch.forEach((result) => result.written())
+  }
+
+  /** Writes the attempt, the delivery's new state and the endpoint's health; returns what to log once committed. */
+  function record({ deliveryId, startedAt, outcome }: Finished): () => void {
+    const now = clock.now()
+    const state = stmt.state.get({ id: deliveryId })
+    if (!state) return () => {} // the endpoint was deleted meanwhile
+    const trigger = state.manual ? 'manual' : 'scheduled'
+    const scheduledAttempts = state.scheduled_before + (trigger === 'scheduled' ? 1 : 0)
+    const succeeded = outcome.errorClass === null
+    const gone = outcome.statusCode === 410
+    const failure = { statusCode: outcome.statusCode, timedOut: outcome.errorClass === 'timeout', retryAfterMs: outcome.retryAfterMs }
+    // Manual attempts do not use up the schedule; a manual retry of a never-tried delivery counts as the first step.
+    const delay = succeeded || gone ? null : retryDelayMs(Math.max(1, scheduledAttempts), failure, random)
+    const nextAttemptAt = delay === null ? null : now + delay
+    const status = succeeded ? 'succeeded' : nextAttemptAt === null ? 'failed' : 'pending'
+    const attempt = state.attempt_count + 1
+    const endpointId = state.endpoint_id
+
+    stmt.insertAttempt.run({
+      id: newId(),
+      delivery_id: deliveryId,
+      attempt,
+      trigger,
+      started_at: startedAt,
+      duration_ms: outcome.durationMs,
+      status_code: outcome.statusCode,
+      error_class: outcome.errorClass,
+      error_message: outcome.errorMessage,
+      response_body: outcome.responseBody,
+      next_attempt_at: nextAttemptAt,
+    })
+    stmt.settle.run({ id: deliveryId, status, attempt_count: attempt, next_attempt_at: nextAttemptAt, last_status_code: outcome.statusCode, last_error: outcome.errorMessage, now })
+    const logAttempt = () =>
       logger.debug('webhook.attempt', {
         delivery_id: deliveryId,
-        endpoint_id: endpoint.id,
-        attempt: delivery.attemptCount + 1,
+        endpoint_id: endpointId,
+        attempt,
         trigger,
         status_code: outcome.statusCode,
         error_class: outcome.errorClass,
@@ -184,21 +196,24 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
         next_attempt_at: nextAttemptAt,
       })
 
-      if (succeeded) {
-        tx.update(webhookEndpoints).set({ lastSuccessAt: now, failingSince: null }).where(eq(webhookEndpoints.id, endpoint.id)).run()
-        return
+    if (succeeded) {
+      // A burst of successes to one endpoint within the same millisecond needs one write, not one each.
+      if (state.failing_since !== null || state.last_success_at !== now) stmt.markSuccess.run({ id: endpointId, now })
+      return logAttempt
+    }
+    const failingSince = state.failing_since ?? startedAt
+    let disabledReason: string | null = null
+    if (gone) disabledReason = 'The receiver answered 410 Gone.'
+    else if (status === 'failed' && now - failingSince >= AUTO_DISABLE_AFTER_MS) disabledReason = 'No successful delivery for 5 days.'
+    if (disabledReason && state.enabled) {
+      db.update(webhookEndpoints).set({ enabled: false, disabledReason, failingSince, updatedAt: now }).where(eq(webhookEndpoints.id, endpointId)).run()
+      return () => {
+        logAttempt()
+        logger.warn('webhook.disabled', { endpoint_id: endpointId, workspace_id: state.workspace_id, reason: disabledReason })
       }
-      const failingSince = endpoint.failingSince ?? startedAt
-      let disabledReason: string | null = null
-      if (gone) disabledReason = 'The receiver answered 410 Gone.'
-      else if (status === 'failed' && now - failingSince >= AUTO_DISABLE_AFTER_MS) disabledReason = 'No successful delivery for 5 days.'
-      if (disabledReason && endpoint.enabled) {
-        tx.update(webhookEndpoints).set({ enabled: false, disabledReason, failingSince, updatedAt: now }).where(eq(webhookEndpoints.id, endpoint.id)).run()
-        logger.warn('webhook.disabled', { endpoint_id: endpoint.id, workspace_id: endpoint.workspaceId, reason: disabledReason })
-      } else if (endpoint.failingSince === null) {
-        tx.update(webhookEndpoints).set({ failingSince }).where(eq(webhookEndpoints.id, endpoint.id)).run()
-      }
-    })
+    }
+    if (state.failing_since === null) db.update(webhookEndpoints).set({ failingSince }).where(eq(webhookEndpoints.id, endpointId)).run()
+    return logAttempt
   }
 
   /** Claims what fits in the free slots and starts sending; each finished attempt pumps again. */
@@ -207,9 +222,9 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
     try {
       const free = maxInFlight - inFlight.size
       if (free > 0) {
-        for (const { id } of claim(free)) {
-          const run: Promise<void> = deliver(id)
-            .catch((error: unknown) => logger.error('webhook.dispatch_failed', { delivery_id: id, error: String(error) }))
+        for (const job of claim(free)) {
+          const run: Promise<void> = deliver(job)
+            .catch((error: unknown) => logger.error('webhook.dispatch_failed', { delivery_id: job.id, error: String(error) }))
             .finally(() => {
               inFlight.delete(run)
               wake()
@@ -224,15 +239,19 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
     }
   }
 
-  /** Sleeps until the earliest due delivery or lease expiry (at most MAX_IDLE_MS). */
+  /**
+   * While attempts are in flight each one pumps when it ends, so a short fallback timer is enough.
+   * Idle, sleep until the earliest retry or lease expiry (at most MAX_IDLE_MS). Deliveries that are
+   * due but could not be claimed (their endpoint is at its cap through another process's leases)
+   * are looked at again every BUSY_POLL_MS rather than in a tight loop.
+   */
   function scheduleTimer(): void {
-    const next = db
-      .select({ due: sql<number | null>`min(max(coalesce(${webhookDeliveries.nextAttemptAt}, 0), coalesce(${webhookDeliveries.leaseUntil}, 0)))` })
-      .from(webhookDeliveries)
-      .innerJoin(webhookEndpoints, and(eq(webhookEndpoints.id, webhookDeliveries.endpointId), eq(webhookEndpoints.enabled, true)))
-      .where(eq(webhookDeliveries.status, 'pending'))
-      .get()?.due
-    armTimer(next == null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, next - clock.now() + 1)))
+    if (inFlight.size > 0) return armTimer(BUSY_POLL_MS)
+    const now = clock.now()
+    const { next, blocked } = stmt.nextWake.get({ now }) ?? { next: null, blocked: null }
+    let wait = next == null ? MAX_IDLE_MS : next - now + 1
+    if (blocked) wait = Math.min(wait, BUSY_POLL_MS)
+    armTimer(Math.min(MAX_IDLE_MS, wait))
   }
 
   function armTimer(ms: number): void {
