@@ -53,7 +53,8 @@ CREATE TABLE `contacts` (
 CREATE UNIQUE INDEX `contacts_seq_idx` ON `contacts` (`workspace_id`,`seq`);--> statement-breakpoint
 CREATE UNIQUE INDEX `contacts_source_seq_idx` ON `contacts` (`workspace_id`,`first_source`,`source_seq`);--> statement-breakpoint
 CREATE UNIQUE INDEX `contacts_email_idx` ON `contacts` (`workspace_id`,`email`) WHERE email is not null;--> statement-breakpoint
-CREATE INDEX `contacts_phone_idx` ON `contacts` (`workspace_id`,`phone`) WHERE phone is not null;--> statement-breakpoint
+CREATE INDEX `contacts_phone_idx` ON `contacts` (`workspace_id`,`phone`,`seq`) WHERE phone is not null;--> statement-breakpoint
+CREATE INDEX `contacts_phone_no_email_idx` ON `contacts` (`workspace_id`,`phone`,`seq`) WHERE phone is not null and email is null;--> statement-breakpoint
 CREATE INDEX `contacts_updated_idx` ON `contacts` (`workspace_id`,`updated_at`);--> statement-breakpoint
 CREATE TABLE `counters` (
 	`workspace_id` text NOT NULL,
@@ -182,6 +183,7 @@ CREATE TABLE `webhook_deliveries` (
 );
 --> statement-breakpoint
 CREATE INDEX `webhook_deliveries_due_idx` ON `webhook_deliveries` (`status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_lease_idx` ON `webhook_deliveries` (`status`,`lease_until`,`endpoint_id`);--> statement-breakpoint
 CREATE INDEX `webhook_deliveries_endpoint_idx` ON `webhook_deliveries` (`endpoint_id`,`created_at`);--> statement-breakpoint
 CREATE UNIQUE INDEX `webhook_deliveries_event_endpoint_idx` ON `webhook_deliveries` (`event_id`,`endpoint_id`);--> statement-breakpoint
 CREATE TABLE `webhook_endpoints` (

@@ -64,7 +64,10 @@ export const contacts = sqliteTable(
     uniqueIndex('contacts_seq_idx').on(t.workspaceId, t.seq),
     uniqueIndex('contacts_source_seq_idx').on(t.workspaceId, t.firstSource, t.sourceSeq),
     uniqueIndex('contacts_email_idx').on(t.workspaceId, t.email).where(sql`email is not null`),
-    index('contacts_phone_idx').on(t.workspaceId, t.phone).where(sql`phone is not null`),
+    index('contacts_phone_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null`),
+    // A phone-only contact that a lead with an email completes: without this, leads that share a
+    // phone but bring new emails scan every contact with that phone.
+    index('contacts_phone_no_email_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null and email is null`),
     index('contacts_updated_idx').on(t.workspaceId, t.updatedAt),
   ],
 )
@@ -192,6 +195,8 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [
     index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    // The dispatcher counts live leases per endpoint on every claim.
+    index('webhook_deliveries_lease_idx').on(t.status, t.leaseUntil, t.endpointId),
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
     uniqueIndex('webhook_deliveries_event_endpoint_idx').on(t.eventId, t.endpointId),
   ],
