@@ -86,21 +86,35 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
 export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): Contact {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
-    return tx
-      .update(contacts)
-      .set({
-        email: existing.email ?? person.email,
-        phone: existing.phone ?? person.phone,
-        firstName: existing.firstName ?? person.firstName,
-        lastName: existing.lastName ?? person.lastName,
-        metadata: { ...existing.metadata, ...person.metadata },
-        leadCount: existing.leadCount + 1,
-        lastSource: person.source,
-        updatedAt: now,
-      })
-      .where(eq(contacts.id, existing.id))
-      .returning()
-      .get()!
+    // update().set() takes no bare placeholders in its types; sql`` wraps them.
+    const merge = prepared(tx, 'contacts.mergeLead', (db) =>
+      db
+        .update(contacts)
+        .set({
+          email: sql`${sql.placeholder('email')}`,
+          phone: sql`${sql.placeholder('phone')}`,
+          firstName: sql`${sql.placeholder('firstName')}`,
+          lastName: sql`${sql.placeholder('lastName')}`,
+          metadata: sql`${sql.placeholder('metadata')}`,
+          leadCount: sql`${contacts.leadCount} + 1`,
+          lastSource: sql`${sql.placeholder('lastSource')}`,
+          updatedAt: sql`${sql.placeholder('updatedAt')}`,
+        })
+        .where(eq(contacts.id, sql.placeholder('id')))
+        .returning()
+        .prepare(),
+    )
+    return merge.get({
+      id: existing.id,
+      email: existing.email ?? person.email,
+      phone: existing.phone ?? person.phone,
+      firstName: existing.firstName ?? person.firstName,
+      lastName: existing.lastName ?? person.lastName,
+      // Bound as raw SQL text, so the JSON column's encoder does not run: stringify here.
+      metadata: JSON.stringify({ ...existing.metadata, ...person.metadata }),
+      lastSource: person.source,
+      updatedAt: now,
+    })!
   }
   const row: Contact = {
     id: newId(),
