@@ -1,5 +1,5 @@
 /** The compiled executable for end-to-end tests: built once (atomically) when missing or older than the sources. */
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = join(import.meta.dir, '..')
@@ -19,7 +19,9 @@ export function ensureExecutable(): string {
   const sources = Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'drizzle')), statSync(join(ROOT, 'package.json')).mtimeMs)
   if (existsSync(EXECUTABLE) && statSync(EXECUTABLE).mtimeMs >= sources) return EXECUTABLE
   const temp = `${EXECUTABLE}.${process.pid}.tmp`
-  const build = Bun.spawnSync(['bun', 'build', '--compile', '--minify', 'src/index.ts', '--outfile', temp], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
+  // The same command as `bun run build`, writing to a temporary name that is renamed into place atomically.
+  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.build
+  const build = Bun.spawnSync(script.replace('--outfile dist/askad', `--outfile ${temp}`).split(' '), { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
   renameSync(temp, EXECUTABLE)
   return EXECUTABLE
