@@ -8,12 +8,13 @@ import type { AppDeps } from '../deps'
 import { clientIp, parseRanges } from '../lib/client-ip'
 import { ApiError, invalid } from '../lib/errors'
 import { parsePageQuery } from '../lib/pagination'
-import { isScope } from '../lib/scopes'
+import { isScope, type Scope } from '../lib/scopes'
 import { createKeyFor, revokeKey } from '../modules/api-keys/service'
 import { updateDeal } from '../modules/deals/service'
 import { findWorkspace } from '../modules/workspaces/service'
 import { findSession, endSession, signIn, type ActiveSession, type SignInFailure } from '../modules/sessions/service'
 import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
+import { requireScope } from '../plugins/auth'
 import { formRoutes } from '../plugins/body'
 import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
@@ -167,6 +168,15 @@ export const dashboard = (deps: AppDeps) => {
     }
   }
 
+  /** A page or action that needs a scope: the session acts with its key's scopes, like the same call to the API. */
+  const needs = (scope: Scope, handler: (c: SignedIn) => Response | Promise<Response>) => (c: SignedIn) => {
+    requireScope({ key: c.active.key, workspaceId: c.workspaceId }, scope)
+    return handler(c)
+  }
+
+  /** Every webhook page and action needs `webhooks:manage`. */
+  const webhooksAction = (handler: (c: SignedIn) => Response | Promise<Response>) => signedIn(needs('webhooks:manage', handler))
+
   const page = (c: SignedIn, title: string, content: Html, status = 200, notices: Notice[] = c.notices) =>
     respond(layout({ title, path: c.path, viewer: c.viewer, notices, content }), status)
 
@@ -229,25 +239,29 @@ export const dashboard = (deps: AppDeps) => {
       }),
       HIDDEN,
     )
-    .get(BASE, signedIn((c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now()))), HIDDEN)
-    .get(`${BASE}/contacts`, signedIn((c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query)))), HIDDEN)
+    .get(BASE, signedIn(needs('leads:read', (c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now())))), HIDDEN)
+    .get(`${BASE}/contacts`, signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
     .get(
       `${BASE}/contacts/:id`,
-      signedIn((c) => {
-        const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
-        return page(c, title, content)
-      }),
+      signedIn(
+        needs('contacts:read', (c) => {
+          const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
+          return page(c, title, content)
+        }),
+      ),
       HIDDEN,
     )
-    .get(`${BASE}/leads`, signedIn((c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query)))), HIDDEN)
-    .get(`${BASE}/deals`, signedIn((c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer))), HIDDEN)
+    .get(`${BASE}/leads`, signedIn(needs('leads:read', (c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
+    .get(`${BASE}/deals`, signedIn(needs('deals:read', (c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer)))), HIDDEN)
     .post(
       `${BASE}/deals/:id/stage`,
-      signedIn((c) => {
-        // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
-        updateDeal(deps, c.workspaceId, c.params.id!, { stage: field(c.body, 'stage') ?? '' })
-        return redirect(`${BASE}/deals?done=moved`)
-      }),
+      signedIn(
+        needs('deals:write', (c) => {
+          // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
+          updateDeal(deps, c.workspaceId, c.params.id!, { stage: field(c.body, 'stage') ?? '' })
+          return redirect(`${BASE}/deals?done=moved`)
+        }),
+      ),
       HIDDEN,
     )
     .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
@@ -285,10 +299,10 @@ export const dashboard = (deps: AppDeps) => {
       }),
       HIDDEN,
     )
-    .get(WEBHOOKS_PATH, signedIn((c) => webhooksView(c)), HIDDEN)
+    .get(WEBHOOKS_PATH, webhooksAction((c) => webhooksView(c)), HIDDEN)
     .post(
       WEBHOOKS_PATH,
-      signedIn(async (c) => {
+      webhooksAction(async (c) => {
         const form: EndpointForm = { url: (field(c.body, 'url') ?? '').trim(), description: field(c.body, 'description') ?? '', events: fields(c.body, 'events') }
         try {
           const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, { url: form.url, description: form.description, events: form.events })
@@ -302,7 +316,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .get(
       `${WEBHOOKS_PATH}/:id`,
-      signedIn((c) => {
+      webhooksAction((c) => {
         const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
         return page(c, title, content)
       }),
@@ -310,7 +324,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/test`,
-      signedIn((c) => {
+      webhooksAction((c) => {
         sendTestEvent(deps, c.workspaceId, c.params.id!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
       }),
@@ -318,7 +332,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/rotate`,
-      signedIn((c) => {
+      webhooksAction((c) => {
         const { endpoint, secret } = rotateSecret(deps, c.workspaceId, c.params.id!)
         return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
       }),
@@ -326,7 +340,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/enable`,
-      signedIn(async (c) => {
+      webhooksAction(async (c) => {
         await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
       }),
@@ -334,7 +348,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/disable`,
-      signedIn(async (c) => {
+      webhooksAction(async (c) => {
         await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
       }),
@@ -342,7 +356,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/recover`,
-      signedIn((c) => {
+      webhooksAction((c) => {
         recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
       }),
@@ -350,7 +364,7 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
-      signedIn((c) => {
+      webhooksAction((c) => {
         retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
       }),

@@ -63,7 +63,8 @@ export function keyPrefix(key: string): string {
   return key.slice(0, KIND_PREFIX.secret.length + DISPLAY_CHARS)
 }
 
-const KEY_ANYWHERE = /ask_(sk|pk)_[0-9A-Za-z]{4}[0-9A-Za-z]*/g
+/** Longer than a display prefix: a prefix alone (already shown in listings) is left as it is, not redacted twice. */
+const KEY_ANYWHERE = new RegExp(`ask_(sk|pk)_[0-9A-Za-z]{${DISPLAY_CHARS + 1},}`, 'g')
 
 /** Replaces anything key-shaped in free text (paths, messages) by its display prefix. */
 export function redactKeys(text: string): string {

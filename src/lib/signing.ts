@@ -10,6 +10,13 @@ export function generateSecret(): string {
   return SECRET_PREFIX + randomBytes(SECRET_BYTES).toString('base64')
 }
 
+const SECRET_ANYWHERE = /whsec_[A-Za-z0-9+/]+=*/g
+
+/** Replaces every signing secret in free text by `whsec_…`, for anything that is stored or logged. */
+export function redactSigningSecrets(text: string): string {
+  return text.replace(SECRET_ANYWHERE, `${SECRET_PREFIX}…`)
+}
+
 /** The HMAC key of a secret: the base64-decoded part after `whsec_`. */
 function secretKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64')

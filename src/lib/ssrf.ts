@@ -37,6 +37,12 @@ export function urlProblem(raw: string): string | null {
   return null
 }
 
+/**
+ * IANA's IPv6 global unicast block. ipaddr.js calls every address outside its named ranges
+ * 'unicast', including IPv4-compatible ::a.b.c.d and other unassigned space: reserved for us.
+ */
+const IPV6_GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number]
+
 /** The name of the special range an address is in, or null for public unicast. IPv4-mapped IPv6 counts as IPv4. */
 export function specialRange(address: string): string | null {
   let addr: ipaddr.IPv4 | ipaddr.IPv6
@@ -46,7 +52,8 @@ export function specialRange(address: string): string | null {
     return 'invalid'
   }
   const range = addr.range()
-  return range === 'unicast' ? null : range
+  if (range !== 'unicast') return range
+  return addr.kind() === 'ipv6' && !(addr as ipaddr.IPv6).match(IPV6_GLOBAL_UNICAST) ? 'reserved' : null
 }
 
 /** Why an address may not be contacted, or null when it may (public, or inside the allow-list). */

@@ -8,7 +8,8 @@
  * Keys are per API key. Only 2xx and 3xx answers are stored. Requests refused before the
  * handler (auth, rate limit, schema) never reserve a key, and an error answer (4xx or 5xx)
  * releases it: our services write in one transaction that an error rolls back, so nothing was
- * done and the client may fix the request and retry with the same key.
+ * done and the client may fix the request and retry with the same key. Secrets shown once (a new
+ * API key, a `whsec_` signing secret) are never stored: a replay shows them redacted.
  */
 import { and, eq, lte } from 'drizzle-orm'
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia'
@@ -17,6 +18,8 @@ import { idempotencyKeys } from '../db/schema'
 import { writeTx } from '../db/tx'
 import type { AppDeps } from '../deps'
 import { ApiError, invalid } from '../lib/errors'
+import { redactKeys } from '../lib/keys'
+import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
 
 /** How long a stored response is replayed. */
@@ -130,7 +133,9 @@ export const idempotency = (deps: AppDeps) => {
       response.headers.forEach((value, name) => {
         if (!PER_REQUEST_HEADER.test(name)) headers[name] = value
       })
-      finish(deps.db, reservation, { status: response.status, headers, body: await response.clone().text() })
+      // The table is not a secret store: keys are kept only as hashes, so a stored response must not undo that.
+      const body = redactSigningSecrets(redactKeys(await response.clone().text()))
+      finish(deps.db, reservation, { status: response.status, headers, body })
       return response
     })
 }

@@ -1,4 +1,5 @@
-/** One delivery attempt: SSRF check → signed POST with timeouts → a classified outcome. Never throws. */
+/** One delivery attempt: SSRF check → signed POST to the checked address, with timeouts → a classified outcome. Never throws. */
+import ipaddr from 'ipaddr.js'
 import type { AddressRanges, HostResolver } from '../lib/ssrf'
 import { checkUrl } from '../lib/ssrf'
 import { signatureHeader } from '../lib/signing'
@@ -10,6 +11,8 @@ export type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'ht
 export const RESPONSE_BODY_MAX_BYTES = 20 * 1024
 /** Whole attempt, from DNS to the last byte read (SPEC §7). */
 export const ATTEMPT_TIMEOUT_MS = 15_000
+/** Connect errors after which no byte was sent, so the next address of the host may be tried. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT'])
 
 export interface AttemptRequest {
   url: string
@@ -63,12 +66,20 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
     'webhook-timestamp': String(timestamp),
     'webhook-signature': signatureHeader(req.secrets, req.eventId, timestamp, req.payload),
   }
-  let response: Response
-  try {
-    response = await env.fetch(req.url, { method: 'POST', headers, body: req.payload, redirect: 'manual', signal })
-  } catch (error) {
-    const { errorClass, message } = classifyFetchError(error)
-    return failed(errorClass, errorClass === 'timeout' ? `no answer within ${env.timeoutMs} ms` : message)
+  let response!: Response
+  for (const [i, address] of check.addresses.entries()) {
+    const target = pinnedTarget(req.url, address)
+    const tls = target.serverName ? { tls: { serverName: target.serverName } } : {}
+    try {
+      const init = { method: 'POST', headers: { ...headers, ...(target.host ? { host: target.host } : {}) }, body: req.payload, redirect: 'manual' as const, signal, ...tls }
+      response = await env.fetch(target.url, init)
+      break
+    } catch (error) {
+      // Like fetch on its own, move on to the next address when this one could not even be reached (nothing was sent).
+      if (i < check.addresses.length - 1 && UNREACHABLE_CODES.has((error as { code?: string })?.code ?? '')) continue
+      const { errorClass, message } = classifyFetchError(error)
+      return failed(errorClass, errorClass === 'timeout' ? `no answer within ${env.timeoutMs} ms` : message)
+    }
   }
   const responseBody = await readCapped(response)
   const statusCode = response.status
@@ -77,6 +88,22 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
   const location = response.headers.get('location')
   const errorMessage = statusCode >= 300 && statusCode < 400 ? `redirect to ${location ?? '(no location)'} not followed` : `HTTP ${statusCode}`
   return done({ statusCode, errorClass: 'http', errorMessage, responseBody, retryAfterMs })
+}
+
+/**
+ * Where to connect: the address the SSRF check approved, never a second DNS answer (which a
+ * rebinding attacker controls). The URL then names the address; Host, TLS SNI and certificate
+ * verification keep the host name.
+ */
+export function pinnedTarget(raw: string, address: string): { url: string; host?: string; serverName?: string } {
+  const url = new URL(raw)
+  const name = url.hostname
+  if (ipaddr.isValid(name.replace(/^\[(.*)\]$/, '$1'))) return { url: raw }
+  const host = url.host
+  // A URL cannot carry an IPv6 zone (fe80::1%eth0); without it the connect fails, it never falls back to DNS.
+  const ip = address.replace(/%.*$/, '')
+  url.hostname = ip.includes(':') ? `[${ip}]` : ip
+  return { url: url.href, host, serverName: url.protocol === 'https:' ? name.replace(/\.$/, '') : undefined }
 }
 
 function aborted(signal: AbortSignal): Promise<'timeout'> {

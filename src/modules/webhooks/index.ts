@@ -23,7 +23,7 @@ import {
 const SSRF_NOTE =
   'The URL host is resolved and every address must be public: loopback, private, link-local (169.254.169.254 included), CGNAT, ' +
   'unspecified, multicast, reserved, IPv6 ULA/link-local and IPv4-mapped forms are refused with a 422 "blocked address", ' +
-  'unless inside `ASKAD_WEBHOOK_ALLOW_CIDRS`. The same check runs again before every attempt.'
+  'unless inside `ASKAD_WEBHOOK_ALLOW_CIDRS`. The same check runs again before every attempt, which then connects to the checked address (no DNS rebinding).'
 
 export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/webhooks', tags: ['Webhooks'] })
@@ -46,6 +46,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         const { endpoint, secret } = await createEndpoint(deps, auth.workspaceId, body)
         set.status = 201
         set.headers.location = `/api/v1/webhooks/${endpoint.id}`
+        set.headers['cache-control'] = 'no-store'
         return { ...serializeEndpoint(endpoint), secret }
       },
       {
@@ -93,8 +94,9 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/:id/rotate-secret',
-      ({ params, auth }) => {
+      ({ params, auth, set }) => {
         const { endpoint, secret } = rotateSecret(deps, auth.workspaceId, params.id)
+        set.headers['cache-control'] = 'no-store'
         return { id: endpoint.id, secret, previous_secret_expires_at: iso(endpoint.previousSecretExpiresAt)! }
       },
       {
