@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig(settings)
   if (command.path[0] === 'serve') {
     if (args.length) throw new CliError(`Unexpected argument '${args[0]}'.\nUsage: ${command.usage}`, 2)
-    return serve(config)
+    return serve(config, { json: Boolean(flags.json) })
   }
 
   const out = createOutput(Boolean(flags.json))

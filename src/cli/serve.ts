@@ -10,13 +10,18 @@ import { bootstrap } from '../modules/workspaces/service'
 import { startDispatcher } from '../workers/dispatcher'
 import { VERSION } from '../version'
 
-/** Bun answers 413 itself above this; below it our parser gives the problem-details 413 (limit 1 MiB). */
-const SERVER_MAX_BODY_BYTES = 8 * 1024 * 1024
+/**
+ * No server-level cap: Bun would answer a bare 413 (no problem body, no X-Request-Id) above it. Bodies
+ * are streamed, not buffered, so our parser's 1 MiB limit is what refuses them, before reading any
+ * body whose Content-Length is too large.
+ */
+const SERVER_MAX_BODY_BYTES = Number.MAX_SAFE_INTEGER
 
 /** How long in-flight requests get after SIGTERM before their connections are closed; inside Docker's default 10 s stop timeout. */
 const SHUTDOWN_GRACE_MS = 8_000
 
-export async function serve(config: Config): Promise<void> {
+/** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
+export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
   const db = openDb(config.dbPath)
   migrate(db)
@@ -30,18 +35,11 @@ export async function serve(config: Config): Promise<void> {
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${server.port}`
 
   const say = (line = '') => process.stdout.write(line + '\n')
-  say(`askad ${VERSION} listening on ${url}`)
-  say(`API docs: ${url}/docs`)
-  say(`Database: ${config.dbPath}`)
-  if (boot) {
-    say()
-    say(`First start: created workspace '${boot.workspace.slug}' and a secret key with all scopes.`)
-    say(`It is shown only this once, so store it now:`)
-    say()
-    say(`  export ASKAD_KEY=${boot.created.key}`)
-    say()
-    say(`Try: curl -X POST ${url}/api/v1/leads/inbound -H "Authorization: Bearer $ASKAD_KEY" \\`)
-    say(`       -H "Content-Type: application/json" -d '{"email":"jane@example.com","source":"curl"}'`)
+  if (options.json) {
+    const first = boot && { workspace: boot.workspace.slug, key_id: boot.created.record.id, key: boot.created.key }
+    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: config.dbPath, bootstrap: first ?? null }))
+  } else {
+    printBanner(say, url, config.dbPath, boot)
   }
   logger.info('server started', { url, version: VERSION, db: config.dbPath })
 
@@ -69,4 +67,19 @@ export async function serve(config: Config): Promise<void> {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+function printBanner(say: (line?: string) => void, url: string, dbPath: string, boot: ReturnType<typeof bootstrap>): void {
+  say(`askad ${VERSION} listening on ${url}`)
+  say(`API docs: ${url}/docs`)
+  say(`Database: ${dbPath}`)
+  if (!boot) return
+  say()
+  say(`First start: created workspace '${boot.workspace.slug}' and a secret key with all scopes.`)
+  say(`It is shown only this once, so store it now:`)
+  say()
+  say(`  export ASKAD_KEY=${boot.created.key}`)
+  say()
+  say(`Try: curl -X POST ${url}/api/v1/leads/inbound -H "Authorization: Bearer $ASKAD_KEY" \\`)
+  say(`       -H "Content-Type: application/json" -d '{"email":"jane@example.com","source":"curl"}'`)
 }
