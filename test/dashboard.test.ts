@@ -62,6 +62,16 @@ describe('sign-in', () => {
     expect(await s.page('/dashboard')).toContain(ws.slug)
   })
 
+  test('behind a TLS-terminating proxy (X-Forwarded-Proto: https) the cookie is Secure', async () => {
+    const ws = h.workspace()
+    const res = await h.request('POST', '/dashboard/sign-in', {
+      rawBody: form({ key: ws.key, next: '/dashboard' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, 'x-forwarded-proto': 'https' },
+    })
+    expect(res.status).toBe(303)
+    expect(res.headers.get('set-cookie')).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/)
+  })
+
   test('the sign-in page itself asks for a key and sets no cookie', async () => {
     const res = await h.request('GET', '/dashboard/sign-in')
     expect(res.status).toBe(200)

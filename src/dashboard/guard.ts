@@ -24,9 +24,14 @@ export function readCookie(request: Request, name: string): string | null {
   return null
 }
 
-/** Set-Cookie for a session token: never readable by scripts, never sent on cross-site requests. */
+/**
+ * Set-Cookie for a session token: never readable by scripts, never sent on cross-site requests.
+ * Secure when the browser speaks https, directly or through a TLS-terminating proxy; believing
+ * X-Forwarded-Proto from anyone is safe here because it can only make the cookie stricter.
+ */
 export function sessionCookie(request: Request, token: string): string {
-  const secure = new URL(request.url).protocol === 'https:' ? '; Secure' : ''
+  const https = new URL(request.url).protocol === 'https:' || request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() === 'https'
+  const secure = https ? '; Secure' : ''
   return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MAX_MS / 1000}${secure}`
 }
 
