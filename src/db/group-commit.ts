@@ -1,10 +1,15 @@
 /**
  * Group commit: write transactions submitted during one turn of the event loop run inside
- * ONE SQLite transaction, each in its own savepoint. A commit (WAL append, and now and then
- * a checkpoint) costs more than the few statements a lead needs, so under concurrent load
- * this multiplies ingest throughput; alone, a job waits one tick. A job that throws rolls
- * back only its savepoint and rejects only its own promise. Results are handed out after
- * the commit, so a caller never answers before its data is durable in the WAL.
+ * ONE SQLite transaction. A commit (WAL append, and now and then a checkpoint) costs more
+ * than the few statements a lead needs, so under concurrent load this multiplies ingest
+ * throughput; alone, a job waits one tick. Results are handed out after the commit, so a
+ * caller never answers before its data is in the WAL.
+ *
+ * If any job throws, the shared transaction is rolled back and every job of the batch runs
+ * again in a transaction of its own, so one bad job fails alone. Jobs must therefore touch
+ * nothing outside the transaction (they may run twice). Savepoints per job would isolate
+ * failures too, but cost more than the statements of a lead; failures here are rare (input
+ * is validated before a job is queued).
  */
 import type { Db } from './client'
 import { writeTx, type Tx } from './tx'
@@ -24,23 +29,20 @@ function flush(db: Db): void {
   const queue = queues.get(db)!
   const batch = queue.splice(0, MAX_JOBS_PER_COMMIT)
   if (queue.length > 0) setImmediate(() => flush(db))
-  let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[]
+  let results: unknown[]
   try {
-    outcomes = writeTx(db, (tx) =>
-      batch.map((job) => {
-        try {
-          return { ok: true as const, value: tx.transaction((savepoint) => job.work(savepoint)) }
-        } catch (error) {
-          return { ok: false as const, error }
-        }
-      }),
-    )
-  } catch (error) {
-    // The commit itself failed (disk full, database closed): nothing of the batch is stored.
-    for (const job of batch) job.reject(error)
+    results = writeTx(db, (tx) => batch.map((job) => job.work(tx)))
+  } catch {
+    for (const job of batch) {
+      try {
+        job.resolve(writeTx(db, job.work))
+      } catch (error) {
+        job.reject(error)
+      }
+    }
     return
   }
-  outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error)))
+  results.forEach((value, i) => batch[i]!.resolve(value))
 }
 
 /** Runs `work` in a write transaction shared with the other jobs of this event-loop turn; resolves after the commit. */
