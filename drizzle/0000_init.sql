@@ -93,7 +93,6 @@ CREATE TABLE `events` (
 	FOREIGN KEY (`workspace_id`) REFERENCES `workspaces`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `events_workspace_idx` ON `events` (`workspace_id`,`type`,`created_at`);--> statement-breakpoint
 CREATE TABLE `idempotency_keys` (
 	`api_key_id` text NOT NULL,
 	`key` text NOT NULL,

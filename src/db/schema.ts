@@ -150,7 +150,7 @@ export const events = sqliteTable(
     payload: text('payload').notNull(),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [index('events_workspace_idx').on(t.workspaceId, t.type, t.createdAt)],
+  // No secondary index: events are only read by id (deliveries point at them), and every lead writes one.
 )
 
 export const webhookEndpoints = sqliteTable(
