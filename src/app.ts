@@ -19,6 +19,7 @@ import { leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
 import { VERSION } from './version'
 
+/** Builds the whole app: plugins in the order they must run, then every API module under /api/v1. */
 export function createApp(deps: AppDeps) {
   // normalize: false — Elysia's default coercion turns a string into {"0": …} instead of rejecting it.
   return new Elysia({ normalize: false })

@@ -1,5 +1,6 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface RateLimitConfig {
   /** Bucket size: requests allowed in a burst. */
@@ -32,11 +33,11 @@ export const SETTINGS = [
   { flag: 'port', env: 'PORT', help: `Port to listen on (default ${DEFAULTS.port})` },
   { flag: 'host', env: 'HOST', help: `Address to bind (default ${DEFAULTS.host})` },
   { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file (default ${DEFAULTS.dbPath})` },
-  { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: 'Requests per key: N (per minute) or N/<seconds>s (default 100/60s)' },
+  { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: `Requests per key: N (per minute) or N/<seconds>s (default ${DEFAULTS.rateLimit})` },
   { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
   { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
-  { flag: 'log-level', env: 'LOG_LEVEL', help: 'debug, info, warn, error or silent (default info)' },
+  { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 ] as const
 
 export type SettingFlag = (typeof SETTINGS)[number]['flag']
@@ -64,7 +65,7 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   const port = Number(get('port') ?? DEFAULTS.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port '${get('port')}'`)
   const logLevel = (get('log-level') ?? DEFAULTS.logLevel).toLowerCase() as LogLevel
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
   return Object.freeze({
     port,
     host: get('host') || DEFAULTS.host,

@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<void> {
   const flags = parsed.values as Record<string, string | boolean | undefined>
   const args = parsed.positionals.slice(command.path.length)
   if (flags.version) return void console.log(VERSION)
-  if (flags.help) return void console.log(`${command.summary}\n\nUsage: ${command.usage}`)
+  if (flags.help) return void console.log([command.summary, '', `Usage: ${command.usage}`, ...(command.details ? ['', ...command.details] : [])].join('\n'))
 
   const settings = Object.fromEntries(Object.entries(flags).filter(([, v]) => typeof v === 'string')) as Partial<Record<SettingFlag, string>>
   const config = loadConfig(settings)

@@ -1,5 +1,6 @@
 /** The command table: names, flags and help text of every CLI command, in one place. */
 import type { ParseArgsConfig } from 'node:util'
+import { DEFAULTS, SETTINGS } from '../config'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -8,6 +9,8 @@ export interface CommandSpec {
   path: string[]
   usage: string
   summary: string
+  /** Lines shown under the usage by `--help`. */
+  details?: string[]
   options: Options
 }
 
@@ -23,15 +26,8 @@ const SPECS: CommandSpec[] = [
     path: ['serve'],
     usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--log-level L]',
     summary: 'Start the server (the default command).',
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'rate-limit': { type: 'string' },
-      'webhook-allow-cidrs': { type: 'string' },
-      'trusted-proxies': { type: 'string' },
-      'bootstrap-key': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
+    details: ['Settings (a flag beats its environment variable):', ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} ${s.help}`)],
+    options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' }])),
   },
   { path: ['workspace', 'create'], usage: 'askad workspace create SLUG [--name "Display name"]', summary: 'Create a workspace (tenant).', options: { name: { type: 'string' } } },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
@@ -64,10 +60,12 @@ const SPECS: CommandSpec[] = [
 
 export const COMMANDS: CommandSpec[] = SPECS.map((c) => ({ ...c, options: { ...common, ...c.options } }))
 
+/** The command whose path the leading words spell, if any. */
 export function findCommand(words: string[]): CommandSpec | undefined {
   return COMMANDS.find((c) => c.path.every((p, i) => words[i] === p))
 }
 
+/** The text of `askad --help`. */
 export function generalHelp(version: string): string {
   const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(18)} ${c.summary}`)
   return [
@@ -79,7 +77,7 @@ export function generalHelp(version: string): string {
     ...lines,
     '',
     'Flags on every command:',
-    '  --db FILE      SQLite database (default ./data/askad.db, or ASKAD_DB)',
+    `  --db FILE      SQLite database (default ${DEFAULTS.dbPath}, or ASKAD_DB)`,
     '  --json         Machine-readable output',
     '  --help, -h     Help for the command',
     '  --version, -v  Print the version',

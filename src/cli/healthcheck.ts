@@ -4,6 +4,7 @@ import { CliError, type Output } from './output'
 
 const HEALTHCHECK_TIMEOUT_MS = 3_000
 
+/** Exits 0 when GET /healthz on the configured port answers 200. */
 export async function healthcheck(config: Config, out: Output): Promise<void> {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}/healthz`

@@ -26,6 +26,7 @@ export interface KeyCreateFlags {
   'expires-at'?: string
 }
 
+/** `askad key create`: prints the new key in full, once. */
 export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
   const ws = workspaceOf(db, flags.workspace)
   const rateLimit = flags['rate-limit'] === undefined ? null : Number(flags['rate-limit'])
@@ -44,18 +45,21 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
   )
 }
 
+/** `askad key list`: a workspace's keys, by prefix. */
 export function keyList(db: Db, out: Output, flags: { workspace?: string }): void {
   const ws = workspaceOf(db, flags.workspace)
   const keys = listKeys(db, ws.id).map(serializeKey)
   out.result(keys, () => table(keys, ['id', 'prefix', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'revoked_at']))
 }
 
+/** `askad key revoke KEY_ID`, in any workspace. */
 export function keyRevoke(db: Db, out: Output, args: string[]): void {
   if (args.length !== 1) throw new CliError('Usage: askad key revoke KEY_ID', 2)
   const key = serializeKey(revokeKey(db, systemClock, null, args[0]!))
   out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
 }
 
+/** `askad key generate`: a valid key that is not stored anywhere. */
 export function keyGenerate(out: Output, flags: { publishable?: boolean }): void {
   const key = generateKey(flags.publishable ? 'publishable' : 'secret')
   out.result({ key }, () => key)

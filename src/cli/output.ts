@@ -5,6 +5,7 @@ export interface Output {
   result(data: unknown, human: () => string): void
 }
 
+/** An Output printing JSON or human text. */
 export function createOutput(json: boolean): Output {
   return {
     json,

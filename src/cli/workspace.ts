@@ -4,6 +4,7 @@ import { systemClock } from '../lib/clock'
 import { createWorkspace, listWorkspaces, serializeWorkspace } from '../modules/workspaces/service'
 import { CliError, table, type Output } from './output'
 
+/** `askad workspace create SLUG [--name N]`. */
 export function workspaceCreate(db: Db, out: Output, args: string[], flags: { name?: string }): void {
   const slug = args[0]
   if (!slug || args.length > 1) throw new CliError('Usage: askad workspace create SLUG [--name "Display name"]', 2)
@@ -11,6 +12,7 @@ export function workspaceCreate(db: Db, out: Output, args: string[], flags: { na
   out.result(ws, () => `Created workspace '${ws.slug}' (${ws.id}).`)
 }
 
+/** `askad workspace list`. */
 export function workspaceList(db: Db, out: Output): void {
   const all = listWorkspaces(db).map(serializeWorkspace)
   out.result(all, () => table(all, ['slug', 'id', 'name', 'created_at']))

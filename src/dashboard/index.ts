@@ -5,7 +5,7 @@
  */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../deps'
-import { clientIp, parseRanges } from '../lib/client-ip'
+import { parseRanges, requestClientIp } from '../lib/client-ip'
 import { ApiError, invalid } from '../lib/errors'
 import { parsePageQuery } from '../lib/pagination'
 import { isScope, type Scope } from '../lib/scopes'
@@ -20,15 +20,15 @@ import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
 import { CSRF_FIELD, clearedCookie, createSignInLimiter, csrfMatches, readCookie, sameOrigin, sessionCookie, SESSION_COOKIE } from './guard'
 import { html, type Html } from './html'
-import { ASSETS, BASE, layout, type Notice, type Viewer } from './layout'
-import { createdKeyPage, keysPage, KEYS_PATH, type KeyForm } from './pages/api-keys'
+import { ASSETS, BASE, KEYS_PATH, WEBHOOKS_PATH, layout, type Notice, type Viewer } from './layout'
+import { createdKeyPage, keysPage, type KeyForm } from './pages/api-keys'
 import { contactPage, contactsPage } from './pages/contacts'
 import { dealsPage } from './pages/deals'
 import { embedPage } from './pages/embed'
 import { leadsPage } from './pages/leads'
 import { overviewPage } from './pages/overview'
 import { signInPage } from './pages/sign-in'
-import { endpointPage, secretOnce, webhooksPage, WEBHOOKS_PATH, type EndpointForm } from './pages/webhooks'
+import { endpointPage, secretOnce, webhooksPage, type EndpointForm } from './pages/webhooks'
 
 /** Pages load nothing from anywhere but this server, and no other site may frame them. */
 const CSP = [
@@ -130,6 +130,7 @@ function forbidden(text: string): Response {
   return respond(html`<!doctype html><title>Forbidden</title><p>${text}</p>`, 403)
 }
 
+/** The dashboard routes, each behind the session, CSRF and scope checks it needs. */
 export const dashboard = (deps: AppDeps) => {
   const { db, clock } = deps
   const limiter = createSignInLimiter(clock)
@@ -216,7 +217,7 @@ export const dashboard = (deps: AppDeps) => {
       ({ request, body, server }) => {
         if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
         const next = safeNext(field(body, 'next'))
-        const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+        const ip = requestClientIp(request, server, trustedProxies)
         const wait = limiter.waitSeconds(ip)
         if (wait > 0) {
           const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }

@@ -1,10 +1,13 @@
 /** The page shell (head, navigation, notices) and the small view helpers every page shares. */
 import type { Page } from '../lib/pagination'
 import { VERSION } from '../version'
+import { CSRF_FIELD } from './guard'
 import { html, type Html, type Interpolation } from './html'
 
 export const BASE = '/dashboard'
 export const ASSETS = `${BASE}/assets`
+export const KEYS_PATH = `${BASE}/settings/api-keys`
+export const WEBHOOKS_PATH = `${BASE}/settings/webhooks`
 const asset = (name: string) => `${ASSETS}/${name}?v=${encodeURIComponent(VERSION)}`
 
 /** What every signed-in page knows about its viewer. */
@@ -24,8 +27,8 @@ const NAV: { href: string; label: string }[] = [
   { href: `${BASE}/contacts`, label: 'Contacts' },
   { href: `${BASE}/leads`, label: 'Leads' },
   { href: `${BASE}/deals`, label: 'Deals' },
-  { href: `${BASE}/settings/api-keys`, label: 'API keys' },
-  { href: `${BASE}/settings/webhooks`, label: 'Webhooks' },
+  { href: KEYS_PATH, label: 'API keys' },
+  { href: WEBHOOKS_PATH, label: 'Webhooks' },
   { href: `${BASE}/embed`, label: 'Embed' },
 ]
 
@@ -72,13 +75,14 @@ export function bareLayout(title: string, content: Interpolation): Html {
 </html>`
 }
 
+/** The notices above a page's content; errors are announced as alerts. */
 export function notices(list: Notice[] | undefined): Html {
   return html`${(list ?? []).map((n) => html`<p class="notice ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</p>`)}`
 }
 
 /** The hidden field every state-changing form carries. */
 export function csrfField(viewer: Viewer): Html {
-  return html`<input type="hidden" name="_csrf" value="${viewer.csrf}">`
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${viewer.csrf}">`
 }
 
 /** A one-button POST form (revoke, retry, …), optionally asking for confirmation first. */
@@ -92,6 +96,7 @@ export function when(value: string | null | undefined): Html {
   return html`<time datetime="${value}">${value.slice(0, 16).replace('T', ' ')}</time>`
 }
 
+/** First and last name joined, or an empty string. */
 export function personName(p: { first_name: string | null; last_name: string | null }): string {
   return [p.first_name, p.last_name].filter(Boolean).join(' ')
 }

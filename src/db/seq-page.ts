@@ -6,9 +6,8 @@
 import { and, count, desc, eq, lt, lte, type SQL } from 'drizzle-orm'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { PageRequest } from '../lib/pagination'
-import type { DbOrTx } from './tx'
-import { readCounter } from './tx'
 import { contacts, leads } from './schema'
+import { readCounter, type DbOrTx } from './tx'
 
 type SeqTable = typeof contacts | typeof leads
 
@@ -24,6 +23,7 @@ export interface SeqPageQuery {
   req: PageRequest
 }
 
+/** One page of a seq table, newest first: a seq-range seek when only workspace and source filter, else COUNT + OFFSET. */
 export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total: number; hasMore: boolean } {
   const { table, req } = q
   const scope = eq(table.workspaceId, q.workspaceId)

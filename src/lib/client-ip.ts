@@ -40,7 +40,7 @@ export function inRanges(addr: ipaddr.IPv4 | ipaddr.IPv6, ranges: Range[]): bool
  * The client address of a request given its socket peer. X-Forwarded-For is read right to
  * left, skipping trusted proxies, so a client cannot spoof it by sending its own header.
  */
-export function clientIp(peer: string | undefined, forwardedFor: string | null, trustedProxies: Range[]): string {
+function clientIp(peer: string | undefined, forwardedFor: string | null, trustedProxies: Range[]): string {
   const fallback = peer ?? '127.0.0.1'
   const peerAddr = parseIp(fallback)
   if (!peerAddr || trustedProxies.length === 0 || !inRanges(peerAddr, trustedProxies) || !forwardedFor) return peerAddr?.toString() ?? fallback
@@ -51,4 +51,9 @@ export function clientIp(peer: string | undefined, forwardedFor: string | null, 
     if (!inRanges(hop, trustedProxies) || i === 0) return hop.toString()
   }
   return peerAddr.toString()
+}
+
+/** The client address of an HTTP request, given the server that received it (which knows the socket peer). */
+export function requestClientIp(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, trustedProxies: Range[]): string {
+  return clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
 }

@@ -32,7 +32,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n
 }
 
-export function encodeCursor(seq: number): string {
+function encodeCursor(seq: number): string {
   return Buffer.from(`s:${seq}`).toString('base64url')
 }
 
@@ -42,6 +42,7 @@ function decodeCursor(cursor: string): number {
   return Number(match[1])
 }
 
+/** Checks `page`, `limit` and `after` (422 at `query.<name>`) and turns them into a PageRequest. */
 export function parsePageQuery(query: { page?: string; limit?: string; after?: string }): PageRequest {
   const limit = positiveInt('limit', query.limit, DEFAULT_LIMIT, MAX_LIMIT)
   if (query.after !== undefined) {
@@ -89,7 +90,7 @@ export function buildPage<T>(req: PageRequest, rows: { seq: number; item: T }[],
 }
 
 /** RFC 8288 Link header: first, prev, next and last page links (or next by cursor). */
-export function linkHeader(requestUrl: string, page: Page<unknown>): string {
+function linkHeader(requestUrl: string, page: Page<unknown>): string {
   const url = new URL(requestUrl)
   const link = (params: Record<string, string | null>, rel: string) => {
     const target = new URL(url)

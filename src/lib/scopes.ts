@@ -18,6 +18,7 @@ export type Scope = (typeof SCOPES)[number]
 /** The only scope a publishable (browser) key may carry. */
 export const PUBLISHABLE_SCOPES: Scope[] = ['leads:capture']
 
+/** True for the name of a scope askad knows. */
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value)
 }

@@ -30,7 +30,7 @@ export interface TokenBuckets {
 }
 
 /** Default cap on the buckets of one generation (two are held: at most about 130 MB). */
-export const DEFAULT_MAX_BUCKETS = 1_000_000
+const DEFAULT_MAX_BUCKETS = 1_000_000
 
 /** Float slack for refill intervals like 60000/7 ms, so the capacity-th token is never lost to rounding. */
 const EPSILON_MS = 1e-6

@@ -4,6 +4,7 @@ import { redactKeys } from '../lib/keys'
 import type { Logger } from '../lib/logger'
 import { requestState } from './request-context'
 
+/** Sets X-Request-Id on every response and logs each request once it has been answered. */
 export const accessLog = (logger: Logger) =>
   new Elysia({ name: 'access-log' })
     .onRequest(({ request, set }) => {

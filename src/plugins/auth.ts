@@ -7,7 +7,7 @@
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import type { Db } from '../db/client'
-import { clientIp, parseRanges } from '../lib/client-ip'
+import { parseRanges, requestClientIp } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
 import type { Scope } from '../lib/scopes'
@@ -105,7 +105,7 @@ export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLim
     .onRequest(({ request, server, set }) => {
       const path = new URL(request.url).pathname
       if (!path.startsWith(API_PREFIX + '/') || request.method === 'OPTIONS') return
-      const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+      const ip = requestClientIp(request, server, trustedProxies)
       limits.begin(request, ip, set.headers)
       const presented = presentedKey(request)
       if (presented === null && deferredAuthRoutes.has(path)) return

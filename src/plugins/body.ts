@@ -7,7 +7,7 @@ import { Elysia } from 'elysia'
 import { ApiError } from '../lib/errors'
 
 /** Largest request body accepted, in bytes (SPEC §9). */
-export const MAX_BODY_BYTES = 1024 * 1024
+const MAX_BODY_BYTES = 1024 * 1024
 
 /**
  * Deepest JSON nesting accepted. Deeper bodies are refused before anything recursive walks them:
@@ -56,7 +56,8 @@ function nestedDeeperThan(text: string, max: number): boolean {
   return false
 }
 
-function mediaType(header: string | null): string {
+/** The media type of a Content-Type header, lower-cased, without parameters ('' when absent). */
+export function mediaType(header: string | null): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
@@ -99,6 +100,7 @@ async function parseBody(request: Request, route: string): Promise<unknown> {
   throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send ${accepted}.`)
 }
 
+/** Parses every request body under the limits above, before Elysia validates it. */
 export const bodyParser = new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, route }) => {
   if (request.method === 'GET' || request.method === 'HEAD') return
   const body = await parseBody(request, route)

@@ -10,10 +10,12 @@ import swaggerUiScript from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 
 import swaggerUiStyle from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import swaggerUiIcon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
 import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../lib/errors'
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
 import { Problem } from '../lib/problem-model'
 import { VERSION } from '../version'
 import { API_PREFIX } from './auth'
 import { formRoutes } from './body'
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
 
 const DOCS_PATH = '/docs'
 const OPENAPI_PATH = '/openapi.json'
@@ -105,8 +107,9 @@ route's scope is 403. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\
 the stored response (\`Idempotent-Replayed: true\`); the same key with another body is 422, while the first \
 is still running 409.
 
-**Pagination.** Lists take \`?page=&limit=\` (1–200, default 50) and answer \
-\`{"data": […], "pagination": {"page", "limit", "total", "has_more"}}\` with an RFC 8288 \`Link\` header.
+**Pagination.** Lists take \`?page=&limit=\` (1–${MAX_LIMIT}, default ${DEFAULT_LIMIT}) and answer \
+\`{"data": […], "pagination": {"page", "limit", "total", "has_more", "next_cursor"}}\` with an RFC 8288 \`Link\` header; \
+jobs that walk a whole list pass \`next_cursor\` back as \`?after=\` instead of a page number.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with \`type\`, \`title\`, \`status\`, \
 \`detail\`, \`request_id\` and, for validation, \`errors: [{path, message}]\`. Every response has \`X-Request-Id\`.
@@ -156,9 +159,9 @@ const IDEMPOTENCY_KEY_PARAMETER = {
   in: 'header',
   required: false,
   description:
-    'Any string up to 255 characters, unique per operation. Retrying with the same key and the same request within 24 h replays the ' +
+    `Any string up to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, unique per operation. Retrying with the same key and the same request within 24 h replays the ` +
     'stored response with `Idempotent-Replayed: true`; a different request is 422; the same key still in flight is 409.',
-  schema: { type: 'string', maxLength: 255 },
+  schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
   example: 'lead-import-2026-11-28-000123',
 }
 
@@ -172,7 +175,7 @@ function refineOperation(op: Json, route: RouteInfo): void {
   }
   if (route.method === 'POST' && route.path.startsWith(API_PREFIX + '/')) {
     op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
-    op.responses['409'] ??= { description: STATUS_DESCRIPTIONS['409'] ?? 'A request with the same Idempotency-Key is still in flight.' }
+    op.responses['409'] ??= { description: 'A request with the same Idempotency-Key is still in flight.' }
     op.responses['422'] ??= { description: 'Validation failed, or the Idempotency-Key was used with a different request.' }
   }
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
@@ -195,7 +198,7 @@ function refineOperation(op: Json, route: RouteInfo): void {
 }
 
 /** Builds the OpenAPI 3.1 document from the app's routes (TypeBox emits JSON Schema 2020-12, which 3.1 speaks). */
-export function openApiDocument(routes: RouteInfo[], models: Json = {}): Json {
+function openApiDocument(routes: RouteInfo[], models: Json = {}): Json {
   const raw: Json = {}
   const visible = routes.filter((r) => HTTP_METHODS.has(r.method) && r.hooks?.detail?.hide !== true)
   for (const route of visible) registerSchemaPath({ schema: raw, path: route.path, method: route.method, hook: route.hooks as never, models })

@@ -8,7 +8,7 @@ import { requestState } from './request-context'
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
 /** A problem-details response for a code; headers already set on the context are merged by Elysia. */
-export function problemResponse(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {
+function problemResponse(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {
   const { status, title } = ERROR_CODES[code]
   const state = requestState(request)
   state.errorStatus = status
@@ -38,6 +38,7 @@ function validationErrors(error: ValidationError): FieldError[] {
   })
 }
 
+/** Maps ApiError, validation, parse and routing errors to problem details; anything else is logged and answered 500. */
 export const errors = (logger: Logger) =>
   new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.

@@ -96,6 +96,7 @@ function toResponse(value: unknown, set: { status?: number | keyof typeof Status
   return new Response(body, { status, headers: { 'content-type': String(contentType) } })
 }
 
+/** Reserves, stores and replays Idempotency-Key requests around every authenticated POST handler. */
 export const idempotency = (deps: AppDeps) => {
   const reservations = new WeakMap<Request, Reservation>()
   let nextCleanupAt = 0

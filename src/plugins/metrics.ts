@@ -5,6 +5,7 @@
 import { Elysia, t } from 'elysia'
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client'
+import { webhookDeliveries } from '../db/schema'
 import type { AppDeps } from '../deps'
 import { VERSION } from '../version'
 import { requestState } from './request-context'
@@ -18,7 +19,6 @@ export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** Route label of requests no route matched: raw paths would let any scanner create unbounded series. */
 export const UNMATCHED_ROUTE = '(unmatched)'
 
-const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const
 const STARTED_AT_SECONDS = Date.now() / 1000
 
 type Labels = Record<string, string>
@@ -100,7 +100,7 @@ function webhookMetrics(db: Db, now: number): string[] {
   ) as [{ n: number; oldest: number | null }]
   const lagSeconds = due.oldest === null ? 0 : Math.max(0, (now - due.oldest) / 1000)
   return [
-    ...family('askad_webhook_deliveries', 'gauge', 'Webhook deliveries by outcome: pending (queued or retrying), succeeded, failed (retries exhausted).', DELIVERY_STATUSES.map((status) => series('askad_webhook_deliveries', { status }, byStatus.get(status) ?? 0))),
+    ...family('askad_webhook_deliveries', 'gauge', 'Webhook deliveries by outcome: pending (queued or retrying), succeeded, failed (retries exhausted).', webhookDeliveries.status.enumValues.map((status) => series('askad_webhook_deliveries', { status }, byStatus.get(status) ?? 0))),
     ...family('askad_webhook_queue_depth', 'gauge', 'Deliveries still to be sent (pending), including those waiting for a retry.', [series('askad_webhook_queue_depth', {}, byStatus.get('pending') ?? 0)]),
     ...family('askad_webhook_queue_due', 'gauge', 'Pending deliveries whose attempt time has come.', [series('askad_webhook_queue_due', {}, due.n)]),
     ...family('askad_webhook_queue_lag_seconds', 'gauge', 'How long the oldest due delivery has been waiting.', [series('askad_webhook_queue_lag_seconds', {}, lagSeconds)]),

@@ -21,13 +21,15 @@ export const MAX_IN_FLIGHT = 50
 /** Attempts in flight per endpoint, across processes (SPEC §7). */
 export const MAX_IN_FLIGHT_PER_ENDPOINT = 10
 /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
-export const LEASE_MS = 60_000
+const LEASE_MS = 60_000
 /** Longest sleep between looks at the table, so expired leases and clock jumps are noticed. */
-export const MAX_IDLE_MS = 30_000
+const MAX_IDLE_MS = 30_000
 /** Look-again interval while busy, or while due deliveries wait for another process to free its endpoint's slots. */
-export const BUSY_POLL_MS = 1_000
+const BUSY_POLL_MS = 1_000
+/** Pause before pumping again when claiming or scheduling failed (a database error), instead of spinning. */
+const ERROR_RETRY_MS = 1_000
 /** No 2xx for this long, and a delivery that used up its retries: the endpoint is disabled. */
-export const AUTO_DISABLE_AFTER_MS = 5 * 24 * 60 * 60 * 1000
+const AUTO_DISABLE_AFTER_MS = 5 * 24 * 60 * 60 * 1000
 
 export interface DispatcherOptions {
   fetch?: typeof fetch
@@ -235,7 +237,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
       scheduleTimer()
     } catch (error) {
       logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) })
-      armTimer(1_000)
+      armTimer(ERROR_RETRY_MS)
     }
   }
 

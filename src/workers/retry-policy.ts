@@ -9,11 +9,11 @@ export const DELIVERY_BACKOFF_MS = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOU
 /** Scheduled attempts before a delivery is `failed`: the first one plus one per backoff step. */
 export const MAX_SCHEDULED_ATTEMPTS = DELIVERY_BACKOFF_MS.length + 1
 /** Each wait is scaled by a random factor in [1 − JITTER, 1 + JITTER]. */
-export const BACKOFF_JITTER = 0.2
+const BACKOFF_JITTER = 0.2
 /** A timeout or a 429 waits at least this long. */
 export const MIN_WAIT_AFTER_TIMEOUT_OR_429_MS = 60 * SECOND
 /** A receiver's Retry-After may stretch a wait by at most this much beyond the schedule. */
-export const MAX_RETRY_AFTER_EXTENSION_MS = 2 * HOUR
+const MAX_RETRY_AFTER_EXTENSION_MS = 2 * HOUR
 
 export interface FailureFacts {
   statusCode: number | null

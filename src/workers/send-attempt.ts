@@ -1,14 +1,13 @@
 /** One delivery attempt: SSRF check → signed POST to the checked address, with timeouts → a classified outcome. Never throws. */
 import ipaddr from 'ipaddr.js'
-import type { AddressRanges, HostResolver } from '../lib/ssrf'
-import { checkUrl } from '../lib/ssrf'
+import { checkUrl, type AddressRanges, type HostResolver } from '../lib/ssrf'
 import { signatureHeader } from '../lib/signing'
 import { parseRetryAfter } from './retry-policy'
 
-export type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'http'
+type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'http'
 
 /** Response bytes kept in the delivery log. */
-export const RESPONSE_BODY_MAX_BYTES = 20 * 1024
+const RESPONSE_BODY_MAX_BYTES = 20 * 1024
 /** Whole attempt, from DNS to the last byte read (SPEC §7). */
 export const ATTEMPT_TIMEOUT_MS = 15_000
 /** Connect errors after which no byte was sent, so the next address of the host may be tried. */
@@ -95,7 +94,7 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
  * rebinding attacker controls). The URL then names the address; Host, TLS SNI and certificate
  * verification keep the host name.
  */
-export function pinnedTarget(raw: string, address: string): { url: string; host?: string; serverName?: string } {
+function pinnedTarget(raw: string, address: string): { url: string; host?: string; serverName?: string } {
   const url = new URL(raw)
   const name = url.hostname
   if (ipaddr.isValid(name.replace(/^\[(.*)\]$/, '$1'))) return { url: raw }
@@ -134,7 +133,7 @@ async function readCapped(response: Response): Promise<string | null> {
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'DNSException'])
 
 /** Maps what fetch threw to the delivery log's error classes. */
-export function classifyFetchError(error: unknown): { errorClass: ErrorClass; message: string } {
+function classifyFetchError(error: unknown): { errorClass: ErrorClass; message: string } {
   const e = error as { name?: string; code?: string; message?: string }
   const message = e?.message ?? String(error)
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { errorClass: 'timeout', message }

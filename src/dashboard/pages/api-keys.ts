@@ -1,13 +1,10 @@
 /** Settings > API keys: list, create (the full key shown once, with a copy button), revoke. */
 import type { Db } from '../../db/client'
-import { listKeys, serializeKey, type ApiKey } from '../../modules/api-keys/service'
 import { SCOPES } from '../../lib/scopes'
-import { keyLive } from '../../modules/sessions/service'
+import { keyLive, listKeys, serializeKey, type ApiKey } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
-import { BASE, actionButton, csrfField, table, when, type Viewer } from '../layout'
+import { KEYS_PATH, actionButton, csrfField, table, when, type Viewer } from '../layout'
 import { snippets } from './embed'
-
-export const KEYS_PATH = `${BASE}/settings/api-keys`
 
 /** What the create form was sent with, to show it again next to an error. */
 export interface KeyForm {
@@ -46,6 +43,7 @@ function createForm(viewer: Viewer, form: KeyForm): Html {
 </form>`
 }
 
+/** The workspace's keys with their status and revoke buttons, then the create form. */
 export function keysPage(db: Db, viewer: Viewer & { keyId: string; workspaceId: string }, now: number, form: KeyForm = EMPTY_FORM): Html {
   const rows = listKeys(db, viewer.workspaceId).map((row: ApiKey) => {
     const k = serializeKey(row)

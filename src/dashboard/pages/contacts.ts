@@ -3,11 +3,11 @@ import type { Db } from '../../db/client'
 import { getContactDetail, listContacts } from '../../modules/contacts/service'
 import { listDeals } from '../../modules/deals/service'
 import { listLeads } from '../../modules/leads/service'
-import type { PageRequest } from '../../lib/pagination'
+import { MAX_LIMIT, type PageRequest } from '../../lib/pagination'
 import { html, type Html } from '../html'
 import { BASE, pager, personName, table, when } from '../layout'
-import { LEAD_HEADERS, leadRow } from './overview'
 import { dealCard } from './deals'
+import { LEAD_HEADERS, leadRow } from './leads'
 
 export interface ContactQuery {
   email?: string
@@ -15,6 +15,7 @@ export interface ContactQuery {
   page?: string
 }
 
+/** The filter form, one page of contacts and the pager. */
 export function contactsPage(db: Db, workspaceId: string, query: ContactQuery, req: PageRequest): Html {
   const filters = { email: query.email || undefined, source: query.source || undefined }
   const page = listContacts(db, workspaceId, filters, req)
@@ -38,10 +39,11 @@ ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'N
 ${pager(`${BASE}/contacts`, { ...query }, page)}`
 }
 
+/** One contact: its facts and metadata, a page of its leads, its deals. */
 export function contactPage(db: Db, workspaceId: string, id: string, req: PageRequest): { title: string; content: Html } {
   const contact = getContactDetail(db, workspaceId, id)
   const leads = listLeads(db, workspaceId, { contactId: id }, req)
-  const deals = listDeals(db, workspaceId, { contactId: id }, { page: 1, limit: 200, afterSeq: null })
+  const deals = listDeals(db, workspaceId, { contactId: id }, { page: 1, limit: MAX_LIMIT, afterSeq: null })
   const content = html`<section class="card">
   <dl class="facts">
     <dt>Email</dt><dd>${contact.email ?? '–'}</dd>

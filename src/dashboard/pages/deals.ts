@@ -31,6 +31,7 @@ export function dealCard(d: DealView, viewer: Viewer | null): Html {
 </article>`
 }
 
+/** One column per stage with its newest deals. */
 export function dealsPage(db: Db, workspaceId: string, viewer: Viewer): Html {
   const columns = DEAL_STAGES.map((stage) => {
     const page = listDeals(db, workspaceId, { stage }, { page: 1, limit: DEALS_PER_STAGE, afterSeq: null })

@@ -1,15 +1,14 @@
 /** Embed: a ready-to-paste HTML form and a `fetch` snippet posting to /api/v1/leads/capture with a publishable key. */
 import type { Db } from '../../db/client'
-import { listKeys } from '../../modules/api-keys/service'
-import { keyLive } from '../../modules/sessions/service'
+import { keyLive, listKeys } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
-import { BASE } from '../layout'
+import { KEYS_PATH } from '../layout'
 
 /** What the snippets show until a key is pasted in (the dashboard never knows a full key after its creation). */
-export const KEY_PLACEHOLDER = 'ask_pk_YOUR_PUBLISHABLE_KEY'
+const KEY_PLACEHOLDER = 'ask_pk_YOUR_PUBLISHABLE_KEY'
 
 /** A plain HTML form: works without JavaScript, with a honeypot field for bots. */
-export function formSnippet(apiOrigin: string, key: string): string {
+function formSnippet(apiOrigin: string, key: string): string {
   return `<form method="post" action="${apiOrigin}/api/v1/leads/capture?key=${key}">
   <input name="email" type="email" placeholder="Email" required>
   <input name="name" placeholder="Name">
@@ -21,7 +20,7 @@ export function formSnippet(apiOrigin: string, key: string): string {
 }
 
 /** The same with fetch, for pages that handle the answer themselves. */
-export function fetchSnippet(apiOrigin: string, key: string): string {
+function fetchSnippet(apiOrigin: string, key: string): string {
   return `const response = await fetch('${apiOrigin}/api/v1/leads/capture', {
   method: 'POST',
   headers: { Authorization: 'Bearer ${key}', 'Content-Type': 'application/json' },
@@ -39,6 +38,7 @@ export function snippets(apiOrigin: string, key: string): Html {
   return html`${block('snippet-form', 'HTML form', formSnippet(apiOrigin, key))}${block('snippet-fetch', 'JavaScript (fetch)', fetchSnippet(apiOrigin, key))}`
 }
 
+/** The live publishable keys, a field to paste one into, and the snippets. */
 export function embedPage(db: Db, workspaceId: string, apiOrigin: string, now: number): Html {
   const live = listKeys(db, workspaceId).filter((k) => k.kind === 'publishable' && keyLive(k, now))
   return html`<p>Paste one of these into a page on an allowed origin of a publishable key. Submissions arrive as leads with source
@@ -48,7 +48,7 @@ or to <code>_redirect</code> when you add that field.</p>
   <h2>Your publishable key</h2>
   ${live.length
     ? html`<p>Live publishable keys: ${live.map((k) => html`<code>${k.prefix}…</code> (${k.allowedOrigins.join(', ')}) `)}</p>`
-    : html`<p>No publishable key yet. <a href="${BASE}/settings/api-keys">Create one</a> for the origins of your site.</p>`}
+    : html`<p>No publishable key yet. <a href="${KEYS_PATH}">Create one</a> for the origins of your site.</p>`}
   <p class="muted small">askad stores only a hash of each key, so it cannot fill the key in for you: paste the key you copied when you created it.
   Creating a publishable key also shows these snippets with the key already in them.</p>
   <label for="embed-key">Publishable key</label>

@@ -1,11 +1,26 @@
 /** Leads: every submission, filterable by source and status, newest first. */
 import type { Db } from '../../db/client'
 import { leads } from '../../db/schema'
-import { listLeads } from '../../modules/leads/service'
+import { listLeads, type serializeLead } from '../../modules/leads/service'
 import type { PageRequest } from '../../lib/pagination'
 import { html, type Html } from '../html'
-import { BASE, pager, table } from '../layout'
-import { LEAD_HEADERS, leadRow } from './overview'
+import { BASE, pager, personName, table, when } from '../layout'
+
+/** One row of a leads table (this page, the overview, a contact). */
+export function leadRow(l: ReturnType<typeof serializeLead>): Html {
+  return html`<tr>
+  <td>${when(l.created_at)}</td>
+  <td><a href="${BASE}/contacts/${l.contact_id}">${personName(l) || l.email || l.phone}</a></td>
+  <td>${l.email}</td>
+  <td>${l.phone}</td>
+  <td>${l.source}</td>
+  <td>${l.channel}</td>
+  <td><span class="badge ${l.status}">${l.status}</span></td>
+</tr>`
+}
+
+/** The column headings of `leadRow`. */
+export const LEAD_HEADERS = ['Received', 'Name', 'Email', 'Phone', 'Source', 'Channel', 'Status']
 
 export interface LeadQuery {
   source?: string
@@ -13,6 +28,7 @@ export interface LeadQuery {
   page?: string
 }
 
+/** The filter form, one page of leads and the pager. */
 export function leadsPage(db: Db, workspaceId: string, query: LeadQuery, req: PageRequest): Html {
   const page = listLeads(db, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
   return html`<form class="filters" method="get" action="${BASE}/leads" role="search">

@@ -1,11 +1,12 @@
 /** Overview: leads per day for 30 days (an inline SVG chart), leads by source, the newest leads. */
 import type { Db } from '../../db/client'
-import { listLeads, type serializeLead } from '../../modules/leads/service'
+import { listLeads } from '../../modules/leads/service'
 import { html, type Html } from '../html'
-import { BASE, personName, table, when } from '../layout'
+import { BASE, table } from '../layout'
 import { leadsBySource, leadsPerDay, totals } from '../stats'
+import { LEAD_HEADERS, leadRow } from './leads'
 
-export const CHART_DAYS = 30
+const CHART_DAYS = 30
 const NEWEST_LEADS = 10
 const CHART_WIDTH = 600
 const CHART_HEIGHT = 160
@@ -28,21 +29,7 @@ function chart(days: { day: string; count: number }[]): Html {
 </figure>`
 }
 
-/** One row of a leads table. */
-export function leadRow(l: ReturnType<typeof serializeLead>): Html {
-  return html`<tr>
-  <td>${when(l.created_at)}</td>
-  <td><a href="${BASE}/contacts/${l.contact_id}">${personName(l) || l.email || l.phone}</a></td>
-  <td>${l.email}</td>
-  <td>${l.phone}</td>
-  <td>${l.source}</td>
-  <td>${l.channel}</td>
-  <td><span class="badge ${l.status}">${l.status}</span></td>
-</tr>`
-}
-
-export const LEAD_HEADERS = ['Received', 'Name', 'Email', 'Phone', 'Source', 'Channel', 'Status']
-
+/** Totals, the chart, leads by source and the newest leads. */
 export function overviewPage(db: Db, workspaceId: string, now: number): Html {
   const days = leadsPerDay(db, workspaceId, now, CHART_DAYS)
   const sources = leadsBySource(db, workspaceId)

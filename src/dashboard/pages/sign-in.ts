@@ -2,6 +2,7 @@
 import { html, type Html } from '../html'
 import { BASE, bareLayout, notices, type Notice } from '../layout'
 
+/** The sign-in form; `next` is where a successful sign-in goes. */
 export function signInPage(opts: { next: string; notice?: Notice }): Html {
   return bareLayout(
     'Sign in',

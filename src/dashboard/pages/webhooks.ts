@@ -4,9 +4,8 @@ import type { PageRequest } from '../../lib/pagination'
 import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../modules/webhooks/outbox'
 import { html, type Html } from '../html'
-import { BASE, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
+import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
 
-export const WEBHOOKS_PATH = `${BASE}/settings/webhooks`
 /** Endpoints listed on one page; a workspace has a handful. */
 const ENDPOINTS_SHOWN = 200
 
@@ -43,6 +42,7 @@ function createForm(viewer: Viewer, form: EndpointForm): Html {
 </form>`
 }
 
+/** The endpoints with their health, then the create form. */
 export function webhooksPage(db: Db, workspaceId: string, viewer: Viewer, form: EndpointForm = EMPTY_FORM): Html {
   const endpoints = listEndpoints(db, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null }).data
   const rows = endpoints.map(
@@ -85,6 +85,7 @@ function attemptsTable(d: DeliveryView): Html {
   )
 }
 
+/** One endpoint: its settings and actions, then a page of its delivery log. */
 export function endpointPage(db: Db, workspaceId: string, id: string, viewer: Viewer, req: PageRequest, now: number): { title: string; content: Html } {
   const e = serializeEndpoint(getEndpoint(db, workspaceId, id))
   const deliveries = listDeliveries(db, workspaceId, id, undefined, req)

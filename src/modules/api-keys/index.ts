@@ -3,11 +3,12 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
-import type { AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { parseSince } from '../contacts/service'
 import { ApiKeyModel } from './model'
 import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
+/** The /api-keys routes. */
 export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/api-keys', tags: ['API keys'] })
     .use(auth)
@@ -40,7 +41,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
           expiresAt: body.expires_at == null ? null : parseSince(body.expires_at, '/expires_at'),
         })
         set.status = 201
-        set.headers.location = `/api/v1/api-keys/${record.id}`
+        set.headers.location = `${API_PREFIX}/api-keys/${record.id}`
         set.headers['cache-control'] = 'no-store'
         return { ...serializeKey(record), key }
       },

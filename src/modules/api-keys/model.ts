@@ -1,9 +1,8 @@
 /** Schemas of the API-key endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { SCOPES } from '../../lib/scopes'
-
-const nullableTime = (description: string) => t.Union([t.String({ format: 'date-time' }), t.Null()], { description })
 
 const keyFields = {
   id: t.String({ format: 'uuid' }),

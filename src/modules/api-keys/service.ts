@@ -33,7 +33,7 @@ export interface CreatedKey {
 const LAST_USED_RESOLUTION_MS = 60_000
 
 /** Normalises an allowed origin to scheme://host[:port], rejecting anything else. */
-export function normaliseOrigin(value: string, path: string): string {
+function normaliseOrigin(value: string, path: string): string {
   let url: URL
   try {
     url = new URL(value)
@@ -124,6 +124,7 @@ export function getKey(db: Db, workspaceId: string, id: string): ApiKey {
   return row
 }
 
+/** Every key of a workspace, newest first, unpaged (the CLI and the dashboard show them all). */
 export function listKeys(db: Db, workspaceId: string): ApiKey[] {
   return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
 }
@@ -137,6 +138,18 @@ export function revokeKey(db: Db, clock: Clock, workspaceId: string | null, id: 
   return db.update(apiKeys).set({ revokedAt: clock.now() }).where(eq(apiKeys.id, id)).returning().get()!
 }
 
+/** Why a stored key is refused at `now`, or null while it is live. */
+function refusal(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): 'revoked' | 'expired' | null {
+  if (key.revokedAt && key.revokedAt <= now) return 'revoked'
+  if (key.expiresAt && key.expiresAt <= now) return 'expired'
+  return null
+}
+
+/** True while a key is neither revoked nor expired. */
+export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): boolean {
+  return refusal(key, now) === null
+}
+
 export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
 
 /** Looks a presented key up by hash; checksum failures never reach the database. */
@@ -147,8 +160,8 @@ export function authenticateKey(db: Db, clock: Clock, presented: string): { key:
   const key = byHash.get({ hash: hashKey(presented) })
   if (!key) return { failure: 'unknown' }
   const now = clock.now()
-  if (key.revokedAt && key.revokedAt <= now) return { failure: 'revoked' }
-  if (key.expiresAt && key.expiresAt <= now) return { failure: 'expired' }
+  const refused = refusal(key, now)
+  if (refused) return { failure: refused }
   if (!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
     db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run()
     key.lastUsedAt = now

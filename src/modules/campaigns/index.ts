@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
-import type { AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { CampaignModel } from './model'
 import { createCampaign, getCampaign, listCampaigns, recordSpend, serializeCampaign, updateCampaign } from './service'
 
@@ -11,6 +11,7 @@ const THRESHOLD_RULES =
   'Each threshold emits `campaign.spend_threshold` (data: `campaign`, `threshold`, `spend`) exactly once, in the same transaction as the change ' +
   'that reached it, even when spend reports race.'
 
+/** The /campaigns routes. */
 export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/campaigns', tags: ['Campaigns'] })
     .use(auth)
@@ -34,7 +35,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
       ({ body, auth, set }) => {
         const campaign = createCampaign(deps, auth.workspaceId, body)
         set.status = 201
-        set.headers.location = `/api/v1/campaigns/${campaign.id}`
+        set.headers.location = `${API_PREFIX}/campaigns/${campaign.id}`
         return serializeCampaign(campaign)
       },
       {

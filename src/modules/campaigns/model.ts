@@ -1,14 +1,12 @@
 /** Schemas of the campaign endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { moneyInput } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 
 /** Most thresholds one campaign may carry. */
 export const MAX_THRESHOLDS = 100
 
-const money = (description: string) =>
-  t.Union([t.Number(), t.String()], { description: `${description} A decimal with at most 2 places (a JSON number or a string like "19.99").` })
-
-const thresholds = t.Array(money('A spend amount that triggers `campaign.spend_threshold` once when total spend reaches it.'), {
+const thresholds = t.Array(moneyInput('A spend amount that triggers `campaign.spend_threshold` once when total spend reaches it.'), {
   maxItems: MAX_THRESHOLDS,
   description: `Up to ${MAX_THRESHOLDS} amounts, each greater than 0; duplicates are merged and the list is kept in ascending order.`,
 })
@@ -32,7 +30,7 @@ export namespace CampaignModel {
     {
       name: t.String({ minLength: 1, maxLength: 200, description: 'Display name.' }),
       currency: t.String({ description: 'ISO 4217 code of three upper-case letters, like USD.' }),
-      budget: t.Optional(t.Union([money('Planned budget.'), t.Null()])),
+      budget: t.Optional(t.Union([moneyInput('Planned budget.'), t.Null()])),
       spend_thresholds: t.Optional(thresholds),
     },
     { examples: [{ name: 'Spring search ads', currency: 'USD', budget: 5000, spend_thresholds: [1000, 2500, 4500.5] }] },
@@ -42,7 +40,7 @@ export namespace CampaignModel {
   export const patchBody = t.Object(
     {
       name: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
-      budget: t.Optional(t.Union([money('Planned budget; null removes it.'), t.Null()])),
+      budget: t.Optional(t.Union([moneyInput('Planned budget; null removes it.'), t.Null()])),
       spend_thresholds: t.Optional(thresholds),
     },
     {
@@ -54,8 +52,8 @@ export namespace CampaignModel {
 
   export const spendBody = t.Object(
     {
-      amount: t.Optional(money('Spend to add; greater than 0.')),
-      total: t.Optional(money('The new total spend; not less than the current total.')),
+      amount: t.Optional(moneyInput('Spend to add; greater than 0.')),
+      total: t.Optional(moneyInput('The new total spend; not less than the current total.')),
     },
     {
       description: 'Exactly one of `amount` (adds to the spend) or `total` (sets it).',

@@ -1,12 +1,12 @@
 /** Browser capture: `POST /leads/capture` for web forms and pages, with its CORS preflight. */
 import { Elysia, t } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { clientIp, parseRanges } from '../../lib/client-ip'
+import { parseRanges, requestClientIp } from '../../lib/client-ip'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, authenticate, authOf, deferredAuthRoutes, requireScope, type AuthPlugin } from '../../plugins/auth'
-import { formRoutes } from '../../plugins/body'
+import { formRoutes, mediaType } from '../../plugins/body'
 import { requestState } from '../../plugins/request-context'
 import { CaptureModel } from './model'
 import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, refererTarget, THANK_YOU_PAGE, type CaptureBody } from './service'
@@ -25,10 +25,10 @@ const NO_KEY_DETAIL = "No API key. Send a publishable key (ask_pk_…) as 'Autho
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
 function isFormPost(request: Request): boolean {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-  return FORM_TYPES.includes(type)
+  return FORM_TYPES.includes(mediaType(request.headers.get('content-type')))
 }
 
+/** The /leads/capture routes; registers the path for form bodies and for a key sent in the body. */
 export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
   formRoutes.add(CAPTURE_PATH)
   deferredAuthRoutes.add(CAPTURE_PATH)
@@ -92,7 +92,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
           deps.logger.info('capture.spam', { request_id: requestState(request).id, workspace_id: auth.workspaceId, key_prefix: auth.key.prefix })
           id = newId()
         } else {
-          const ip = clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
+          const ip = requestClientIp(request, server, trustedProxies)
           id = (await captureLead(deps, auth.workspaceId, fields, { ip, userAgent: request.headers.get('user-agent'), referrer })).id
         }
 

@@ -9,7 +9,7 @@ import { authenticateKey, type ApiKey } from '../api-keys/service'
 import { createLead, type Lead } from '../leads/service'
 
 /** Source recorded when a capture does not name one. */
-export const DEFAULT_CAPTURE_SOURCE = 'website'
+const DEFAULT_CAPTURE_SOURCE = 'website'
 
 /** Body fields stored in the lead's own columns rather than in metadata. */
 const PERSON_FIELDS = new Set(['email', 'phone', 'first_name', 'last_name', 'name', 'source', 'metadata'])
@@ -24,7 +24,7 @@ export interface RequestContext {
 export type CaptureBody = Record<string, unknown>
 
 /** Fields whose names start with `_` steer the capture (`_key`, `_redirect`, `_gotcha`) and are never stored. */
-export function isControlField(name: string): boolean {
+function isControlField(name: string): boolean {
   return name.startsWith('_')
 }
 
@@ -48,7 +48,7 @@ export function honeypotFilled(value: unknown): boolean {
 }
 
 /** Metadata of a capture: every data field that is not a person column, with a `metadata` object merged in. */
-export function captureMetadata(body: CaptureBody): Record<string, unknown> {
+function captureMetadata(body: CaptureBody): Record<string, unknown> {
   const metadata: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(body)) {
     if (!isControlField(name) && !PERSON_FIELDS.has(name)) metadata[name] = value
@@ -60,7 +60,7 @@ export function captureMetadata(body: CaptureBody): Record<string, unknown> {
 }
 
 /** The context stored with the lead: client IP, user agent, referrer, page URL and every utm_* field. */
-export function captureContext(body: CaptureBody, request: RequestContext): Record<string, unknown> {
+function captureContext(body: CaptureBody, request: RequestContext): Record<string, unknown> {
   const context: Record<string, unknown> = {
     ip: request.ip,
     user_agent: request.userAgent,

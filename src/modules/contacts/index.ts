@@ -7,6 +7,7 @@ import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
 import { getContactDetail, listContacts, serializeContact, updateContact } from './service'
 
+/** The /contacts routes. */
 export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/contacts', tags: ['Contacts'] })
     .use(auth)

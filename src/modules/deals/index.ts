@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
-import type { AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { DealModel } from './model'
 import { createDeal, getDeal, listDeals, serializeDeal, updateDeal } from './service'
 
@@ -11,6 +11,7 @@ const CLOSE_RULE =
   'Entering `won` or `lost` from another stage emits `deal.closed` once: saving the same stage again emits nothing, ' +
   'and a reopened deal (won → negotiation → won) closes, and emits, again.'
 
+/** The /deals routes. */
 export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/deals', tags: ['Deals'] })
     .use(auth)
@@ -36,7 +37,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
       ({ body: { contact_id, ...fields }, auth, set }) => {
         const deal = createDeal(deps, auth.workspaceId, { ...fields, contactId: contact_id })
         set.status = 201
-        set.headers.location = `/api/v1/deals/${deal.id}`
+        set.headers.location = `${API_PREFIX}/deals/${deal.id}`
         return serializeDeal(deal)
       },
       {

@@ -1,12 +1,10 @@
 /** Schemas of the deal endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { moneyInput, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DEAL_STAGES } from './service'
 
 const STAGE_LIST = DEAL_STAGES.join(', ')
-
-const money = (description: string) =>
-  t.Union([t.Number(), t.String()], { description: `${description} A decimal with at most 2 places, as a JSON number or string (19.99 or "19.99").` })
 
 export namespace DealModel {
   export const deal = t.Object({
@@ -19,7 +17,7 @@ export namespace DealModel {
     contact_id: t.Union([t.String(), t.Null()]),
     lead_id: t.Union([t.String(), t.Null()], { description: 'The lead this deal was converted from, if any.' }),
     metadata: t.Record(t.String(), t.Unknown()),
-    closed_at: t.Union([t.String({ format: 'date-time' }), t.Null()], { description: 'When the deal last entered won or lost; null while open.' }),
+    closed_at: nullableTime('When the deal last entered won or lost; null while open.'),
     created_at: t.String({ format: 'date-time' }),
     updated_at: t.String({ format: 'date-time' }),
   })
@@ -31,7 +29,7 @@ export namespace DealModel {
   export const createBody = t.Object(
     {
       title: t.String({ minLength: 1, maxLength: 200 }),
-      value: t.Optional(money('Deal value (default 0).')),
+      value: t.Optional(moneyInput('Deal value (default 0).')),
       currency: t.Optional(t.String({ description: 'ISO 4217 code, three upper-case letters (default USD).' })),
       stage: stage("Stage (default 'new'); creating a deal as won or lost emits `deal.closed`."),
       contact_id: t.Optional(t.Union([t.String(), t.Null()], { description: 'A contact of this workspace.' })),
@@ -47,7 +45,7 @@ export namespace DealModel {
   export const patchBody = t.Object(
     {
       title: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
-      value: t.Optional(money('New value.')),
+      value: t.Optional(moneyInput('New value.')),
       currency: t.Optional(t.String({ description: 'ISO 4217 code, three upper-case letters.' })),
       stage: stage('New stage; entering won or lost from another stage emits `deal.closed`.'),
       contact_id: t.Optional(t.Union([t.String(), t.Null()], { description: 'A contact of this workspace, or null to unlink.' })),

@@ -17,14 +17,15 @@ import { emitEvent } from '../webhooks/outbox'
 
 export type Deal = typeof deals.$inferSelect
 
-export const DEAL_STAGES = ['new', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] as const
-export type DealStage = (typeof DEAL_STAGES)[number]
+/** The pipeline stages, in order: the schema's list. */
+export const DEAL_STAGES = deals.stage.enumValues
+type DealStage = (typeof DEAL_STAGES)[number]
 
 /** Currency of a deal created without one. */
-export const DEFAULT_CURRENCY = 'USD'
+const DEFAULT_CURRENCY = 'USD'
 
 /** Checks a stage name; the 422 lists the valid ones. */
-export function parseStage(value: string, path: string): DealStage {
+function parseStage(value: string, path: string): DealStage {
   if (!(DEAL_STAGES as readonly string[]).includes(value)) throw invalid(path, `'${value}' is not a deal stage; use one of ${DEAL_STAGES.join(', ')}`)
   return value as DealStage
 }

@@ -3,11 +3,12 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
-import type { AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { serializeDeal } from '../deals/service'
 import { LeadModel } from './model'
 import { convertLead, createLead, getLead, listLeads, serializeLead } from './service'
 
+/** The /leads routes (browser capture lives in the capture module). */
 export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/leads', tags: ['Leads'] })
     .use(auth)
@@ -41,7 +42,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         const { lead, deal, created } = convertLead(deps, auth.workspaceId, params.id, body ?? {})
         if (created) {
           set.status = 201
-          set.headers.location = `/api/v1/deals/${deal.id}`
+          set.headers.location = `${API_PREFIX}/deals/${deal.id}`
         }
         return { lead: serializeLead(lead), deal: serializeDeal(deal) }
       },
@@ -73,7 +74,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
           metadata: { ...unknownFields, ...metadata },
         })
         set.status = 201
-        set.headers.location = `/api/v1/leads/${lead.id}`
+        set.headers.location = `${API_PREFIX}/leads/${lead.id}`
         return { id: lead.id, status: 'created' as const, contact_id: lead.contactId }
       },
       {

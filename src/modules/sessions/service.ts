@@ -8,7 +8,7 @@ import { eq, lte } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { apiKeys, sessions } from '../../db/schema'
 import type { Clock } from '../../lib/clock'
-import { authenticateKey, type ApiKey, type AuthFailure } from '../api-keys/service'
+import { authenticateKey, keyLive, type ApiKey, type AuthFailure } from '../api-keys/service'
 
 export type Session = typeof sessions.$inferSelect
 
@@ -19,7 +19,7 @@ export const SESSION_MAX_MS = 7 * 24 * 60 * 60 * 1000
 /** The idle deadline is moved at most this often, so page views do not each turn into a write. */
 const SLIDE_RESOLUTION_MS = 60_000
 /** The scope a key needs to sign in: the dashboard manages keys, so it asks for the strongest one. */
-export const SIGN_IN_SCOPE = 'keys:manage'
+const SIGN_IN_SCOPE = 'keys:manage'
 
 const TOKEN_BYTES = 32
 
@@ -42,11 +42,6 @@ export function hashToken(token: string): string {
 
 function deadline(session: Pick<Session, 'createdAt'>, now: number): number {
   return Math.min(now + SESSION_IDLE_MS, session.createdAt + SESSION_MAX_MS)
-}
-
-/** True while a key is neither revoked nor expired (the rule `authenticateKey` applies). */
-export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): boolean {
-  return !(key.revokedAt && key.revokedAt <= now) && !(key.expiresAt && key.expiresAt <= now)
 }
 
 function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {

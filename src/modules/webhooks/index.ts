@@ -4,7 +4,7 @@ import type { AppDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
-import type { AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { WebhookModel } from './model'
 import {
   createEndpoint,
@@ -25,6 +25,7 @@ const SSRF_NOTE =
   'unspecified, multicast, reserved, IPv6 ULA/link-local and IPv4-mapped forms are refused with a 422 "blocked address", ' +
   'unless inside `ASKAD_WEBHOOK_ALLOW_CIDRS`. The same check runs again before every attempt, which then connects to the checked address (no DNS rebinding).'
 
+/** The /webhooks routes. */
 export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/webhooks', tags: ['Webhooks'] })
     .use(auth)
@@ -45,7 +46,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
       async ({ body, auth, set }) => {
         const { endpoint, secret } = await createEndpoint(deps, auth.workspaceId, body)
         set.status = 201
-        set.headers.location = `/api/v1/webhooks/${endpoint.id}`
+        set.headers.location = `${API_PREFIX}/webhooks/${endpoint.id}`
         set.headers['cache-control'] = 'no-store'
         return { ...serializeEndpoint(endpoint), secret }
       },

@@ -1,11 +1,12 @@
 /** Schemas of the webhook endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_URL_LENGTH } from '../../lib/ssrf'
 import { SUBSCRIBABLE_EVENT_TYPES } from './outbox'
 
+const deliveryStatus = (description?: string) => t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')], description ? { description } : {})
 const EVENT_LIST = SUBSCRIBABLE_EVENT_TYPES.map((type) => `\`${type}\``).join(', ')
-const nullableTime = (description: string) => t.Union([t.String({ format: 'date-time' }), t.Null()], { description })
 
 const eventsField = t.Array(t.Union([t.Literal('*'), ...SUBSCRIBABLE_EVENT_TYPES.map((type) => t.Literal(type))]), {
   maxItems: 20,
@@ -93,7 +94,7 @@ export namespace WebhookModel {
     endpoint_id: t.String({ format: 'uuid' }),
     event_id: t.String({ description: 'The `webhook-id` header: the same on every attempt.' }),
     event_type: t.String(),
-    status: t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')]),
+    status: deliveryStatus(),
     attempt_count: t.Integer(),
     next_attempt_at: nullableTime('When the next attempt is due; null unless pending.'),
     last_status_code: t.Union([t.Integer(), t.Null()]),
@@ -109,7 +110,7 @@ export namespace WebhookModel {
 
   export const deliveriesQuery = t.Object({
     ...pageQuery,
-    status: t.Optional(t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')], { description: 'Only deliveries in this state.' })),
+    status: t.Optional(deliveryStatus('Only deliveries in this state.')),
   })
   export const deliveries = pageSchema(delivery)
 

@@ -3,9 +3,10 @@ import { and, eq, sql } from 'drizzle-orm'
 import { prepared } from '../../db/prepared'
 import type { DbOrTx } from '../../db/tx'
 import { events, webhookDeliveries, webhookEndpoints } from '../../db/schema'
+import { iso } from '../../lib/clock'
 import { newEventId, newId } from '../../lib/ids'
 
-export const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'webhook.test'] as const
+const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'webhook.test'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 /** Event types an endpoint can subscribe to; `webhook.test` only ever goes to the endpoint it was sent to. */
@@ -13,7 +14,7 @@ export const SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'w
 
 function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): string {
   const id = newEventId()
-  const payload = JSON.stringify({ id, type, timestamp: new Date(now).toISOString(), data })
+  const payload = JSON.stringify({ id, type, timestamp: iso(now), data })
   const insert = prepared(tx, 'events.insert', (db) =>
     db
       .insert(events)

@@ -19,7 +19,7 @@ export type Delivery = typeof webhookDeliveries.$inferSelect
 export type Attempt = typeof webhookAttempts.$inferSelect
 
 /** How long the previous secret keeps signing after a rotation. */
-export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000
+const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000
 /** What responses show instead of a static header's value. */
 const REDACTED = '[redacted]'
 const MAX_STATIC_HEADERS = 20
@@ -233,6 +233,7 @@ export function recoverDeliveries(deps: AppDeps, workspaceId: string, endpointId
   return queued
 }
 
+/** The public shape of an endpoint: never its secrets, static header values redacted. */
 export function serializeEndpoint(e: Endpoint) {
   return {
     id: e.id,
@@ -251,6 +252,7 @@ export function serializeEndpoint(e: Endpoint) {
   }
 }
 
+/** The public shape of a delivery, with its attempts oldest first. */
 export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]) {
   return {
     id: d.id,

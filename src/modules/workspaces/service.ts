@@ -2,7 +2,7 @@
 import { asc, eq, or } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { workspaces } from '../../db/schema'
-import type { Clock } from '../../lib/clock'
+import { iso, type Clock } from '../../lib/clock'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { createKey, type CreatedKey } from '../api-keys/service'
@@ -11,8 +11,9 @@ export type Workspace = typeof workspaces.$inferSelect
 
 const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
+/** The public shape of a workspace, as the CLI prints it. */
 export function serializeWorkspace(w: Workspace) {
-  return { id: w.id, slug: w.slug, name: w.name, created_at: new Date(w.createdAt).toISOString() }
+  return { id: w.id, slug: w.slug, name: w.name, created_at: iso(w.createdAt)! }
 }
 
 /** Creates a workspace; the slug is lower-case letters, digits and dashes. */
@@ -29,6 +30,7 @@ export function createWorkspace(db: Db, clock: Clock, input: { slug: string; nam
   return row
 }
 
+/** Every workspace, oldest first. */
 export function listWorkspaces(db: Db): Workspace[] {
   return db.select().from(workspaces).orderBy(asc(workspaces.createdAt)).all()
 }
