@@ -1,9 +1,8 @@
 /** `askad key create|list|revoke|generate`. */
 import type { Db } from '../db/client'
-import { systemClock } from '../lib/clock'
+import { parseTimestamp, systemClock } from '../lib/clock'
 import { generateKey } from '../lib/keys'
 import { createKey, listKeys, revokeKey, serializeKey } from '../modules/api-keys/service'
-import { parseSince } from '../modules/contacts/service'
 import { findWorkspace } from '../modules/workspaces/service'
 import { CliError, table, type Output } from './output'
 
@@ -37,7 +36,7 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
     scopes: csv(flags.scopes),
     allowedOrigins: csv(flags.origins),
     rateLimit,
-    expiresAt: flags['expires-at'] === undefined ? null : parseSince(flags['expires-at'], '--expires-at'),
+    expiresAt: flags['expires-at'] === undefined ? null : parseTimestamp(flags['expires-at'], '--expires-at'),
   })
   const shown = { ...serializeKey(record), key, workspace: ws.slug }
   out.result(shown, () =>

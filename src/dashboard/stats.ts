@@ -5,10 +5,9 @@
 import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
 import type { Db } from '../db/client'
 import { counters, leads } from '../db/schema'
-import { readCounter } from '../db/tx'
+import { COUNTERS, readCounter } from '../db/tx'
 
 const DAY_MS = 24 * 60 * 60 * 1000
-const SOURCE_COUNTER_PREFIX = 'leads:source:'
 
 /** Lead counts per UTC day, oldest first, for the `days` days ending today. */
 export function leadsPerDay(db: Db, workspaceId: string, now: number, days: number): { day: string; count: number }[] {
@@ -36,13 +35,13 @@ function firstLeadSeqSince(db: Db, workspaceId: string, since: number): number |
   const createdAt = (seq: number) =>
     db.select({ t: leads.createdAt }).from(leads).where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq))).get()?.t ?? Number.POSITIVE_INFINITY
   let lo = 1
-  let hi = readCounter(db, workspaceId, 'leads') + 1
+  let hi = readCounter(db, workspaceId, COUNTERS.leads) + 1
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2)
     if (createdAt(mid) >= since) hi = mid
     else lo = mid + 1
   }
-  return lo > readCounter(db, workspaceId, 'leads') ? null : lo
+  return lo > readCounter(db, workspaceId, COUNTERS.leads) ? null : lo
 }
 
 /** Leads per source, largest first, from the kept per-source counters. */
@@ -50,13 +49,13 @@ export function leadsBySource(db: Db, workspaceId: string): { source: string; co
   return db
     .select({ name: counters.name, value: counters.value })
     .from(counters)
-    .where(and(eq(counters.workspaceId, workspaceId), like(counters.name, `${SOURCE_COUNTER_PREFIX}%`)))
+    .where(and(eq(counters.workspaceId, workspaceId), like(counters.name, `${COUNTERS.leadsSourcePrefix}%`)))
     .orderBy(desc(counters.value))
     .all()
-    .map((r) => ({ source: r.name.slice(SOURCE_COUNTER_PREFIX.length), count: r.value }))
+    .map((r) => ({ source: r.name.slice(COUNTERS.leadsSourcePrefix.length), count: r.value }))
 }
 
 /** Totals kept as counters: every lead and every contact of the workspace. */
 export function totals(db: Db, workspaceId: string): { leads: number; contacts: number } {
-  return { leads: readCounter(db, workspaceId, 'leads'), contacts: readCounter(db, workspaceId, 'contacts') }
+  return { leads: readCounter(db, workspaceId, COUNTERS.leads), contacts: readCounter(db, workspaceId, COUNTERS.contacts) }
 }

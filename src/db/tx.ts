@@ -7,6 +7,17 @@ import { counters } from './schema'
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 export type DbOrTx = Db | Tx
 
+const LEADS_SOURCE_PREFIX = 'leads:source:'
+
+/** Names of the kept counters: per-workspace totals and dense sequences, overall and per source. */
+export const COUNTERS = {
+  contacts: 'contacts',
+  leads: 'leads',
+  contactsFromSource: (source: string) => `contacts:source:${source}`,
+  leadsFromSource: (source: string) => `${LEADS_SOURCE_PREFIX}${source}`,
+  leadsSourcePrefix: LEADS_SOURCE_PREFIX,
+} as const
+
 /** Runs fn in a BEGIN IMMEDIATE transaction: writers queue up front instead of failing on upgrade. */
 export function writeTx<T>(db: Db, fn: (tx: Tx) => T): T {
   return db.transaction(fn, { behavior: 'immediate' })

@@ -1,10 +1,10 @@
 /** API-key routes: list, create (the full key shown once), get and revoke. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
+import { parseTimestamp } from '../../lib/clock'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
-import { parseSince } from '../contacts/service'
 import { ApiKeyModel } from './model'
 import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
@@ -38,7 +38,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
           scopes: body.scopes,
           allowedOrigins: body.allowed_origins,
           rateLimit: body.rate_limit,
-          expiresAt: body.expires_at == null ? null : parseSince(body.expires_at, '/expires_at'),
+          expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
         })
         set.status = 201
         set.headers.location = `${API_PREFIX}/api-keys/${record.id}`

@@ -4,9 +4,9 @@ import type { Db } from '../../db/client'
 import { placeholders, prepared } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
+import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
-import { iso } from '../../lib/clock'
+import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { mergeMetadata } from '../../lib/metadata'
@@ -15,6 +15,7 @@ import { serializeDeal } from '../deals/service'
 
 export type Contact = typeof contacts.$inferSelect
 
+/** Trimmed and lower-cased: the form contacts are matched and stored by. */
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase()
 }
@@ -119,8 +120,8 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
   const row: Contact = {
     id: newId(),
     workspaceId,
-    seq: nextSeq(tx, workspaceId, 'contacts'),
-    sourceSeq: nextSeq(tx, workspaceId, `contacts:source:${person.source}`),
+    seq: nextSeq(tx, workspaceId, COUNTERS.contacts),
+    sourceSeq: nextSeq(tx, workspaceId, COUNTERS.contactsFromSource(person.source)),
     email: person.email,
     phone: person.phone,
     firstName: person.firstName,
@@ -141,6 +142,7 @@ function insertContact(tx: DbOrTx) {
   return prepared(tx, 'contacts.insert', (db) => db.insert(contacts).values(placeholders(contacts)).prepare())
 }
 
+/** One contact of the workspace; 404 for any other id. */
 export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact {
   const row = db.select().from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id))).get()
   if (!row) throw notFound('contact', id)
@@ -206,23 +208,17 @@ export interface ContactFilters {
   updatedSince?: string
 }
 
-/** Parses an RFC 3339 timestamp or a date (YYYY-MM-DD) from the query, else 422. */
-export function parseSince(value: string, path: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : NaN
-  if (Number.isNaN(ms)) throw invalid(path, 'must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z')
-  return ms
-}
-
 /** Contacts newest first, filtered by email, first source, or updated since a time. */
 export function listContacts(db: Db, workspaceId: string, filters: ContactFilters, req: PageRequest) {
   const where = []
   if (filters.email !== undefined) where.push(eq(contacts.email, normaliseEmail(filters.email)))
-  if (filters.updatedSince !== undefined) where.push(gte(contacts.updatedAt, parseSince(filters.updatedSince, 'query.updated_since')))
-  const source = filters.source === undefined ? undefined : { column: contacts.firstSource, value: filters.source, counter: `contacts:source:${filters.source}` }
-  const { rows, total, hasMore } = seqPage<Contact>(db, { table: contacts, workspaceId, counter: 'contacts', source, where, req })
+  if (filters.updatedSince !== undefined) where.push(gte(contacts.updatedAt, parseTimestamp(filters.updatedSince, 'query.updated_since')))
+  const source = filters.source === undefined ? undefined : { column: contacts.firstSource, value: filters.source, counter: COUNTERS.contactsFromSource(filters.source) }
+  const { rows, total, hasMore } = seqPage<Contact>(db, { table: contacts, workspaceId, counter: COUNTERS.contacts, source, where, req })
   return buildPage(req, rows.map((c) => ({ seq: c.seq, item: serializeContact(c) })), total, hasMore)
 }
 
+/** The public shape of a contact. */
 export function serializeContact(c: Contact) {
   return {
     id: c.id,

@@ -5,13 +5,13 @@ import { groupCommit } from '../../db/group-commit'
 import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { nextSeq, writeTx, type DbOrTx } from '../../db/tx'
+import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
-import { iso } from '../../lib/clock'
+import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
-import { clean, parseEmail, parsePhone, parseSince, upsertContactForLead, type LeadPerson } from '../contacts/service'
+import { clean, parseEmail, parsePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
 import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
 import { emitEvent } from '../webhooks/outbox'
 
@@ -51,8 +51,8 @@ export async function createLead(deps: ServiceDeps, workspaceId: string, channel
       id: newId(),
       workspaceId,
       contactId: contact.id,
-      seq: nextSeq(tx, workspaceId, 'leads'),
-      sourceSeq: nextSeq(tx, workspaceId, `leads:source:${person.source}`),
+      seq: nextSeq(tx, workspaceId, COUNTERS.leads),
+      sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
       channel,
       source: person.source,
       email: person.email,
@@ -74,7 +74,7 @@ export async function createLead(deps: ServiceDeps, workspaceId: string, channel
   return lead
 }
 
-const LEAD_STATUSES = ['new', 'converted'] as const
+const LEAD_STATUSES = leads.status.enumValues
 
 /** One lead of the workspace; 404 for any other id. */
 export function getLead(db: DbOrTx, workspaceId: string, id: string): Lead {
@@ -99,9 +99,9 @@ export function listLeads(db: Db, workspaceId: string, filters: LeadFilters, req
     where.push(eq(leads.status, filters.status as Lead['status']))
   }
   if (filters.contactId !== undefined) where.push(eq(leads.contactId, filters.contactId))
-  if (filters.createdSince !== undefined) where.push(gte(leads.createdAt, parseSince(filters.createdSince, 'query.created_since')))
-  const source = filters.source === undefined ? undefined : { column: leads.source, value: filters.source, counter: `leads:source:${filters.source}` }
-  const { rows, total, hasMore } = seqPage<Lead>(db, { table: leads, workspaceId, counter: 'leads', source, where, req })
+  if (filters.createdSince !== undefined) where.push(gte(leads.createdAt, parseTimestamp(filters.createdSince, 'query.created_since')))
+  const source = filters.source === undefined ? undefined : { column: leads.source, value: filters.source, counter: COUNTERS.leadsFromSource(filters.source) }
+  const { rows, total, hasMore } = seqPage<Lead>(db, { table: leads, workspaceId, counter: COUNTERS.leads, source, where, req })
   return buildPage(req, rows.map((l) => ({ seq: l.seq, item: serializeLead(l) })), total, hasMore)
 }
 

@@ -6,7 +6,7 @@ import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '..
 import { writeTx } from '../../db/tx'
 import type { AppDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
-import { iso } from '../../lib/clock'
+import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
@@ -218,8 +218,7 @@ export function retryDelivery(deps: AppDeps, workspaceId: string, endpointId: st
 
 /** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
 export function recoverDeliveries(deps: AppDeps, workspaceId: string, endpointId: string, since: string): number {
-  const sinceMs = Date.parse(since)
-  if (Number.isNaN(sinceMs)) throw invalid('/since', 'must be an RFC 3339 time')
+  const sinceMs = parseTimestamp(since, '/since')
   const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
   assertEnabled(endpoint)
   const now = deps.clock.now()
