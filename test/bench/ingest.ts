@@ -11,13 +11,15 @@ import { load, median, printTable, rssMb, tempDir } from './lib'
 const SECONDS = Number(process.argv[2] ?? 5)
 const ROUNDS = Number(process.argv[3] ?? 3)
 const CONCURRENCY = 16
+/** askad's default: one access-log line per request, as users run it. */
+const LOG_LEVEL = process.env.LOG_LEVEL ?? 'info'
 
 const dir = tempDir('ingest')
 const key = generateKey('secret')
 const exe = ensureExecutable()
 const askad = await startServer([exe, 'serve'], {
   cwd: dir,
-  env: { ASKAD_DB: join(dir, 'askad.db'), ASKAD_BOOTSTRAP_KEY: key, ASKAD_RATE_LIMIT: '1000000000/1s', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+  env: { ASKAD_DB: join(dir, 'askad.db'), ASKAD_BOOTSTRAP_KEY: key, ASKAD_RATE_LIMIT: '1000000000/1s', LOG_LEVEL: LOG_LEVEL },
 })
 const baseline = await startServer(['bun', join(import.meta.dir, 'baseline-server.ts'), join(dir, 'baseline.db')], { cwd: dir })
 
@@ -55,7 +57,7 @@ const summary = Object.entries(results).map(([name, r]) => ({
 const ratio = median(results.askad!.rps) / median(results.baseline!.rps)
 const askadRss = rssMb(askad.proc.pid)
 
-printTable(`ingest: ${ROUNDS} interleaved rounds × ${SECONDS} s, concurrency ${CONCURRENCY}`, rows)
+printTable(`ingest: ${ROUNDS} interleaved rounds × ${SECONDS} s, concurrency ${CONCURRENCY}, askad LOG_LEVEL=${LOG_LEVEL}`, rows)
 printTable('ingest: medians', [...summary, { server: 'askad / baseline', 'median req/s': ratio.toFixed(2), 'median p50 ms': '', 'median p99 ms': '' }])
 console.log(`\naskad RSS after ingest: ${askadRss.toFixed(1)} MB; ratio ${ratio.toFixed(2)} (target ≥ 0.50): ${ratio >= 0.5 ? 'met' : 'MISSED'}`)
 
