@@ -10,6 +10,7 @@ import { webhookAttempts, webhookDeliveries, webhookEndpoints } from '../src/db/
 import { writeTx } from '../src/db/tx'
 import { emitEvent, type EventType } from '../src/modules/webhooks/outbox'
 import { startDispatcher, type Dispatcher, type DispatcherOptions } from '../src/workers/dispatcher'
+import { tcpProbe } from '../src/workers/send-attempt'
 import { DELIVERY_BACKOFF_MS, MAX_SCHEDULED_ATTEMPTS, parseRetryAfter, retryDelayMs } from '../src/workers/retry-policy'
 import { createHarness, type Harness } from './helpers'
 import { startReceiver, until, verifyAt, type Answer, type Receiver } from './webhooks-helpers'
@@ -238,6 +239,53 @@ describe('retries', () => {
     h.clock.set(d.nextAttemptAt!)
     await dispatcher.runDue()
     expect(deliveryOf(eventId).status).toBe('succeeded')
+  })
+
+  test('connecting is limited to 5 s (here 100 ms) for an endpoint without a recent success; healthy ones skip the probe', async () => {
+    const probes: number[] = []
+    let hang = true
+    setup({
+      connectTimeoutMs: 100,
+      connect: (address, port, timeoutMs) => {
+        probes.push(port)
+        // A host that drops SYNs: nothing answers until the timeout, the first time.
+        return hang ? Bun.sleep(timeoutMs).then(() => 'timeout' as const) : tcpProbe(address, port, timeoutMs)
+      },
+    })
+    const rx = receiver()
+    await endpoint(rx.url)
+    const first = emit('lead.created')
+    await dispatcher.runDue()
+    const d = deliveryOf(first)
+    const [attempt] = attemptsOf(d.id)
+    expect(attempt).toMatchObject({ errorClass: 'timeout', statusCode: null, errorMessage: expect.stringContaining('could not connect within 100 ms') })
+    expect(attempt!.durationMs).toBeLessThan(2_000)
+    expect(rx.requests).toHaveLength(0) // never sent: the connection was not there
+    expect(d.nextAttemptAt! - h.clock.now()).toBe(60_000)
+
+    hang = false
+    h.clock.set(d.nextAttemptAt!)
+    await dispatcher.runDue()
+    expect(deliveryOf(first).status).toBe('succeeded')
+    expect(probes).toHaveLength(2)
+
+    // Proven healthy now: the next event goes straight to fetch.
+    emit('lead.created')
+    await dispatcher.runDue()
+    expect(rx.requests).toHaveLength(2)
+    expect(probes).toHaveLength(2)
+  })
+
+  test('the real probe reports a closed port as a connect error without sending anything', async () => {
+    setup()
+    const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+    const url = `http://127.0.0.1:${closed.port}/hooks`
+    closed.stop(true)
+    await endpoint(url)
+    const eventId = emit('lead.created')
+    await dispatcher.runDue()
+    const [attempt] = attemptsOf(deliveryOf(eventId).id)
+    expect(attempt).toMatchObject({ errorClass: 'connect', statusCode: null })
   })
 
   test('a redirect is not followed and counts as a failure', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { apiKeys, idempotencyKeys, webhookEndpoints } from '../src/db/schema'
 import { parseRanges } from '../src/lib/client-ip'
 import { checkUrl, specialRange, type HostResolver } from '../src/lib/ssrf'
-import { sendAttempt, type AttemptEnv, type AttemptRequest } from '../src/workers/send-attempt'
+import { sendAttempt, type AttemptEnv, type AttemptRequest, tcpProbe } from '../src/workers/send-attempt'
 import { createHarness } from './helpers'
 
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
@@ -168,13 +168,15 @@ describe('SSRF: reserved IPv6 space', () => {
 })
 
 describe('SSRF: the attempt connects to the address that was checked', () => {
-  const request = (url: string): AttemptRequest => ({ url, eventId: 'msg_1', payload: '{"a":1}', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], headers: {} })
+  const request = (url: string): AttemptRequest => ({ url, eventId: 'msg_1', payload: '{"a":1}', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], headers: {}, probeConnect: false })
   const env = (overrides: Partial<AttemptEnv>): AttemptEnv => ({
     fetch,
     resolveHost: async () => [],
     allow: parseRanges(['127.0.0.0/8']),
     now: Date.parse('2026-11-01T12:00:00Z'),
     timeoutMs: 5_000,
+    connectTimeoutMs: 5_000,
+    connect: tcpProbe,
     userAgent: 'askad-webhooks/test',
     ...overrides,
   })

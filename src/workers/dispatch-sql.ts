@@ -16,6 +16,8 @@ export interface JobRow {
   previous_secret_expires_at: number | null
   /** JSON object of the endpoint's static headers. */
   headers: string
+  /** 1 when the endpoint has not answered 2xx lately (never, or failing since): its attempts first test the connection. */
+  unproven: number
 }
 
 /** What recording an attempt needs to know about its delivery and endpoint. */
@@ -63,7 +65,8 @@ export function dispatchStatements(db: Db) {
       'update webhook_deliveries set lease_until = $until, lease_owner = $owner where id in (select value from json_each($ids))',
     ),
     jobs: q.query<JobRow, { ids: string }>(`
-      select d.id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers
+      select d.id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
+        (ep.last_success_at is null or ep.failing_since is not null) as unproven
       from json_each($ids) j join webhook_deliveries d on d.id = j.value
         join events ev on ev.id = d.event_id join webhook_endpoints ep on ep.id = d.endpoint_id`),
     /** The earliest future retry or lease expiry, and whether something is due that could not be claimed. */

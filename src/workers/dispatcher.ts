@@ -14,7 +14,7 @@ import { allowedRanges } from '../modules/webhooks/service'
 import { VERSION } from '../version'
 import { dispatchStatements, type JobRow } from './dispatch-sql'
 import { retryDelayMs } from './retry-policy'
-import { ATTEMPT_TIMEOUT_MS, sendAttempt, type AttemptOutcome } from './send-attempt'
+import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type AttemptOutcome, type TcpProbe } from './send-attempt'
 
 /** Attempts in flight in this process. */
 export const MAX_IN_FLIGHT = 50
@@ -38,6 +38,9 @@ export interface DispatcherOptions {
   random?: () => number
   /** Whole-attempt timeout (default 15 s). */
   attemptTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** How connections to endpoints without a recent success are tested (tests inject a slow one). */
+  connect?: TcpProbe
   leaseMs?: number
   maxInFlight?: number
   maxInFlightPerEndpoint?: number
@@ -61,6 +64,8 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   const resolveHost: HostResolver = (host) => (options.resolveHost ?? deps.resolveHost ?? systemResolver)(host)
   const random = options.random ?? Math.random
   const timeoutMs = options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS
+  const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+  const connect = options.connect ?? tcpProbe
   const leaseMs = options.leaseMs ?? LEASE_MS
   const maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
   const perEndpoint = options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT
@@ -110,8 +115,8 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
     if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(job.previous_secret)
     const headers = JSON.parse(job.headers) as Record<string, string>
     const outcome = await sendAttempt(
-      { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers },
-      { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, userAgent },
+      { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers, probeConnect: job.unproven === 1 },
+      { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, connectTimeoutMs, connect, userAgent },
     )
     attemptsMade++
     await recordSoon({ deliveryId: job.id, startedAt, outcome })

@@ -10,6 +10,8 @@ type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'http'
 const RESPONSE_BODY_MAX_BYTES = 20 * 1024
 /** Whole attempt, from DNS to the last byte read (SPEC §7). */
 export const ATTEMPT_TIMEOUT_MS = 15_000
+/** Opening the TCP connection (SPEC §7); checked by a probe, see `TcpProbe`. */
+export const CONNECT_TIMEOUT_MS = 5_000
 /** Connect errors after which no byte was sent, so the next address of the host may be tried. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT'])
 
@@ -22,7 +24,16 @@ export interface AttemptRequest {
   secrets: string[]
   /** The endpoint's static headers. */
   headers: Record<string, string>
+  /**
+   * Test the TCP connection first, within the connect timeout. Bun's fetch has no connect
+   * timeout of its own, so a dead host would hold an attempt for the whole 15 s; the probe
+   * costs a second connection, so it is made only for endpoints without a recent success.
+   */
+  probeConnect: boolean
 }
+
+/** Opens a TCP connection to address:port and closes it: 'ok', 'timeout', or the connect error. */
+export type TcpProbe = (address: string, port: number, timeoutMs: number) => Promise<'ok' | 'timeout' | Error>
 
 export interface AttemptEnv {
   fetch: typeof fetch
@@ -31,6 +42,8 @@ export interface AttemptEnv {
   /** Unix ms: the `webhook-timestamp` of this attempt. */
   now: number
   timeoutMs: number
+  connectTimeoutMs: number
+  connect: TcpProbe
   userAgent: string
 }
 
@@ -68,6 +81,16 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
   let response!: Response
   for (const [i, address] of check.addresses.entries()) {
     const target = pinnedTarget(req.url, address)
+    if (req.probeConnect) {
+      const url = new URL(req.url)
+      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+      const probe = await env.connect(address.replace(/%.*$/, ''), port, Math.min(env.connectTimeoutMs, env.timeoutMs))
+      if (probe === 'timeout') return failed('timeout', `could not connect within ${env.connectTimeoutMs} ms`)
+      if (probe !== 'ok') {
+        if (i < check.addresses.length - 1) continue
+        return failed('connect', probe.message)
+      }
+    }
     const tls = target.serverName ? { tls: { serverName: target.serverName } } : {}
     try {
       const init = { method: 'POST', headers: { ...headers, ...(target.host ? { host: target.host } : {}) }, body: req.payload, redirect: 'manual' as const, signal, ...tls }
@@ -104,6 +127,29 @@ function pinnedTarget(raw: string, address: string): { url: string; host?: strin
   url.hostname = ip.includes(':') ? `[${ip}]` : ip
   return { url: url.href, host, serverName: url.protocol === 'https:' ? name.replace(/\.$/, '') : undefined }
 }
+
+/** The real TcpProbe: Bun.connect, closed as soon as it opens. */
+export const tcpProbe: TcpProbe = (address, port, timeoutMs) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    const settle = (result: 'ok' | Error) => {
+      clearTimeout(timer)
+      resolve(result)
+    }
+    Bun.connect({
+      hostname: address,
+      port,
+      socket: {
+        // A connection that opens after the timeout is closed the same way; the attempt has moved on.
+        open: (socket) => {
+          socket.end()
+          settle('ok')
+        },
+        connectError: (_socket, error) => settle(error),
+        data: () => {},
+      },
+    }).catch((error: Error) => settle(error))
+  })
 
 function aborted(signal: AbortSignal): Promise<'timeout'> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve('timeout'), { once: true }))
