@@ -3,23 +3,14 @@
  * ports (other origins), driven by the system's headless Chromium through playwright-core.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
 import { eq } from 'drizzle-orm'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
 import { leads } from '../src/db/schema'
+import { chromiumAvailable, launchChromium } from './browser'
 import { createHarness, type Harness } from './helpers'
 
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
+const hasChromium = chromiumAvailable('the browser capture tests')
 
-if (!hasChromium) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING the browser capture tests: ${CHROMIUM} is missing.\n` +
-      `!!! Install it (Debian/Ubuntu: apt-get install -y chromium) to run them.\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  )
-}
 
 /** Serves the test pages; each page knows the API address and the publishable key. */
 function pageServer(pages: () => Record<string, string>) {
@@ -91,10 +82,7 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
     foreign = pageServer(pages)
     const ws = h.workspace()
     key = h.key(ws.id, { kind: 'publishable', allowedOrigins: [`http://127.0.0.1:${site.port}`] }).key
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

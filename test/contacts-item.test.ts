@@ -1,25 +1,9 @@
 /** One contact: read it with its recent leads and deals, edit it. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createHarness } from './helpers'
+import { createHarness, expectProblem } from './helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
-
-async function expectProblem(res: Response, status: number, paths?: string[]) {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await res.json()
-  expect(body.status).toBe(status)
-  // TypeBox may report one path twice (missing, and wrong type): compare the set of paths.
-  if (paths) expect([...new Set(body.errors.map((e: { path: string }) => e.path))]).toEqual(paths)
-  return body
-}
-
-async function pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }> {
-  const res = await h.request('POST', '/api/v1/leads/inbound', { key, body })
-  expect(res.status).toBe(201)
-  return res.json()
-}
 
 describe('GET /contacts/:id', () => {
   const ws = h.workspace()
@@ -28,7 +12,7 @@ describe('GET /contacts/:id', () => {
     const leadIds: string[] = []
     let contactId = ''
     for (let i = 0; i < 7; i++) {
-      const lead = await pushLead(ws.key, { email: 'ann@example.com', first_name: 'Ann', source: `s${i}` })
+      const lead = await h.pushLead(ws.key, { email: 'ann@example.com', first_name: 'Ann', source: `s${i}` })
       leadIds.push(lead.id)
       contactId = lead.contact_id
       h.clock.advance(1000)
@@ -40,7 +24,7 @@ describe('GET /contacts/:id', () => {
       const res = await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: `Deal ${i}`, contact_id: contactId } })
       dealIds.push((await res.json()).id)
     }
-    await pushLead(ws.key, { email: 'someone-else@example.com' })
+    await h.pushLead(ws.key, { email: 'someone-else@example.com' })
 
     const res = await h.request('GET', `/api/v1/contacts/${contactId}`, { key: ws.key })
     expect(res.status).toBe(200)
@@ -52,7 +36,7 @@ describe('GET /contacts/:id', () => {
   })
 
   test('a contact without deals has empty lists, not missing ones', async () => {
-    const lead = await pushLead(ws.key, { phone: '+15550001111' })
+    const lead = await h.pushLead(ws.key, { phone: '+15550001111' })
     const body = await (await h.request('GET', `/api/v1/contacts/${lead.contact_id}`, { key: ws.key })).json()
     expect(body.recent_deals).toEqual([])
     expect(body.recent_leads).toHaveLength(1)
@@ -69,8 +53,8 @@ describe('PATCH /contacts/:id', () => {
   let otherContactId = ''
 
   beforeAll(async () => {
-    contactId = (await pushLead(ws.key, { email: 'bo@example.com', first_name: 'Bo', metadata: { plan: 'free', team: 'red', region: 'eu' } })).contact_id
-    otherContactId = (await pushLead(ws.key, { email: 'taken@example.com' })).contact_id
+    contactId = (await h.pushLead(ws.key, { email: 'bo@example.com', first_name: 'Bo', metadata: { plan: 'free', team: 'red', region: 'eu' } })).contact_id
+    otherContactId = (await h.pushLead(ws.key, { email: 'taken@example.com' })).contact_id
   })
 
   test('changes only the fields sent, normalises email and phone, bumps updated_at', async () => {
@@ -100,7 +84,7 @@ describe('PATCH /contacts/:id', () => {
   })
 
   test('the new email is what leads now match', async () => {
-    const lead = await pushLead(ws.key, { email: 'BO.DIAZ@example.com' })
+    const lead = await h.pushLead(ws.key, { email: 'BO.DIAZ@example.com' })
     expect(lead.contact_id).toBe(contactId)
   })
 
@@ -117,7 +101,7 @@ describe('PATCH /contacts/:id', () => {
 
   test('the same email in another workspace is no conflict', async () => {
     const other = h.workspace()
-    const theirs = (await pushLead(other.key, { email: 'mine@example.com' })).contact_id
+    const theirs = (await h.pushLead(other.key, { email: 'mine@example.com' })).contact_id
     const res = await h.request('PATCH', `/api/v1/contacts/${theirs}`, { key: other.key, body: { email: 'bo.diaz@example.com' } })
     expect(res.status).toBe(200)
   })
@@ -146,7 +130,7 @@ describe('auth, scopes and other workspaces', () => {
   let contactId = ''
 
   beforeAll(async () => {
-    contactId = (await pushLead(ws.key, { email: 'private@example.com', first_name: 'Priv' })).contact_id
+    contactId = (await h.pushLead(ws.key, { email: 'private@example.com', first_name: 'Priv' })).contact_id
   })
 
   test('no key is 401', async () => {

@@ -5,12 +5,6 @@ import { createHarness } from './helpers'
 const h = createHarness()
 afterAll(() => h.close())
 
-async function push(key: string, body: Record<string, unknown>) {
-  const res = await h.request('POST', '/api/v1/leads/inbound', { key, body })
-  expect(res.status).toBe(201)
-  return (await res.json()) as { id: string; contact_id: string }
-}
-
 async function list(key: string, query = '') {
   const res = await h.request('GET', `/api/v1/contacts${query}`, { key })
   return { res, body: res.status === 200 ? await res.json() : await res.json() }
@@ -19,9 +13,9 @@ async function list(key: string, query = '') {
 describe('dedupe and merge', () => {
   test('same email after trim and lower-case is the same contact; merge rules apply', async () => {
     const ws = h.workspace()
-    const first = await push(ws.key, { email: 'Jane@Example.com ', first_name: 'Jane', source: 'hubspot', metadata: { plan: 'free', team: 'a' } })
+    const first = await h.pushLead(ws.key, { email: 'Jane@Example.com ', first_name: 'Jane', source: 'hubspot', metadata: { plan: 'free', team: 'a' } })
     h.clock.advance(60_000)
-    const second = await push(ws.key, { email: 'jane@example.com', first_name: 'Janet', last_name: 'Smith', phone: '+1 234 567 890', source: 'typeform', metadata: { plan: 'pro' } })
+    const second = await h.pushLead(ws.key, { email: 'jane@example.com', first_name: 'Janet', last_name: 'Smith', phone: '+1 234 567 890', source: 'typeform', metadata: { plan: 'pro' } })
     expect(second.contact_id).toBe(first.contact_id)
 
     const { body } = await list(ws.key)
@@ -43,15 +37,15 @@ describe('dedupe and merge', () => {
 
   test('without email, the phone (normalised) finds the contact', async () => {
     const ws = h.workspace()
-    const a = await push(ws.key, { phone: '+1 (555) 010-0000', first_name: 'Sam' })
-    const b = await push(ws.key, { phone: '+15550100000', last_name: 'Lee' })
+    const a = await h.pushLead(ws.key, { phone: '+1 (555) 010-0000', first_name: 'Sam' })
+    const b = await h.pushLead(ws.key, { phone: '+15550100000', last_name: 'Lee' })
     expect(b.contact_id).toBe(a.contact_id)
   })
 
   test('a phone-only contact gains its email when the phone comes back with one', async () => {
     const ws = h.workspace()
-    const a = await push(ws.key, { phone: '555-0101' })
-    const b = await push(ws.key, { phone: '5550101', email: 'sam@example.com' })
+    const a = await h.pushLead(ws.key, { phone: '555-0101' })
+    const b = await h.pushLead(ws.key, { phone: '5550101', email: 'sam@example.com' })
     expect(b.contact_id).toBe(a.contact_id)
     const { body } = await list(ws.key, '?email=SAM@example.com')
     expect(body.data[0]).toMatchObject({ id: a.contact_id, email: 'sam@example.com', lead_count: 2 })
@@ -59,8 +53,8 @@ describe('dedupe and merge', () => {
 
   test('different emails are different people even with the same phone', async () => {
     const ws = h.workspace()
-    const a = await push(ws.key, { email: 'one@example.com', phone: '555-0102' })
-    const b = await push(ws.key, { email: 'two@example.com', phone: '555-0102' })
+    const a = await h.pushLead(ws.key, { email: 'one@example.com', phone: '555-0102' })
+    const b = await h.pushLead(ws.key, { email: 'two@example.com', phone: '555-0102' })
     expect(b.contact_id).not.toBe(a.contact_id)
   })
 })
@@ -71,7 +65,7 @@ describe('listing and pagination', () => {
 
   test('setup: 7 contacts from two sources', async () => {
     for (const [i, email] of emails.entries()) {
-      await push(ws.key, { email, source: i % 2 ? 'odd' : 'even' })
+      await h.pushLead(ws.key, { email, source: i % 2 ? 'odd' : 'even' })
       h.clock.advance(1000)
     }
   })

@@ -5,28 +5,20 @@
  * width into screenshots/, and no page may make a request anywhere but 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { Webhook } from 'standardwebhooks'
 import { createDeal } from '../src/modules/deals/service'
 import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
+import { chromiumAvailable, launchChromium } from './browser'
 import { createHarness, type Harness } from './helpers'
 
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
+const hasChromium = chromiumAvailable('the dashboard browser tests')
 const SCREENSHOTS = join(import.meta.dir, '..', 'screenshots')
 const DESKTOP = { width: 1280, height: 900 }
 const PHONE = { width: 390, height: 844 }
 
-if (!hasChromium) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING the dashboard browser tests: ${CHROMIUM} is missing.\n` +
-      `!!! Install it (Debian/Ubuntu: apt-get install -y chromium) to run them.\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  )
-}
 
 interface Received {
   headers: Record<string, string>
@@ -74,10 +66,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
       port: 0,
       fetch: () => new Response(sitePage, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
     })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
     context = await browser.newContext({ viewport: DESKTOP })
     context.on('request', (request) => void requested.push(request.url()))
     page = await context.newPage()

@@ -1,21 +1,11 @@
 /** Deals: create with exact money, list by stage with pagination, read, edit. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createHarness } from './helpers'
+import { createHarness, expectProblem } from './helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
 
 const STAGES = 'new, qualified, proposal, negotiation, won, lost'
-
-async function expectProblem(res: Response, status: number, paths?: string[]) {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await res.json()
-  expect(body.status).toBe(status)
-  // TypeBox may report one path twice (missing, and wrong type): compare the set of paths.
-  if (paths) expect([...new Set(body.errors.map((e: { path: string }) => e.path))]).toEqual(paths)
-  return body
-}
 
 async function createDeal(key: string, body: Record<string, unknown>) {
   const res = await h.request('POST', '/api/v1/deals', { key, body })

@@ -3,21 +3,12 @@
  * operation list renders, and every request the page makes goes to this server on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { type Browser } from 'playwright-core'
+import { chromiumAvailable, launchChromium } from './browser'
 import { createHarness, type Harness } from './helpers'
 
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
+const hasChromium = chromiumAvailable('the /docs browser test')
 
-if (!hasChromium) {
-  console.warn(
-    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
-      `!!! SKIPPING the /docs browser test: ${CHROMIUM} is missing.\n` +
-      `!!! Install it (Debian/Ubuntu: apt-get install -y chromium) to run it.\n` +
-      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
-  )
-}
 
 describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
   let h: Harness
@@ -28,11 +19,7 @@ describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
     h = createHarness()
     h.app.listen({ hostname: '127.0.0.1', port: 0 })
     origin = `http://127.0.0.1:${h.app.server!.port}`
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

@@ -19,8 +19,8 @@ function eventsOf(workspaceId: string, type: string): Event[] {
     .map((e) => JSON.parse(e.payload))
 }
 
-async function pushLead(key: string, email: string): Promise<{ id: string; contact_id: string }> {
-  return (await h.request('POST', '/api/v1/leads/inbound', { key, body: { email, first_name: 'Eve' } })).json()
+function pushLead(key: string, email: string): Promise<{ id: string; contact_id: string }> {
+  return h.pushLead(key, { email, first_name: 'Eve' })
 }
 
 async function patchDeal(key: string, id: string, body: Record<string, unknown>) {

@@ -1,4 +1,5 @@
 /** Test harness: a real app on a real SQLite file in a temp folder, with helpers to mint workspaces and keys. */
+import { expect } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +36,8 @@ export interface Harness {
   /** Another key in an existing workspace. */
   key(workspaceId: string, input?: Partial<CreateKeyInput>): { key: string; id: string }
   request(method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string>; rawBody?: BodyInit }): Promise<Response>
+  /** POST /api/v1/leads/inbound, expecting 201. */
+  pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }>
   close(): void
 }
 
@@ -55,6 +58,20 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     const created = createKey(db, clock, { workspaceId, kind: 'secret', ...input })
     return { key: created.key, id: created.record.id }
   }
+  const request: Harness['request'] = async (method, path, init = {}) => {
+    const headers: Record<string, string> = { ...init.headers }
+    if (init.key) headers.authorization = `Bearer ${init.key}`
+    let body: BodyInit | undefined = init.rawBody
+    if (init.body !== undefined) {
+      body = JSON.stringify(init.body)
+      headers['content-type'] ??= 'application/json'
+    }
+    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    // Let onAfterResponse (the access log) run before the test inspects logs.
+    await new Promise((resolve) => setImmediate(resolve))
+    return response
+  }
+
   return {
     app,
     db,
@@ -69,22 +86,25 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
       return { id: ws.id, slug: ws.slug, key: k.key, keyId: k.id }
     },
     key,
-    async request(method, path, init = {}) {
-      const headers: Record<string, string> = { ...init.headers }
-      if (init.key) headers.authorization = `Bearer ${init.key}`
-      let body: BodyInit | undefined = init.rawBody
-      if (init.body !== undefined) {
-        body = JSON.stringify(init.body)
-        headers['content-type'] ??= 'application/json'
-      }
-      const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
-      // Let onAfterResponse (the access log) run before the test inspects logs.
-      await new Promise((resolve) => setImmediate(resolve))
-      return response
+    request,
+    async pushLead(key, body) {
+      const res = await request('POST', '/api/v1/leads/inbound', { key, body })
+      expect(res.status).toBe(201)
+      return (await res.json()) as { id: string; contact_id: string }
     },
     close() {
       db.$client.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** Asserts a problem-details answer with this status; with `paths`, the set of failing paths (TypeBox may report one path twice). */
+export async function expectProblem(res: Response, status: number, paths?: string[]) {
+  expect(res.status).toBe(status)
+  expect(res.headers.get('content-type')).toBe('application/problem+json')
+  const body = await res.json()
+  expect(body.status).toBe(status)
+  if (paths) expect([...new Set(body.errors.map((e: { path: string }) => e.path))]).toEqual(paths)
+  return body
 }

@@ -1,25 +1,9 @@
 /** Leads: list with filters and pagination, read one, convert into a deal. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createHarness } from './helpers'
+import { createHarness, expectProblem } from './helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
-
-async function expectProblem(res: Response, status: number, paths?: string[]) {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await res.json()
-  expect(body.status).toBe(status)
-  // TypeBox may report one path twice (missing, and wrong type): compare the set of paths.
-  if (paths) expect([...new Set(body.errors.map((e: { path: string }) => e.path))]).toEqual(paths)
-  return body
-}
-
-async function pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }> {
-  const res = await h.request('POST', '/api/v1/leads/inbound', { key, body })
-  expect(res.status).toBe(201)
-  return res.json()
-}
 
 describe('GET /leads', () => {
   const ws = h.workspace()
@@ -28,7 +12,7 @@ describe('GET /leads', () => {
 
   test('lists every lead newest first with the envelope and Link header', async () => {
     for (let i = 0; i < 5; i++) {
-      const lead = await pushLead(ws.key, { email: i % 2 ? 'jane@example.com' : `p${i}@example.com`, source: i < 3 ? 'hubspot' : 'typeform', metadata: { n: i } })
+      const lead = await h.pushLead(ws.key, { email: i % 2 ? 'jane@example.com' : `p${i}@example.com`, source: i < 3 ? 'hubspot' : 'typeform', metadata: { n: i } })
       ids.push(lead.id)
       if (i === 1) janeContact = lead.contact_id
       h.clock.advance(60_000)
@@ -99,7 +83,7 @@ describe('GET /leads/:id', () => {
   const ws = h.workspace()
 
   test('returns the lead with every field it arrived with', async () => {
-    const lead = await pushLead(ws.key, { email: ' Jane@Example.com ', first_name: 'Jane', phone: '+1 (234) 567-890', source: 'zapier', utm_source: 'news', metadata: { plan: 'pro' } })
+    const lead = await h.pushLead(ws.key, { email: ' Jane@Example.com ', first_name: 'Jane', phone: '+1 (234) 567-890', source: 'zapier', utm_source: 'news', metadata: { plan: 'pro' } })
     const res = await h.request('GET', `/api/v1/leads/${lead.id}`, { key: ws.key })
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({
@@ -131,7 +115,7 @@ describe('POST /leads/:id/convert', () => {
   const ws = h.workspace()
 
   test('first conversion creates the deal (201), marks the lead, and links both', async () => {
-    const lead = await pushLead(ws.key, { email: 'sam@example.com', first_name: 'Sam', last_name: 'Lee' })
+    const lead = await h.pushLead(ws.key, { email: 'sam@example.com', first_name: 'Sam', last_name: 'Lee' })
     const res = await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key })
     expect(res.status).toBe(201)
     const body = await res.json()
@@ -146,7 +130,7 @@ describe('POST /leads/:id/convert', () => {
   })
 
   test('converting again answers 200 with the same deal and ignores the new body', async () => {
-    const lead = await pushLead(ws.key, { phone: '+44 20 7946 0000' })
+    const lead = await h.pushLead(ws.key, { phone: '+44 20 7946 0000' })
     const first = await (await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { title: 'Phone deal', value: 250.5 } })).json()
     expect(first.deal).toMatchObject({ title: 'Phone deal', value: 250.5 })
     const again = await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { title: 'Other', value: 1 } })
@@ -158,14 +142,14 @@ describe('POST /leads/:id/convert', () => {
   })
 
   test('takes the deal fields with exact money; the default title falls back to email', async () => {
-    const lead = await pushLead(ws.key, { email: 'kim@example.com' })
+    const lead = await h.pushLead(ws.key, { email: 'kim@example.com' })
     const res = await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { value: '1234567.89', currency: 'EUR', stage: 'qualified' } })
     expect(res.status).toBe(201)
     expect((await res.json()).deal).toMatchObject({ title: 'kim@example.com', value: 1234567.89, currency: 'EUR', stage: 'qualified' })
   })
 
   test('invalid deal fields are 422 with their path, and the lead stays new', async () => {
-    const lead = await pushLead(ws.key, { email: 'val@example.com' })
+    const lead = await h.pushLead(ws.key, { email: 'val@example.com' })
     const cases: [Record<string, unknown>, string][] = [
       [{ value: 10.999 }, '/value'],
       [{ value: -5 }, '/value'],
@@ -185,7 +169,7 @@ describe('POST /leads/:id/convert', () => {
   })
 
   test('malformed JSON is 400 and a non-JSON body is 415', async () => {
-    const lead = await pushLead(ws.key, { email: 'raw@example.com' })
+    const lead = await h.pushLead(ws.key, { email: 'raw@example.com' })
     const path = `/api/v1/leads/${lead.id}/convert`
     await expectProblem(await h.request('POST', path, { key: ws.key, rawBody: '{"title":', headers: { 'content-type': 'application/json' } }), 400)
     await expectProblem(await h.request('POST', path, { key: ws.key, rawBody: 'title=x', headers: { 'content-type': 'text/plain' } }), 415)
@@ -198,7 +182,7 @@ describe('auth, scopes and other workspaces', () => {
   let leadId = ''
 
   beforeAll(async () => {
-    leadId = (await pushLead(ws.key, { email: 'owner@example.com' })).id
+    leadId = (await h.pushLead(ws.key, { email: 'owner@example.com' })).id
   })
 
   test('no key is 401 on every route', async () => {
