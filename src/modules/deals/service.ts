@@ -2,8 +2,9 @@
  * Deals: an opportunity with a value in exact money, moved through six stages. Entering `won`
  * or `lost` from another stage is a close and emits `deal.closed` in the same transaction.
  */
-import { and, count, desc, eq } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
+import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
 import { writeTx, type DbOrTx, type Tx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
@@ -148,19 +149,13 @@ export interface DealFilters {
   contactId?: string
 }
 
-/**
- * Deals newest first. Workspaces hold few deals, so COUNT + OFFSET is fine; the `after`
- * cursor is a position in that order (a deal created while walking shifts it: one item repeats).
- */
+/** Deals newest first; workspaces hold few deals, so rowidPage's COUNT + OFFSET serves, with a stable cursor. */
 export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req: PageRequest) {
   const where = [eq(deals.workspaceId, workspaceId)]
   if (filters.stage !== undefined) where.push(eq(deals.stage, parseStage(filters.stage, 'query.stage')))
   if (filters.contactId !== undefined) where.push(eq(deals.contactId, filters.contactId))
-  const total = db.select({ n: count() }).from(deals).where(and(...where)).get()!.n
-  const skip = req.afterSeq ?? (req.page - 1) * req.limit
-  const rows = db.select().from(deals).where(and(...where)).orderBy(desc(deals.createdAt), desc(deals.id)).limit(req.limit).offset(skip).all()
-  const items = rows.map((d, i) => ({ seq: skip + i + 1, item: serializeDeal(d) }))
-  return buildPage(req, items, total, skip + rows.length < total)
+  const { rows, total, hasMore } = rowidPage(db, deals, and(...where)!, req)
+  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeDeal(r.row) })), total, hasMore)
 }
 
 /** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */
