@@ -38,10 +38,15 @@ async function main(argv: string[]): Promise<void> {
   if (flags.version) return void console.log(VERSION)
   if (flags.help) return void console.log([command.summary, '', `Usage: ${command.usage}`, ...(command.details ? ['', ...command.details] : [])].join('\n'))
 
+  const expected = command.arguments ?? []
+  if (args.length !== expected.length) {
+    const problem = args.length > expected.length ? `Unexpected argument '${args[expected.length]}'.` : `Missing ${expected.slice(args.length).join(' ')}.`
+    throw new CliError(`${problem}\nUsage: ${command.usage}`, 2)
+  }
+
   const settings = Object.fromEntries(Object.entries(flags).filter(([, v]) => typeof v === 'string')) as Partial<Record<SettingFlag, string>>
   const config = loadConfig(settings)
   if (command.path[0] === 'serve') {
-    if (args.length) throw new CliError(`Unexpected argument '${args[0]}'.\nUsage: ${command.usage}`, 2)
     return serve(config, { json: Boolean(flags.json) })
   }
 
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
     migrate(db)
     switch (command.path.join(' ')) {
       case 'workspace create':
-        return workspaceCreate(db, out, args, flags as { name?: string })
+        return workspaceCreate(db, out, args[0]!, flags as { name?: string })
       case 'workspace list':
         return workspaceList(db, out)
       case 'key create':
@@ -61,11 +66,11 @@ async function main(argv: string[]): Promise<void> {
       case 'key list':
         return keyList(db, out, flags as { workspace?: string })
       case 'key revoke':
-        return keyRevoke(db, out, args)
+        return keyRevoke(db, out, args[0]!)
       case 'migrate':
         return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
       case 'backup':
-        return backup(db, out, args)
+        return backup(db, out, args[0]!)
     }
   } finally {
     db.$client.close()

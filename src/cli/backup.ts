@@ -5,9 +5,8 @@ import type { Db } from '../db/client'
 import { CliError, type Output } from './output'
 
 /** VACUUM INTO reads one snapshot of the WAL database and writes a compact, self-contained copy. */
-export function backup(db: Db, out: Output, args: string[]): void {
-  if (args.length !== 1) throw new CliError('Usage: askad backup FILE', 2)
-  const target = resolve(args[0]!)
+export function backup(db: Db, out: Output, file: string): void {
+  const target = resolve(file)
   if (existsSync(target)) throw new CliError(`${target} already exists; choose a new file name.`)
   mkdirSync(dirname(target), { recursive: true })
   const started = performance.now()

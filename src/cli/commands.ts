@@ -11,6 +11,8 @@ export interface CommandSpec {
   summary: string
   /** Lines shown under the usage by `--help`. */
   details?: string[]
+  /** Names of the positional arguments, all required (none when absent). */
+  arguments?: string[]
   options: Options
 }
 
@@ -29,7 +31,7 @@ const SPECS: CommandSpec[] = [
     details: ['Settings (a flag beats its environment variable):', ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} ${s.help}`)],
     options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' }])),
   },
-  { path: ['workspace', 'create'], usage: 'askad workspace create SLUG [--name "Display name"]', summary: 'Create a workspace (tenant).', options: { name: { type: 'string' } } },
+  { path: ['workspace', 'create'], arguments: ['SLUG'], usage: 'askad workspace create SLUG [--name "Display name"]', summary: 'Create a workspace (tenant).', options: { name: { type: 'string' } } },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
   {
     path: ['key', 'create'],
@@ -46,7 +48,7 @@ const SPECS: CommandSpec[] = [
     },
   },
   { path: ['key', 'list'], usage: 'askad key list --workspace W', summary: "List a workspace's keys (prefixes only).", options: { workspace: { type: 'string' } } },
-  { path: ['key', 'revoke'], usage: 'askad key revoke KEY_ID', summary: 'Revoke a key; it stops working on its next request.', options: {} },
+  { path: ['key', 'revoke'], arguments: ['KEY_ID'], usage: 'askad key revoke KEY_ID', summary: 'Revoke a key; it stops working on its next request.', options: {} },
   { path: ['key', 'generate'], usage: 'askad key generate [--publishable]', summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).', options: { publishable: { type: 'boolean' } } },
   {
     path: ['healthcheck'],
@@ -55,7 +57,7 @@ const SPECS: CommandSpec[] = [
     options: { port: { type: 'string' }, host: { type: 'string' } },
   },
   { path: ['migrate'], usage: 'askad migrate', summary: 'Create or upgrade the database schema (serve does this too).', options: {} },
-  { path: ['backup'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
+  { path: ['backup'], arguments: ['FILE'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
 ]
 
 export const COMMANDS: CommandSpec[] = SPECS.map((c) => ({ ...c, options: { ...common, ...c.options } }))

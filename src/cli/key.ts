@@ -52,9 +52,8 @@ export function keyList(db: Db, out: Output, flags: { workspace?: string }): voi
 }
 
 /** `askad key revoke KEY_ID`, in any workspace. */
-export function keyRevoke(db: Db, out: Output, args: string[]): void {
-  if (args.length !== 1) throw new CliError('Usage: askad key revoke KEY_ID', 2)
-  const key = serializeKey(revokeKey(db, systemClock, null, args[0]!))
+export function keyRevoke(db: Db, out: Output, keyId: string): void {
+  const key = serializeKey(revokeKey(db, systemClock, null, keyId))
   out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
 }
 
