@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm'
 import { events, leads } from '../src/db/schema'
 import { revokeKey } from '../src/modules/api-keys/service'
 import { prefersHtml, splitName } from '../src/modules/capture/service'
-import { createHarness, type Harness } from './helpers'
+import { createHarness, expectProblem, type Harness } from './helpers'
 
 const SITE = 'https://shop.example'
 const OTHER_SITE = 'https://evil.example'
@@ -186,22 +186,40 @@ describe('capture: CORS', () => {
     expect(refused.headers.get('access-control-allow-origin')).toBeNull()
   })
 
-  test('preflight from an origin on no key\'s list is refused with a 403 problem', async () => {
-    const res = await h.request('OPTIONS', CAPTURE, { headers: { origin: OTHER_SITE, 'access-control-request-method': 'POST' } })
-    expect(res.status).toBe(403)
-    expect(res.headers.get('content-type')).toContain('application/problem+json')
-    expect(res.headers.get('access-control-allow-origin')).toBeNull()
-    expect((await res.json()).title).toBe('Origin not allowed')
+  test('preflight without ?key= answers every origin alike: no oracle of which sites use askad', async () => {
+    const listed = await h.request('OPTIONS', CAPTURE, { headers: { origin: SITE, 'access-control-request-method': 'POST' } })
+    const unlisted = await h.request('OPTIONS', CAPTURE, { headers: { origin: OTHER_SITE, 'access-control-request-method': 'POST' } })
+    expect(listed.status).toBe(204)
+    expect(unlisted.status).toBe(204)
+    const corsHeaders = (res: Response, origin: string) =>
+      [...res.headers].filter(([k]) => k.startsWith('access-control-') || k === 'vary').map(([k, v]) => [k, v.replace(origin, 'ORIGIN')])
+    expect(corsHeaders(unlisted, OTHER_SITE)).toEqual(corsHeaders(listed, SITE))
   })
 
-  test('a revoked key no longer opens preflights for its origins', async () => {
+  test('with ?key=, a revoked key no longer opens preflights for its origins', async () => {
     const origin = 'https://revoked.example'
     const k = h.key(ws.id, { kind: 'publishable', allowedOrigins: [origin] })
-    const before = await h.request('OPTIONS', CAPTURE, { headers: { origin, 'access-control-request-method': 'POST' } })
+    const before = await h.request('OPTIONS', `${CAPTURE}?key=${k.key}`, { headers: { origin, 'access-control-request-method': 'POST' } })
     expect(before.status).toBe(204)
     revokeKey(h.db, h.clock, ws.id, k.id)
-    const after = await h.request('OPTIONS', CAPTURE, { headers: { origin, 'access-control-request-method': 'POST' } })
+    const after = await h.request('OPTIONS', `${CAPTURE}?key=${k.key}`, { headers: { origin, 'access-control-request-method': 'POST' } })
     expect(after.status).toBe(403)
+  })
+
+  test('preflights are limited per client IP', async () => {
+    const own = createHarness({ env: { ASKAD_RATE_LIMIT: '5/60s', ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
+    try {
+      const preflight = (ip: string) => own.request('OPTIONS', CAPTURE, { headers: { origin: SITE, 'access-control-request-method': 'POST', 'x-forwarded-for': ip } })
+      const statuses: number[] = []
+      for (let i = 0; i < 7; i++) statuses.push((await preflight('203.0.113.9')).status)
+      expect(statuses).toEqual([204, 204, 204, 204, 204, 429, 429])
+      const limited = await preflight('203.0.113.9')
+      await expectProblem(limited, 429)
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect((await preflight('198.51.100.9')).status).toBe(204)
+    } finally {
+      own.close()
+    }
   })
 
   test('a POST from an origin not on the key\'s list is refused and stores nothing', async () => {
@@ -320,7 +338,20 @@ describe('capture: auth and validation', () => {
     const res = await expectNothingStored(() => h.request('POST', CAPTURE, { key: ws.key, body: { email: 'leak@example.com' }, headers: { origin: SITE } }))
     expect(res.status).toBe(403)
     const viaForm = await expectNothingStored(() => postForm({ email: 'leak@example.com', _key: ws.key }, { origin: SITE, accept: BROWSER_ACCEPT }))
-    expect(viaForm.status).toBe(403)
+    expect(viaForm.status).toBe(401)
+  })
+
+  test('a secret key in ?key= or _key is refused with a 401 that says why, even from no origin', async () => {
+    for (const send of [
+      () => postForm({ email: 'leak@example.com', _key: ws.key }),
+      () => h.request('POST', `${CAPTURE}?key=${ws.key}`, { body: { email: 'leak@example.com' } }),
+      () => h.request('POST', `${CAPTURE}?key=${ws.key}`, { rawBody: new URLSearchParams({ email: 'leak@example.com' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    ]) {
+      const res = await expectNothingStored(send)
+      const body = await expectProblem(res, 401)
+      expect(body.detail).toContain('Secret keys (ask_sk_…) are not accepted')
+      expect(JSON.stringify(body)).not.toContain(ws.key)
+    }
   })
 
   test('a key without leads:capture is 403', async () => {

@@ -67,18 +67,18 @@ export function csrfMatches(presented: string | null | undefined, expected: stri
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-/** Counts failed sign-ins per client IP; successful ones cost nothing. */
+/**
+ * Counts failed sign-ins per client IP; successful ones cost nothing, and a valid key signs in
+ * even from an address whose failures are used up (an office behind one NAT stays usable).
+ */
 export function createSignInLimiter(clock: Clock) {
   const buckets = createTokenBuckets(clock)
   const id = (ip: string) => `sign-in:${ip}`
   return {
-    /** Seconds to wait before this IP may try again, or 0 when it may try now. */
-    waitSeconds(ip: string): number {
-      const result = buckets.peek(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS)
+    /** Counts a failed sign-in; returns the seconds to wait when this IP has no failures left (0: it may try again now). */
+    failed(ip: string): number {
+      const result = buckets.take(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS)
       return result.allowed ? 0 : Math.max(1, Math.ceil((result.nextTokenAt - clock.now()) / 1000))
-    },
-    failed(ip: string): void {
-      buckets.take(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS)
     },
   }
 }

@@ -12,6 +12,8 @@ const DISPLAY_CHARS = 4
 export type KeyKind = 'secret' | 'publishable'
 
 const KIND_PREFIX: Record<KeyKind, string> = { secret: 'ask_sk_', publishable: 'ask_pk_' }
+/** How every secret key starts; such a key must never travel in a URL or a page. */
+export const SECRET_KEY_PREFIX = KIND_PREFIX.secret
 const KEY_PATTERN = new RegExp(`^ask_(sk|pk)_[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`)
 
 function base62(n: number, width: number): string {

@@ -3,6 +3,12 @@
  * The key is checked in onRequest, before the body is read or validated, and the rate limits
  * are applied right there; routes declare `{ scope: 'leads:write' }` and get a typed `auth`
  * ({ key, workspaceId }) in their context.
+ *
+ * The gate decides "is this /api/v1?" from the path Elysia's router routes on (the `path` of the
+ * request context), never from a re-parse of the URL: the two disagree for odd request lines
+ * (`Host: a`, absolute-form targets), and a disagreement must not skip the gate. It also fails
+ * closed: a key is accepted only on a request the gate bound to its rate limits, so a handler
+ * reached around the gate finds no auth and refuses.
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
@@ -11,9 +17,10 @@ import { parseRanges, requestClientIp } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
 import type { Scope } from '../lib/scopes'
+import { SECRET_KEY_PREFIX } from '../lib/keys'
 import { authenticateKey, type ApiKey, type AuthFailure } from '../modules/api-keys/service'
 import { createRateLimits, limitsOf } from './rate-limit'
-import { requestState } from './request-context'
+import { requestState, routedPath } from './request-context'
 
 export interface Auth {
   key: ApiKey
@@ -34,6 +41,12 @@ const FAILURE_DETAIL: Record<AuthFailure, string> = {
   revoked: 'The API key has been revoked.',
   expired: 'The API key has expired.',
 }
+
+const NOT_GATED_DETAIL = 'This request did not pass the API gate (authentication and rate limits) and is refused.'
+
+const SECRET_IN_URL_DETAIL =
+  "Secret keys (ask_sk_…) are not accepted in '?key=' or the '_key' form field, where proxy logs and browser history keep them; " +
+  "send a secret key only as 'Authorization: Bearer …' from a server, or use a publishable key (ask_pk_…) in a page."
 
 /** The key presented in the Authorization header (Bearer, or Basic with the key as user name). */
 export function presentedKey(request: Request): string | null {
@@ -58,13 +71,16 @@ export function authOf(request: Request): Auth | undefined {
 
 /** Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure. */
 export function authenticate(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
+  const limits = limitsOf(request)
+  // Fail closed: only the gate binds limits, so a request without them went around it.
+  if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
   const result = authenticateKey(db, clock, presented ?? '')
   if ('failure' in result) {
-    limitsOf(request)?.authFailed()
+    limits.authFailed()
     throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
   }
   const key = result.key
-  limitsOf(request)?.authenticated(key)
+  limits.authenticated(key)
   const origin = request.headers.get('origin')
   if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
     throw new ApiError('forbidden', 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.')
@@ -73,6 +89,20 @@ export function authenticate(db: Db, clock: Clock, request: Request, presented: 
   authByRequest.set(request, auth)
   requestState(request).keyPrefix = key.prefix
   return auth
+}
+
+/**
+ * Authenticates a key that came in the URL (`?key=`) or a form field (`_key`): only publishable
+ * keys may travel there. A secret key is refused without a look-up, and counts as a failure.
+ */
+export function authenticateFromPage(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
+  if (presented !== null && presented.startsWith(SECRET_KEY_PREFIX)) {
+    const limits = limitsOf(request)
+    if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
+    limits.authFailed()
+    throw new ApiError('unauthorized', SECRET_IN_URL_DETAIL)
+  }
+  return authenticate(db, clock, request, presented)
 }
 
 /** Throws 403 unless the request's key holds the scope. */
@@ -88,7 +118,7 @@ export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
   scope: (scope: Scope) => ({
     transform({ request }) {
       const found = authByRequest.get(request)
-      if (!found) throw new ApiError('unauthorized', FAILURE_DETAIL.missing)
+      if (!found) throw new ApiError('unauthorized', limitsOf(request) ? FAILURE_DETAIL.missing : NOT_GATED_DETAIL)
       requireScope(found, scope)
     },
     resolve({ request }) {
@@ -97,19 +127,32 @@ export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
   }),
 })
 
+/** The route a deferred-auth lookup uses: Elysia routes `/x/` like `/x` (strictPath is off). */
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+}
+
 /** App side: authenticates and rate-limits every /api/v1 request once, in onRequest; mount it on the root app only. */
 export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLimit' | 'trustedProxies'> }) => {
   const limits = createRateLimits(deps)
   const trustedProxies = parseRanges(deps.config.trustedProxies)
   return new Elysia({ name: 'auth' })
-    .onRequest(({ request, server, set }) => {
-      const path = new URL(request.url).pathname
-      if (!path.startsWith(API_PREFIX + '/') || request.method === 'OPTIONS') return
+    .onRequest((context) => {
+      const { request, server, set } = context
+      // What the router matches on; see the note at the top of this file.
+      const path = routedPath(context)
+      if (!path.startsWith(API_PREFIX + '/')) return
       const ip = requestClientIp(request, server, trustedProxies)
+      if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)
       const presented = presentedKey(request)
-      if (presented === null && deferredAuthRoutes.has(path)) return
-      authenticate(deps.db, deps.clock, request, presented)
+      if (presented !== null || !deferredAuthRoutes.has(withoutTrailingSlash(path))) {
+        authenticate(deps.db, deps.clock, request, presented)
+        return
+      }
+      // A page's key in the URL is checked here too, before any body is read.
+      const fromUrl = new URL(request.url).searchParams.get('key')
+      if (fromUrl !== null) authenticateFromPage(deps.db, deps.clock, request, fromUrl)
     })
     .use(scopes)
 }

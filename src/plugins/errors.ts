@@ -40,7 +40,7 @@ function validationErrors(error: ValidationError): FieldError[] {
 
 /** Maps ApiError, validation, parse and routing errors to problem details; anything else is logged and answered 500. */
 export const errors = (logger: Logger) =>
-  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, set }) => {
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
     const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
     if (error instanceof ApiError) return problemResponse(request, error.code, error.detail, error.errors)
@@ -54,7 +54,7 @@ export const errors = (logger: Logger) =>
       case 'PARSE':
         return problemResponse(request, 'malformed_json', 'The request body could not be parsed.')
       case 'NOT_FOUND':
-        return problemResponse(request, 'not_found', `No route for ${request.method} ${new URL(request.url).pathname}.`)
+        return problemResponse(request, 'not_found', `No route for ${request.method} ${path}.`)
       case 'INVALID_COOKIE_SIGNATURE':
         return problemResponse(request, 'unauthorized', 'Invalid session cookie.')
     }

@@ -151,10 +151,10 @@ export const metrics = (deps: AppDeps) => {
   const table = plugin as unknown as { getGlobalRoutes(): RoutePattern[] }
   const routeOf = routeMatcher(() => table.getGlobalRoutes())
   return plugin
-    .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
+    .onAfterResponse({ as: 'global' }, ({ request, route, path, set }) => {
       const state = requestState(request)
       const status = state.errorStatus ?? (typeof set.status === 'number' ? set.status : 200)
-      const pattern = route || routeOf(request.method, new URL(request.url).pathname)
+      const pattern = route || routeOf(request.method, path)
       requests.observe(request.method, pattern, status, (performance.now() - state.startedAt) / 1000)
     })
     .get(

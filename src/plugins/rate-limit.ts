@@ -3,10 +3,14 @@
  * is read. Three token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
  * - per API key ("default"): the key's `rate_limit`, else the instance capacity;
  * - per client IP for failed authentication ("auth-failures"): every 401 takes a token, and an
- *   IP with none left gets 429 before its key is even looked at — this is what slows guessing;
+ *   IP with none left gets 429 instead of 401 for every further failure — this is what slows
+ *   guessing. A valid key still passes from that IP, so one guesser behind a NAT cannot lock
+ *   out the office's working keys: only failures spend (and are refused by) this budget;
  * - per publishable key and client IP ("browser"): a tenth of the key's capacity, so one
  *   browser cannot use up a form's quota. It is checked before the key's bucket, so requests
- *   it refuses cost the form nothing.
+ *   it refuses cost the form nothing;
+ * - per client IP for CORS preflights ("preflight"): OPTIONS is answered without a key, so it
+ *   is limited on its own (browsers cache a preflight for ten minutes; a page needs few).
  */
 import type { Config } from '../config'
 import { parseIp } from '../lib/client-ip'
@@ -19,7 +23,7 @@ import type { ApiKey } from '../modules/api-keys/service'
 const BROWSER_SHARE = 10
 
 interface Policy {
-  name: 'default' | 'auth-failures' | 'browser'
+  name: 'default' | 'auth-failures' | 'browser' | 'preflight'
   capacity: number
   windowMs: number
 }
@@ -28,7 +32,7 @@ type ResponseHeaders = Record<string, string | number>
 
 /** The limits of one request, applied when authentication has an outcome. */
 export interface RequestLimits {
-  /** Counts a failed authentication against the client IP. */
+  /** Counts a failed authentication against the client IP; throws 429 when the IP has no failures left. */
   authFailed(): void
   /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
   authenticated(key: ApiKey): void
@@ -64,6 +68,7 @@ function refuse(policy: Policy): ApiError {
     default: `This API key may make ${policy.capacity} requests per ${policy.windowMs / 1000} s; wait for Retry-After seconds.`,
     'auth-failures': 'Too many requests without a valid API key from this address; wait for Retry-After seconds.',
     browser: 'Too many submissions from this browser for this form; wait for Retry-After seconds.',
+    preflight: 'Too many CORS preflight requests from this address; wait for Retry-After seconds.',
   }
   return new ApiError('rate_limited', detail[policy.name])
 }
@@ -73,20 +78,18 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
   const buckets = createTokenBuckets(deps.clock)
   const { capacity, windowMs } = deps.config.rateLimit
   const failures: Policy = { name: 'auth-failures', capacity, windowMs }
+  const preflights: Policy = { name: 'preflight', capacity, windowMs }
 
   return {
-    /** Binds the request to its client IP and response headers; 429 at once when the IP has no failed authentications left. */
+    /** Binds the request to its client IP and response headers; nothing is refused yet. */
     begin(request: Request, ip: string, headers: ResponseHeaders): void {
       const client = clientBucket(ip)
       const failureBucket = `failed:${client}`
-      const waiting = buckets.peek(failureBucket, failures.capacity, failures.windowMs)
-      if (!waiting.allowed) {
-        writeHeaders(headers, failures, waiting, deps.clock.now())
-        throw refuse(failures)
-      }
       limitsByRequest.set(request, {
         authFailed() {
-          writeHeaders(headers, failures, buckets.take(failureBucket, failures.capacity, failures.windowMs), deps.clock.now())
+          const result = buckets.take(failureBucket, failures.capacity, failures.windowMs)
+          writeHeaders(headers, failures, result, deps.clock.now())
+          if (!result.allowed) throw refuse(failures)
         },
         authenticated(key) {
           const now = deps.clock.now()
@@ -107,6 +110,14 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
           if (!result.allowed) throw refuse(keyPolicy)
         },
       })
+    },
+
+    /** Takes a token from the client IP's preflight bucket; throws 429 when it is empty. */
+    preflight(ip: string, headers: ResponseHeaders): void {
+      const result = buckets.take(`preflight:${clientBucket(ip)}`, preflights.capacity, preflights.windowMs)
+      if (result.allowed) return
+      writeHeaders(headers, preflights, result, deps.clock.now())
+      throw refuse(preflights)
     },
   }
 }

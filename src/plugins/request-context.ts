@@ -22,3 +22,16 @@ export function requestState(request: Request): RequestState {
   }
   return state
 }
+
+/**
+ * The path Elysia's router matches on, as onRequest sees it. Elysia cuts it out of the URL before
+ * routing (assuming a host of at least four characters) and passes it to onRequest without a
+ * type; gates must decide on exactly this, not on a fresh parse of the URL, or an odd request
+ * line routes one way and is checked another. Throws, failing every request closed, if an
+ * Elysia upgrade stops providing it (test/security-gate.test.ts then fails loudly).
+ */
+export function routedPath(context: object): string {
+  const path = (context as { path?: unknown }).path
+  if (typeof path !== 'string') throw new Error('Elysia did not pass the routed path to onRequest; refusing to run the request gates without it.')
+  return path
+}

@@ -5,7 +5,7 @@ import { parseRanges, requestClientIp } from '../../lib/client-ip'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
-import { API_PREFIX, authenticate, authOf, deferredAuthRoutes, requireScope, type AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, requireScope, type AuthPlugin } from '../../plugins/auth'
 import { formRoutes, mediaType } from '../../plugins/body'
 import { requestState } from '../../plugins/request-context'
 import { CaptureModel } from './model'
@@ -34,10 +34,10 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
   deferredAuthRoutes.add(CAPTURE_PATH)
   const trustedProxies = parseRanges(deps.config.trustedProxies)
 
-  /** Authenticates a key from the query or the form; a missing key gets a hint at all three places one may go. */
+  /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
   const authenticateCapture = (request: Request, presented: string | null) => {
     try {
-      return authenticate(deps.db, deps.clock, request, presented)
+      return authenticateFromPage(deps.db, deps.clock, request, presented)
     } catch (error) {
       if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_KEY_DETAIL)
       throw error
@@ -66,13 +66,14 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
       },
       {
         query: CaptureModel.query,
-        response: { 204: t.Void({ description: 'Preflight accepted; the Access-Control-* headers say what is allowed.' }), ...problems(403) },
+        response: { 204: t.Void({ description: 'Preflight accepted; the Access-Control-* headers say what is allowed.' }), ...problems(403, 429) },
         detail: {
           summary: 'CORS preflight for capture',
           description:
-            "Browsers ask this before a cross-origin `fetch`. Allowed when the Origin is on the allowed origins of the `?key=` publishable key, or, without `?key=` " +
-            '(the key then travels in the Authorization header, which preflights do not carry), of any live publishable key; the POST itself then checks its own key. ' +
-            'Other origins get 403.',
+            "Browsers ask this before a cross-origin `fetch`. With `?key=`, allowed when the Origin is on that publishable key's allowed origins, else 403. " +
+            'Without `?key=` (the key then travels in the Authorization header, which preflights do not carry) every origin gets the same 204, so the answer ' +
+            "tells nobody which sites use askad; the POST itself then checks its key's list and refuses other origins with 403 and no CORS headers, so the page " +
+            'cannot read the answer. Preflights are limited per client IP (the instance rate limit, e.g. 100 per minute); browsers cache them for 10 minutes.',
         },
       },
     )
