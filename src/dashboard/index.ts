@@ -16,6 +16,7 @@ import { findSession, endSession, signIn, type ActiveSession, type SignInFailure
 import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
 import { requireScope } from '../plugins/auth'
 import { formRoutes } from '../plugins/body'
+import { routedPath } from '../plugins/request-context'
 import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
 import { CSRF_FIELD, clearedCookie, createSignInLimiter, csrfMatches, readCookie, sameOrigin, sessionCookie, SESSION_COOKIE } from './guard'
@@ -201,6 +202,12 @@ export const dashboard = (deps: AppDeps) => {
   for (const path of formPosts) formRoutes.add(path)
 
   return new Elysia({ name: 'dashboard' })
+    // Before any body is read: a form post from another site costs no parsing at all.
+    .onRequest((context) => {
+      const { request } = context
+      if (request.method === 'GET' || request.method === 'HEAD' || !routedPath(context).startsWith(BASE)) return
+      if (!sameOrigin(request)) return forbidden('This request did not come from a page of this dashboard.')
+    })
     .get('/', () => redirect(BASE), HIDDEN)
     .get(`${ASSETS}/dashboard.css`, () => new Response(css, { headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
     .get(`${ASSETS}/dashboard.js`, () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
@@ -218,14 +225,13 @@ export const dashboard = (deps: AppDeps) => {
         if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
         const next = safeNext(field(body, 'next'))
         const ip = requestClientIp(request, server, trustedProxies)
-        const wait = limiter.waitSeconds(ip)
-        if (wait > 0) {
-          const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
-          return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
-        }
         const result = signIn(db, clock, field(body, 'key') ?? '')
         if ('failure' in result) {
-          limiter.failed(ip)
+          const wait = limiter.failed(ip)
+          if (wait > 0) {
+            const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
+            return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
+          }
           return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_MESSAGES[result.failure] } }), 401)
         }
         return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })

@@ -16,6 +16,12 @@ const MAX_BODY_BYTES = 1024 * 1024
  */
 export const MAX_JSON_DEPTH = 32
 
+/**
+ * Most fields one form may carry. A real lead form has a few dozen; the cap keeps the
+ * unauthenticated work a form body can cause small and linear (SPEC §10).
+ */
+export const MAX_FORM_FIELDS = 1_000
+
 /** Route patterns that accept urlencoded and multipart form bodies besides JSON. */
 export const formRoutes = new Set<string>()
 
@@ -61,14 +67,51 @@ export function mediaType(header: string | null): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
+function tooManyFields(): ApiError {
+  return new ApiError('payload_too_large', `Forms are limited to ${MAX_FORM_FIELDS} fields.`)
+}
+
+/**
+ * Form fields as an object that keeps every name verbatim: it has no prototype, so names like
+ * `constructor` or `__proto__` are plain fields. A repeated name collects its values in an array
+ * (appended in place, so repeats cost linear time). Uploaded files are not lead data and are skipped.
+ */
 function formToObject(entries: Iterable<[string, FormDataEntryValue | string]>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
+  const out: Record<string, string | string[]> = Object.create(null)
+  let count = 0
   for (const [key, value] of entries) {
-    if (typeof value !== 'string') continue // uploaded files are not lead data
+    if (++count > MAX_FORM_FIELDS) throw tooManyFields()
+    if (typeof value !== 'string') continue
     const existing = out[key]
-    out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value]
+    if (existing === undefined) out[key] = value
+    else if (Array.isArray(existing)) existing.push(value)
+    else out[key] = [existing, value]
   }
   return out
+}
+
+/** Counts the non-empty `&`-separated pairs of an urlencoded body, as URLSearchParams will see them. */
+function urlencodedPairs(bytes: Uint8Array): number {
+  let pairs = 0
+  let empty = true
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x26) {
+      if (!empty) pairs++
+      empty = true
+    } else empty = false
+  }
+  return empty ? pairs : pairs + 1
+}
+
+/** Counts the parts of a multipart body by its boundary lines, before the parser sees it. */
+function multipartParts(bytes: Uint8Array, contentType: string): number {
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)
+  if (!boundary) return 0
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`)
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let parts = -1 // the closing delimiter ends the last part without opening another
+  for (let at = body.indexOf(delimiter); at !== -1; at = body.indexOf(delimiter, at + delimiter.length)) parts++
+  return parts
 }
 
 async function parseBody(request: Request, route: string): Promise<unknown> {
@@ -86,15 +129,18 @@ async function parseBody(request: Request, route: string): Promise<unknown> {
     }
   }
   if (acceptsForms && type === 'application/x-www-form-urlencoded') {
+    if (urlencodedPairs(bytes) > MAX_FORM_FIELDS) throw tooManyFields()
     return formToObject(new URLSearchParams(new TextDecoder().decode(bytes)))
   }
   if (acceptsForms && type === 'multipart/form-data') {
+    if (multipartParts(bytes, request.headers.get('content-type')!) > MAX_FORM_FIELDS) throw tooManyFields()
+    let form: FormData
     try {
-      const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
-      return formToObject(form.entries())
+      form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': request.headers.get('content-type')! } }).formData()
     } catch {
       throw new ApiError('bad_request', 'The multipart body could not be parsed.')
     }
+    return formToObject(form.entries())
   }
   const accepted = acceptsForms ? 'application/json, application/x-www-form-urlencoded or multipart/form-data' : 'application/json'
   throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send ${accepted}.`)
