@@ -5,6 +5,7 @@ import { apiKeys } from '../../db/schema'
 import type { ServiceDeps } from '../../deps'
 import type { Clock } from '../../lib/clock'
 import { invalid } from '../../lib/errors'
+import { singleLine } from '../../lib/text'
 import { authenticateKey, type ApiKey } from '../api-keys/service'
 import { createLead, type Lead } from '../leads/service'
 
@@ -78,7 +79,8 @@ function captureContext(body: CaptureBody, request: RequestContext): Record<stri
 export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
   const email = text(body.email)?.trim()
   if (!email) throw invalid('/email', 'is required')
-  const split = splitName(text(body.name))
+  const name = text(body.name)
+  const split = splitName(name === null ? null : singleLine(name, '/name'))
   return createLead(deps, workspaceId, 'capture', {
     email,
     phone: text(body.phone),

@@ -11,13 +11,14 @@ import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { serializeDeal } from '../deals/service'
 
 export type Contact = typeof contacts.$inferSelect
 
-/** Trimmed and lower-cased: the form contacts are matched and stored by. */
+/** Trimmed, lower-cased and NFC: the form contacts are matched and stored by. */
 export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase()
+  return email.trim().toLowerCase().normalize('NFC')
 }
 
 /** Keeps a leading '+' and the digits: '+1 (234) 567-890' → '+1234567890'. */
@@ -31,22 +32,22 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 /** How many of a contact's newest leads and deals its detail view embeds. */
 export const CONTACT_RECENT_ITEMS = 5
 
-/** Trims; an empty or blank string counts as absent. */
-export function clean(value: string | null | undefined): string | null {
+/** Trimmed one-line text in NFC; an empty or blank string counts as absent; 422 at `path` for control characters. */
+export function clean(value: string | null | undefined, path: string): string | null {
   const trimmed = value?.trim()
-  return trimmed ? trimmed : null
+  return trimmed ? singleLine(trimmed, path) : null
 }
 
 /** A checked, normalised email (or null when blank); 422 at `path` otherwise. */
 export function parseEmail(value: string | null | undefined, path: string): string | null {
-  const email = clean(value)
+  const email = clean(value, path)
   if (email !== null && !EMAIL_PATTERN.test(email)) throw invalid(path, `'${email}' is not an email address`)
   return email === null ? null : normaliseEmail(email)
 }
 
 /** A checked, normalised phone (or null when blank); 422 at `path` otherwise. */
 export function parsePhone(value: string | null | undefined, path: string): string | null {
-  const raw = clean(value)
+  const raw = clean(value, path)
   const phone = raw === null ? null : normalisePhone(raw)
   if (phone !== null && !/^\+?\d{3,20}$/.test(phone)) throw invalid(path, 'must contain 3 to 20 digits')
   return phone
@@ -186,8 +187,8 @@ export function updateContact(deps: ServiceDeps, workspaceId: string, id: string
   return writeTx(deps.db, (tx) => {
     const current = getContact(tx, workspaceId, id)
     const next = {
-      firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName),
-      lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName),
+      firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName, '/first_name'),
+      lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName, '/last_name'),
       email: email === undefined ? current.email : email,
       phone: phone === undefined ? current.phone : phone,
       metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),

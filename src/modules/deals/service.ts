@@ -14,6 +14,7 @@ import { newId } from '../../lib/ids'
 import { mergeMetadata } from '../../lib/metadata'
 import { formatMoney, parseCurrency, parseMoney } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { emitEvent } from '../webhooks/outbox'
 
 export type Deal = typeof deals.$inferSelect
@@ -34,7 +35,7 @@ function parseStage(value: string, path: string): DealStage {
 function parseTitle(value: string, path: string): string {
   const title = value.trim()
   if (!title) throw invalid(path, 'must not be blank')
-  return title
+  return singleLine(title, path)
 }
 
 function isClosed(stage: DealStage): boolean {

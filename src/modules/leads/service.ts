@@ -11,6 +11,7 @@ import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { clean, parseEmail, parsePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
 import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
 import { emitEvent } from '../webhooks/outbox'
@@ -35,7 +36,8 @@ export function toPerson(input: LeadInput): LeadPerson {
   const email = parseEmail(input.email, '/email')
   const phone = parsePhone(input.phone, '/phone')
   if (email === null && phone === null) throw invalid('/email', 'at least one of email or phone is required')
-  return { email, phone, firstName: clean(input.firstName), lastName: clean(input.lastName), source: input.source, metadata: input.metadata }
+  const source = singleLine(input.source, '/source')
+  return { email, phone, firstName: clean(input.firstName, '/first_name'), lastName: clean(input.lastName, '/last_name'), source, metadata: input.metadata }
 }
 
 /**
