@@ -2,12 +2,11 @@
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { apiKeys } from '../../db/schema'
-import type { ServiceDeps } from '../../deps'
 import type { Clock } from '../../lib/clock'
 import { invalid } from '../../lib/errors'
 import { singleLine } from '../../lib/text'
 import { authenticateKey, type ApiKey } from '../api-keys/service'
-import { createLead, type Lead } from '../leads/service'
+import { createLead, type Lead, type LeadDeps } from '../leads/service'
 
 /** Source recorded when a capture does not name one. */
 const DEFAULT_CAPTURE_SOURCE = 'website'
@@ -76,7 +75,7 @@ function captureContext(body: CaptureBody, request: RequestContext): Record<stri
 }
 
 /** Stores a captured submission as a lead through the one lead service. */
-export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
+export function captureLead(deps: LeadDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
   const email = text(body.email)?.trim()
   if (!email) throw invalid('/email', 'is required')
   const name = text(body.name)

@@ -9,7 +9,7 @@ import type { ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
-import { mergeMetadata } from '../../lib/metadata'
+import { checkContactMetadata, mergeLeadMetadata, mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { singleLine } from '../../lib/text'
 import { serializeDeal } from '../deals/service'
@@ -83,11 +83,13 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
 
 /**
  * Finds the lead's contact or creates it. A known contact gets its empty fields filled,
- * metadata merged (newer wins per key), lead_count and last_source bumped; first_source stays.
+ * metadata merged (newer wins per key, least recently written keys dropped beyond 64 KB),
+ * lead_count and last_source bumped; first_source stays. Returns the metadata keys dropped.
  */
-export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): Contact {
+export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
+    const { metadata, dropped } = mergeLeadMetadata(existing.metadata, person.metadata)
     // update().set() takes no bare placeholders in its types; sql`` wraps them.
     const merge = prepared(tx, 'contacts.mergeLead', (db) =>
       db
@@ -106,17 +108,18 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
         .returning()
         .prepare(),
     )
-    return merge.get({
+    const contact = merge.get({
       id: existing.id,
       email: existing.email ?? person.email,
       phone: existing.phone ?? person.phone,
       firstName: existing.firstName ?? person.firstName,
       lastName: existing.lastName ?? person.lastName,
       // Bound as raw SQL text, so the JSON column's encoder does not run: stringify here.
-      metadata: JSON.stringify({ ...existing.metadata, ...person.metadata }),
+      metadata: JSON.stringify(metadata),
       lastSource: person.source,
       updatedAt: now,
     })!
+    return { contact, droppedMetadataKeys: dropped }
   }
   const row: Contact = {
     id: newId(),
@@ -135,7 +138,7 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
     updatedAt: now,
   }
   insertContact(tx).run(row)
-  return row
+  return { contact: row, droppedMetadataKeys: [] }
 }
 
 /** Inserts a whole contact row: every column a placeholder of the same name. */
@@ -191,7 +194,7 @@ export function updateContact(deps: ServiceDeps, workspaceId: string, id: string
       lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName, '/last_name'),
       email: email === undefined ? current.email : email,
       phone: phone === undefined ? current.phone : phone,
-      metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),
+      metadata: patch.metadata === undefined ? current.metadata : checkContactMetadata(mergeMetadata(current.metadata, patch.metadata)),
       updatedAt: deps.clock.now(),
     }
     if (next.email === null && next.phone === null) throw invalid(patch.email === null ? '/email' : '/phone', 'a contact needs an email or a phone')
