@@ -278,7 +278,7 @@ export const dashboard = (deps: AppDeps) => {
         try {
           if (form.kind !== 'secret' && form.kind !== 'publishable') throw invalid('/kind', "must be 'secret' or 'publishable'")
           const publishable = form.kind === 'publishable'
-          const { record, key } = createKeyFor(db, clock, c.active.key, {
+          const { record, key } = createKeyFor(db, clock, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
             kind: form.kind,
             name: form.name,
             scopes: publishable || form.scopes.length === 0 ? undefined : form.scopes.filter(isScope),
