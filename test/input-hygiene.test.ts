@@ -36,6 +36,10 @@ describe('control characters', () => {
     const res = await h.request('PATCH', `/api/v1/contacts/${contact_id}`, { key: ws.key, body: { first_name: 'A\u0007' } })
     await expectProblem(res, 422, ['/first_name'])
   })
+
+  test('an API key name refuses them (API and everything else minting through the service)', async () => {
+    await expectProblem(await h.request('POST', '/api/v1/api-keys', { key: ws.key, body: { kind: 'secret', name: 'CRM\r\nsync' } }), 422, ['/name'])
+  })
 })
 
 describe('NFC', () => {

@@ -9,6 +9,7 @@ import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../lib/keys'
+import { singleLine } from '../../lib/text'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
 
 export type ApiKey = typeof apiKeys.$inferSelect
@@ -85,7 +86,7 @@ export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey
     id: newId(),
     workspaceId: input.workspaceId,
     kind: input.kind,
-    name: input.name?.trim() || (input.kind === 'secret' ? 'Secret key' : 'Publishable key'),
+    name: singleLine(input.name?.trim() || (input.kind === 'secret' ? 'Secret key' : 'Publishable key'), '/name'),
     prefix: keyPrefix(key),
     hash: hashKey(key),
     scopes,
