@@ -6,13 +6,17 @@
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../deps'
 import { parseRanges, requestClientIp } from '../lib/client-ip'
+import { checkModel } from '../lib/check-model'
 import { ApiError, invalid } from '../lib/errors'
 import { parsePageQuery } from '../lib/pagination'
-import { isScope, type Scope } from '../lib/scopes'
+import type { Scope } from '../lib/scopes'
+import { ApiKeyModel } from '../modules/api-keys/model'
 import { createKeyFor, revokeKey } from '../modules/api-keys/service'
+import { DealModel } from '../modules/deals/model'
 import { updateDeal } from '../modules/deals/service'
 import { findWorkspace } from '../modules/workspaces/service'
 import { findSession, endSession, signIn, type ActiveSession, type SignInFailure } from '../modules/sessions/service'
+import { WebhookModel } from '../modules/webhooks/model'
 import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
 import { requireScope } from '../plugins/auth'
 import { formRoutes } from '../plugins/body'
@@ -77,6 +81,7 @@ const DONE: Record<string, string> = {
   disabled: 'Endpoint disabled.',
   retried: 'Delivery queued again.',
   recovered: 'Failed deliveries queued again.',
+  saved: 'Endpoint saved.',
 }
 
 interface RouteContext {
@@ -125,6 +130,11 @@ function safeNext(next: string | undefined): string {
 function utcTime(value: string | undefined): string {
   if (!value) throw invalid('/since', 'is required')
   return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.length === 16 ? `${value}:00` : value}Z`
+}
+
+/** The create and edit forms of an endpoint, as the API's models take them. */
+function endpointForm(body: unknown): EndpointForm {
+  return { url: (field(body, 'url') ?? '').trim(), description: field(body, 'description') ?? '', events: fields(body, 'events') }
 }
 
 function forbidden(text: string): Response {
@@ -197,7 +207,7 @@ export const dashboard = (deps: AppDeps) => {
     KEYS_PATH,
     `${KEYS_PATH}/:id/revoke`,
     WEBHOOKS_PATH,
-    ...['test', 'rotate', 'enable', 'disable', 'recover', 'deliveries/:did/retry'].map((action) => `${WEBHOOKS_PATH}/:id/${action}`),
+    ...['edit', 'test', 'rotate', 'enable', 'disable', 'recover', 'deliveries/:did/retry'].map((action) => `${WEBHOOKS_PATH}/:id/${action}`),
   ]
   for (const path of formPosts) formRoutes.add(path)
 
@@ -265,7 +275,8 @@ export const dashboard = (deps: AppDeps) => {
       signedIn(
         needs('deals:write', (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
-          updateDeal(deps, c.workspaceId, c.params.id!, { stage: field(c.body, 'stage') ?? '' })
+          const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
+          updateDeal(deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${BASE}/deals?done=moved`)
         }),
       ),
@@ -282,13 +293,19 @@ export const dashboard = (deps: AppDeps) => {
           origins: field(c.body, 'allowed_origins') ?? '',
         }
         try {
-          if (form.kind !== 'secret' && form.kind !== 'publishable') throw invalid('/kind', "must be 'secret' or 'publishable'")
+          // The API's own model first, so the form accepts exactly what POST /api-keys does.
           const publishable = form.kind === 'publishable'
-          const { record, key } = createKeyFor(db, clock, c.active.key, {
+          const body = checkModel(ApiKeyModel.createBody, {
             kind: form.kind,
             name: form.name,
-            scopes: publishable || form.scopes.length === 0 ? undefined : form.scopes.filter(isScope),
-            allowedOrigins: publishable ? form.origins.split(/[\s,]+/).filter(Boolean) : undefined,
+            ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
+            ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
+          })
+          const { record, key } = createKeyFor(db, clock, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
+            kind: body.kind,
+            name: body.name,
+            scopes: body.scopes,
+            allowedOrigins: body.allowed_origins,
           })
           return page(c, 'API keys', createdKeyPage(record, key, new URL(c.request.url).origin), 201, [])
         } catch (error) {
@@ -310,9 +327,9 @@ export const dashboard = (deps: AppDeps) => {
     .post(
       WEBHOOKS_PATH,
       webhooksAction(async (c) => {
-        const form: EndpointForm = { url: (field(c.body, 'url') ?? '').trim(), description: field(c.body, 'description') ?? '', events: fields(c.body, 'events') }
+        const form = endpointForm(c.body)
         try {
-          const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, { url: form.url, description: form.description, events: form.events })
+          const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
           return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
         } catch (error) {
           if (error instanceof ApiError) return webhooksView(c, form, error)
@@ -326,6 +343,21 @@ export const dashboard = (deps: AppDeps) => {
       webhooksAction((c) => {
         const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
         return page(c, title, content)
+      }),
+      HIDDEN,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/edit`,
+      webhooksAction(async (c) => {
+        const form = endpointForm(c.body)
+        try {
+          await updateEndpoint(deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=saved`)
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.code === 'not_found') throw error
+          const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
+          return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
+        }
       }),
       HIDDEN,
     )

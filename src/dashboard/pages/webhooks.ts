@@ -28,18 +28,35 @@ function health(e: EndpointView): Html {
   return html`<span class="badge">no deliveries yet</span>`
 }
 
-function createForm(viewer: Viewer, form: EndpointForm): Html {
-  return html`<form method="post" action="${WEBHOOKS_PATH}" class="card stack" id="create-webhook">
-  <h2>Add an endpoint</h2>
-  ${csrfField(viewer)}
-  <label>URL <input name="url" type="url" value="${form.url}" placeholder="https://example.com/webhooks/askad" required></label>
+/** URL, description and events: the fields the create and edit forms share. */
+function endpointFields(form: EndpointForm): Html {
+  return html`<label>URL <input name="url" type="url" value="${form.url}" placeholder="https://example.com/webhooks/askad" required></label>
   <label>Description <input name="description" value="${form.description}" maxlength="500"></label>
   <fieldset>
     <legend>Events (none ticked = all, including types added later)</legend>
     <div class="checks">${SUBSCRIBABLE_EVENT_TYPES.map((t) => html`<label><input type="checkbox" name="events" value="${t}"${form.events.includes(t) ? html` checked` : ''}> <code>${t}</code></label>`)}</div>
-  </fieldset>
+  </fieldset>`
+}
+
+function createForm(viewer: Viewer, form: EndpointForm): Html {
+  return html`<form method="post" action="${WEBHOOKS_PATH}" class="card stack" id="create-webhook">
+  <h2>Add an endpoint</h2>
+  ${csrfField(viewer)}
+  ${endpointFields(form)}
   <button type="submit" class="primary">Add endpoint</button>
 </form>`
+}
+
+/** Folded away unless it comes back with an error, then open with what was sent. */
+function editForm(viewer: Viewer, base: string, form: EndpointForm, open: boolean): Html {
+  return html`<details class="card"${open ? html` open` : ''}>
+  <summary>Edit URL, description and events</summary>
+  <form method="post" action="${base}/edit" class="stack" id="edit-webhook">
+  ${csrfField(viewer)}
+  ${endpointFields(form)}
+  <button type="submit" class="primary">Save</button>
+  </form>
+</details>`
 }
 
 /** The endpoints with their health, then the create form. */
@@ -85,8 +102,16 @@ function attemptsTable(d: DeliveryView): Html {
   )
 }
 
-/** One endpoint: its settings and actions, then a page of its delivery log. */
-export function endpointPage(db: Db, workspaceId: string, id: string, viewer: Viewer, req: PageRequest, now: number): { title: string; content: Html } {
+/** One endpoint: its settings and actions (the edit form holding `form` when given), then a page of its delivery log. */
+export function endpointPage(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  viewer: Viewer,
+  req: PageRequest,
+  now: number,
+  form?: EndpointForm,
+): { title: string; content: Html } {
   const e = serializeEndpoint(getEndpoint(db, workspaceId, id))
   const deliveries = listDeliveries(db, workspaceId, id, undefined, req)
   const base = `${WEBHOOKS_PATH}/${e.id}`
@@ -126,6 +151,7 @@ export function endpointPage(db: Db, workspaceId: string, id: string, viewer: Vi
   </form>`
     : ''}
 </section>
+${editForm(viewer, base, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*') }, form !== undefined)}
 <section>
   <h2>Deliveries</h2>
   ${items.length ? items : html`<p class="empty">No deliveries yet. Send a test event, or wait for the next lead.</p>`}

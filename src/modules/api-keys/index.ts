@@ -6,7 +6,7 @@ import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { ApiKeyModel } from './model'
-import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
+import { createKeyFor, getKey, listKeysPage, MAX_KEY_RATE_LIMIT, revokeKey, serializeKey } from './service'
 
 /** The /api-keys routes. */
 export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
@@ -32,7 +32,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .post(
       '',
       ({ body, auth, set }) => {
-        const { record, key } = createKeyFor(deps.db, deps.clock, auth.key, {
+        const { record, key } = createKeyFor(deps.db, deps.clock, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
           kind: body.kind,
           name: body.name,
           scopes: body.scopes,
@@ -54,7 +54,10 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
           description:
             'Mints a secret (`ask_sk_…`) or publishable (`ask_pk_…`) key. The full key is in `key` in this response only; askad keeps just its SHA-256. ' +
             "A key can grant only scopes it holds itself; a secret key gets the creating key's scopes unless `scopes` is given. " +
-            'Publishable keys carry only `leads:capture` and need at least one allowed origin. Scope `keys:manage`.',
+            'Publishable keys carry only `leads:capture` and need at least one allowed origin. The new key cannot out-rate or outlive the creating key: ' +
+            `\`rate_limit\` may not exceed the creator's (its own, else the instance default; at most ${MAX_KEY_RATE_LIMIT} in any case), and without \`rate_limit\` ` +
+            "it inherits the creator's when that is below the instance default; `expires_at` may not be after the creator's expiry, and without " +
+            "`expires_at` a key minted by an expiring key expires with it. Each is a 422 naming the limit. Scope `keys:manage`.",
         },
       },
     )

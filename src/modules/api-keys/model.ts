@@ -3,6 +3,7 @@ import { t } from 'elysia'
 import { nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { SCOPES } from '../../lib/scopes'
+import { MAX_KEY_RATE_LIMIT } from './service'
 
 const keyFields = {
   id: t.String({ format: 'uuid' }),
@@ -45,8 +46,18 @@ export namespace ApiKeyModel {
       allowed_origins: t.Optional(
         t.Array(t.String(), { description: 'Publishable keys only, at least one: origins such as `https://www.example.com` the key may be used from.' }),
       ),
-      rate_limit: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.Null()], { description: 'Requests per window for this key (default: the instance setting).' })),
-      expires_at: t.Optional(t.Union([t.String(), t.Null()], { description: 'RFC 3339 time in the future after which the key is refused.' })),
+      rate_limit: t.Optional(
+        t.Union([t.Integer({ minimum: 1 }), t.Null()], {
+          description:
+            `Requests per window for this key, 1 to ${MAX_KEY_RATE_LIMIT} and never above the creating key's own limit (its rate_limit, else the ` +
+            "instance default). Default: the creator's limit when that is below the instance default, else the instance setting.",
+        }),
+      ),
+      expires_at: t.Optional(
+        t.Union([t.String(), t.Null()], {
+          description: "RFC 3339 time in the future after which the key is refused; never after the creating key's expiry. Default: the creator's expiry (none if it has none).",
+        }),
+      ),
     },
     {
       examples: [

@@ -9,6 +9,7 @@ import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../lib/keys'
+import { singleLine } from '../../lib/text'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
 
 export type ApiKey = typeof apiKeys.$inferSelect
@@ -29,6 +30,9 @@ export interface CreatedKey {
   key: string
 }
 
+/** The most requests per window any key may be given: above it a limit protects nothing. */
+export const MAX_KEY_RATE_LIMIT = 100_000
+
 /** last_used_at is written at most this often per key, so reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000
 
@@ -43,6 +47,12 @@ function normaliseOrigin(value: string, path: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(path, `'${value}' must use http or https`)
   if (url.pathname !== '/' || url.search || url.hash || url.username) throw invalid(path, `'${value}' must be an origin only (no path, query or credentials)`)
   return url.origin
+}
+
+function checkRateLimit(rateLimit: number | null | undefined): void {
+  if (rateLimit != null && (!Number.isInteger(rateLimit) || rateLimit < 1 || rateLimit > MAX_KEY_RATE_LIMIT)) {
+    throw invalid('/rate_limit', `must be a whole number of requests per window from 1 to ${MAX_KEY_RATE_LIMIT}`)
+  }
 }
 
 function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: string[] } {
@@ -61,9 +71,7 @@ function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: s
   if (input.kind === 'secret' && allowedOrigins.length > 0) {
     throw invalid('/allowed_origins', 'allowed origins apply to publishable keys only')
   }
-  if (input.rateLimit != null && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1)) {
-    throw invalid('/rate_limit', 'must be a positive integer (requests per window)')
-  }
+  checkRateLimit(input.rateLimit)
   return { scopes: [...new Set(scopes)] as Scope[], allowedOrigins: [...new Set(allowedOrigins)] }
 }
 
@@ -78,7 +86,7 @@ export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey
     id: newId(),
     workspaceId: input.workspaceId,
     kind: input.kind,
-    name: input.name?.trim() || (input.kind === 'secret' ? 'Secret key' : 'Publishable key'),
+    name: singleLine(input.name?.trim() || (input.kind === 'secret' ? 'Secret key' : 'Publishable key'), '/name'),
     prefix: keyPrefix(key),
     hash: hashKey(key),
     scopes,
@@ -96,19 +104,47 @@ export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey
   return { record, key }
 }
 
+/** The creating key and the instance-wide rate limit its own null `rate_limit` stands for. */
+export interface KeyCreator {
+  key: ApiKey
+  defaultRateLimit: number
+}
+
+/**
+ * The minted key's rate limit: never above its creator's. Without one it inherits the creator's when
+ * that is below the instance default (which is what null would mean), else stays null.
+ */
+function childRateLimit(creator: KeyCreator, requested: number | null | undefined): number | null {
+  checkRateLimit(requested)
+  const ceiling = creator.key.rateLimit ?? creator.defaultRateLimit
+  if (requested == null) return ceiling < creator.defaultRateLimit ? ceiling : null
+  if (requested > ceiling) throw invalid('/rate_limit', `must not exceed the creating key's own limit of ${ceiling} requests per window`)
+  return requested
+}
+
+/** The minted key's expiry: never after its creator's; without one it expires with its creator. */
+function childExpiry(creator: ApiKey, now: number, requested: number | null | undefined): number | null {
+  if (requested != null && requested <= now) throw invalid('/expires_at', 'must be in the future')
+  if (creator.expiresAt === null) return requested ?? null
+  if (requested == null) return creator.expiresAt
+  if (requested > creator.expiresAt) throw invalid('/expires_at', `must not be after the creating key's own expiry, ${iso(creator.expiresAt)}`)
+  return requested
+}
+
 /**
  * Mints a key on behalf of an authenticated key, which can grant only scopes it holds itself
- * (a `keys:manage`-only key cannot mint an all-powerful one). Without `scopes`, a secret key gets
- * the creator's scopes.
+ * (a `keys:manage`-only key cannot mint an all-powerful one), and neither a higher rate limit nor a
+ * later expiry than its own. Without `scopes`, a secret key gets the creator's scopes.
  */
-export function createKeyFor(db: Db, clock: Clock, creator: ApiKey, input: Omit<CreateKeyInput, 'workspaceId'>): CreatedKey {
-  const scopes = input.scopes ?? (input.kind === 'secret' ? creator.scopes : undefined)
-  const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.scopes.includes(s))
+export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): CreatedKey {
+  const scopes = input.scopes ?? (input.kind === 'secret' ? creator.key.scopes : undefined)
+  const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.key.scopes.includes(s))
   if (ungrantable.length > 0) {
     throw new ApiError('insufficient_scope', `This API key cannot grant scopes it does not hold itself: ${ungrantable.join(', ')}.`)
   }
-  if (input.expiresAt != null && input.expiresAt <= clock.now()) throw invalid('/expires_at', 'must be in the future')
-  return createKey(db, clock, { ...input, scopes, workspaceId: creator.workspaceId })
+  const rateLimit = childRateLimit(creator, input.rateLimit)
+  const expiresAt = childExpiry(creator.key, clock.now(), input.expiresAt)
+  return createKey(db, clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })
 }
 
 /** One page of a workspace's keys, newest first. */

@@ -20,8 +20,9 @@ export namespace CaptureModel {
     {
       additionalProperties: true,
       description:
-        'A form submission as JSON, application/x-www-form-urlencoded or multipart/form-data. `utm_*` and any other fields are kept in metadata; ' +
-        'fields starting with `_` are control fields and never stored.',
+        'A form submission as JSON, application/x-www-form-urlencoded or multipart/form-data. `utm_*` and any other fields are kept in metadata ' +
+        '(at most 100 keys and 32 KB as JSON, else 422); fields starting with `_` are control fields and never stored. Name, email and phone may not ' +
+        'hold control characters.',
       examples: [{ email: 'john@example.com', name: 'John Doe', source: 'website', page_url: 'https://example.com/pricing' }],
     },
   )

@@ -1,10 +1,10 @@
 /** Browser capture: form fields → a lead with its context, plus the origin and redirect rules that keep it safe. */
 import type { Db } from '../../db/client'
-import type { ServiceDeps } from '../../deps'
 import type { Clock } from '../../lib/clock'
 import { invalid } from '../../lib/errors'
+import { singleLine } from '../../lib/text'
 import { authenticateKey, type ApiKey } from '../api-keys/service'
-import { createLead, type Lead } from '../leads/service'
+import { createLead, type Lead, type LeadDeps } from '../leads/service'
 
 /** Source recorded when a capture does not name one. */
 const DEFAULT_CAPTURE_SOURCE = 'website'
@@ -71,10 +71,11 @@ function captureContext(body: CaptureBody, request: RequestContext): Record<stri
 }
 
 /** Stores a captured submission as a lead through the one lead service. */
-export function captureLead(deps: ServiceDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
+export function captureLead(deps: LeadDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
   const email = text(body.email)?.trim()
   if (!email) throw invalid('/email', 'is required')
-  const split = splitName(text(body.name))
+  const name = text(body.name)
+  const split = splitName(name === null ? null : singleLine(name, '/name'))
   return createLead(deps, workspaceId, 'capture', {
     email,
     phone: text(body.phone),

@@ -24,7 +24,8 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'List contacts',
           description:
             'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
-            'A page past the end is an empty `data` array. Scope `contacts:read`.',
+            'A page past the end is an empty `data` array. Each contact\'s metadata is at most 64 KB, so a page (at most 200) stays within about 13 MB. ' +
+            'Scope `contacts:read`.',
         },
       },
     )
@@ -49,7 +50,8 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'Update a contact',
           description:
             'Changes the fields sent (null or empty clears a name; email and phone are normalised as for leads). `metadata` is merged; a key ' +
-            'set to null is removed. A contact keeps an email or a phone (422), and an email already on another contact is a 409. Scope `contacts:write`.',
+            'set to null is removed; a result over 64 KB as JSON is a 422 naming the limit. Names, email and phone may not hold control characters and are ' +
+            'stored in Unicode NFC. A contact keeps an email or a phone (422), and an email already on another contact is a 409. Scope `contacts:write`.',
         },
       },
     )

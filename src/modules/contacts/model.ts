@@ -14,7 +14,11 @@ export namespace ContactModel {
     first_source: t.String({ description: 'Source of the first lead: the channel that acquired the contact.' }),
     last_source: t.String({ description: 'Source of the newest lead.' }),
     lead_count: t.Integer(),
-    metadata: t.Record(t.String(), t.Unknown()),
+    metadata: t.Record(t.String(), t.Unknown(), {
+      description:
+        "Its leads' metadata merged (newer wins per key) and PATCHed, at most 64 KB as JSON: when a lead would push it past that, the least recently " +
+        'written keys are dropped (the lead itself keeps all of its own).',
+    }),
     created_at: t.String({ format: 'date-time' }),
     updated_at: t.String({ format: 'date-time' }),
   })
@@ -56,7 +60,9 @@ export namespace ContactModel {
       last_name: nullableText(200, 'Last name; null or empty clears it.'),
       email: nullableText(254, 'Email (trimmed and lower-cased); 409 when another contact of the workspace has it.'),
       phone: nullableText(64, 'Phone, normalised to + and digits. A contact keeps at least one of email or phone.'),
-      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed.' })),
+      metadata: t.Optional(
+        t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed. The result may be at most 64 KB as JSON (else 422).' }),
+      ),
     },
     { additionalProperties: false, examples: [{ first_name: 'Jane', phone: '+1 234 567 890', metadata: { plan: 'pro', old_field: null } }] },
   )

@@ -9,15 +9,16 @@ import type { ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
-import { mergeMetadata } from '../../lib/metadata'
+import { checkContactMetadata, mergeLeadMetadata, mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { serializeDeal } from '../deals/service'
 
 export type Contact = typeof contacts.$inferSelect
 
-/** Trimmed and lower-cased: the form contacts are matched and stored by. */
+/** Trimmed, lower-cased and NFC: the form contacts are matched and stored by. */
 export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase()
+  return email.trim().toLowerCase().normalize('NFC')
 }
 
 /** Keeps a leading '+' and the digits: '+1 (234) 567-890' → '+1234567890'. */
@@ -31,22 +32,22 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 /** How many of a contact's newest leads and deals its detail view embeds. */
 export const CONTACT_RECENT_ITEMS = 5
 
-/** Trims; an empty or blank string counts as absent. */
-export function clean(value: string | null | undefined): string | null {
+/** Trimmed one-line text in NFC; an empty or blank string counts as absent; 422 at `path` for control characters. */
+export function clean(value: string | null | undefined, path: string): string | null {
   const trimmed = value?.trim()
-  return trimmed ? trimmed : null
+  return trimmed ? singleLine(trimmed, path) : null
 }
 
 /** A checked, normalised email (or null when blank); 422 at `path` otherwise. */
 export function parseEmail(value: string | null | undefined, path: string): string | null {
-  const email = clean(value)
+  const email = clean(value, path)
   if (email !== null && !EMAIL_PATTERN.test(email)) throw invalid(path, `'${email}' is not an email address`)
   return email === null ? null : normaliseEmail(email)
 }
 
 /** A checked, normalised phone (or null when blank); 422 at `path` otherwise. */
 export function parsePhone(value: string | null | undefined, path: string): string | null {
-  const raw = clean(value)
+  const raw = clean(value, path)
   const phone = raw === null ? null : normalisePhone(raw)
   if (phone !== null && !/^\+?\d{3,20}$/.test(phone)) throw invalid(path, 'must contain 3 to 20 digits')
   return phone
@@ -82,11 +83,13 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
 
 /**
  * Finds the lead's contact or creates it. A known contact gets its empty fields filled,
- * metadata merged (newer wins per key), lead_count and last_source bumped; first_source stays.
+ * metadata merged (newer wins per key, least recently written keys dropped beyond 64 KB),
+ * lead_count and last_source bumped; first_source stays. Returns the metadata keys dropped.
  */
-export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): Contact {
+export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
+    const { metadata, dropped } = mergeLeadMetadata(existing.metadata, person.metadata)
     // update().set() takes no bare placeholders in its types; sql`` wraps them.
     const merge = prepared(tx, 'contacts.mergeLead', (db) =>
       db
@@ -105,17 +108,18 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
         .returning()
         .prepare(),
     )
-    return merge.get({
+    const contact = merge.get({
       id: existing.id,
       email: existing.email ?? person.email,
       phone: existing.phone ?? person.phone,
       firstName: existing.firstName ?? person.firstName,
       lastName: existing.lastName ?? person.lastName,
       // Bound as raw SQL text, so the JSON column's encoder does not run: stringify here.
-      metadata: JSON.stringify({ ...existing.metadata, ...person.metadata }),
+      metadata: JSON.stringify(metadata),
       lastSource: person.source,
       updatedAt: now,
     })!
+    return { contact, droppedMetadataKeys: dropped }
   }
   const row: Contact = {
     id: newId(),
@@ -134,7 +138,7 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
     updatedAt: now,
   }
   insertContact(tx).run(row)
-  return row
+  return { contact: row, droppedMetadataKeys: [] }
 }
 
 /** Inserts a whole contact row: every column a placeholder of the same name. */
@@ -186,11 +190,11 @@ export function updateContact(deps: ServiceDeps, workspaceId: string, id: string
   return writeTx(deps.db, (tx) => {
     const current = getContact(tx, workspaceId, id)
     const next = {
-      firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName),
-      lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName),
+      firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName, '/first_name'),
+      lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName, '/last_name'),
       email: email === undefined ? current.email : email,
       phone: phone === undefined ? current.phone : phone,
-      metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),
+      metadata: patch.metadata === undefined ? current.metadata : checkContactMetadata(mergeMetadata(current.metadata, patch.metadata)),
       updatedAt: deps.clock.now(),
     }
     if (next.email === null && next.phone === null) throw invalid(patch.email === null ? '/email' : '/phone', 'a contact needs an email or a phone')

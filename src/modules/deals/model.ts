@@ -33,7 +33,7 @@ export namespace DealModel {
       currency: t.Optional(t.String({ description: 'ISO 4217 code, three upper-case letters (default USD).' })),
       stage: stage("Stage (default 'new'); creating a deal as won or lost emits `deal.closed`."),
       contact_id: t.Optional(t.Union([t.String(), t.Null()], { description: 'A contact of this workspace.' })),
-      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Any JSON object.' })),
+      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Any JSON object of at most 100 keys and 32 KB as JSON (else 422).' })),
     },
     {
       additionalProperties: false,
@@ -49,7 +49,9 @@ export namespace DealModel {
       currency: t.Optional(t.String({ description: 'ISO 4217 code, three upper-case letters.' })),
       stage: stage('New stage; entering won or lost from another stage emits `deal.closed`.'),
       contact_id: t.Optional(t.Union([t.String(), t.Null()], { description: 'A contact of this workspace, or null to unlink.' })),
-      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed.' })),
+      metadata: t.Optional(
+        t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed. The result may be at most 100 keys and 32 KB as JSON.' }),
+      ),
     },
     { additionalProperties: false, examples: [{ stage: 'won', value: '5250.00', metadata: { lost_reason: null } }] },
   )

@@ -11,9 +11,10 @@ import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
-import { mergeMetadata } from '../../lib/metadata'
+import { checkMetadata, mergeMetadata } from '../../lib/metadata'
 import { formatMoney, parseCurrency, parseMoney } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { emitEvent } from '../webhooks/outbox'
 
 export type Deal = typeof deals.$inferSelect
@@ -34,7 +35,7 @@ function parseStage(value: string, path: string): DealStage {
 function parseTitle(value: string, path: string): string {
   const title = value.trim()
   if (!title) throw invalid(path, 'must not be blank')
-  return title
+  return singleLine(title, path)
 }
 
 function isClosed(stage: DealStage): boolean {
@@ -82,7 +83,7 @@ export function insertDeal(tx: Tx, now: number, workspaceId: string, deal: NewDe
     valueMinor: input.value === undefined ? 0 : parseMoney(input.value, '/value'),
     currency: input.currency === undefined ? DEFAULT_CURRENCY : parseCurrency(input.currency, '/currency'),
     stage,
-    metadata: input.metadata ?? {},
+    metadata: checkMetadata(input.metadata ?? {}),
     closedAt: isClosed(stage) ? now : null,
     createdAt: now,
     updatedAt: now,
@@ -129,7 +130,7 @@ export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, p
         currency: currency ?? current.currency,
         stage: nextStage,
         contactId: patch.contactId === undefined ? current.contactId : patch.contactId === null ? null : checkContact(tx, workspaceId, patch.contactId),
-        metadata: patch.metadata === undefined ? current.metadata : mergeMetadata(current.metadata, patch.metadata),
+        metadata: patch.metadata === undefined ? current.metadata : checkMetadata(mergeMetadata(current.metadata, patch.metadata)),
         closedAt: closes ? now : isClosed(nextStage) ? current.closedAt : null,
         updatedAt: now,
       })

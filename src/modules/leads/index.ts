@@ -85,7 +85,9 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'Push a lead',
           description:
             'Push a lead from any server-side source (CRM, form builder, Zapier, cron). The contact is found by normalised email, else phone, ' +
-            'and updated (empty fields filled, metadata merged, newer wins) or created. Emits `lead.created`. Scope `leads:write`.',
+            'and updated (empty fields filled, metadata merged, newer wins) or created. Metadata (with unknown top-level fields) is at most 100 keys and ' +
+            "32 KB as JSON (422 naming the limit); the lead keeps all of it, while the contact's merged metadata keeps the newest keys within 64 KB. " +
+            'email, names, phone and source may not hold control characters (422) and are stored in Unicode NFC. Emits `lead.created`. Scope `leads:write`.',
         },
       },
     )

@@ -13,7 +13,13 @@ export namespace LeadModel {
       last_name: text(200, 'Last name.'),
       phone: text(64, 'Phone number in any format; normalised to + and digits for matching.'),
       source: t.Optional(t.String({ minLength: 1, maxLength: 100, description: "Where the lead came from, e.g. 'hubspot' (default 'api')." })),
-      metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Any JSON object; merged into the contact (newer wins per key).' })),
+      metadata: t.Optional(
+        t.Record(t.String(), t.Unknown(), {
+          description:
+            'Any JSON object of at most 100 keys and 32 KB as JSON, unknown top-level fields included (else 422); merged into the contact ' +
+            '(newer wins per key; the contact keeps at most 64 KB, dropping its least recently written keys).',
+        }),
+      ),
     },
     {
       additionalProperties: true,

@@ -6,11 +6,13 @@ import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
-import type { ServiceDeps } from '../../deps'
+import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
+import { checkMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
+import { singleLine } from '../../lib/text'
 import { clean, parseEmail, parsePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
 import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
 import { emitEvent } from '../webhooks/outbox'
@@ -19,6 +21,12 @@ export type Lead = typeof leads.$inferSelect
 
 /** Serialized lead data larger than this is sent in events without its metadata (events stay small). */
 const EVENT_LEAD_MAX_BYTES = 16 * 1024
+
+/** How many dropped metadata key names one log line lists. */
+const DROPPED_KEYS_LOGGED = 20
+
+/** Lead creation also logs, when a contact's merged metadata had to drop keys. */
+export type LeadDeps = ServiceDeps & Pick<AppDeps, 'logger'>
 
 export interface LeadInput {
   email?: string | null
@@ -35,18 +43,20 @@ export function toPerson(input: LeadInput): LeadPerson {
   const email = parseEmail(input.email, '/email')
   const phone = parsePhone(input.phone, '/phone')
   if (email === null && phone === null) throw invalid('/email', 'at least one of email or phone is required')
-  return { email, phone, firstName: clean(input.firstName), lastName: clean(input.lastName), source: input.source, metadata: input.metadata }
+  const source = singleLine(input.source, '/source')
+  const metadata = checkMetadata(input.metadata)
+  return { email, phone, firstName: clean(input.firstName, '/first_name'), lastName: clean(input.lastName, '/last_name'), source, metadata }
 }
 
 /**
  * Stores a lead, merges it into its contact and queues `lead.created`, all in one transaction
  * (group-committed with concurrent leads; resolves once committed).
  */
-export async function createLead(deps: ServiceDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
+export async function createLead(deps: LeadDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
   const person = toPerson(input)
   const now = deps.clock.now()
-  const { lead, queued } = await groupCommit(deps.db, (tx) => {
-    const contact = upsertContactForLead(tx, now, workspaceId, person)
+  const { lead, queued, droppedMetadataKeys } = await groupCommit(deps.db, (tx) => {
+    const { contact, droppedMetadataKeys } = upsertContactForLead(tx, now, workspaceId, person)
     const lead: Lead = {
       id: newId(),
       workspaceId,
@@ -68,9 +78,13 @@ export async function createLead(deps: ServiceDeps, workspaceId: string, channel
     }
     prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
     const { queued } = emitEvent(tx, now, workspaceId, 'lead.created', { lead: eventLead(lead) })
-    return { lead, queued }
+    return { lead, queued, droppedMetadataKeys }
   })
   if (queued > 0) deps.wake()
+  if (droppedMetadataKeys.length > 0) {
+    // The lead keeps everything; only the contact's merged view lost its oldest keys, which the operator may want to know.
+    deps.logger.info('contact.metadata_trimmed', { workspace_id: workspaceId, contact_id: lead.contactId, lead_id: lead.id, dropped_keys: droppedMetadataKeys.slice(0, DROPPED_KEYS_LOGGED) })
+  }
   return lead
 }
 
