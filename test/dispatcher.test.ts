@@ -480,3 +480,39 @@ describe('leases and concurrency', () => {
     expect(await dispatcher.runDue()).toBe(1)
   })
 })
+
+describe('fairness between tenants', () => {
+  /** Attempts to the hanging tenant give up after this; the old dispatcher made the healthy tenant wait about as long. */
+  const HANG_TIMEOUT_MS = 1_500
+
+  test("a tenant whose endpoints hang holds only its share of the slots: another tenant's deliveries arrive at once", async () => {
+    setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
+    const stuck = h.workspace()
+    const healthy = h.workspace()
+    const hang = () => Bun.sleep(HANG_TIMEOUT_MS * 2).then(() => new Response(null, { status: 204 }))
+    for (let i = 0; i < 5; i++) {
+      const res = await h.request('POST', '/api/v1/webhooks', { key: stuck.key, body: { url: receiver(hang).url } })
+      expect(res.status).toBe(201)
+    }
+    const fast = receiver()
+    expect((await h.request('POST', '/api/v1/webhooks', { key: healthy.key, body: { url: fast.url } })).status).toBe(201)
+    const emitIn = (workspaceId: string, i: number) => {
+      writeTx(h.db, (tx) => emitEvent(tx, h.clock.now(), workspaceId, 'lead.created', { i }))
+      h.deps.wake()
+    }
+    // A backlog of 100 deliveries to the hanging endpoints, older than anything the healthy tenant sends.
+    for (let i = 0; i < 20; i++) emitIn(stuck.id, i)
+    await Bun.sleep(100)
+
+    const sentAt: number[] = []
+    for (let i = 0; i < 10; i++) {
+      sentAt.push(performance.now())
+      emitIn(healthy.id, i)
+      await Bun.sleep(30)
+    }
+    await until(() => fast.requests.length === 10, HANG_TIMEOUT_MS * 4, 'the healthy deliveries')
+    const latencies = fast.requests.map((r) => r.at - sentAt[(JSON.parse(r.body) as { data: { i: number } }).data.i]!).sort((a, b) => a - b)
+    const p50 = latencies[Math.floor(latencies.length / 2)]!
+    expect(p50).toBeLessThan(HANG_TIMEOUT_MS / 3)
+  }, 15_000)
+})
