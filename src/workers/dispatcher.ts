@@ -94,7 +94,10 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
       const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
       const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
       for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
-      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId))
+      const endpointsPerWorkspace = new Map<string, number>()
+      for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+      const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
       const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
       if (limit <= 0 || open.length === 0) return []
       const claimed: { id: string; endpointId: string }[] = []

@@ -1,14 +1,24 @@
 /**
  * Fair shares of the dispatcher's in-flight slots. Oldest-first claiming let one tenant whose
- * endpoints hang fill every slot, so every other tenant waited for its timeouts. Instead each
- * workspace may hold an equal share of the slots, and each endpoint an equal share of its
- * workspace's, with one share always kept free for whoever has work next: a hanging tenant holds
- * at most its share, and a healthy one finds a slot at once.
+ * endpoints hang fill every slot, so every other tenant waited for its timeouts. Instead the busy
+ * workspaces split the slots equally, and the busy endpoints of a workspace its share, leaving
+ * part of each pool free while someone else could have work next: a hanging tenant holds at most
+ * its share, and a healthy one finds a slot at once. When everyone is busy (one tenant with a
+ * backlog, say) nothing is held back, so throughput stays what it was.
  */
 
-/** Slots one of `busy` claimants (itself included) may hold out of `pool`: an equal share, one share left free for a newcomer. */
-export function fairShare(pool: number, busy: number): number {
-  return Math.max(1, Math.floor(pool / (busy + 1)))
+/** Part of a pool the busy claimants leave free while others could turn up. */
+const RESERVED_FRACTION = 0.2
+
+/** Slots one of `busy` claimants (itself included) may hold out of `pool`, `idle` others being able to claim next. */
+export function fairShare(pool: number, busy: number, idle: number): number {
+  return Math.max(1, Math.floor((pool * (idle > 0 ? 1 - RESERVED_FRACTION : 1)) / busy))
+}
+
+/** Who could claim at all: the workspaces with enabled endpoints, and how many each has. */
+export interface Claimants {
+  workspaces: number
+  endpointsOf(workspaceId: string): number
 }
 
 /** Attempts in flight in this process per workspace and per endpoint, and what each may still start. */
@@ -24,11 +34,13 @@ export class InFlightShares {
   ) {}
 
   /** Attempts the endpoint may start now within its workspace's share and its own. */
-  room(workspaceId: string, endpointId: string): number {
+  room(workspaceId: string, endpointId: string, claimants: Claimants): number {
     const heldByWorkspace = this.perWorkspace.get(workspaceId) ?? 0
     const heldByEndpoint = this.perEndpoint.get(endpointId) ?? 0
-    const workspaceShare = fairShare(this.pool, this.perWorkspace.size + (heldByWorkspace ? 0 : 1))
-    const endpointShare = fairShare(workspaceShare, (this.busyEndpoints.get(workspaceId) ?? 0) + (heldByEndpoint ? 0 : 1))
+    const busyWorkspaces = this.perWorkspace.size + (heldByWorkspace ? 0 : 1)
+    const workspaceShare = fairShare(this.pool, busyWorkspaces, claimants.workspaces - busyWorkspaces)
+    const busyEndpoints = (this.busyEndpoints.get(workspaceId) ?? 0) + (heldByEndpoint ? 0 : 1)
+    const endpointShare = fairShare(workspaceShare, busyEndpoints, claimants.endpointsOf(workspaceId) - busyEndpoints)
     return Math.min(workspaceShare - heldByWorkspace, Math.min(this.endpointCap, endpointShare) - heldByEndpoint)
   }
 
