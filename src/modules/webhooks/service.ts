@@ -1,9 +1,9 @@
 /** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
-import { and, asc, eq, gte, inArray } from 'drizzle-orm'
+import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
-import { writeTx } from '../../db/tx'
+import { writeTx, type DbOrTx } from '../../db/tx'
 import type { AppDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
@@ -70,8 +70,17 @@ export interface EndpointInput {
   headers?: Record<string, string>
 }
 
-/** Creates an endpoint after the SSRF check; returns it with its secret, which is never shown again. */
+/** 422 when the workspace already has as many endpoints as ASKAD_WEBHOOK_MAX_ENDPOINTS allows. */
+function assertRoomForEndpoint(db: DbOrTx, limit: number, workspaceId: string): void {
+  const n = db.select({ n: count() }).from(webhookEndpoints).where(eq(webhookEndpoints.workspaceId, workspaceId)).get()?.n ?? 0
+  if (n < limit) return
+  const message = `a workspace can have at most ${limit} webhook endpoints (ASKAD_WEBHOOK_MAX_ENDPOINTS); delete one first`
+  throw new ApiError('validation_failed', `Webhook endpoint limit reached: ${message}.`, [{ path: '', message }])
+}
+
+/** Creates an endpoint after the SSRF check, within the per-workspace limit; returns it with its secret, which is never shown again. */
 export async function createEndpoint(deps: AppDeps, workspaceId: string, input: EndpointInput & { url: string }): Promise<{ endpoint: Endpoint; secret: string }> {
+  assertRoomForEndpoint(deps.db, deps.config.webhookMaxEndpoints, workspaceId)
   await assertUrlAllowed(deps, input.url)
   const now = deps.clock.now()
   const secret = generateSecret()
@@ -92,7 +101,11 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     createdAt: now,
     updatedAt: now,
   }
-  deps.db.insert(webhookEndpoints).values(endpoint).run()
+  // Checked again in the insert's transaction: concurrent creations cannot pass the limit together.
+  writeTx(deps.db, (tx) => {
+    assertRoomForEndpoint(tx, deps.config.webhookMaxEndpoints, workspaceId)
+    tx.insert(webhookEndpoints).values(endpoint).run()
+  })
   return { endpoint, secret }
 }
 
