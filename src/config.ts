@@ -1,4 +1,6 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
+import { parseSecretKey } from './lib/secret-box'
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -19,6 +21,8 @@ export interface Config {
   webhookMaxEndpoints: number
   trustedProxies: string[]
   bootstrapKey: string | undefined
+  /** ASKAD_SECRET_KEY decoded: webhook secrets and header values are encrypted at rest with it when set. */
+  secretKey: Buffer | undefined
   logLevel: LogLevel
 }
 
@@ -41,6 +45,7 @@ export const SETTINGS = [
   { flag: 'webhook-max-endpoints', env: 'ASKAD_WEBHOOK_MAX_ENDPOINTS', help: `Webhook endpoints per workspace (default ${DEFAULTS.webhookMaxEndpoints})` },
   { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
+  { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 ] as const
 
@@ -81,6 +86,7 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     webhookMaxEndpoints,
     trustedProxies: list(get('trusted-proxies')),
     bootstrapKey: get('bootstrap-key') || undefined,
+    secretKey: get('secret-key') ? parseSecretKey(get('secret-key')!) : undefined,
     logLevel,
   })
 }

@@ -78,6 +78,7 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, in
     webhookMaxEndpoints: 20,
     trustedProxies: [],
     bootstrapKey: undefined,
+    secretKey: undefined,
     logLevel: 'info',
   })
   expect(DEFAULTS.dbPath).toBe('./data/askad.db')

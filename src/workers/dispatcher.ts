@@ -10,6 +10,8 @@ import { writeTx } from '../db/tx'
 import type { AppDeps } from '../deps'
 import { newId } from '../lib/ids'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
+import { createSecretBox } from '../lib/secret-box'
+import { openHeaders } from '../modules/webhooks/at-rest'
 import { allowedRanges } from '../modules/webhooks/service'
 import { VERSION } from '../version'
 import { dispatchStatements, type JobRow } from './dispatch-sql'
@@ -72,6 +74,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   const perEndpoint = options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT
   const owner = options.owner ?? `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
   const allow = allowedRanges(deps)
+  const box = createSecretBox(deps.config.secretKey)
   const userAgent = `askad-webhooks/${VERSION}`
 
   const inFlight = new Set<Promise<void>>()
@@ -123,9 +126,9 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
 
   async function deliver(job: JobRow): Promise<void> {
     const startedAt = clock.now()
-    const secrets = [job.secret]
-    if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(job.previous_secret)
-    const headers = JSON.parse(job.headers) as Record<string, string>
+    const secrets = [box.open(job.secret)]
+    if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(box.open(job.previous_secret))
+    const headers = openHeaders(box, JSON.parse(job.headers) as Record<string, string>)
     const outcome = await sendAttempt(
       { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers, probeConnect: job.unproven === 1 },
       { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, connectTimeoutMs, connect, userAgent },

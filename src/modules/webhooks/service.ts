@@ -12,6 +12,8 @@ import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateSecret } from '../../lib/signing'
 import { checkUrl, systemResolver, urlProblem, type AddressRanges } from '../../lib/ssrf'
+import { createSecretBox, type SecretBox } from '../../lib/secret-box'
+import { sealHeaders } from './at-rest'
 import { emitTestEvent } from './outbox'
 
 export type Endpoint = typeof webhookEndpoints.$inferSelect
@@ -33,6 +35,11 @@ const RESERVED_HEADERS = new Set([
 /** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
 export function allowedRanges(deps: Pick<AppDeps, 'config'>): AddressRanges {
   return parseRanges(deps.config.webhookAllowCidrs)
+}
+
+/** Seals secrets and header values with ASKAD_SECRET_KEY, when set. */
+function box(deps: Pick<AppDeps, 'config'>): SecretBox {
+  return createSecretBox(deps.config.secretKey)
 }
 
 async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
@@ -92,10 +99,10 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     events: normaliseEvents(input.events),
     enabled: input.enabled ?? true,
     disabledReason: null,
-    secret,
+    secret: box(deps).seal(secret),
     previousSecret: null,
     previousSecretExpiresAt: null,
-    headers: normaliseHeaders(input.headers ?? {}),
+    headers: sealHeaders(box(deps), normaliseHeaders(input.headers ?? {})),
     lastSuccessAt: null,
     failingSince: null,
     createdAt: now,
@@ -130,7 +137,7 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
   if (input.url !== undefined) changes.url = input.url
   if (input.events !== undefined) changes.events = normaliseEvents(input.events)
   if (input.description !== undefined) changes.description = input.description
-  if (input.headers !== undefined) changes.headers = normaliseHeaders(input.headers)
+  if (input.headers !== undefined) changes.headers = sealHeaders(box(deps), normaliseHeaders(input.headers))
   if (input.enabled !== undefined && input.enabled !== current.enabled) {
     changes.enabled = input.enabled
     changes.disabledReason = null
@@ -155,7 +162,7 @@ export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): { 
   const secret = generateSecret()
   const endpoint = deps.db
     .update(webhookEndpoints)
-    .set({ secret, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
+    .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
     .where(eq(webhookEndpoints.id, id))
     .returning()
     .get()!
