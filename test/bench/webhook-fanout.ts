@@ -25,7 +25,7 @@ const dir = tempDir('fanout')
 const db = openDb(join(dir, 'askad.db'))
 migrate(db)
 // The limit raised to the count asked for, so larger fan-outs can be measured too.
-const config = loadConfig({}, { ASKAD_WEBHOOK_MAX_ENDPOINTS: String(Math.max(1, ENDPOINTS)) })
+const config = loadConfig({}, { ASKAD_WEBHOOK_MAX_ENDPOINTS: String(Math.max(1, ENDPOINTS)), ASKAD_RATE_LIMIT: '1000000/60s' })
 const deps: AppDeps = { db, config, clock: systemClock, logger: createLogger('error'), wake: () => {}, resolveHost: async () => ['93.184.216.34'] }
 const app = createApp(deps)
 
