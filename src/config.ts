@@ -1,4 +1,6 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
+import { parseSecretKey } from './lib/secret-box'
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -15,8 +17,12 @@ export interface Config {
   dbPath: string
   rateLimit: RateLimitConfig
   webhookAllowCidrs: string[]
+  /** Endpoints a workspace may have; bounds the deliveries one event fans out to. */
+  webhookMaxEndpoints: number
   trustedProxies: string[]
   bootstrapKey: string | undefined
+  /** ASKAD_SECRET_KEY decoded: webhook secrets and header values are encrypted at rest with it when set. */
+  secretKey: Buffer | undefined
   logLevel: LogLevel
 }
 
@@ -25,6 +31,7 @@ export const DEFAULTS = {
   host: '0.0.0.0',
   dbPath: './data/askad.db',
   rateLimit: '100/60s',
+  webhookMaxEndpoints: 20,
   logLevel: 'info',
 } as const
 
@@ -35,8 +42,10 @@ export const SETTINGS = [
   { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file (default ${DEFAULTS.dbPath})` },
   { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: `Requests per key: N (per minute) or N/<seconds>s (default ${DEFAULTS.rateLimit})` },
   { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
+  { flag: 'webhook-max-endpoints', env: 'ASKAD_WEBHOOK_MAX_ENDPOINTS', help: `Webhook endpoints per workspace (default ${DEFAULTS.webhookMaxEndpoints})` },
   { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
+  { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 ] as const
 
@@ -66,14 +75,18 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port '${get('port')}'`)
   const logLevel = (get('log-level') ?? DEFAULTS.logLevel).toLowerCase() as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
+  const webhookMaxEndpoints = Number(get('webhook-max-endpoints') || DEFAULTS.webhookMaxEndpoints)
+  if (!Number.isInteger(webhookMaxEndpoints) || webhookMaxEndpoints < 1) throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
   return Object.freeze({
     port,
     host: get('host') || DEFAULTS.host,
     dbPath: get('db') || DEFAULTS.dbPath,
     rateLimit: parseRateLimit(get('rate-limit') || DEFAULTS.rateLimit),
     webhookAllowCidrs: list(get('webhook-allow-cidrs')),
+    webhookMaxEndpoints,
     trustedProxies: list(get('trusted-proxies')),
     bootstrapKey: get('bootstrap-key') || undefined,
+    secretKey: get('secret-key') ? parseSecretKey(get('secret-key')!) : undefined,
     logLevel,
   })
 }

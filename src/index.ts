@@ -7,6 +7,7 @@ import { healthcheck } from './cli/healthcheck'
 import { findCommand, generalHelp, COMMANDS } from './cli/commands'
 import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
 import { CliError, createOutput } from './cli/output'
+import { secretsEncrypt, secretsRotate } from './cli/secrets'
 import { serve } from './cli/serve'
 import { workspaceCreate, workspaceList } from './cli/workspace'
 import { loadConfig, type SettingFlag } from './config'
@@ -71,6 +72,10 @@ async function main(argv: string[]): Promise<void> {
         return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
       case 'backup':
         return backup(db, out, args[0]!)
+      case 'secrets encrypt':
+        return secretsEncrypt(db, out, config)
+      case 'secrets rotate':
+        return secretsRotate(db, out, config, flags as { 'old-key'?: string; 'new-key'?: string })
     }
   } finally {
     db.$client.close()

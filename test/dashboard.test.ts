@@ -9,6 +9,7 @@ import { hashToken, SESSION_IDLE_MS, SESSION_MAX_MS } from '../src/modules/sessi
 import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../src/dashboard/guard'
 import { createLead } from '../src/modules/leads/service'
 import { createDeal } from '../src/modules/deals/service'
+import { createEndpoint } from '../src/modules/webhooks/service'
 import { createHarness, type Harness } from './helpers'
 
 const ORIGIN = 'http://localhost'
@@ -419,6 +420,15 @@ describe('Settings > API keys', () => {
 })
 
 describe('Settings > Webhooks', () => {
+  test('creating one endpoint more than ASKAD_WEBHOOK_MAX_ENDPOINTS allows shows the limit', async () => {
+    const ws = h.workspace()
+    for (let i = 0; i < h.deps.config.webhookMaxEndpoints; i++) await createEndpoint(h.deps, ws.id, { url: `http://127.0.0.1:9/${i}` })
+    const s = await signIn(ws.key)
+    const refused = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/one-more' })
+    expect(refused.status).toBe(422)
+    expect(await refused.text()).toContain('at most 20 webhook endpoints')
+  })
+
   test('create (secret shown once), test, disable/enable, rotate, retry, recover, delivery log', async () => {
     const ws = h.workspace()
     const s = await signIn(ws.key)

@@ -480,3 +480,57 @@ describe('leases and concurrency', () => {
     expect(await dispatcher.runDue()).toBe(1)
   })
 })
+
+describe('fairness between tenants and endpoints', () => {
+  /** Attempts to hanging endpoints give up after this; the old dispatcher made healthy ones wait about as long. */
+  const HANG_TIMEOUT_MS = 1_500
+  const hang = () => Bun.sleep(HANG_TIMEOUT_MS * 2).then(() => new Response(null, { status: 204 }))
+
+  async function addEndpoint(key: string, url: string, events = ['*']) {
+    expect((await h.request('POST', '/api/v1/webhooks', { key, body: { url, events } })).status).toBe(201)
+  }
+
+  function emitIn(workspaceId: string, i: number, type: EventType = 'lead.created') {
+    writeTx(h.db, (tx) => emitEvent(tx, h.clock.now(), workspaceId, type, { i }))
+    h.deps.wake()
+  }
+
+  /** Sends 10 events to `workspaceId` 30 ms apart once the hanging backlog is in flight; the p50 until `fast` got each. */
+  async function healthyP50(workspaceId: string, fast: Receiver, type: EventType = 'lead.created'): Promise<number> {
+    const sentAt: number[] = []
+    for (let i = 0; i < 10; i++) {
+      sentAt.push(performance.now())
+      emitIn(workspaceId, 1_000 + i, type)
+      await Bun.sleep(30)
+    }
+    const fresh = () => fast.requests.filter((r) => (JSON.parse(r.body) as { data: { i: number } }).data.i >= 1_000)
+    await until(() => fresh().length === 10, HANG_TIMEOUT_MS * 4, 'the healthy deliveries')
+    const latencies = fresh()
+      .map((r) => r.at - sentAt[(JSON.parse(r.body) as { data: { i: number } }).data.i - 1_000]!)
+      .sort((a, b) => a - b)
+    return latencies[5]!
+  }
+
+  test("a tenant whose endpoints hang holds only its share of the slots: another tenant's deliveries arrive at once", async () => {
+    setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
+    const stuck = h.workspace()
+    const healthy = h.workspace()
+    for (let i = 0; i < 5; i++) await addEndpoint(stuck.key, receiver(hang).url)
+    const fast = receiver()
+    await addEndpoint(healthy.key, fast.url)
+    // A backlog of 100 deliveries to the hanging endpoints, older than anything the healthy tenant sends.
+    for (let i = 0; i < 20; i++) emitIn(stuck.id, i)
+    await Bun.sleep(100)
+    expect(await healthyP50(healthy.id, fast)).toBeLessThan(HANG_TIMEOUT_MS / 3)
+  }, 15_000)
+
+  test('endpoints of one workspace that hang leave slots for its healthy endpoint', async () => {
+    setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
+    for (let i = 0; i < 5; i++) await addEndpoint(ws.key, receiver(hang).url, ['lead.created'])
+    const fast = receiver()
+    await addEndpoint(ws.key, fast.url, ['deal.closed'])
+    for (let i = 0; i < 20; i++) emitIn(ws.id, i)
+    await Bun.sleep(100)
+    expect(await healthyP50(ws.id, fast, 'deal.closed')).toBeLessThan(HANG_TIMEOUT_MS / 3)
+  }, 15_000)
+})

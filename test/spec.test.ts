@@ -75,8 +75,10 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, in
     dbPath: './data/askad.db',
     rateLimit: { capacity: 100, windowMs: 60_000 },
     webhookAllowCidrs: [],
+    webhookMaxEndpoints: 20,
     trustedProxies: [],
     bootstrapKey: undefined,
+    secretKey: undefined,
     logLevel: 'info',
   })
   expect(DEFAULTS.dbPath).toBe('./data/askad.db')

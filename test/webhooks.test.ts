@@ -1,6 +1,6 @@
 /** Webhook endpoint management over HTTP: create/list/get/update/delete, secrets, validation, SSRF refusals, tenancy. */
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createHarness, type Harness } from './helpers'
+import { createHarness, expectProblem, type Harness } from './helpers'
 
 let h: Harness
 afterEach(() => h?.close())
@@ -97,6 +97,33 @@ describe('validation', () => {
     const { body } = await create(ws.key, { url: PUBLIC_URL })
     expect((await h.request('POST', `/api/v1/webhooks/${body.id}/recover`, { key: ws.key, body: { since: 'yesterday' } })).status).toBe(422)
     expect((await h.request('POST', `/api/v1/webhooks/${body.id}/recover`, { key: ws.key, body: { since: '2026-11-01T00:00:00Z' } })).status).toBe(202)
+  })
+})
+
+describe('endpoints per workspace', () => {
+  test('the 21st endpoint is a 422 naming the limit of 20; deleting one makes room; other workspaces are unaffected', async () => {
+    const ws = setup()
+    const ids: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const { status, body } = await create(ws.key, { url: `${PUBLIC_URL}/${i}` })
+      expect(status).toBe(201)
+      ids.push(body.id)
+    }
+    const refused = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: PUBLIC_URL } })
+    const problem = await expectProblem(refused, 422, [''])
+    expect(problem.detail).toContain('20')
+    expect(problem.detail).toContain('ASKAD_WEBHOOK_MAX_ENDPOINTS')
+    expect((await create(h.workspace().key, { url: PUBLIC_URL })).status).toBe(201)
+    expect((await h.request('DELETE', `/api/v1/webhooks/${ids[0]}`, { key: ws.key })).status).toBe(204)
+    expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
+  })
+
+  test('ASKAD_WEBHOOK_MAX_ENDPOINTS sets the limit', async () => {
+    const ws = setup({ ASKAD_WEBHOOK_MAX_ENDPOINTS: '2' })
+    expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
+    expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
+    const problem = await expectProblem(await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: PUBLIC_URL } }), 422)
+    expect(problem.detail).toContain('2 webhook endpoints')
   })
 })
 

@@ -26,7 +26,7 @@ const common: Options = {
 const SPECS: CommandSpec[] = [
   {
     path: ['serve'],
-    usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--log-level L]',
+    usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--webhook-max-endpoints N] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--secret-key KEY] [--log-level L]',
     summary: 'Start the server (the default command).',
     details: ['Settings (a flag beats its environment variable):', ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} ${s.help}`)],
     options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' }])),
@@ -57,6 +57,23 @@ const SPECS: CommandSpec[] = [
     options: { port: { type: 'string' }, host: { type: 'string' } },
   },
   { path: ['migrate'], usage: 'askad migrate', summary: 'Create or upgrade the database schema (serve does this too).', options: {} },
+  {
+    path: ['secrets', 'encrypt'],
+    usage: 'askad secrets encrypt',
+    summary: 'Encrypt webhook secrets and header values with ASKAD_SECRET_KEY.',
+    details: ['Values already encrypted with the key are re-encrypted; plaintext ones are encrypted. One transaction.'],
+    options: {},
+  },
+  {
+    path: ['secrets', 'rotate'],
+    usage: 'askad secrets rotate --new-key KEY [--old-key KEY]',
+    summary: 'Re-encrypt webhook secrets with a new ASKAD_SECRET_KEY.',
+    details: [
+      'Every value is decrypted with the old key (--old-key, default ASKAD_SECRET_KEY) and encrypted with the new one,',
+      'in one transaction; then start the server with ASKAD_SECRET_KEY set to the new key. Keys: openssl rand -base64 32.',
+    ],
+    options: { 'old-key': { type: 'string' }, 'new-key': { type: 'string' } },
+  },
   { path: ['backup'], arguments: ['FILE'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
 ]
 

@@ -5,7 +5,9 @@ import { openDb } from '../db/client'
 import { migrate } from '../db/migrate'
 import type { AppDeps } from '../deps'
 import { systemClock } from '../lib/clock'
+import { createSecretBox } from '../lib/secret-box'
 import { createLogger } from '../lib/logger'
+import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { bootstrap } from '../modules/workspaces/service'
 import { startDispatcher } from '../workers/dispatcher'
 import { VERSION } from '../version'
@@ -25,6 +27,9 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const logger = createLogger(config.logLevel)
   const db = openDb(config.dbPath)
   migrate(db)
+  // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
+  assertSecretKeyFits(db, createSecretBox(config.secretKey))
+  if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
   const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake() }
   const dispatcher = startDispatcher(deps)
 

@@ -1,6 +1,6 @@
 /** Opens the SQLite database with the pragmas askad relies on and wraps it in drizzle. */
 import { Database } from 'bun:sqlite'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
 import * as schema from './schema'
@@ -15,9 +15,37 @@ const BUSY_TIMEOUT_MS = 5_000
  */
 const CACHE_KIB = 64 * 1024
 
-/** Opens (creating folder and file if needed) a database in WAL mode with foreign keys on. */
+/** Owner read/write only: the database holds leads, key hashes and webhook secrets. */
+export const DB_FILE_MODE = 0o600
+/** Files SQLite keeps beside the database in WAL mode. */
+const SIDE_FILES = ['-wal', '-shm']
+
+/**
+ * Creates `path` empty with DB_FILE_MODE if it does not exist, and takes group and world access away
+ * from an existing one; SQLite then creates the -wal and -shm files with the database's mode.
+ */
+export function restrictFile(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'wx', DB_FILE_MODE))
+  else tighten(path)
+}
+
+/** chmod to DB_FILE_MODE; a file of another owner that we may still write (group access) is left as its owner set it. */
+function tighten(path: string): void {
+  try {
+    chmodSync(path, DB_FILE_MODE)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error
+  }
+}
+
+/** Opens (creating folder and file if needed) a database in WAL mode with foreign keys on, readable by its owner only. */
 export function openDb(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true })
+    restrictFile(path)
+    // Side files left by an earlier version (or a crash) keep their own mode; SQLite reuses them.
+    for (const suffix of SIDE_FILES) if (existsSync(path + suffix)) tighten(path + suffix)
+  }
   const sqlite = new Database(path, { create: true, strict: true })
   sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
   sqlite.exec('PRAGMA journal_mode = WAL')

@@ -8,6 +8,8 @@ import type { Db } from '../db/client'
 /** A claimed delivery with what its attempt needs. */
 export interface JobRow {
   id: string
+  workspace_id: string
+  endpoint_id: string
   event_id: string
   payload: string
   url: string
@@ -51,7 +53,7 @@ export type AttemptRow = {
 export function dispatchStatements(db: Db) {
   const q = db.$client
   return {
-    enabledEndpoints: q.query<{ id: string }, []>('select id from webhook_endpoints where enabled = 1'),
+    enabledEndpoints: q.query<{ id: string; workspace_id: string }, []>('select id, workspace_id from webhook_endpoints where enabled = 1'),
     leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number }>(
       "select endpoint_id, count(*) as n from webhook_deliveries where status = 'pending' and lease_until >= $now group by endpoint_id",
     ),
@@ -65,7 +67,7 @@ export function dispatchStatements(db: Db) {
       'update webhook_deliveries set lease_until = $until, lease_owner = $owner where id in (select value from json_each($ids))',
     ),
     jobs: q.query<JobRow, { ids: string }>(`
-      select d.id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
+      select d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
         (ep.last_success_at is null or ep.failing_since is not null) as unproven
       from json_each($ids) j join webhook_deliveries d on d.id = j.value
         join events ev on ev.id = d.event_id join webhook_endpoints ep on ep.id = d.endpoint_id`),

@@ -10,9 +10,12 @@ import { writeTx } from '../db/tx'
 import type { AppDeps } from '../deps'
 import { newId } from '../lib/ids'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
+import { createSecretBox } from '../lib/secret-box'
+import { openHeaders } from '../modules/webhooks/at-rest'
 import { allowedRanges } from '../modules/webhooks/service'
 import { VERSION } from '../version'
 import { dispatchStatements, type JobRow } from './dispatch-sql'
+import { InFlightShares } from './fair-share'
 import { retryDelayMs } from './retry-policy'
 import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type AttemptOutcome, type TcpProbe } from './send-attempt'
 
@@ -71,6 +74,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   const perEndpoint = options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT
   const owner = options.owner ?? `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
   const allow = allowedRanges(deps)
+  const box = createSecretBox(deps.config.secretKey)
   const userAgent = `askad-webhooks/${VERSION}`
 
   const inFlight = new Set<Promise<void>>()
@@ -80,40 +84,51 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   let timer: ReturnType<typeof setTimeout> | undefined
 
   const stmt = dispatchStatements(db)
+  const shares = new InFlightShares(maxInFlight, perEndpoint)
 
   /**
-   * Claims up to `limit` due deliveries, oldest due first, keeping every endpoint under its
-   * in-flight cap across processes; returns what their attempts need, read in the same transaction.
+   * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of the
+   * slots (see fair-share.ts), keeping every endpoint under its in-flight cap across processes;
+   * returns what their attempts need, read in the same transaction.
    */
   function claim(limit: number): JobRow[] {
     const now = clock.now()
     return writeTx(db, () => {
-      const free = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, perEndpoint]))
+      const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
+      const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
       for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
-      const open = [...free].filter(([, slots]) => slots > 0)
-      const want = Math.min(limit, open.reduce((sum, [, slots]) => sum + slots, 0))
-      if (want <= 0) return []
-      const ids: string[] = []
-      for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open.map(([id]) => id)) })) {
-        const slots = free.get(row.endpoint_id)!
-        if (slots <= 0) continue
-        free.set(row.endpoint_id, slots - 1)
-        ids.push(row.id)
-        if (ids.length === want) break
+      const endpointsPerWorkspace = new Map<string, number>()
+      for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+      const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+      const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+      if (limit <= 0 || open.length === 0) return []
+      const claimed: { id: string; endpointId: string }[] = []
+      try {
+        for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
+          if (room(row.endpoint_id) <= 0) continue
+          free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
+          shares.add(workspaceOf.get(row.endpoint_id)!, row.endpoint_id)
+          claimed.push({ id: row.id, endpointId: row.endpoint_id })
+          if (claimed.length === limit || open.every((id) => room(id) <= 0)) break
+        }
+        if (claimed.length === 0) return []
+        const json = JSON.stringify(claimed.map((c) => c.id))
+        stmt.lease.run({ ids: json, until: now + leaseMs, owner })
+        const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
+        return claimed.map((c) => jobs.get(c.id)!)
+      } catch (error) {
+        for (const c of claimed) shares.remove(workspaceOf.get(c.endpointId)!, c.endpointId)
+        throw error
       }
-      if (ids.length === 0) return []
-      const json = JSON.stringify(ids)
-      stmt.lease.run({ ids: json, until: now + leaseMs, owner })
-      const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
-      return ids.map((id) => jobs.get(id)!)
     })
   }
 
   async function deliver(job: JobRow): Promise<void> {
     const startedAt = clock.now()
-    const secrets = [job.secret]
-    if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(job.previous_secret)
-    const headers = JSON.parse(job.headers) as Record<string, string>
+    const secrets = [box.open(job.secret)]
+    if (job.previous_secret && (job.previous_secret_expires_at ?? 0) > startedAt) secrets.push(box.open(job.previous_secret))
+    const headers = openHeaders(box, JSON.parse(job.headers) as Record<string, string>)
     const outcome = await sendAttempt(
       { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers, probeConnect: job.unproven === 1 },
       { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, connectTimeoutMs, connect, userAgent },
@@ -234,6 +249,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
             .catch((error: unknown) => logger.error('webhook.dispatch_failed', { delivery_id: job.id, error: String(error) }))
             .finally(() => {
               inFlight.delete(run)
+              shares.remove(job.workspace_id, job.endpoint_id)
               wake()
             })
           inFlight.add(run)

@@ -58,7 +58,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'Create a webhook endpoint',
           description:
             'Registers a receiver for events (default: all). The response carries the signing secret `whsec_…` (32 random bytes, base64) ' +
-            'exactly once; requests are signed per Standard Webhooks. ' + SSRF_NOTE + ' Scope `webhooks:manage`.',
+            'exactly once; requests are signed per Standard Webhooks. A workspace has at most `ASKAD_WEBHOOK_MAX_ENDPOINTS` endpoints ' +
+            '(default 20); one more is a 422 naming the limit. ' + SSRF_NOTE + ' Scope `webhooks:manage`.',
         },
       },
     )

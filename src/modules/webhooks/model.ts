@@ -14,7 +14,7 @@ const eventsField = t.Array(t.Union([t.Literal('*'), ...SUBSCRIBABLE_EVENT_TYPES
 })
 const headersField = t.Record(t.String(), t.String({ maxLength: 1000 }), {
   description:
-    'Static headers added to every request, e.g. the receiver\'s own auth token. Stored as secrets: responses show the names only, ' +
+    'Static headers added to every request, e.g. the receiver\'s own auth token. Stored as secrets (encrypted when `ASKAD_SECRET_KEY` is set): responses show the names only, ' +
     'with the value `[redacted]`. Sending `headers` replaces the whole set. Standard Webhooks, `content-type`, `user-agent` and hop-by-hop headers cannot be set.',
 })
 

@@ -1,9 +1,9 @@
 /** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
-import { and, asc, eq, gte, inArray } from 'drizzle-orm'
+import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
-import { writeTx } from '../../db/tx'
+import { writeTx, type DbOrTx } from '../../db/tx'
 import type { AppDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
@@ -12,6 +12,8 @@ import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateSecret } from '../../lib/signing'
 import { checkUrl, systemResolver, urlProblem, type AddressRanges } from '../../lib/ssrf'
+import { createSecretBox, type SecretBox } from '../../lib/secret-box'
+import { sealHeaders } from './at-rest'
 import { emitTestEvent } from './outbox'
 
 export type Endpoint = typeof webhookEndpoints.$inferSelect
@@ -33,6 +35,11 @@ const RESERVED_HEADERS = new Set([
 /** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
 export function allowedRanges(deps: Pick<AppDeps, 'config'>): AddressRanges {
   return parseRanges(deps.config.webhookAllowCidrs)
+}
+
+/** Seals secrets and header values with ASKAD_SECRET_KEY, when set. */
+function box(deps: Pick<AppDeps, 'config'>): SecretBox {
+  return createSecretBox(deps.config.secretKey)
 }
 
 async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
@@ -70,8 +77,17 @@ export interface EndpointInput {
   headers?: Record<string, string>
 }
 
-/** Creates an endpoint after the SSRF check; returns it with its secret, which is never shown again. */
+/** 422 when the workspace already has as many endpoints as ASKAD_WEBHOOK_MAX_ENDPOINTS allows. */
+function assertRoomForEndpoint(db: DbOrTx, limit: number, workspaceId: string): void {
+  const n = db.select({ n: count() }).from(webhookEndpoints).where(eq(webhookEndpoints.workspaceId, workspaceId)).get()?.n ?? 0
+  if (n < limit) return
+  const message = `a workspace can have at most ${limit} webhook endpoints (ASKAD_WEBHOOK_MAX_ENDPOINTS); delete one first`
+  throw new ApiError('validation_failed', `Webhook endpoint limit reached: ${message}.`, [{ path: '', message }])
+}
+
+/** Creates an endpoint after the SSRF check, within the per-workspace limit; returns it with its secret, which is never shown again. */
 export async function createEndpoint(deps: AppDeps, workspaceId: string, input: EndpointInput & { url: string }): Promise<{ endpoint: Endpoint; secret: string }> {
+  assertRoomForEndpoint(deps.db, deps.config.webhookMaxEndpoints, workspaceId)
   await assertUrlAllowed(deps, input.url)
   const now = deps.clock.now()
   const secret = generateSecret()
@@ -83,16 +99,20 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     events: normaliseEvents(input.events),
     enabled: input.enabled ?? true,
     disabledReason: null,
-    secret,
+    secret: box(deps).seal(secret),
     previousSecret: null,
     previousSecretExpiresAt: null,
-    headers: normaliseHeaders(input.headers ?? {}),
+    headers: sealHeaders(box(deps), normaliseHeaders(input.headers ?? {})),
     lastSuccessAt: null,
     failingSince: null,
     createdAt: now,
     updatedAt: now,
   }
-  deps.db.insert(webhookEndpoints).values(endpoint).run()
+  // Checked again in the insert's transaction: concurrent creations cannot pass the limit together.
+  writeTx(deps.db, (tx) => {
+    assertRoomForEndpoint(tx, deps.config.webhookMaxEndpoints, workspaceId)
+    tx.insert(webhookEndpoints).values(endpoint).run()
+  })
   return { endpoint, secret }
 }
 
@@ -117,7 +137,7 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
   if (input.url !== undefined) changes.url = input.url
   if (input.events !== undefined) changes.events = normaliseEvents(input.events)
   if (input.description !== undefined) changes.description = input.description
-  if (input.headers !== undefined) changes.headers = normaliseHeaders(input.headers)
+  if (input.headers !== undefined) changes.headers = sealHeaders(box(deps), normaliseHeaders(input.headers))
   if (input.enabled !== undefined && input.enabled !== current.enabled) {
     changes.enabled = input.enabled
     changes.disabledReason = null
@@ -142,7 +162,7 @@ export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): { 
   const secret = generateSecret()
   const endpoint = deps.db
     .update(webhookEndpoints)
-    .set({ secret, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
+    .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
     .where(eq(webhookEndpoints.id, id))
     .returning()
     .get()!

@@ -1,0 +1,68 @@
+/**
+ * Fair shares of the dispatcher's in-flight slots. Oldest-first claiming let one tenant whose
+ * endpoints hang fill every slot, so every other tenant waited for its timeouts. Instead the busy
+ * workspaces split the slots equally, and the busy endpoints of a workspace its share, leaving
+ * part of each pool free while someone else could have work next: a hanging tenant holds at most
+ * its share, and a healthy one finds a slot at once. When everyone is busy (one tenant with a
+ * backlog, say) nothing is held back, so throughput stays what it was.
+ */
+
+/** Part of a pool the busy claimants leave free while others could turn up. */
+const RESERVED_FRACTION = 0.2
+
+/** Slots one of `busy` claimants (itself included) may hold out of `pool`, `idle` others being able to claim next. */
+export function fairShare(pool: number, busy: number, idle: number): number {
+  return Math.max(1, Math.floor((pool * (idle > 0 ? 1 - RESERVED_FRACTION : 1)) / busy))
+}
+
+/** Who could claim at all: the workspaces with enabled endpoints, and how many each has. */
+export interface Claimants {
+  workspaces: number
+  endpointsOf(workspaceId: string): number
+}
+
+/** Attempts in flight in this process per workspace and per endpoint, and what each may still start. */
+export class InFlightShares {
+  private readonly perWorkspace = new Map<string, number>()
+  private readonly perEndpoint = new Map<string, number>()
+  /** Per workspace: how many of its endpoints have attempts in flight. */
+  private readonly busyEndpoints = new Map<string, number>()
+
+  constructor(
+    private readonly pool: number,
+    private readonly endpointCap: number,
+  ) {}
+
+  /** Attempts the endpoint may start now within its workspace's share and its own. */
+  room(workspaceId: string, endpointId: string, claimants: Claimants): number {
+    const heldByWorkspace = this.perWorkspace.get(workspaceId) ?? 0
+    const heldByEndpoint = this.perEndpoint.get(endpointId) ?? 0
+    const busyWorkspaces = this.perWorkspace.size + (heldByWorkspace ? 0 : 1)
+    const workspaceShare = fairShare(this.pool, busyWorkspaces, claimants.workspaces - busyWorkspaces)
+    const busyEndpoints = (this.busyEndpoints.get(workspaceId) ?? 0) + (heldByEndpoint ? 0 : 1)
+    const endpointShare = fairShare(workspaceShare, busyEndpoints, claimants.endpointsOf(workspaceId) - busyEndpoints)
+    return Math.min(workspaceShare - heldByWorkspace, Math.min(this.endpointCap, endpointShare) - heldByEndpoint)
+  }
+
+  /** Counts an attempt that starts. */
+  add(workspaceId: string, endpointId: string): void {
+    const held = this.perEndpoint.get(endpointId) ?? 0
+    if (held === 0) this.busyEndpoints.set(workspaceId, (this.busyEndpoints.get(workspaceId) ?? 0) + 1)
+    this.perEndpoint.set(endpointId, held + 1)
+    this.perWorkspace.set(workspaceId, (this.perWorkspace.get(workspaceId) ?? 0) + 1)
+  }
+
+  /** Forgets an attempt that ended (or was never started). */
+  remove(workspaceId: string, endpointId: string): void {
+    decrement(this.perWorkspace, workspaceId)
+    if (decrement(this.perEndpoint, endpointId) === 0) decrement(this.busyEndpoints, workspaceId)
+  }
+}
+
+/** Lowers a count, dropping the entry at zero (so a map's size counts the busy ones); returns the new count. */
+function decrement(counts: Map<string, number>, key: string): number {
+  const left = (counts.get(key) ?? 0) - 1
+  if (left > 0) counts.set(key, left)
+  else counts.delete(key)
+  return left
+}
