@@ -22,7 +22,10 @@ import { VERSION } from './version'
 /** Builds the whole app: plugins in the order they must run, then every API module under /api/v1. */
 export function createApp(deps: AppDeps) {
   // normalize: false — Elysia's default coercion turns a string into {"0": …} instead of rejecting it.
-  return new Elysia({ normalize: false })
+  // standardHostname: false — Elysia otherwise looks for the path from the URL's 11th character on,
+  // which swallows a first segment after a Host of 3 characters or fewer ('Host: crm' and
+  // /dashboard/metrics routed to /metrics); askad serves plain http://, so from the 7th is exact.
+  return new Elysia({ normalize: false, handler: { standardHostname: false } })
     .use(accessLog(deps.logger))
     .use(metrics(deps))
     .use(errors(deps.logger))

@@ -68,3 +68,43 @@ describe('dates', () => {
     await expectProblem(await h.request('GET', '/api/v1/leads?created_since=2026-04-31T00:00:00Z', { key: ws.key }), 422, ['query.created_since'])
   })
 })
+
+describe('what the red team slipped past the first rule', () => {
+  for (const [name, value] of [
+    ['C1 NEL', 'Jane\u0085Doe'],
+    ['line separator', 'Jane\u2028Doe'],
+    ['paragraph separator', 'Jane\u2029Doe'],
+    ['right-to-left override', 'Jane\u202eeoD'],
+    ['isolate', 'Jane\u2066Doe'],
+    ['lone surrogate', 'Jane\udfffDoe'],
+  ] as const) {
+    test(`a ${name} in a name is 422, and nothing is stored`, async () => {
+      const email = `rt-${crypto.randomUUID()}@example.com`
+      await expectProblem(await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email, first_name: value } }), 422, ['/first_name'])
+      expect(h.db.$client.query('select count(*) as n from contacts where email = ?').get(email)).toEqual({ n: 0 })
+    })
+  }
+
+  test('a blank source is 422, webhook descriptions and campaign names follow the rule too', async () => {
+    await expectProblem(await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'blank-source@example.com', source: '  ' } }), 422, ['/source'])
+    const lan = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
+    try {
+      const own = lan.workspace()
+      const res = await lan.request('POST', '/api/v1/webhooks', { key: own.key, body: { url: 'http://127.0.0.1:9/x', description: 'a\u0000b' } })
+      await expectProblem(res, 422, ['/description'])
+    } finally {
+      lan.close()
+    }
+    await expectProblem(await h.request('POST', '/api/v1/campaigns', { key: ws.key, body: { name: 'Spring\u202e', currency: 'EUR' } }), 422, ['/name'])
+  })
+})
+
+describe('times without an offset', () => {
+  test('are UTC like bare dates, whatever the server time zone; years before 100 are real years', () => {
+    expect(parseTimestamp('2030-01-01T00:00', '/x')).toBe(Date.UTC(2030, 0, 1))
+    expect(parseTimestamp('2030-01-01 12:30:15.250', '/x')).toBe(Date.UTC(2030, 0, 1, 12, 30, 15, 250))
+    expect(parseTimestamp('2030-01-01T00:00+02:00', '/x')).toBe(Date.UTC(2029, 11, 31, 22))
+    expect(new Date(parseTimestamp('0050-03-01', '/x')).toISOString()).toBe('0050-03-01T00:00:00.000Z')
+    expect(() => parseTimestamp('2030-01-01T00:00+24:00', '/x')).toThrow()
+  })
+})

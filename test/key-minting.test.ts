@@ -74,3 +74,16 @@ describe('expires_at', () => {
     expect((await (await mint(ws.key, { kind: 'secret', expires_at: far })).json()).expires_at).toBe(far)
   })
 })
+
+test('a publishable key lists at most 100 origins', async () => {
+  const h = createHarness()
+  try {
+    const ws = h.workspace()
+    const origins = (n: number) => Array.from({ length: n }, (_, i) => `https://site${i}.example`)
+    const ok = await h.request('POST', '/api/v1/api-keys', { key: ws.key, body: { kind: 'publishable', allowed_origins: origins(100) } })
+    expect(ok.status).toBe(201)
+    await expectProblem(await h.request('POST', '/api/v1/api-keys', { key: ws.key, body: { kind: 'publishable', allowed_origins: origins(101) } }), 422, ['/allowed_origins'])
+  } finally {
+    h.close()
+  }
+})

@@ -12,14 +12,12 @@ const h = createHarness({ env: { ASKAD_RATE_LIMIT: '5/60s' } })
 let port = 0
 let server: { stop(force?: boolean): unknown } | undefined
 let publishable = ''
-let secret = ''
 
 beforeAll(() => {
   const app = createApp(h.deps).listen({ port: 0, hostname: '127.0.0.1' })
   server = app.server!
   port = app.server!.port!
   const ws = h.workspace()
-  secret = ws.key
   publishable = h.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] }).key
 })
 afterAll(() => {
@@ -115,10 +113,27 @@ test('a request without a usable Host header is a 400 problem, never a 500', asy
   }
 })
 
-test('secret keys work through odd request lines too (no false refusals)', async () => {
-  expect(await raw(post(`/XX/api/v1/leads/inbound`, 'a', lead(1), { Authorization: `Bearer ${secret}` }))).toBe(201)
+test('a short Host routes by the real path: no prefix reaches another route, and keys work behind a host named crm', async () => {
+  const secret = h.workspace(undefined, { rateLimit: 1_000 }).key
+  // A first segment used to be swallowed after a Host of 3 characters or fewer.
+  expect(await raw(post(`/XX/api/v1/leads/inbound`, 'a', lead(1), { Authorization: `Bearer ${secret}` }))).toBe(404)
+  expect(await raw(`GET /dashboard/metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`)).not.toBe(200)
+  expect(await raw(`GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`)).toBe(200)
+  for (const host of ['a', 'crm', 'web', 'app:80', 'localhost']) {
+    const status = await raw(post(`/api/v1/leads/inbound`, host, lead(2), { Authorization: `Bearer ${secret}` }))
+    expect({ host, status }).toEqual({ host, status: 201 })
+  }
+  const created = await fresh201(secret)
+  const status = await raw(`GET /api/v1/leads/${created} HTTP/1.1\r\nHost: crm\r\nAuthorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`)
+  expect(status).toBe(200)
   expect(publishable.startsWith('ask_pk_')).toBe(true)
 })
+
+async function fresh201(secret: string): Promise<string> {
+  const res = await h.request('POST', '/api/v1/leads/inbound', { key: secret, body: { email: `crm-${crypto.randomUUID()}@example.com` } })
+  expect(res.status).toBe(201)
+  return ((await res.json()) as { id: string }).id
+}
 
 describe('form bodies cost linear time and keep every field verbatim', () => {
   const fresh = createHarness()
@@ -221,5 +236,61 @@ describe('form bodies cost linear time and keep every field verbatim', () => {
       const stored = JSON.parse(row.metadata) as Record<string, unknown>
       for (const name of names) expect({ type, name, value: Object.hasOwn(stored, name) ? stored[name] : undefined }).toEqual({ type, name, value: `x-${name}` })
     }
+  })
+})
+
+describe('what the red team found next (bodies and keys)', () => {
+  const own = createHarness({ env: { ASKAD_RATE_LIMIT: '5/60s', ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
+  const ws = own.workspace(undefined, { rateLimit: 1_000 })
+  const pk = own.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'], rateLimit: 1_000 }).key
+  afterAll(() => own.close())
+  const json = { 'content-type': 'application/json' }
+
+  test('a JSON body of 300,000 tiny values is refused before JSON.parse, quickly', async () => {
+    for (const body of [`{"a":[${'{},'.repeat(300_000)}{}]}`, `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":1`).join(',')}}`]) {
+      const started = performance.now()
+      const res = await own.request('POST', '/api/v1/leads/capture', { rawBody: body, headers: json })
+      const problem = await expectProblem(res, 413)
+      expect(problem.detail).toContain('values')
+      expect(performance.now() - started).toBeLessThan(150)
+    }
+  })
+
+  test('an address out of failed authentications gets 429 for a keyless capture before its body is read', async () => {
+    const from = { 'x-forwarded-for': '203.0.113.50' }
+    for (let i = 0; i < 5; i++) expect((await own.request('GET', '/api/v1/leads', { key: 'ask_sk_wrong', headers: from })).status).toBe(401)
+    const res = await own.request('POST', '/api/v1/leads/capture', { rawBody: `{"email":"x@example.com","_key":"${pk}"}`, headers: { ...json, ...from } })
+    await expectProblem(res, 429)
+    // A valid key in the header or URL still passes from there.
+    expect((await own.request('POST', `/api/v1/leads/capture?key=${pk}`, { body: { email: 'still@example.com' }, headers: from })).status).toBe(201)
+  })
+
+  test('a multipart Content-Type with a decoy boundary is refused or counted by the real one', async () => {
+    const form = new FormData()
+    for (let i = 0; i < 5_000; i++) form.append('a', 'b')
+    const request = new Request('http://localhost/', { method: 'POST', body: form })
+    const real = /boundary=(.+)$/.exec(request.headers.get('content-type')!)![1]!
+    const bytes = await request.arrayBuffer()
+    for (const contentType of [`multipart/form-data; xboundary=Z; boundary=${real}`, `multipart/form-data; a="boundary=Z"; boundary=${real}`]) {
+      await expectProblem(await own.request('POST', `/api/v1/leads/capture?key=${pk}`, { rawBody: bytes, headers: { 'content-type': contentType } }), 413)
+    }
+    for (const contentType of [`multipart/form-data; boundary=Z; boundary=${real}`, 'multipart/form-data', `multipart/form-data; boundary=${real}; junk`]) {
+      await expectProblem(await own.request('POST', `/api/v1/leads/capture?key=${pk}`, { rawBody: bytes, headers: { 'content-type': contentType } }), 400)
+    }
+  })
+
+  test('a secret key in ?key= or _key is refused even when another key authenticates the request', async () => {
+    const attempts: [string, Parameters<typeof own.request>[2]][] = [
+      [`?key=${pk}&key=${ws.key}`, { body: { email: 'two-keys@example.com' } }],
+      [`?key=${ws.key}`, { key: pk, body: { email: 'header-and-url@example.com' } }],
+      ['', { key: pk, body: { email: 'header-and-form@example.com', _key: ws.key } }],
+      ['', { key: pk, body: { email: 'form-array@example.com', _key: [pk, ws.key] } }],
+    ]
+    for (const [query, init] of attempts) {
+      const problem = await expectProblem(await own.request('POST', `/api/v1/leads/capture${query}`, init), 401)
+      expect(problem.detail).toContain('Secret keys (ask_sk_…) are not accepted')
+    }
+    // Not just capture: a secret key in any /api/v1 URL is refused.
+    await expectProblem(await own.request('GET', `/api/v1/leads?key=${ws.key}`, { key: ws.key }), 401)
   })
 })

@@ -92,16 +92,23 @@ export function authenticate(db: Db, clock: Clock, request: Request, presented: 
 }
 
 /**
- * Authenticates a key that came in the URL (`?key=`) or a form field (`_key`): only publishable
- * keys may travel there. A secret key is refused without a look-up, and counts as a failure.
+ * Refuses a secret key among keys that came in the URL (`?key=`) or a form field (`_key`): only
+ * publishable keys may travel there, whatever else authenticates the request. The refusal counts
+ * as a failed authentication.
  */
-export function authenticateFromPage(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
-  if (presented !== null && presented.startsWith(SECRET_KEY_PREFIX)) {
+export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): void {
+  for (const value of presented) {
+    if (typeof value !== 'string' || !value.startsWith(SECRET_KEY_PREFIX)) continue
     const limits = limitsOf(request)
     if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
     limits.authFailed()
     throw new ApiError('unauthorized', SECRET_IN_URL_DETAIL)
   }
+}
+
+/** Authenticates a key that came in the URL (`?key=`) or a form field (`_key`); a secret key is refused without a look-up. */
+export function authenticateFromPage(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
+  refuseSecretKeysFromPage(request, [presented])
   return authenticate(db, clock, request, presented)
 }
 
@@ -145,14 +152,17 @@ export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLim
       const ip = requestClientIp(request, server, trustedProxies)
       if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)
+      const fromUrl = request.url.includes('?') ? new URL(request.url).searchParams.getAll('key') : []
+      refuseSecretKeysFromPage(request, fromUrl)
       const presented = presentedKey(request)
       if (presented !== null || !deferredAuthRoutes.has(withoutTrailingSlash(path))) {
         authenticate(deps.db, deps.clock, request, presented)
         return
       }
       // A page's key in the URL is checked here too, before any body is read.
-      const fromUrl = new URL(request.url).searchParams.get('key')
-      if (fromUrl !== null) authenticateFromPage(deps.db, deps.clock, request, fromUrl)
+      if (fromUrl.length > 0) return void authenticateFromPage(deps.db, deps.clock, request, fromUrl[0]!)
+      // The key can only be in the body now, which costs parsing: not for an address out of failures.
+      limitsOf(request)!.refuseIfOutOfFailures()
     })
     .use(scopes)
 }

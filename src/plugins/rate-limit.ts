@@ -34,6 +34,8 @@ type ResponseHeaders = Record<string, string | number>
 export interface RequestLimits {
   /** Counts a failed authentication against the client IP; throws 429 when the IP has no failures left. */
   authFailed(): void
+  /** Throws 429 when the client IP has no failed authentications left (before work a valid key has not paid for yet). */
+  refuseIfOutOfFailures(): void
   /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
   authenticated(key: ApiKey): void
 }
@@ -90,6 +92,12 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
           const result = buckets.take(failureBucket, failures.capacity, failures.windowMs)
           writeHeaders(headers, failures, result, deps.clock.now())
           if (!result.allowed) throw refuse(failures)
+        },
+        refuseIfOutOfFailures() {
+          const result = buckets.peek(failureBucket, failures.capacity, failures.windowMs)
+          if (result.allowed) return
+          writeHeaders(headers, failures, result, deps.clock.now())
+          throw refuse(failures)
         },
         authenticated(key) {
           const now = deps.clock.now()

@@ -1,4 +1,6 @@
 /** Per-request state (id, start time, key prefix, status) shared by the plugins without touching handlers. */
+import { ApiError } from '../lib/errors'
+
 export interface RequestState {
   id: string
   startedAt: number
@@ -25,13 +27,19 @@ export function requestState(request: Request): RequestState {
 
 /**
  * The path Elysia's router matches on, as onRequest sees it. Elysia cuts it out of the URL before
- * routing (assuming a host of at least four characters) and passes it to onRequest without a
- * type; gates must decide on exactly this, not on a fresh parse of the URL, or an odd request
- * line routes one way and is checked another. Throws, failing every request closed, if an
- * Elysia upgrade stops providing it (test/security-gate.test.ts then fails loudly).
+ * routing and passes it to onRequest without a type; gates must decide on exactly this. It must
+ * also be the URL's own path: a request whose routed path differs (an Elysia setting or upgrade
+ * that cuts the URL another way) is refused, so a proxy's path rules and askad's never disagree.
+ * Throws, failing every request closed, if an Elysia upgrade stops providing it
+ * (test/security-gate.test.ts then fails loudly).
  */
-export function routedPath(context: object): string {
+export function routedPath(context: { request: Request }): string {
   const path = (context as { path?: unknown }).path
   if (typeof path !== 'string') throw new Error('Elysia did not pass the routed path to onRequest; refusing to run the request gates without it.')
+  const url = context.request.url
+  const start = url.indexOf('/', url.indexOf('://') + 3)
+  const query = url.indexOf('?', start)
+  const own = start === -1 ? '/' : url.substring(start, query === -1 ? undefined : query)
+  if (own !== path) throw new ApiError('bad_request', 'The request target could not be routed unambiguously.')
   return path
 }

@@ -44,7 +44,7 @@ export namespace ApiKeyModel {
         }),
       ),
       allowed_origins: t.Optional(
-        t.Array(t.String(), { description: 'Publishable keys only, at least one: origins such as `https://www.example.com` the key may be used from.' }),
+        t.Array(t.String(), { description: 'Publishable keys only, 1 to 100: origins such as `https://www.example.com` the key may be used from.' }),
       ),
       rate_limit: t.Optional(
         t.Union([t.Integer({ minimum: 1 }), t.Null()], {

@@ -55,6 +55,9 @@ function checkRateLimit(rateLimit: number | null | undefined): void {
   }
 }
 
+/** Origins one publishable key may list: every site of a client fits, a capture check stays cheap. */
+export const MAX_ALLOWED_ORIGINS = 100
+
 function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: string[] } {
   const scopes = input.scopes ?? (input.kind === 'publishable' ? PUBLISHABLE_SCOPES : [...SCOPES])
   scopes.forEach((s, i) => {
@@ -63,6 +66,9 @@ function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: s
   if (scopes.length === 0) throw invalid('/scopes', 'a key needs at least one scope')
   if (input.kind === 'publishable' && scopes.some((s) => s !== 'leads:capture')) {
     throw invalid('/scopes', "publishable keys can only have the scope 'leads:capture'")
+  }
+  if ((input.allowedOrigins?.length ?? 0) > MAX_ALLOWED_ORIGINS) {
+    throw invalid('/allowed_origins', `has ${input.allowedOrigins!.length} origins; a key may list at most ${MAX_ALLOWED_ORIGINS}`)
   }
   const allowedOrigins = (input.allowedOrigins ?? []).map((o, i) => normaliseOrigin(o, `/allowed_origins/${i}`))
   if (input.kind === 'publishable' && allowedOrigins.length === 0) {

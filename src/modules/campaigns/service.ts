@@ -13,6 +13,7 @@ import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
+import { singleLine } from '../../lib/text'
 import { formatMoney, parseMoney, parseCurrency } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { emitEvent } from '../webhooks/outbox'
@@ -32,7 +33,7 @@ function parseThresholds(values: (number | string)[]): number[] {
 function parseName(value: string): string {
   const name = value.trim()
   if (!name) throw invalid('/name', 'must not be blank')
-  return name
+  return singleLine(name, '/name')
 }
 
 function parseBudget(value: number | string | null | undefined): number | null {

@@ -5,7 +5,7 @@ import { parseRanges, requestClientIp } from '../../lib/client-ip'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
-import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, requireScope, type AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, refuseSecretKeysFromPage, requireScope, type AuthPlugin } from '../../plugins/auth'
 import { formRoutes, mediaType } from '../../plugins/body'
 import { requestState } from '../../plugins/request-context'
 import { CaptureModel } from './model'
@@ -112,6 +112,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
         transform({ request, body, query, set }) {
           const fields = (body ?? {}) as CaptureBody
+          refuseSecretKeysFromPage(request, [fields._key].flat())
           const formKey = typeof fields._key === 'string' ? fields._key : null
           const found = authOf(request) ?? authenticateCapture(request, query.key ?? formKey)
           requireScope(found, 'leads:capture')

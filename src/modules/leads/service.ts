@@ -43,7 +43,8 @@ export function toPerson(input: LeadInput): LeadPerson {
   const email = parseEmail(input.email, '/email')
   const phone = parsePhone(input.phone, '/phone')
   if (email === null && phone === null) throw invalid('/email', 'at least one of email or phone is required')
-  const source = singleLine(input.source, '/source')
+  const source = singleLine(input.source.trim(), '/source')
+  if (!source) throw invalid('/source', 'must not be blank')
   const metadata = checkMetadata(input.metadata)
   return { email, phone, firstName: clean(input.firstName, '/first_name'), lastName: clean(input.lastName, '/last_name'), source, metadata }
 }

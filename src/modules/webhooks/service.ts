@@ -8,6 +8,7 @@ import type { AppDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
+import { singleLine } from '../../lib/text'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateSecret } from '../../lib/signing'
@@ -95,7 +96,7 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     id: newId(),
     workspaceId,
     url: input.url,
-    description: input.description ?? '',
+    description: singleLine(input.description ?? '', '/description'),
     events: normaliseEvents(input.events),
     enabled: input.enabled ?? true,
     disabledReason: null,
@@ -136,7 +137,7 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
   const changes: Partial<Endpoint> = { updatedAt: deps.clock.now() }
   if (input.url !== undefined) changes.url = input.url
   if (input.events !== undefined) changes.events = normaliseEvents(input.events)
-  if (input.description !== undefined) changes.description = input.description
+  if (input.description !== undefined) changes.description = singleLine(input.description, '/description')
   if (input.headers !== undefined) changes.headers = sealHeaders(box(deps), normaliseHeaders(input.headers))
   if (input.enabled !== undefined && input.enabled !== current.enabled) {
     changes.enabled = input.enabled
