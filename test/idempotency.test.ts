@@ -245,7 +245,7 @@ describe('at the listening server', () => {
         { scope: 'leads:write' },
       )
       const server = new Elysia()
-        .use(errors(h.deps.logger))
+        .use(errors(h.deps))
         .use(bodyParser)
         .use(authPlugin)
         .use(idempotency(h.deps))

@@ -1,6 +1,7 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client'
+import { withoutBusyWait, type Db } from '../../db/client'
+import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
 import { apiKeys } from '../../db/schema'
@@ -163,8 +164,13 @@ export function authenticateKey(db: Db, clock: Clock, presented: string): { key:
   const refused = refusal(key, now)
   if (refused) return { failure: refused }
   if (!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
-    db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run()
-    key.lastUsedAt = now
+    try {
+      // Bookkeeping only: it never waits for another process's lock, and a locked, read-only or full database must not turn reads into 503s.
+      withoutBusyWait(db.$client, () => db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run())
+      key.lastUsedAt = now
+    } catch (error) {
+      if (!storageProblem(error)) throw error
+    }
   }
   return { key }
 }
