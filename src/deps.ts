@@ -1,6 +1,7 @@
 /** What the app and its services are built from; tests pass their own clock, logger and fetch. */
 import type { Config } from './config'
 import type { Db } from './db/client'
+import type { StoreAnswer } from './db/tx'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
@@ -11,6 +12,11 @@ export interface ServiceDeps {
   clock: Clock
   /** Called after a transaction that queued webhook deliveries has committed. */
   wake: () => void
+  /**
+   * Set per request by an Idempotency-Key: the service calls it (through `answered`) inside the
+   * transaction of its change, with the result it returns, so the stored answer commits with it.
+   */
+  storeAnswer?: StoreAnswer
 }
 
 export interface AppDeps extends ServiceDeps {
