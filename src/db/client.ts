@@ -12,7 +12,7 @@ export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
  * synchronously, so a server must keep this short: a long wait would freeze every request. Group
  * commits retry asynchronously instead (group-commit.ts); the CLI, which serves no one, waits longer.
  */
-export const SERVER_BUSY_TIMEOUT_MS = 10
+export const SERVER_BUSY_TIMEOUT_MS = 20
 /** The CLI's and start-up's wait for the lock (migrations, bootstrap): nothing else is waiting on them. */
 export const CLI_BUSY_TIMEOUT_MS = 5_000
 /**

@@ -1,6 +1,7 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { withoutBusyWait, type Db } from '../../db/client'
+import { answered, writeTx, type DbOrTx, type StoreAnswer } from '../../db/tx'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
@@ -69,7 +70,7 @@ function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: s
 }
 
 /** Mints a key (or stores the given valid one, for bootstrap) and returns it in full, once. */
-export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
+export function createKey(db: DbOrTx, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
   const { scopes, allowedOrigins } = checkInput(input)
   if (presetKey !== undefined && parseKey(presetKey) !== input.kind) {
     throw new ApiError('bad_request', `The given key is not a valid ${input.kind} key (wrong format or checksum); 'askad key generate' prints one.`)
@@ -102,14 +103,15 @@ export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey
  * (a `keys:manage`-only key cannot mint an all-powerful one). Without `scopes`, a secret key gets
  * the creator's scopes.
  */
-export function createKeyFor(db: Db, clock: Clock, creator: ApiKey, input: Omit<CreateKeyInput, 'workspaceId'>): CreatedKey {
+export function createKeyFor(db: Db, clock: Clock, creator: ApiKey, input: Omit<CreateKeyInput, 'workspaceId'>, storeAnswer?: StoreAnswer): CreatedKey {
   const scopes = input.scopes ?? (input.kind === 'secret' ? creator.scopes : undefined)
   const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.scopes.includes(s))
   if (ungrantable.length > 0) {
     throw new ApiError('insufficient_scope', `This API key cannot grant scopes it does not hold itself: ${ungrantable.join(', ')}.`)
   }
   if (input.expiresAt != null && input.expiresAt <= clock.now()) throw invalid('/expires_at', 'must be in the future')
-  return createKey(db, clock, { ...input, scopes, workspaceId: creator.workspaceId })
+  // `storeAnswer`: an Idempotency-Key's answer commits with the key it shows.
+  return writeTx(db, (tx) => answered(tx, { storeAnswer }, createKey(tx, clock, { ...input, scopes, workspaceId: creator.workspaceId })))
 }
 
 /** One page of a workspace's keys, newest first. */
