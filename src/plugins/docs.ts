@@ -183,6 +183,9 @@ function refineOperation(op: Json, route: RouteInfo): void {
     op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
     op.responses['409'] ??= { description: 'A request with the same Idempotency-Key is still in flight.' }
     op.responses['422'] ??= { description: 'Validation failed, or the Idempotency-Key was used with a different request.' }
+    op.responses['503'] ??= {
+      description: 'The database cannot take the write now (locked by another process, read-only, disk full, I/O error); see Retry-After and `detail`.',
+    }
   }
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
     const schema = response.content ? (Object.values(response.content)[0] as Json).schema : undefined
