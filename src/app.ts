@@ -38,10 +38,12 @@ export function createApp(deps: AppDeps) {
         deps.db.get(sql`select 1`)
         set.headers['cache-control'] = 'no-store'
         const probe = writeProbe(deps.db)
-        if (probe.writable) return { status: 'ok', version: VERSION, database: { writable: true } }
+        const dispatcher = deps.dispatcherState?.()
+        if (probe.writable) return { status: 'ok', version: VERSION, database: { writable: true }, dispatcher }
         set.status = 503
         set.headers['retry-after'] = String(probe.problem.retryAfter)
-        return { status: 'unavailable', version: VERSION, database: { writable: false, cause: probe.problem.cause, detail: probe.problem.detail } }
+        const database = { writable: false, cause: probe.problem.cause, detail: probe.problem.detail }
+        return { status: 'unavailable', version: VERSION, database, dispatcher }
       },
       {
         detail: {
@@ -49,7 +51,8 @@ export function createApp(deps: AppDeps) {
           description:
             'Answers 200 when the process answers and its database can take writes. Answers 503, with `database.cause` (`locked`, `read-only`, ' +
             '`full`, `io`) and a `detail` for the operator, when it cannot: read-only, a full disk or an I/O error seen by the last write, or ' +
-            "another process holding SQLite's write lock for more than a second. Load balancers and Docker's health check take the node out then.",
+            "another process holding SQLite's write lock for more than a second. Load balancers and Docker's health check take the node out then. " +
+            '`dispatcher` shows the webhook dispatcher: running, attempts in flight, and its last error while it persists.',
           tags: ['Operations'],
         },
       },

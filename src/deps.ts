@@ -5,6 +5,7 @@ import type { StoreAnswer } from './db/tx'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
+import type { DispatcherState } from './workers/dispatcher'
 
 /** The part services need: storage, time, and a way to wake the webhook dispatcher after a commit. */
 export interface ServiceDeps {
@@ -24,4 +25,6 @@ export interface AppDeps extends ServiceDeps {
   logger: Logger
   /** DNS for the webhook SSRF guard; the system resolver when absent (tests inject their own). */
   resolveHost?: HostResolver
+  /** The webhook dispatcher's state for /healthz, when one runs in this process. */
+  dispatcherState?: () => DispatcherState
 }

@@ -41,6 +41,7 @@ describe('another process holds the write lock', () => {
       // While writes cannot get the lock, health says so (a load balancer takes the node out).
       expect(afterLock.status).toBe(503)
       expect(healthBody.database.writable).toBe(false)
+      expect(healthBody.dispatcher).toMatchObject({ running: true, in_flight: 0 })
 
       const again = await target.pushLead('after@example.com')
       expect(again.status).toBe(201)

@@ -29,7 +29,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
   refuseUnwritable(db, config.dbPath)
   migrate(db)
-  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake() }
+  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake(), dispatcherState: () => dispatcher.state() }
   const dispatcher = startDispatcher(deps)
 
   const boot = bootstrap(db, systemClock, config.bootstrapKey)
