@@ -6,6 +6,7 @@
  * bun test/bench/lock-hold.ts [hold-seconds]
  */
 import { Database } from 'bun:sqlite'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
 import { startServer, type RunningServer } from '../exe'
@@ -101,6 +102,7 @@ if (import.meta.main) {
   const after = await target.pushLead('released@example.com')
   const healthAfter = await fetch(`${target.url}/healthz`)
   await target.server.stop()
+  rmSync(target.dir, { recursive: true, force: true })
   const writeMs = writes.map((w) => w.ms).sort((a, b) => a - b)
   printTable(`lock-hold: ${holdMs / 1000} s write lock held by another connection`, [
     { what: 'GET /healthz', requests: health.latencies.length, statuses: counts(health.statuses), 'p50 ms': percentile(health.latencies, 50), 'p99 ms': percentile(health.latencies, 99), 'max ms': health.latencies.at(-1) ?? 0 },
