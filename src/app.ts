@@ -17,6 +17,7 @@ import { contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
 import { leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
+import { writeProbe } from './db/storage'
 import { VERSION } from './version'
 
 /** Builds the whole app: plugins in the order they must run, then every API module under /api/v1. */
@@ -28,7 +29,7 @@ export function createApp(deps: AppDeps) {
   return new Elysia({ normalize: false, handler: { standardHostname: false } })
     .use(accessLog(deps.logger))
     .use(metrics(deps))
-    .use(errors(deps.logger))
+    .use(errors(deps))
     .use(bodyParser)
     .use(auth(deps))
     .use(idempotency(deps))
@@ -39,9 +40,25 @@ export function createApp(deps: AppDeps) {
       ({ set }) => {
         deps.db.get(sql`select 1`)
         set.headers['cache-control'] = 'no-store'
-        return { status: 'ok', version: VERSION }
+        const probe = writeProbe(deps.db)
+        const dispatcher = deps.dispatcherState?.()
+        if (probe.writable) return { status: 'ok', version: VERSION, database: { writable: true }, dispatcher }
+        set.status = 503
+        set.headers['retry-after'] = String(probe.problem.retryAfter)
+        const database = { writable: false, cause: probe.problem.cause, detail: probe.problem.detail }
+        return { status: 'unavailable', version: VERSION, database, dispatcher }
       },
-      { detail: { summary: 'Health check', description: 'Answers 200 when the process and its database answer.', tags: ['Operations'] } },
+      {
+        detail: {
+          summary: 'Health check',
+          description:
+            'Answers 200 when the process answers and its database can take writes. Answers 503, with `database.cause` (`locked`, `read-only`, ' +
+            '`full`, `io`) and a `detail` for the operator, when it cannot: read-only, a full disk or an I/O error seen by the last write, or ' +
+            "another process holding SQLite's write lock for more than a second. Load balancers and Docker's health check take the node out then. " +
+            '`dispatcher` shows the webhook dispatcher: running, attempts in flight, and its last error while it persists.',
+          tags: ['Operations'],
+        },
+      },
     )
     .group(API_PREFIX, (api) =>
       api

@@ -11,7 +11,7 @@ import { secretsEncrypt, secretsRotate } from './cli/secrets'
 import { serve } from './cli/serve'
 import { workspaceCreate, workspaceList } from './cli/workspace'
 import { loadConfig, type SettingFlag } from './config'
-import { openDb } from './db/client'
+import { CLI_BUSY_TIMEOUT_MS, openDb } from './db/client'
 import { migrate } from './db/migrate'
 import { ApiError } from './lib/errors'
 import { VERSION } from './version'
@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
   const out = createOutput(Boolean(flags.json))
   if (command.path[0] === 'healthcheck') return healthcheck(config, out)
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
-  const db = openDb(config.dbPath)
+  const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
   try {
     migrate(db)
     switch (command.path.join(' ')) {

@@ -177,9 +177,10 @@ describe('spend', () => {
     const c = await create(ws.key, { name: 'Multi-process race', currency: 'USD', spend_thresholds: [10, 50, 99.5, 100, 200] })
     const src = join(import.meta.dir, '../src')
     const worker = `
-      import { openDb } from ${JSON.stringify(join(src, 'db/client'))}
+      import { CLI_BUSY_TIMEOUT_MS, openDb } from ${JSON.stringify(join(src, 'db/client'))}
       import { recordSpend } from ${JSON.stringify(join(src, 'modules/campaigns/service'))}
-      const db = openDb(process.env.DB_PATH)
+      // Plain scripts, not servers: they may wait for each other's lock like the CLI does.
+      const db = openDb(process.env.DB_PATH, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
       const deps = { db, clock: { now: () => Date.now() }, wake() {} }
       await Bun.sleep(Number(process.env.START_AT) - Date.now())
       for (let i = 0; i < 25; i++) recordSpend(deps, process.env.WS, process.env.CAMPAIGN, { amount: 1 })

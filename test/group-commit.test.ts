@@ -1,6 +1,7 @@
-/** Group commit: jobs of one event-loop turn share a transaction; a failing job fails alone. */
+/** Group commit: jobs of one event-loop turn share a transaction; a failing job fails alone; a held lock is waited for asynchronously. */
 import { afterAll, expect, test } from 'bun:test'
-import { groupCommit } from '../src/db/group-commit'
+import { Database } from 'bun:sqlite'
+import { groupCommit, WRITE_LOCK_WAIT_MS } from '../src/db/group-commit'
 import { workspaces } from '../src/db/schema'
 import { createHarness } from './helpers'
 
@@ -43,3 +44,38 @@ test('a lone job still commits (after one tick)', async () => {
   expect(await insertWorkspace('gc-alone')).toBe('gc-alone')
   expect(slugs()).toContain('gc-alone')
 })
+
+test("another process's write lock is waited for without blocking the event loop; the job commits once it is released", async () => {
+  const other = new Database(h.dbPath)
+  other.exec('BEGIN IMMEDIATE')
+  let ticks = 0
+  const ticker = setInterval(() => ticks++, 10)
+  const started = performance.now()
+  const job = insertWorkspace('gc-after-lock')
+  await Bun.sleep(500)
+  other.exec('ROLLBACK')
+  other.close()
+  expect(await job).toBe('gc-after-lock')
+  clearInterval(ticker)
+  // A synchronous busy wait would have frozen the timers for the whole 500 ms.
+  expect(ticks).toBeGreaterThan(20)
+  expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS)
+  expect(slugs()).toContain('gc-after-lock')
+})
+
+test('a job that cannot get the lock within WRITE_LOCK_WAIT_MS is rejected with SQLITE_BUSY (a 503 for its request)', async () => {
+  const other = new Database(h.dbPath)
+  other.exec('BEGIN IMMEDIATE')
+  try {
+    const started = performance.now()
+    const error = await insertWorkspace('gc-never').catch((e: unknown) => e)
+    expect((error as { code?: string }).code).toBe('SQLITE_BUSY')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS)
+    expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS + 1_000)
+  } finally {
+    other.exec('ROLLBACK')
+    other.close()
+  }
+  expect(slugs()).not.toContain('gc-never')
+  expect(await insertWorkspace('gc-lock-free-again')).toBe('gc-lock-free-again')
+}, 10_000)

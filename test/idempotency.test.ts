@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import { createApp } from '../src/app'
+import { openDb } from '../src/db/client'
 import { idempotencyKeys, leads } from '../src/db/schema'
 import { auth } from '../src/plugins/auth'
 import { bodyParser } from '../src/plugins/body'
@@ -70,6 +71,32 @@ describe('replay', () => {
     expect(leadCount(ws.id)).toBe(1)
   })
 
+  test('on a publishable key, keys are per browser: another visitor neither gets the answer nor can claim the key in advance', async () => {
+    const ws = h.workspace()
+    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] }).key
+    const capture = (userAgent: string, email: string) =>
+      h.request('POST', '/api/v1/leads/capture', {
+        key: pk,
+        body: { email },
+        headers: { origin: 'https://shop.example', 'idempotency-key': 'form-submit-1', 'user-agent': userAgent },
+      })
+    // A visitor claims the predictable key first, with another body.
+    const attacker = await capture('Mallory/1.0', 'mallory@example.com')
+    expect(attacker.status).toBe(201)
+    // Another browser with the same key and the same body as a third one: neither replays the other's answer nor gets 422.
+    const alice = await capture('Alice/1.0', 'visitor@example.com')
+    const bob = await capture('Bob/1.0', 'visitor@example.com')
+    expect(alice.status).toBe(201)
+    expect(bob.status).toBe(201)
+    expect(alice.headers.get('idempotent-replayed')).toBeNull()
+    expect(bob.headers.get('idempotent-replayed')).toBeNull()
+    expect((await bob.json()).id).not.toBe((await alice.json()).id)
+    // The same browser retrying still gets its own answer.
+    const aliceAgain = await capture('Alice/1.0', 'visitor@example.com')
+    expect(aliceAgain.headers.get('idempotent-replayed')).toBe('true')
+    expect(leadCount(ws.id)).toBe(3)
+  })
+
   test('without the header every POST is new', async () => {
     const ws = h.workspace()
     await push(ws.key, null)
@@ -109,25 +136,52 @@ describe('conflicts', () => {
   test('the same key while the first request is still in flight is 409', async () => {
     const ws = h.workspace()
     const body = { email: 'jane@example.com', source: 'cron' }
-    const first = await push(ws.key, 'probe', body)
-    // Turn that finished request back into one that is still running.
-    h.db.update(idempotencyKeys).set({ state: 'in_flight', responseStatus: null, responseBody: null }).where(eq(idempotencyKeys.key, 'probe')).run()
-    const duplicate = await push(ws.key, 'probe', body)
-    expect(first.status).toBe(201)
-    expect(duplicate.status).toBe(409)
+    // Both arrive before the first one's group commit (the next event-loop turn) has run.
+    const answers = await Promise.all([push(ws.key, 'probe', body), push(ws.key, 'probe', body)])
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409])
+    const duplicate = answers.find((r) => r.status === 409)!
     expect(await duplicate.json()).toMatchObject({ type: '/docs#problem-idempotency-in-flight', status: 409 })
     expect(leadCount(ws.id)).toBe(1)
+    // Once the first has answered, the key replays.
+    expect((await push(ws.key, 'probe', body)).headers.get('idempotent-replayed')).toBe('true')
   })
 
-  test('a reservation left by a process that died is taken over after a minute', async () => {
+  test('two processes on one database running the same key at once: one lead, the other answer is a replay', async () => {
+    const ws = h.workspace()
+    // A second app with its own connection and its own reservations: another process as far as idempotency can tell.
+    const db = openDb(h.dbPath)
+    const other = createApp({ ...h.deps, db })
+    const send = (app: { handle(request: Request): Promise<Response> }) =>
+      app.handle(
+        new Request(`http://localhost${INBOUND}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ws.key}`, 'content-type': 'application/json', 'idempotency-key': 'both-nodes' },
+          body: JSON.stringify({ email: 'twice@example.com' }),
+        }),
+      )
+    try {
+      for (let round = 0; round < 5; round++) {
+        const answers = await Promise.all([send(h.app), send(other)])
+        expect(answers.map((r) => r.status)).toEqual([201, 201])
+        const bodies = await Promise.all(answers.map((r) => r.json()))
+        expect(bodies[0]).toEqual(bodies[1])
+        expect(answers.filter((r) => r.headers.get('idempotent-replayed') === 'true').length).toBeGreaterThanOrEqual(1)
+        expect(leadCount(ws.id)).toBe(1)
+      }
+    } finally {
+      db.$client.close()
+    }
+  })
+
+  test('the reservation lives in the process only: a row left in flight by an older version is no answer, the retry runs', async () => {
     const ws = h.workspace()
     await push(ws.key, 'orphan')
-    h.db.update(idempotencyKeys).set({ state: 'in_flight' }).where(eq(idempotencyKeys.key, 'orphan')).run()
-    h.clock.advance(60_000)
+    h.db.update(idempotencyKeys).set({ state: 'in_flight', responseStatus: null, responseBody: null }).where(eq(idempotencyKeys.key, 'orphan')).run()
     const retry = await push(ws.key, 'orphan')
     expect(retry.status).toBe(201)
     expect(retry.headers.get('idempotent-replayed')).toBeNull()
     expect(leadCount(ws.id)).toBe(2)
+    expect((await push(ws.key, 'orphan')).headers.get('idempotent-replayed')).toBe('true')
   })
 })
 
@@ -173,9 +227,9 @@ describe('what is stored', () => {
     expect(nextDay.status).toBe(201)
     expect(nextDay.headers.get('idempotent-replayed')).toBeNull()
     expect(leadCount(ws.id)).toBe(2)
-    // Expired rows (from all the tests above) are swept by the next idempotent request a minute on.
+    // Expired rows are swept by the next stored answer at least a minute after the last sweep.
     const expired = () => h.db.select().from(idempotencyKeys).all().filter((r) => r.expiresAt <= h.clock.now())
-    h.clock.advance(60_000)
+    h.clock.advance(IDEMPOTENCY_TTL_MS + 60_000)
     expect(expired().length).toBeGreaterThan(0)
     await push(ws.key, 'sweeper', { email: 'sweeper@example.com' })
     expect(expired()).toEqual([])
@@ -245,7 +299,7 @@ describe('at the listening server', () => {
         { scope: 'leads:write' },
       )
       const server = new Elysia()
-        .use(errors(h.deps.logger))
+        .use(errors(h.deps))
         .use(bodyParser)
         .use(authPlugin)
         .use(idempotency(h.deps))

@@ -1,7 +1,7 @@
 /** `askad serve`: migrate, bootstrap an empty database, listen, and shut down gracefully. */
 import { createApp } from '../app'
 import type { Config } from '../config'
-import { openDb } from '../db/client'
+import { CLI_BUSY_TIMEOUT_MS, openDb, SERVER_BUSY_TIMEOUT_MS, setBusyTimeout, type Db } from '../db/client'
 import { migrate } from '../db/migrate'
 import type { AppDeps } from '../deps'
 import { systemClock } from '../lib/clock'
@@ -9,7 +9,9 @@ import { createSecretBox } from '../lib/secret-box'
 import { createLogger } from '../lib/logger'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { bootstrap } from '../modules/workspaces/service'
+import { writeProbe } from '../db/storage'
 import { startDispatcher } from '../workers/dispatcher'
+import { CliError } from './output'
 import { VERSION } from '../version'
 
 /**
@@ -25,15 +27,18 @@ const SHUTDOWN_GRACE_MS = 8_000
 /** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
 export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
-  const db = openDb(config.dbPath)
+  // Start-up may wait for the lock (nodes starting together, a CLI command); serving must not.
+  const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
+  refuseUnwritable(db, config.dbPath)
   migrate(db)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
   assertSecretKeyFits(db, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
-  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake() }
+  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake(), dispatcherState: () => dispatcher.state() }
   const dispatcher = startDispatcher(deps)
 
   const boot = bootstrap(db, systemClock, config.bootstrapKey)
+  setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
   const server = app.server!
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
@@ -72,6 +77,14 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+/** A server that cannot save would answer every write with 503 while looking alive: refuse to start instead. */
+function refuseUnwritable(db: Db, dbPath: string): void {
+  const probe = writeProbe(db)
+  if (probe.writable) return
+  db.$client.close()
+  throw new CliError(`cannot serve from ${dbPath}: the database cannot take writes (${probe.problem.cause}). ${probe.problem.detail}`)
 }
 
 function printBanner(say: (line?: string) => void, url: string, dbPath: string, boot: ReturnType<typeof bootstrap>): void {

@@ -7,8 +7,14 @@ import * as schema from './schema'
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
 
-/** Milliseconds a writer waits for another process's lock before SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5_000
+/**
+ * Milliseconds a statement waits for another process's lock before SQLITE_BUSY. bun:sqlite waits
+ * synchronously, so a server must keep this short: a long wait would freeze every request. Group
+ * commits retry asynchronously instead (group-commit.ts); the CLI, which serves no one, waits longer.
+ */
+export const SERVER_BUSY_TIMEOUT_MS = 20
+/** The CLI's and start-up's wait for the lock (migrations, bootstrap): nothing else is waiting on them. */
+export const CLI_BUSY_TIMEOUT_MS = 5_000
 /**
  * Page cache per connection, in KiB. SQLite's default (2 MiB) stops holding the contact and
  * lead indexes after a few ten thousand rows, and every insert then re-reads index pages.
@@ -39,7 +45,7 @@ function tighten(path: string): void {
 }
 
 /** Opens (creating folder and file if needed) a database in WAL mode with foreign keys on, readable by its owner only. */
-export function openDb(path: string): Db {
+export function openDb(path: string, options: { busyTimeoutMs?: number } = {}): Db {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true })
     restrictFile(path)
@@ -47,7 +53,7 @@ export function openDb(path: string): Db {
     for (const suffix of SIDE_FILES) if (existsSync(path + suffix)) tighten(path + suffix)
   }
   const sqlite = new Database(path, { create: true, strict: true })
-  sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+  setBusyTimeout(sqlite, options.busyTimeoutMs ?? SERVER_BUSY_TIMEOUT_MS)
   sqlite.exec('PRAGMA journal_mode = WAL')
   sqlite.exec('PRAGMA synchronous = NORMAL')
   sqlite.exec('PRAGMA foreign_keys = ON')
@@ -56,4 +62,21 @@ export function openDb(path: string): Db {
   // file created and deleted per use, which is costly next to the small writes askad makes.
   sqlite.exec('PRAGMA temp_store = MEMORY')
   return drizzle({ client: sqlite, schema }) as Db
+}
+
+/** Sets how long statements wait for another process's lock. */
+export function setBusyTimeout(sqlite: Database, ms: number): void {
+  sqlite.exec(`PRAGMA busy_timeout = ${ms}`)
+}
+
+/** Runs fn with no wait for another process's lock (SQLITE_BUSY at once), for callers that retry or probe without blocking. */
+export function withoutBusyWait<T>(sqlite: Database, fn: () => T): T {
+  const { timeout } = sqlite.query<{ timeout: number }, []>('PRAGMA busy_timeout').get()!
+  if (timeout === 0) return fn()
+  setBusyTimeout(sqlite, 0)
+  try {
+    return fn()
+  } finally {
+    setBusyTimeout(sqlite, timeout)
+  }
 }

@@ -10,47 +10,101 @@
  * nothing outside the transaction (they may run twice). Savepoints per job would isolate
  * failures too, but cost more than the statements of a lead; failures here are rare (input
  * is validated before a job is queued).
+ *
+ * When another process holds the write lock, the batch waits for it without blocking the event
+ * loop (the connection's busy timeout is short): it is retried with growing pauses, and a job that
+ * has waited WRITE_LOCK_WAIT_MS is rejected with the SQLITE_BUSY error (a 503 for its request).
  */
-import type { Db } from './client'
+import { withoutBusyWait, type Db } from './client'
+import { storageProblem } from './storage'
 import { writeTx, type Tx } from './tx'
 
 interface Job {
   work: (tx: Tx) => unknown
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
+  queuedAt: number
+}
+
+interface Queue {
+  jobs: Job[]
+  /** A flush is scheduled (next tick, or after a pause for the lock). */
+  scheduled: boolean
+  /** Pause before the next attempt while the lock is held by another process; 0 when it is not. */
+  backoffMs: number
 }
 
 /** Most jobs committed together; keeps a burst's transaction (and its lock hold) short. */
 const MAX_JOBS_PER_COMMIT = 256
 
-const queues = new WeakMap<Db, Job[]>()
+/** Longest a write waits for another process's lock before its request is answered 503. */
+export const WRITE_LOCK_WAIT_MS = 3_000
+/** First pause after SQLITE_BUSY; doubled per failed attempt up to the maximum. */
+const FIRST_LOCK_PAUSE_MS = 5
+const MAX_LOCK_PAUSE_MS = 200
+
+const queues = new WeakMap<Db, Queue>()
+
+function isLocked(error: unknown): boolean {
+  return storageProblem(error)?.cause === 'locked'
+}
+
+function schedule(db: Db, queue: Queue, pauseMs = 0): void {
+  if (queue.scheduled) return
+  queue.scheduled = true
+  if (pauseMs > 0) setTimeout(() => flush(db), pauseMs)
+  else setImmediate(() => flush(db))
+}
 
 function flush(db: Db): void {
   const queue = queues.get(db)!
-  const batch = queue.splice(0, MAX_JOBS_PER_COMMIT)
-  if (queue.length > 0) setImmediate(() => flush(db))
+  queue.scheduled = false
+  const batch = queue.jobs.splice(0, MAX_JOBS_PER_COMMIT)
   let results: unknown[]
   try {
-    results = writeTx(db, (tx) => batch.map((job) => job.work(tx)))
-  } catch {
+    // While the lock is known to be held, an attempt must not wait for it even briefly: the pause is async.
+    const attempt = () => writeTx(db, (tx) => batch.map((job) => job.work(tx)))
+    results = queue.backoffMs > 0 ? withoutBusyWait(db.$client, attempt) : attempt()
+  } catch (error) {
+    if (isLocked(error)) return waitForLock(db, queue, batch, error)
+    queue.backoffMs = 0
     for (const job of batch) {
       try {
         job.resolve(writeTx(db, job.work))
-      } catch (error) {
-        job.reject(error)
+      } catch (jobError) {
+        job.reject(jobError)
       }
     }
+    if (queue.jobs.length > 0) schedule(db, queue)
     return
   }
+  queue.backoffMs = 0
   results.forEach((value, i) => batch[i]!.resolve(value))
+  if (queue.jobs.length > 0) schedule(db, queue)
+}
+
+/** Puts the batch back (oldest first), refuses jobs that waited their bound, and tries again after a pause. */
+function waitForLock(db: Db, queue: Queue, batch: Job[], busy: unknown): void {
+  const now = performance.now()
+  const waiting = batch.filter((job) => {
+    if (now - job.queuedAt < WRITE_LOCK_WAIT_MS) return true
+    job.reject(busy)
+    return false
+  })
+  queue.jobs.unshift(...waiting)
+  queue.backoffMs = Math.min(MAX_LOCK_PAUSE_MS, queue.backoffMs === 0 ? FIRST_LOCK_PAUSE_MS : queue.backoffMs * 2)
+  if (queue.jobs.length > 0) schedule(db, queue, queue.backoffMs)
+  else queue.backoffMs = 0
 }
 
 /** Runs `work` in a write transaction shared with the other jobs of this event-loop turn; resolves after the commit. */
 export function groupCommit<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
   let queue = queues.get(db)
-  if (!queue) queues.set(db, (queue = []))
+  if (!queue) queues.set(db, (queue = { jobs: [], scheduled: false, backoffMs: 0 }))
+  const q = queue
   return new Promise<T>((resolve, reject) => {
-    queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
-    if (queue.length === 1) setImmediate(() => flush(db))
+    q.jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: performance.now() })
+    // While waiting for the lock, the pending timer flushes the new job with the others.
+    schedule(db, q, q.backoffMs)
   })
 }

@@ -3,9 +3,22 @@ import { sql } from 'drizzle-orm'
 import type { Db } from './client'
 import { prepared } from './prepared'
 import { counters } from './schema'
+import { recordStorageFailure, recordStorageSuccess, storageProblem } from './storage'
 
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 export type DbOrTx = Db | Tx
+
+/** Writes what must commit with a request's change (its Idempotency-Key's answer), given the service's result. */
+export type StoreAnswer = (tx: Tx, result: unknown) => void
+
+/**
+ * Hands a service's result to the request's `storeAnswer`, inside the transaction that makes the
+ * change, and returns it; so a crash leaves both the change and its stored answer, or neither.
+ */
+export function answered<T>(tx: Tx, deps: { storeAnswer?: StoreAnswer }, result: T): T {
+  deps.storeAnswer?.(tx, result)
+  return result
+}
 
 const LEADS_SOURCE_PREFIX = 'leads:source:'
 
@@ -18,9 +31,21 @@ export const COUNTERS = {
   leadsSourcePrefix: LEADS_SOURCE_PREFIX,
 } as const
 
-/** Runs fn in a BEGIN IMMEDIATE transaction: writers queue up front instead of failing on upgrade. */
+/**
+ * Runs fn in a BEGIN IMMEDIATE transaction: writers queue up front instead of failing on upgrade.
+ * Storage trouble (lock, read-only, full disk) is remembered for /healthz until a commit succeeds.
+ */
 export function writeTx<T>(db: Db, fn: (tx: Tx) => T): T {
-  return db.transaction(fn, { behavior: 'immediate' })
+  let result: T
+  try {
+    result = db.transaction(fn, { behavior: 'immediate' })
+  } catch (error) {
+    const problem = storageProblem(error)
+    if (problem) recordStorageFailure(db, problem)
+    throw error
+  }
+  recordStorageSuccess(db)
+  return result
 }
 
 /** Increments a per-workspace counter and returns its new value (1 on first use). */

@@ -105,7 +105,11 @@ route's scope is 403. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\
 
 **Idempotency.** Send \`Idempotency-Key\` on any POST: a retry with the same key and body within 24 h replays \
 the stored response (\`Idempotent-Replayed: true\`); the same key with another body is 422, while the first \
-is still running 409.
+is still running 409. The stored response commits with the change, so a retry after a crash replays or runs \
+once. On a publishable key, keys are per browser (client IP and User-Agent).
+
+**Storage trouble** (another process holding the database's write lock for more than a few seconds, a read-only \
+database, a full disk, an I/O error) is a 503 \`unavailable\` problem with \`Retry-After\`; reads keep working.
 
 **Pagination.** Lists take \`?page=&limit=\` (1–${MAX_LIMIT}, default ${DEFAULT_LIMIT}) and answer \
 \`{"data": […], "pagination": {"page", "limit", "total", "has_more", "next_cursor"}}\` with an RFC 8288 \`Link\` header; \
@@ -160,7 +164,9 @@ const IDEMPOTENCY_KEY_PARAMETER = {
   required: false,
   description:
     `Any string up to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, unique per operation. Retrying with the same key and the same request within 24 h replays the ` +
-    'stored response with `Idempotent-Replayed: true`; a different request is 422; the same key still in flight is 409.',
+    'stored response with `Idempotent-Replayed: true`; a different request is 422; the same key still in flight is 409. The stored response commits ' +
+    'with the change, so a retry after a crash either replays it or runs the request once. Keys belong to the API key; on a publishable key also to ' +
+    'the browser (client IP and User-Agent), so visitors never share them.',
   schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
   example: 'lead-import-2026-11-28-000123',
 }
@@ -177,6 +183,9 @@ function refineOperation(op: Json, route: RouteInfo): void {
     op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
     op.responses['409'] ??= { description: 'A request with the same Idempotency-Key is still in flight.' }
     op.responses['422'] ??= { description: 'Validation failed, or the Idempotency-Key was used with a different request.' }
+    op.responses['503'] ??= {
+      description: 'The database cannot take the write now (locked by another process, read-only, disk full, I/O error); see Retry-After and `detail`.',
+    }
   }
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
     const schema = response.content ? (Object.values(response.content)[0] as Json).schema : undefined

@@ -2,7 +2,8 @@
 import { Elysia, ValidationError } from 'elysia'
 import { redactKeys } from '../lib/keys'
 import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '../lib/errors'
-import type { Logger } from '../lib/logger'
+import { firstReport, recordStorageFailure, storageProblem } from '../db/storage'
+import type { AppDeps } from '../deps'
 import { requestState } from './request-context'
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -38,8 +39,11 @@ function validationErrors(error: ValidationError): FieldError[] {
   })
 }
 
-/** Maps ApiError, validation, parse and routing errors to problem details; anything else is logged and answered 500. */
-export const errors = (logger: Logger) =>
+/**
+ * Maps ApiError, validation, parse and routing errors to problem details, and storage trouble (lock,
+ * read-only, full disk, I/O) to 503 with Retry-After, its cause logged once; anything else is logged and answered 500.
+ */
+export const errors = ({ db, logger }: Pick<AppDeps, 'db' | 'logger'>) =>
   new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
     const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
@@ -57,6 +61,14 @@ export const errors = (logger: Logger) =>
         return problemResponse(request, 'not_found', `No route for ${request.method} ${path}.`)
       case 'INVALID_COOKIE_SIGNATURE':
         return problemResponse(request, 'unauthorized', 'Invalid session cookie.')
+    }
+    const storage = storageProblem(error)
+    if (storage) {
+      recordStorageFailure(db, storage)
+      if (firstReport(db, storage.cause)) {
+        logger.error('storage.unavailable', { cause: storage.cause, error: error instanceof Error ? `${(error as { code?: string }).code}: ${error.message}` : String(error) })
+      }
+      return problemResponse(request, 'unavailable', storage.detail, undefined, { 'retry-after': String(storage.retryAfter) })
     }
     logger.error('unhandled error', {
       request_id: requestState(request).id,

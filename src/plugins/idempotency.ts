@@ -1,26 +1,37 @@
 /**
  * `Idempotency-Key` on every authenticated POST under /api/v1 (SPEC §6), after Stripe.
  *
- * The first request with a key reserves it (state `in_flight`) once it has passed auth and
- * validation, just before its handler runs; its response is then stored for 24 h and replayed,
- * with `Idempotent-Replayed: true`, to any retry with the same key and the same method, path
- * and body. The same key with a different request → 422; while the first is running → 409.
- * Keys are per API key. Only 2xx and 3xx answers are stored. Requests refused before the
- * handler (auth, rate limit, schema) never reserve a key, and an error answer (4xx or 5xx)
- * releases it: our services write in one transaction that an error rolls back, so nothing was
- * done and the client may fix the request and retry with the same key. Secrets shown once (a new
- * API key, a `whsec_` signing secret) are never stored: a replay shows them redacted.
+ * A stored answer is replayed, with `Idempotent-Replayed: true`, to any retry with the same key and
+ * the same method, path and body for 24 h; the same key with a different request → 422; while the
+ * first request runs → 409. Keys are per API key; on a publishable key (browser capture) per API key
+ * and browser (client IP and User-Agent), so one visitor never gets another's answer.
+ *
+ * A key is either absent or complete: the answer commits in the same transaction as the change it
+ * answers (SPEC §10). A route runs its write through `answerWrite`, whose `storeAnswer` the service
+ * calls inside its transaction; routes that change nothing store their answer afterwards. While a
+ * request runs, its key is reserved in this process's memory only, so a crash leaves nothing to
+ * clear: the retry replays the stored answer or, when nothing committed, runs again. Two processes on
+ * one database that run the same key at once both try to commit; the later one finds the stored
+ * answer inside its transaction, rolls its change back and replays.
+ *
+ * Only 2xx and 3xx answers are stored; an error answer (4xx or 5xx) leaves the key absent: our
+ * services write in one transaction that an error rolls back, so the client may fix the request and
+ * retry with the same key. Requests refused before the handler (auth, rate limit, schema) never
+ * reserve a key. Secrets shown once (a new API key, a `whsec_` signing secret) are never stored:
+ * a replay shows them redacted.
  */
 import { and, eq, lte } from 'drizzle-orm'
-import { Elysia, ElysiaCustomStatusResponse, StatusMap } from 'elysia'
-import type { Db } from '../db/client'
+import { Elysia, ElysiaCustomStatusResponse, StatusMap, type Context } from 'elysia'
 import { idempotencyKeys } from '../db/schema'
-import { writeTx } from '../db/tx'
+import { storageProblem } from '../db/storage'
+import { writeTx, type Tx } from '../db/tx'
 import type { AppDeps } from '../deps'
+import { parseRanges, requestClientIp } from '../lib/client-ip'
 import { ApiError, invalid } from '../lib/errors'
 import { redactKeys } from '../lib/keys'
 import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
+import { requestState } from './request-context'
 
 /** How long a stored response is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
@@ -28,20 +39,54 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 /** Longest accepted Idempotency-Key (a UUID needs 36). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
-/** A reservation this old belongs to a request that died with its process; a retry takes it over. */
+/** A reservation this old belongs to a request that never finished (a hung handler); a retry takes it over. */
 const ABANDONED_AFTER_MS = 60_000
 
-/** Expired rows are deleted at most this often, by whichever idempotent request comes along. */
+/** Expired rows are deleted at most this often, inside a transaction that stores an answer. */
 const CLEANUP_INTERVAL_MS = 60_000
 
 /** Headers that describe the request being answered, not the stored result; a replay gets fresh ones. */
 const PER_REQUEST_HEADER = /^(x-request-id|x-ratelimit-.*|ratelimit|ratelimit-policy|retry-after|access-control-.*|vary|set-cookie)$/i
 
-type IdempotencyRow = typeof idempotencyKeys.$inferSelect
+const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
+const TEXT_CONTENT_TYPE = 'text/plain;charset=utf-8'
 
-interface Reservation {
+type IdempotencyRow = typeof idempotencyKeys.$inferSelect
+type ResponseSet = Context['set']
+
+/** An Idempotency-Key reserved by a running request, until its answer is stored or it fails. */
+export interface PendingKey {
   apiKeyId: string
+  /** The key as stored: the client's, prefixed with the browser on a publishable key. */
   key: string
+  requestHash: string
+  /** Nothing is left to store: the answer committed with the change, or another process's answer was replayed. */
+  settled: boolean
+  /** Stores the answer inside `tx` (see putAnswer). */
+  store(tx: Tx, answer: StoredAnswer, now: number): void
+  /** Ends the reservation in this process. */
+  release(): void
+}
+
+/** An answer as stored: the status, the headers that describe the result, and the body as sent. */
+interface StoredAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** A route's answer to a request, as sent and as stored for replay. */
+export interface Answer<B> {
+  status: number
+  headers?: Record<string, string>
+  body: B
+}
+
+/** An answer stored by another process under the same key, found inside our transaction. */
+class AlreadyAnswered extends Error {
+  constructor(readonly row: IdempotencyRow) {
+    super('Idempotency-Key already answered')
+  }
 }
 
 /** SHA-256 of what makes two requests "the same": method, path with query, and the parsed body. */
@@ -50,41 +95,63 @@ function requestHash(request: Request, body: unknown): string {
   return new Bun.CryptoHasher('sha256').update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(body ?? null)}`).digest('hex')
 }
 
-/** Reserves the key, or returns the stored row to replay; throws 422 for another request, 409 while in flight. */
-function reserve(db: Db, { apiKeyId, key }: Reservation, hash: string, now: number): IdempotencyRow | null {
-  return writeTx(db, (tx) => {
-    const row = tx.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key))).get()
-    const abandoned = row?.state === 'in_flight' && now - row.createdAt >= ABANDONED_AFTER_MS
-    if (row && row.expiresAt > now && !abandoned) {
-      if (row.requestHash !== hash) {
-        throw new ApiError('idempotency_mismatch', 'This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.')
-      }
-      if (row.state === 'in_flight') {
-        throw new ApiError('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry once it has finished.')
-      }
-      return row
-    }
-    const fresh = { requestHash: hash, state: 'in_flight' as const, responseStatus: null, responseHeaders: null, responseBody: null, createdAt: now, expiresAt: now + IDEMPOTENCY_TTL_MS }
-    tx.insert(idempotencyKeys)
-      .values({ apiKeyId, key, ...fresh })
-      .onConflictDoUpdate({ target: [idempotencyKeys.apiKeyId, idempotencyKeys.key], set: fresh })
-      .run()
-    return null
-  })
+/** A browser as far as the server can tell: on a publishable key, anyone on the internet holds the key. */
+function browserOf(ip: string, userAgent: string | null): string {
+  return new Bun.CryptoHasher('sha256').update(`${ip}\n${userAgent ?? ''}`).digest('hex').slice(0, 32)
 }
 
-function finish(db: Db, { apiKeyId, key }: Reservation, response: { status: number; headers: Record<string, string>; body: string } | null): void {
-  const where = and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key), eq(idempotencyKeys.state, 'in_flight'))
-  if (!response) db.delete(idempotencyKeys).where(where).run()
-  else db.update(idempotencyKeys).set({ state: 'done', responseStatus: response.status, responseHeaders: response.headers, responseBody: response.body }).where(where).run()
+function mismatch(): ApiError {
+  return new ApiError('idempotency_mismatch', 'This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.')
+}
+
+/** The stored answer for this key, if it is live: replay it (same request) or refuse (422). */
+function liveRow(row: IdempotencyRow | undefined, hash: string, now: number): IdempotencyRow | null {
+  // Rows left `in_flight` by versions that reserved in the database are ignored: nothing of theirs committed with them.
+  if (!row || row.state !== 'done' || row.expiresAt <= now) return null
+  if (row.requestHash !== hash) throw mismatch()
+  return row
 }
 
 function replay(row: IdempotencyRow): Response {
   return new Response(row.responseBody, { status: row.responseStatus!, headers: { ...row.responseHeaders, 'idempotent-replayed': 'true' } })
 }
 
+function storedHeaders(set: ResponseSet, extra: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries({ ...set.headers, ...extra })) if (!PER_REQUEST_HEADER.test(name)) headers[name] = String(value)
+  return headers
+}
+
+/** The table is not a secret store: keys are kept only as hashes, so a stored response must not undo that. */
+function storedBody(body: string): string {
+  return redactSigningSecrets(redactKeys(body))
+}
+
+/**
+ * Stores the answer inside `tx`, unless another process stored one first (→ AlreadyAnswered, or 422
+ * for another request): the caller's transaction then rolls back, its change with it.
+ */
+function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'requestHash'>, answer: StoredAnswer, now: number): void {
+  const where = and(eq(idempotencyKeys.apiKeyId, pending.apiKeyId), eq(idempotencyKeys.key, pending.key))
+  const existing = liveRow(tx.select().from(idempotencyKeys).where(where).get(), pending.requestHash, now)
+  if (existing) throw new AlreadyAnswered(existing)
+  const row = {
+    requestHash: pending.requestHash,
+    state: 'done' as const,
+    responseStatus: answer.status,
+    responseHeaders: answer.headers,
+    responseBody: storedBody(answer.body),
+    createdAt: now,
+    expiresAt: now + IDEMPOTENCY_TTL_MS,
+  }
+  tx.insert(idempotencyKeys)
+    .values({ apiKeyId: pending.apiKeyId, key: pending.key, ...row })
+    .onConflictDoUpdate({ target: [idempotencyKeys.apiKeyId, idempotencyKeys.key], set: row })
+    .run()
+}
+
 /** The response a handler's return value becomes, built here so that exactly what is sent is stored. */
-function toResponse(value: unknown, set: { status?: number | keyof typeof StatusMap; headers: Record<string, string | number> }): Response {
+function toResponse(value: unknown, set: ResponseSet): Response {
   if (value instanceof Response) return value
   let status = typeof set.status === 'number' ? set.status : set.status ? StatusMap[set.status] : 200
   if (value instanceof ElysiaCustomStatusResponse) {
@@ -92,51 +159,128 @@ function toResponse(value: unknown, set: { status?: number | keyof typeof Status
     value = value.response
   }
   const body = typeof value === 'string' ? value : JSON.stringify(value)
-  const contentType = set.headers['content-type'] ?? (typeof value === 'string' ? 'text/plain;charset=utf-8' : 'application/json;charset=utf-8')
+  const contentType = set.headers['content-type'] ?? (typeof value === 'string' ? TEXT_CONTENT_TYPE : JSON_CONTENT_TYPE)
   return new Response(body, { status, headers: { 'content-type': String(contentType) } })
 }
 
-/** Reserves, stores and replays Idempotency-Key requests around every authenticated POST handler. */
+/**
+ * Runs a route's write so that the answer to the request's Idempotency-Key, if it has one, commits
+ * in the same transaction as the change: `write` gets deps whose `storeAnswer` the service calls
+ * (through `answered`) inside its transaction with its result, and `answer` turns that result into
+ * the route's answer there and for this response. Returns the body to send (status and headers are
+ * set), or a Response replaying the answer another process committed first under the same key.
+ */
+export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
+  ctx: { request: Request; set: ResponseSet },
+  deps: D,
+  write: (deps: D) => R | Promise<R>,
+  answer: (result: R) => Answer<B>,
+): Promise<B> {
+  const pending = requestState(ctx.request).idempotency
+  let result: R
+  try {
+    result = await write(pending ? { ...deps, storeAnswer: (tx: Tx, value: unknown) => storeInTx(tx, value as R) } : deps)
+  } catch (error) {
+    if (!(error instanceof AlreadyAnswered)) throw error
+    pending!.settled = true
+    // Elysia sends a Response as it is; the route's schema types describe the answers it makes itself.
+    return replay(error.row) as B
+  }
+  const { status, headers, body } = answer(result)
+  ctx.set.status = status
+  Object.assign(ctx.set.headers, headers)
+  return body
+
+  function storeInTx(tx: Tx, value: R): void {
+    const a = answer(value)
+    const text = typeof a.body === 'string' ? a.body : JSON.stringify(a.body)
+    const contentType = a.headers?.['content-type'] ?? ctx.set.headers['content-type'] ?? (typeof a.body === 'string' ? TEXT_CONTENT_TYPE : JSON_CONTENT_TYPE)
+    pending!.store(tx, { status: a.status, headers: storedHeaders(ctx.set, { ...a.headers, 'content-type': String(contentType) }), body: text }, deps.clock.now())
+  }
+}
+
+/** Reserves, replays and (for routes that change nothing) stores Idempotency-Key requests around every authenticated POST handler. */
 export const idempotency = (deps: AppDeps) => {
-  const reservations = new WeakMap<Request, Reservation>()
+  /** Keys of requests running in this process, with their request hash and start. */
+  const running = new Map<string, { hash: string; since: number }>()
+  const trustedProxies = parseRanges(deps.config.trustedProxies)
   let nextCleanupAt = 0
 
+  const cleanup = (tx: Tx, now: number) => {
+    if (now < nextCleanupAt) return
+    tx.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run()
+    nextCleanupAt = now + CLEANUP_INTERVAL_MS
+  }
+
   return new Elysia({ name: 'idempotency' })
-    .onBeforeHandle({ as: 'global' }, ({ request, body }) => {
-      const key = request.headers.get('idempotency-key')
+    .onBeforeHandle({ as: 'global' }, ({ request, body, server }) => {
+      const clientKey = request.headers.get('idempotency-key')
       const auth = authOf(request)
-      if (request.method !== 'POST' || key === null || !auth) return
-      if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      if (request.method !== 'POST' || clientKey === null || !auth) return
+      if (clientKey.length < 1 || clientKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
         throw invalid('headers.idempotency-key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters long (a UUID is a good choice)`)
       }
+      const key = auth.key.kind === 'publishable' ? `${browserOf(requestClientIp(request, server, trustedProxies), request.headers.get('user-agent'))}:${clientKey}` : clientKey
+      const hash = requestHash(request, body)
       const now = deps.clock.now()
-      if (now >= nextCleanupAt) {
-        deps.db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run()
-        nextCleanupAt = now + CLEANUP_INTERVAL_MS
-      }
-      const reservation = { apiKeyId: auth.key.id, key }
-      const stored = reserve(deps.db, reservation, requestHash(request, body), now)
+      const row = deps.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, auth.key.id), eq(idempotencyKeys.key, key))).get()
+      const stored = liveRow(row, hash, now)
       if (stored) return replay(stored)
-      reservations.set(request, reservation)
-    })
-    .mapResponse({ as: 'global' }, async ({ request, responseValue, set }) => {
-      const reservation = reservations.get(request)
-      // Error hooks that do not answer pass `undefined` here; the errors plugin's answer follows.
-      if (!reservation || responseValue === undefined) return
-      reservations.delete(request)
-      const response = toResponse(responseValue, set)
-      if (response.status >= 400) {
-        finish(deps.db, reservation, null)
-        return response
+      const slot = `${auth.key.id}\n${key}`
+      const other = running.get(slot)
+      if (other && now - other.since < ABANDONED_AFTER_MS) {
+        if (other.hash !== hash) throw mismatch()
+        throw new ApiError('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry once it has finished.')
       }
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(set.headers)) if (!PER_REQUEST_HEADER.test(name)) headers[name] = String(value)
-      response.headers.forEach((value, name) => {
-        if (!PER_REQUEST_HEADER.test(name)) headers[name] = value
-      })
-      // The table is not a secret store: keys are kept only as hashes, so a stored response must not undo that.
-      const body = redactSigningSecrets(redactKeys(await response.clone().text()))
-      finish(deps.db, reservation, { status: response.status, headers, body })
-      return response
+      const entry = { hash, since: now }
+      running.set(slot, entry)
+      const pending: PendingKey = {
+        apiKeyId: auth.key.id,
+        key,
+        requestHash: hash,
+        settled: false,
+        store(tx, answer, at) {
+          cleanup(tx, at)
+          putAnswer(tx, pending, answer, at)
+          // Set inside the transaction: if it rolls back instead, the error reaches the handler and the key stays absent.
+          pending.settled = true
+        },
+        release() {
+          if (running.get(slot) === entry) running.delete(slot)
+        },
+      }
+      requestState(request).idempotency = pending
     })
+    .mapResponse({ as: 'global' }, ({ request, responseValue, set }) => {
+      const state = requestState(request)
+      const pending = state.idempotency
+      // Error hooks that do not answer pass `undefined` here; the errors plugin's answer follows.
+      if (!pending || responseValue === undefined) return
+      state.idempotency = undefined
+      pending.release()
+      const response = toResponse(responseValue, set)
+      if (pending.settled || response.status >= 400) return response
+      return storeAfter(pending, response, set)
+    })
+    .onAfterResponse({ as: 'global' }, ({ request }) => {
+      // An error answered without passing mapResponse must not leave its key reserved.
+      requestState(request).idempotency?.release()
+    })
+
+  /** A route that changed nothing (or wrote without `answerWrite`): its answer is stored on its own. */
+  async function storeAfter(pending: PendingKey, response: Response, set: ResponseSet): Promise<Response> {
+    const headers: Record<string, string> = storedHeaders(set, {})
+    response.headers.forEach((value, name) => {
+      if (!PER_REQUEST_HEADER.test(name)) headers[name] = value
+    })
+    const answer = { status: response.status, headers, body: await response.clone().text() }
+    try {
+      writeTx(deps.db, (tx) => pending.store(tx, answer, deps.clock.now()))
+    } catch (error) {
+      // Another process answered the same key meanwhile, or storage trouble: the key stays as it is, and
+      // as nothing was changed, a retry that runs again is harmless. Only surprises are errors.
+      if (!(error instanceof AlreadyAnswered) && !(error instanceof ApiError) && !storageProblem(error)) throw error
+    }
+    return response
+  }
 }

@@ -1,5 +1,6 @@
 /** Per-request state (id, start time, key prefix, status) shared by the plugins without touching handlers. */
 import { ApiError } from '../lib/errors'
+import type { PendingKey } from './idempotency'
 
 export interface RequestState {
   id: string
@@ -8,6 +9,8 @@ export interface RequestState {
   keyPrefix?: string
   /** Status of an error response, which Elysia's `set.status` does not always reflect. */
   errorStatus?: number
+  /** The request's Idempotency-Key while its answer is not yet stored (plugins/idempotency.ts). */
+  idempotency?: PendingKey
 }
 
 const states = new WeakMap<Request, RequestState>()

@@ -58,6 +58,14 @@ export interface Dispatcher {
   stop(): Promise<void>
   /** Sends everything due at the clock's current time, retries included once due, and resolves when idle; returns the attempts made. */
   runDue(): Promise<number>
+  /** What /healthz reports: attempts in flight, and the last error of the loop (e.g. a locked database) if it has not worked since. */
+  state(): DispatcherState
+}
+
+export interface DispatcherState {
+  running: boolean
+  in_flight: number
+  last_error: string | null
 }
 
 /** Starts the dispatcher: frees leases of dead local processes, then sends whatever is due. */
@@ -82,6 +90,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   let stopping = false
   let pumpQueued = false
   let timer: ReturnType<typeof setTimeout> | undefined
+  let lastError: string | null = null
 
   const stmt = dispatchStatements(db)
   const shares = new InFlightShares(maxInFlight, perEndpoint)
@@ -256,8 +265,12 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
         }
       }
       scheduleTimer()
+      lastError = null
     } catch (error) {
-      logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) })
+      const message = error instanceof Error ? error.message : String(error)
+      // Retried every second: a database locked for minutes is logged once, not once per retry.
+      if (message !== lastError) logger.error('webhook.dispatcher_error', { error: message })
+      lastError = message
       armTimer(ERROR_RETRY_MS)
     }
   }
@@ -307,6 +320,7 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
 
   return {
     wake,
+    state: () => ({ running: !stopping, in_flight: inFlight.size, last_error: lastError }),
     async stop() {
       stopping = true
       clearTimeout(timer)

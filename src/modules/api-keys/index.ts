@@ -5,6 +5,7 @@ import { parseTimestamp } from '../../lib/clock'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
+import { answerWrite } from '../../plugins/idempotency'
 import { ApiKeyModel } from './model'
 import { createKeyFor, getKey, listKeysPage, MAX_KEY_RATE_LIMIT, revokeKey, serializeKey } from './service'
 
@@ -31,19 +32,25 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '',
-      ({ body, auth, set }) => {
-        const { record, key } = createKeyFor(deps.db, deps.clock, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
+      ({ body, auth, request, set }) => {
+        const input = {
           kind: body.kind,
           name: body.name,
           scopes: body.scopes,
           allowedOrigins: body.allowed_origins,
           rateLimit: body.rate_limit,
           expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
-        })
-        set.status = 201
-        set.headers.location = `${API_PREFIX}/api-keys/${record.id}`
-        set.headers['cache-control'] = 'no-store'
-        return { ...serializeKey(record), key }
+        }
+        return answerWrite(
+          { request, set },
+          deps,
+          (d) => createKeyFor(d.db, d.clock, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, input, d.storeAnswer),
+          ({ record, key }) => ({
+            status: 201,
+            headers: { location: `${API_PREFIX}/api-keys/${record.id}`, 'cache-control': 'no-store' },
+            body: { ...serializeKey(record), key },
+          }),
+        )
       },
       {
         scope: 'keys:manage',

@@ -1,6 +1,8 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client'
+import { withoutBusyWait, type Db } from '../../db/client'
+import { answered, writeTx, type DbOrTx, type StoreAnswer } from '../../db/tx'
+import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
 import { apiKeys } from '../../db/schema'
@@ -82,7 +84,7 @@ function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: s
 }
 
 /** Mints a key (or stores the given valid one, for bootstrap) and returns it in full, once. */
-export function createKey(db: Db, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
+export function createKey(db: DbOrTx, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
   const { scopes, allowedOrigins } = checkInput(input)
   if (presetKey !== undefined && parseKey(presetKey) !== input.kind) {
     throw new ApiError('bad_request', `The given key is not a valid ${input.kind} key (wrong format or checksum); 'askad key generate' prints one.`)
@@ -142,7 +144,7 @@ function childExpiry(creator: ApiKey, now: number, requested: number | null | un
  * (a `keys:manage`-only key cannot mint an all-powerful one), and neither a higher rate limit nor a
  * later expiry than its own. Without `scopes`, a secret key gets the creator's scopes.
  */
-export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): CreatedKey {
+export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>, storeAnswer?: StoreAnswer): CreatedKey {
   const scopes = input.scopes ?? (input.kind === 'secret' ? creator.key.scopes : undefined)
   const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.key.scopes.includes(s))
   if (ungrantable.length > 0) {
@@ -150,7 +152,8 @@ export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: O
   }
   const rateLimit = childRateLimit(creator, input.rateLimit)
   const expiresAt = childExpiry(creator.key, clock.now(), input.expiresAt)
-  return createKey(db, clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })
+  // `storeAnswer`: an Idempotency-Key's answer commits with the key it shows.
+  return writeTx(db, (tx) => answered(tx, { storeAnswer }, createKey(tx, clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })))
 }
 
 /** One page of a workspace's keys, newest first. */
@@ -205,8 +208,13 @@ export function authenticateKey(db: Db, clock: Clock, presented: string): { key:
   const refused = refusal(key, now)
   if (refused) return { failure: refused }
   if (!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
-    db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run()
-    key.lastUsedAt = now
+    try {
+      // Bookkeeping only: it never waits for another process's lock, and a locked, read-only or full database must not turn reads into 503s.
+      withoutBusyWait(db.$client, () => db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run())
+      key.lastUsedAt = now
+    } catch (error) {
+      if (!storageProblem(error)) throw error
+    }
   }
   return { key }
 }

@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
+import { answerWrite } from '../../plugins/idempotency'
 import { CampaignModel } from './model'
 import { createCampaign, getCampaign, listCampaigns, recordSpend, serializeCampaign, updateCampaign } from './service'
 
@@ -32,12 +33,13 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '',
-      ({ body, auth, set }) => {
-        const campaign = createCampaign(deps, auth.workspaceId, body)
-        set.status = 201
-        set.headers.location = `${API_PREFIX}/campaigns/${campaign.id}`
-        return serializeCampaign(campaign)
-      },
+      ({ body, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => createCampaign(d, auth.workspaceId, body),
+          (campaign) => ({ status: 201, headers: { location: `${API_PREFIX}/campaigns/${campaign.id}` }, body: serializeCampaign(campaign) }),
+        ),
       {
         scope: 'campaigns:write',
         body: CampaignModel.createBody,
@@ -67,7 +69,16 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
           'Scope `campaigns:write`.',
       },
     })
-    .post('/:id/spend', ({ params, body, auth }) => serializeCampaign(recordSpend(deps, auth.workspaceId, params.id, body)), {
+    .post(
+      '/:id/spend',
+      ({ params, body, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => recordSpend(d, auth.workspaceId, params.id, body),
+          (campaign) => ({ status: 200, body: serializeCampaign(campaign) }),
+        ),
+      {
       scope: 'campaigns:write',
       params: CampaignModel.params,
       body: CampaignModel.spendBody,
@@ -79,4 +90,5 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
           `current spend is refused with 409, so a late, stale report cannot roll it back; an equal total changes nothing. ${THRESHOLD_RULES} ` +
           'Answers the campaign after the update. Scope `campaigns:write`.',
       },
-    })
+    },
+    )

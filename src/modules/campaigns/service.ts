@@ -8,7 +8,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { campaigns } from '../../db/schema'
-import { writeTx, type DbOrTx, type Tx } from '../../db/tx'
+import { answered, writeTx, type DbOrTx, type Tx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
@@ -84,8 +84,10 @@ export function createCampaign(deps: ServiceDeps, workspaceId: string, body: Cam
     createdAt: now,
     updatedAt: now,
   }
-  deps.db.insert(campaigns).values(row).run()
-  return row
+  return writeTx(deps.db, (tx) => {
+    tx.insert(campaigns).values(row).run()
+    return answered(tx, deps, row)
+  })
 }
 
 /** Campaigns newest first. */
@@ -137,7 +139,8 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
     }
     if (spend > Number.MAX_SAFE_INTEGER) throw invalid('/amount', 'would make the total spend too large')
     const updated = tx.update(campaigns).set({ spendMinor: spend, updatedAt: now }).where(eq(campaigns.id, id)).returning().get()!
-    return crossThresholds(tx, now, updated)
+    const crossed = crossThresholds(tx, now, updated)
+    return { campaign: answered(tx, deps, crossed.campaign), queued: crossed.queued }
   })
   if (queued > 0) deps.wake()
   return campaign

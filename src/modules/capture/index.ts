@@ -7,6 +7,7 @@ import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, refuseSecretKeysFromPage, requireScope, type AuthPlugin } from '../../plugins/auth'
 import { formRoutes, mediaType } from '../../plugins/body'
+import { answerWrite, type Answer } from '../../plugins/idempotency'
 import { requestState } from '../../plugins/request-context'
 import { CaptureModel } from './model'
 import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, refererTarget, THANK_YOU_PAGE, type CaptureBody } from './service'
@@ -79,7 +80,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
     )
     .post(
       '/capture',
-      async ({ body, request, server, set, status }) => {
+      async ({ body, request, server, set }) => {
         const auth = authOf(request)!
         const fields = body as CaptureBody
         const origin = request.headers.get('origin')
@@ -87,24 +88,23 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         const wantsHtml = isFormPost(request) && prefersHtml(request.headers.get('accept'))
         const redirectTo = fields._redirect === undefined ? null : redirectTarget(fields._redirect, origin ?? referrer, auth.key)
 
-        let id: string
+        const answer = (id: string): Answer<{ id: string; status: 'created' } | string> => {
+          if (!wantsHtml) return { status: 201, body: { id, status: 'created' as const } }
+          const back = redirectTo ?? refererTarget(referrer, auth.key)
+          if (back) return { status: 303, headers: { location: back }, body: '' }
+          return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: THANK_YOU_PAGE }
+        }
         if (honeypotFilled(fields._gotcha)) {
           // Bots must not learn that they were caught: same answer as a real success, nothing stored.
           deps.logger.info('capture.spam', { request_id: requestState(request).id, workspace_id: auth.workspaceId, key_prefix: auth.key.prefix })
-          id = newId()
-        } else {
-          const ip = requestClientIp(request, server, trustedProxies)
-          id = (await captureLead(deps, auth.workspaceId, fields, { ip, userAgent: request.headers.get('user-agent'), referrer })).id
+          const { status, headers, body } = answer(newId())
+          set.status = status
+          Object.assign(set.headers, headers)
+          return body
         }
-
-        if (!wantsHtml) return status(201, { id, status: 'created' as const })
-        const back = redirectTo ?? refererTarget(referrer, auth.key)
-        if (back) {
-          set.headers.location = back
-          return status(303, '')
-        }
-        set.headers['content-type'] = 'text/html; charset=utf-8'
-        return status(200, THANK_YOU_PAGE)
+        const ip = requestClientIp(request, server, trustedProxies)
+        const context = { ip, userAgent: request.headers.get('user-agent'), referrer }
+        return answerWrite({ request, set }, deps, (d) => captureLead(d, auth.workspaceId, fields, context), (lead) => answer(lead.id))
       },
       {
         body: CaptureModel.body,

@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
+import { answerWrite } from '../../plugins/idempotency'
 import { DealModel } from './model'
 import { createDeal, getDeal, listDeals, serializeDeal, updateDeal } from './service'
 
@@ -34,12 +35,13 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '',
-      ({ body: { contact_id, ...fields }, auth, set }) => {
-        const deal = createDeal(deps, auth.workspaceId, { ...fields, contactId: contact_id })
-        set.status = 201
-        set.headers.location = `${API_PREFIX}/deals/${deal.id}`
-        return serializeDeal(deal)
-      },
+      ({ body: { contact_id, ...fields }, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => createDeal(d, auth.workspaceId, { ...fields, contactId: contact_id }),
+          (deal) => ({ status: 201, headers: { location: `${API_PREFIX}/deals/${deal.id}` }, body: serializeDeal(deal) }),
+        ),
       {
         scope: 'deals:write',
         body: DealModel.createBody,

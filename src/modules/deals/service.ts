@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
-import { writeTx, type DbOrTx, type Tx } from '../../db/tx'
+import { answered, writeTx, type DbOrTx, type Tx } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
@@ -96,7 +96,10 @@ export function insertDeal(tx: Tx, now: number, workspaceId: string, deal: NewDe
 /** Creates a deal; a deal created as won or lost emits `deal.closed`. */
 export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Deal {
   const now = deps.clock.now()
-  const { deal, queued } = writeTx(deps.db, (tx) => insertDeal(tx, now, workspaceId, { title: input.title, input, contactId: input.contactId ?? null, leadId: null }))
+  const { deal, queued } = writeTx(deps.db, (tx) => {
+    const inserted = insertDeal(tx, now, workspaceId, { title: input.title, input, contactId: input.contactId ?? null, leadId: null })
+    return { deal: answered(tx, deps, inserted.deal), queued: inserted.queued }
+  })
   if (queued > 0) deps.wake()
   return deal
 }

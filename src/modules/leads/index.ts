@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
+import { answerWrite } from '../../plugins/idempotency'
 import { serializeDeal } from '../deals/service'
 import { LeadModel } from './model'
 import { convertLead, createLead, getLead, listLeads, serializeLead } from './service'
@@ -38,14 +39,17 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .post(
       '/:id/convert',
-      ({ params, body, auth, set }) => {
-        const { lead, deal, created } = convertLead(deps, auth.workspaceId, params.id, body ?? {})
-        if (created) {
-          set.status = 201
-          set.headers.location = `${API_PREFIX}/deals/${deal.id}`
-        }
-        return { lead: serializeLead(lead), deal: serializeDeal(deal) }
-      },
+      ({ params, body, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => convertLead(d, auth.workspaceId, params.id, body ?? {}),
+          ({ lead, deal, created }) => ({
+            status: created ? 201 : 200,
+            headers: created ? { location: `${API_PREFIX}/deals/${deal.id}` } : undefined,
+            body: { lead: serializeLead(lead), deal: serializeDeal(deal) },
+          }),
+        ),
       {
         scope: 'leads:write',
         params: LeadModel.idParams,
@@ -63,19 +67,15 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/inbound',
-      async ({ body, auth, set }) => {
+      ({ body, auth, request, set }) => {
         const { email, phone, first_name, last_name, source, metadata, ...unknownFields } = body
-        const lead = await createLead(deps, auth.workspaceId, 'inbound', {
-          email,
-          phone,
-          firstName: first_name,
-          lastName: last_name,
-          source: source ?? 'api',
-          metadata: { ...unknownFields, ...metadata },
-        })
-        set.status = 201
-        set.headers.location = `${API_PREFIX}/leads/${lead.id}`
-        return { id: lead.id, status: 'created' as const, contact_id: lead.contactId }
+        const input = { email, phone, firstName: first_name, lastName: last_name, source: source ?? 'api', metadata: { ...unknownFields, ...metadata } }
+        return answerWrite(
+          { request, set },
+          deps,
+          (d) => createLead(d, auth.workspaceId, 'inbound', input),
+          (lead) => ({ status: 201, headers: { location: `${API_PREFIX}/leads/${lead.id}` }, body: { id: lead.id, status: 'created' as const, contact_id: lead.contactId } }),
+        )
       },
       {
         scope: 'leads:write',

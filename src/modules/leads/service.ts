@@ -5,7 +5,7 @@ import { groupCommit } from '../../db/group-commit'
 import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
+import { answered, COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
 import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
@@ -79,7 +79,7 @@ export async function createLead(deps: LeadDeps, workspaceId: string, channel: L
     }
     prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
     const { queued } = emitEvent(tx, now, workspaceId, 'lead.created', { lead: eventLead(lead) })
-    return { lead, queued, droppedMetadataKeys }
+    return { lead: answered(tx, deps, lead), queued, droppedMetadataKeys }
   })
   if (queued > 0) deps.wake()
   if (droppedMetadataKeys.length > 0) {
@@ -133,14 +133,14 @@ export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, 
   const now = deps.clock.now()
   const result = writeTx(deps.db, (tx) => {
     const lead = getLead(tx, workspaceId, id)
-    if (lead.status === 'converted') return { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false, queued: 0 }
+    if (lead.status === 'converted') return { converted: answered(tx, deps, { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false }), queued: 0 }
     const { deal, queued: closedQueued } = insertDeal(tx, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
     const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
     const { queued } = emitEvent(tx, now, workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) })
-    return { lead: converted, deal, created: true, queued: queued + closedQueued }
+    return { converted: answered(tx, deps, { lead: converted, deal, created: true }), queued: queued + closedQueued }
   })
   if (result.queued > 0) deps.wake()
-  return { lead: result.lead, deal: result.deal, created: result.created }
+  return result.converted
 }
 
 /** The lead as events carry it: without metadata and context when they would make the event large. */

@@ -5,6 +5,7 @@ import { iso } from '../../lib/clock'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
+import { answerWrite } from '../../plugins/idempotency'
 import { WebhookModel } from './model'
 import {
   createEndpoint,
@@ -43,13 +44,17 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '',
-      async ({ body, auth, set }) => {
-        const { endpoint, secret } = await createEndpoint(deps, auth.workspaceId, body)
-        set.status = 201
-        set.headers.location = `${API_PREFIX}/webhooks/${endpoint.id}`
-        set.headers['cache-control'] = 'no-store'
-        return { ...serializeEndpoint(endpoint), secret }
-      },
+      ({ body, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => createEndpoint(d, auth.workspaceId, body),
+          ({ endpoint, secret }) => ({
+            status: 201,
+            headers: { location: `${API_PREFIX}/webhooks/${endpoint.id}`, 'cache-control': 'no-store' },
+            body: { ...serializeEndpoint(endpoint), secret },
+          }),
+        ),
       {
         scope: 'webhooks:manage',
         body: WebhookModel.createBody,
@@ -96,11 +101,17 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/:id/rotate-secret',
-      ({ params, auth, set }) => {
-        const { endpoint, secret } = rotateSecret(deps, auth.workspaceId, params.id)
-        set.headers['cache-control'] = 'no-store'
-        return { id: endpoint.id, secret, previous_secret_expires_at: iso(endpoint.previousSecretExpiresAt)! }
-      },
+      ({ params, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => rotateSecret(d, auth.workspaceId, params.id),
+          ({ endpoint, secret }) => ({
+            status: 200,
+            headers: { 'cache-control': 'no-store' },
+            body: { id: endpoint.id, secret, previous_secret_expires_at: iso(endpoint.previousSecretExpiresAt)! },
+          }),
+        ),
       {
         scope: 'webhooks:manage',
         params: WebhookModel.idParams,
@@ -116,11 +127,13 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/:id/test',
-      ({ params, auth, set }) => {
-        const sent = sendTestEvent(deps, auth.workspaceId, params.id)
-        set.status = 202
-        return { event_id: sent.eventId, delivery_id: sent.deliveryId }
-      },
+      ({ params, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => sendTestEvent(d, auth.workspaceId, params.id),
+          (sent) => ({ status: 202, body: { event_id: sent.eventId, delivery_id: sent.deliveryId } }),
+        ),
       {
         scope: 'webhooks:manage',
         params: WebhookModel.idParams,
@@ -135,10 +148,13 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/:id/recover',
-      ({ params, body, auth, set }) => {
-        set.status = 202
-        return { queued: recoverDeliveries(deps, auth.workspaceId, params.id, body.since) }
-      },
+      ({ params, body, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => recoverDeliveries(d, auth.workspaceId, params.id, body.since),
+          (queued) => ({ status: 202, body: { queued } }),
+        ),
       {
         scope: 'webhooks:manage',
         params: WebhookModel.idParams,
@@ -172,10 +188,13 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .post(
       '/:id/deliveries/:did/retry',
-      ({ params, auth, set }) => {
-        set.status = 202
-        return retryDelivery(deps, auth.workspaceId, params.id, params.did)
-      },
+      ({ params, auth, request, set }) =>
+        answerWrite(
+          { request, set },
+          deps,
+          (d) => retryDelivery(d, auth.workspaceId, params.id, params.did),
+          (delivery) => ({ status: 202, body: delivery }),
+        ),
       {
         scope: 'webhooks:manage',
         params: WebhookModel.deliveryParams,

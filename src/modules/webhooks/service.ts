@@ -3,7 +3,7 @@ import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
-import { writeTx, type DbOrTx } from '../../db/tx'
+import { answered, writeTx, type DbOrTx } from '../../db/tx'
 import type { AppDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
@@ -110,11 +110,11 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     updatedAt: now,
   }
   // Checked again in the insert's transaction: concurrent creations cannot pass the limit together.
-  writeTx(deps.db, (tx) => {
+  return writeTx(deps.db, (tx) => {
     assertRoomForEndpoint(tx, deps.config.webhookMaxEndpoints, workspaceId)
     tx.insert(webhookEndpoints).values(endpoint).run()
+    return answered(tx, deps, { endpoint, secret })
   })
-  return { endpoint, secret }
 }
 
 /** An endpoint of the workspace, or 404. */
@@ -161,13 +161,15 @@ export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): { 
   const current = getEndpoint(deps.db, workspaceId, id)
   const now = deps.clock.now()
   const secret = generateSecret()
-  const endpoint = deps.db
-    .update(webhookEndpoints)
-    .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
-    .where(eq(webhookEndpoints.id, id))
-    .returning()
-    .get()!
-  return { endpoint, secret }
+  return writeTx(deps.db, (tx) => {
+    const endpoint = tx
+      .update(webhookEndpoints)
+      .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
+      .where(eq(webhookEndpoints.id, id))
+      .returning()
+      .get()!
+    return answered(tx, deps, { endpoint, secret })
+  })
 }
 
 function assertEnabled(endpoint: Endpoint): void {
@@ -180,7 +182,7 @@ export function sendTestEvent(deps: AppDeps, workspaceId: string, id: string): {
   assertEnabled(endpoint)
   const now = deps.clock.now()
   const sent = writeTx(deps.db, (tx) =>
-    emitTestEvent(tx, now, workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' }),
+    answered(tx, deps, emitTestEvent(tx, now, workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' })),
   )
   deps.wake()
   return sent
@@ -206,7 +208,7 @@ export function listDeliveries(db: Db, workspaceId: string, endpointId: string, 
 }
 
 /** Serializer for deliveries that looks up their event types and attempts in two queries. */
-function deliveryDetails(db: Db, deliveries: Delivery[]) {
+function deliveryDetails(db: DbOrTx, deliveries: Delivery[]) {
   const eventIds = deliveries.map((d) => d.eventId)
   const deliveryIds = deliveries.map((d) => d.id)
   const types = new Map(
@@ -232,9 +234,12 @@ export function retryDelivery(deps: AppDeps, workspaceId: string, endpointId: st
   const delivery = getDelivery(deps.db, endpoint, deliveryId)
   const now = deps.clock.now()
   if (delivery.leaseUntil !== null && delivery.leaseUntil > now) throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
-  const updated = deps.db.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
+  const details = writeTx(deps.db, (tx) => {
+    const updated = tx.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
+    return answered(tx, deps, deliveryDetails(tx, [updated])(updated))
+  })
   deps.wake()
-  return deliveryDetails(deps.db, [updated])(updated)
+  return details
 }
 
 /** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
@@ -243,12 +248,15 @@ export function recoverDeliveries(deps: AppDeps, workspaceId: string, endpointId
   const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
   assertEnabled(endpoint)
   const now = deps.clock.now()
-  const queued = deps.db
-    .update(webhookDeliveries)
-    .set(requeue(now))
-    .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, sinceMs)))
-    .returning({ id: webhookDeliveries.id })
-    .all().length
+  const queued = writeTx(deps.db, (tx) => {
+    const requeued = tx
+      .update(webhookDeliveries)
+      .set(requeue(now))
+      .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, sinceMs)))
+      .returning({ id: webhookDeliveries.id })
+      .all()
+    return answered(tx, deps, requeued.length)
+  })
   if (queued > 0) deps.wake()
   return queued
 }

@@ -1,0 +1,127 @@
+/**
+ * Storage trouble (SPEC §10): SQLite errors that are the operator's to fix, not bugs — the write
+ * lock held by another process, a read-only file, a full disk, an I/O error. Each becomes a 503
+ * `unavailable` problem with Retry-After and a detail an operator understands; the cause is logged
+ * once per episode, and /healthz reports it until the database takes writes again.
+ */
+import { withoutBusyWait, type Db } from './client'
+
+/** What kind of storage trouble a SQLite error is. */
+export type StorageCause = 'locked' | 'read-only' | 'full' | 'io'
+
+/** A storage failure as answered and reported. */
+export interface StorageProblem {
+  cause: StorageCause
+  detail: string
+  /** Seconds a client should wait before retrying. */
+  retryAfter: number
+}
+
+/** The lock is usually held briefly (a CLI command, a backup); the other causes need an operator. */
+const RETRY_AFTER_SECONDS: Record<StorageCause, number> = { locked: 2, 'read-only': 60, full: 60, io: 30 }
+
+const DETAILS: Record<StorageCause, string> = {
+  locked: 'The database is locked by another process (a CLI command, a backup or another server on the same file); retry shortly.',
+  'read-only': 'The database is read-only (file permissions, a read-only mount or volume); nothing can be saved until the operator fixes it.',
+  full: 'The disk holding the database is full; nothing can be saved until the operator frees space.',
+  io: 'The database storage reported an I/O error; the operator should check the disk.',
+}
+
+/** Writes failing on another process's lock for this long make /healthz fail (a brief hold is normal). */
+const LOCKED_UNHEALTHY_AFTER_MS = 1_000
+
+/** How long /healthz keeps reporting a full disk or I/O error that its cheap probe cannot see, when no write has succeeded since. */
+const UNSEEN_FAILURE_MEMORY_MS = 60_000
+
+/** The storage trouble a thrown error stands for, or null for anything else. bun:sqlite errors carry the extended code. */
+export function storageProblem(error: unknown): StorageProblem | null {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null
+  const cause: StorageCause | null = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
+    ? 'locked'
+    : code.startsWith('SQLITE_READONLY')
+      ? 'read-only'
+      : code === 'SQLITE_FULL'
+        ? 'full'
+        : code.startsWith('SQLITE_IOERR')
+          ? 'io'
+          : null
+  return cause && { cause, detail: DETAILS[cause], retryAfter: RETRY_AFTER_SECONDS[cause] }
+}
+
+/** A storage problem raised by askad itself (a write that waited its bound for the lock). */
+export function lockTimeout(): StorageProblem {
+  return { cause: 'locked', detail: DETAILS.locked, retryAfter: RETRY_AFTER_SECONDS.locked }
+}
+
+interface StorageState {
+  /** The current episode: its problem, when it began, and when a write last failed. */
+  failure: { problem: StorageProblem; since: number; at: number } | null
+  /** The cause already logged in this episode. */
+  logged: StorageCause | null
+}
+
+const states = new WeakMap<Db, StorageState>()
+
+function stateOf(db: Db): StorageState {
+  let state = states.get(db)
+  if (!state) states.set(db, (state = { failure: null, logged: null }))
+  return state
+}
+
+/** Records a failed write. */
+export function recordStorageFailure(db: Db, problem: StorageProblem, now = Date.now()): void {
+  const state = stateOf(db)
+  const since = state.failure?.problem.cause === problem.cause ? state.failure.since : now
+  state.failure = { problem, since, at: now }
+}
+
+/** True the first time a cause is reported in an episode, so a disk that stays full is logged once, not per request. */
+export function firstReport(db: Db, cause: StorageCause): boolean {
+  const state = stateOf(db)
+  if (state.logged === cause) return false
+  state.logged = cause
+  return true
+}
+
+/** A write committed: the episode, if any, is over. */
+export function recordStorageSuccess(db: Db): void {
+  const state = states.get(db)
+  if (state) {
+    state.failure = null
+    state.logged = null
+  }
+}
+
+/**
+ * Whether the database can take a write now: a write transaction that creates a table and rolls
+ * back (no disk write, and no wait for the lock), plus what failed writes reported.
+ */
+export function writeProbe(db: Db, now = Date.now()): { writable: true } | { writable: false; problem: StorageProblem } {
+  const sqlite = db.$client
+  try {
+    withoutBusyWait(sqlite, () => {
+      sqlite.exec('BEGIN IMMEDIATE')
+      try {
+        // BEGIN alone succeeds on a read-only file; a schema change is the cheapest statement that must write.
+        sqlite.exec('CREATE TABLE askad_write_probe (x)')
+      } finally {
+        sqlite.exec('ROLLBACK')
+      }
+    })
+  } catch (error) {
+    const problem = storageProblem(error)
+    if (!problem) throw error
+    // A lock held for a moment is normal; only writes that have been failing on it for a while make the node unhealthy.
+    const failure = stateOf(db).failure
+    if (problem.cause === 'locked' && !(failure?.problem.cause === 'locked' && now - failure.since >= LOCKED_UNHEALTHY_AFTER_MS)) return { writable: true }
+    return { writable: false, problem }
+  }
+  const failure = stateOf(db).failure
+  // The probe sees the lock and a read-only file; a full disk or an I/O error only shows on a real commit.
+  if (failure && (failure.problem.cause === 'full' || failure.problem.cause === 'io') && now - failure.at < UNSEEN_FAILURE_MEMORY_MS) {
+    return { writable: false, problem: failure.problem }
+  }
+  recordStorageSuccess(db)
+  return { writable: true }
+}
