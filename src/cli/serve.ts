@@ -43,8 +43,9 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   }
   logger.info('server started', { url, version: VERSION, db: config.dbPath })
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish, close the
-  // database (which checkpoints the WAL), exit 0. A second signal closes open connections at once.
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish (both at once,
+  // each within its own grace: a hanging receiver's attempt is cut off and its lease released), close
+  // the database (which checkpoints the WAL), exit 0. A second signal closes open connections at once.
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -58,9 +59,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
       logger.warn('requests still running after the grace period; closing their connections', { grace_ms: SHUTDOWN_GRACE_MS })
       void server.stop(true)
     }, SHUTDOWN_GRACE_MS)
-    await app.stop()
-    clearTimeout(overdue)
-    await dispatcher.stop()
+    await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop()])
     db.$client.close()
     logger.info('stopped', { signal })
     process.exit(0)
