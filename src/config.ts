@@ -18,6 +18,8 @@ export interface Config {
   trustedProxies: string[]
   bootstrapKey: string | undefined
   logLevel: LogLevel
+  /** Settled webhook history (events, deliveries, attempts, response bodies) older than this is pruned. */
+  retentionDays: number
 }
 
 export const DEFAULTS = {
@@ -26,6 +28,7 @@ export const DEFAULTS = {
   dbPath: './data/askad.db',
   rateLimit: '100/60s',
   logLevel: 'info',
+  retentionDays: 30,
 } as const
 
 /** The flag each setting takes on `askad serve`, and the variable it falls back to. */
@@ -38,6 +41,7 @@ export const SETTINGS = [
   { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
+  { flag: 'retention-days', env: 'ASKAD_RETENTION_DAYS', help: `Days delivered webhook events, deliveries and attempts are kept; fractions allowed (default ${DEFAULTS.retentionDays})` },
 ] as const
 
 export type SettingFlag = (typeof SETTINGS)[number]['flag']
@@ -66,6 +70,8 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid port '${get('port')}'`)
   const logLevel = (get('log-level') ?? DEFAULTS.logLevel).toLowerCase() as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
+  const retentionDays = Number(get('retention-days') || DEFAULTS.retentionDays)
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0) throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
   return Object.freeze({
     port,
     host: get('host') || DEFAULTS.host,
@@ -75,5 +81,6 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     trustedProxies: list(get('trusted-proxies')),
     bootstrapKey: get('bootstrap-key') || undefined,
     logLevel,
+    retentionDays,
   })
 }

@@ -1,4 +1,4 @@
-/** `askad serve`: migrate, bootstrap an empty database, listen, and shut down gracefully. */
+/** `askad serve`: migrate, bootstrap an empty database, listen, run the workers, and shut down gracefully. */
 import { createApp } from '../app'
 import type { Config } from '../config'
 import { openDb } from '../db/client'
@@ -8,6 +8,7 @@ import { systemClock } from '../lib/clock'
 import { createLogger } from '../lib/logger'
 import { bootstrap } from '../modules/workspaces/service'
 import { startDispatcher } from '../workers/dispatcher'
+import { startRetention } from '../workers/retention'
 import { VERSION } from '../version'
 
 /**
@@ -29,6 +30,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const dispatcher = startDispatcher(deps)
 
   const boot = bootstrap(db, systemClock, config.bootstrapKey)
+  const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
   const server = app.server!
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
@@ -59,7 +61,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
       logger.warn('requests still running after the grace period; closing their connections', { grace_ms: SHUTDOWN_GRACE_MS })
       void server.stop(true)
     }, SHUTDOWN_GRACE_MS)
-    await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop()])
+    await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop(), retention.stop()])
     db.$client.close()
     logger.info('stopped', { signal })
     process.exit(0)
