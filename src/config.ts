@@ -24,6 +24,8 @@ export interface Config {
   /** ASKAD_SECRET_KEY decoded: webhook secrets and header values are encrypted at rest with it when set. */
   secretKey: Buffer | undefined
   logLevel: LogLevel
+  /** Settled webhook history (events, deliveries, attempts, response bodies) older than this is pruned. */
+  retentionDays: number
 }
 
 export const DEFAULTS = {
@@ -33,6 +35,7 @@ export const DEFAULTS = {
   rateLimit: '100/60s',
   webhookMaxEndpoints: 20,
   logLevel: 'info',
+  retentionDays: 30,
 } as const
 
 /** The flag each setting takes on `askad serve`, and the variable it falls back to. */
@@ -47,6 +50,7 @@ export const SETTINGS = [
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
   { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
+  { flag: 'retention-days', env: 'ASKAD_RETENTION_DAYS', help: `Days delivered webhook events, deliveries and attempts are kept; fractions allowed (default ${DEFAULTS.retentionDays})` },
 ] as const
 
 export type SettingFlag = (typeof SETTINGS)[number]['flag']
@@ -77,6 +81,8 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
   const webhookMaxEndpoints = Number(get('webhook-max-endpoints') || DEFAULTS.webhookMaxEndpoints)
   if (!Number.isInteger(webhookMaxEndpoints) || webhookMaxEndpoints < 1) throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
+  const retentionDays = Number(get('retention-days') || DEFAULTS.retentionDays)
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0) throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
   return Object.freeze({
     port,
     host: get('host') || DEFAULTS.host,
@@ -88,5 +94,6 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     bootstrapKey: get('bootstrap-key') || undefined,
     secretKey: get('secret-key') ? parseSecretKey(get('secret-key')!) : undefined,
     logLevel,
+    retentionDays,
   })
 }

@@ -76,3 +76,49 @@ export async function startServer(cmd: string[], options: { cwd: string; env?: R
     },
   }
 }
+
+export interface StartOutcome {
+  /** Exit code for a command that ended, null for a server still running. */
+  exitCode: number | null
+  stdout: string
+  stderr: string
+  proc: ReturnType<typeof Bun.spawn>
+}
+
+/**
+ * Spawns `count` copies of a command at the same moment. A copy counts as started once it exits,
+ * or, when `readyPattern` is given (a server), once its stdout matches it; servers are left running.
+ */
+export async function spawnTogether(cmd: string[], count: number, options: { cwd: string; env?: Record<string, string>; readyPattern?: RegExp; timeoutMs?: number }): Promise<StartOutcome[]> {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env }
+  const procs = Array.from({ length: count }, () => Bun.spawn(cmd, { cwd: options.cwd, env, stdout: 'pipe', stderr: 'pipe' }))
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+  return await Promise.all(
+    procs.map(async (proc) => {
+      let stdout = ''
+      let stderr = ''
+      const decoder = new TextDecoder()
+      const readErr = (async () => {
+        for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk)
+      })()
+      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader()
+      const stdoutDecoder = new TextDecoder()
+      for (;;) {
+        if (options.readyPattern?.test(stdout)) break
+        const left = deadline - Date.now()
+        const next = await Promise.race([reader.read(), Bun.sleep(Math.max(0, left)).then(() => 'timeout' as const)])
+        if (next === 'timeout') {
+          proc.kill('SIGKILL')
+          break
+        }
+        if (next.done) break
+        stdout += stdoutDecoder.decode(next.value)
+      }
+      reader.releaseLock()
+      if (options.readyPattern?.test(stdout)) return { exitCode: null, stdout, stderr, proc }
+      const exitCode = await proc.exited
+      await readErr
+      return { exitCode, stdout, stderr, proc }
+    }),
+  )
+}

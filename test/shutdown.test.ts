@@ -1,4 +1,7 @@
-/** Graceful shutdown: SIGTERM while 50 slow uploads are in flight lets all of them finish, then exits 0 with a clean database. */
+/**
+ * Graceful shutdown: SIGTERM while 50 slow uploads are in flight lets all of them finish, then exits 0 with a clean database;
+ * a receiver that never answers holds the exit for a bounded time only, and its delivery resumes at once after a restart.
+ */
 import { afterAll, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -6,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '../src/lib/keys'
 import { startServer } from './exe'
+import { startReceiver, until } from './webhooks-helpers'
 
 const ROOT = join(import.meta.dir, '..')
 const SLOW_REQUESTS = 50
@@ -81,3 +85,45 @@ test('SIGTERM with 50 slow requests in flight: all complete with 2xx, exit code 
     db.close()
   }
 }, 30_000)
+
+/** The dispatcher's bound on in-flight attempts at shutdown (5 s), plus start-up noise of a loaded machine. */
+const MAX_EXIT_MS = 6_500
+
+test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a restart the delivery is re-sent at once, same webhook-id', async () => {
+  const dbPath = join(dir, 'hanging.db')
+  const key = generateKey('secret')
+  // The first request is never answered; later ones get 204.
+  const rx = startReceiver((_req, index) => (index === 0 ? new Promise<Response>(() => {}) : new Response(null, { status: 204 })))
+  const start = () =>
+    startServer([process.execPath, 'src/index.ts', 'serve', '--db', dbPath], {
+      cwd: ROOT,
+      env: { ASKAD_BOOTSTRAP_KEY: key, ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', LOG_LEVEL: 'warn' },
+    })
+  const call = (url: string, path: string, body: unknown) =>
+    fetch(`${url}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  try {
+    const first = await start()
+    expect((await call(first.url, '/webhooks', { url: `${rx.url}/hook`, events: ['lead.created'] })).status).toBe(201)
+    expect((await call(first.url, '/leads/inbound', { email: 'hang@example.com' })).status).toBe(201)
+    await until(() => rx.requests.length === 1, 5_000, 'the first attempt')
+
+    const signalledAt = performance.now()
+    first.proc.kill('SIGTERM')
+    expect(await first.proc.exited).toBe(0)
+    expect(performance.now() - signalledAt).toBeLessThan(MAX_EXIT_MS)
+
+    const restartedAt = performance.now()
+    const second = await start()
+    try {
+      await until(() => rx.requests.length === 2, 5_000, 'the re-sent attempt')
+      expect(rx.requests[1]!.at - restartedAt).toBeLessThan(5_000)
+      expect(rx.requests[1]!.headers['webhook-id']).toBe(rx.requests[0]!.headers['webhook-id'])
+      await Bun.sleep(300)
+      expect(rx.requests).toHaveLength(2)
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+  } finally {
+    rx.stop()
+  }
+}, 40_000)

@@ -68,7 +68,7 @@ async function serveWith(args: string[], env: Record<string, string>): Promise<S
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, info, empty lists', () => {
+test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, info, empty lists, 30 days of retention', () => {
   expect(loadConfig({}, {})).toEqual({
     port: 3000,
     host: '0.0.0.0',
@@ -80,6 +80,7 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, in
     bootstrapKey: undefined,
     secretKey: undefined,
     logLevel: 'info',
+    retentionDays: 30,
   })
   expect(DEFAULTS.dbPath).toBe('./data/askad.db')
 })

@@ -1,4 +1,4 @@
-/** `askad serve`: migrate, bootstrap an empty database, listen, and shut down gracefully. */
+/** `askad serve`: migrate, bootstrap an empty database, listen, run the workers, and shut down gracefully. */
 import { createApp } from '../app'
 import type { Config } from '../config'
 import { CLI_BUSY_TIMEOUT_MS, openDb, SERVER_BUSY_TIMEOUT_MS, setBusyTimeout, type Db } from '../db/client'
@@ -12,6 +12,7 @@ import { bootstrap } from '../modules/workspaces/service'
 import { writeProbe } from '../db/storage'
 import { startDispatcher } from '../workers/dispatcher'
 import { CliError } from './output'
+import { startRetention } from '../workers/retention'
 import { VERSION } from '../version'
 
 /**
@@ -39,6 +40,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
 
   const boot = bootstrap(db, systemClock, config.bootstrapKey)
   setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS)
+  const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
   const server = app.server!
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
@@ -53,8 +55,9 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   }
   logger.info('server started', { url, version: VERSION, db: config.dbPath })
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish, close the
-  // database (which checkpoints the WAL), exit 0. A second signal closes open connections at once.
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish (both at once,
+  // each within its own grace: a hanging receiver's attempt is cut off and its lease released), close
+  // the database (which checkpoints the WAL), exit 0. A second signal closes open connections at once.
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -68,9 +71,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
       logger.warn('requests still running after the grace period; closing their connections', { grace_ms: SHUTDOWN_GRACE_MS })
       void server.stop(true)
     }, SHUTDOWN_GRACE_MS)
-    await app.stop()
-    clearTimeout(overdue)
-    await dispatcher.stop()
+    await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop(), retention.stop()])
     db.$client.close()
     logger.info('stopped', { signal })
     process.exit(0)

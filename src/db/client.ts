@@ -20,6 +20,12 @@ export const CLI_BUSY_TIMEOUT_MS = 5_000
  * lead indexes after a few ten thousand rows, and every insert then re-reads index pages.
  */
 const CACHE_KIB = 64 * 1024
+/**
+ * Switching a brand-new file to WAL needs a moment alone with it, and SQLite answers SQLITE_BUSY
+ * at once (no busy_timeout wait) when another process is opening it too: retry for this long.
+ */
+const WAL_SWITCH_TIMEOUT_MS = 5_000
+const WAL_SWITCH_RETRY_MS = 10
 
 /** Owner read/write only: the database holds leads, key hashes and webhook secrets. */
 export const DB_FILE_MODE = 0o600
@@ -54,7 +60,7 @@ export function openDb(path: string, options: { busyTimeoutMs?: number } = {}): 
   }
   const sqlite = new Database(path, { create: true, strict: true })
   setBusyTimeout(sqlite, options.busyTimeoutMs ?? SERVER_BUSY_TIMEOUT_MS)
-  sqlite.exec('PRAGMA journal_mode = WAL')
+  if (path !== ':memory:') enableWal(sqlite)
   sqlite.exec('PRAGMA synchronous = NORMAL')
   sqlite.exec('PRAGMA foreign_keys = ON')
   sqlite.exec(`PRAGMA cache_size = -${CACHE_KIB}`)
@@ -78,5 +84,18 @@ export function withoutBusyWait<T>(sqlite: Database, fn: () => T): T {
     return fn()
   } finally {
     setBusyTimeout(sqlite, timeout)
+  }
+}
+
+function enableWal(sqlite: Database): void {
+  const deadline = Date.now() + WAL_SWITCH_TIMEOUT_MS
+  for (;;) {
+    try {
+      const mode = sqlite.query<{ journal_mode: string }, []>('PRAGMA journal_mode = WAL').get()?.journal_mode
+      if (mode === 'wal' || Date.now() > deadline) return
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error
+    }
+    Bun.sleepSync(WAL_SWITCH_RETRY_MS)
   }
 }

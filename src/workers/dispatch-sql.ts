@@ -94,6 +94,10 @@ export function dispatchStatements(db: Db) {
       update webhook_deliveries set status = $status, attempt_count = $attempt_count, next_attempt_at = $next_attempt_at,
         lease_until = null, lease_owner = null, manual = 0, last_status_code = $last_status_code, last_error = $last_error, updated_at = $now
       where id = $id`),
+    /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
+    release: q.query<never, { id: string; owner: string }>(
+      "update webhook_deliveries set lease_until = null, lease_owner = null where id = $id and lease_owner = $owner and status = 'pending'",
+    ),
     markSuccess: q.query<never, { id: string; now: number }>('update webhook_endpoints set last_success_at = $now, failing_since = null where id = $id'),
   }
 }

@@ -31,6 +31,8 @@ const MAX_IDLE_MS = 30_000
 const BUSY_POLL_MS = 1_000
 /** Pause before pumping again when claiming or scheduling failed (a database error), instead of spinning. */
 const ERROR_RETRY_MS = 1_000
+/** How long stop() lets attempts in flight finish before cutting them off: inside Docker's 10 s stop timeout. */
+export const SHUTDOWN_GRACE_MS = 5_000
 /** No 2xx for this long, and a delivery that used up its retries: the endpoint is disabled. */
 const AUTO_DISABLE_AFTER_MS = 5 * 24 * 60 * 60 * 1000
 
@@ -54,8 +56,11 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Look for due deliveries now (called after a commit that queued some). */
   wake(): void
-  /** Stop claiming work and wait for attempts in flight. */
-  stop(): Promise<void>
+  /**
+   * Stop claiming work and let attempts in flight finish for up to `graceMs` (default SHUTDOWN_GRACE_MS);
+   * the ones still running are then aborted, unrecorded, and their leases released so any process resumes them at once.
+   */
+  stop(graceMs?: number): Promise<void>
   /** Sends everything due at the clock's current time, retries included once due, and resolves when idle; returns the attempts made. */
   runDue(): Promise<number>
   /** What /healthz reports: attempts in flight, and the last error of the loop (e.g. a locked database) if it has not worked since. */
@@ -86,6 +91,8 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
   const userAgent = `askad-webhooks/${VERSION}`
 
   const inFlight = new Set<Promise<void>>()
+  /** Aborts every attempt still running when the shutdown grace is over. */
+  const cutOff = new AbortController()
   let attemptsMade = 0
   let stopping = false
   let pumpQueued = false
@@ -140,8 +147,10 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
     const headers = openHeaders(box, JSON.parse(job.headers) as Record<string, string>)
     const outcome = await sendAttempt(
       { url: job.url, eventId: job.event_id, payload: job.payload, secrets, headers, probeConnect: job.unproven === 1 },
-      { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, connectTimeoutMs, connect, userAgent },
+      { fetch: fetchFn, resolveHost, allow, now: startedAt, timeoutMs, connectTimeoutMs, connect, userAgent, signal: cutOff.signal },
     )
+    // Cut off by shutdown: not the receiver's fault, so no attempt is recorded and the next process sends it again.
+    if (cutOff.signal.aborted) return releaseLease(job.id)
     attemptsMade++
     await recordSoon({ deliveryId: job.id, startedAt, outcome })
   }
@@ -315,15 +324,25 @@ export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}):
     logger.info('webhook.leases_released', { owners: dead })
   }
 
+  function releaseLease(deliveryId: string): void {
+    stmt.release.run({ id: deliveryId, owner })
+    logger.warn('webhook.attempt_interrupted', { delivery_id: deliveryId, reason: 'shutdown' })
+  }
+
   releaseDeadLeases()
   wake()
 
   return {
     wake,
     state: () => ({ running: !stopping, in_flight: inFlight.size, last_error: lastError }),
-    async stop() {
+    async stop(graceMs = SHUTDOWN_GRACE_MS) {
       stopping = true
       clearTimeout(timer)
+      let graceTimer: ReturnType<typeof setTimeout> | undefined
+      const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)))
+      await Promise.race([Promise.allSettled([...inFlight]), graceOver])
+      clearTimeout(graceTimer)
+      if (inFlight.size > 0) cutOff.abort()
       await Promise.allSettled([...inFlight])
     },
     async runDue() {

@@ -45,6 +45,8 @@ export interface AttemptEnv {
   connectTimeoutMs: number
   connect: TcpProbe
   userAgent: string
+  /** Aborts the attempt early (shutdown); it then ends as a timeout. */
+  signal?: AbortSignal
 }
 
 export interface AttemptOutcome {
@@ -64,7 +66,8 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
   const failed = (errorClass: ErrorClass, errorMessage: string) =>
     done({ statusCode: null, errorClass, errorMessage, responseBody: null, retryAfterMs: null })
 
-  const signal = AbortSignal.timeout(env.timeoutMs)
+  const deadline = AbortSignal.timeout(env.timeoutMs)
+  const signal = env.signal ? AbortSignal.any([deadline, env.signal]) : deadline
   const check = await Promise.race([checkUrl(req.url, env.allow, env.resolveHost), aborted(signal)])
   if (check === 'timeout') return failed('timeout', `no answer within ${env.timeoutMs} ms (resolving the host)`)
   if (!check.ok) return failed(check.reason, check.message)
@@ -84,7 +87,7 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
     if (req.probeConnect) {
       const url = new URL(req.url)
       const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
-      const probe = await env.connect(address.replace(/%.*$/, ''), port, Math.min(env.connectTimeoutMs, env.timeoutMs))
+      const probe = await Promise.race([env.connect(address.replace(/%.*$/, ''), port, Math.min(env.connectTimeoutMs, env.timeoutMs)), aborted(signal)])
       if (probe === 'timeout') return failed('timeout', `could not connect within ${env.connectTimeoutMs} ms`)
       if (probe !== 'ok') {
         if (i < check.addresses.length - 1) continue

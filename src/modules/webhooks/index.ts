@@ -182,7 +182,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'List deliveries',
           description:
             'The delivery log of an endpoint, newest first: each delivery with every attempt (number, trigger, start, duration, status code, ' +
-            'error class, first 20 KB of the response body, next attempt time). Filter by `status`. Scope `webhooks:manage`.',
+            'error class, first 20 KB of the response body, next attempt time). Filter by `status`. Once every delivery of an event is settled ' +
+            'and the event is older than `ASKAD_RETENTION_DAYS` (30 days), it leaves the log with its attempts. Scope `webhooks:manage`.',
         },
       },
     )
