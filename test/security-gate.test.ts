@@ -246,13 +246,18 @@ describe('what the red team found next (bodies and keys)', () => {
   afterAll(() => own.close())
   const json = { 'content-type': 'application/json' }
 
-  test('a JSON body of 300,000 tiny values is refused before JSON.parse, quickly', async () => {
+  test('a JSON body of 300,000 tiny values is refused before JSON.parse, in a fraction of its parse time', async () => {
     for (const body of [`{"a":[${'{},'.repeat(300_000)}{}]}`, `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":1`).join(',')}}`]) {
+      // Measured here, on this machine under its current load, rather than against a fixed budget.
+      const parseStarted = performance.now()
+      JSON.parse(body)
+      const parseMs = performance.now() - parseStarted
       const started = performance.now()
       const res = await own.request('POST', '/api/v1/leads/capture', { rawBody: body, headers: json })
+      const refusedMs = performance.now() - started
       const problem = await expectProblem(res, 413)
       expect(problem.detail).toContain('values')
-      expect(performance.now() - started).toBeLessThan(150)
+      expect(refusedMs).toBeLessThan(Math.max(parseMs, 20))
     }
   })
 

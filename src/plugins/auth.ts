@@ -119,10 +119,18 @@ export function requireScope(auth: Auth, scope: Scope): void {
   }
 }
 
+/** OpenAPI extension naming the scope an operation needs (`x-required-scope: leads:read`). */
+export const SCOPE_EXTENSION = 'x-required-scope'
+
 /** Route side: the `{ scope }` macro. Stateless, so every module can mount it. */
 export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
   /** Requires an authenticated key holding this scope; provides `auth`. */
   scope: (scope: Scope) => ({
+    // The route table (and the OpenAPI document) names each route's scope: tests check every route against it.
+    introspect(route) {
+      const options = route as { detail?: Record<string, unknown> }
+      options.detail = { ...options.detail, [SCOPE_EXTENSION]: scope }
+    },
     transform({ request }) {
       const found = authByRequest.get(request)
       if (!found) throw new ApiError('unauthorized', limitsOf(request) ? FAILURE_DETAIL.missing : NOT_GATED_DETAIL)

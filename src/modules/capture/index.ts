@@ -5,7 +5,7 @@ import { parseRanges, requestClientIp } from '../../lib/client-ip'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
-import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, refuseSecretKeysFromPage, requireScope, type AuthPlugin } from '../../plugins/auth'
+import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formRoutes, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
 import { requestState } from '../../plugins/request-context'
@@ -127,6 +127,8 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         },
         response: { 201: CaptureModel.created, 200: CaptureModel.thankYouPage, 303: CaptureModel.redirect, ...problems(...BODY_ERRORS) },
         detail: {
+          // Checked in the transform above (the key may come in the body), not by the scope macro.
+          [SCOPE_EXTENSION]: 'leads:capture',
           summary: 'Capture a lead from a web form or page',
           description:
             'For landing pages, embedded widgets and plain HTML forms (no JavaScript needed). Send a publishable key (`ask_pk_…`, scope `leads:capture`) as ' +
