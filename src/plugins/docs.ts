@@ -13,8 +13,8 @@ import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../lib/error
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
 import { Problem } from '../lib/problem-model'
 import { VERSION } from '../version'
-import { API_PREFIX } from './auth'
-import { formRoutes } from './body'
+import { API_PREFIX } from '../lib/api-prefix'
+import { acceptsForms } from './route-table'
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
 
 const DOCS_PATH = '/docs'
@@ -175,7 +175,7 @@ const IDEMPOTENCY_KEY_PARAMETER = {
 function refineOperation(op: Json, route: RouteInfo): void {
   const body = op.requestBody?.content?.['application/json']?.schema
   if (body) {
-    const types = formRoutes.has(route.path) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
+    const types = acceptsForms(route) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
     const optional = (route.hooks?.body as Record<symbol, unknown> | undefined)?.[Symbol.for('TypeBox.Optional')] === 'Optional'
     op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
   }

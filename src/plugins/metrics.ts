@@ -8,7 +8,7 @@ import type { Db } from '../db/client'
 import { webhookDeliveries } from '../db/schema'
 import type { AppDeps } from '../deps'
 import { VERSION } from '../version'
-import { requestState } from './request-context'
+import { requestContext } from './request-context'
 
 const METRICS_PATH = '/metrics'
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -152,8 +152,8 @@ export const metrics = (deps: AppDeps) => {
   const routeOf = routeMatcher(() => table.getGlobalRoutes())
   return plugin
     .onAfterResponse({ as: 'global' }, ({ request, route, path, set }) => {
-      const state = requestState(request)
-      const status = state.errorStatus ?? (typeof set.status === 'number' ? set.status : 200)
+      const state = requestContext(request)
+      const status = state.status ?? (typeof set.status === 'number' ? set.status : 200)
       const pattern = route || routeOf(request.method, path)
       requests.observe(request.method, pattern, status, (performance.now() - state.startedAt) / 1000)
     })
