@@ -12,7 +12,7 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import type { Auth, AuthFailure, Authenticate } from '../lib/api-key'
+import type { Auth, AuthFailure, Authenticate } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
@@ -22,7 +22,7 @@ import { createRateLimits } from './rate-limit'
 import { clientIpOf, requestContext, routedPath } from './request-context'
 import { fromRouteTable, keyFromTransform, keySourcesOf, type KeySource, type RouteEntry } from './route-table'
 
-export type { Auth } from '../lib/api-key'
+export type { Auth } from '../db/api-key'
 
 /** What the gate is built from: the key check (the api-keys module's, wired in app.ts), time and the limits. */
 export interface AuthDeps {

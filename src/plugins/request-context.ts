@@ -10,7 +10,7 @@
  * holds, and the map lets the context go with it.
  */
 import type { Tx } from '../db/tx'
-import type { Auth, ApiKey } from '../lib/api-key'
+import type { Auth, ApiKey } from '../db/api-key'
 import { requestClientIp } from '../lib/client-ip'
 import { ApiError } from '../lib/errors'
 import type { AddressRanges } from '../lib/ssrf'

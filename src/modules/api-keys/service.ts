@@ -14,9 +14,9 @@ import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../l
 import { singleLine } from '../../lib/text'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
 
-import type { ApiKey, AuthFailure } from '../../lib/api-key'
+import type { ApiKey, AuthFailure } from '../../db/api-key'
 
-export type { ApiKey, AuthFailure } from '../../lib/api-key'
+export type { ApiKey, AuthFailure } from '../../db/api-key'
 
 export interface CreateKeyInput {
   workspaceId: string

@@ -1,8 +1,8 @@
 /**
- * The API key as stored and what authenticating one yields, in a neutral place: the auth plugin
+ * The API key as stored and what authenticating one yields, beside the schema it comes from: the auth plugin
  * consumes them, the api-keys module produces them, and neither imports the other.
  */
-import type { apiKeys } from '../db/schema'
+import type { apiKeys } from './schema'
 
 /** An API key row (hash only, never the key). */
 export type ApiKey = typeof apiKeys.$inferSelect
