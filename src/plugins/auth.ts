@@ -9,6 +9,10 @@
  * (`Host: a`, absolute-form targets), and a disagreement must not skip the gate. It also fails
  * closed: a key is accepted only on a request the gate bound to its rate limits, so a handler
  * reached around the gate finds no auth and refuses.
+ *
+ * Routes whose key may arrive in the body declare `keyFrom: ['header', 'query', 'form']`; the
+ * gate, which runs before routing and before any body is read, learns those paths from its own
+ * app's route table (route-table.ts), so apps in one process never share the list.
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
