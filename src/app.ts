@@ -3,7 +3,9 @@ import { Elysia } from 'elysia'
 import { sql } from 'drizzle-orm'
 import type { AppDeps } from './deps'
 import { accessLog } from './plugins/access-log'
-import { auth, scopes, API_PREFIX } from './plugins/auth'
+import { API_PREFIX } from './lib/api-prefix'
+import type { Authenticate } from './db/api-key'
+import { auth, scopes } from './plugins/auth'
 import { bodyParser } from './plugins/body'
 import { dashboard } from './dashboard'
 import { docs } from './plugins/docs'
@@ -11,6 +13,7 @@ import { errors } from './plugins/errors'
 import { idempotency } from './plugins/idempotency'
 import { metrics } from './plugins/metrics'
 import { apiKeysModule } from './modules/api-keys'
+import { authenticateKey } from './modules/api-keys/service'
 import { campaignsModule } from './modules/campaigns'
 import { captureModule } from './modules/capture'
 import { contactsModule } from './modules/contacts'
@@ -19,6 +22,11 @@ import { leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
 import { writeProbe } from './db/storage'
 import { VERSION } from './version'
+
+/** The gate's key check: the api-keys module's look-up, handed to the auth plugin so plugins never import modules. */
+export function keyAuthenticator(deps: Pick<AppDeps, 'db' | 'clock'>): Authenticate {
+  return (presented) => authenticateKey(deps.db, deps.clock, presented)
+}
 
 /** Builds the whole app: plugins in the order they must run, then every API module under /api/v1. */
 export function createApp(deps: AppDeps) {
@@ -30,8 +38,8 @@ export function createApp(deps: AppDeps) {
     .use(accessLog(deps.logger))
     .use(metrics(deps))
     .use(errors(deps))
-    .use(bodyParser)
-    .use(auth(deps))
+    .use(bodyParser())
+    .use(auth({ ...deps, authenticate: keyAuthenticator(deps) }))
     .use(idempotency(deps))
     .use(docs())
     .use(dashboard(deps))

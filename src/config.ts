@@ -1,5 +1,7 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
+import { parseRanges } from './lib/client-ip'
 import { parseSecretKey } from './lib/secret-box'
+import type { AddressRanges } from './lib/ssrf'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -16,10 +18,12 @@ export interface Config {
   host: string
   dbPath: string
   rateLimit: RateLimitConfig
-  webhookAllowCidrs: string[]
+  /** CIDRs webhooks may reach despite the SSRF guard, parsed once here. */
+  webhookAllowCidrs: AddressRanges
   /** Endpoints a workspace may have; bounds the deliveries one event fans out to. */
   webhookMaxEndpoints: number
-  trustedProxies: string[]
+  /** Proxies whose X-Forwarded-For is believed, parsed once here. */
+  trustedProxies: AddressRanges
   bootstrapKey: string | undefined
   /** ASKAD_SECRET_KEY decoded: webhook secrets and header values are encrypted at rest with it when set. */
   secretKey: Buffer | undefined
@@ -88,9 +92,9 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     host: get('host') || DEFAULTS.host,
     dbPath: get('db') || DEFAULTS.dbPath,
     rateLimit: parseRateLimit(get('rate-limit') || DEFAULTS.rateLimit),
-    webhookAllowCidrs: list(get('webhook-allow-cidrs')),
+    webhookAllowCidrs: parseRanges(list(get('webhook-allow-cidrs'))),
     webhookMaxEndpoints,
-    trustedProxies: list(get('trusted-proxies')),
+    trustedProxies: parseRanges(list(get('trusted-proxies'))),
     bootstrapKey: get('bootstrap-key') || undefined,
     secretKey: get('secret-key') ? parseSecretKey(get('secret-key')!) : undefined,
     logLevel,

@@ -5,6 +5,7 @@ import { Elysia } from 'elysia'
 import { createApp } from '../src/app'
 import { openDb } from '../src/db/client'
 import { idempotencyKeys, leads } from '../src/db/schema'
+import { keyAuthenticator } from '../src/app'
 import { auth } from '../src/plugins/auth'
 import { bodyParser } from '../src/plugins/body'
 import { errors } from '../src/plugins/errors'
@@ -282,7 +283,7 @@ describe('at the listening server', () => {
     let key: string
 
     beforeAll(() => {
-      const authPlugin = auth(h.deps)
+      const authPlugin = auth({ ...h.deps, authenticate: keyAuthenticator(h.deps) })
       const slow = new Elysia().use(authPlugin).post(
         '/slow',
         async () => {
@@ -300,7 +301,7 @@ describe('at the listening server', () => {
       )
       const server = new Elysia()
         .use(errors(h.deps))
-        .use(bodyParser)
+        .use(bodyParser())
         .use(authPlugin)
         .use(idempotency(h.deps))
         .group('/api/v1', (api) => api.use(slow))

@@ -5,7 +5,6 @@
  */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../deps'
-import { parseRanges, requestClientIp } from '../lib/client-ip'
 import { checkModel } from '../lib/check-model'
 import { ApiError, invalid } from '../lib/errors'
 import { parsePageQuery } from '../lib/pagination'
@@ -19,8 +18,9 @@ import { findSession, endSession, signIn, type ActiveSession, type SignInFailure
 import { WebhookModel } from '../modules/webhooks/model'
 import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
 import { requireScope } from '../plugins/auth'
-import { formRoutes } from '../plugins/body'
-import { routedPath } from '../plugins/request-context'
+import { formParser } from '../plugins/body'
+import { FORM_PARSER } from '../plugins/route-table'
+import { clientIpOf, routedPath } from '../plugins/request-context'
 import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
 import { CSRF_FIELD, clearedCookie, createSignInLimiter, csrfMatches, readCookie, sameOrigin, sessionCookie, SESSION_COOKIE } from './guard'
@@ -61,6 +61,9 @@ const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable'
 
 /** Keeps dashboard routes out of the OpenAPI document. */
 const HIDDEN = { detail: { hide: true } }
+
+/** Dashboard form posts: hidden from the docs, and parsed as forms (plugins/body.ts). */
+const FORM_POST = { ...HIDDEN, parse: FORM_PARSER }
 
 const SIGN_IN_MESSAGES: Record<SignInFailure, string> = {
   missing: 'Enter a secret API key.',
@@ -145,7 +148,6 @@ function forbidden(text: string): Response {
 export const dashboard = (deps: AppDeps) => {
   const { db, clock } = deps
   const limiter = createSignInLimiter(clock)
-  const trustedProxies = parseRanges(deps.config.trustedProxies)
 
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
   const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) => async (c: RouteContext): Promise<Response> => {
@@ -200,18 +202,8 @@ export const dashboard = (deps: AppDeps) => {
   const webhooksView = (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
     page(c, 'Webhooks', webhooksPage(db, c.workspaceId, c.viewer, form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
 
-  const formPosts = [
-    `${BASE}/sign-in`,
-    `${BASE}/sign-out`,
-    `${BASE}/deals/:id/stage`,
-    KEYS_PATH,
-    `${KEYS_PATH}/:id/revoke`,
-    WEBHOOKS_PATH,
-    ...['edit', 'test', 'rotate', 'enable', 'disable', 'recover', 'deliveries/:did/retry'].map((action) => `${WEBHOOKS_PATH}/:id/${action}`),
-  ]
-  for (const path of formPosts) formRoutes.add(path)
-
   return new Elysia({ name: 'dashboard' })
+    .use(formParser)
     // Before any body is read: a form post from another site costs no parsing at all.
     .onRequest((context) => {
       const { request } = context
@@ -234,7 +226,7 @@ export const dashboard = (deps: AppDeps) => {
       ({ request, body, server }) => {
         if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
         const next = safeNext(field(body, 'next'))
-        const ip = requestClientIp(request, server, trustedProxies)
+        const ip = clientIpOf(request, server, deps.config.trustedProxies)
         const result = signIn(db, clock, field(body, 'key') ?? '')
         if ('failure' in result) {
           const wait = limiter.failed(ip)
@@ -246,7 +238,7 @@ export const dashboard = (deps: AppDeps) => {
         }
         return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
       },
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${BASE}/sign-out`,
@@ -254,7 +246,7 @@ export const dashboard = (deps: AppDeps) => {
         endSession(db, readCookie(request, SESSION_COOKIE))
         return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .get(BASE, signedIn(needs('leads:read', (c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now())))), HIDDEN)
     .get(`${BASE}/contacts`, signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
@@ -280,7 +272,7 @@ export const dashboard = (deps: AppDeps) => {
           return redirect(`${BASE}/deals?done=moved`)
         }),
       ),
-      HIDDEN,
+      FORM_POST,
     )
     .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
     .post(
@@ -313,7 +305,7 @@ export const dashboard = (deps: AppDeps) => {
           throw error
         }
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${KEYS_PATH}/:id/revoke`,
@@ -321,7 +313,7 @@ export const dashboard = (deps: AppDeps) => {
         revokeKey(db, clock, c.workspaceId, c.params.id!)
         return redirect(`${KEYS_PATH}?done=revoked`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .get(WEBHOOKS_PATH, webhooksAction((c) => webhooksView(c)), HIDDEN)
     .post(
@@ -336,7 +328,7 @@ export const dashboard = (deps: AppDeps) => {
           throw error
         }
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .get(
       `${WEBHOOKS_PATH}/:id`,
@@ -359,7 +351,7 @@ export const dashboard = (deps: AppDeps) => {
           return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
         }
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/test`,
@@ -367,7 +359,7 @@ export const dashboard = (deps: AppDeps) => {
         sendTestEvent(deps, c.workspaceId, c.params.id!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/rotate`,
@@ -375,7 +367,7 @@ export const dashboard = (deps: AppDeps) => {
         const { endpoint, secret } = rotateSecret(deps, c.workspaceId, c.params.id!)
         return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/enable`,
@@ -383,7 +375,7 @@ export const dashboard = (deps: AppDeps) => {
         await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/disable`,
@@ -391,7 +383,7 @@ export const dashboard = (deps: AppDeps) => {
         await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/recover`,
@@ -399,7 +391,7 @@ export const dashboard = (deps: AppDeps) => {
         recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
@@ -407,7 +399,7 @@ export const dashboard = (deps: AppDeps) => {
         retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
       }),
-      HIDDEN,
+      FORM_POST,
     )
     .get(`${BASE}/embed`, signedIn((c) => page(c, 'Embed', embedPage(db, c.workspaceId, new URL(c.request.url).origin, clock.now()))), HIDDEN)
     .get(

@@ -9,30 +9,31 @@
  * (`Host: a`, absolute-form targets), and a disagreement must not skip the gate. It also fails
  * closed: a key is accepted only on a request the gate bound to its rate limits, so a handler
  * reached around the gate finds no auth and refuses.
+ *
+ * Routes whose key may arrive in the body declare `keyFrom: ['header', 'query', 'form']`; the
+ * gate, which runs before routing and before any body is read, learns those paths from its own
+ * app's route table (route-table.ts), so apps in one process never share the list.
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import type { Db } from '../db/client'
-import { parseRanges, requestClientIp } from '../lib/client-ip'
+import type { Auth, AuthFailure, Authenticate } from '../db/api-key'
+import { API_PREFIX } from '../lib/api-prefix'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
 import type { Scope } from '../lib/scopes'
 import { SECRET_KEY_PREFIX } from '../lib/keys'
-import { authenticateKey, type ApiKey, type AuthFailure } from '../modules/api-keys/service'
-import { createRateLimits, limitsOf } from './rate-limit'
-import { requestState, routedPath } from './request-context'
+import { createRateLimits } from './rate-limit'
+import { clientIpOf, requestContext, routedPath } from './request-context'
+import { fromRouteTable, keyFromTransform, keySourcesOf, type KeySource, type RouteEntry } from './route-table'
 
-export interface Auth {
-  key: ApiKey
-  workspaceId: string
+export type { Auth } from '../db/api-key'
+
+/** What the gate is built from: the key check (the api-keys module's, wired in app.ts), time and the limits. */
+export interface AuthDeps {
+  authenticate: Authenticate
+  clock: Clock
+  config: Pick<Config, 'rateLimit' | 'trustedProxies'>
 }
-
-export const API_PREFIX = '/api/v1'
-
-/** Routes that may authenticate later, from a form field (`_key`), when no key is in the headers or URL. */
-export const deferredAuthRoutes = new Set<string>()
-
-const authByRequest = new WeakMap<Request, Auth>()
 
 const FAILURE_DETAIL: Record<AuthFailure, string> = {
   missing: "No API key. Send it as 'Authorization: Bearer ask_sk_…'.",
@@ -66,15 +67,16 @@ export function presentedKey(request: Request): string | null {
 
 /** The authenticated key of a request, if any. */
 export function authOf(request: Request): Auth | undefined {
-  return authByRequest.get(request)
+  return requestContext(request).auth
 }
 
 /** Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure. */
-export function authenticate(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
-  const limits = limitsOf(request)
+export function authenticate(check: Authenticate, request: Request, presented: string | null): Auth {
+  const context = requestContext(request)
+  const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
   if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
-  const result = authenticateKey(db, clock, presented ?? '')
+  const result = check(presented ?? '')
   if ('failure' in result) {
     limits.authFailed()
     throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
@@ -86,8 +88,8 @@ export function authenticate(db: Db, clock: Clock, request: Request, presented: 
     throw new ApiError('forbidden', 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.')
   }
   const auth = { key, workspaceId: key.workspaceId }
-  authByRequest.set(request, auth)
-  requestState(request).keyPrefix = key.prefix
+  context.auth = auth
+  context.keyPrefix = key.prefix
   return auth
 }
 
@@ -99,7 +101,7 @@ export function authenticate(db: Db, clock: Clock, request: Request, presented: 
 export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): void {
   for (const value of presented) {
     if (typeof value !== 'string' || !value.startsWith(SECRET_KEY_PREFIX)) continue
-    const limits = limitsOf(request)
+    const limits = requestContext(request).limits
     if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
     limits.authFailed()
     throw new ApiError('unauthorized', SECRET_IN_URL_DETAIL)
@@ -107,9 +109,9 @@ export function refuseSecretKeysFromPage(request: Request, presented: Iterable<u
 }
 
 /** Authenticates a key that came in the URL (`?key=`) or a form field (`_key`); a secret key is refused without a look-up. */
-export function authenticateFromPage(db: Db, clock: Clock, request: Request, presented: string | null): Auth {
+export function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): Auth {
   refuseSecretKeysFromPage(request, [presented])
-  return authenticate(db, clock, request, presented)
+  return authenticate(check, request, presented)
 }
 
 /** Throws 403 unless the request's key holds the scope. */
@@ -122,7 +124,7 @@ export function requireScope(auth: Auth, scope: Scope): void {
 /** OpenAPI extension naming the scope an operation needs (`x-required-scope: leads:read`). */
 export const SCOPE_EXTENSION = 'x-required-scope'
 
-/** Route side: the `{ scope }` macro. Stateless, so every module can mount it. */
+/** Route side: the `{ scope }` and `{ keyFrom }` macros. Stateless, so every module can mount it. */
 export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
   /** Requires an authenticated key holding this scope; provides `auth`. */
   scope: (scope: Scope) => ({
@@ -132,14 +134,20 @@ export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
       options.detail = { ...options.detail, [SCOPE_EXTENSION]: scope }
     },
     transform({ request }) {
-      const found = authByRequest.get(request)
-      if (!found) throw new ApiError('unauthorized', limitsOf(request) ? FAILURE_DETAIL.missing : NOT_GATED_DETAIL)
-      requireScope(found, scope)
+      const context = requestContext(request)
+      if (!context.auth) throw new ApiError('unauthorized', context.limits ? FAILURE_DETAIL.missing : NOT_GATED_DETAIL)
+      requireScope(context.auth, scope)
     },
     resolve({ request }) {
-      return { auth: authByRequest.get(request)! }
+      return { auth: requestContext(request).auth! }
     },
   }),
+  /**
+   * Where this route's key may come from. With 'form', the gate lets a request without a key in its
+   * headers or URL through to the route, which then authenticates the `_key` form field itself.
+   * Only static paths: the gate looks the declaration up by the routed path, before routing.
+   */
+  keyFrom: (sources: KeySource[]) => ({ transform: keyFromTransform(sources) }),
 })
 
 /** The route a deferred-auth lookup uses: Elysia routes `/x/` like `/x` (strictPath is off). */
@@ -147,30 +155,43 @@ function withoutTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
 }
 
+/** The paths of this app whose key may come from a form, from its route table. */
+function formKeyPaths(routes: RouteEntry[]): Set<string> {
+  const paths = new Set<string>()
+  for (const route of routes) {
+    if (!keySourcesOf(route)?.includes('form')) continue
+    if (/[:*]/.test(route.path)) throw new Error(`keyFrom: ['form'] needs a static path; '${route.path}' has parameters.`)
+    paths.add(withoutTrailingSlash(route.path))
+  }
+  return paths
+}
+
 /** App side: authenticates and rate-limits every /api/v1 request once, in onRequest; mount it on the root app only. */
-export const auth = (deps: { db: Db; clock: Clock; config: Pick<Config, 'rateLimit' | 'trustedProxies'> }) => {
+export const auth = (deps: AuthDeps) => {
   const limits = createRateLimits(deps)
-  const trustedProxies = parseRanges(deps.config.trustedProxies)
-  return new Elysia({ name: 'auth' })
+  const plugin = new Elysia({ name: 'auth' })
+  // Built from this app's routes on its first request, never shared with another app.
+  const deferredPaths = fromRouteTable(plugin, formKeyPaths)
+  return plugin
     .onRequest((context) => {
       const { request, server, set } = context
       // What the router matches on; see the note at the top of this file.
       const path = routedPath(context)
       if (!path.startsWith(API_PREFIX + '/')) return
-      const ip = requestClientIp(request, server, trustedProxies)
+      const ip = clientIpOf(request, server, deps.config.trustedProxies)
       if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)
       const fromUrl = request.url.includes('?') ? new URL(request.url).searchParams.getAll('key') : []
       refuseSecretKeysFromPage(request, fromUrl)
       const presented = presentedKey(request)
-      if (presented !== null || !deferredAuthRoutes.has(withoutTrailingSlash(path))) {
-        authenticate(deps.db, deps.clock, request, presented)
+      if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
+        authenticate(deps.authenticate, request, presented)
         return
       }
       // A page's key in the URL is checked here too, before any body is read.
-      if (fromUrl.length > 0) return void authenticateFromPage(deps.db, deps.clock, request, fromUrl[0]!)
+      if (fromUrl.length > 0) return void authenticateFromPage(deps.authenticate, request, fromUrl[0]!)
       // The key can only be in the body now, which costs parsing: not for an address out of failures.
-      limitsOf(request)!.refuseIfOutOfFailures()
+      requestContext(request).limits!.refuseIfOutOfFailures()
     })
     .use(scopes)
 }

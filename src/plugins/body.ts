@@ -1,10 +1,12 @@
 /**
  * The one body parser: enforces the 1 MiB limit while reading (Content-Length or not),
  * answers 415 for content types a route does not take and 400 for malformed JSON.
- * Forms are accepted only by routes registered in `formRoutes` (browser capture).
+ * Forms are accepted only by routes that name the form parser (`parse: FORM_PARSER`: browser
+ * capture, the dashboard's form posts); every other route takes JSON only.
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../lib/errors'
+import { acceptsForms, FORM_PARSER, fromRouteTable, type RouteEntry } from './route-table'
 
 /** Largest request body accepted, in bytes (SPEC §9). */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -21,9 +23,6 @@ export const MAX_JSON_DEPTH = 32
  * unauthenticated work a form body can cause small and linear (SPEC §10).
  */
 export const MAX_FORM_FIELDS = 1_000
-
-/** Route patterns that accept urlencoded and multipart form bodies besides JSON. */
-export const formRoutes = new Set<string>()
 
 const NO_BODY = Symbol('no body')
 
@@ -140,11 +139,10 @@ function multipartParts(bytes: Uint8Array, boundary: string): number {
   return parts
 }
 
-async function parseBody(request: Request, route: string): Promise<unknown> {
+async function parseBody(request: Request, acceptsForms: boolean): Promise<unknown> {
   const type = mediaType(request.headers.get('content-type'))
   const bytes = await readLimited(request)
   if (bytes.byteLength === 0) return NO_BODY
-  const acceptsForms = formRoutes.has(route)
   if (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) {
     const text = new TextDecoder().decode(bytes)
     const problem = jsonShapeProblem(text)
@@ -177,9 +175,31 @@ async function parseBody(request: Request, route: string): Promise<unknown> {
   throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send ${accepted}.`)
 }
 
-/** Parses every request body under the limits above, before Elysia validates it. */
-export const bodyParser = new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, route }) => {
+/** `METHOD path` of every route of the app that names the form parser. */
+function formRoutesOf(routes: RouteEntry[]): Set<string> {
+  return new Set(routes.filter(acceptsForms).map((route) => `${route.method} ${route.path}`))
+}
+
+async function parse(request: Request, acceptsForms: boolean): Promise<unknown> {
   if (request.method === 'GET' || request.method === 'HEAD') return
-  const body = await parseBody(request, route)
+  const body = await parseBody(request, acceptsForms)
   return body === NO_BODY ? null : body
-})
+}
+
+/**
+ * The named form parser: a module that mounts it may declare `parse: FORM_PARSER` on a route. It
+ * parses JSON and forms under the same limits; in practice `bodyParser` answers first (below).
+ */
+export const formParser = new Elysia({ name: 'form-parser' }).parser(FORM_PARSER, ({ request }) => parse(request, true))
+
+/**
+ * Parses every request body of one app under the limits above, before Elysia validates it.
+ * Elysia runs this global parser before a route's named one, so it reads the route's choice from
+ * this app's route table and parses forms itself where the route named FORM_PARSER; every other
+ * route takes JSON only.
+ */
+export const bodyParser = () => {
+  const plugin = new Elysia({ name: 'body-parser' })
+  const formRoutes = fromRouteTable(plugin, formRoutesOf)
+  return plugin.onParse({ as: 'global' }, ({ request, route }) => parse(request, formRoutes().has(`${request.method} ${route}`)))
+}

@@ -5,7 +5,6 @@
  * style and icon are embedded in the executable and served from `/docs/assets/`.
  */
 import { Elysia } from 'elysia'
-import { filterPaths, registerSchemaPath } from '@elysiajs/swagger/utils'
 import swaggerUiScript from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerUiStyle from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import swaggerUiIcon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
@@ -13,9 +12,10 @@ import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../lib/error
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
 import { Problem } from '../lib/problem-model'
 import { VERSION } from '../version'
-import { API_PREFIX } from './auth'
-import { formRoutes } from './body'
+import { API_PREFIX } from '../lib/api-prefix'
+import { acceptsForms } from './route-table'
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
+import { isOptionalSchema, swaggerPaths } from './openapi-adapter'
 
 const DOCS_PATH = '/docs'
 const OPENAPI_PATH = '/openapi.json'
@@ -175,8 +175,8 @@ const IDEMPOTENCY_KEY_PARAMETER = {
 function refineOperation(op: Json, route: RouteInfo): void {
   const body = op.requestBody?.content?.['application/json']?.schema
   if (body) {
-    const types = formRoutes.has(route.path) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
-    const optional = (route.hooks?.body as Record<symbol, unknown> | undefined)?.[Symbol.for('TypeBox.Optional')] === 'Optional'
+    const types = acceptsForms(route) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
+    const optional = isOptionalSchema(route.hooks?.body)
     op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
   }
   if (route.method === 'POST' && route.path.startsWith(API_PREFIX + '/')) {
@@ -208,11 +208,8 @@ function refineOperation(op: Json, route: RouteInfo): void {
 
 /** Builds the OpenAPI 3.1 document from the app's routes (TypeBox emits JSON Schema 2020-12, which 3.1 speaks). */
 function openApiDocument(routes: RouteInfo[], models: Json = {}): Json {
-  const raw: Json = {}
   const visible = routes.filter((r) => HTTP_METHODS.has(r.method) && r.hooks?.detail?.hide !== true)
-  for (const route of visible) registerSchemaPath({ schema: raw, path: route.path, method: route.method, hook: route.hooks as never, models })
-  // A JSON round trip leaves plain data: the live TypeBox schemas (symbols, transforms) stay untouched by what follows.
-  const paths: Json = JSON.parse(JSON.stringify(filterPaths(raw, { excludeStaticFile: false, exclude: [] })))
+  const paths = swaggerPaths(visible, models)
   const byKey = new Map(visible.map((r) => [`${r.method.toLowerCase()} ${r.path.replace(/:(\w+)\??/g, '{$1}')}`, r]))
   const tags = new Set<string>()
   for (const [path, item] of Object.entries(paths)) {

@@ -4,15 +4,15 @@ import { redactKeys } from '../lib/keys'
 import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '../lib/errors'
 import { firstReport, recordStorageFailure, storageProblem } from '../db/storage'
 import type { AppDeps } from '../deps'
-import { requestState } from './request-context'
+import { requestContext } from './request-context'
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
 /** A problem-details response for a code; headers already set on the context are merged by Elysia. */
 function problemResponse(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {
   const { status, title } = ERROR_CODES[code]
-  const state = requestState(request)
-  state.errorStatus = status
+  const state = requestContext(request)
+  state.status = status
   // Details may quote the input; a key pasted into the wrong field must not be echoed back.
   const safeErrors = errors?.map((e) => ({ path: redactKeys(e.path), message: redactKeys(e.message) }))
   const body = { type: problemType(code), title, status, detail: redactKeys(detail), request_id: state.id, ...(safeErrors ? { errors: safeErrors } : {}) }
@@ -71,7 +71,7 @@ export const errors = ({ db, logger }: Pick<AppDeps, 'db' | 'logger'>) =>
       return problemResponse(request, 'unavailable', storage.detail, undefined, { 'retry-after': String(storage.retryAfter) })
     }
     logger.error('unhandled error', {
-      request_id: requestState(request).id,
+      request_id: requestContext(request).id,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       stack: error instanceof Error ? error.stack : undefined,
     })

@@ -21,17 +21,17 @@
  * a replay shows them redacted.
  */
 import { and, eq, lte } from 'drizzle-orm'
-import { Elysia, ElysiaCustomStatusResponse, StatusMap, type Context } from 'elysia'
+import { Elysia, type Context } from 'elysia'
 import { idempotencyKeys } from '../db/schema'
 import { storageProblem } from '../db/storage'
 import { writeTx, type Tx } from '../db/tx'
 import type { AppDeps } from '../deps'
-import { parseRanges, requestClientIp } from '../lib/client-ip'
 import { ApiError, invalid } from '../lib/errors'
 import { redactKeys } from '../lib/keys'
 import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
-import { requestState } from './request-context'
+import { JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, toResponse } from './elysia-response'
+import { clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
 
 /** How long a stored response is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
@@ -48,32 +48,9 @@ const CLEANUP_INTERVAL_MS = 60_000
 /** Headers that describe the request being answered, not the stored result; a replay gets fresh ones. */
 const PER_REQUEST_HEADER = /^(x-request-id|x-ratelimit-.*|ratelimit|ratelimit-policy|retry-after|access-control-.*|vary|set-cookie)$/i
 
-const JSON_CONTENT_TYPE = 'application/json;charset=utf-8'
-const TEXT_CONTENT_TYPE = 'text/plain;charset=utf-8'
 
 type IdempotencyRow = typeof idempotencyKeys.$inferSelect
 type ResponseSet = Context['set']
-
-/** An Idempotency-Key reserved by a running request, until its answer is stored or it fails. */
-export interface PendingKey {
-  apiKeyId: string
-  /** The key as stored: the client's, prefixed with the browser on a publishable key. */
-  key: string
-  requestHash: string
-  /** Nothing is left to store: the answer committed with the change, or another process's answer was replayed. */
-  settled: boolean
-  /** Stores the answer inside `tx` (see putAnswer). */
-  store(tx: Tx, answer: StoredAnswer, now: number): void
-  /** Ends the reservation in this process. */
-  release(): void
-}
-
-/** An answer as stored: the status, the headers that describe the result, and the body as sent. */
-interface StoredAnswer {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
 
 /** A route's answer to a request, as sent and as stored for replay. */
 export interface Answer<B> {
@@ -150,19 +127,6 @@ function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'reque
     .run()
 }
 
-/** The response a handler's return value becomes, built here so that exactly what is sent is stored. */
-function toResponse(value: unknown, set: ResponseSet): Response {
-  if (value instanceof Response) return value
-  let status = typeof set.status === 'number' ? set.status : set.status ? StatusMap[set.status] : 200
-  if (value instanceof ElysiaCustomStatusResponse) {
-    status = value.code
-    value = value.response
-  }
-  const body = typeof value === 'string' ? value : JSON.stringify(value)
-  const contentType = set.headers['content-type'] ?? (typeof value === 'string' ? TEXT_CONTENT_TYPE : JSON_CONTENT_TYPE)
-  return new Response(body, { status, headers: { 'content-type': String(contentType) } })
-}
-
 /**
  * Runs a route's write so that the answer to the request's Idempotency-Key, if it has one, commits
  * in the same transaction as the change: `write` gets deps whose `storeAnswer` the service calls
@@ -176,7 +140,7 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   write: (deps: D) => R | Promise<R>,
   answer: (result: R) => Answer<B>,
 ): Promise<B> {
-  const pending = requestState(ctx.request).idempotency
+  const pending = requestContext(ctx.request).idempotency
   let result: R
   try {
     result = await write(pending ? { ...deps, storeAnswer: (tx: Tx, value: unknown) => storeInTx(tx, value as R) } : deps)
@@ -203,7 +167,6 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
 export const idempotency = (deps: AppDeps) => {
   /** Keys of requests running in this process, with their request hash and start. */
   const running = new Map<string, { hash: string; since: number }>()
-  const trustedProxies = parseRanges(deps.config.trustedProxies)
   let nextCleanupAt = 0
 
   const cleanup = (tx: Tx, now: number) => {
@@ -220,7 +183,7 @@ export const idempotency = (deps: AppDeps) => {
       if (clientKey.length < 1 || clientKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
         throw invalid('headers.idempotency-key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters long (a UUID is a good choice)`)
       }
-      const key = auth.key.kind === 'publishable' ? `${browserOf(requestClientIp(request, server, trustedProxies), request.headers.get('user-agent'))}:${clientKey}` : clientKey
+      const key = auth.key.kind === 'publishable' ? `${browserOf(clientIpOf(request, server, deps.config.trustedProxies), request.headers.get('user-agent'))}:${clientKey}` : clientKey
       const hash = requestHash(request, body)
       const now = deps.clock.now()
       const row = deps.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, auth.key.id), eq(idempotencyKeys.key, key))).get()
@@ -249,10 +212,10 @@ export const idempotency = (deps: AppDeps) => {
           if (running.get(slot) === entry) running.delete(slot)
         },
       }
-      requestState(request).idempotency = pending
+      requestContext(request).idempotency = pending
     })
     .mapResponse({ as: 'global' }, ({ request, responseValue, set }) => {
-      const state = requestState(request)
+      const state = requestContext(request)
       const pending = state.idempotency
       // Error hooks that do not answer pass `undefined` here; the errors plugin's answer follows.
       if (!pending || responseValue === undefined) return
@@ -264,7 +227,7 @@ export const idempotency = (deps: AppDeps) => {
     })
     .onAfterResponse({ as: 'global' }, ({ request }) => {
       // An error answered without passing mapResponse must not leave its key reserved.
-      requestState(request).idempotency?.release()
+      requestContext(request).idempotency?.release()
     })
 
   /** A route that changed nothing (or wrote without `answerWrite`): its answer is stored on its own. */

@@ -8,7 +8,8 @@ import type { Db } from '../db/client'
 import { webhookDeliveries } from '../db/schema'
 import type { AppDeps } from '../deps'
 import { VERSION } from '../version'
-import { requestState } from './request-context'
+import { requestContext } from './request-context'
+import { fromRouteTable, routeMatcher } from './route-table'
 
 const METRICS_PATH = '/metrics'
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -115,46 +116,17 @@ function processMetrics(): string[] {
   ]
 }
 
-interface RoutePattern {
-  method: string
-  path: string
-}
-
-/**
- * Maps a request to its route pattern when Elysia could not say: auth and rate limits answer in
- * onRequest, before routing, so a 401 or 429 would otherwise carry no route.
- */
-function routeMatcher(routes: () => RoutePattern[]) {
-  let compiled: { count: number; patterns: { method: string; path: string; regex: RegExp }[] } | undefined
-  return (method: string, pathname: string): string => {
-    const all = routes()
-    if (compiled?.count !== all.length) {
-      const patterns = all.map((r) => ({
-        method: r.method,
-        path: r.path,
-        regex: new RegExp(`^${r.path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : RegExp.escape(part))).join('/')}/?$`),
-      }))
-      // Static segments win over parameters, as in Elysia's router.
-      patterns.sort((a, b) => a.path.split(':').length - b.path.split(':').length)
-      compiled = { count: all.length, patterns }
-    }
-    const wanted = method === 'HEAD' ? ['HEAD', 'GET', 'ALL'] : [method, 'ALL']
-    return compiled.patterns.find((p) => wanted.includes(p.method) && p.regex.test(pathname))?.path ?? UNMATCHED_ROUTE
-  }
-}
-
 /** Observes every response and serves the exposition; no key needed (keep it off the public internet). */
 export const metrics = (deps: AppDeps) => {
   const requests = new RequestMetrics()
   const plugin = new Elysia({ name: 'metrics' })
-  // The whole app's route table sits behind a protected method (read the same way by @elysiajs/swagger).
-  const table = plugin as unknown as { getGlobalRoutes(): RoutePattern[] }
-  const routeOf = routeMatcher(() => table.getGlobalRoutes())
+  // Auth and rate limits answer in onRequest, before routing, so a 401 or 429 carries no `route` from Elysia.
+  const routeOf = fromRouteTable(plugin, routeMatcher)
   return plugin
     .onAfterResponse({ as: 'global' }, ({ request, route, path, set }) => {
-      const state = requestState(request)
-      const status = state.errorStatus ?? (typeof set.status === 'number' ? set.status : 200)
-      const pattern = route || routeOf(request.method, path)
+      const state = requestContext(request)
+      const status = state.status ?? (typeof set.status === 'number' ? set.status : 200)
+      const pattern = route || (routeOf()(request.method, path) ?? UNMATCHED_ROUTE)
       requests.observe(request.method, pattern, status, (performance.now() - state.startedAt) / 1000)
     })
     .get(

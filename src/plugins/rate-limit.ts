@@ -17,7 +17,7 @@ import { parseIp } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../lib/errors'
 import { createTokenBuckets, type TakeResult } from '../lib/token-bucket'
-import type { ApiKey } from '../modules/api-keys/service'
+import { requestContext, type RequestLimits } from './request-context'
 
 /** One browser may use this fraction (1/n) of a publishable key's bucket. */
 const BROWSER_SHARE = 10
@@ -29,23 +29,6 @@ interface Policy {
 }
 
 type ResponseHeaders = Record<string, string | number>
-
-/** The limits of one request, applied when authentication has an outcome. */
-export interface RequestLimits {
-  /** Counts a failed authentication against the client IP; throws 429 when the IP has no failures left. */
-  authFailed(): void
-  /** Throws 429 when the client IP has no failed authentications left (before work a valid key has not paid for yet). */
-  refuseIfOutOfFailures(): void
-  /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
-  authenticated(key: ApiKey): void
-}
-
-const limitsByRequest = new WeakMap<Request, RequestLimits>()
-
-/** The limits bound to a request by `begin`; none outside the HTTP chain (CLI, services). */
-export function limitsOf(request: Request): RequestLimits | undefined {
-  return limitsByRequest.get(request)
-}
 
 /** An IPv6 client is limited as its whole /64 (one subscriber's share), or it could rotate through addresses. */
 function clientBucket(ip: string): string {
@@ -87,7 +70,7 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
     begin(request: Request, ip: string, headers: ResponseHeaders): void {
       const client = clientBucket(ip)
       const failureBucket = `failed:${client}`
-      limitsByRequest.set(request, {
+      requestContext(request).limits = {
         authFailed() {
           const result = buckets.take(failureBucket, failures.capacity, failures.windowMs)
           writeHeaders(headers, failures, result, deps.clock.now())
@@ -117,7 +100,7 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
           else writeHeaders(headers, keyPolicy, result, now)
           if (!result.allowed) throw refuse(keyPolicy)
         },
-      })
+      } satisfies RequestLimits
     },
 
     /** Takes a token from the client IP's preflight bucket; throws 429 when it is empty. */

@@ -1,31 +1,93 @@
-/** Per-request state (id, start time, key prefix, status) shared by the plugins without touching handlers. */
+/**
+ * The one per-request context: everything the plugins learn about a request (id, client IP, key,
+ * rate limits, Idempotency-Key reservation, error status) in one typed object, with one accessor.
+ *
+ * It is kept in a WeakMap keyed by the Request, here and nowhere else. Elysia does hand one
+ * context object through onRequest, the handler, onError, mapResponse and onAfterResponse, but it
+ * has no typed per-request slot that exists before routing (derive and resolve run after the
+ * router, decorate is shared by the whole app), and the helpers routes call (capture's form-key
+ * authentication, `answerWrite`) are given the Request. The Request is the one object every stage
+ * holds, and the map lets the context go with it.
+ */
+import type { Tx } from '../db/tx'
+import type { Auth, ApiKey } from '../db/api-key'
+import { requestClientIp } from '../lib/client-ip'
 import { ApiError } from '../lib/errors'
-import type { PendingKey } from './idempotency'
+import type { AddressRanges } from '../lib/ssrf'
 
-export interface RequestState {
-  id: string
-  startedAt: number
-  /** Display prefix of the authenticating key, for the access log. */
-  keyPrefix?: string
-  /** Status of an error response, which Elysia's `set.status` does not always reflect. */
-  errorStatus?: number
-  /** The request's Idempotency-Key while its answer is not yet stored (plugins/idempotency.ts). */
-  idempotency?: PendingKey
+/** The limits of one request, bound by the gate and applied when authentication has an outcome (plugins/rate-limit.ts). */
+export interface RequestLimits {
+  /** Counts a failed authentication against the client IP; throws 429 when the IP has no failures left. */
+  authFailed(): void
+  /** Throws 429 when the client IP has no failed authentications left (before work a valid key has not paid for yet). */
+  refuseIfOutOfFailures(): void
+  /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
+  authenticated(key: ApiKey): void
 }
 
-const states = new WeakMap<Request, RequestState>()
+/** An answer as stored for an Idempotency-Key: the status, the headers that describe the result, and the body as sent. */
+export interface StoredAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** An Idempotency-Key reserved by a running request, until its answer is stored or it fails (plugins/idempotency.ts). */
+export interface PendingKey {
+  apiKeyId: string
+  /** The key as stored: the client's, prefixed with the browser on a publishable key. */
+  key: string
+  requestHash: string
+  /** Nothing is left to store: the answer committed with the change, or another process's answer was replayed. */
+  settled: boolean
+  /** Stores the answer inside `tx`. */
+  store(tx: Tx, answer: StoredAnswer, now: number): void
+  /** Ends the reservation in this process. */
+  release(): void
+}
+
+/** What the plugins know about one request. */
+export interface RequestContext {
+  /** The request id: a sane incoming X-Request-Id, else a fresh one. */
+  readonly id: string
+  /** performance.now() when the request was first seen. */
+  readonly startedAt: number
+  /** The client IP, computed once (by the gate, or by `clientIpOf` on first use). */
+  ip?: string
+  /** The authenticated key; set only by the gate's authentication (plugins/auth.ts). */
+  auth?: Auth
+  /** Display prefix of the authenticating key, for the access log. */
+  keyPrefix?: string
+  /** The rate limits bound by the gate; none outside the HTTP chain (CLI, services) or around the gate. */
+  limits?: RequestLimits
+  /** The request's Idempotency-Key while its answer is not yet stored. */
+  idempotency?: PendingKey
+  /** Status of an error response, which Elysia's `set.status` does not always reflect. */
+  status?: number
+}
+
+const contexts = new WeakMap<Request, RequestContext>()
 
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** The state of a request, created on first use. Accepts a sane incoming X-Request-Id for tracing across systems. */
-export function requestState(request: Request): RequestState {
-  let state = states.get(request)
-  if (!state) {
+/** The context of a request, created on first use. Accepts a sane incoming X-Request-Id for tracing across systems. */
+export function requestContext(request: Request): RequestContext {
+  let context = contexts.get(request)
+  if (!context) {
     const incoming = request.headers.get('x-request-id')
-    state = { id: incoming && INCOMING_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll('-', '')}`, startedAt: performance.now() }
-    states.set(request, state)
+    context = { id: incoming && INCOMING_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll('-', '')}`, startedAt: performance.now() }
+    contexts.set(request, context)
   }
-  return state
+  return context
+}
+
+type Server = Parameters<typeof requestClientIp>[1]
+
+/** The request's client IP, computed on first use and kept in its context (trusted proxies come parsed from the config). */
+export function clientIpOf(request: Request, server: Server, trustedProxies: AddressRanges): string {
+  const context = requestContext(request)
+  context.ip ??= requestClientIp(request, server, trustedProxies)
+  return context.ip
 }
 
 /**

@@ -14,7 +14,9 @@ import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../l
 import { singleLine } from '../../lib/text'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
 
-export type ApiKey = typeof apiKeys.$inferSelect
+import type { ApiKey, AuthFailure } from '../../db/api-key'
+
+export type { ApiKey, AuthFailure } from '../../db/api-key'
 
 export interface CreateKeyInput {
   workspaceId: string
@@ -194,8 +196,6 @@ function refusal(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): 're
 export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: number): boolean {
   return refusal(key, now) === null
 }
-
-export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
 
 /** Looks a presented key up by hash; checksum failures never reach the database. */
 export function authenticateKey(db: Db, clock: Clock, presented: string): { key: ApiKey } | { failure: AuthFailure } {

@@ -1,18 +1,17 @@
 /** Browser capture: `POST /leads/capture` for web forms and pages, with its CORS preflight. */
 import { Elysia, t } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { parseRanges, requestClientIp } from '../../lib/client-ip'
 import { ApiError } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../lib/problem-model'
-import { API_PREFIX, authenticateFromPage, authOf, deferredAuthRoutes, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
-import { formRoutes, mediaType } from '../../plugins/body'
+import { authenticateFromPage, authOf, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
+import { formParser, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
-import { requestState } from '../../plugins/request-context'
+import { clientIpOf, requestContext } from '../../plugins/request-context'
+import { FORM_PARSER } from '../../plugins/route-table'
+import { authenticateKey } from '../api-keys/service'
 import { CaptureModel } from './model'
 import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, refererTarget, THANK_YOU_PAGE, type CaptureBody } from './service'
-
-const CAPTURE_PATH = `${API_PREFIX}/leads/capture`
 
 /** How long browsers may cache a preflight answer; short, so origin-list changes apply soon. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600
@@ -29,16 +28,14 @@ function isFormPost(request: Request): boolean {
   return FORM_TYPES.includes(mediaType(request.headers.get('content-type')))
 }
 
-/** The /leads/capture routes; registers the path for form bodies and for a key sent in the body. */
+/** The /leads/capture routes; the POST takes form bodies and a key sent in the body (`parse` and `keyFrom` below). */
 export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
-  formRoutes.add(CAPTURE_PATH)
-  deferredAuthRoutes.add(CAPTURE_PATH)
-  const trustedProxies = parseRanges(deps.config.trustedProxies)
+  const checkKey = (presented: string) => authenticateKey(deps.db, deps.clock, presented)
 
   /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
   const authenticateCapture = (request: Request, presented: string | null) => {
     try {
-      return authenticateFromPage(deps.db, deps.clock, request, presented)
+      return authenticateFromPage(checkKey, request, presented)
     } catch (error) {
       if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_KEY_DETAIL)
       throw error
@@ -47,6 +44,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
 
   return new Elysia({ prefix: '/leads', tags: ['Leads'] })
     .use(auth)
+    .use(formParser)
     .options(
       '/capture',
       ({ request, query, set }) => {
@@ -96,19 +94,21 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         }
         if (honeypotFilled(fields._gotcha)) {
           // Bots must not learn that they were caught: same answer as a real success, nothing stored.
-          deps.logger.info('capture.spam', { request_id: requestState(request).id, workspace_id: auth.workspaceId, key_prefix: auth.key.prefix })
+          deps.logger.info('capture.spam', { request_id: requestContext(request).id, workspace_id: auth.workspaceId, key_prefix: auth.key.prefix })
           const { status, headers, body } = answer(newId())
           set.status = status
           Object.assign(set.headers, headers)
           return body
         }
-        const ip = requestClientIp(request, server, trustedProxies)
+        const ip = clientIpOf(request, server, deps.config.trustedProxies)
         const context = { ip, userAgent: request.headers.get('user-agent'), referrer }
         return answerWrite({ request, set }, deps, (d) => captureLead(d, auth.workspaceId, fields, context), (lead) => answer(lead.id))
       },
       {
         body: CaptureModel.body,
         query: CaptureModel.query,
+        parse: FORM_PARSER,
+        keyFrom: ['header', 'query', 'form'],
         // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
         transform({ request, body, query, set }) {
           const fields = (body ?? {}) as CaptureBody

@@ -5,7 +5,6 @@ import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import { answered, writeTx, type DbOrTx } from '../../db/tx'
 import type { AppDeps } from '../../deps'
-import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { singleLine } from '../../lib/text'
@@ -35,7 +34,7 @@ const RESERVED_HEADERS = new Set([
 
 /** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
 export function allowedRanges(deps: Pick<AppDeps, 'config'>): AddressRanges {
-  return parseRanges(deps.config.webhookAllowCidrs)
+  return deps.config.webhookAllowCidrs
 }
 
 /** Seals secrets and header values with ASKAD_SECRET_KEY, when set. */

@@ -1,0 +1,20 @@
+/**
+ * The API key as stored and what authenticating one yields, beside the schema it comes from: the auth plugin
+ * consumes them, the api-keys module produces them, and neither imports the other.
+ */
+import type { apiKeys } from './schema'
+
+/** An API key row (hash only, never the key). */
+export type ApiKey = typeof apiKeys.$inferSelect
+
+/** Why a presented key was refused. */
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
+
+/** Checks a presented key ('' when none); wired in app.ts to the api-keys module's `authenticateKey`. */
+export type Authenticate = (presented: string) => { key: ApiKey } | { failure: AuthFailure }
+
+/** The authenticated key of a request, as routes see it. */
+export interface Auth {
+  key: ApiKey
+  workspaceId: string
+}
