@@ -6,7 +6,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { loadConfig } from '../src/config'
 import { writeTx } from '../src/db/tx'
-import { emitEvent, type EventType } from '../src/modules/webhooks/outbox'
+import { emitEvent, type EventType } from '../src/db/outbox'
 import { signIn } from '../src/modules/sessions/service'
 import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
 import { startRetention, type Retention } from '../src/workers/retention'

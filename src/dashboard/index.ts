@@ -273,10 +273,10 @@ export const dashboard = (deps: AppDeps) => {
     .post(
       `${BASE}/deals/:id/stage`,
       signedIn(
-        needs('deals:write', (c) => {
+        needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
           const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
-          updateDeal(deps, c.workspaceId, c.params.id!, { stage })
+          await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${BASE}/deals?done=moved`)
         }),
       ),
@@ -285,7 +285,7 @@ export const dashboard = (deps: AppDeps) => {
     .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
     .post(
       KEYS_PATH,
-      signedIn((c) => {
+      signedIn(async (c) => {
         const form: KeyForm = {
           kind: field(c.body, 'kind') ?? 'secret',
           name: field(c.body, 'name') ?? '',
@@ -301,7 +301,7 @@ export const dashboard = (deps: AppDeps) => {
             ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
             ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
           })
-          const { record, key } = createKeyFor(db, clock, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
+          const { record, key } = await createKeyFor(deps, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
             kind: body.kind,
             name: body.name,
             scopes: body.scopes,
@@ -363,16 +363,16 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/test`,
-      webhooksAction((c) => {
-        sendTestEvent(deps, c.workspaceId, c.params.id!)
+      webhooksAction(async (c) => {
+        await sendTestEvent(deps, c.workspaceId, c.params.id!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
       }),
       HIDDEN,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/rotate`,
-      webhooksAction((c) => {
-        const { endpoint, secret } = rotateSecret(deps, c.workspaceId, c.params.id!)
+      webhooksAction(async (c) => {
+        const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
         return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
       }),
       HIDDEN,
@@ -395,16 +395,16 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/recover`,
-      webhooksAction((c) => {
-        recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
+      webhooksAction(async (c) => {
+        await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
       }),
       HIDDEN,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
-      webhooksAction((c) => {
-        retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
+      webhooksAction(async (c) => {
+        await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
       }),
       HIDDEN,

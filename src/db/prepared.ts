@@ -5,7 +5,7 @@
  * prepared once serves both.
  */
 import { getTableColumns, sql, type Placeholder, type Table } from 'drizzle-orm'
-import type { DbOrTx } from './tx'
+import type { DbOrTx } from './client'
 
 const caches = new WeakMap<object, Map<string, unknown>>()
 

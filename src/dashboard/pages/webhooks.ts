@@ -2,7 +2,7 @@
 import type { Db } from '../../db/client'
 import type { PageRequest } from '../../lib/pagination'
 import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
-import { SUBSCRIBABLE_EVENT_TYPES } from '../../modules/webhooks/outbox'
+import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { html, type Html } from '../html'
 import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
 

@@ -44,7 +44,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
         return answerWrite(
           { request, set },
           deps,
-          (d) => createKeyFor(d.db, d.clock, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, input, d.storeAnswer),
+          (d) => createKeyFor(d, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, input),
           ({ record, key }) => ({
             status: 201,
             headers: { location: `${API_PREFIX}/api-keys/${record.id}`, 'cache-control': 'no-store' },

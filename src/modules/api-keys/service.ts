@@ -1,7 +1,9 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { withoutBusyWait, type Db } from '../../db/client'
-import { answered, writeTx, type DbOrTx, type StoreAnswer } from '../../db/tx'
+import type { DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
+import type { ServiceDeps } from '../../deps'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
@@ -144,16 +146,15 @@ function childExpiry(creator: ApiKey, now: number, requested: number | null | un
  * (a `keys:manage`-only key cannot mint an all-powerful one), and neither a higher rate limit nor a
  * later expiry than its own. Without `scopes`, a secret key gets the creator's scopes.
  */
-export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>, storeAnswer?: StoreAnswer): CreatedKey {
+export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): Promise<CreatedKey> {
   const scopes = input.scopes ?? (input.kind === 'secret' ? creator.key.scopes : undefined)
   const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.key.scopes.includes(s))
   if (ungrantable.length > 0) {
     throw new ApiError('insufficient_scope', `This API key cannot grant scopes it does not hold itself: ${ungrantable.join(', ')}.`)
   }
   const rateLimit = childRateLimit(creator, input.rateLimit)
-  const expiresAt = childExpiry(creator.key, clock.now(), input.expiresAt)
-  // `storeAnswer`: an Idempotency-Key's answer commits with the key it shows.
-  return writeTx(db, (tx) => answered(tx, { storeAnswer }, createKey(tx, clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })))
+  const expiresAt = childExpiry(creator.key, deps.clock.now(), input.expiresAt)
+  return write(deps, (tx) => createKey(tx, deps.clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId }))
 }
 
 /** One page of a workspace's keys, newest first. */

@@ -37,9 +37,9 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .patch(
       '/:id',
-      ({ params, body, auth }) => {
+      async ({ params, body, auth }) => {
         const patch = { firstName: body.first_name, lastName: body.last_name, email: body.email, phone: body.phone, metadata: body.metadata }
-        return serializeContact(updateContact(deps, auth.workspaceId, params.id, patch))
+        return serializeContact(await updateContact(deps, auth.workspaceId, params.id, patch))
       },
       {
         scope: 'contacts:write',

@@ -4,7 +4,8 @@ import type { Db } from '../../db/client'
 import { placeholders, prepared } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
+import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
@@ -184,10 +185,10 @@ export interface ContactPatch {
 }
 
 /** Edits a contact. It keeps an email or a phone; an email another contact has is a 409. */
-export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Contact {
+export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Promise<Contact> {
   const email = patch.email === undefined ? undefined : parseEmail(patch.email, '/email')
   const phone = patch.phone === undefined ? undefined : parsePhone(patch.phone, '/phone')
-  return writeTx(deps.db, (tx) => {
+  return write(deps, (tx) => {
     const current = getContact(tx, workspaceId, id)
     const next = {
       firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName, '/first_name'),

@@ -88,8 +88,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .delete(
       '/:id',
-      ({ params, auth, set }) => {
-        deleteEndpoint(deps.db, auth.workspaceId, params.id)
+      async ({ params, auth, set }) => {
+        await deleteEndpoint(deps, auth.workspaceId, params.id)
         set.status = 204
       },
       {

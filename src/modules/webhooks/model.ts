@@ -3,7 +3,7 @@ import { t } from 'elysia'
 import { nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_URL_LENGTH } from '../../lib/ssrf'
-import { SUBSCRIBABLE_EVENT_TYPES } from './outbox'
+import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 
 const deliveryStatus = (description?: string) => t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')], description ? { description } : {})
 const EVENT_LIST = SUBSCRIBABLE_EVENT_TYPES.map((type) => `\`${type}\``).join(', ')
