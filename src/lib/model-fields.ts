@@ -10,3 +10,8 @@ export function nullableTime(description: string) {
 export function moneyInput(description: string) {
   return t.Union([t.Number(), t.String()], { description: `${description} A decimal with at most 2 places, as a JSON number or a string (19.99 or "19.99").` })
 }
+
+/** An optional text field that may also be null (null or empty clears it, or means none). */
+export function optionalText(maxLength: number, description: string) {
+  return t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
+}

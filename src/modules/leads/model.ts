@@ -1,9 +1,8 @@
 /** Schemas of the lead endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { optionalText as text } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DealModel } from '../deals/model'
-
-const text = (maxLength: number, description: string) => t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
 
 export namespace LeadModel {
   export const inboundBody = t.Object(
