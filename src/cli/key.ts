@@ -52,8 +52,9 @@ export function keyList(db: Db, out: Output, flags: { workspace?: string }): voi
 }
 
 /** `askad key revoke KEY_ID`, in any workspace. */
-export function keyRevoke(db: Db, out: Output, keyId: string): void {
-  const key = serializeKey(revokeKey(db, systemClock, null, keyId))
+export async function keyRevoke(db: Db, out: Output, keyId: string): Promise<void> {
+  // No dispatcher runs in the CLI (and a revocation queues no deliveries): nothing to wake.
+  const key = serializeKey(await revokeKey({ db, clock: systemClock, wake: () => {} }, null, keyId))
   out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
 }
 

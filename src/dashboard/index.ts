@@ -150,7 +150,7 @@ export const dashboard = (deps: AppDeps) => {
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
   const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) => async (c: RouteContext): Promise<Response> => {
     const url = new URL(c.request.url)
-    const active = findSession(db, clock, readCookie(c.request, SESSION_COOKIE))
+    const active = await findSession(deps, readCookie(c.request, SESSION_COOKIE))
     if (!active) {
       if (c.request.method === 'GET') return redirect(`${BASE}/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, { 'set-cookie': clearedCookie() })
       return respond(signInPage({ next: BASE, notice: { kind: 'error', text: 'Your session has ended; sign in again.' } }), 401, { 'set-cookie': clearedCookie() })
@@ -223,19 +223,19 @@ export const dashboard = (deps: AppDeps) => {
     .get(`${ASSETS}/dashboard.js`, () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
     .get(
       `${BASE}/sign-in`,
-      ({ request, query }) => {
-        if (findSession(db, clock, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
+      async ({ request, query }) => {
+        if (await findSession(deps, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
         return respond(signInPage({ next: safeNext(query.next) }))
       },
       HIDDEN,
     )
     .post(
       `${BASE}/sign-in`,
-      ({ request, body, server }) => {
+      async ({ request, body, server }) => {
         if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
         const next = safeNext(field(body, 'next'))
         const ip = requestClientIp(request, server, trustedProxies)
-        const result = signIn(db, clock, field(body, 'key') ?? '')
+        const result = await signIn(deps, field(body, 'key') ?? '')
         if ('failure' in result) {
           const wait = limiter.failed(ip)
           if (wait > 0) {
@@ -250,8 +250,8 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${BASE}/sign-out`,
-      signedIn(({ request }) => {
-        endSession(db, readCookie(request, SESSION_COOKIE))
+      signedIn(async ({ request }) => {
+        await endSession(deps, readCookie(request, SESSION_COOKIE))
         return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
       }),
       HIDDEN,
@@ -317,8 +317,8 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${KEYS_PATH}/:id/revoke`,
-      signedIn((c) => {
-        revokeKey(db, clock, c.workspaceId, c.params.id!)
+      signedIn(async (c) => {
+        await revokeKey(deps, c.workspaceId, c.params.id!)
         return redirect(`${KEYS_PATH}?done=revoked`)
       }),
       HIDDEN,

@@ -74,7 +74,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
       detail: { summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
     })
-    .delete('/:id', ({ params, auth }) => serializeKey(revokeKey(deps.db, deps.clock, auth.workspaceId, params.id)), {
+    .delete('/:id', async ({ params, auth }) => serializeKey(await revokeKey(deps, auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },

@@ -176,12 +176,13 @@ export function listKeys(db: Db, workspaceId: string): ApiKey[] {
 }
 
 /** Revokes a key of the workspace (any workspace when null, for the CLI); idempotent. */
-export function revokeKey(db: Db, clock: Clock, workspaceId: string | null, id: string): ApiKey {
+export async function revokeKey(deps: ServiceDeps, workspaceId: string | null, id: string): Promise<ApiKey> {
   const where = workspaceId ? and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)) : eq(apiKeys.id, id)
-  const row = db.select().from(apiKeys).where(where).get()
+  const row = deps.db.select().from(apiKeys).where(where).get()
   if (!row) throw notFound('API key', id)
   if (row.revokedAt) return row
-  return db.update(apiKeys).set({ revokedAt: clock.now() }).where(eq(apiKeys.id, id)).returning().get()!
+  const now = deps.clock.now()
+  return write(deps, (tx) => tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!)
 }
 
 /** Why a stored key is refused at `now`, or null while it is live. */
