@@ -6,8 +6,8 @@ import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX, type AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
-import { ApiKeyModel } from './model'
-import { createKeyFor, getKey, listKeysPage, MAX_KEY_RATE_LIMIT, revokeKey, serializeKey } from './service'
+import { ApiKeyModel, MAX_KEY_RATE_LIMIT } from './model'
+import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
 /** The /api-keys routes. */
 export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>

@@ -4,6 +4,7 @@ import { withoutBusyWait, type Db } from '../../db/client'
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
+import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
@@ -33,9 +34,6 @@ export interface CreatedKey {
   /** The full key: returned by creation only, never stored. */
   key: string
 }
-
-/** The most requests per window any key may be given: above it a limit protects nothing. */
-export const MAX_KEY_RATE_LIMIT = 100_000
 
 /** last_used_at is written at most this often per key, so reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000
@@ -222,7 +220,7 @@ export function authenticateKey(db: Db, clock: Clock, presented: string): { key:
 }
 
 /** The public shape of a key: never the key or its hash. */
-export function serializeKey(k: ApiKey) {
+export function serializeKey(k: ApiKey): ApiKeyModel.apiKey {
   return {
     id: k.id,
     object: 'api_key' as const,

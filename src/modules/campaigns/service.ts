@@ -141,7 +141,7 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
 }
 
 /** The public shape of a campaign: money as decimals, only current thresholds listed as crossed. */
-export function serializeCampaign(c: Campaign) {
+export function serializeCampaign(c: Campaign): CampaignModel.campaign {
   return {
     id: c.id,
     object: 'campaign' as const,

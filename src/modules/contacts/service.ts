@@ -6,6 +6,7 @@ import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
+import type { ContactModel } from './model'
 import type { ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
@@ -224,7 +225,7 @@ export function listContacts(db: Db, workspaceId: string, filters: ContactFilter
 }
 
 /** The public shape of a contact. */
-export function serializeContact(c: Contact) {
+export function serializeContact(c: Contact): ContactModel.contact {
   return {
     id: c.id,
     object: 'contact' as const,

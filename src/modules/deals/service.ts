@@ -8,6 +8,7 @@ import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
 import type { DbOrTx, Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
+import type { DealModel } from './model'
 import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
@@ -153,7 +154,7 @@ export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req
 }
 
 /** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */
-export function serializeDeal(d: Deal) {
+export function serializeDeal(d: Deal): DealModel.deal {
   return {
     id: d.id,
     object: 'deal' as const,

@@ -6,6 +6,7 @@ import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
 import { write, writeBatched } from '../../db/unit-of-work'
+import type { LeadModel } from './model'
 import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
@@ -151,7 +152,7 @@ export function eventLead(lead: Lead) {
 }
 
 /** The lead as the API shows it. */
-export function serializeLead(l: Lead) {
+export function serializeLead(l: Lead): LeadModel.lead {
   return {
     id: l.id,
     object: 'lead' as const,

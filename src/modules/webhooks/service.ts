@@ -5,6 +5,7 @@ import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
+import type { WebhookModel } from './model'
 import type { AppDeps, ServiceDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
@@ -261,7 +262,7 @@ export function recoverDeliveries(deps: ServiceDeps, workspaceId: string, endpoi
 }
 
 /** The public shape of an endpoint: never its secrets, static header values redacted. */
-export function serializeEndpoint(e: Endpoint) {
+export function serializeEndpoint(e: Endpoint): WebhookModel.endpoint {
   return {
     id: e.id,
     object: 'webhook_endpoint' as const,
@@ -280,7 +281,7 @@ export function serializeEndpoint(e: Endpoint) {
 }
 
 /** The public shape of a delivery, with its attempts oldest first. */
-export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]) {
+export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]): WebhookModel.delivery {
   return {
     id: d.id,
     object: 'webhook_delivery' as const,
