@@ -14,13 +14,17 @@ import type { DispatcherState } from './workers/dispatcher'
  * a request's pending Idempotency-Key answer (`storeAnswer`, set per request by the idempotency
  * plugin's `answerWrite`; the unit of work stores it in the transaction of the change).
  *
- * The rule: a public service function takes `(deps, …)`; a helper that runs inside a unit of work
- * takes the transaction explicitly (`(tx, emit, now, …)` when it emits), as the unit of work owns it.
+ * The rule: a public service function takes `(deps, …)` (`ReadDeps` when it only reads); a helper
+ * that runs inside a unit of work takes the transaction explicitly (`(tx, emit, now, …)` when it
+ * emits), as the unit of work owns it.
  */
 export interface ServiceDeps extends WriteDeps {
   db: Db
   clock: Clock
 }
+
+/** What a service function that only reads needs; any deps will do. */
+export type ReadDeps = Pick<ServiceDeps, 'db'>
 
 export interface AppDeps extends ServiceDeps {
   config: Config

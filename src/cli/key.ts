@@ -47,7 +47,7 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
 /** `askad key list`: a workspace's keys, by prefix. */
 export function keyList(db: Db, out: Output, flags: { workspace?: string }): void {
   const ws = workspaceOf(db, flags.workspace)
-  const keys = listKeys(db, ws.id).map(serializeKey)
+  const keys = listKeys({ db }, ws.id).map(serializeKey)
   out.result(keys, () => table(keys, ['id', 'prefix', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'revoked_at']))
 }
 

@@ -16,7 +16,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listKeysPage(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listKeysPage(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'keys:manage',

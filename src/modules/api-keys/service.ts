@@ -3,7 +3,7 @@ import { and, desc, eq, sql } from 'drizzle-orm'
 import { withoutBusyWait, type Db } from '../../db/client'
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
-import type { ServiceDeps } from '../../deps'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
@@ -156,7 +156,7 @@ export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit
 }
 
 /** One page of a workspace's keys, newest first. */
-export function listKeysPage(db: Db, workspaceId: string, req: PageRequest) {
+export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
   return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })), total, hasMore)
 }
@@ -169,7 +169,7 @@ export function getKey(db: Db, workspaceId: string, id: string): ApiKey {
 }
 
 /** Every key of a workspace, newest first, unpaged (the CLI and the dashboard show them all). */
-export function listKeys(db: Db, workspaceId: string): ApiKey[] {
+export function listKeys({ db }: ReadDeps, workspaceId: string): ApiKey[] {
   return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
 }
 

@@ -19,7 +19,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listCampaigns(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listCampaigns(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'campaigns:read',

@@ -5,12 +5,11 @@
  * threshold as not yet crossed.
  */
 import { and, eq } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { campaigns } from '../../db/schema'
 import type { DbOrTx, Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
-import type { ServiceDeps } from '../../deps'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -90,7 +89,7 @@ export function createCampaign(deps: ServiceDeps, workspaceId: string, body: Cam
 }
 
 /** Campaigns newest first. */
-export function listCampaigns(db: Db, workspaceId: string, req: PageRequest) {
+export function listCampaigns({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, campaigns, eq(campaigns.workspaceId, workspaceId), req)
   return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })), total, hasMore)
 }

@@ -19,7 +19,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeals(deps.db, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
+        return sendPage(request.url, set, listDeals(deps, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
       },
       {
         scope: 'deals:read',

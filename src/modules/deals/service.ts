@@ -3,13 +3,12 @@
  * or `lost` from another stage is a close and emits `deal.closed` in the same transaction.
  */
 import { and, eq } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
 import type { DbOrTx, Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
 import type { DealModel } from './model'
-import type { ServiceDeps } from '../../deps'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -145,7 +144,7 @@ export interface DealFilters {
 }
 
 /** Deals newest first; workspaces hold few deals, so rowidPage's COUNT + OFFSET serves, with a stable cursor. */
-export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req: PageRequest) {
+export function listDeals({ db }: ReadDeps, workspaceId: string, filters: DealFilters, req: PageRequest) {
   const where = [eq(deals.workspaceId, workspaceId)]
   if (filters.stage !== undefined) where.push(eq(deals.stage, parseStage(filters.stage, 'query.stage')))
   if (filters.contactId !== undefined) where.push(eq(deals.contactId, filters.contactId))

@@ -1,13 +1,12 @@
 /** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
 import { and, eq, gte } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
 import { write, writeBatched } from '../../db/unit-of-work'
 import type { LeadModel } from './model'
-import type { AppDeps, ServiceDeps } from '../../deps'
+import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -110,7 +109,7 @@ export interface LeadFilters {
 }
 
 /** Leads newest first; unfiltered and by-source pages are index seeks at any depth. */
-export function listLeads(db: Db, workspaceId: string, filters: LeadFilters, req: PageRequest) {
+export function listLeads({ db }: ReadDeps, workspaceId: string, filters: LeadFilters, req: PageRequest) {
   const where = []
   if (filters.status !== undefined) {
     if (!(LEAD_STATUSES as readonly string[]).includes(filters.status)) throw invalid('query.status', `must be one of ${LEAD_STATUSES.join(', ')}`)

@@ -33,7 +33,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listEndpoints(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listEndpoints(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
@@ -171,7 +171,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '/:id/deliveries',
       ({ params, query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeliveries(deps.db, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
+        return sendPage(request.url, set, listDeliveries(deps, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',

@@ -6,7 +6,7 @@ import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '..
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
 import type { WebhookModel } from './model'
-import type { AppDeps, ServiceDeps } from '../../deps'
+import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { parseRanges } from '../../lib/client-ip'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
@@ -126,7 +126,7 @@ export function getEndpoint(db: Db, workspaceId: string, id: string): Endpoint {
 }
 
 /** Endpoints of the workspace, newest first. */
-export function listEndpoints(db: Db, workspaceId: string, req: PageRequest) {
+export function listEndpoints({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, webhookEndpoints, eq(webhookEndpoints.workspaceId, workspaceId), req)
   return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeEndpoint(r.row) })), total, hasMore)
 }
@@ -201,7 +201,7 @@ function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
 }
 
 /** Deliveries of an endpoint, newest first, each with its attempts. */
-export function listDeliveries(db: Db, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
+export function listDeliveries({ db }: ReadDeps, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
   const endpoint = getEndpoint(db, workspaceId, endpointId)
   const where = and(eq(webhookDeliveries.endpointId, endpoint.id), status ? eq(webhookDeliveries.status, status) : undefined)!
   const { rows, total, hasMore } = rowidPage(db, webhookDeliveries, where, req)
