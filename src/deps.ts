@@ -1,24 +1,30 @@
 /** What the app and its services are built from; tests pass their own clock, logger and fetch. */
 import type { Config } from './config'
 import type { Db } from './db/client'
-import type { StoreAnswer } from './db/tx'
+import type { WriteDeps } from './db/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
 import type { DispatcherState } from './workers/dispatcher'
 
-/** The part services need: storage, time, and a way to wake the webhook dispatcher after a commit. */
-export interface ServiceDeps {
+/**
+ * The part services need: storage (reads on `db`; writes only through the unit of work,
+ * `write(deps, (tx, emit) => …)` / `writeBatched`, db/unit-of-work.ts), time, the dispatcher's
+ * wake-up (called by the unit of work after a commit that queued deliveries, never by services) and
+ * a request's pending Idempotency-Key answer (`storeAnswer`, set per request by the idempotency
+ * plugin's `answerWrite`; the unit of work stores it in the transaction of the change).
+ *
+ * The rule: a public service function takes `(deps, …)` (`ReadDeps` when it only reads); a helper
+ * that runs inside a unit of work takes the transaction explicitly (`(tx, emit, now, …)` when it
+ * emits), as the unit of work owns it.
+ */
+export interface ServiceDeps extends WriteDeps {
   db: Db
   clock: Clock
-  /** Called after a transaction that queued webhook deliveries has committed. */
-  wake: () => void
-  /**
-   * Set per request by an Idempotency-Key: the service calls it (through `answered`) inside the
-   * transaction of its change, with the result it returns, so the stored answer commits with it.
-   */
-  storeAnswer?: StoreAnswer
 }
+
+/** What a service function that only reads needs; any deps will do. */
+export type ReadDeps = Pick<ServiceDeps, 'db'>
 
 export interface AppDeps extends ServiceDeps {
   config: Config

@@ -67,7 +67,8 @@ async function main(argv: string[]): Promise<void> {
       case 'key list':
         return keyList(db, out, flags as { workspace?: string })
       case 'key revoke':
-        return keyRevoke(db, out, args[0]!)
+        // Awaited here: the database closes once the command has finished.
+        return await keyRevoke(db, out, args[0]!)
       case 'migrate':
         return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
       case 'backup':

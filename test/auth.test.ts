@@ -42,7 +42,7 @@ describe('401 for every kind of bad key', () => {
     const k = h.key(ws.id)
     expect((await h.request('GET', '/api/v1/contacts', { key: k.key })).status).toBe(200)
     const { revokeKey } = await import('../src/modules/api-keys/service')
-    revokeKey(h.db, h.clock, ws.id, k.id)
+    await revokeKey(h.deps, ws.id, k.id)
     await expectProblem(await h.request('GET', '/api/v1/contacts', { key: k.key }), 401, /revoked/)
   })
 

@@ -183,7 +183,7 @@ describe('spend', () => {
       const db = openDb(process.env.DB_PATH, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
       const deps = { db, clock: { now: () => Date.now() }, wake() {} }
       await Bun.sleep(Number(process.env.START_AT) - Date.now())
-      for (let i = 0; i < 25; i++) recordSpend(deps, process.env.WS, process.env.CAMPAIGN, { amount: 1 })
+      for (let i = 0; i < 25; i++) await recordSpend(deps, process.env.WS, process.env.CAMPAIGN, { amount: 1 })
       db.$client.close()
     `
     const env = { ...process.env, DB_PATH: h.dbPath, WS: ws.id, CAMPAIGN: c.id, START_AT: String(Date.now() + 1500) }

@@ -201,7 +201,7 @@ describe('capture: CORS', () => {
     const k = h.key(ws.id, { kind: 'publishable', allowedOrigins: [origin] })
     const before = await h.request('OPTIONS', `${CAPTURE}?key=${k.key}`, { headers: { origin, 'access-control-request-method': 'POST' } })
     expect(before.status).toBe(204)
-    revokeKey(h.db, h.clock, ws.id, k.id)
+    await revokeKey(h.deps, ws.id, k.id)
     const after = await h.request('OPTIONS', `${CAPTURE}?key=${k.key}`, { headers: { origin, 'access-control-request-method': 'POST' } })
     expect(after.status).toBe(403)
   })
@@ -326,7 +326,7 @@ describe('capture: auth and validation', () => {
 
   test('malformed, unknown and revoked keys are 401 in every place a key may come from', async () => {
     const unknown = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE] })
-    revokeKey(h.db, h.clock, ws.id, unknown.id)
+    await revokeKey(h.deps, ws.id, unknown.id)
     for (const bad of ['ask_pk_nope', unknown.key]) {
       expect((await expectNothingStored(() => postForm({ email: 'bad@example.com', _key: bad }))).status).toBe(401)
       expect((await expectNothingStored(() => postForm({ email: 'bad@example.com' }, {}, `?key=${bad}`))).status).toBe(401)

@@ -50,8 +50,8 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     api = `http://127.0.0.1:${h.app.server!.port}`
     const ws = h.workspace('acme')
     secretKey = ws.key
-    createDeal(h.deps, ws.id, { title: 'Website redesign', value: '4800.00', currency: 'EUR', stage: 'proposal' })
-    createDeal(h.deps, ws.id, { title: 'SEO retainer', value: 950, currency: 'EUR', stage: 'negotiation' })
+    await createDeal(h.deps, ws.id, { title: 'Website redesign', value: '4800.00', currency: 'EUR', stage: 'proposal' })
+    await createDeal(h.deps, ws.id, { title: 'SEO retainer', value: 950, currency: 'EUR', stage: 'negotiation' })
 
     receiver = Bun.serve({
       hostname: '127.0.0.1',

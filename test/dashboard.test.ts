@@ -290,7 +290,7 @@ describe('pages', () => {
     const s = await signIn(ws.key)
     for (let i = 0; i < 55; i++) await createLead(h.deps, ws.id, 'inbound', { email: `p${i}@example.com`, source: i % 2 ? 'odd' : 'even', metadata: {} })
     const again = await createLead(h.deps, ws.id, 'inbound', { email: 'P7@example.com', firstName: 'Peter', source: 'crm', metadata: { plan: 'pro' } })
-    createDeal(h.deps, ws.id, { title: 'Peter deal', value: '12.50', currency: 'EUR', contactId: again.contactId })
+    await createDeal(h.deps, ws.id, { title: 'Peter deal', value: '12.50', currency: 'EUR', contactId: again.contactId })
 
     const first = await s.page('/dashboard/contacts')
     expect(first).toContain('Page 1 of 2 · 55 in all')
@@ -327,7 +327,7 @@ describe('pages', () => {
   test('deals: a board by stage; moving to won goes through the deals service and emits deal.closed once', async () => {
     const ws = h.workspace()
     const s = await signIn(ws.key)
-    const deal = createDeal(h.deps, ws.id, { title: 'Big one', value: 1000, currency: 'USD', stage: 'negotiation' })
+    const deal = await createDeal(h.deps, ws.id, { title: 'Big one', value: 1000, currency: 'USD', stage: 'negotiation' })
     const board = await s.page('/dashboard/deals')
     expect(board).toMatch(/negotiation <span class="count">1<\/span>/)
     expect(board).toContain('Big one')

@@ -2,7 +2,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { webhookAttempts, webhookDeliveries } from '../src/db/schema'
 import { writeTx } from '../src/db/tx'
-import { emitEvent } from '../src/modules/webhooks/outbox'
+import { emitEvent } from '../src/db/outbox'
 import { startDispatcher } from '../src/workers/dispatcher'
 import { createHarness, type Harness } from './helpers'
 import { startReceiver, until, type Receiver } from './webhooks-helpers'

@@ -1,7 +1,7 @@
 /** A key minted by a key never outlives or out-rates its creator, and no key's rate limit is absurd (API and CLI). */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { keyCreate } from '../src/cli/key'
-import { MAX_KEY_RATE_LIMIT } from '../src/modules/api-keys/service'
+import { MAX_KEY_RATE_LIMIT } from '../src/modules/api-keys/model'
 import { createHarness, expectProblem } from './helpers'
 
 const h = createHarness({ env: { ASKAD_RATE_LIMIT: '100/60s' } })

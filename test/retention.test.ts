@@ -6,7 +6,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { loadConfig } from '../src/config'
 import { writeTx } from '../src/db/tx'
-import { emitEvent, type EventType } from '../src/modules/webhooks/outbox'
+import { emitEvent, type EventType } from '../src/db/outbox'
 import { signIn } from '../src/modules/sessions/service'
 import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
 import { startRetention, type Retention } from '../src/workers/retention'
@@ -64,7 +64,7 @@ test('old settled history goes; pending deliveries, recent history, leads and co
   const lonelyEvent = emit(ws.id, 'campaign.spend_threshold')
   const idem = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'idem@example.com' }, headers: { 'idempotency-key': 'k-1' } })
   expect(idem.status).toBe(201)
-  expect('token' in signIn(h.db, h.clock, ws.key)).toBe(true)
+  expect('token' in (await signIn(h.deps, ws.key))).toBe(true)
   await dispatcher!.runDue()
   expect(count('webhook_attempts')).toBe(6)
 
@@ -109,7 +109,7 @@ test('a fractional retention, in batches: everything past it goes over many smal
   retention = startRetention(h.deps, { batchEvents: 7, batchRows: 3 })
   const OLD = 50
   for (let i = 0; i < OLD; i++) emit(ws.id, 'deal.closed')
-  for (let i = 0; i < 10; i++) writeTx(h.db, () => signIn(h.db, h.clock, ws.key))
+  for (let i = 0; i < 10; i++) await signIn(h.deps, ws.key)
   h.clock.advance(DAY_MS / 2 + 1)
   for (let i = 0; i < 5; i++) emit(ws.id, 'deal.closed')
 

@@ -47,13 +47,14 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
 /** `askad key list`: a workspace's keys, by prefix. */
 export function keyList(db: Db, out: Output, flags: { workspace?: string }): void {
   const ws = workspaceOf(db, flags.workspace)
-  const keys = listKeys(db, ws.id).map(serializeKey)
+  const keys = listKeys({ db }, ws.id).map(serializeKey)
   out.result(keys, () => table(keys, ['id', 'prefix', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'revoked_at']))
 }
 
 /** `askad key revoke KEY_ID`, in any workspace. */
-export function keyRevoke(db: Db, out: Output, keyId: string): void {
-  const key = serializeKey(revokeKey(db, systemClock, null, keyId))
+export async function keyRevoke(db: Db, out: Output, keyId: string): Promise<void> {
+  // No dispatcher runs in the CLI (and a revocation queues no deliveries): nothing to wake.
+  const key = serializeKey(await revokeKey({ db, clock: systemClock, wake: () => {} }, null, keyId))
   out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
 }
 

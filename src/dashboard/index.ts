@@ -152,7 +152,7 @@ export const dashboard = (deps: AppDeps) => {
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
   const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) => async (c: RouteContext): Promise<Response> => {
     const url = new URL(c.request.url)
-    const active = findSession(db, clock, readCookie(c.request, SESSION_COOKIE))
+    const active = await findSession(deps, readCookie(c.request, SESSION_COOKIE))
     if (!active) {
       if (c.request.method === 'GET') return redirect(`${BASE}/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, { 'set-cookie': clearedCookie() })
       return respond(signInPage({ next: BASE, notice: { kind: 'error', text: 'Your session has ended; sign in again.' } }), 401, { 'set-cookie': clearedCookie() })
@@ -215,19 +215,19 @@ export const dashboard = (deps: AppDeps) => {
     .get(`${ASSETS}/dashboard.js`, () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
     .get(
       `${BASE}/sign-in`,
-      ({ request, query }) => {
-        if (findSession(db, clock, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
+      async ({ request, query }) => {
+        if (await findSession(deps, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
         return respond(signInPage({ next: safeNext(query.next) }))
       },
       HIDDEN,
     )
     .post(
       `${BASE}/sign-in`,
-      ({ request, body, server }) => {
+      async ({ request, body, server }) => {
         if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
         const next = safeNext(field(body, 'next'))
         const ip = clientIpOf(request, server, deps.config.trustedProxies)
-        const result = signIn(db, clock, field(body, 'key') ?? '')
+        const result = await signIn(deps, field(body, 'key') ?? '')
         if ('failure' in result) {
           const wait = limiter.failed(ip)
           if (wait > 0) {
@@ -242,8 +242,8 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${BASE}/sign-out`,
-      signedIn(({ request }) => {
-        endSession(db, readCookie(request, SESSION_COOKIE))
+      signedIn(async ({ request }) => {
+        await endSession(deps, readCookie(request, SESSION_COOKIE))
         return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
       }),
       FORM_POST,
@@ -265,10 +265,10 @@ export const dashboard = (deps: AppDeps) => {
     .post(
       `${BASE}/deals/:id/stage`,
       signedIn(
-        needs('deals:write', (c) => {
+        needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
           const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
-          updateDeal(deps, c.workspaceId, c.params.id!, { stage })
+          await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${BASE}/deals?done=moved`)
         }),
       ),
@@ -277,7 +277,7 @@ export const dashboard = (deps: AppDeps) => {
     .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
     .post(
       KEYS_PATH,
-      signedIn((c) => {
+      signedIn(async (c) => {
         const form: KeyForm = {
           kind: field(c.body, 'kind') ?? 'secret',
           name: field(c.body, 'name') ?? '',
@@ -293,7 +293,7 @@ export const dashboard = (deps: AppDeps) => {
             ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
             ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
           })
-          const { record, key } = createKeyFor(db, clock, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
+          const { record, key } = await createKeyFor(deps, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
             kind: body.kind,
             name: body.name,
             scopes: body.scopes,
@@ -309,8 +309,8 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${KEYS_PATH}/:id/revoke`,
-      signedIn((c) => {
-        revokeKey(db, clock, c.workspaceId, c.params.id!)
+      signedIn(async (c) => {
+        await revokeKey(deps, c.workspaceId, c.params.id!)
         return redirect(`${KEYS_PATH}?done=revoked`)
       }),
       FORM_POST,
@@ -355,16 +355,16 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/test`,
-      webhooksAction((c) => {
-        sendTestEvent(deps, c.workspaceId, c.params.id!)
+      webhooksAction(async (c) => {
+        await sendTestEvent(deps, c.workspaceId, c.params.id!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
       }),
       FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/rotate`,
-      webhooksAction((c) => {
-        const { endpoint, secret } = rotateSecret(deps, c.workspaceId, c.params.id!)
+      webhooksAction(async (c) => {
+        const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
         return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
       }),
       FORM_POST,
@@ -387,16 +387,16 @@ export const dashboard = (deps: AppDeps) => {
     )
     .post(
       `${WEBHOOKS_PATH}/:id/recover`,
-      webhooksAction((c) => {
-        recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
+      webhooksAction(async (c) => {
+        await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
       }),
       FORM_POST,
     )
     .post(
       `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
-      webhooksAction((c) => {
-        retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
+      webhooksAction(async (c) => {
+        await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
         return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
       }),
       FORM_POST,

@@ -6,6 +6,10 @@ import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
 import * as schema from './schema'
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database }
+/** A write transaction of the database, as drizzle hands it to a transaction's callback. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+/** Queries that run alike on the database and inside a transaction take either. */
+export type DbOrTx = Db | Tx
 
 /**
  * Milliseconds a statement waits for another process's lock before SQLITE_BUSY. bun:sqlite waits

@@ -14,6 +14,8 @@
  * When another process holds the write lock, the batch waits for it without blocking the event
  * loop (the connection's busy timeout is short): it is retried with growing pauses, and a job that
  * has waited WRITE_LOCK_WAIT_MS is rejected with the SQLITE_BUSY error (a 503 for its request).
+ * Writes that must not share a transaction (`commitAlone`) get the same lock handling: tried at
+ * once, and queued to run alone only while the lock is held.
  */
 import { withoutBusyWait, type Db } from './client'
 import { storageProblem } from './storage'
@@ -24,6 +26,8 @@ interface Job {
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
   queuedAt: number
+  /** Runs in a transaction of its own, never batched with other jobs. */
+  alone: boolean
 }
 
 interface Queue {
@@ -59,7 +63,7 @@ function schedule(db: Db, queue: Queue, pauseMs = 0): void {
 function flush(db: Db): void {
   const queue = queues.get(db)!
   queue.scheduled = false
-  const batch = queue.jobs.splice(0, MAX_JOBS_PER_COMMIT)
+  const batch = queue.jobs.splice(0, batchSize(queue.jobs))
   let results: unknown[]
   try {
     // While the lock is known to be held, an attempt must not wait for it even briefly: the pause is async.
@@ -68,7 +72,9 @@ function flush(db: Db): void {
   } catch (error) {
     if (isLocked(error)) return waitForLock(db, queue, batch, error)
     queue.backoffMs = 0
-    for (const job of batch) {
+    // A job that failed alone has had its own transaction: running it again would only fail again.
+    if (batch.length === 1) batch[0]!.reject(error)
+    else for (const job of batch) {
       try {
         job.resolve(writeTx(db, job.work))
       } catch (jobError) {
@@ -81,6 +87,14 @@ function flush(db: Db): void {
   queue.backoffMs = 0
   results.forEach((value, i) => batch[i]!.resolve(value))
   if (queue.jobs.length > 0) schedule(db, queue)
+}
+
+/** How many of the queued jobs the next transaction takes: a job that runs alone, or the batchable jobs before the next such. */
+function batchSize(jobs: Job[]): number {
+  if (jobs[0]!.alone) return 1
+  let size = 1
+  while (size < jobs.length && size < MAX_JOBS_PER_COMMIT && !jobs[size]!.alone) size++
+  return size
 }
 
 /** Puts the batch back (oldest first), refuses jobs that waited their bound, and tries again after a pause. */
@@ -97,14 +111,37 @@ function waitForLock(db: Db, queue: Queue, batch: Job[], busy: unknown): void {
   else queue.backoffMs = 0
 }
 
-/** Runs `work` in a write transaction shared with the other jobs of this event-loop turn; resolves after the commit. */
-export function groupCommit<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
+function queueOf(db: Db): Queue {
   let queue = queues.get(db)
   if (!queue) queues.set(db, (queue = { jobs: [], scheduled: false, backoffMs: 0 }))
-  const q = queue
+  return queue
+}
+
+function enqueue<T>(db: Db, queue: Queue, work: (tx: Tx) => T, alone: boolean): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    q.jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: performance.now() })
+    queue.jobs.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: performance.now(), alone })
     // While waiting for the lock, the pending timer flushes the new job with the others.
-    schedule(db, q, q.backoffMs)
+    schedule(db, queue, queue.backoffMs)
   })
+}
+
+/** Runs `work` in a write transaction shared with the other jobs of this event-loop turn; resolves after the commit. */
+export function groupCommit<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
+  return enqueue(db, queueOf(db), work, false)
+}
+
+/**
+ * Runs `work` in a write transaction of its own, at once when the lock is free (as a synchronous
+ * write would); when another process holds it, waits for it like a group commit does.
+ */
+export function commitAlone<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
+  const queue = queueOf(db)
+  if (queue.backoffMs === 0) {
+    try {
+      return Promise.resolve(writeTx(db, work))
+    } catch (error) {
+      if (!isLocked(error)) return Promise.reject(error)
+    }
+  }
+  return enqueue(db, queue, work, true)
 }

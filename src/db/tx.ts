@@ -1,24 +1,14 @@
 /** Transaction helpers shared by the services. */
 import { sql } from 'drizzle-orm'
-import type { Db } from './client'
+import type { Db, DbOrTx, Tx } from './client'
 import { prepared } from './prepared'
 import { counters } from './schema'
 import { recordStorageFailure, recordStorageSuccess, storageProblem } from './storage'
 
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
-export type DbOrTx = Db | Tx
+export type { DbOrTx, Tx } from './client'
 
 /** Writes what must commit with a request's change (its Idempotency-Key's answer), given the service's result. */
 export type StoreAnswer = (tx: Tx, result: unknown) => void
-
-/**
- * Hands a service's result to the request's `storeAnswer`, inside the transaction that makes the
- * change, and returns it; so a crash leaves both the change and its stored answer, or neither.
- */
-export function answered<T>(tx: Tx, deps: { storeAnswer?: StoreAnswer }, result: T): T {
-  deps.storeAnswer?.(tx, result)
-  return result
-}
 
 const LEADS_SOURCE_PREFIX = 'leads:source:'
 

@@ -1,4 +1,5 @@
 /** TypeBox fields that several module models share, so each is described the same way everywhere. */
+import type { TLiteral, TUnion } from '@sinclair/typebox'
 import { t } from 'elysia'
 
 /** An RFC 3339 time, or null. */
@@ -9,4 +10,15 @@ export function nullableTime(description: string) {
 /** A money amount as clients send it; lib/money.ts parses it into minor units. */
 export function moneyInput(description: string) {
   return t.Union([t.Number(), t.String()], { description: `${description} A decimal with at most 2 places, as a JSON number or a string (19.99 or "19.99").` })
+}
+
+/** An optional text field that may also be null (null or empty clears it, or means none). */
+export function optionalText(maxLength: number, description: string) {
+  return t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
+}
+
+/** One of the given strings, each a literal (an enum of the drizzle schema, `table.column.enumValues`). */
+export function literalUnion<const V extends readonly [string, ...string[]]>(values: V, options: { description?: string } = {}) {
+  // `map` loses the tuple; the cast gives it back so the static type is the union of the values.
+  return t.Union(values.map((value) => t.Literal(value)), options) as unknown as TUnion<{ -readonly [K in keyof V]: TLiteral<V[K]> }>
 }

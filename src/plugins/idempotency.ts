@@ -129,9 +129,9 @@ function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'reque
 
 /**
  * Runs a route's write so that the answer to the request's Idempotency-Key, if it has one, commits
- * in the same transaction as the change: `write` gets deps whose `storeAnswer` the service calls
- * (through `answered`) inside its transaction with its result, and `answer` turns that result into
- * the route's answer there and for this response. Returns the body to send (status and headers are
+ * in the same transaction as the change: `write` gets deps carrying `storeAnswer`, which the unit of
+ * work (db/unit-of-work.ts) calls inside the service's transaction with the result of its work, and
+ * `answer` turns that result into the route's answer there and for this response. Returns the body to send (status and headers are
  * set), or a Response replaying the answer another process committed first under the same key.
  */
 export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(

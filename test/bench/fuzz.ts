@@ -82,11 +82,11 @@ export async function createWorld(): Promise<FuzzWorld> {
     }
     ids.push(deal.id, campaign.id)
   }
-  revokeKey(h.db, h.clock, a.id, revoked.id)
+  await revokeKey(h.deps, a.id, revoked.id)
   h.clock.advance(2000) // the expired key has expired
   // Every key has been used once: last_used_at is written at most once a minute and the clock stands still from here on.
   for (const key of Object.values(keys)) await h.request('GET', '/api/v1/contacts', { key })
-  const signedIn = signIn(h.db, h.clock, keys.all)
+  const signedIn = await signIn(h.deps, keys.all)
   if ('failure' in signedIn) throw new Error(`sign-in failed: ${signedIn.failure}`)
   type RouteInfo = { method: string; path: string; hooks?: { body?: { examples?: Record<string, unknown>[]; anyOf?: { examples?: Record<string, unknown>[] }[] } } }
   const routes = (h.app.routes as RouteInfo[]).map(({ method, path, hooks }) => ({

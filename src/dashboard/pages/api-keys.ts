@@ -45,7 +45,7 @@ function createForm(viewer: Viewer, form: KeyForm): Html {
 
 /** The workspace's keys with their status and revoke buttons, then the create form. */
 export function keysPage(db: Db, viewer: Viewer & { keyId: string; workspaceId: string }, now: number, form: KeyForm = EMPTY_FORM): Html {
-  const rows = listKeys(db, viewer.workspaceId).map((row: ApiKey) => {
+  const rows = listKeys({ db }, viewer.workspaceId).map((row: ApiKey) => {
     const k = serializeKey(row)
     const live = keyLive(row, now)
     const self = row.id === viewer.keyId

@@ -18,7 +18,7 @@ export interface ContactQuery {
 /** The filter form, one page of contacts and the pager. */
 export function contactsPage(db: Db, workspaceId: string, query: ContactQuery, req: PageRequest): Html {
   const filters = { email: query.email || undefined, source: query.source || undefined }
-  const page = listContacts(db, workspaceId, filters, req)
+  const page = listContacts({ db }, workspaceId, filters, req)
   const rows = page.data.map(
     (c) => html`<tr>
   <td><a href="${BASE}/contacts/${c.id}">${personName(c) || c.email || c.phone}</a></td>
@@ -41,9 +41,9 @@ ${pager(`${BASE}/contacts`, { ...query }, page)}`
 
 /** One contact: its facts and metadata, a page of its leads, its deals. */
 export function contactPage(db: Db, workspaceId: string, id: string, req: PageRequest): { title: string; content: Html } {
-  const contact = getContactDetail(db, workspaceId, id)
-  const leads = listLeads(db, workspaceId, { contactId: id }, req)
-  const deals = listDeals(db, workspaceId, { contactId: id }, { page: 1, limit: MAX_LIMIT, afterSeq: null })
+  const contact = getContactDetail({ db }, workspaceId, id)
+  const leads = listLeads({ db }, workspaceId, { contactId: id }, req)
+  const deals = listDeals({ db }, workspaceId, { contactId: id }, { page: 1, limit: MAX_LIMIT, afterSeq: null })
   const content = html`<section class="card">
   <dl class="facts">
     <dt>Email</dt><dd>${contact.email ?? '–'}</dd>

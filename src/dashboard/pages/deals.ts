@@ -34,7 +34,7 @@ export function dealCard(d: DealView, viewer: Viewer | null): Html {
 /** One column per stage with its newest deals. */
 export function dealsPage(db: Db, workspaceId: string, viewer: Viewer): Html {
   const columns = DEAL_STAGES.map((stage) => {
-    const page = listDeals(db, workspaceId, { stage }, { page: 1, limit: DEALS_PER_STAGE, afterSeq: null })
+    const page = listDeals({ db }, workspaceId, { stage }, { page: 1, limit: DEALS_PER_STAGE, afterSeq: null })
     const more = page.pagination.total - page.data.length
     return html`<section class="column" aria-labelledby="stage-h-${stage}">
   <h2 id="stage-h-${stage}">${stage} <span class="count">${page.pagination.total}</span></h2>

@@ -40,7 +40,7 @@ export function snippets(apiOrigin: string, key: string): Html {
 
 /** The live publishable keys, a field to paste one into, and the snippets. */
 export function embedPage(db: Db, workspaceId: string, apiOrigin: string, now: number): Html {
-  const live = listKeys(db, workspaceId).filter((k) => k.kind === 'publishable' && keyLive(k, now))
+  const live = listKeys({ db }, workspaceId).filter((k) => k.kind === 'publishable' && keyLive(k, now))
   return html`<p>Paste one of these into a page on an allowed origin of a publishable key. Submissions arrive as leads with source
 <code>website</code> (change the hidden field to tell forms apart); a form sends the visitor back to the page it came from,
 or to <code>_redirect</code> when you add that field.</p>

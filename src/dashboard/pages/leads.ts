@@ -30,7 +30,7 @@ export interface LeadQuery {
 
 /** The filter form, one page of leads and the pager. */
 export function leadsPage(db: Db, workspaceId: string, query: LeadQuery, req: PageRequest): Html {
-  const page = listLeads(db, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
+  const page = listLeads({ db }, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
   return html`<form class="filters" method="get" action="${BASE}/leads" role="search">
   <label>Source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
   <label>Status <select name="status">

@@ -34,7 +34,7 @@ export function overviewPage(db: Db, workspaceId: string, now: number): Html {
   const days = leadsPerDay(db, workspaceId, now, CHART_DAYS)
   const sources = leadsBySource(db, workspaceId)
   const { leads, contacts } = totals(db, workspaceId)
-  const newest = listLeads(db, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).data
+  const newest = listLeads({ db }, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).data
   return html`<section class="stats">
   <div class="stat"><span class="n">${leads}</span> leads</div>
   <div class="stat"><span class="n">${contacts}</span> contacts</div>

@@ -2,7 +2,7 @@
 import type { Db } from '../../db/client'
 import type { PageRequest } from '../../lib/pagination'
 import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
-import { SUBSCRIBABLE_EVENT_TYPES } from '../../modules/webhooks/outbox'
+import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { html, type Html } from '../html'
 import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
 
@@ -61,7 +61,7 @@ function editForm(viewer: Viewer, base: string, form: EndpointForm, open: boolea
 
 /** The endpoints with their health, then the create form. */
 export function webhooksPage(db: Db, workspaceId: string, viewer: Viewer, form: EndpointForm = EMPTY_FORM): Html {
-  const endpoints = listEndpoints(db, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null }).data
+  const endpoints = listEndpoints({ db }, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null }).data
   const rows = endpoints.map(
     (e) => html`<tr>
   <td><a href="${WEBHOOKS_PATH}/${e.id}">${e.url}</a>${e.description ? html`<br><span class="muted small">${e.description}</span>` : ''}</td>
@@ -113,7 +113,7 @@ export function endpointPage(
   form?: EndpointForm,
 ): { title: string; content: Html } {
   const e = serializeEndpoint(getEndpoint(db, workspaceId, id))
-  const deliveries = listDeliveries(db, workspaceId, id, undefined, req)
+  const deliveries = listDeliveries({ db }, workspaceId, id, undefined, req)
   const base = `${WEBHOOKS_PATH}/${e.id}`
   const dayAgo = new Date(now - 24 * 60 * 60 * 1000).toISOString().slice(0, 16)
   const items = deliveries.data.map(

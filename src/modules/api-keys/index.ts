@@ -7,8 +7,8 @@ import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
 import { API_PREFIX } from '../../lib/api-prefix'
 import type { AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
-import { ApiKeyModel } from './model'
-import { createKeyFor, getKey, listKeysPage, MAX_KEY_RATE_LIMIT, revokeKey, serializeKey } from './service'
+import { ApiKeyModel, MAX_KEY_RATE_LIMIT } from './model'
+import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
 /** The /api-keys routes. */
 export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
@@ -17,7 +17,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listKeysPage(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listKeysPage(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'keys:manage',
@@ -45,7 +45,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
         return answerWrite(
           { request, set },
           deps,
-          (d) => createKeyFor(d.db, d.clock, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, input, d.storeAnswer),
+          (d) => createKeyFor(d, { key: auth.key, defaultRateLimit: deps.config.rateLimit.capacity }, input),
           ({ record, key }) => ({
             status: 201,
             headers: { location: `${API_PREFIX}/api-keys/${record.id}`, 'cache-control': 'no-store' },
@@ -75,7 +75,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
       detail: { summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
     })
-    .delete('/:id', ({ params, auth }) => serializeKey(revokeKey(deps.db, deps.clock, auth.workspaceId, params.id)), {
+    .delete('/:id', async ({ params, auth }) => serializeKey(await revokeKey(deps, auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },

@@ -1,14 +1,17 @@
 /** Schemas of the API-key endpoints, each paired with its type. */
 import { t } from 'elysia'
-import { nullableTime } from '../../lib/model-fields'
+import { apiKeys } from '../../db/schema'
+import { literalUnion, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { SCOPES } from '../../lib/scopes'
-import { MAX_KEY_RATE_LIMIT } from './service'
+
+/** The most requests per window any key may be given: above it a limit protects nothing. */
+export const MAX_KEY_RATE_LIMIT = 100_000
 
 const keyFields = {
   id: t.String({ format: 'uuid' }),
   object: t.Literal('api_key'),
-  kind: t.Union([t.Literal('secret'), t.Literal('publishable')]),
+  kind: literalUnion(apiKeys.kind.enumValues),
   name: t.String(),
   prefix: t.String({ description: 'The first characters of the key, e.g. `ask_sk_3fA9…`: enough to recognise it, never enough to use it.' }),
   scopes: t.Array(t.String()),
@@ -32,7 +35,7 @@ export namespace ApiKeyModel {
 
   export const createBody = t.Object(
     {
-      kind: t.Union([t.Literal('secret'), t.Literal('publishable')], {
+      kind: literalUnion(apiKeys.kind.enumValues, {
         description: '`secret` (`ask_sk_…`, server to server) or `publishable` (`ask_pk_…`, safe in a web page, scope `leads:capture` only).',
       }),
       name: t.Optional(t.String({ maxLength: 200, description: 'A label for humans.' })),

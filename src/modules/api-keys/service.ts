@@ -1,7 +1,10 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { withoutBusyWait, type Db } from '../../db/client'
-import { answered, writeTx, type DbOrTx, type StoreAnswer } from '../../db/tx'
+import type { DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
+import type { ReadDeps, ServiceDeps } from '../../deps'
+import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
@@ -33,9 +36,6 @@ export interface CreatedKey {
   /** The full key: returned by creation only, never stored. */
   key: string
 }
-
-/** The most requests per window any key may be given: above it a limit protects nothing. */
-export const MAX_KEY_RATE_LIMIT = 100_000
 
 /** last_used_at is written at most this often per key, so reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000
@@ -146,20 +146,19 @@ function childExpiry(creator: ApiKey, now: number, requested: number | null | un
  * (a `keys:manage`-only key cannot mint an all-powerful one), and neither a higher rate limit nor a
  * later expiry than its own. Without `scopes`, a secret key gets the creator's scopes.
  */
-export function createKeyFor(db: Db, clock: Clock, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>, storeAnswer?: StoreAnswer): CreatedKey {
+export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): Promise<CreatedKey> {
   const scopes = input.scopes ?? (input.kind === 'secret' ? creator.key.scopes : undefined)
   const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.key.scopes.includes(s))
   if (ungrantable.length > 0) {
     throw new ApiError('insufficient_scope', `This API key cannot grant scopes it does not hold itself: ${ungrantable.join(', ')}.`)
   }
   const rateLimit = childRateLimit(creator, input.rateLimit)
-  const expiresAt = childExpiry(creator.key, clock.now(), input.expiresAt)
-  // `storeAnswer`: an Idempotency-Key's answer commits with the key it shows.
-  return writeTx(db, (tx) => answered(tx, { storeAnswer }, createKey(tx, clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })))
+  const expiresAt = childExpiry(creator.key, deps.clock.now(), input.expiresAt)
+  return write(deps, (tx) => createKey(tx, deps.clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId }))
 }
 
 /** One page of a workspace's keys, newest first. */
-export function listKeysPage(db: Db, workspaceId: string, req: PageRequest) {
+export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
   return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })), total, hasMore)
 }
@@ -172,17 +171,18 @@ export function getKey(db: Db, workspaceId: string, id: string): ApiKey {
 }
 
 /** Every key of a workspace, newest first, unpaged (the CLI and the dashboard show them all). */
-export function listKeys(db: Db, workspaceId: string): ApiKey[] {
+export function listKeys({ db }: ReadDeps, workspaceId: string): ApiKey[] {
   return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
 }
 
 /** Revokes a key of the workspace (any workspace when null, for the CLI); idempotent. */
-export function revokeKey(db: Db, clock: Clock, workspaceId: string | null, id: string): ApiKey {
+export async function revokeKey(deps: ServiceDeps, workspaceId: string | null, id: string): Promise<ApiKey> {
   const where = workspaceId ? and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)) : eq(apiKeys.id, id)
-  const row = db.select().from(apiKeys).where(where).get()
+  const row = deps.db.select().from(apiKeys).where(where).get()
   if (!row) throw notFound('API key', id)
   if (row.revokedAt) return row
-  return db.update(apiKeys).set({ revokedAt: clock.now() }).where(eq(apiKeys.id, id)).returning().get()!
+  const now = deps.clock.now()
+  return write(deps, (tx) => tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!)
 }
 
 /** Why a stored key is refused at `now`, or null while it is live. */
@@ -220,7 +220,7 @@ export function authenticateKey(db: Db, clock: Clock, presented: string): { key:
 }
 
 /** The public shape of a key: never the key or its hash. */
-export function serializeKey(k: ApiKey) {
+export function serializeKey(k: ApiKey): ApiKeyModel.apiKey {
   return {
     id: k.id,
     object: 'api_key' as const,

@@ -20,7 +20,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listCampaigns(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listCampaigns(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'campaigns:read',
@@ -57,7 +57,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
       response: { 200: CampaignModel.campaign, ...problems(...AUTH_ERRORS, 404) },
       detail: { summary: 'Get a campaign', description: 'One campaign with its spend and the thresholds it has crossed. Scope `campaigns:read`.' },
     })
-    .patch('/:id', ({ params, body, auth }) => serializeCampaign(updateCampaign(deps, auth.workspaceId, params.id, body)), {
+    .patch('/:id', async ({ params, body, auth }) => serializeCampaign(await updateCampaign(deps, auth.workspaceId, params.id, body)), {
       scope: 'campaigns:write',
       params: CampaignModel.params,
       body: CampaignModel.patchBody,

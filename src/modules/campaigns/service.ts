@@ -5,18 +5,17 @@
  * threshold as not yet crossed.
  */
 import { and, eq } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { campaigns } from '../../db/schema'
-import { answered, writeTx, type DbOrTx, type Tx } from '../../db/tx'
-import type { ServiceDeps } from '../../deps'
+import type { DbOrTx, Tx } from '../../db/tx'
+import { write, type Emit } from '../../db/unit-of-work'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
 import { singleLine } from '../../lib/text'
 import { formatMoney, parseMoney, parseCurrency } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
-import { emitEvent } from '../webhooks/outbox'
 import type { CampaignModel } from './model'
 
 export type Campaign = typeof campaigns.$inferSelect
@@ -45,21 +44,20 @@ function parseBudget(value: number | string | null | undefined): number | null {
  * event. The stored `thresholds_crossed` keeps every amount that ever fired, so a threshold removed and added again
  * does not fire twice.
  */
-function crossThresholds(tx: Tx, now: number, campaign: Campaign): { campaign: Campaign; queued: number } {
+function crossThresholds(tx: Tx, emit: Emit, now: number, campaign: Campaign): Campaign {
   const due = campaign.spendThresholdsMinor.filter((t) => t <= campaign.spendMinor && !campaign.thresholdsCrossedMinor.includes(t))
-  if (due.length === 0) return { campaign, queued: 0 }
+  if (due.length === 0) return campaign
   const updated = tx
     .update(campaigns)
     .set({ thresholdsCrossedMinor: [...campaign.thresholdsCrossedMinor, ...due].sort((a, b) => a - b) })
     .where(eq(campaigns.id, campaign.id))
     .returning()
     .get()!
-  let queued = 0
   for (const threshold of due) {
     const data = { campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) }
-    queued += emitEvent(tx, now, campaign.workspaceId, 'campaign.spend_threshold', data).queued
+    emit(campaign.workspaceId, 'campaign.spend_threshold', data, now)
   }
-  return { campaign: updated, queued }
+  return updated
 }
 
 /** The workspace's campaign, else 404 (also for another workspace's id). */
@@ -70,7 +68,7 @@ export function getCampaign(db: DbOrTx, workspaceId: string, id: string): Campai
 }
 
 /** Creates a campaign with no spend yet. */
-export function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Campaign {
+export function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Promise<Campaign> {
   const now = deps.clock.now()
   const row: Campaign = {
     id: newId(),
@@ -84,14 +82,14 @@ export function createCampaign(deps: ServiceDeps, workspaceId: string, body: Cam
     createdAt: now,
     updatedAt: now,
   }
-  return writeTx(deps.db, (tx) => {
+  return write(deps, (tx) => {
     tx.insert(campaigns).values(row).run()
-    return answered(tx, deps, row)
+    return row
   })
 }
 
 /** Campaigns newest first. */
-export function listCampaigns(db: Db, workspaceId: string, req: PageRequest) {
+export function listCampaigns({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, campaigns, eq(campaigns.workspaceId, workspaceId), req)
   return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })), total, hasMore)
 }
@@ -100,19 +98,17 @@ export function listCampaigns(db: Db, workspaceId: string, req: PageRequest) {
  * Changes name, budget or thresholds. Thresholds already crossed stay crossed; a new threshold
  * at or below the current spend counts as crossed at once and emits its event now.
  */
-export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Campaign {
+export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Promise<Campaign> {
   const now = deps.clock.now()
   const changes: Partial<Campaign> = { updatedAt: now }
   if (body.name !== undefined) changes.name = parseName(body.name)
   if (body.budget !== undefined) changes.budgetMinor = parseBudget(body.budget)
   if (body.spend_thresholds !== undefined) changes.spendThresholdsMinor = parseThresholds(body.spend_thresholds)
-  const { campaign, queued } = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     getCampaign(tx, workspaceId, id)
     const updated = tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning().get()!
-    return crossThresholds(tx, now, updated)
+    return crossThresholds(tx, emit, now, updated)
   })
-  if (queued > 0) deps.wake()
-  return campaign
 }
 
 /**
@@ -120,7 +116,7 @@ export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: strin
  * A `total` below the current spend is refused (409): spend only grows, so a stale report
  * arriving late cannot roll it back and a threshold never needs to fire twice.
  */
-export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Campaign {
+export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Promise<Campaign> {
   if ((body.amount === undefined) === (body.total === undefined)) {
     throw invalid(body.amount === undefined ? '/amount' : '/total', 'send exactly one of amount (adds to the spend) or total (sets it)')
   }
@@ -128,7 +124,7 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
   if (amount === 0) throw invalid('/amount', 'must be greater than 0')
   const total = body.total === undefined ? null : parseMoney(body.total, '/total')
   const now = deps.clock.now()
-  const { campaign, queued } = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     const current = getCampaign(tx, workspaceId, id)
     const spend = amount === null ? total! : current.spendMinor + amount
     if (spend < current.spendMinor) {
@@ -139,15 +135,12 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
     }
     if (spend > Number.MAX_SAFE_INTEGER) throw invalid('/amount', 'would make the total spend too large')
     const updated = tx.update(campaigns).set({ spendMinor: spend, updatedAt: now }).where(eq(campaigns.id, id)).returning().get()!
-    const crossed = crossThresholds(tx, now, updated)
-    return { campaign: answered(tx, deps, crossed.campaign), queued: crossed.queued }
+    return crossThresholds(tx, emit, now, updated)
   })
-  if (queued > 0) deps.wake()
-  return campaign
 }
 
 /** The public shape of a campaign: money as decimals, only current thresholds listed as crossed. */
-export function serializeCampaign(c: Campaign) {
+export function serializeCampaign(c: Campaign): CampaignModel.campaign {
   return {
     id: c.id,
     object: 'campaign' as const,

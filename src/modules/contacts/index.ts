@@ -14,7 +14,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listContacts(deps.db, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)))
+        return sendPage(request.url, set, listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)))
       },
       {
         scope: 'contacts:read',
@@ -29,7 +29,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => getContactDetail(deps.db, auth.workspaceId, params.id), {
+    .get('/:id', ({ params, auth }) => getContactDetail(deps, auth.workspaceId, params.id), {
       scope: 'contacts:read',
       params: ContactModel.idParams,
       response: { 200: ContactModel.detail, ...problems(...AUTH_ERRORS, 404) },
@@ -37,9 +37,9 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .patch(
       '/:id',
-      ({ params, body, auth }) => {
+      async ({ params, body, auth }) => {
         const patch = { firstName: body.first_name, lastName: body.last_name, email: body.email, phone: body.phone, metadata: body.metadata }
-        return serializeContact(updateContact(deps, auth.workspaceId, params.id, patch))
+        return serializeContact(await updateContact(deps, auth.workspaceId, params.id, patch))
       },
       {
         scope: 'contacts:write',

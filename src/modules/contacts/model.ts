@@ -1,5 +1,6 @@
 /** Schemas of the contact endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { optionalText } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DealModel } from '../deals/model'
 
@@ -52,14 +53,12 @@ export namespace ContactModel {
   })
   export type detail = typeof detail.static
 
-  const nullableText = (maxLength: number, description: string) => t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
-
   export const patchBody = t.Object(
     {
-      first_name: nullableText(200, 'First name; null or empty clears it.'),
-      last_name: nullableText(200, 'Last name; null or empty clears it.'),
-      email: nullableText(254, 'Email (trimmed and lower-cased); 409 when another contact of the workspace has it.'),
-      phone: nullableText(64, 'Phone, normalised to + and digits. A contact keeps at least one of email or phone.'),
+      first_name: optionalText(200, 'First name; null or empty clears it.'),
+      last_name: optionalText(200, 'Last name; null or empty clears it.'),
+      email: optionalText(254, 'Email (trimmed and lower-cased); 409 when another contact of the workspace has it.'),
+      phone: optionalText(64, 'Phone, normalised to + and digits. A contact keeps at least one of email or phone.'),
       metadata: t.Optional(
         t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed. The result may be at most 64 KB as JSON (else 422).' }),
       ),

@@ -1,11 +1,12 @@
 /** Contacts: the people behind leads, deduplicated per workspace by email, else phone. */
 import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { placeholders, prepared } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
-import type { ServiceDeps } from '../../deps'
+import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
+import type { ContactModel } from './model'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -154,7 +155,7 @@ export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact
 }
 
 /** A contact with its newest leads (summarised) and deals, for the detail view. */
-export function getContactDetail(db: DbOrTx, workspaceId: string, id: string) {
+export function getContactDetail({ db }: ReadDeps, workspaceId: string, id: string) {
   const contact = getContact(db, workspaceId, id)
   const recentLeads = db.select().from(leads).where(eq(leads.contactId, contact.id)).orderBy(desc(leads.createdAt), desc(leads.seq)).limit(CONTACT_RECENT_ITEMS).all()
   const recentDeals = db.select().from(deals).where(and(eq(deals.workspaceId, workspaceId), eq(deals.contactId, contact.id))).orderBy(desc(deals.createdAt), desc(deals.id)).limit(CONTACT_RECENT_ITEMS).all()
@@ -184,10 +185,10 @@ export interface ContactPatch {
 }
 
 /** Edits a contact. It keeps an email or a phone; an email another contact has is a 409. */
-export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Contact {
+export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Promise<Contact> {
   const email = patch.email === undefined ? undefined : parseEmail(patch.email, '/email')
   const phone = patch.phone === undefined ? undefined : parsePhone(patch.phone, '/phone')
-  return writeTx(deps.db, (tx) => {
+  return write(deps, (tx) => {
     const current = getContact(tx, workspaceId, id)
     const next = {
       firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName, '/first_name'),
@@ -213,7 +214,7 @@ export interface ContactFilters {
 }
 
 /** Contacts newest first, filtered by email, first source, or updated since a time. */
-export function listContacts(db: Db, workspaceId: string, filters: ContactFilters, req: PageRequest) {
+export function listContacts({ db }: ReadDeps, workspaceId: string, filters: ContactFilters, req: PageRequest) {
   const where = []
   if (filters.email !== undefined) where.push(eq(contacts.email, normaliseEmail(filters.email)))
   if (filters.updatedSince !== undefined) where.push(gte(contacts.updatedAt, parseTimestamp(filters.updatedSince, 'query.updated_since')))
@@ -223,7 +224,7 @@ export function listContacts(db: Db, workspaceId: string, filters: ContactFilter
 }
 
 /** The public shape of a contact. */
-export function serializeContact(c: Contact) {
+export function serializeContact(c: Contact): ContactModel.contact {
   return {
     id: c.id,
     object: 'contact' as const,

@@ -20,7 +20,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeals(deps.db, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
+        return sendPage(request.url, set, listDeals(deps, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
       },
       {
         scope: 'deals:read',
@@ -63,7 +63,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .patch(
       '/:id',
-      ({ params, body: { contact_id, ...fields }, auth }) => serializeDeal(updateDeal(deps, auth.workspaceId, params.id, { ...fields, contactId: contact_id })),
+      async ({ params, body: { contact_id, ...fields }, auth }) => serializeDeal(await updateDeal(deps, auth.workspaceId, params.id, { ...fields, contactId: contact_id })),
       {
         scope: 'deals:write',
         params: DealModel.idParams,

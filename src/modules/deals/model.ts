@@ -2,8 +2,9 @@
 import { t } from 'elysia'
 import { moneyInput, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
-import { DEAL_STAGES } from './service'
+import { deals } from '../../db/schema'
 
+const DEAL_STAGES = deals.stage.enumValues
 const STAGE_LIST = DEAL_STAGES.join(', ')
 
 export namespace DealModel {

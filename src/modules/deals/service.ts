@@ -3,11 +3,12 @@
  * or `lost` from another stage is a close and emits `deal.closed` in the same transaction.
  */
 import { and, eq } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
-import { answered, writeTx, type DbOrTx, type Tx } from '../../db/tx'
-import type { ServiceDeps } from '../../deps'
+import type { DbOrTx, Tx } from '../../db/tx'
+import { write, type Emit } from '../../db/unit-of-work'
+import type { DealModel } from './model'
+import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -15,7 +16,6 @@ import { checkMetadata, mergeMetadata } from '../../lib/metadata'
 import { formatMoney, parseCurrency, parseMoney } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { singleLine } from '../../lib/text'
-import { emitEvent } from '../webhooks/outbox'
 
 export type Deal = typeof deals.$inferSelect
 
@@ -67,11 +67,8 @@ export interface NewDeal {
   leadId: string | null
 }
 
-/**
- * Inserts a deal inside the caller's transaction, emitting `deal.closed` when it starts closed.
- * Returns the deal and how many webhook deliveries were queued.
- */
-export function insertDeal(tx: Tx, now: number, workspaceId: string, deal: NewDeal): { deal: Deal; queued: number } {
+/** Inserts a deal inside the caller's unit of work, emitting `deal.closed` when it starts closed. */
+export function insertDeal(tx: Tx, emit: Emit, now: number, workspaceId: string, deal: NewDeal): Deal {
   const { input } = deal
   const stage = input.stage === undefined ? 'new' : parseStage(input.stage, '/stage')
   const row: Deal = {
@@ -89,19 +86,14 @@ export function insertDeal(tx: Tx, now: number, workspaceId: string, deal: NewDe
     updatedAt: now,
   }
   tx.insert(deals).values(row).run()
-  const queued = isClosed(stage) ? emitEvent(tx, now, workspaceId, 'deal.closed', { deal: serializeDeal(row), previous_stage: null }).queued : 0
-  return { deal: row, queued }
+  if (isClosed(stage)) emit(workspaceId, 'deal.closed', { deal: serializeDeal(row), previous_stage: null }, now)
+  return row
 }
 
 /** Creates a deal; a deal created as won or lost emits `deal.closed`. */
-export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Deal {
+export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Promise<Deal> {
   const now = deps.clock.now()
-  const { deal, queued } = writeTx(deps.db, (tx) => {
-    const inserted = insertDeal(tx, now, workspaceId, { title: input.title, input, contactId: input.contactId ?? null, leadId: null })
-    return { deal: answered(tx, deps, inserted.deal), queued: inserted.queued }
-  })
-  if (queued > 0) deps.wake()
-  return deal
+  return write(deps, (tx, emit) => insertDeal(tx, emit, now, workspaceId, { title: input.title, input, contactId: input.contactId ?? null, leadId: null }))
 }
 
 /** One deal of the workspace; 404 for any other id. */
@@ -115,13 +107,13 @@ export function getDeal(db: DbOrTx, workspaceId: string, id: string): Deal {
  * Edits a deal. Entering won or lost from another stage emits `deal.closed` (so won → won
  * emits nothing, won → negotiation → won closes again); metadata merges, null removes a key.
  */
-export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, patch: DealInput): Deal {
+export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, patch: DealInput): Promise<Deal> {
   const stage = patch.stage === undefined ? undefined : parseStage(patch.stage, '/stage')
   const valueMinor = patch.value === undefined ? undefined : parseMoney(patch.value, '/value')
   const currency = patch.currency === undefined ? undefined : parseCurrency(patch.currency, '/currency')
   const title = patch.title === undefined ? undefined : parseTitle(patch.title, '/title')
   const now = deps.clock.now()
-  const { deal, queued } = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     const current = getDeal(tx, workspaceId, id)
     const nextStage = stage ?? current.stage
     const closes = isClosed(nextStage) && nextStage !== current.stage
@@ -140,11 +132,9 @@ export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, p
       .where(eq(deals.id, id))
       .returning()
       .get()!
-    const queued = closes ? emitEvent(tx, now, workspaceId, 'deal.closed', { deal: serializeDeal(deal), previous_stage: current.stage }).queued : 0
-    return { deal, queued }
+    if (closes) emit(workspaceId, 'deal.closed', { deal: serializeDeal(deal), previous_stage: current.stage }, now)
+    return deal
   })
-  if (queued > 0) deps.wake()
-  return deal
 }
 
 /** List filters as they come from the query string. */
@@ -154,7 +144,7 @@ export interface DealFilters {
 }
 
 /** Deals newest first; workspaces hold few deals, so rowidPage's COUNT + OFFSET serves, with a stable cursor. */
-export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req: PageRequest) {
+export function listDeals({ db }: ReadDeps, workspaceId: string, filters: DealFilters, req: PageRequest) {
   const where = [eq(deals.workspaceId, workspaceId)]
   if (filters.stage !== undefined) where.push(eq(deals.stage, parseStage(filters.stage, 'query.stage')))
   if (filters.contactId !== undefined) where.push(eq(deals.contactId, filters.contactId))
@@ -163,7 +153,7 @@ export function listDeals(db: Db, workspaceId: string, filters: DealFilters, req
 }
 
 /** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */
-export function serializeDeal(d: Deal) {
+export function serializeDeal(d: Deal): DealModel.deal {
   return {
     id: d.id,
     object: 'deal' as const,

@@ -18,7 +18,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
       '',
       ({ query, auth, request, set }) => {
         const filters = { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
-        return sendPage(request.url, set, listLeads(deps.db, auth.workspaceId, filters, parsePageQuery(query)))
+        return sendPage(request.url, set, listLeads(deps, auth.workspaceId, filters, parsePageQuery(query)))
       },
       {
         scope: 'leads:read',

@@ -1,9 +1,9 @@
 /** Schemas of the lead endpoints, each paired with its type. */
 import { t } from 'elysia'
+import { leads } from '../../db/schema'
+import { optionalText as text } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DealModel } from '../deals/model'
-
-const text = (maxLength: number, description: string) => t.Optional(t.Union([t.String({ maxLength }), t.Null()], { description }))
 
 export namespace LeadModel {
   export const inboundBody = t.Object(
@@ -43,7 +43,7 @@ export namespace LeadModel {
     id: t.String({ format: 'uuid' }),
     object: t.Literal('lead'),
     contact_id: t.String({ format: 'uuid' }),
-    channel: t.String({ enum: ['inbound', 'capture'], description: 'How it arrived: pushed by a server (`inbound`) or a browser (`capture`).' }),
+    channel: t.String({ enum: [...leads.channel.enumValues], description: 'How it arrived: pushed by a server (`inbound`) or a browser (`capture`).' }),
     source: t.String(),
     email: t.Union([t.String(), t.Null()]),
     phone: t.Union([t.String(), t.Null()]),

@@ -1,12 +1,12 @@
 /** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
 import { and, eq, gte } from 'drizzle-orm'
-import type { Db } from '../../db/client'
-import { groupCommit } from '../../db/group-commit'
 import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { answered, COUNTERS, nextSeq, writeTx, type DbOrTx } from '../../db/tx'
-import type { AppDeps, ServiceDeps } from '../../deps'
+import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
+import { write, writeBatched } from '../../db/unit-of-work'
+import type { LeadModel } from './model'
+import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid, notFound } from '../../lib/errors'
 import { newId } from '../../lib/ids'
@@ -15,7 +15,6 @@ import { buildPage, type PageRequest } from '../../lib/pagination'
 import { singleLine } from '../../lib/text'
 import { clean, parseEmail, parsePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
 import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
-import { emitEvent } from '../webhooks/outbox'
 
 export type Lead = typeof leads.$inferSelect
 
@@ -56,8 +55,12 @@ export function toPerson(input: LeadInput): LeadPerson {
 export async function createLead(deps: LeadDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
   const person = toPerson(input)
   const now = deps.clock.now()
-  const { lead, queued, droppedMetadataKeys } = await groupCommit(deps.db, (tx) => {
-    const { contact, droppedMetadataKeys } = upsertContactForLead(tx, now, workspaceId, person)
+  // Set by the run that commits; the work's result is the lead, which a stored answer is made from.
+  let droppedMetadataKeys: string[] = []
+  const lead = await writeBatched(deps, (tx, emit) => {
+    const upserted = upsertContactForLead(tx, now, workspaceId, person)
+    const contact = upserted.contact
+    droppedMetadataKeys = upserted.droppedMetadataKeys
     const lead: Lead = {
       id: newId(),
       workspaceId,
@@ -78,10 +81,9 @@ export async function createLead(deps: LeadDeps, workspaceId: string, channel: L
       createdAt: now,
     }
     prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
-    const { queued } = emitEvent(tx, now, workspaceId, 'lead.created', { lead: eventLead(lead) })
-    return { lead: answered(tx, deps, lead), queued, droppedMetadataKeys }
+    emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now)
+    return lead
   })
-  if (queued > 0) deps.wake()
   if (droppedMetadataKeys.length > 0) {
     // The lead keeps everything; only the contact's merged view lost its oldest keys, which the operator may want to know.
     deps.logger.info('contact.metadata_trimmed', { workspace_id: workspaceId, contact_id: lead.contactId, lead_id: lead.id, dropped_keys: droppedMetadataKeys.slice(0, DROPPED_KEYS_LOGGED) })
@@ -107,7 +109,7 @@ export interface LeadFilters {
 }
 
 /** Leads newest first; unfiltered and by-source pages are index seeks at any depth. */
-export function listLeads(db: Db, workspaceId: string, filters: LeadFilters, req: PageRequest) {
+export function listLeads({ db }: ReadDeps, workspaceId: string, filters: LeadFilters, req: PageRequest) {
   const where = []
   if (filters.status !== undefined) {
     if (!(LEAD_STATUSES as readonly string[]).includes(filters.status)) throw invalid('query.status', `must be one of ${LEAD_STATUSES.join(', ')}`)
@@ -129,18 +131,16 @@ function defaultDealTitle(lead: Lead): string {
  * Converts a lead into a deal for its contact and emits `lead.converted`, in one transaction.
  * Converting an already converted lead changes nothing and returns its deal (`created: false`).
  */
-export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): { lead: Lead; deal: Deal; created: boolean } {
+export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
   const now = deps.clock.now()
-  const result = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     const lead = getLead(tx, workspaceId, id)
-    if (lead.status === 'converted') return { converted: answered(tx, deps, { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false }), queued: 0 }
-    const { deal, queued: closedQueued } = insertDeal(tx, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
+    if (lead.status === 'converted') return { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false }
+    const deal = insertDeal(tx, emit, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
     const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
-    const { queued } = emitEvent(tx, now, workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) })
-    return { converted: answered(tx, deps, { lead: converted, deal, created: true }), queued: queued + closedQueued }
+    emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now)
+    return { lead: converted, deal, created: true }
   })
-  if (result.queued > 0) deps.wake()
-  return result.converted
 }
 
 /** The lead as events carry it: without metadata and context when they would make the event large. */
@@ -151,7 +151,7 @@ export function eventLead(lead: Lead) {
 }
 
 /** The lead as the API shows it. */
-export function serializeLead(l: Lead) {
+export function serializeLead(l: Lead): LeadModel.lead {
   return {
     id: l.id,
     object: 'lead' as const,

@@ -5,9 +5,9 @@
  * soon as its key is revoked, expires or loses `keys:manage`.
  */
 import { eq, lte } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { apiKeys, sessions } from '../../db/schema'
-import type { Clock } from '../../lib/clock'
+import { write } from '../../db/unit-of-work'
+import type { ServiceDeps } from '../../deps'
 import { authenticateKey, keyLive, type ApiKey, type AuthFailure } from '../api-keys/service'
 
 export type Session = typeof sessions.$inferSelect
@@ -49,14 +49,12 @@ function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
 }
 
 /** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
-export function signIn(db: Db, clock: Clock, presented: string): { token: string; session: Session } | { failure: SignInFailure } {
-  const result = authenticateKey(db, clock, presented.trim())
+export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session } | { failure: SignInFailure }> {
+  const result = authenticateKey(deps.db, deps.clock, presented.trim())
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
   if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
-  const now = clock.now()
-  // Sign-ins are rare, which makes them a good moment to drop sessions that ended on their own.
-  db.delete(sessions).where(lte(sessions.expiresAt, now)).run()
+  const now = deps.clock.now()
   const token = randomToken()
   const session: Session = {
     hash: hashToken(token),
@@ -66,37 +64,48 @@ export function signIn(db: Db, clock: Clock, presented: string): { token: string
     createdAt: now,
     expiresAt: deadline({ createdAt: now }, now),
   }
-  db.insert(sessions).values(session).run()
+  await write(deps, (tx) => {
+    // Sign-ins are rare, which makes them a good moment to drop sessions that ended on their own.
+    tx.delete(sessions).where(lte(sessions.expiresAt, now)).run()
+    tx.insert(sessions).values(session).run()
+  })
   return { token, session }
 }
 
 /** The live session of a token, its idle deadline moved forward; null (and the row gone) when it has ended. */
-export function findSession(db: Db, clock: Clock, token: string | null): ActiveSession | null {
+export async function findSession(deps: ServiceDeps, token: string | null): Promise<ActiveSession | null> {
   if (!token) return null
   const hash = hashToken(token)
-  const row = db
+  const row = deps.db
     .select({ session: sessions, key: apiKeys })
     .from(sessions)
     .leftJoin(apiKeys, eq(apiKeys.id, sessions.apiKeyId))
     .where(eq(sessions.hash, hash))
     .get()
   if (!row) return null
-  const now = clock.now()
+  const now = deps.clock.now()
   const key = row.key ?? undefined
   if (row.session.expiresAt <= now || !keyUsable(key, now)) {
-    db.delete(sessions).where(eq(sessions.hash, hash)).run()
+    await write(deps, (tx) => {
+      tx.delete(sessions).where(eq(sessions.hash, hash)).run()
+    })
     return null
   }
   const next = deadline(row.session, now)
   if (next - row.session.expiresAt >= SLIDE_RESOLUTION_MS) {
-    db.update(sessions).set({ expiresAt: next }).where(eq(sessions.hash, hash)).run()
+    await write(deps, (tx) => {
+      tx.update(sessions).set({ expiresAt: next }).where(eq(sessions.hash, hash)).run()
+    })
     row.session.expiresAt = next
   }
   return { session: row.session, key }
 }
 
 /** Ends the session of a token (sign-out); a token without a session changes nothing. */
-export function endSession(db: Db, token: string | null): void {
-  if (token) db.delete(sessions).where(eq(sessions.hash, hashToken(token))).run()
+export async function endSession(deps: ServiceDeps, token: string | null): Promise<void> {
+  if (!token) return
+  await write(deps, (tx) => {
+    tx.delete(sessions).where(eq(sessions.hash, hashToken(token))).run()
+  })
 }
 

@@ -34,7 +34,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listEndpoints(deps.db, auth.workspaceId, parsePageQuery(query)))
+        return sendPage(request.url, set, listEndpoints(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
@@ -89,8 +89,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .delete(
       '/:id',
-      ({ params, auth, set }) => {
-        deleteEndpoint(deps.db, auth.workspaceId, params.id)
+      async ({ params, auth, set }) => {
+        await deleteEndpoint(deps, auth.workspaceId, params.id)
         set.status = 204
       },
       {
@@ -172,7 +172,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '/:id/deliveries',
       ({ params, query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeliveries(deps.db, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
+        return sendPage(request.url, set, listDeliveries(deps, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',

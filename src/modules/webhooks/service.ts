@@ -3,8 +3,10 @@ import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
-import { answered, writeTx, type DbOrTx } from '../../db/tx'
-import type { AppDeps } from '../../deps'
+import type { DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
+import type { WebhookModel } from './model'
+import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../lib/errors'
 import { singleLine } from '../../lib/text'
@@ -14,7 +16,6 @@ import { generateSecret } from '../../lib/signing'
 import { checkUrl, systemResolver, urlProblem, type AddressRanges } from '../../lib/ssrf'
 import { createSecretBox, type SecretBox } from '../../lib/secret-box'
 import { sealHeaders } from './at-rest'
-import { emitTestEvent } from './outbox'
 
 export type Endpoint = typeof webhookEndpoints.$inferSelect
 export type Delivery = typeof webhookDeliveries.$inferSelect
@@ -109,10 +110,10 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     updatedAt: now,
   }
   // Checked again in the insert's transaction: concurrent creations cannot pass the limit together.
-  return writeTx(deps.db, (tx) => {
+  return write(deps, (tx) => {
     assertRoomForEndpoint(tx, deps.config.webhookMaxEndpoints, workspaceId)
     tx.insert(webhookEndpoints).values(endpoint).run()
-    return answered(tx, deps, { endpoint, secret })
+    return { endpoint, secret }
   })
 }
 
@@ -124,7 +125,7 @@ export function getEndpoint(db: Db, workspaceId: string, id: string): Endpoint {
 }
 
 /** Endpoints of the workspace, newest first. */
-export function listEndpoints(db: Db, workspaceId: string, req: PageRequest) {
+export function listEndpoints({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, webhookEndpoints, eq(webhookEndpoints.workspaceId, workspaceId), req)
   return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeEndpoint(r.row) })), total, hasMore)
 }
@@ -143,31 +144,36 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
     changes.disabledReason = null
     if (input.enabled) changes.failingSince = null
   }
-  const updated = deps.db.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning().get()
-  if (!updated) throw notFound('webhook endpoint', id)
-  if (changes.enabled) deps.wake()
-  return updated
+  return write(deps, (tx, emit) => {
+    const updated = tx.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning().get()
+    if (!updated) throw notFound('webhook endpoint', id)
+    // Its pending deliveries resume.
+    if (changes.enabled) emit.due()
+    return updated
+  })
 }
 
 /** Deletes an endpoint with its deliveries and their attempts. */
-export function deleteEndpoint(db: Db, workspaceId: string, id: string): void {
-  getEndpoint(db, workspaceId, id)
-  db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run()
+export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id: string): Promise<void> {
+  getEndpoint(deps.db, workspaceId, id)
+  await write(deps, (tx) => {
+    tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run()
+  })
 }
 
 /** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
-export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): { endpoint: Endpoint; secret: string } {
+export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Promise<{ endpoint: Endpoint; secret: string }> {
   const current = getEndpoint(deps.db, workspaceId, id)
   const now = deps.clock.now()
   const secret = generateSecret()
-  return writeTx(deps.db, (tx) => {
+  return write(deps, (tx) => {
     const endpoint = tx
       .update(webhookEndpoints)
       .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
       .where(eq(webhookEndpoints.id, id))
       .returning()
       .get()!
-    return answered(tx, deps, { endpoint, secret })
+    return { endpoint, secret }
   })
 }
 
@@ -176,15 +182,11 @@ function assertEnabled(endpoint: Endpoint): void {
 }
 
 /** Queues a `webhook.test` event for this endpoint only. */
-export function sendTestEvent(deps: AppDeps, workspaceId: string, id: string): { eventId: string; deliveryId: string } {
+export function sendTestEvent(deps: ServiceDeps, workspaceId: string, id: string): Promise<{ eventId: string; deliveryId: string }> {
   const endpoint = getEndpoint(deps.db, workspaceId, id)
   assertEnabled(endpoint)
   const now = deps.clock.now()
-  const sent = writeTx(deps.db, (tx) =>
-    answered(tx, deps, emitTestEvent(tx, now, workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' })),
-  )
-  deps.wake()
-  return sent
+  return write(deps, (_tx, emit) => emit.test(workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' }, now))
 }
 
 function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
@@ -198,7 +200,7 @@ function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
 }
 
 /** Deliveries of an endpoint, newest first, each with its attempts. */
-export function listDeliveries(db: Db, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
+export function listDeliveries({ db }: ReadDeps, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
   const endpoint = getEndpoint(db, workspaceId, endpointId)
   const where = and(eq(webhookDeliveries.endpointId, endpoint.id), status ? eq(webhookDeliveries.status, status) : undefined)!
   const { rows, total, hasMore } = rowidPage(db, webhookDeliveries, where, req)
@@ -227,41 +229,39 @@ function requeue(now: number) {
 }
 
 /** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
-export function retryDelivery(deps: AppDeps, workspaceId: string, endpointId: string, deliveryId: string) {
+export function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string) {
   const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
   assertEnabled(endpoint)
   const delivery = getDelivery(deps.db, endpoint, deliveryId)
   const now = deps.clock.now()
   if (delivery.leaseUntil !== null && delivery.leaseUntil > now) throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
-  const details = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     const updated = tx.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
-    return answered(tx, deps, deliveryDetails(tx, [updated])(updated))
+    emit.due()
+    return deliveryDetails(tx, [updated])(updated)
   })
-  deps.wake()
-  return details
 }
 
 /** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
-export function recoverDeliveries(deps: AppDeps, workspaceId: string, endpointId: string, since: string): number {
+export function recoverDeliveries(deps: ServiceDeps, workspaceId: string, endpointId: string, since: string): Promise<number> {
   const sinceMs = parseTimestamp(since, '/since')
   const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
   assertEnabled(endpoint)
   const now = deps.clock.now()
-  const queued = writeTx(deps.db, (tx) => {
+  return write(deps, (tx, emit) => {
     const requeued = tx
       .update(webhookDeliveries)
       .set(requeue(now))
       .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.status, 'failed'), gte(webhookDeliveries.createdAt, sinceMs)))
       .returning({ id: webhookDeliveries.id })
       .all()
-    return answered(tx, deps, requeued.length)
+    emit.due(requeued.length)
+    return requeued.length
   })
-  if (queued > 0) deps.wake()
-  return queued
 }
 
 /** The public shape of an endpoint: never its secrets, static header values redacted. */
-export function serializeEndpoint(e: Endpoint) {
+export function serializeEndpoint(e: Endpoint): WebhookModel.endpoint {
   return {
     id: e.id,
     object: 'webhook_endpoint' as const,
@@ -280,7 +280,7 @@ export function serializeEndpoint(e: Endpoint) {
 }
 
 /** The public shape of a delivery, with its attempts oldest first. */
-export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]) {
+export function serializeDelivery(d: Delivery, eventType: string, attempts: Attempt[]): WebhookModel.delivery {
   return {
     id: d.id,
     object: 'webhook_delivery' as const,

@@ -1,10 +1,10 @@
 /** The outbox: events and their deliveries are written in the transaction of the change that caused them. */
 import { and, eq, sql } from 'drizzle-orm'
-import { prepared } from '../../db/prepared'
-import type { DbOrTx } from '../../db/tx'
-import { events, webhookDeliveries, webhookEndpoints } from '../../db/schema'
-import { iso } from '../../lib/clock'
-import { newEventId, newId } from '../../lib/ids'
+import { prepared } from './prepared'
+import type { DbOrTx } from './tx'
+import { events, webhookDeliveries, webhookEndpoints } from './schema'
+import { iso } from '../lib/clock'
+import { newEventId, newId } from '../lib/ids'
 
 const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'webhook.test'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
