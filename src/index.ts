@@ -13,7 +13,7 @@ import { workspaceCreate, workspaceList } from './cli/workspace'
 import { loadConfig, type SettingFlag } from './config'
 import { CLI_BUSY_TIMEOUT_MS, openDb } from './db/client'
 import { migrate } from './db/migrate'
-import { ApiError } from './lib/errors'
+import { ApiError } from './errors'
 import { VERSION } from './version'
 
 async function main(argv: string[]): Promise<void> {

@@ -6,7 +6,8 @@
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../deps'
 import { checkModel } from '../lib/check-model'
-import { ApiError, invalid } from '../lib/errors'
+import { ApiError, invalid } from '../errors'
+import { SIGN_IN_FAILURES } from '../errors/messages'
 import { parsePageQuery } from '../lib/pagination'
 import type { Scope } from '../lib/scopes'
 import { ApiKeyModel } from '../modules/api-keys/model'
@@ -14,7 +15,7 @@ import { createKeyFor, revokeKey } from '../modules/api-keys/service'
 import { DealModel } from '../modules/deals/model'
 import { updateDeal } from '../modules/deals/service'
 import { findWorkspace } from '../modules/workspaces/service'
-import { findSession, endSession, signIn, type ActiveSession, type SignInFailure } from '../modules/sessions/service'
+import { findSession, endSession, signIn, type ActiveSession } from '../modules/sessions/service'
 import { WebhookModel } from '../modules/webhooks/model'
 import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../modules/webhooks/service'
 import { requireScope } from '../plugins/auth'
@@ -64,16 +65,6 @@ const HIDDEN = { detail: { hide: true } }
 
 /** Dashboard form posts: hidden from the docs, and parsed as forms (plugins/body.ts). */
 const FORM_POST = { ...HIDDEN, parse: FORM_PARSER }
-
-const SIGN_IN_MESSAGES: Record<SignInFailure, string> = {
-  missing: 'Enter a secret API key.',
-  malformed: 'That is not an askad key: keys look like ask_sk_… and carry a checksum, so check for a typo.',
-  unknown: 'This key is not valid.',
-  revoked: 'This key has been revoked.',
-  expired: 'This key has expired.',
-  publishable: 'Publishable keys (ask_pk_…) cannot sign in; use a secret key (ask_sk_…).',
-  scope: 'This key lacks the keys:manage scope that signing in needs.',
-}
 
 /** Fixed texts shown after an action succeeded (`?done=`), so no URL can put words on a page. */
 const DONE: Record<string, string> = {
@@ -234,7 +225,7 @@ export const dashboard = (deps: AppDeps) => {
             const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
             return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
           }
-          return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_MESSAGES[result.failure] } }), 401)
+          return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_FAILURES[result.failure] } }), 401)
         }
         return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
       },

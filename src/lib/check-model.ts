@@ -4,7 +4,7 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Value, type ValueError } from '@sinclair/typebox/value'
-import { ApiError, type FieldError } from './errors'
+import { ApiError, type FieldError } from '../errors'
 
 /** TypeBox says 'Expected union value'; name what is accepted instead when the choices are literals or types. */
 function describe(error: ValueError): string {

@@ -1,4 +1,4 @@
-import { invalid } from './errors'
+import { invalid } from '../errors'
 
 /** Injected time source, so tests move time instead of sleeping. */
 export interface Clock {

@@ -1,5 +1,5 @@
 /** Metadata objects: PATCH-style merging and the size bounds of SPEC §10. */
-import { invalid } from './errors'
+import { invalid } from '../errors'
 
 /** What one write may carry as metadata (a lead, a deal, its JSON serialization). */
 export const METADATA_MAX_BYTES = 32 * 1024

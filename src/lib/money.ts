@@ -2,7 +2,7 @@
  * Exact money: amounts travel as JSON numbers (or decimal strings) with at most 2 decimal places
  * and live as integer minor units, so no sum ever picks up a binary-fraction error.
  */
-import { invalid } from './errors'
+import { invalid } from '../errors'
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d{1,2}))?$/
 const CURRENCY = /^[A-Z]{3}$/

@@ -3,7 +3,7 @@
  * request, and rows → the `{data, pagination}` envelope plus an RFC 8288 Link header.
  */
 import { t } from 'elysia'
-import { invalid } from './errors'
+import { invalid } from '../errors'
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200

@@ -1,5 +1,5 @@
 /** Hygiene of short text fields (emails, names, phones, sources, titles): no control characters, stored as NFC. */
-import { invalid } from './errors'
+import { invalid } from '../errors'
 
 /**
  * What no one-line field may hold: C0 and C1 controls and DEL (tab and line breaks included), the

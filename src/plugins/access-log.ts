@@ -1,6 +1,6 @@
 /** Gives every response an X-Request-Id and writes one JSON log line per request. */
 import { Elysia } from 'elysia'
-import { ApiError } from '../lib/errors'
+import { ApiError } from '../errors'
 import { redactKeys } from '../lib/keys'
 import type { Logger } from '../lib/logger'
 import { requestContext } from './request-context'

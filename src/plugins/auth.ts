@@ -16,10 +16,11 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import type { Auth, AuthFailure, Authenticate } from '../db/api-key'
+import type { Auth, Authenticate } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
 import type { Clock } from '../lib/clock'
-import { ApiError } from '../lib/errors'
+import { ApiError } from '../errors'
+import { API_AUTH_FAILURES, NOT_GATED, SECRET_KEY_IN_PAGE } from '../errors/messages'
 import type { Scope } from '../lib/scopes'
 import { SECRET_KEY_PREFIX } from '../lib/keys'
 import { createRateLimits } from './rate-limit'
@@ -34,20 +35,6 @@ export interface AuthDeps {
   clock: Clock
   config: Pick<Config, 'rateLimit' | 'trustedProxies'>
 }
-
-const FAILURE_DETAIL: Record<AuthFailure, string> = {
-  missing: "No API key. Send it as 'Authorization: Bearer ask_sk_…'.",
-  malformed: 'The API key is malformed (wrong format or checksum).',
-  unknown: 'The API key is not valid.',
-  revoked: 'The API key has been revoked.',
-  expired: 'The API key has expired.',
-}
-
-const NOT_GATED_DETAIL = 'This request did not pass the API gate (authentication and rate limits) and is refused.'
-
-const SECRET_IN_URL_DETAIL =
-  "Secret keys (ask_sk_…) are not accepted in '?key=' or the '_key' form field, where proxy logs and browser history keep them; " +
-  "send a secret key only as 'Authorization: Bearer …' from a server, or use a publishable key (ask_pk_…) in a page."
 
 /** The key presented in the Authorization header (Bearer, or Basic with the key as user name). */
 export function presentedKey(request: Request): string | null {
@@ -75,11 +62,11 @@ export function authenticate(check: Authenticate, request: Request, presented: s
   const context = requestContext(request)
   const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
-  if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
+  if (!limits) throw new ApiError('unauthorized', NOT_GATED)
   const result = check(presented ?? '')
   if ('failure' in result) {
     limits.authFailed()
-    throw new ApiError('unauthorized', FAILURE_DETAIL[result.failure])
+    throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
   }
   const key = result.key
   limits.authenticated(key)
@@ -102,9 +89,9 @@ export function refuseSecretKeysFromPage(request: Request, presented: Iterable<u
   for (const value of presented) {
     if (typeof value !== 'string' || !value.startsWith(SECRET_KEY_PREFIX)) continue
     const limits = requestContext(request).limits
-    if (!limits) throw new ApiError('unauthorized', NOT_GATED_DETAIL)
+    if (!limits) throw new ApiError('unauthorized', NOT_GATED)
     limits.authFailed()
-    throw new ApiError('unauthorized', SECRET_IN_URL_DETAIL)
+    throw new ApiError('unauthorized', SECRET_KEY_IN_PAGE)
   }
 }
 
@@ -135,7 +122,7 @@ export const scopes = new Elysia({ name: 'auth-scopes' }).macro({
     },
     transform({ request }) {
       const context = requestContext(request)
-      if (!context.auth) throw new ApiError('unauthorized', context.limits ? FAILURE_DETAIL.missing : NOT_GATED_DETAIL)
+      if (!context.auth) throw new ApiError('unauthorized', context.limits ? API_AUTH_FAILURES.missing : NOT_GATED)
       requireScope(context.auth, scope)
     },
     resolve({ request }) {

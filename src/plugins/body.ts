@@ -5,7 +5,7 @@
  * capture, the dashboard's form posts); every other route takes JSON only.
  */
 import { Elysia } from 'elysia'
-import { ApiError } from '../lib/errors'
+import { ApiError } from '../errors'
 import { acceptsForms, FORM_PARSER, fromRouteTable, type RouteEntry } from './route-table'
 
 /** Largest request body accepted, in bytes (SPEC §9). */

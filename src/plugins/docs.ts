@@ -8,9 +8,9 @@ import { Elysia } from 'elysia'
 import swaggerUiScript from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerUiStyle from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import swaggerUiIcon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
-import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../lib/errors'
+import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../errors'
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
-import { Problem } from '../lib/problem-model'
+import { POST_PROBLEMS, Problem, PROBLEM_REF } from '../errors/openapi'
 import { VERSION } from '../version'
 import { API_PREFIX } from '../lib/api-prefix'
 import { acceptsForms } from './route-table'
@@ -181,17 +181,13 @@ function refineOperation(op: Json, route: RouteInfo): void {
   }
   if (route.method === 'POST' && route.path.startsWith(API_PREFIX + '/')) {
     op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
-    op.responses['409'] ??= { description: 'A request with the same Idempotency-Key is still in flight.' }
-    op.responses['422'] ??= { description: 'Validation failed, or the Idempotency-Key was used with a different request.' }
-    op.responses['503'] ??= {
-      description: 'The database cannot take the write now (locked by another process, read-only, disk full, I/O error); see Retry-After and `detail`.',
-    }
+    for (const [status, description] of Object.entries(POST_PROBLEMS)) op.responses[status] ??= { description }
   }
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
     const schema = response.content ? (Object.values(response.content)[0] as Json).schema : undefined
     const description = response.description ?? schema?.description ?? STATUS_DESCRIPTIONS[status] ?? `HTTP ${status}.`
     if (Number(status) >= 400) {
-      op.responses[status] = { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }
+      op.responses[status] = { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } }
     } else if (schema) {
       op.responses[status] = { description, content: { [schema.type === 'string' ? 'text/plain' : 'application/json']: mediaType(schema) } }
     } else {

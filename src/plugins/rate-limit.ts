@@ -15,7 +15,7 @@
 import type { Config } from '../config'
 import { parseIp } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
-import { ApiError } from '../lib/errors'
+import { ApiError } from '../errors'
 import { createTokenBuckets, type TakeResult } from '../lib/token-bucket'
 import { requestContext, type RequestLimits } from './request-context'
 

@@ -12,7 +12,7 @@
 import type { Tx } from '../db/tx'
 import type { Auth, ApiKey } from '../db/api-key'
 import { requestClientIp } from '../lib/client-ip'
-import { ApiError } from '../lib/errors'
+import { ApiError } from '../errors'
 import type { AddressRanges } from '../lib/ssrf'
 
 /** The limits of one request, bound by the gate and applied when authentication has an outcome (plugins/rate-limit.ts). */

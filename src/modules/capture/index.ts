@@ -1,9 +1,10 @@
 /** Browser capture: `POST /leads/capture` for web forms and pages, with its CORS preflight. */
 import { Elysia, t } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { ApiError } from '../../lib/errors'
+import { ApiError } from '../../errors'
+import { NO_CAPTURE_KEY } from '../../errors/messages'
 import { newId } from '../../lib/ids'
-import { problems, BODY_ERRORS } from '../../lib/problem-model'
+import { problems, BODY_ERRORS } from '../../errors/openapi'
 import { authenticateFromPage, authOf, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formParser, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
@@ -20,7 +21,6 @@ const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key'
 const CORS_EXPOSE_HEADERS =
   'X-Request-Id, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy'
 
-const NO_KEY_DETAIL = "No API key. Send a publishable key (ask_pk_…) as 'Authorization: Bearer …', as '?key=' in the URL or as form field '_key'."
 
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
@@ -37,7 +37,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
     try {
       return authenticateFromPage(checkKey, request, presented)
     } catch (error) {
-      if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_KEY_DETAIL)
+      if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_CAPTURE_KEY)
       throw error
     }
   }

@@ -1,7 +1,7 @@
 /** Browser capture: form fields → a lead with its context, plus the origin and redirect rules that keep it safe. */
 import type { Db } from '../../db/client'
 import type { Clock } from '../../lib/clock'
-import { invalid } from '../../lib/errors'
+import { invalid } from '../../errors'
 import { singleLine } from '../../lib/text'
 import { authenticateKey, type ApiKey } from '../api-keys/service'
 import { createLead, type Lead, type LeadDeps } from '../leads/service'

@@ -2,7 +2,7 @@
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
-import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../lib/problem-model'
+import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
 import { getContactDetail, listContacts, serializeContact, updateContact } from './service'

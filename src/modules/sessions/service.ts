@@ -4,11 +4,12 @@
  * A session ends after 12 h without use, 7 days after sign-in at the latest, at sign-out, or as
  * soon as its key is revoked, expires or loses `keys:manage`.
  */
+import type { SignInFailure } from '../../errors/messages'
 import { eq, lte } from 'drizzle-orm'
 import { apiKeys, sessions } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
-import { authenticateKey, keyLive, type ApiKey, type AuthFailure } from '../api-keys/service'
+import { authenticateKey, keyLive, type ApiKey } from '../api-keys/service'
 
 export type Session = typeof sessions.$inferSelect
 
@@ -23,7 +24,6 @@ const SIGN_IN_SCOPE = 'keys:manage'
 
 const TOKEN_BYTES = 32
 
-export type SignInFailure = AuthFailure | 'publishable' | 'scope'
 
 /** A live session with the key it acts as. */
 export interface ActiveSession {

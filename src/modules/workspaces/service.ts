@@ -3,7 +3,7 @@ import { asc, eq, or } from 'drizzle-orm'
 import type { Db } from '../../db/client'
 import { workspaces } from '../../db/schema'
 import { iso, type Clock } from '../../lib/clock'
-import { ApiError } from '../../lib/errors'
+import { ApiError } from '../../errors'
 import { newId } from '../../lib/ids'
 import { createKey, type CreatedKey } from '../api-keys/service'
 

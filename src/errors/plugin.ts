@@ -1,10 +1,10 @@
 /** Turns every thrown error into an RFC 9457 problem-details response, in this one place. */
 import { Elysia, ValidationError } from 'elysia'
 import { redactKeys } from '../lib/keys'
-import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '../lib/errors'
+import { ApiError, ERROR_CODES, problemType, type ErrorCode, type FieldError } from '.'
 import { firstReport, recordStorageFailure, storageProblem } from '../db/storage'
 import type { AppDeps } from '../deps'
-import { requestContext } from './request-context'
+import { requestContext } from '../plugins/request-context'
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 

@@ -13,7 +13,8 @@ export const Problem = t.Object(
   { $id: '#/components/schemas/Problem', title: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' },
 )
 
-const DESCRIPTIONS: Record<number, string> = {
+/** What each problem status means in the OpenAPI document, for routes that declare it. */
+const DESCRIPTIONS = {
   400: 'Malformed request (e.g. invalid JSON).',
   401: 'Missing, malformed, unknown, expired or revoked API key.',
   403: 'The key lacks the scope, or the origin is not allowed.',
@@ -23,7 +24,17 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported Content-Type.',
   422: 'The body or query failed validation; `errors` lists each path.',
   429: 'Rate limit exceeded; see Retry-After.',
+} as const
+
+/** Answers every POST under /api/v1 may give besides its own, because of Idempotency-Key and storage (added by the docs plugin). */
+export const POST_PROBLEMS: Record<number, string> = {
+  409: 'A request with the same Idempotency-Key is still in flight.',
+  422: 'Validation failed, or the Idempotency-Key was used with a different request.',
+  503: 'The database cannot take the write now (locked by another process, read-only, disk full, I/O error); see Retry-After and `detail`.',
 }
+
+/** The JSON Schema reference every problem response of the OpenAPI document points to. */
+export const PROBLEM_REF = { $ref: '#/components/schemas/Problem' }
 
 /** Response schemas for the given error statuses (all share the Problem shape). */
 export function problems(...statuses: (keyof typeof DESCRIPTIONS)[]) {
