@@ -1,11 +1,13 @@
 /** Schemas of the webhook endpoints, each paired with its type. */
 import { t } from 'elysia'
+import type { TLiteral } from '@sinclair/typebox'
+import { ATTEMPT_ERROR_CLASSES, ATTEMPT_TRIGGERS, DELIVERY_STATUSES, type AttemptTrigger, type DeliveryStatus } from '../../db/schema'
 import { nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_URL_LENGTH } from '../../lib/ssrf'
 import { SUBSCRIBABLE_EVENT_TYPES } from './outbox'
 
-const deliveryStatus = (description?: string) => t.Union([t.Literal('pending'), t.Literal('succeeded'), t.Literal('failed')], description ? { description } : {})
+const deliveryStatus = (description?: string) => t.Union(DELIVERY_STATUSES.map((status) => t.Literal(status)) as [TLiteral<DeliveryStatus>], description ? { description } : {})
 const EVENT_LIST = SUBSCRIBABLE_EVENT_TYPES.map((type) => `\`${type}\``).join(', ')
 
 const eventsField = t.Array(t.Union([t.Literal('*'), ...SUBSCRIBABLE_EVENT_TYPES.map((type) => t.Literal(type))]), {
@@ -76,11 +78,11 @@ export namespace WebhookModel {
 
   export const attempt = t.Object({
     attempt: t.Integer({ description: '1 for the first attempt of the delivery, counting manual ones.' }),
-    trigger: t.Union([t.Literal('scheduled'), t.Literal('manual')]),
+    trigger: t.Union(ATTEMPT_TRIGGERS.map((trigger) => t.Literal(trigger)) as [TLiteral<AttemptTrigger>]),
     started_at: t.String({ format: 'date-time' }),
     duration_ms: t.Integer(),
     status_code: t.Union([t.Integer(), t.Null()]),
-    error_class: t.Union([t.String({ enum: ['timeout', 'dns', 'connect', 'tls', 'blocked', 'http'] }), t.Null()], {
+    error_class: t.Union([t.String({ enum: [...ATTEMPT_ERROR_CLASSES] }), t.Null()], {
       description: 'null on success; `http` for a non-2xx answer (redirects included).',
     }),
     error_message: t.Union([t.String(), t.Null()]),
