@@ -5,7 +5,7 @@ import type { StoreAnswer } from './db/tx'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
-import type { DispatcherState } from './workers/dispatcher'
+import type { DispatcherState } from './workers/dispatch-loop'
 
 /** The part services need: storage, time, and a way to wake the webhook dispatcher after a commit. */
 export interface ServiceDeps {
