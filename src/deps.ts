@@ -5,7 +5,7 @@ import type { WriteDeps } from './db/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
-import type { DispatcherState } from './workers/dispatcher'
+import type { DispatcherState } from './workers/dispatch-loop'
 
 /**
  * The part services need: storage (reads on `db`; writes only through the unit of work,

@@ -9,14 +9,15 @@ import { eq } from 'drizzle-orm'
 import { webhookAttempts, webhookDeliveries, webhookEndpoints } from '../src/db/schema'
 import { writeTx } from '../src/db/tx'
 import { emitEvent, type EventType } from '../src/db/outbox'
-import { startDispatcher, type Dispatcher, type DispatcherOptions } from '../src/workers/dispatcher'
+import type { DispatcherOptions } from '../src/workers/dispatcher'
 import { tcpProbe } from '../src/workers/send-attempt'
 import { DELIVERY_BACKOFF_MS, MAX_SCHEDULED_ATTEMPTS, parseRetryAfter, retryDelayMs } from '../src/workers/retry-policy'
+import { startDispatcherDriver, type DispatcherDriver } from './dispatcher-driver'
 import { createHarness, type Harness } from './helpers'
 import { startReceiver, until, verifyAt, type Answer, type Receiver } from './webhooks-helpers'
 
 let h: Harness
-let dispatcher: Dispatcher
+let dispatcher: DispatcherDriver
 let ws: { id: string; key: string }
 const receivers: Receiver[] = []
 
@@ -28,7 +29,7 @@ afterEach(async () => {
 
 function setup(options: DispatcherOptions = {}, env: Record<string, string> = { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' }) {
   h = createHarness({ env })
-  dispatcher = startDispatcher(h.deps, { random: () => 0.5, ...options })
+  dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5, ...options })
   h.deps.wake = () => dispatcher.wake()
   ws = h.workspace()
 }
@@ -461,20 +462,20 @@ describe('leases and concurrency', () => {
       h.db.update(webhookDeliveries).set({ leaseOwner: owner, leaseUntil: h.clock.now() + 60_000 }).where(eq(webhookDeliveries.eventId, eventId)).run()
 
     lease(`${hostname()}:${process.ppid}:alive`)
-    dispatcher = startDispatcher(h.deps, { random: () => 0.5 })
+    dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5 })
     expect(await dispatcher.runDue()).toBe(0)
     await dispatcher.stop()
 
     const exited = Bun.spawnSync(['true'])
     lease(`${hostname()}:${exited.pid}:crashed`)
-    dispatcher = startDispatcher(h.deps, { random: () => 0.5 })
+    dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5 })
     expect(await dispatcher.runDue()).toBe(1)
     expect(rx.requests[0]!.headers['webhook-id']).toBe(eventId)
     await dispatcher.stop()
 
     const second = emit('lead.created')
     h.db.update(webhookDeliveries).set({ leaseOwner: `${hostname()}:${process.ppid}:alive`, leaseUntil: h.clock.now() + 60_000 }).where(eq(webhookDeliveries.eventId, second)).run()
-    dispatcher = startDispatcher(h.deps, { random: () => 0.5 })
+    dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5 })
     expect(await dispatcher.runDue()).toBe(0)
     h.clock.advance(60_001)
     expect(await dispatcher.runDue()).toBe(1)

@@ -8,9 +8,9 @@
 import { afterEach, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { webhookAttempts, webhookDeliveries } from '../src/db/schema'
-import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
 import { DELIVERY_BACKOFF_MS, MIN_WAIT_AFTER_TIMEOUT_OR_429_MS } from '../src/workers/retry-policy'
 import { startFaultyReceiver, type FaultPhase, type FaultyReceiver } from './bench/fault-receiver'
+import { startDispatcherDriver, type DispatcherDriver } from './dispatcher-driver'
 import { createHarness, type Harness } from './helpers'
 import { verifyAt } from './webhooks-helpers'
 
@@ -18,7 +18,7 @@ const EVENTS = 12
 const ATTEMPT_TIMEOUT_MS = 200
 
 let h: Harness
-let dispatcher: Dispatcher
+let dispatcher: DispatcherDriver
 let rx: FaultyReceiver
 
 afterEach(async () => {
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 test('500 → hang → reset → recovery: every event arrives once recovered, every attempt is logged with its class and schedule', async () => {
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
-  dispatcher = startDispatcher(h.deps, { random: () => 0.5, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS })
+  dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS })
   h.deps.wake = () => dispatcher.wake()
   const ws = h.workspace()
   rx = startFaultyReceiver()

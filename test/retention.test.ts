@@ -8,15 +8,15 @@ import { loadConfig } from '../src/config'
 import { writeTx } from '../src/db/tx'
 import { emitEvent, type EventType } from '../src/db/outbox'
 import { signIn } from '../src/modules/sessions/service'
-import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
 import { startRetention, type Retention } from '../src/workers/retention'
+import { startDispatcherDriver, type DispatcherDriver } from './dispatcher-driver'
 import { createHarness, type Harness } from './helpers'
 import { startReceiver, type Receiver } from './webhooks-helpers'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
 let h: Harness
-let dispatcher: Dispatcher | undefined
+let dispatcher: DispatcherDriver | undefined
 let retention: Retention | undefined
 let rx: Receiver | undefined
 
@@ -36,7 +36,7 @@ function setup(retentionDays: string) {
   const ws = h.workspace()
   // /ok answers 204, /fail 500 (its delivery stays pending, retried), /gone 410 (its delivery fails for good).
   rx = startReceiver((req) => new Response(req.path === '/gone' ? 'gone for good' : 'seen', { status: req.path === '/ok' ? 200 : req.path === '/fail' ? 500 : 410 }))
-  dispatcher = startDispatcher(h.deps, { random: () => 0.5 })
+  dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5 })
   h.deps.wake = () => dispatcher!.wake()
   retention = startRetention(h.deps)
   return ws

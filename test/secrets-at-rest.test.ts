@@ -11,7 +11,7 @@ import { writeTx } from '../src/db/tx'
 import { createSecretBox, parseSecretKey } from '../src/lib/secret-box'
 import { createEndpoint } from '../src/modules/webhooks/service'
 import { emitEvent } from '../src/db/outbox'
-import { startDispatcher, type Dispatcher } from '../src/workers/dispatcher'
+import { startDispatcherDriver, type DispatcherDriver } from './dispatcher-driver'
 import { createHarness, type Harness } from './helpers'
 import { startReceiver, verifyAt, type Receiver } from './webhooks-helpers'
 
@@ -19,7 +19,7 @@ const ROOT = join(import.meta.dir, '..')
 const newKey = () => randomBytes(32).toString('base64')
 
 let h: Harness
-let dispatcher: Dispatcher | undefined
+let dispatcher: DispatcherDriver | undefined
 const receivers: Receiver[] = []
 afterEach(async () => {
   await dispatcher?.stop()
@@ -50,7 +50,7 @@ async function deliverWith(key: string | undefined, workspaceId: string, rx: Rec
   const deps = { ...h.deps, config: loadConfig({ db: h.dbPath }, { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ...(key ? { ASKAD_SECRET_KEY: key } : {}) }) }
   writeTx(h.db, (tx) => emitEvent(tx, h.clock.now(), workspaceId, 'lead.created', { n: rx.requests.length }))
   await dispatcher?.stop()
-  dispatcher = startDispatcher(deps, { random: () => 0.5 })
+  dispatcher = startDispatcherDriver(deps, { random: () => 0.5 })
   await dispatcher.runDue()
   return rx.requests.at(-1)!
 }

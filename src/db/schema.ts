@@ -220,6 +220,16 @@ export const webhookAttempts = sqliteTable(
   (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
 )
 
+/** Where a delivery stands: still being tried, delivered, or out of attempts. */
+export const DELIVERY_STATUSES = webhookDeliveries.status.enumValues
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
+/** What started an attempt: the retry schedule, or a retry by hand. */
+export const ATTEMPT_TRIGGERS = webhookAttempts.trigger.enumValues
+export type AttemptTrigger = (typeof ATTEMPT_TRIGGERS)[number]
+/** Why an attempt failed (SPEC §7); null on success. */
+export const ATTEMPT_ERROR_CLASSES = webhookAttempts.errorClass.enumValues
+export type AttemptErrorClass = (typeof ATTEMPT_ERROR_CLASSES)[number]
+
 /** Stored responses of POSTs sent with an Idempotency-Key, per API key, for 24 h. */
 export const idempotencyKeys = sqliteTable(
   'idempotency_keys',

@@ -1,10 +1,9 @@
 /** One delivery attempt: SSRF check → signed POST to the checked address, with timeouts → a classified outcome. Never throws. */
 import ipaddr from 'ipaddr.js'
+import type { AttemptErrorClass } from '../db/schema'
 import { checkUrl, type AddressRanges, type HostResolver } from '../lib/ssrf'
 import { signatureHeader } from '../lib/signing'
 import { parseRetryAfter } from './retry-policy'
-
-type ErrorClass = 'timeout' | 'dns' | 'connect' | 'tls' | 'blocked' | 'http'
 
 /** Response bytes kept in the delivery log. */
 const RESPONSE_BODY_MAX_BYTES = 20 * 1024
@@ -51,7 +50,7 @@ export interface AttemptEnv {
 
 export interface AttemptOutcome {
   statusCode: number | null
-  errorClass: ErrorClass | null
+  errorClass: AttemptErrorClass | null
   errorMessage: string | null
   responseBody: string | null
   /** Retry-After of the answer, in ms from now. */
@@ -63,7 +62,7 @@ export interface AttemptOutcome {
 export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise<AttemptOutcome> {
   const started = performance.now()
   const done = (o: Omit<AttemptOutcome, 'durationMs'>): AttemptOutcome => ({ ...o, durationMs: Math.round(performance.now() - started) })
-  const failed = (errorClass: ErrorClass, errorMessage: string) =>
+  const failed = (errorClass: AttemptErrorClass, errorMessage: string) =>
     done({ statusCode: null, errorClass, errorMessage, responseBody: null, retryAfterMs: null })
 
   const deadline = AbortSignal.timeout(env.timeoutMs)
@@ -182,7 +181,7 @@ async function readCapped(response: Response): Promise<string | null> {
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'DNSException'])
 
 /** Maps what fetch threw to the delivery log's error classes. */
-function classifyFetchError(error: unknown): { errorClass: ErrorClass; message: string } {
+function classifyFetchError(error: unknown): { errorClass: AttemptErrorClass; message: string } {
   const e = error as { name?: string; code?: string; message?: string }
   const message = e?.message ?? String(error)
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { errorClass: 'timeout', message }

@@ -1,0 +1,192 @@
+/**
+ * The dispatcher's `claim` stage: leases due deliveries to this process (owner and expiry on the
+ * row), within each endpoint's in-flight cap across processes and the fair shares of this process's
+ * slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
+ * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
+ * plain SQL on the bun:sqlite client, compiled once, with rows as stored.
+ */
+import { hostname } from 'node:os'
+import type { Db } from '../db/client'
+import { writeTx } from '../db/tx'
+import type { Clock } from '../lib/clock'
+import type { Logger } from '../lib/logger'
+import { InFlightShares } from './fair-share'
+
+/** A claimed delivery with what its attempt needs, as stored. */
+export interface ClaimedJob {
+  id: string
+  workspace_id: string
+  endpoint_id: string
+  event_id: string
+  payload: string
+  url: string
+  secret: string
+  previous_secret: string | null
+  previous_secret_expires_at: number | null
+  /** JSON object of the endpoint's static headers. */
+  headers: string
+  /** 1 when the endpoint has not answered 2xx lately (never, or failing since): its attempts first test the connection. */
+  unproven: number
+}
+
+/** When the loop should look again. */
+export interface NextWake {
+  /** The earliest future retry or lease expiry; null when nothing is pending. */
+  next: number | null
+  /** Something is due that could not be claimed (its endpoint is at its cap through another process's leases). */
+  blocked: boolean
+}
+
+/** How a claimer leases. */
+export interface ClaimLimits {
+  /** Identifies this process in `lease_owner`: host:pid:tag. */
+  owner: string
+  /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
+  leaseMs: number
+  /** Attempts in flight in this process: the pool the fair shares divide. */
+  maxInFlight: number
+  /** Attempts in flight per endpoint, across processes. */
+  perEndpoint: number
+}
+
+/** Leases due deliveries to this process and frees them again. */
+export interface Claimer {
+  /**
+   * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of the
+   * slots, keeping every endpoint under its in-flight cap across processes; returns what their
+   * attempts need, read in the same transaction.
+   */
+  claim(limit: number): ClaimedJob[]
+  /** Gives back the job's slot in this process's fair shares once its attempt is over. */
+  finished(job: ClaimedJob): void
+  /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
+  release(job: ClaimedJob): void
+  /** Frees the claims of processes on this host that no longer run (kill -9, crash), so their work resumes at once. */
+  releaseDeadLeases(): void
+  /** The earliest future retry or lease expiry, and whether something due is waiting for a slot. */
+  nextWake(now: number): NextWake
+}
+
+/** The default lease owner: this host and process, and a tag telling incarnations of one pid apart. */
+export function defaultOwner(): string {
+  return `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
+}
+
+/** A claimer on `db` for this process. */
+export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
+  const { clock, logger } = deps
+  const { owner, leaseMs, perEndpoint } = limits
+  const stmt = claimStatements(db)
+  const shares = new InFlightShares(limits.maxInFlight, perEndpoint)
+
+  function claim(limit: number): ClaimedJob[] {
+    const now = clock.now()
+    return writeTx(db, () => {
+      const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
+      const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
+      for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
+      const endpointsPerWorkspace = new Map<string, number>()
+      for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+      const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+      const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+      if (limit <= 0 || open.length === 0) return []
+      const claimed: { id: string; endpointId: string }[] = []
+      try {
+        for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
+          if (room(row.endpoint_id) <= 0) continue
+          free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
+          shares.add(workspaceOf.get(row.endpoint_id)!, row.endpoint_id)
+          claimed.push({ id: row.id, endpointId: row.endpoint_id })
+          if (claimed.length === limit || open.every((id) => room(id) <= 0)) break
+        }
+        if (claimed.length === 0) return []
+        const json = JSON.stringify(claimed.map((c) => c.id))
+        stmt.lease.run({ ids: json, until: now + leaseMs, owner })
+        const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
+        return claimed.map((c) => jobs.get(c.id)!)
+      } catch (error) {
+        for (const c of claimed) shares.remove(workspaceOf.get(c.endpointId)!, c.endpointId)
+        throw error
+      }
+    })
+  }
+
+  function releaseDeadLeases(): void {
+    const [host] = owner.split(':')
+    const dead = stmt.leaseOwners
+      .all()
+      .map((row) => row.owner)
+      .filter((other) => other !== owner && isDeadLocalOwner(other, host!))
+    if (dead.length === 0) return
+    stmt.releaseOwners.run({ owners: JSON.stringify(dead) })
+    logger.info('webhook.leases_released', { owners: dead })
+  }
+
+  return {
+    claim,
+    finished: (job) => shares.remove(job.workspace_id, job.endpoint_id),
+    release(job) {
+      stmt.release.run({ id: job.id, owner })
+      logger.warn('webhook.attempt_interrupted', { delivery_id: job.id, reason: 'shutdown' })
+    },
+    releaseDeadLeases,
+    nextWake(now) {
+      const row = stmt.nextWake.get({ now })
+      return { next: row?.next ?? null, blocked: Boolean(row?.blocked) }
+    },
+  }
+}
+
+/** True when `owner` (host:pid:tag) names a process of this host that has exited. */
+function isDeadLocalOwner(owner: string, host: string): boolean {
+  const [ownerHost, pidText] = owner.split(':')
+  const pid = Number(pidText)
+  if (ownerHost !== host || !Number.isInteger(pid) || pid <= 0) return false
+  // Same pid, other tag: an earlier incarnation of this process id (e.g. pid 1 in a restarted container).
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/** Every statement the claim stage runs, compiled once per database. */
+function claimStatements(db: Db) {
+  const q = db.$client
+  return {
+    enabledEndpoints: q.query<{ id: string; workspace_id: string }, []>('select id, workspace_id from webhook_endpoints where enabled = 1'),
+    leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number }>(
+      "select endpoint_id, count(*) as n from webhook_deliveries where status = 'pending' and lease_until >= $now group by endpoint_id",
+    ),
+    /** Due and unleased deliveries of the given endpoints, in the due index's order: a claim stops once its slots are filled instead of ranking the whole backlog. */
+    dueOldestFirst: q.query<{ id: string; endpoint_id: string }, { now: number; endpoints: string }>(`
+      select id, endpoint_id from webhook_deliveries
+      where status = 'pending' and next_attempt_at <= $now and (lease_until is null or lease_until < $now)
+        and endpoint_id in (select value from json_each($endpoints))
+      order by next_attempt_at`),
+    lease: q.query<never, { ids: string; until: number; owner: string }>(
+      'update webhook_deliveries set lease_until = $until, lease_owner = $owner where id in (select value from json_each($ids))',
+    ),
+    jobs: q.query<ClaimedJob, { ids: string }>(`
+      select d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
+        (ep.last_success_at is null or ep.failing_since is not null) as unproven
+      from json_each($ids) j join webhook_deliveries d on d.id = j.value
+        join events ev on ev.id = d.event_id join webhook_endpoints ep on ep.id = d.endpoint_id`),
+    nextWake: q.query<{ next: number | null; blocked: number | null }, { now: number }>(`
+      select min(case when t > $now then t end) as next, max(t <= $now) as blocked from (
+        select max(coalesce(d.next_attempt_at, 0), coalesce(d.lease_until, 0)) as t
+        from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id and e.enabled = 1
+        where d.status = 'pending'
+      )`),
+    release: q.query<never, { id: string; owner: string }>(
+      "update webhook_deliveries set lease_until = null, lease_owner = null where id = $id and lease_owner = $owner and status = 'pending'",
+    ),
+    leaseOwners: q.query<{ owner: string }, []>('select distinct lease_owner as owner from webhook_deliveries where lease_owner is not null'),
+    releaseOwners: q.query<never, { owners: string }>(
+      'update webhook_deliveries set lease_until = null, lease_owner = null where lease_owner in (select value from json_each($owners))',
+    ),
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The dispatcher's `record` stage, and all the SQL that stores an attempt: reads the delivery's
+ * state, asks `decide` what the attempt changes, writes the attempt, the delivery and the endpoint's
+ * health. Attempts that finish together are written in one transaction. Plain SQL on the bun:sqlite
+ * client, compiled once: built through drizzle these statements cost most of the dispatcher's CPU.
+ */
+import type { Db } from '../db/client'
+import type { AttemptTrigger, DeliveryStatus } from '../db/schema'
+import { writeTx } from '../db/tx'
+import type { Clock } from '../lib/clock'
+import { newId } from '../lib/ids'
+import type { Logger } from '../lib/logger'
+import { decide, type Decision, type DeliveryState } from './decide'
+import type { AttemptOutcome } from './send-attempt'
+
+/** An attempt that ended, as the send stage left it. */
+export interface FinishedAttempt {
+  deliveryId: string
+  startedAt: number
+  outcome: AttemptOutcome
+}
+
+/** Stores finished attempts. */
+export interface Recorder {
+  /** Queues the attempt for the next batched write; resolves once that write is over (failed writes are logged, not thrown). */
+  record(finished: FinishedAttempt): Promise<void>
+}
+
+/** A recorder on `db`; `random` returns [0, 1) and drives the retry jitter. */
+export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, random: () => number): Recorder {
+  const { clock, logger } = deps
+  const stmt = recordStatements(db)
+  const queued: (FinishedAttempt & { written: () => void })[] = []
+  let flushQueued = false
+
+  /**
+   * Writes every attempt that finished since the last flush in one transaction (one commit per
+   * burst instead of one per attempt); if that fails, one by one, so a bad row holds back no other.
+   */
+  function flush(): void {
+    flushQueued = false
+    const batch = queued.splice(0)
+    let logs: (() => void)[] = []
+    try {
+      logs = writeTx(db, () => batch.map(store))
+    } catch {
+      logs = []
+      for (const finished of batch) {
+        try {
+          logs.push(writeTx(db, () => store(finished)))
+        } catch (error) {
+          logger.error('webhook.record_failed', { delivery_id: finished.deliveryId, error: error instanceof Error ? error.message : String(error) })
+        }
+      }
+    }
+    logs.forEach((log) => log())
+    batch.forEach((finished) => finished.written())
+  }
+
+  /** Writes the attempt and what decide made of it; returns what to log once committed. */
+  function store({ deliveryId, startedAt, outcome }: FinishedAttempt): () => void {
+    const now = clock.now()
+    const row = stmt.state.get({ id: deliveryId })
+    if (!row) return () => {} // the endpoint was deleted meanwhile
+    const decision = decide(deliveryState(row), { startedAt, ...outcome }, now, random)
+    const { attempt, trigger, status, nextAttemptAt, endpoint } = decision
+    stmt.insertAttempt.run({
+      id: newId(),
+      delivery_id: deliveryId,
+      attempt,
+      trigger,
+      started_at: startedAt,
+      duration_ms: outcome.durationMs,
+      status_code: outcome.statusCode,
+      error_class: outcome.errorClass,
+      error_message: outcome.errorMessage,
+      response_body: outcome.responseBody,
+      next_attempt_at: nextAttemptAt,
+    })
+    stmt.settle.run({ id: deliveryId, status, attempt_count: attempt, next_attempt_at: nextAttemptAt, last_status_code: outcome.statusCode, last_error: outcome.errorMessage, now })
+    applyEndpointChange(row.endpoint_id, decision, now)
+    return () => {
+      logger.debug('webhook.attempt', {
+        delivery_id: deliveryId,
+        endpoint_id: row.endpoint_id,
+        attempt,
+        trigger,
+        status_code: outcome.statusCode,
+        error_class: outcome.errorClass,
+        duration_ms: outcome.durationMs,
+        next_attempt_at: nextAttemptAt,
+      })
+      if (endpoint?.kind === 'disabled') logger.warn('webhook.disabled', { endpoint_id: row.endpoint_id, workspace_id: row.workspace_id, reason: endpoint.reason })
+    }
+  }
+
+  function applyEndpointChange(id: string, { endpoint }: Decision, now: number): void {
+    if (endpoint === null) return
+    if (endpoint.kind === 'healthy') stmt.markHealthy.run({ id, now: endpoint.lastSuccessAt })
+    else if (endpoint.kind === 'failing') stmt.markFailing.run({ id, failing_since: endpoint.failingSince })
+    else stmt.disable.run({ id, reason: endpoint.reason, failing_since: endpoint.failingSince, now })
+  }
+
+  return {
+    record(finished) {
+      return new Promise((written) => {
+        queued.push({ ...finished, written })
+        if (flushQueued) return
+        flushQueued = true
+        setImmediate(flush)
+      })
+    },
+  }
+}
+
+/** A delivery and its endpoint as stored. */
+interface StateRow {
+  attempt_count: number
+  manual: number
+  endpoint_id: string
+  workspace_id: string
+  enabled: number
+  failing_since: number | null
+  last_success_at: number | null
+  scheduled_before: number
+}
+
+function deliveryState(row: StateRow): DeliveryState {
+  return {
+    attemptCount: row.attempt_count,
+    manual: row.manual === 1,
+    scheduledBefore: row.scheduled_before,
+    endpointEnabled: row.enabled === 1,
+    failingSince: row.failing_since,
+    lastSuccessAt: row.last_success_at,
+  }
+}
+
+/** A row of webhook_attempts. */
+type AttemptRow = {
+  id: string
+  delivery_id: string
+  attempt: number
+  trigger: AttemptTrigger
+  started_at: number
+  duration_ms: number
+  status_code: number | null
+  error_class: string | null
+  error_message: string | null
+  response_body: string | null
+  next_attempt_at: number | null
+}
+
+/** Every statement the record stage runs, compiled once per database. */
+function recordStatements(db: Db) {
+  const q = db.$client
+  return {
+    state: q.query<StateRow, { id: string }>(`
+      select d.attempt_count, d.manual, d.endpoint_id, ep.workspace_id, ep.enabled, ep.failing_since, ep.last_success_at,
+        case when d.attempt_count = 0 then 0
+          else (select count(*) from webhook_attempts a where a.delivery_id = d.id and a.trigger = 'scheduled') end as scheduled_before
+      from webhook_deliveries d join webhook_endpoints ep on ep.id = d.endpoint_id
+      where d.id = $id`),
+    insertAttempt: q.query<never, AttemptRow>(`
+      insert into webhook_attempts (id, delivery_id, attempt, trigger, started_at, duration_ms, status_code, error_class, error_message, response_body, next_attempt_at)
+      values ($id, $delivery_id, $attempt, $trigger, $started_at, $duration_ms, $status_code, $error_class, $error_message, $response_body, $next_attempt_at)`),
+    settle: q.query<
+      never,
+      { id: string; status: DeliveryStatus; attempt_count: number; next_attempt_at: number | null; last_status_code: number | null; last_error: string | null; now: number }
+    >(`
+      update webhook_deliveries set status = $status, attempt_count = $attempt_count, next_attempt_at = $next_attempt_at,
+        lease_until = null, lease_owner = null, manual = 0, last_status_code = $last_status_code, last_error = $last_error, updated_at = $now
+      where id = $id`),
+    markHealthy: q.query<never, { id: string; now: number }>('update webhook_endpoints set last_success_at = $now, failing_since = null where id = $id'),
+    markFailing: q.query<never, { id: string; failing_since: number }>('update webhook_endpoints set failing_since = $failing_since where id = $id'),
+    disable: q.query<never, { id: string; reason: string; failing_since: number; now: number }>(
+      'update webhook_endpoints set enabled = 0, disabled_reason = $reason, failing_since = $failing_since, updated_at = $now where id = $id',
+    ),
+  }
+}
