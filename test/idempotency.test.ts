@@ -8,7 +8,7 @@ import { idempotencyKeys, leads } from '../src/db/schema'
 import { keyAuthenticator } from '../src/app'
 import { auth } from '../src/plugins/auth'
 import { bodyParser } from '../src/plugins/body'
-import { errors } from '../src/errors/plugin'
+import { errors } from '../src/plugins/errors'
 import { IDEMPOTENCY_TTL_MS, idempotency } from '../src/plugins/idempotency'
 import { createHarness, type Harness } from './helpers'
 

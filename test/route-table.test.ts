@@ -4,7 +4,7 @@ import { Elysia } from 'elysia'
 import { keyAuthenticator } from '../src/app'
 import { auth, scopes } from '../src/plugins/auth'
 import { bodyParser, formParser } from '../src/plugins/body'
-import { errors } from '../src/errors/plugin'
+import { errors } from '../src/plugins/errors'
 import { acceptsForms, FORM_PARSER, keySourcesOf, routeMatcher, routeTable } from '../src/plugins/route-table'
 import { createHarness } from './helpers'
 

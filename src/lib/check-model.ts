@@ -3,24 +3,15 @@
  * exactly what the API's schemas enforce, with the same 422 field errors.
  */
 import type { Static, TSchema } from '@sinclair/typebox'
-import { Value, type ValueError } from '@sinclair/typebox/value'
+import { Value } from '@sinclair/typebox/value'
 import { ApiError, type FieldError } from '../errors'
-
-/** TypeBox says 'Expected union value'; name what is accepted instead when the choices are literals or types. */
-function describe(error: ValueError): string {
-  const choices: TSchema[] = error.schema.anyOf ?? []
-  const literals = choices.map((s) => s.const).filter((v) => v !== undefined)
-  if (error.message === 'Expected union value' && literals.length === choices.length && literals.length > 0) return `Expected one of ${literals.join(', ')}`
-  const types = choices.map((s) => s.type).filter(Boolean)
-  if (error.message === 'Expected union value' && types.length > 0) return `Expected ${types.join(' or ')}`
-  return error.message
-}
+import { describeValueError } from '../errors/problem'
 
 /** The value, typed, when it matches the model; else a 422 naming each failing path (the first message per path). */
 export function checkModel<T extends TSchema>(schema: T, value: unknown, what = 'form'): Static<T> {
   if (Value.Check(schema, value)) return value
   const byPath = new Map<string, string>()
-  for (const error of Value.Errors(schema, value)) if (!byPath.has(error.path || '/')) byPath.set(error.path || '/', describe(error))
+  for (const error of Value.Errors(schema, value)) if (!byPath.has(error.path || '/')) byPath.set(error.path || '/', describeValueError(error))
   const errors: FieldError[] = [...byPath].map(([path, message]) => ({ path, message }))
   throw new ApiError('validation_failed', `The ${what} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors)
 }
