@@ -25,7 +25,7 @@ import { VERSION } from './version'
 
 /** The gate's key check: the api-keys module's look-up, handed to the auth plugin so plugins never import modules. */
 export function keyAuthenticator(deps: Pick<AppDeps, 'db' | 'clock'>): Authenticate {
-  return (presented) => authenticateKey(deps.db, deps.clock, presented)
+  return (presented) => authenticateKey(deps, presented)
 }
 
 /** Builds the whole app: plugins in the order they must run, then every API module under /api/v1. */

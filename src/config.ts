@@ -54,7 +54,11 @@ export const SETTINGS = [
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
   { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
-  { flag: 'retention-days', env: 'ASKAD_RETENTION_DAYS', help: `Days delivered webhook events, deliveries and attempts are kept; fractions allowed (default ${DEFAULTS.retentionDays})` },
+  {
+    flag: 'retention-days',
+    env: 'ASKAD_RETENTION_DAYS',
+    help: `Days delivered webhook events, deliveries and attempts are kept; fractions allowed (default ${DEFAULTS.retentionDays})`,
+  },
 ] as const
 
 export type SettingFlag = (typeof SETTINGS)[number]['flag']
@@ -73,7 +77,10 @@ export function parseRateLimit(text: string): RateLimitConfig {
 }
 
 function list(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /** Builds the config: a flag beats its environment variable, which beats the default. */
@@ -84,9 +91,11 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   const logLevel = (get('log-level') ?? DEFAULTS.logLevel).toLowerCase() as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid log level '${logLevel}'`)
   const webhookMaxEndpoints = Number(get('webhook-max-endpoints') || DEFAULTS.webhookMaxEndpoints)
-  if (!Number.isInteger(webhookMaxEndpoints) || webhookMaxEndpoints < 1) throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
+  if (!Number.isInteger(webhookMaxEndpoints) || webhookMaxEndpoints < 1)
+    throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
   const retentionDays = Number(get('retention-days') || DEFAULTS.retentionDays)
-  if (!Number.isFinite(retentionDays) || retentionDays <= 0) throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0)
+    throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
   return Object.freeze({
     port,
     host: get('host') || DEFAULTS.host,

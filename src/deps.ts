@@ -26,6 +26,9 @@ export interface ServiceDeps extends WriteDeps {
 /** What a service function that only reads needs; any deps will do. */
 export type ReadDeps = Pick<ServiceDeps, 'db'>
 
+/** What synchronous start-up and CLI services need (workspaces, bootstrap, key checks): storage and time, no dispatcher. */
+export type ClockDeps = Pick<ServiceDeps, 'db' | 'clock'>
+
 export interface AppDeps extends ServiceDeps {
   config: Config
   logger: Logger

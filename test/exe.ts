@@ -89,7 +89,11 @@ export interface StartOutcome {
  * Spawns `count` copies of a command at the same moment. A copy counts as started once it exits,
  * or, when `readyPattern` is given (a server), once its stdout matches it; servers are left running.
  */
-export async function spawnTogether(cmd: string[], count: number, options: { cwd: string; env?: Record<string, string>; readyPattern?: RegExp; timeoutMs?: number }): Promise<StartOutcome[]> {
+export async function spawnTogether(
+  cmd: string[],
+  count: number,
+  options: { cwd: string; env?: Record<string, string>; readyPattern?: RegExp; timeoutMs?: number },
+): Promise<StartOutcome[]> {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env }
   const procs = Array.from({ length: count }, () => Bun.spawn(cmd, { cwd: options.cwd, env, stdout: 'pipe', stderr: 'pipe' }))
   const deadline = Date.now() + (options.timeoutMs ?? 30_000)

@@ -81,7 +81,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     logs,
     clock,
     workspace(slug = `ws-${++slugCounter}`, keyInput = {}) {
-      const ws = createWorkspace(db, clock, { slug })
+      const ws = createWorkspace({ db, clock }, { slug })
       const k = key(ws.id, keyInput)
       return { id: ws.id, slug: ws.slug, key: k.key, keyId: k.id }
     },

@@ -26,16 +26,24 @@ const common: Options = {
 const SPECS: CommandSpec[] = [
   {
     path: ['serve'],
-    usage: 'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--webhook-max-endpoints N] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--secret-key KEY] [--log-level L] [--retention-days D]',
+    usage:
+      'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--webhook-max-endpoints N] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--secret-key KEY] [--log-level L] [--retention-days D]',
     summary: 'Start the server (the default command).',
     details: ['Settings (a flag beats its environment variable):', ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} ${s.help}`)],
     options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' }])),
   },
-  { path: ['workspace', 'create'], arguments: ['SLUG'], usage: 'askad workspace create SLUG [--name "Display name"]', summary: 'Create a workspace (tenant).', options: { name: { type: 'string' } } },
+  {
+    path: ['workspace', 'create'],
+    arguments: ['SLUG'],
+    usage: 'askad workspace create SLUG [--name "Display name"]',
+    summary: 'Create a workspace (tenant).',
+    options: { name: { type: 'string' } },
+  },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
   {
     path: ['key', 'create'],
-    usage: 'askad key create --workspace W [--name N] [--scopes a,b] [--publishable --origins https://a.example,https://b.example] [--rate-limit N] [--expires-at RFC3339]',
+    usage:
+      'askad key create --workspace W [--name N] [--scopes a,b] [--publishable --origins https://a.example,https://b.example] [--rate-limit N] [--expires-at RFC3339]',
     summary: 'Create an API key; the full key is printed once.',
     options: {
       workspace: { type: 'string' },
@@ -47,9 +55,25 @@ const SPECS: CommandSpec[] = [
       'expires-at': { type: 'string' },
     },
   },
-  { path: ['key', 'list'], usage: 'askad key list --workspace W', summary: "List a workspace's keys (prefixes only).", options: { workspace: { type: 'string' } } },
-  { path: ['key', 'revoke'], arguments: ['KEY_ID'], usage: 'askad key revoke KEY_ID', summary: 'Revoke a key; it stops working on its next request.', options: {} },
-  { path: ['key', 'generate'], usage: 'askad key generate [--publishable]', summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).', options: { publishable: { type: 'boolean' } } },
+  {
+    path: ['key', 'list'],
+    usage: 'askad key list --workspace W',
+    summary: "List a workspace's keys (prefixes only).",
+    options: { workspace: { type: 'string' } },
+  },
+  {
+    path: ['key', 'revoke'],
+    arguments: ['KEY_ID'],
+    usage: 'askad key revoke KEY_ID',
+    summary: 'Revoke a key; it stops working on its next request.',
+    options: {},
+  },
+  {
+    path: ['key', 'generate'],
+    usage: 'askad key generate [--publishable]',
+    summary: 'Print a fresh valid key without storing it (for ASKAD_BOOTSTRAP_KEY).',
+    options: { publishable: { type: 'boolean' } },
+  },
   {
     path: ['healthcheck'],
     usage: 'askad healthcheck [--port N] [--host H]',

@@ -6,11 +6,17 @@ import { createKey, listKeys, revokeKey, serializeKey } from '../modules/api-key
 import { findWorkspace } from '../modules/workspaces/service'
 import { CliError, table, type Output } from './output'
 
-const csv = (text?: string) => (text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean))
+const csv = (text?: string) =>
+  text === undefined
+    ? undefined
+    : text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
 
 function workspaceOf(db: Db, name: string | undefined) {
   if (!name) throw new CliError('--workspace is required (a slug or id; see askad workspace list)', 2)
-  const ws = findWorkspace(db, name)
+  const ws = findWorkspace({ db }, name)
   if (!ws) throw new CliError(`No workspace '${name}'.`)
   return ws
 }
@@ -40,7 +46,13 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
   })
   const shown = { ...serializeKey(record), key, workspace: ws.slug }
   out.result(shown, () =>
-    [`Created ${record.kind} key '${record.name}' (${record.id}) in workspace '${ws.slug}':`, '', `  ${key}`, '', 'It is shown only this once: store it now.'].join('\n'),
+    [
+      `Created ${record.kind} key '${record.name}' (${record.id}) in workspace '${ws.slug}':`,
+      '',
+      `  ${key}`,
+      '',
+      'It is shown only this once: store it now.',
+    ].join('\n'),
   )
 }
 

@@ -20,6 +20,9 @@ export function secretsRotate(db: Db, out: Output, config: Config, flags: { 'old
   if (!oldKey) throw new CliError('Give the current key with --old-key or ASKAD_SECRET_KEY.', 2)
   const result = resealAll(db, createSecretBox(oldKey), createSecretBox(parseSecretKey(flags['new-key'], '--new-key')))
   out.result(result, () =>
-    [`Re-encrypted ${result.endpoints} webhook endpoint(s) (${result.encrypted} values) with the new key.`, 'Set ASKAD_SECRET_KEY to the new key before the next start.'].join('\n'),
+    [
+      `Re-encrypted ${result.endpoints} webhook endpoint(s) (${result.encrypted} values) with the new key.`,
+      'Set ASKAD_SECRET_KEY to the new key before the next start.',
+    ].join('\n'),
   )
 }

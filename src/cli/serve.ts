@@ -38,7 +38,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake(), dispatcherState: () => dispatcher.state() }
   const dispatcher = startDispatcher(deps)
 
-  const boot = bootstrap(db, systemClock, config.bootstrapKey)
+  const boot = bootstrap({ db, clock: systemClock }, config.bootstrapKey)
   setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS)
   const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
@@ -46,7 +46,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${server.port}`
 
-  const say = (line = '') => process.stdout.write(line + '\n')
+  const say = (line = '') => process.stdout.write(`${line}\n`)
   if (options.json) {
     const first = boot && { workspace: boot.workspace.slug, key_id: boot.created.record.id, key: boot.created.key }
     say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: config.dbPath, bootstrap: first ?? null }))

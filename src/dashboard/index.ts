@@ -141,37 +141,43 @@ export const dashboard = (deps: AppDeps) => {
   const limiter = createSignInLimiter(clock)
 
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
-  const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) => async (c: RouteContext): Promise<Response> => {
-    const url = new URL(c.request.url)
-    const active = await findSession(deps, readCookie(c.request, SESSION_COOKIE))
-    if (!active) {
-      if (c.request.method === 'GET') return redirect(`${BASE}/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, { 'set-cookie': clearedCookie() })
-      return respond(signInPage({ next: BASE, notice: { kind: 'error', text: 'Your session has ended; sign in again.' } }), 401, { 'set-cookie': clearedCookie() })
+  const signedIn =
+    (handler: (c: SignedIn) => Response | Promise<Response>) =>
+    async (c: RouteContext): Promise<Response> => {
+      const url = new URL(c.request.url)
+      const active = await findSession(deps, readCookie(c.request, SESSION_COOKIE))
+      if (!active) {
+        if (c.request.method === 'GET')
+          return redirect(`${BASE}/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, { 'set-cookie': clearedCookie() })
+        return respond(signInPage({ next: BASE, notice: { kind: 'error', text: 'Your session has ended; sign in again.' } }), 401, {
+          'set-cookie': clearedCookie(),
+        })
+      }
+      if (c.request.method !== 'GET') {
+        if (!sameOrigin(c.request)) return forbidden('This request did not come from a page of this dashboard.')
+        const token = field(c.body, CSRF_FIELD) ?? c.request.headers.get('x-csrf-token')
+        if (!csrfMatches(token, active.session.csrfToken))
+          return forbidden('The form is out of date (missing or wrong CSRF token); reload the page and try again.')
+      }
+      const workspaceId = active.session.workspaceId
+      const viewer = {
+        workspace: findWorkspace({ db }, workspaceId)?.name ?? workspaceId,
+        keyPrefix: `${active.key.prefix}…`,
+        csrf: active.session.csrfToken,
+        keyId: active.key.id,
+        workspaceId,
+      }
+      const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
+      const ctx: SignedIn = { ...c, active, workspaceId, viewer, path: url.pathname, notices: done ? [{ kind: 'ok', text: done }] : [] }
+      try {
+        return await handler(ctx)
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error
+        const title = error.status === 404 ? 'Not found' : 'That did not work'
+        const content = html`<p><a href="${backLink(c.request)}">← Back</a></p>`
+        return respond(layout({ title, path: url.pathname, viewer, notices: [{ kind: 'error', text: error.detail }], content }), error.status)
+      }
     }
-    if (c.request.method !== 'GET') {
-      if (!sameOrigin(c.request)) return forbidden('This request did not come from a page of this dashboard.')
-      const token = field(c.body, CSRF_FIELD) ?? c.request.headers.get('x-csrf-token')
-      if (!csrfMatches(token, active.session.csrfToken)) return forbidden('The form is out of date (missing or wrong CSRF token); reload the page and try again.')
-    }
-    const workspaceId = active.session.workspaceId
-    const viewer = {
-      workspace: findWorkspace(db, workspaceId)?.name ?? workspaceId,
-      keyPrefix: `${active.key.prefix}…`,
-      csrf: active.session.csrfToken,
-      keyId: active.key.id,
-      workspaceId,
-    }
-    const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
-    const ctx: SignedIn = { ...c, active, workspaceId, viewer, path: url.pathname, notices: done ? [{ kind: 'ok', text: done }] : [] }
-    try {
-      return await handler(ctx)
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error
-      const title = error.status === 404 ? 'Not found' : 'That did not work'
-      const content = html`<p><a href="${backLink(c.request)}">← Back</a></p>`
-      return respond(layout({ title, path: url.pathname, viewer, notices: [{ kind: 'error', text: error.detail }], content }), error.status)
-    }
-  }
 
   /** A page or action that needs a scope: the session acts with its key's scopes, like the same call to the API. */
   const needs = (scope: Scope, handler: (c: SignedIn) => Response | Promise<Response>) => (c: SignedIn) => {
@@ -193,211 +199,241 @@ export const dashboard = (deps: AppDeps) => {
   const webhooksView = (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
     page(c, 'Webhooks', webhooksPage(db, c.workspaceId, c.viewer, form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
 
-  return new Elysia({ name: 'dashboard' })
-    .use(formParser)
-    // Before any body is read: a form post from another site costs no parsing at all.
-    .onRequest((context) => {
-      const { request } = context
-      if (request.method === 'GET' || request.method === 'HEAD' || !routedPath(context).startsWith(BASE)) return
-      if (!sameOrigin(request)) return forbidden('This request did not come from a page of this dashboard.')
-    })
-    .get('/', () => redirect(BASE), HIDDEN)
-    .get(`${ASSETS}/dashboard.css`, () => new Response(css, { headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
-    .get(`${ASSETS}/dashboard.js`, () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }), HIDDEN)
-    .get(
-      `${BASE}/sign-in`,
-      async ({ request, query }) => {
-        if (await findSession(deps, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
-        return respond(signInPage({ next: safeNext(query.next) }))
-      },
-      HIDDEN,
-    )
-    .post(
-      `${BASE}/sign-in`,
-      async ({ request, body, server }) => {
-        if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
-        const next = safeNext(field(body, 'next'))
-        const ip = clientIpOf(request, server, deps.config.trustedProxies)
-        const result = await signIn(deps, field(body, 'key') ?? '')
-        if ('failure' in result) {
-          const wait = limiter.failed(ip)
-          if (wait > 0) {
-            const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
-            return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
+  return (
+    new Elysia({ name: 'dashboard' })
+      .use(formParser)
+      // Before any body is read: a form post from another site costs no parsing at all.
+      .onRequest((context) => {
+        const { request } = context
+        if (request.method === 'GET' || request.method === 'HEAD' || !routedPath(context).startsWith(BASE)) return
+        if (!sameOrigin(request)) return forbidden('This request did not come from a page of this dashboard.')
+      })
+      .get('/', () => redirect(BASE), HIDDEN)
+      .get(
+        `${ASSETS}/dashboard.css`,
+        () => new Response(css, { headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }),
+        HIDDEN,
+      )
+      .get(
+        `${ASSETS}/dashboard.js`,
+        () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }),
+        HIDDEN,
+      )
+      .get(
+        `${BASE}/sign-in`,
+        async ({ request, query }) => {
+          if (await findSession(deps, readCookie(request, SESSION_COOKIE))) return redirect(safeNext(query.next))
+          return respond(signInPage({ next: safeNext(query.next) }))
+        },
+        HIDDEN,
+      )
+      .post(
+        `${BASE}/sign-in`,
+        async ({ request, body, server }) => {
+          if (!sameOrigin(request)) return forbidden('Sign-in forms are accepted only from this server’s own page.')
+          const next = safeNext(field(body, 'next'))
+          const ip = clientIpOf(request, server, deps.config.trustedProxies)
+          const result = await signIn(deps, field(body, 'key') ?? '')
+          if ('failure' in result) {
+            const wait = limiter.failed(ip)
+            if (wait > 0) {
+              const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
+              return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })
+            }
+            return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_FAILURES[result.failure] } }), 401)
           }
-          return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_FAILURES[result.failure] } }), 401)
-        }
-        return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
-      },
-      FORM_POST,
-    )
-    .post(
-      `${BASE}/sign-out`,
-      signedIn(async ({ request }) => {
-        await endSession(deps, readCookie(request, SESSION_COOKIE))
-        return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
-      }),
-      FORM_POST,
-    )
-    .get(BASE, signedIn(needs('leads:read', (c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now())))), HIDDEN)
-    .get(`${BASE}/contacts`, signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
-    .get(
-      `${BASE}/contacts/:id`,
-      signedIn(
-        needs('contacts:read', (c) => {
-          const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
+          return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
+        },
+        FORM_POST,
+      )
+      .post(
+        `${BASE}/sign-out`,
+        signedIn(async ({ request }) => {
+          await endSession(deps, readCookie(request, SESSION_COOKIE))
+          return redirect(`${BASE}/sign-in`, { 'set-cookie': clearedCookie() })
+        }),
+        FORM_POST,
+      )
+      .get(BASE, signedIn(needs('leads:read', (c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now())))), HIDDEN)
+      .get(
+        `${BASE}/contacts`,
+        signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))),
+        HIDDEN,
+      )
+      .get(
+        `${BASE}/contacts/:id`,
+        signedIn(
+          needs('contacts:read', (c) => {
+            const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
+            return page(c, title, content)
+          }),
+        ),
+        HIDDEN,
+      )
+      .get(`${BASE}/leads`, signedIn(needs('leads:read', (c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
+      .get(`${BASE}/deals`, signedIn(needs('deals:read', (c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer)))), HIDDEN)
+      .post(
+        `${BASE}/deals/:id/stage`,
+        signedIn(
+          needs('deals:write', async (c) => {
+            // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
+            const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
+            await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
+            return redirect(`${BASE}/deals?done=moved`)
+          }),
+        ),
+        FORM_POST,
+      )
+      .get(
+        KEYS_PATH,
+        signedIn((c) => keysView(c)),
+        HIDDEN,
+      )
+      .post(
+        KEYS_PATH,
+        signedIn(async (c) => {
+          const form: KeyForm = {
+            kind: field(c.body, 'kind') ?? 'secret',
+            name: field(c.body, 'name') ?? '',
+            scopes: fields(c.body, 'scopes'),
+            origins: field(c.body, 'allowed_origins') ?? '',
+          }
+          try {
+            // The API's own model first, so the form accepts exactly what POST /api-keys does.
+            const publishable = form.kind === 'publishable'
+            const body = checkModel(ApiKeyModel.createBody, {
+              kind: form.kind,
+              name: form.name,
+              ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
+              ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
+            })
+            const { record, key } = await createKeyFor(
+              deps,
+              { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity },
+              {
+                kind: body.kind,
+                name: body.name,
+                scopes: body.scopes,
+                allowedOrigins: body.allowed_origins,
+              },
+            )
+            return page(c, 'API keys', createdKeyPage(record, key, new URL(c.request.url).origin), 201, [])
+          } catch (error) {
+            if (error instanceof ApiError) return keysView(c, form, error)
+            throw error
+          }
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${KEYS_PATH}/:id/revoke`,
+        signedIn(async (c) => {
+          await revokeKey(deps, c.workspaceId, c.params.id!)
+          return redirect(`${KEYS_PATH}?done=revoked`)
+        }),
+        FORM_POST,
+      )
+      .get(
+        WEBHOOKS_PATH,
+        webhooksAction((c) => webhooksView(c)),
+        HIDDEN,
+      )
+      .post(
+        WEBHOOKS_PATH,
+        webhooksAction(async (c) => {
+          const form = endpointForm(c.body)
+          try {
+            const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
+            return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
+          } catch (error) {
+            if (error instanceof ApiError) return webhooksView(c, form, error)
+            throw error
+          }
+        }),
+        FORM_POST,
+      )
+      .get(
+        `${WEBHOOKS_PATH}/:id`,
+        webhooksAction((c) => {
+          const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
           return page(c, title, content)
         }),
-      ),
-      HIDDEN,
-    )
-    .get(`${BASE}/leads`, signedIn(needs('leads:read', (c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
-    .get(`${BASE}/deals`, signedIn(needs('deals:read', (c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer)))), HIDDEN)
-    .post(
-      `${BASE}/deals/:id/stage`,
-      signedIn(
-        needs('deals:write', async (c) => {
-          // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
-          const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
-          await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
-          return redirect(`${BASE}/deals?done=moved`)
+        HIDDEN,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/edit`,
+        webhooksAction(async (c) => {
+          const form = endpointForm(c.body)
+          try {
+            await updateEndpoint(deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
+            return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=saved`)
+          } catch (error) {
+            if (!(error instanceof ApiError) || error.code === 'not_found') throw error
+            const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
+            return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
+          }
         }),
-      ),
-      FORM_POST,
-    )
-    .get(KEYS_PATH, signedIn((c) => keysView(c)), HIDDEN)
-    .post(
-      KEYS_PATH,
-      signedIn(async (c) => {
-        const form: KeyForm = {
-          kind: field(c.body, 'kind') ?? 'secret',
-          name: field(c.body, 'name') ?? '',
-          scopes: fields(c.body, 'scopes'),
-          origins: field(c.body, 'allowed_origins') ?? '',
-        }
-        try {
-          // The API's own model first, so the form accepts exactly what POST /api-keys does.
-          const publishable = form.kind === 'publishable'
-          const body = checkModel(ApiKeyModel.createBody, {
-            kind: form.kind,
-            name: form.name,
-            ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
-            ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
-          })
-          const { record, key } = await createKeyFor(deps, { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity }, {
-            kind: body.kind,
-            name: body.name,
-            scopes: body.scopes,
-            allowedOrigins: body.allowed_origins,
-          })
-          return page(c, 'API keys', createdKeyPage(record, key, new URL(c.request.url).origin), 201, [])
-        } catch (error) {
-          if (error instanceof ApiError) return keysView(c, form, error)
-          throw error
-        }
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${KEYS_PATH}/:id/revoke`,
-      signedIn(async (c) => {
-        await revokeKey(deps, c.workspaceId, c.params.id!)
-        return redirect(`${KEYS_PATH}?done=revoked`)
-      }),
-      FORM_POST,
-    )
-    .get(WEBHOOKS_PATH, webhooksAction((c) => webhooksView(c)), HIDDEN)
-    .post(
-      WEBHOOKS_PATH,
-      webhooksAction(async (c) => {
-        const form = endpointForm(c.body)
-        try {
-          const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
-          return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
-        } catch (error) {
-          if (error instanceof ApiError) return webhooksView(c, form, error)
-          throw error
-        }
-      }),
-      FORM_POST,
-    )
-    .get(
-      `${WEBHOOKS_PATH}/:id`,
-      webhooksAction((c) => {
-        const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
-        return page(c, title, content)
-      }),
-      HIDDEN,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/edit`,
-      webhooksAction(async (c) => {
-        const form = endpointForm(c.body)
-        try {
-          await updateEndpoint(deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=saved`)
-        } catch (error) {
-          if (!(error instanceof ApiError) || error.code === 'not_found') throw error
-          const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
-          return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
-        }
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/test`,
-      webhooksAction(async (c) => {
-        await sendTestEvent(deps, c.workspaceId, c.params.id!)
-        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/rotate`,
-      webhooksAction(async (c) => {
-        const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
-        return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/enable`,
-      webhooksAction(async (c) => {
-        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
-        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/disable`,
-      webhooksAction(async (c) => {
-        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
-        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/recover`,
-      webhooksAction(async (c) => {
-        await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
-        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
-      }),
-      FORM_POST,
-    )
-    .post(
-      `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
-      webhooksAction(async (c) => {
-        await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
-        return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
-      }),
-      FORM_POST,
-    )
-    .get(`${BASE}/embed`, signedIn((c) => page(c, 'Embed', embedPage(db, c.workspaceId, new URL(c.request.url).origin, clock.now()))), HIDDEN)
-    .get(
-      `${BASE}/*`,
-      signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),
-      HIDDEN,
-    )
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/test`,
+        webhooksAction(async (c) => {
+          await sendTestEvent(deps, c.workspaceId, c.params.id!)
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/rotate`,
+        webhooksAction(async (c) => {
+          const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
+          return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/enable`,
+        webhooksAction(async (c) => {
+          await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/disable`,
+        webhooksAction(async (c) => {
+          await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/recover`,
+        webhooksAction(async (c) => {
+          await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
+        }),
+        FORM_POST,
+      )
+      .post(
+        `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
+        webhooksAction(async (c) => {
+          await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
+          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
+        }),
+        FORM_POST,
+      )
+      .get(
+        `${BASE}/embed`,
+        signedIn((c) => page(c, 'Embed', embedPage(db, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
+        HIDDEN,
+      )
+      .get(
+        `${BASE}/*`,
+        signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),
+        HIDDEN,
+      )
+  )
 }
 
 /** Where "Back" goes after an error: the page the form was on when it is ours, else the overview. */

@@ -33,7 +33,11 @@ export function leadsPerDay(db: Db, workspaceId: string, now: number, days: numb
  */
 function firstLeadSeqSince(db: Db, workspaceId: string, since: number): number | null {
   const createdAt = (seq: number) =>
-    db.select({ t: leads.createdAt }).from(leads).where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq))).get()?.t ?? Number.POSITIVE_INFINITY
+    db
+      .select({ t: leads.createdAt })
+      .from(leads)
+      .where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq)))
+      .get()?.t ?? Number.POSITIVE_INFINITY
   let lo = 1
   let hi = readCounter(db, workspaceId, COUNTERS.leads) + 1
   while (lo < hi) {

@@ -74,13 +74,14 @@ function flush(db: Db): void {
     queue.backoffMs = 0
     // A job that failed alone has had its own transaction: running it again would only fail again.
     if (batch.length === 1) batch[0]!.reject(error)
-    else for (const job of batch) {
-      try {
-        job.resolve(writeTx(db, job.work))
-      } catch (jobError) {
-        job.reject(jobError)
+    else
+      for (const job of batch) {
+        try {
+          job.resolve(writeTx(db, job.work))
+        } catch (jobError) {
+          job.reject(jobError)
+        }
       }
-    }
     if (queue.jobs.length > 0) schedule(db, queue)
     return
   }

@@ -18,7 +18,13 @@ function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventTy
   const insert = prepared(tx, 'events.insert', (db) =>
     db
       .insert(events)
-      .values({ id: sql.placeholder('id'), workspaceId: sql.placeholder('workspaceId'), type: sql.placeholder('type'), payload: sql.placeholder('payload'), createdAt: sql.placeholder('createdAt') })
+      .values({
+        id: sql.placeholder('id'),
+        workspaceId: sql.placeholder('workspaceId'),
+        type: sql.placeholder('type'),
+        payload: sql.placeholder('payload'),
+        createdAt: sql.placeholder('createdAt'),
+      })
       .prepare(),
   )
   insert.run({ id, workspaceId, type, payload, createdAt: now })
@@ -55,15 +61,19 @@ export function emitEvent(tx: DbOrTx, now: number, workspaceId: string, type: Ev
       .where(and(eq(webhookEndpoints.workspaceId, sql.placeholder('workspaceId')), eq(webhookEndpoints.enabled, true)))
       .prepare(),
   )
-  const endpoints = enabledEndpoints
-    .all({ workspaceId })
-    .filter((e) => type !== 'webhook.test' && (e.events.length === 0 || e.events.includes(type)))
+  const endpoints = enabledEndpoints.all({ workspaceId }).filter((e) => type !== 'webhook.test' && (e.events.length === 0 || e.events.includes(type)))
   for (const endpoint of endpoints) queueDelivery(tx, now, workspaceId, endpoint.id, id)
   return { eventId: id, queued: endpoints.length }
 }
 
 /** Records a `webhook.test` event with a single delivery, to the one endpoint it is for. */
-export function emitTestEvent(tx: DbOrTx, now: number, workspaceId: string, endpointId: string, data: Record<string, unknown>): { eventId: string; deliveryId: string } {
+export function emitTestEvent(
+  tx: DbOrTx,
+  now: number,
+  workspaceId: string,
+  endpointId: string,
+  data: Record<string, unknown>,
+): { eventId: string; deliveryId: string } {
   const eventId = insertEvent(tx, now, workspaceId, 'webhook.test', data)
   return { eventId, deliveryId: queueDelivery(tx, now, workspaceId, endpointId, eventId) }
 }

@@ -12,11 +12,12 @@ const caches = new WeakMap<object, Map<string, unknown>>()
 /**
  * drizzle's per-connection session, which a database and its transactions share: the cache key.
  * It is private to drizzle, so this is the one place that reads it, and it fails loudly (as does
- * test/prepared.test.ts) when an upgrade stops exposing it.
+ * test/unit/prepared.test.ts) when an upgrade stops exposing it.
  */
 export function sessionOf(db: DbOrTx): object {
   const session = (db as unknown as { session?: unknown }).session
-  if (typeof session !== 'object' || session === null) throw new Error('drizzle-orm no longer exposes the session of a database; adapt sessionOf in src/db/prepared.ts')
+  if (typeof session !== 'object' || session === null)
+    throw new Error('drizzle-orm no longer exposes the session of a database; adapt sessionOf in src/db/prepared.ts')
   return session
 }
 

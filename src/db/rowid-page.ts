@@ -14,8 +14,17 @@ export function rowidPage<T extends SQLiteTable>(db: DbOrTx, table: T, where: SQ
   const base = db.select({ seq: rowid, columns: getTableColumns(table) }).from(table as SQLiteTable)
   const found =
     req.afterSeq === null
-      ? base.where(where).orderBy(desc(rowid)).limit(req.limit + 1).offset((req.page - 1) * req.limit).all()
-      : base.where(and(where, lt(rowid, req.afterSeq))).orderBy(desc(rowid)).limit(req.limit + 1).all()
+      ? base
+          .where(where)
+          .orderBy(desc(rowid))
+          .limit(req.limit + 1)
+          .offset((req.page - 1) * req.limit)
+          .all()
+      : base
+          .where(and(where, lt(rowid, req.afterSeq)))
+          .orderBy(desc(rowid))
+          .limit(req.limit + 1)
+          .all()
   const rows = found.slice(0, req.limit).map((r) => ({ seq: r.seq, row: r.columns as T['$inferSelect'] }))
   return { rows, total, hasMore: found.length > req.limit }
 }

@@ -15,7 +15,9 @@ export const workspaces = sqliteTable('workspaces', {
 export const counters = sqliteTable(
   'counters',
   {
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     value: integer('value').notNull().default(0),
   },
@@ -26,7 +28,9 @@ export const apiKeys = sqliteTable(
   'api_keys',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     kind: text('kind', { enum: ['secret', 'publishable'] }).notNull(),
     name: text('name').notNull(),
     prefix: text('prefix').notNull(),
@@ -46,7 +50,9 @@ export const contacts = sqliteTable(
   'contacts',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     seq: integer('seq').notNull(),
     sourceSeq: integer('source_seq').notNull(),
     email: text('email'),
@@ -76,8 +82,12 @@ export const leads = sqliteTable(
   'leads',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
-    contactId: text('contact_id').notNull().references(() => contacts.id),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    contactId: text('contact_id')
+      .notNull()
+      .references(() => contacts.id),
     seq: integer('seq').notNull(),
     sourceSeq: integer('source_seq').notNull(),
     channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
@@ -88,7 +98,9 @@ export const leads = sqliteTable(
     lastName: text('last_name'),
     metadata: json<Record<string, unknown>>('metadata').notNull(),
     context: json<Record<string, unknown>>('context'),
-    status: text('status', { enum: ['new', 'converted'] }).notNull().default('new'),
+    status: text('status', { enum: ['new', 'converted'] })
+      .notNull()
+      .default('new'),
     dealId: text('deal_id'),
     convertedAt: integer('converted_at'),
     createdAt: integer('created_at').notNull(),
@@ -104,7 +116,9 @@ export const deals = sqliteTable(
   'deals',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     contactId: text('contact_id').references(() => contacts.id),
     leadId: text('lead_id'),
     title: text('title').notNull(),
@@ -127,7 +141,9 @@ export const campaigns = sqliteTable(
   'campaigns',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     currency: text('currency').notNull(),
     budgetMinor: integer('budget_minor'),
@@ -145,7 +161,9 @@ export const events = sqliteTable(
   'events',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     type: text('type').notNull(),
     payload: text('payload').notNull(),
     createdAt: integer('created_at').notNull(),
@@ -157,7 +175,9 @@ export const webhookEndpoints = sqliteTable(
   'webhook_endpoints',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
     url: text('url').notNull(),
     description: text('description').notNull().default(''),
     events: json<string[]>('events').notNull(),
@@ -179,10 +199,18 @@ export const webhookDeliveries = sqliteTable(
   'webhook_deliveries',
   {
     id: text('id').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
-    endpointId: text('endpoint_id').notNull().references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
-    eventId: text('event_id').notNull().references(() => events.id, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['pending', 'succeeded', 'failed'] }).notNull().default('pending'),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pending', 'succeeded', 'failed'] })
+      .notNull()
+      .default('pending'),
     attemptCount: integer('attempt_count').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at'),
     leaseUntil: integer('lease_until'),
@@ -206,7 +234,9 @@ export const webhookAttempts = sqliteTable(
   'webhook_attempts',
   {
     id: text('id').primaryKey(),
-    deliveryId: text('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
     attempt: integer('attempt').notNull(),
     trigger: text('trigger', { enum: ['scheduled', 'manual'] }).notNull(),
     startedAt: integer('started_at').notNull(),
@@ -234,7 +264,9 @@ export type AttemptErrorClass = (typeof ATTEMPT_ERROR_CLASSES)[number]
 export const idempotencyKeys = sqliteTable(
   'idempotency_keys',
   {
-    apiKeyId: text('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
     key: text('key').notNull(),
     requestHash: text('request_hash').notNull(),
     state: text('state', { enum: ['in_flight', 'done'] }).notNull(),
@@ -252,8 +284,12 @@ export const sessions = sqliteTable(
   'sessions',
   {
     hash: text('hash').primaryKey(),
-    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
-    apiKeyId: text('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
     csrfToken: text('csrf_token').notNull(),
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),

@@ -6,7 +6,7 @@
 import { and, count, desc, eq, lt, lte, type SQL } from 'drizzle-orm'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { PageRequest } from '../lib/pagination'
-import { contacts, leads } from './schema'
+import type { contacts, leads } from './schema'
 import { readCounter, type DbOrTx } from './tx'
 
 type SeqTable = typeof contacts | typeof leads
@@ -31,11 +31,21 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
 
   const total =
     q.where.length > 0
-      ? db.select({ n: count() }).from(table).where(and(...all)).get()!.n
+      ? db
+          .select({ n: count() })
+          .from(table)
+          .where(and(...all))
+          .get()!.n
       : readCounter(db, q.workspaceId, q.source ? q.source.counter : q.counter)
 
   if (req.afterSeq !== null) {
-    const rows = db.select().from(table).where(and(...all, lt(table.seq, req.afterSeq))).orderBy(desc(table.seq)).limit(req.limit + 1).all() as Row[]
+    const rows = db
+      .select()
+      .from(table)
+      .where(and(...all, lt(table.seq, req.afterSeq)))
+      .orderBy(desc(table.seq))
+      .limit(req.limit + 1)
+      .all() as Row[]
     return { rows: rows.slice(0, req.limit), total, hasMore: rows.length > req.limit }
   }
 
@@ -45,9 +55,22 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
   if (q.where.length === 0) {
     const seqColumn = q.source ? table.sourceSeq : table.seq
     const upper = total - skip
-    const rows = db.select().from(table).where(and(...all, lte(seqColumn, upper))).orderBy(desc(seqColumn)).limit(req.limit).all()
+    const rows = db
+      .select()
+      .from(table)
+      .where(and(...all, lte(seqColumn, upper)))
+      .orderBy(desc(seqColumn))
+      .limit(req.limit)
+      .all()
     return { rows: rows as Row[], total, hasMore }
   }
-  const rows = db.select().from(table).where(and(...all)).orderBy(desc(table.seq)).limit(req.limit).offset(skip).all()
+  const rows = db
+    .select()
+    .from(table)
+    .where(and(...all))
+    .orderBy(desc(table.seq))
+    .limit(req.limit)
+    .offset(skip)
+    .all()
   return { rows: rows as Row[], total, hasMore }
 }

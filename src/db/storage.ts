@@ -37,15 +37,16 @@ const UNSEEN_FAILURE_MEMORY_MS = 60_000
 export function storageProblem(error: unknown): StorageProblem | null {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null
-  const cause: StorageCause | null = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
-    ? 'locked'
-    : code.startsWith('SQLITE_READONLY')
-      ? 'read-only'
-      : code === 'SQLITE_FULL'
-        ? 'full'
-        : code.startsWith('SQLITE_IOERR')
-          ? 'io'
-          : null
+  const cause: StorageCause | null =
+    code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
+      ? 'locked'
+      : code.startsWith('SQLITE_READONLY')
+        ? 'read-only'
+        : code === 'SQLITE_FULL'
+          ? 'full'
+          : code.startsWith('SQLITE_IOERR')
+            ? 'io'
+            : null
   return cause && { cause, detail: DETAILS[cause], retryAfter: RETRY_AFTER_SECONDS[cause] }
 }
 

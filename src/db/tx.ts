@@ -54,10 +54,6 @@ export function nextSeq(tx: DbOrTx, workspaceId: string, name: string): number {
 /** Current value of a per-workspace counter (0 when never used). */
 export function readCounter(db: DbOrTx, workspaceId: string, name: string): number {
   return (
-    db
-      .select({ value: counters.value })
-      .from(counters)
-      .where(sql`${counters.workspaceId} = ${workspaceId} and ${counters.name} = ${name}`)
-      .get()?.value ?? 0
+    db.select({ value: counters.value }).from(counters).where(sql`${counters.workspaceId} = ${workspaceId} and ${counters.name} = ${name}`).get()?.value ?? 0
   )
 }

@@ -44,7 +44,10 @@ function clientIp(peer: string | undefined, forwardedFor: string | null, trusted
   const fallback = peer ?? '127.0.0.1'
   const peerAddr = parseIp(fallback)
   if (!peerAddr || trustedProxies.length === 0 || !inRanges(peerAddr, trustedProxies) || !forwardedFor) return peerAddr?.toString() ?? fallback
-  const hops = forwardedFor.split(',').map((h) => h.trim()).filter(Boolean)
+  const hops = forwardedFor
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean)
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = parseIp(hops[i]!)
     if (!hop) break

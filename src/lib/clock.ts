@@ -44,7 +44,10 @@ export function parseTimestamp(value: string, path: string): number {
     }
   }
   if (Number.isNaN(ms)) {
-    throw invalid(path, `'${value}' is not a valid RFC 3339 date-time (a real calendar date and time; leap seconds are not taken), such as 2026-01-31T00:00:00Z`)
+    throw invalid(
+      path,
+      `'${value}' is not a valid RFC 3339 date-time (a real calendar date and time; leap seconds are not taken), such as 2026-01-31T00:00:00Z`,
+    )
   }
   return ms
 }

@@ -5,5 +5,5 @@ export function newId(): string {
 
 /** Event ids as Standard Webhooks shows them (`msg_…`); stable across every retry. */
 export function newEventId(): string {
-  return 'msg_' + Bun.randomUUIDv7().replaceAll('-', '')
+  return `msg_${Bun.randomUUIDv7().replaceAll('-', '')}`
 }

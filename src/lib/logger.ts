@@ -13,7 +13,7 @@ export interface Logger {
 }
 
 /** A logger writing JSON lines through `write` (stdout by default). */
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line + '\n')): Logger {
+export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
   const emit = (at: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
     if (RANK[at] < RANK[level]) return
     write(JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...fields }))

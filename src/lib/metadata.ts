@@ -40,7 +40,10 @@ export function checkMetadata(metadata: Metadata, path = '/metadata'): Metadata 
 export function checkContactMetadata(metadata: Metadata, path = '/metadata'): Metadata {
   const bytes = metadataBytes(metadata)
   if (bytes > CONTACT_METADATA_MAX_BYTES) {
-    throw invalid(path, `would make the contact's metadata ${bytes} bytes as JSON; the limit is ${CONTACT_METADATA_MAX_BYTES} bytes (64 KB): remove keys with null`)
+    throw invalid(
+      path,
+      `would make the contact's metadata ${bytes} bytes as JSON; the limit is ${CONTACT_METADATA_MAX_BYTES} bytes (64 KB): remove keys with null`,
+    )
   }
   return metadata
 }

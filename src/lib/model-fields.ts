@@ -20,5 +20,8 @@ export function optionalText(maxLength: number, description: string) {
 /** One of the given strings, each a literal (an enum of the drizzle schema, `table.column.enumValues`). */
 export function literalUnion<const V extends readonly [string, ...string[]]>(values: V, options: { description?: string } = {}) {
   // `map` loses the tuple; the cast gives it back so the static type is the union of the values.
-  return t.Union(values.map((value) => t.Literal(value)), options) as unknown as TUnion<{ -readonly [K in keyof V]: TLiteral<V[K]> }>
+  return t.Union(
+    values.map((value) => t.Literal(value)),
+    options,
+  ) as unknown as TUnion<{ -readonly [K in keyof V]: TLiteral<V[K]> }>
 }

@@ -14,7 +14,9 @@ const MAX_PAGE = 10_000_000
 export const pageQuery = {
   page: t.Optional(t.String({ description: 'Page number, starting at 1 (default 1).', examples: ['1'] })),
   limit: t.Optional(t.String({ description: `Items per page, ${1}–${MAX_LIMIT} (default ${DEFAULT_LIMIT}).`, examples: ['50'] })),
-  after: t.Optional(t.String({ description: 'Opaque cursor from `pagination.next_cursor`: the items after it, for jobs that walk everything. Replaces `page`.' })),
+  after: t.Optional(
+    t.String({ description: 'Opaque cursor from `pagination.next_cursor`: the items after it, for jobs that walk everything. Replaces `page`.' }),
+  ),
 }
 
 export interface PageRequest {

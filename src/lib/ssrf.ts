@@ -18,9 +18,7 @@ export const MAX_URL_LENGTH = 2048
 /** The operating system's resolver (getaddrinfo, so /etc/hosts counts), all addresses. */
 export const systemResolver: HostResolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address)
 
-export type UrlCheck =
-  | { ok: true; addresses: string[] }
-  | { ok: false; reason: 'dns' | 'blocked'; message: string }
+export type UrlCheck = { ok: true; addresses: string[] } | { ok: false; reason: 'dns' | 'blocked'; message: string }
 
 /** Syntax check of a webhook URL: absolute http(s), a host, no credentials. Returns an error message or null. */
 export function urlProblem(raw: string): string | null {

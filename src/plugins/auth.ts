@@ -164,7 +164,7 @@ export const auth = (deps: AuthDeps) => {
       const { request, server, set } = context
       // What the router matches on; see the note at the top of this file.
       const path = routedPath(context)
-      if (!path.startsWith(API_PREFIX + '/')) return
+      if (!path.startsWith(`${API_PREFIX}/`)) return
       const ip = clientIpOf(request, server, deps.config.trustedProxies)
       if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)

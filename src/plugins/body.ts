@@ -59,7 +59,8 @@ function jsonShapeProblem(text: string): string | null {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (c === 0x22) inString = false
     } else if (c === 0x22) inString = true
     else if (c === 0x7b || c === 0x5b) {
@@ -159,7 +160,8 @@ async function parseBody(request: Request, acceptsForms: boolean): Promise<unkno
   }
   if (acceptsForms && type === 'multipart/form-data') {
     const boundary = mediaTypeParameters(request.headers.get('content-type')!)?.get('boundary')
-    if (!boundary || boundary.length > 70) throw new ApiError('bad_request', 'A multipart body needs exactly one boundary parameter (1 to 70 characters) in its Content-Type.')
+    if (!boundary || boundary.length > 70)
+      throw new ApiError('bad_request', 'A multipart body needs exactly one boundary parameter (1 to 70 characters) in its Content-Type.')
     if (multipartParts(bytes, boundary) > MAX_FORM_FIELDS) throw tooManyFields()
     let form: FormData
     try {

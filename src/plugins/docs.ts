@@ -88,7 +88,9 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
 }
 
 function errorTable(): string {
-  const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => `| \`${problemType(code)}\` | ${ERROR_CODES[code].status} | ${ERROR_CODES[code].title} |`)
+  const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map(
+    (code) => `| \`${problemType(code)}\` | ${ERROR_CODES[code].status} | ${ERROR_CODES[code].title} |`,
+  )
   return ['| type | status | title |', '|---|---|---|', ...rows].join('\n')
 }
 
@@ -179,7 +181,7 @@ function refineOperation(op: Json, route: RouteInfo): void {
     const optional = isOptionalSchema(route.hooks?.body)
     op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
   }
-  if (route.method === 'POST' && route.path.startsWith(API_PREFIX + '/')) {
+  if (route.method === 'POST' && route.path.startsWith(`${API_PREFIX}/`)) {
     op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
     for (const [status, description] of Object.entries(POST_PROBLEMS)) op.responses[status] ??= { description }
   }
@@ -199,7 +201,7 @@ function refineOperation(op: Json, route: RouteInfo): void {
     delete parameter.examples
     if (parameter.description === undefined) delete parameter.description
   }
-  if (!route.path.startsWith(API_PREFIX + '/')) op.security ??= []
+  if (!route.path.startsWith(`${API_PREFIX}/`)) op.security ??= []
 }
 
 /** Builds the OpenAPI 3.1 document from the app's routes (TypeBox emits JSON Schema 2020-12, which 3.1 speaks). */

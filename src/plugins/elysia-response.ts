@@ -1,7 +1,7 @@
 /**
  * Adapter: the Response Elysia makes of a handler's return value, rebuilt where a plugin must see
  * it before Elysia sends it (the idempotency plugin stores exactly what is sent). Elysia does not
- * export this step; test/elysia-response.test.ts compares it with what Elysia itself sends, so an
+ * export this step; test/unit/elysia-response.test.ts compares it with what Elysia itself sends, so an
  * upgrade that changes Elysia's mapping fails loudly.
  */
 import { ElysiaCustomStatusResponse, StatusMap, type Context } from 'elysia'

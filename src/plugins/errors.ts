@@ -40,7 +40,10 @@ export const errors = ({ db, logger }: Pick<AppDeps, 'db' | 'logger'>) =>
     if (storage) {
       recordStorageFailure(db, storage)
       if (firstReport(db, storage.cause)) {
-        logger.error('storage.unavailable', { cause: storage.cause, error: error instanceof Error ? `${(error as { code?: string }).code}: ${error.message}` : String(error) })
+        logger.error('storage.unavailable', {
+          cause: storage.cause,
+          error: error instanceof Error ? `${(error as { code?: string }).code}: ${error.message}` : String(error),
+        })
       }
       return answer(request, 'unavailable', storage.detail, undefined, { 'retry-after': String(storage.retryAfter) })
     }

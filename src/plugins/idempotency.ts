@@ -48,7 +48,6 @@ const CLEANUP_INTERVAL_MS = 60_000
 /** Headers that describe the request being answered, not the stored result; a replay gets fresh ones. */
 const PER_REQUEST_HEADER = /^(x-request-id|x-ratelimit-.*|ratelimit|ratelimit-policy|retry-after|access-control-.*|vary|set-cookie)$/i
 
-
 type IdempotencyRow = typeof idempotencyKeys.$inferSelect
 type ResponseSet = Context['set']
 
@@ -74,17 +73,23 @@ function requestHash(request: Request, body: unknown): string {
 
 /** A browser as far as the server can tell: on a publishable key, anyone on the internet holds the key. */
 function browserOf(ip: string, userAgent: string | null): string {
-  return new Bun.CryptoHasher('sha256').update(`${ip}\n${userAgent ?? ''}`).digest('hex').slice(0, 32)
+  return new Bun.CryptoHasher('sha256')
+    .update(`${ip}\n${userAgent ?? ''}`)
+    .digest('hex')
+    .slice(0, 32)
 }
 
 function mismatch(): ApiError {
-  return new ApiError('idempotency_mismatch', 'This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.')
+  return new ApiError(
+    'idempotency_mismatch',
+    'This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.',
+  )
 }
 
 /** The stored answer for this key, if it is live: replay it (same request) or refuse (422). */
 function liveRow(row: IdempotencyRow | undefined, hash: string, now: number): IdempotencyRow | null {
   // Rows left `in_flight` by versions that reserved in the database are ignored: nothing of theirs committed with them.
-  if (!row || row.state !== 'done' || row.expiresAt <= now) return null
+  if (row?.state !== 'done' || row.expiresAt <= now) return null
   if (row.requestHash !== hash) throw mismatch()
   return row
 }
@@ -159,7 +164,11 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
     const a = answer(value)
     const text = typeof a.body === 'string' ? a.body : JSON.stringify(a.body)
     const contentType = a.headers?.['content-type'] ?? ctx.set.headers['content-type'] ?? (typeof a.body === 'string' ? TEXT_CONTENT_TYPE : JSON_CONTENT_TYPE)
-    pending!.store(tx, { status: a.status, headers: storedHeaders(ctx.set, { ...a.headers, 'content-type': String(contentType) }), body: text }, deps.clock.now())
+    pending!.store(
+      tx,
+      { status: a.status, headers: storedHeaders(ctx.set, { ...a.headers, 'content-type': String(contentType) }), body: text },
+      deps.clock.now(),
+    )
   }
 }
 
@@ -183,10 +192,17 @@ export const idempotency = (deps: AppDeps) => {
       if (clientKey.length < 1 || clientKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
         throw invalid('headers.idempotency-key', `must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters long (a UUID is a good choice)`)
       }
-      const key = auth.key.kind === 'publishable' ? `${browserOf(clientIpOf(request, server, deps.config.trustedProxies), request.headers.get('user-agent'))}:${clientKey}` : clientKey
+      const key =
+        auth.key.kind === 'publishable'
+          ? `${browserOf(clientIpOf(request, server, deps.config.trustedProxies), request.headers.get('user-agent'))}:${clientKey}`
+          : clientKey
       const hash = requestHash(request, body)
       const now = deps.clock.now()
-      const row = deps.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, auth.key.id), eq(idempotencyKeys.key, key))).get()
+      const row = deps.db
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.apiKeyId, auth.key.id), eq(idempotencyKeys.key, key)))
+        .get()
       const stored = liveRow(row, hash, now)
       if (stored) return replay(stored)
       const slot = `${auth.key.id}\n${key}`

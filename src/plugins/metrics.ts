@@ -85,34 +85,64 @@ class RequestMetrics {
       ]
     })
     return [
-      ...family('askad_http_requests_total', 'counter', 'HTTP requests by method, route pattern and status.', [...this.requests.values()].map((c) => series('askad_http_requests_total', c.labels, c.value))),
-      ...family('askad_http_request_duration_seconds', 'histogram', 'Time from receiving a request to finishing its response, by route pattern.', histogramLines),
-      ...family('askad_rate_limited_requests_total', 'counter', 'Requests answered 429 (rate limit exceeded), by route pattern.', [...this.rateLimited].map(([route, n]) => series('askad_rate_limited_requests_total', { route }, n))),
+      ...family(
+        'askad_http_requests_total',
+        'counter',
+        'HTTP requests by method, route pattern and status.',
+        [...this.requests.values()].map((c) => series('askad_http_requests_total', c.labels, c.value)),
+      ),
+      ...family(
+        'askad_http_request_duration_seconds',
+        'histogram',
+        'Time from receiving a request to finishing its response, by route pattern.',
+        histogramLines,
+      ),
+      ...family(
+        'askad_rate_limited_requests_total',
+        'counter',
+        'Requests answered 429 (rate limit exceeded), by route pattern.',
+        [...this.rateLimited].map(([route, n]) => series('askad_rate_limited_requests_total', { route }, n)),
+      ),
     ]
   }
 }
 
 /** Webhook outbox gauges, counted from the tables so the dispatcher need not report to us. */
 function webhookMetrics(db: Db, now: number): string[] {
-  const byStatus = new Map(db.all<{ status: string; n: number }>(sql`select status, count(*) as n from webhook_deliveries group by status`).map((r) => [r.status, r.n]))
+  const byStatus = new Map(
+    db.all<{ status: string; n: number }>(sql`select status, count(*) as n from webhook_deliveries group by status`).map((r) => [r.status, r.n]),
+  )
   const [due] = db.all<{ n: number; oldest: number | null }>(
     sql`select count(*) as n, min(coalesce(next_attempt_at, created_at)) as oldest from webhook_deliveries
         where status = 'pending' and (next_attempt_at is null or next_attempt_at <= ${now})`,
   ) as [{ n: number; oldest: number | null }]
   const lagSeconds = due.oldest === null ? 0 : Math.max(0, (now - due.oldest) / 1000)
   return [
-    ...family('askad_webhook_deliveries', 'gauge', 'Webhook deliveries by outcome: pending (queued or retrying), succeeded, failed (retries exhausted).', webhookDeliveries.status.enumValues.map((status) => series('askad_webhook_deliveries', { status }, byStatus.get(status) ?? 0))),
-    ...family('askad_webhook_queue_depth', 'gauge', 'Deliveries still to be sent (pending), including those waiting for a retry.', [series('askad_webhook_queue_depth', {}, byStatus.get('pending') ?? 0)]),
+    ...family(
+      'askad_webhook_deliveries',
+      'gauge',
+      'Webhook deliveries by outcome: pending (queued or retrying), succeeded, failed (retries exhausted).',
+      webhookDeliveries.status.enumValues.map((status) => series('askad_webhook_deliveries', { status }, byStatus.get(status) ?? 0)),
+    ),
+    ...family('askad_webhook_queue_depth', 'gauge', 'Deliveries still to be sent (pending), including those waiting for a retry.', [
+      series('askad_webhook_queue_depth', {}, byStatus.get('pending') ?? 0),
+    ]),
     ...family('askad_webhook_queue_due', 'gauge', 'Pending deliveries whose attempt time has come.', [series('askad_webhook_queue_due', {}, due.n)]),
-    ...family('askad_webhook_queue_lag_seconds', 'gauge', 'How long the oldest due delivery has been waiting.', [series('askad_webhook_queue_lag_seconds', {}, lagSeconds)]),
+    ...family('askad_webhook_queue_lag_seconds', 'gauge', 'How long the oldest due delivery has been waiting.', [
+      series('askad_webhook_queue_lag_seconds', {}, lagSeconds),
+    ]),
   ]
 }
 
 function processMetrics(): string[] {
   return [
     ...family('askad_build_info', 'gauge', 'Always 1; the version label says which askad runs.', [series('askad_build_info', { version: VERSION }, 1)]),
-    ...family('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch, in seconds.', [series('process_start_time_seconds', {}, STARTED_AT_SECONDS)]),
-    ...family('process_resident_memory_bytes', 'gauge', 'Resident memory size, in bytes.', [series('process_resident_memory_bytes', {}, process.memoryUsage.rss())]),
+    ...family('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch, in seconds.', [
+      series('process_start_time_seconds', {}, STARTED_AT_SECONDS),
+    ]),
+    ...family('process_resident_memory_bytes', 'gauge', 'Resident memory size, in bytes.', [
+      series('process_resident_memory_bytes', {}, process.memoryUsage.rss()),
+    ]),
   ]
 }
 
@@ -134,7 +164,7 @@ export const metrics = (deps: AppDeps) => {
       ({ set }) => {
         set.headers['content-type'] = CONTENT_TYPE
         set.headers['cache-control'] = 'no-store'
-        return [...requests.render(), ...webhookMetrics(deps.db, deps.clock.now()), ...processMetrics()].join('\n') + '\n'
+        return `${[...requests.render(), ...webhookMetrics(deps.db, deps.clock.now()), ...processMetrics()].join('\n')}\n`
       },
       {
         response: { 200: t.String({ description: 'Prometheus text exposition.' }) },

@@ -1,7 +1,7 @@
 /**
  * Adapter: the framework internals the OpenAPI assembly (plugins/docs.ts) relies on, in one place.
  * @elysiajs/swagger's route walker is not public API (`@elysiajs/swagger/utils`), and TypeBox marks
- * an optional body with a symbol it does not export. test/openapi-adapter.test.ts runs both against
+ * an optional body with a symbol it does not export. test/unit/openapi-adapter.test.ts runs both against
  * a small app, so an upgrade that moves or changes them fails loudly there.
  */
 import { filterPaths, registerSchemaPath } from '@elysiajs/swagger/utils'

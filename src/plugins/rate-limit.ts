@@ -44,7 +44,7 @@ function writeHeaders(headers: ResponseHeaders, policy: Policy, result: TakeResu
   headers['x-ratelimit-remaining'] = String(result.remaining)
   headers['x-ratelimit-reset'] = String(Math.ceil(result.resetAt / 1000))
   headers['ratelimit-policy'] = `"${policy.name}";q=${policy.capacity};w=${Math.ceil(policy.windowMs / 1000)}`
-  headers['ratelimit'] = `"${policy.name}";r=${result.remaining};t=${secondsUntil(result.resetAt)}`
+  headers.ratelimit = `"${policy.name}";r=${result.remaining};t=${secondsUntil(result.resetAt)}`
   if (!result.allowed) headers['retry-after'] = String(Math.max(1, secondsUntil(result.nextTokenAt)))
 }
 

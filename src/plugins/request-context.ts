@@ -96,7 +96,7 @@ export function clientIpOf(request: Request, server: Server, trustedProxies: Add
  * also be the URL's own path: a request whose routed path differs (an Elysia setting or upgrade
  * that cuts the URL another way) is refused, so a proxy's path rules and askad's never disagree.
  * Throws, failing every request closed, if an Elysia upgrade stops providing it
- * (test/security-gate.test.ts then fails loudly).
+ * (test/http/security-gate.test.ts then fails loudly).
  */
 export function routedPath(context: { request: Request }): string {
   const path = (context as { path?: unknown }).path

@@ -72,14 +72,19 @@ export function fromRouteTable<T>(plugin: AnyElysia, build: (routes: RouteEntry[
  * The route pattern Elysia's router would pick for a method and path, or null; for plugins that
  * must name the route of a request answered before routing. Elysia does not expose its router's
  * pattern for a path, so this re-creates its precedence (static segments before parameters, HEAD
- * served by GET, ALL for any method); test/route-table.test.ts compares it with Elysia's own
+ * served by GET, ALL for any method); test/http/route-table.test.ts compares it with Elysia's own
  * routing, so an upgrade that changes the precedence fails loudly.
  */
 export function routeMatcher(routes: Pick<RouteEntry, 'method' | 'path'>[]): (method: string, path: string) => string | null {
   const patterns = routes.map((r) => ({
     method: r.method,
     path: r.path,
-    regex: new RegExp(`^${r.path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : RegExp.escape(part))).join('/')}/?$`),
+    regex: new RegExp(
+      `^${r.path
+        .split('/')
+        .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : RegExp.escape(part)))
+        .join('/')}/?$`,
+    ),
   }))
   patterns.sort((a, b) => a.path.split(':').length - b.path.split(':').length)
   return (method, path) => {

@@ -77,7 +77,15 @@ export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, r
       response_body: outcome.responseBody,
       next_attempt_at: nextAttemptAt,
     })
-    stmt.settle.run({ id: deliveryId, status, attempt_count: attempt, next_attempt_at: nextAttemptAt, last_status_code: outcome.statusCode, last_error: outcome.errorMessage, now })
+    stmt.settle.run({
+      id: deliveryId,
+      status,
+      attempt_count: attempt,
+      next_attempt_at: nextAttemptAt,
+      last_status_code: outcome.statusCode,
+      last_error: outcome.errorMessage,
+      now,
+    })
     applyEndpointChange(row.endpoint_id, decision, now)
     return () => {
       logger.debug('webhook.attempt', {
@@ -90,7 +98,8 @@ export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, r
         duration_ms: outcome.durationMs,
         next_attempt_at: nextAttemptAt,
       })
-      if (endpoint?.kind === 'disabled') logger.warn('webhook.disabled', { endpoint_id: row.endpoint_id, workspace_id: row.workspace_id, reason: endpoint.reason })
+      if (endpoint?.kind === 'disabled')
+        logger.warn('webhook.disabled', { endpoint_id: row.endpoint_id, workspace_id: row.workspace_id, reason: endpoint.reason })
     }
   }
 
@@ -166,7 +175,15 @@ function recordStatements(db: Db) {
       values ($id, $delivery_id, $attempt, $trigger, $started_at, $duration_ms, $status_code, $error_class, $error_message, $response_body, $next_attempt_at)`),
     settle: q.query<
       never,
-      { id: string; status: DeliveryStatus; attempt_count: number; next_attempt_at: number | null; last_status_code: number | null; last_error: string | null; now: number }
+      {
+        id: string
+        status: DeliveryStatus
+        attempt_count: number
+        next_attempt_at: number | null
+        last_status_code: number | null
+        last_error: string | null
+        now: number
+      }
     >(`
       update webhook_deliveries set status = $status, attempt_count = $attempt_count, next_attempt_at = $next_attempt_at,
         lease_until = null, lease_owner = null, manual = 0, last_status_code = $last_status_code, last_error = $last_error, updated_at = $now

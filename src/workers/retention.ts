@@ -123,7 +123,9 @@ function yieldToRequests(): Promise<void> {
 function retentionStatements(db: Db, batchEvents: number, batchRows: number) {
   const q = db.$client
   return {
-    eventWindow: q.query<{ r: number; created_at: number }, { after: number }>(`select rowid as r, created_at from events where rowid > $after order by rowid limit ${batchEvents}`),
+    eventWindow: q.query<{ r: number; created_at: number }, { after: number }>(
+      `select rowid as r, created_at from events where rowid > $after order by rowid limit ${batchEvents}`,
+    ),
     /** Old events none of whose deliveries is still pending (none at all counts); the foreign keys cascade to deliveries and attempts. */
     deleteSettledEvents: q.query<never, { after: number; last: number; cutoff: number }>(`
       delete from events where rowid > $after and rowid <= $last and created_at < $cutoff
@@ -131,6 +133,8 @@ function retentionStatements(db: Db, batchEvents: number, batchRows: number) {
     deleteExpiredIdempotency: q.query<never, { now: number }>(
       `delete from idempotency_keys where rowid in (select rowid from idempotency_keys where expires_at <= $now limit ${batchRows})`,
     ),
-    deleteExpiredSessions: q.query<never, { now: number }>(`delete from sessions where rowid in (select rowid from sessions where expires_at <= $now limit ${batchRows})`),
+    deleteExpiredSessions: q.query<never, { now: number }>(
+      `delete from sessions where rowid in (select rowid from sessions where expires_at <= $now limit ${batchRows})`,
+    ),
   }
 }

@@ -95,7 +95,14 @@ export async function sendAttempt(req: AttemptRequest, env: AttemptEnv): Promise
     }
     const tls = target.serverName ? { tls: { serverName: target.serverName } } : {}
     try {
-      const init = { method: 'POST', headers: { ...headers, ...(target.host ? { host: target.host } : {}) }, body: req.payload, redirect: 'manual' as const, signal, ...tls }
+      const init = {
+        method: 'POST',
+        headers: { ...headers, ...(target.host ? { host: target.host } : {}) },
+        body: req.payload,
+        redirect: 'manual' as const,
+        signal,
+        ...tls,
+      }
       response = await env.fetch(target.url, init)
       break
     } catch (error) {

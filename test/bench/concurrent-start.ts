@@ -53,7 +53,8 @@ for (const c of CASES) {
     if (serve) {
       for (const run of runs) run.proc.kill('SIGTERM')
       await Promise.all(runs.map((run) => run.proc.exited))
-      if (count(dbPath, 'select count(*) as n from workspaces') !== 1 || count(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'") !== 1) wrongBootstrap++
+      if (count(dbPath, 'select count(*) as n from workspaces') !== 1 || count(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'") !== 1)
+        wrongBootstrap++
     }
     if (failed.length) {
       failedTrials++
@@ -62,6 +63,14 @@ for (const c of CASES) {
     }
     rmSync(dir, { recursive: true, force: true })
   }
-  rows.push({ case: c.name, processes: PROCESSES, trials: TRIALS, 'trials with a failure': `${failedTrials}/${TRIALS}`, 'processes failed': `${failedProcesses}/${PROCESSES * TRIALS}`, 'bootstrap ≠ 1': wrongBootstrap, 'first error': firstError || '-' })
+  rows.push({
+    case: c.name,
+    processes: PROCESSES,
+    trials: TRIALS,
+    'trials with a failure': `${failedTrials}/${TRIALS}`,
+    'processes failed': `${failedProcesses}/${PROCESSES * TRIALS}`,
+    'bootstrap ≠ 1': wrongBootstrap,
+    'first error': firstError || '-',
+  })
 }
 printTable(`Concurrent start of ${PROCESSES} processes (${ROOT})`, rows)

@@ -3,7 +3,7 @@
  * An Idempotency-Key must be either absent (the retry runs the request) or complete (the retry gets the
  * stored answer): never a lead without its stored answer, never a key that answers 409 after the restart,
  * and never a second lead for one key, neither on an immediate retry nor on one after the old 60 s
- * reservation window. `test/fault-idempotency.test.ts` runs a few cycles; run this for the long version:
+ * reservation window. `test/e2e/fault-idempotency.test.ts` runs a few cycles; run this for the long version:
  * bun test/bench/fault-idempotency.ts [cycles] [clients] [--no-late-retry]
  */
 import { Database } from 'bun:sqlite'
@@ -190,7 +190,9 @@ if (import.meta.main) {
     const server = await startAskad(target)
     const late = await retryAll(server.url, target.key, allUnanswered)
     await server.stop('SIGTERM')
-    printTable('fault-idempotency: late retry', [{ retried: allUnanswered.length, '201 new': late.retryCreated, replayed: late.retryReplayed, 'answered 409': late.retry409, other: late.retryOther }])
+    printTable('fault-idempotency: late retry', [
+      { retried: allUnanswered.length, '201 new': late.retryCreated, replayed: late.retryReplayed, 'answered 409': late.retry409, other: late.retryOther },
+    ])
   }
   const dup = duplicatesIn(target.dbPath)
   const totals = { incomplete: 0, conflicts: 0 }
@@ -199,7 +201,14 @@ if (import.meta.main) {
     totals.conflicts += Number(r['retry → 409'])
   }
   printTable('fault-idempotency: totals', [
-    { cycles, 'keys with a lead': dup.keys, 'duplicate leads': dup.leads, 'duplicate lead.created': dup.events, 'incomplete keys in db (max)': totals.incomplete, '409 after restart': totals.conflicts },
+    {
+      cycles,
+      'keys with a lead': dup.keys,
+      'duplicate leads': dup.leads,
+      'duplicate lead.created': dup.events,
+      'incomplete keys in db (max)': totals.incomplete,
+      '409 after restart': totals.conflicts,
+    },
   ])
   process.exit(dup.leads === 0 && dup.events === 0 && totals.incomplete === 0 && totals.conflicts === 0 ? 0 : 1)
 }

@@ -3,7 +3,7 @@
  * Every lead whose 201 the client received must be stored, exactly once; the kept counters must
  * match the rows (total and dense seq); the database must pass `PRAGMA integrity_check`; and
  * retrying the unacknowledged requests with their Idempotency-Key must not duplicate anything.
- * `test/fault-ingest.test.ts` runs one cycle; run this directly for several (≤ 3 min):
+ * `test/e2e/fault-ingest.test.ts` runs one cycle; run this directly for several (≤ 3 min):
  * bun test/bench/fault-ingest.ts [cycles] [requests-per-cycle]
  */
 import { Database } from 'bun:sqlite'
@@ -219,7 +219,9 @@ if (import.meta.main) {
     await Bun.sleep(61_000)
     const counts = await retryAbandoned(target, abandoned)
     const leads = verifyDatabase(target.dbPath, [])
-    printTable('fault-ingest: retries of abandoned reservations', [{ retried: abandoned.length, '201 new': counts.created, replayed: counts.replayed, other: counts.other, 'leads in db': leads, checks: 'ok' }])
+    printTable('fault-ingest: retries of abandoned reservations', [
+      { retried: abandoned.length, '201 new': counts.created, replayed: counts.replayed, other: counts.other, 'leads in db': leads, checks: 'ok' },
+    ])
   }
   console.log(`\nall checks passed: ${ackedTotal} acknowledged leads stored exactly once, counters and seq dense, integrity ok, no duplicates`)
   process.exit(0)

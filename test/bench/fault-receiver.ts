@@ -90,7 +90,13 @@ if (import.meta.main) {
   const key = generateKey('secret')
   const server = await startServer([ensureExecutable(), 'serve'], {
     cwd: dir,
-    env: { ASKAD_DB: join(dir, 'askad.db'), ASKAD_BOOTSTRAP_KEY: key, ASKAD_RATE_LIMIT: '1000000000/1s', ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', LOG_LEVEL: 'warn' },
+    env: {
+      ASKAD_DB: join(dir, 'askad.db'),
+      ASKAD_BOOTSTRAP_KEY: key,
+      ASKAD_RATE_LIMIT: '1000000000/1s',
+      ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+      LOG_LEVEL: 'warn',
+    },
   })
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server.url}/api/v1${path}`, {
@@ -100,7 +106,15 @@ if (import.meta.main) {
     })
     return { status: res.status, body: (await res.json()) as any }
   }
-  type Attempt = { attempt: number; trigger: string; status_code: number | null; error_class: string | null; next_attempt_at: string | null; started_at: string; duration_ms: number }
+  type Attempt = {
+    attempt: number
+    trigger: string
+    status_code: number | null
+    error_class: string | null
+    next_attempt_at: string | null
+    started_at: string
+    duration_ms: number
+  }
   type Delivery = { id: string; event_id: string; status: string; attempts: Attempt[] }
   const deliveries = async (): Promise<Delivery[]> => {
     const all: Delivery[] = []
@@ -172,7 +186,10 @@ if (import.meta.main) {
     { check: 'attempt log is http 500 → timeout → connect → 2xx', value: `${asExpected}/${EVENTS}` },
     { check: 'events that reached the recovered receiver', value: `${okPerEvent.size}/${EVENTS}` },
     { check: 'every request carried its event id as webhook-id', value: everyIdKept ? 'yes' : 'NO' },
-    { check: 'wait after the 500 (s, min–max; schedule 5 ± 1)', value: `${(Math.min(...firstWaits) / 1000).toFixed(2)}–${(Math.max(...firstWaits) / 1000).toFixed(2)}` },
+    {
+      check: 'wait after the 500 (s, min–max; schedule 5 ± 1)',
+      value: `${(Math.min(...firstWaits) / 1000).toFixed(2)}–${(Math.max(...firstWaits) / 1000).toFixed(2)}`,
+    },
     { check: 'timed-out attempt duration (s, min–max)', value: `${(Math.min(...timeouts) / 1000).toFixed(2)}–${(Math.max(...timeouts) / 1000).toFixed(2)}` },
     { check: 'whole run (s)', value: total.toFixed(1) },
   ])

@@ -26,7 +26,12 @@ function freePort(): number {
 async function start(cmd: string[], env: Record<string, string>, path: string) {
   const port = freePort()
   const t0 = performance.now()
-  const proc = Bun.spawn(cmd, { cwd: tempDir('footprint'), env: { PATH: process.env.PATH!, HOST: '127.0.0.1', PORT: String(port), ...env }, stdout: 'ignore', stderr: 'inherit' })
+  const proc = Bun.spawn(cmd, {
+    cwd: tempDir('footprint'),
+    env: { PATH: process.env.PATH!, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
   for (;;) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}${path}`)).status === 200) break
@@ -72,7 +77,12 @@ askad.proc.kill('SIGKILL')
 baseline.proc.kill('SIGKILL')
 
 const size = { askad: statSync(exe).size / 1024 / 1024, baseline: statSync(bunBinary).size / 1024 / 1024 }
-const row = (what: string, a: number, b: number, unit: string) => ({ measure: what, askad: `${a.toFixed(1)} ${unit}`, baseline: `${b.toFixed(1)} ${unit}`, ratio: (a / b).toFixed(2) })
+const row = (what: string, a: number, b: number, unit: string) => ({
+  measure: what,
+  askad: `${a.toFixed(1)} ${unit}`,
+  baseline: `${b.toFixed(1)} ${unit}`,
+  ratio: (a / b).toFixed(2),
+})
 printTable('footprint (baseline: the bun runtime binary / a bare Bun.serve + bun:sqlite script)', [
   row('executable size', size.askad, size.baseline, 'MB'),
   row(`start → first 200 (median of ${STARTS})`, median(starts.askad), median(starts.baseline), 'ms'),

@@ -6,7 +6,7 @@
  *   and never echoes one of our keys;
  * - a rejected request (status ≥ 400) leaves every table exactly as it was;
  * - afterwards the app still serves (`/healthz` 200, a valid inbound lead 201).
- * `test/fuzz.test.ts` runs this with a small count; run it directly for the long version:
+ * `test/unit/fuzz.test.ts` runs this with a small count; run it directly for the long version:
  * bun test/bench/fuzz.ts [runs] [seed]
  */
 import fc from 'fast-check'
@@ -66,11 +66,19 @@ export async function createWorld(): Promise<FuzzWorld> {
     unknown: generateKey('secret'),
   }
   const ids: string[] = []
-  for (const [key, workspaceId] of [[a.key, a.id], [b.key, b.id]] as const) {
+  for (const [key, workspaceId] of [
+    [a.key, a.id],
+    [b.key, b.id],
+  ] as const) {
     // Keys the fuzzer may revoke without losing the keys it authenticates with.
     for (let i = 0; i < 2; i++) ids.push(h.key(workspaceId).id)
     for (let i = 0; i < 3; i++) {
-      const lead = await json(h, 'POST', '/api/v1/leads/inbound', key, { email: `seed${i}@example.com`, first_name: 'Seed', source: 'seed', metadata: { n: i } })
+      const lead = await json(h, 'POST', '/api/v1/leads/inbound', key, {
+        email: `seed${i}@example.com`,
+        first_name: 'Seed',
+        source: 'seed',
+        metadata: { n: i },
+      })
       ids.push(lead.id, lead.contact_id)
     }
     const deal = await json(h, 'POST', '/api/v1/deals', key, { title: 'Seed deal', value: 100, currency: 'USD' })
@@ -88,7 +96,11 @@ export async function createWorld(): Promise<FuzzWorld> {
   for (const key of Object.values(keys)) await h.request('GET', '/api/v1/contacts', { key })
   const signedIn = await signIn(h.deps, keys.all)
   if ('failure' in signedIn) throw new Error(`sign-in failed: ${signedIn.failure}`)
-  type RouteInfo = { method: string; path: string; hooks?: { body?: { examples?: Record<string, unknown>[]; anyOf?: { examples?: Record<string, unknown>[] }[] } } }
+  type RouteInfo = {
+    method: string
+    path: string
+    hooks?: { body?: { examples?: Record<string, unknown>[]; anyOf?: { examples?: Record<string, unknown>[] }[] } }
+  }
   const routes = (h.app.routes as RouteInfo[]).map(({ method, path, hooks }) => ({
     method,
     path,
@@ -108,15 +120,88 @@ async function json(h: Harness, method: string, path: string, key: string, body?
 // ---------------------------------------------------------------------------------------------
 
 const HOSTILE_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '\uD800', '\uDFFF\uD800', '\uFEFF', '\u202Egnp.exe', '🙂'.repeat(50), 'e\u0301', 'İ', 'ß',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__',
-  "' OR 1=1 --", '"; DROP TABLE contacts; --', '%', '%00', '%ZZ', '%E0%A4%A', '%2e%2e%2f', '../../etc/passwd', '..', '.', '//evil.example',
-  '<script>alert(1)</script>', '${7*7}', '{{7*7}}', 'javascript:alert(1)', 'data:text/html,x', 'http://[::1]/', 'https://127.0.0.1/',
-  'NaN', 'Infinity', '-Infinity', '-0', '1e308', '1e999', '-1e308', '0x10', '1_000', '1,000.00', '19.999', '0.1', '-1', '9007199254740993', '00001',
-  'null', 'undefined', 'true', '[]', '{}', 'won', 'lost', 'USD', 'usd', 'XXX', '*', 'lead.created', 'leads:write',
-  'jane@example.com', ' JANE@EXAMPLE.COM ', 'a@b', '@', '+1 555 0100', '+', '2026-11-01T12:00:00Z', '2026-13-45T99:99:99Z', '0000-00-00',
-  'ask_sk_', 'ask_pk_', 'ask_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'whsec_', 'Bearer', 'Basic Og==',
-  '\r\nX-Injected: 1', 'a\tb', 'line\nbreak',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\uD800',
+  '\uDFFF\uD800',
+  '\uFEFF',
+  '\u202Egnp.exe',
+  '🙂'.repeat(50),
+  'e\u0301',
+  'İ',
+  'ß',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '__defineGetter__',
+  "' OR 1=1 --",
+  '"; DROP TABLE contacts; --',
+  '%',
+  '%00',
+  '%ZZ',
+  '%E0%A4%A',
+  '%2e%2e%2f',
+  '../../etc/passwd',
+  '..',
+  '.',
+  '//evil.example',
+  '<script>alert(1)</script>',
+  '${7*7}',
+  '{{7*7}}',
+  'javascript:alert(1)',
+  'data:text/html,x',
+  'http://[::1]/',
+  'https://127.0.0.1/',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '-0',
+  '1e308',
+  '1e999',
+  '-1e308',
+  '0x10',
+  '1_000',
+  '1,000.00',
+  '19.999',
+  '0.1',
+  '-1',
+  '9007199254740993',
+  '00001',
+  'null',
+  'undefined',
+  'true',
+  '[]',
+  '{}',
+  'won',
+  'lost',
+  'USD',
+  'usd',
+  'XXX',
+  '*',
+  'lead.created',
+  'leads:write',
+  'jane@example.com',
+  ' JANE@EXAMPLE.COM ',
+  'a@b',
+  '@',
+  '+1 555 0100',
+  '+',
+  '2026-11-01T12:00:00Z',
+  '2026-13-45T99:99:99Z',
+  '0000-00-00',
+  'ask_sk_',
+  'ask_pk_',
+  'ask_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  'whsec_',
+  'Bearer',
+  'Basic Og==',
+  '\r\nX-Injected: 1',
+  'a\tb',
+  'line\nbreak',
 ]
 
 const GOOD_VALUES: Record<string, unknown[]> = {
@@ -151,7 +236,19 @@ const GOOD_VALUES: Record<string, unknown[]> = {
   utm_source: ['google'],
 }
 
-const FIELD_NAMES = [...Object.keys(GOOD_VALUES), '_key', '_redirect', '_gotcha', '_csrf', 'next', 'key', '__proto__', 'constructor', 'prototype', 'unknown_field']
+const FIELD_NAMES = [
+  ...Object.keys(GOOD_VALUES),
+  '_key',
+  '_redirect',
+  '_gotcha',
+  '_csrf',
+  'next',
+  'key',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'unknown_field',
+]
 
 const hostileString = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
@@ -181,7 +278,7 @@ const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 
 /** `{"a":{"a":…}}` or `[[[…]]]` nested `depth` levels: deeper than any recursive code should go. */
 function deeplyNested(depth: number, asArray: boolean): string {
-  return asArray ? '['.repeat(depth) + ']'.repeat(depth) : '{"metadata":' + '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) + '}'
+  return asArray ? '['.repeat(depth) + ']'.repeat(depth) : `{"metadata":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`
 }
 
 /** An object shaped like a request body: known field names with good or hostile values, hostile keys too. */
@@ -209,10 +306,27 @@ function hashOf(text: string): number {
 }
 
 const CONTENT_TYPES = [
-  'application/json', 'application/json; charset=utf-8', 'application/json; charset=latin1', 'application/json; charset=bogus',
-  'APPLICATION/JSON', 'application/json;charset="', 'application/vnd.api+json', 'application/problem+json', 'text/json', 'text/plain',
-  'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-16', 'multipart/form-data',
-  'multipart/form-data; boundary=', 'multipart/form-data; boundary=fuzzfuzz', 'application/octet-stream', 'text/html', '', ';;;', '*/*', 'image/png',
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=latin1',
+  'application/json; charset=bogus',
+  'APPLICATION/JSON',
+  'application/json;charset="',
+  'application/vnd.api+json',
+  'application/problem+json',
+  'text/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=utf-16',
+  'multipart/form-data',
+  'multipart/form-data; boundary=',
+  'multipart/form-data; boundary=fuzzfuzz',
+  'application/octet-stream',
+  'text/html',
+  '',
+  ';;;',
+  '*/*',
+  'image/png',
 ]
 
 const BOUNDARY = 'fuzzfuzz'
@@ -220,7 +334,7 @@ const BOUNDARY = 'fuzzfuzz'
 function urlencode(fields: Record<string, unknown>): string {
   const params = new URLSearchParams()
   for (const [k, v] of Object.entries(fields)) {
-    for (const item of Array.isArray(v) ? v : [v]) params.append(k, typeof item === 'string' ? item : JSON.stringify(item) ?? '')
+    for (const item of Array.isArray(v) ? v : [v]) params.append(k, typeof item === 'string' ? item : (JSON.stringify(item) ?? ''))
   }
   return params.toString()
 }
@@ -238,31 +352,60 @@ const contentType = fc.constantFrom(...CONTENT_TYPES)
 
 /** Bodies of every kind: JSON objects, malformed JSON, forms, multipart, raw bytes, huge and deep ones, none. */
 const body: fc.Arbitrary<Body> = fc.oneof(
-  { weight: 8, arbitrary: fc.tuple(bodyObject, fc.oneof({ weight: 4, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: contentType })).map(([o, ct]) => ({ body: JSON.stringify(o), contentType: ct, kind: 'json' })) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(bodyObject, fc.oneof({ weight: 4, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: contentType }))
+      .map(([o, ct]) => ({ body: JSON.stringify(o), contentType: ct, kind: 'json' })),
+  },
   { weight: 2, arbitrary: hostileValue.map((v) => ({ body: JSON.stringify(v) ?? '', contentType: 'application/json', kind: 'json-any' })) },
   {
     weight: 2,
     arbitrary: fc
-      .constantFrom('{', '{"email":', '{"a":1,}', "{'a':1}", 'NaN', '1e999', '"\\ud800"', '\u0000', '{"email":"a@b.c"}garbage', '[]', 'null', '""', '{"__proto__":{"isAdmin":true},"email":"p@example.com"}', '{"email":"a@b.c","email":"x"}')
+      .constantFrom(
+        '{',
+        '{"email":',
+        '{"a":1,}',
+        "{'a':1}",
+        'NaN',
+        '1e999',
+        '"\\ud800"',
+        '\u0000',
+        '{"email":"a@b.c"}garbage',
+        '[]',
+        'null',
+        '""',
+        '{"__proto__":{"isAdmin":true},"email":"p@example.com"}',
+        '{"email":"a@b.c","email":"x"}',
+      )
       .chain((text) => contentType.map((ct) => ({ body: text, contentType: ct, kind: 'json-malformed' }))),
   },
   { weight: 3, arbitrary: bodyObject.map((o) => ({ body: urlencode(o), contentType: 'application/x-www-form-urlencoded', kind: 'form' })) },
-  { weight: 1, arbitrary: fc.constantFrom('%ZZ&&==', 'a=%E0%A4%A&b', '=&=&', 'email=%00@x.y&email=b@c.d', '_key=' + '%41'.repeat(500)).map((text) => ({ body: text, contentType: 'application/x-www-form-urlencoded', kind: 'form-malformed' })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('%ZZ&&==', 'a=%E0%A4%A&b', '=&=&', 'email=%00@x.y&email=b@c.d', `_key=${'%41'.repeat(500)}`)
+      .map((text) => ({ body: text, contentType: 'application/x-www-form-urlencoded', kind: 'form-malformed' })),
+  },
   { weight: 2, arbitrary: bodyObject.map((o) => ({ body: multipart(o), contentType: `multipart/form-data; boundary=${BOUNDARY}`, kind: 'multipart' })) },
   { weight: 1, arbitrary: fc.tuple(bodyObject, contentType).map(([o, ct]) => ({ body: multipart(o), contentType: ct, kind: 'multipart-bogus' })) },
   { weight: 2, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 200 }), contentType).map(([bytes, ct]) => ({ body: bytes, contentType: ct, kind: 'bytes' })) },
   {
     weight: 1,
-    arbitrary: fc.constantFrom(
-      new Uint8Array([0x7b, 0x22, 0x65, 0x6d, 0x61, 0x69, 0x6c, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), // {"email":"<invalid UTF-8>"}
-      new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"email":"bom@example.com"}')]),
-      new Uint8Array(Buffer.from('{"email":"utf16@example.com"}', 'utf16le')),
-      new Uint8Array([0xed, 0xa0, 0x80]), // an encoded lone surrogate
-    ).map((bytes) => ({ body: bytes, contentType: 'application/json', kind: 'bytes-utf8' })),
+    arbitrary: fc
+      .constantFrom(
+        new Uint8Array([0x7b, 0x22, 0x65, 0x6d, 0x61, 0x69, 0x6c, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), // {"email":"<invalid UTF-8>"}
+        new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"email":"bom@example.com"}')]),
+        new Uint8Array(Buffer.from('{"email":"utf16@example.com"}', 'utf16le')),
+        new Uint8Array([0xed, 0xa0, 0x80]), // an encoded lone surrogate
+      )
+      .map((bytes) => ({ body: bytes, contentType: 'application/json', kind: 'bytes-utf8' })),
   },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.oneof(fc.integer({ min: 25, max: 40 }), fc.integer({ min: 1000, max: 400_000 })), fc.boolean()).map(([depth, asArray]) => ({ body: deeplyNested(depth, asArray), contentType: 'application/json', kind: 'deep' })),
+    arbitrary: fc
+      .tuple(fc.oneof(fc.integer({ min: 25, max: 40 }), fc.integer({ min: 1000, max: 400_000 })), fc.boolean())
+      .map(([depth, asArray]) => ({ body: deeplyNested(depth, asArray), contentType: 'application/json', kind: 'deep' })),
   },
   {
     weight: 1,
@@ -281,20 +424,18 @@ function mutatedExample(examples: Record<string, unknown>[]): fc.Arbitrary<Body>
   // A change names an example field by index (to replace or drop it) or a new field (to add it).
   const field = fc.oneof({ weight: 3, arbitrary: fc.nat(20) }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom(...FIELD_NAMES), hostileString) })
   const change = fc.tuple(field, fc.oneof({ weight: 3, arbitrary: hostileValue }, { weight: 1, arbitrary: fc.constant(undefined) }))
-  return fc
-    .tuple(fc.constantFrom(...examples), fc.array(change, { maxLength: 2 }), fc.nat(9))
-    .map(([example, changes, encoding]) => {
-      const out: Record<string, unknown> = { ...example }
-      for (const [which, value] of changes) {
-        const names = Object.keys(example)
-        const name = typeof which === 'number' ? names[which % names.length]! : which
-        if (value === undefined) delete out[name]
-        else Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true })
-      }
-      if (encoding === 0) return { body: urlencode(out), contentType: 'application/x-www-form-urlencoded', kind: 'example-form' }
-      if (encoding === 1) return { body: multipart(out), contentType: `multipart/form-data; boundary=${BOUNDARY}`, kind: 'example-multipart' }
-      return { body: JSON.stringify(out), contentType: 'application/json', kind: changes.length ? 'example-mutated' : 'example' }
-    })
+  return fc.tuple(fc.constantFrom(...examples), fc.array(change, { maxLength: 2 }), fc.nat(9)).map(([example, changes, encoding]) => {
+    const out: Record<string, unknown> = { ...example }
+    for (const [which, value] of changes) {
+      const names = Object.keys(example)
+      const name = typeof which === 'number' ? names[which % names.length]! : which
+      if (value === undefined) delete out[name]
+      else Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true })
+    }
+    if (encoding === 0) return { body: urlencode(out), contentType: 'application/x-www-form-urlencoded', kind: 'example-form' }
+    if (encoding === 1) return { body: multipart(out), contentType: `multipart/form-data; boundary=${BOUNDARY}`, kind: 'example-multipart' }
+    return { body: JSON.stringify(out), contentType: 'application/json', kind: changes.length ? 'example-mutated' : 'example' }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,38 +465,132 @@ export function requestArbitrary(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
     { weight: 8, arbitrary: presentedKey.map((k) => `Bearer ${k}`) },
     { weight: 1, arbitrary: presentedKey.map((k) => `Basic ${btoa(`${k.replace(/[^\x00-\xff]/g, '')}:`)}`) },
     { weight: 1, arbitrary: presentedKey.map((k) => k) },
-    { weight: 1, arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Basic !!!', 'Token x', 'bearer\t\t' + keys.all) },
+    { weight: 1, arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Basic !!!', 'Token x', `bearer\t\t${keys.all}`) },
   )
   const id = fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(...ids) },
     { weight: 1, arbitrary: fc.uuid() },
     { weight: 3, arbitrary: hostileString.map((s) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, '?'))) },
-    { weight: 1, arbitrary: fc.constantFrom('%', '%ZZ', '%E0%A4%A', '%00', '..', '%2F', 'a/b', '?', '#', '%C0%AE', 'constructor', '__proto__', 'toString', 'hasOwnProperty') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%',
+        '%ZZ',
+        '%E0%A4%A',
+        '%00',
+        '..',
+        '%2F',
+        'a/b',
+        '?',
+        '#',
+        '%C0%AE',
+        'constructor',
+        '__proto__',
+        'toString',
+        'hasOwnProperty',
+      ),
+    },
   )
   const path = fc.oneof(
     {
       weight: 9,
-      arbitrary: fc.constantFrom(...routes).chain((route) => {
-        const holes = route.path.match(/:\w+/g) ?? []
-        return fc.tuple(fc.constant(route), fc.array(id, { minLength: holes.length, maxLength: holes.length }), fc.oneof({ weight: 5, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }))
-      }).map(([route, values, method]) => {
-        let i = 0
-        return { method, path: route.path.replace(/:\w+/g, () => values[i++]!), examples: route.examples }
-      }),
+      arbitrary: fc
+        .constantFrom(...routes)
+        .chain((route) => {
+          const holes = route.path.match(/:\w+/g) ?? []
+          return fc.tuple(
+            fc.constant(route),
+            fc.array(id, { minLength: holes.length, maxLength: holes.length }),
+            fc.oneof({ weight: 5, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+          )
+        })
+        .map(([route, values, method]) => {
+          let i = 0
+          return { method, path: route.path.replace(/:\w+/g, () => values[i++]!), examples: route.examples }
+        }),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.constantFrom('/api/v1', '/api/v1/', '/api/v2/leads', '/api/v1/leads/inbound/', '/API/V1/LEADS', '//api/v1/contacts', '/api/v1/../healthz', '/dashboard/nope', '/docs/assets/..%2f..%2fpackage.json', '/metrics/', '/healthz?x'), id).map(([method, p, extra]) => ({ method, path: p.endsWith('/') ? `${p}${extra}` : p, examples: [] as Record<string, unknown>[] })),
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(...METHODS),
+          fc.constantFrom(
+            '/api/v1',
+            '/api/v1/',
+            '/api/v2/leads',
+            '/api/v1/leads/inbound/',
+            '/API/V1/LEADS',
+            '//api/v1/contacts',
+            '/api/v1/../healthz',
+            '/dashboard/nope',
+            '/docs/assets/..%2f..%2fpackage.json',
+            '/metrics/',
+            '/healthz?x',
+          ),
+          id,
+        )
+        .map(([method, p, extra]) => ({ method, path: p.endsWith('/') ? `${p}${extra}` : p, examples: [] as Record<string, unknown>[] })),
     },
   )
   const queryParam = fc.tuple(
-    fc.oneof({ weight: 4, arbitrary: fc.constantFrom('page', 'limit', 'after', 'email', 'source', 'updated_since', 'created_since', 'stage', 'status', 'contact_id', 'key', 'next', 'done', '__proto__', 'constructor', 'page[]') }, { weight: 1, arbitrary: hostileString }),
-    fc.oneof({ weight: 2, arbitrary: fc.constantFrom('1', '0', '-1', '200', '201', '10000001', '1.5', '1e3', ' 1', 'NaN', keys.publishable, 'czo1', 'czo5OTk5OTk5OTk5OTk5OTk5OQ') }, { weight: 2, arbitrary: hostileString }),
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom(
+          'page',
+          'limit',
+          'after',
+          'email',
+          'source',
+          'updated_since',
+          'created_since',
+          'stage',
+          'status',
+          'contact_id',
+          'key',
+          'next',
+          'done',
+          '__proto__',
+          'constructor',
+          'page[]',
+        ),
+      },
+      { weight: 1, arbitrary: hostileString },
+    ),
+    fc.oneof(
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom('1', '0', '-1', '200', '201', '10000001', '1.5', '1e3', ' 1', 'NaN', keys.publishable, 'czo1', 'czo5OTk5OTk5OTk5OTk5OTk5OQ'),
+      },
+      { weight: 2, arbitrary: hostileString },
+    ),
   )
   const query = fc.oneof(
     { weight: 3, arbitrary: fc.constant('') },
-    { weight: 4, arbitrary: fc.array(queryParam, { maxLength: 5 }).map((pairs) => (pairs.length ? `?${new URLSearchParams(pairs.map(([k, v]) => [k.replace(/[\uD800-\uDFFF]/g, '?'), v.replace(/[\uD800-\uDFFF]/g, '?')])).toString()}` : '')) },
-    { weight: 1, arbitrary: fc.constantFrom('?page=1&page=2', '?limit=%ZZ', '?&&&', '?=', '?page', '?key=%00', '?after=%E0%A4%A', `?key=${keys.publishable}&key=${keys.all}`, '?' + 'a=1&'.repeat(2000)) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .array(queryParam, { maxLength: 5 })
+        .map((pairs) =>
+          pairs.length
+            ? `?${new URLSearchParams(pairs.map(([k, v]) => [k.replace(/[\uD800-\uDFFF]/g, '?'), v.replace(/[\uD800-\uDFFF]/g, '?')])).toString()}`
+            : '',
+        ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '?page=1&page=2',
+        '?limit=%ZZ',
+        '?&&&',
+        '?=',
+        '?page',
+        '?key=%00',
+        '?after=%E0%A4%A',
+        `?key=${keys.publishable}&key=${keys.all}`,
+        `?${'a=1&'.repeat(2000)}`,
+      ),
+    },
   )
   /** Each optional header is sent on about one request in `rarity`. */
   const sometimes = <T>(arbitrary: fc.Arbitrary<T>, rarity = 6) => fc.oneof({ weight: rarity - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary })
@@ -364,7 +599,15 @@ export function requestArbitrary(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
     cookie: fc.oneof(
       { weight: 2, arbitrary: fc.constant(undefined) },
       { weight: 3, arbitrary: fc.constant(`askad_session=${session.token}`) },
-      { weight: 1, arbitrary: fc.constantFrom('askad_session=bogus', `askad_session=${session.token}; askad_session=x`, '=;=;', `askad_session=${session.token.toUpperCase()}`) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'askad_session=bogus',
+          `askad_session=${session.token}; askad_session=x`,
+          '=;=;',
+          `askad_session=${session.token.toUpperCase()}`,
+        ),
+      },
     ),
     'x-csrf-token': sometimes(fc.constantFrom(session.csrf, 'wrong', '')),
     'idempotency-key': sometimes(fc.oneof(fc.constantFrom('fuzz-1', 'fuzz-2', '', 'x'.repeat(256)), fc.uuid()), 4),
@@ -377,10 +620,17 @@ export function requestArbitrary(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
     'content-length': sometimes(fc.constantFrom('0', '5', '99999999', '-1', 'abc'), 15),
   })
   // Most requests carry the full key, or the validation code behind auth would rarely run.
-  const auth = fc.oneof({ weight: 6, arbitrary: fc.constant(`Bearer ${keys.all}`) }, { weight: 3, arbitrary: authorization }, { weight: 1, arbitrary: fc.constant(undefined) })
+  const auth = fc.oneof(
+    { weight: 6, arbitrary: fc.constant(`Bearer ${keys.all}`) },
+    { weight: 3, arbitrary: authorization },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+  )
   // A route's documented example, slightly broken, gets past validation far more often than a random object.
   const targetAndBody = path.chain((target) =>
-    fc.tuple(fc.constant(target), target.examples.length ? fc.oneof({ weight: 1, arbitrary: body }, { weight: 1, arbitrary: mutatedExample(target.examples) }) : body),
+    fc.tuple(
+      fc.constant(target),
+      target.examples.length ? fc.oneof({ weight: 1, arbitrary: body }, { weight: 1, arbitrary: mutatedExample(target.examples) }) : body,
+    ),
   )
   return fc
     .record({ targetAndBody, query, headers: extraHeaders, authorization: auth, captureKey: fc.boolean(), csrfField: fc.boolean() })
@@ -395,7 +645,13 @@ export function requestArbitrary(world: FuzzWorld): fc.Arbitrary<FuzzRequest> {
         payload = [payload, ...extras].filter(Boolean).join('&')
       }
       const hasBody = target.method !== 'GET' && target.method !== 'HEAD' && payload !== undefined
-      const request: FuzzRequest = { method: target.method, path: target.path + query, headers: list, body: hasBody ? payload : undefined, bodyKind: hasBody ? body.kind : 'none' }
+      const request: FuzzRequest = {
+        method: target.method,
+        path: target.path + query,
+        headers: list,
+        body: hasBody ? payload : undefined,
+        bodyKind: hasBody ? body.kind : 'none',
+      }
       // fast-check prints counterexamples with this: shortened, so a 1 MiB body does not flood the report.
       return Object.assign(request, { [fc.toStringMethod]: () => describe(request) })
     })
@@ -452,7 +708,9 @@ export async function checkRequest(world: FuzzWorld, state: { changes: number; f
     throw new Error(`${why}\n--- request ---\n${describe(r)}`)
   }
   let timer: Timer | undefined
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)))
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)),
+  )
   let res: Response
   let text: string
   const started = performance.now()

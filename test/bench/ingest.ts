@@ -25,7 +25,14 @@ const baseline = await startServer(['bun', join(import.meta.dir, 'baseline-serve
 
 let n = 0
 const body = () =>
-  JSON.stringify({ email: `jane${n++}@example.com`, first_name: 'Jane', last_name: 'Smith', phone: '+1234567890', source: 'hubspot', metadata: { deal_value: 5000 } })
+  JSON.stringify({
+    email: `jane${n++}@example.com`,
+    first_name: 'Jane',
+    last_name: 'Smith',
+    phone: '+1234567890',
+    source: 'hubspot',
+    metadata: { deal_value: 5000 },
+  })
 const request = (url: string, auth: boolean) => () =>
   new Request(`${url}/api/v1/leads/inbound`, {
     method: 'POST',
@@ -38,7 +45,10 @@ const targets = { baseline: request(baseline.url, false), askad: request(askad.u
 for (const make of Object.values(targets)) await load(make, { concurrency: CONCURRENCY, durationMs: 1000, expectStatus: 201 })
 
 const rows: Record<string, string | number>[] = []
-const results: Record<string, { rps: number[]; p50: number[]; p99: number[] }> = { baseline: { rps: [], p50: [], p99: [] }, askad: { rps: [], p50: [], p99: [] } }
+const results: Record<string, { rps: number[]; p50: number[]; p99: number[] }> = {
+  baseline: { rps: [], p50: [], p99: [] },
+  askad: { rps: [], p50: [], p99: [] },
+}
 for (let round = 1; round <= ROUNDS; round++) {
   for (const [name, make] of Object.entries(targets)) {
     const r = await load(make, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, expectStatus: 201 })

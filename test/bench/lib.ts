@@ -13,7 +13,10 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50)
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  )
 }
 
 export interface LoadResult {
@@ -28,7 +31,10 @@ export interface LoadResult {
  * Closed-loop load: `concurrency` workers each send the next request as soon as the previous answers,
  * for `durationMs`. Bounded by time and by `maxRequests`; only ever targets the given (local) URL.
  */
-export async function load(makeRequest: (i: number) => Request, options: { concurrency: number; durationMs: number; maxRequests?: number; expectStatus?: number }): Promise<LoadResult> {
+export async function load(
+  makeRequest: (i: number) => Request,
+  options: { concurrency: number; durationMs: number; maxRequests?: number; expectStatus?: number },
+): Promise<LoadResult> {
   const latencies: number[] = []
   let errors = 0
   let issued = 0

@@ -48,10 +48,30 @@ const afterSecond = settledRss()
 
 const rows = [
   { phase: 'empty limiter', buckets: 0, 'RSS MB': mb(before), 'growth MB': 0, 'ns/take': 0 },
-  { phase: `${IDS.toLocaleString('en')} ids in one window`, buckets: heldFirst, 'RSS MB': mb(afterFirst), 'growth MB': mb(afterFirst - before), 'ns/take': firstNs },
-  { phase: `${IDS.toLocaleString('en')} more over two windows`, buckets: buckets.size, 'RSS MB': mb(afterSecond), 'growth MB': mb(afterSecond - before), 'ns/take': secondNs },
+  {
+    phase: `${IDS.toLocaleString('en')} ids in one window`,
+    buckets: heldFirst,
+    'RSS MB': mb(afterFirst),
+    'growth MB': mb(afterFirst - before),
+    'ns/take': firstNs,
+  },
+  {
+    phase: `${IDS.toLocaleString('en')} more over two windows`,
+    buckets: buckets.size,
+    'RSS MB': mb(afterSecond),
+    'growth MB': mb(afterSecond - before),
+    'ns/take': secondNs,
+  },
 ]
-console.table(rows.map((r) => ({ ...r, buckets: r.buckets.toLocaleString('en'), 'RSS MB': r['RSS MB'].toFixed(1), 'growth MB': r['growth MB'].toFixed(1), 'ns/take': r['ns/take'].toFixed(0) })))
+console.table(
+  rows.map((r) => ({
+    ...r,
+    buckets: r.buckets.toLocaleString('en'),
+    'RSS MB': r['RSS MB'].toFixed(1),
+    'growth MB': r['growth MB'].toFixed(1),
+    'ns/take': r['ns/take'].toFixed(0),
+  })),
+)
 
 const growth = Math.max(mb(afterFirst - before), mb(afterSecond - before))
 const failures = [

@@ -32,13 +32,24 @@ function seed(): Record<string, string> {
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF')
   const keys: Record<string, string> = {}
   const now = Date.now()
-  for (const [slug, count] of [['big', BIG], ['small', SMALL]] as const) {
+  for (const [slug, count] of [
+    ['big', BIG],
+    ['small', SMALL],
+  ] as const) {
     const wsId = crypto.randomUUID()
     sqlite.run('INSERT INTO workspaces (id, slug, name, created_at) VALUES (?, ?, ?, ?)', [wsId, slug, slug, now])
     const key = generateKey('secret')
     keys[slug] = key
     sqlite.run('INSERT INTO api_keys (id, workspace_id, kind, name, prefix, hash, scopes, allowed_origins, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-      crypto.randomUUID(), wsId, 'secret', 'bench', keyPrefix(key), hashKey(key), JSON.stringify(SCOPES), '[]', now,
+      crypto.randomUUID(),
+      wsId,
+      'secret',
+      'bench',
+      keyPrefix(key),
+      hashKey(key),
+      JSON.stringify(SCOPES),
+      '[]',
+      now,
     ])
     const insert = sqlite.prepare(
       'INSERT INTO contacts (id, workspace_id, seq, source_seq, email, phone, first_name, last_name, first_source, last_source, metadata, lead_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 1, ?, ?)',
@@ -53,7 +64,8 @@ function seed(): Record<string, string> {
         insert.run(Bun.randomUUIDv7(), wsId, i, sourceSeq, `${slug}${i}@example.com`, 'Jane', 'Smith', source, source, '{"plan":"pro"}', t, t)
       }
       sqlite.run("INSERT INTO counters (workspace_id, name, value) VALUES (?, 'contacts', ?)", [wsId, count])
-      for (const [source, n] of perSource) sqlite.run('INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)', [wsId, `contacts:source:${source}`, n])
+      for (const [source, n] of perSource)
+        sqlite.run('INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)', [wsId, `contacts:source:${source}`, n])
     })()
   }
   sqlite.exec('ANALYZE')
@@ -115,7 +127,13 @@ for (let pass = 0; pass < 2; pass++) {
 const baselineMedian = median(passes[cases[0]![0]]!)
 for (const [name] of cases) {
   medians[name] = median(passes[name]!)
-  rows.push({ case: name, total: totals[name] ?? '-', 'median ms': medians[name]!, 'p99 ms': median(p99s[name]!), 'vs baseline': (medians[name]! / baselineMedian).toFixed(2) })
+  rows.push({
+    case: name,
+    total: totals[name] ?? '-',
+    'median ms': medians[name]!,
+    'p99 ms': median(p99s[name]!),
+    'vs baseline': (medians[name]! / baselineMedian).toFixed(2),
+  })
 }
 printTable(`list: ${BIG.toLocaleString()} + ${SMALL.toLocaleString()} contacts, ${REQUESTS} sequential requests per case, limit ${LIMIT}`, rows)
 const worst = Math.max(...cases.slice(1).map(([n]) => medians[n]!))

@@ -2,7 +2,7 @@
  * Another process holds SQLite's write lock (`BEGIN IMMEDIATE`, as a long CLI command or a backup tool
  * might) while clients read, write and probe /healthz. Reads and /healthz must keep answering fast;
  * writes must answer 503 + Retry-After within the bound, and work again once the lock is released.
- * `test/storage-faults.test.ts` holds it for a few seconds; run this for the long version:
+ * `test/e2e/storage-faults.test.ts` holds it for a few seconds; run this for the long version:
  * bun test/bench/lock-hold.ts [hold-seconds]
  */
 import { Database } from 'bun:sqlite'
@@ -105,9 +105,30 @@ if (import.meta.main) {
   rmSync(target.dir, { recursive: true, force: true })
   const writeMs = writes.map((w) => w.ms).sort((a, b) => a - b)
   printTable(`lock-hold: ${holdMs / 1000} s write lock held by another connection`, [
-    { what: 'GET /healthz', requests: health.latencies.length, statuses: counts(health.statuses), 'p50 ms': percentile(health.latencies, 50), 'p99 ms': percentile(health.latencies, 99), 'max ms': health.latencies.at(-1) ?? 0 },
-    { what: 'GET /api/v1/leads', requests: reads.latencies.length, statuses: counts(reads.statuses), 'p50 ms': percentile(reads.latencies, 50), 'p99 ms': percentile(reads.latencies, 99), 'max ms': reads.latencies.at(-1) ?? 0 },
-    { what: 'POST /api/v1/leads/inbound', requests: writes.length, statuses: counts(writes.map((w) => w.status)), 'p50 ms': percentile(writeMs, 50), 'p99 ms': percentile(writeMs, 99), 'max ms': writeMs.at(-1) ?? 0 },
+    {
+      what: 'GET /healthz',
+      requests: health.latencies.length,
+      statuses: counts(health.statuses),
+      'p50 ms': percentile(health.latencies, 50),
+      'p99 ms': percentile(health.latencies, 99),
+      'max ms': health.latencies.at(-1) ?? 0,
+    },
+    {
+      what: 'GET /api/v1/leads',
+      requests: reads.latencies.length,
+      statuses: counts(reads.statuses),
+      'p50 ms': percentile(reads.latencies, 50),
+      'p99 ms': percentile(reads.latencies, 99),
+      'max ms': reads.latencies.at(-1) ?? 0,
+    },
+    {
+      what: 'POST /api/v1/leads/inbound',
+      requests: writes.length,
+      statuses: counts(writes.map((w) => w.status)),
+      'p50 ms': percentile(writeMs, 50),
+      'p99 ms': percentile(writeMs, 99),
+      'max ms': writeMs.at(-1) ?? 0,
+    },
   ])
   console.log(`\nRetry-After on the refused writes: ${[...new Set(writes.map((w) => w.retryAfter))].join(', ') || '(none)'}`)
   console.log(`after release: POST → ${after.status}, /healthz → ${healthAfter.status}`)

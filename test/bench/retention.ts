@@ -37,14 +37,20 @@ const server = await startServer([process.execPath, join(ROOT, 'src/index.ts'), 
   },
 })
 const post = (path: string, body: unknown) =>
-  fetch(`${server.url}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  fetch(`${server.url}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
 await post('/webhooks', { url: `http://127.0.0.1:${receiver.port}/hook` })
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
 function sample(elapsedS: number, leads: number): Record<string, string | number> {
   const db = new Database(dbPath, { readonly: true })
   try {
-    const pages = db.query('select m.tbl_name as t, sum(s.pgsize) as bytes from dbstat s join sqlite_master m on m.name = s.name group by m.tbl_name').all() as { t: string; bytes: number }[]
+    const pages = db
+      .query('select m.tbl_name as t, sum(s.pgsize) as bytes from dbstat s join sqlite_master m on m.name = s.name group by m.tbl_name')
+      .all() as { t: string; bytes: number }[]
     const history = pages.filter((p) => HISTORY_TABLES.has(p.t)).reduce((sum, p) => sum + p.bytes, 0)
     const rest = pages.filter((p) => !HISTORY_TABLES.has(p.t)).reduce((sum, p) => sum + p.bytes, 0)
     const { n: free } = db.query('select freelist_count as n from pragma_freelist_count').get() as { n: number }
@@ -57,7 +63,17 @@ function sample(elapsedS: number, leads: number): Record<string, string | number
         return 0
       }
     })()
-    return { s: elapsedS, leads, delivered, 'events kept': events, 'file MB': mb(statSync(dbPath).size), 'WAL MB': mb(wal), 'history MB': mb(history), 'leads+contacts+rest MB': mb(rest), 'free MB': mb(free * pageSize) }
+    return {
+      s: elapsedS,
+      leads,
+      delivered,
+      'events kept': events,
+      'file MB': mb(statSync(dbPath).size),
+      'WAL MB': mb(wal),
+      'history MB': mb(history),
+      'leads+contacts+rest MB': mb(rest),
+      'free MB': mb(free * pageSize),
+    }
   } finally {
     db.close()
   }
@@ -71,7 +87,9 @@ let nextSample = SAMPLE_EVERY_S
 const perTick = Math.max(1, Math.round((RATE * TICK_MS) / 1000))
 while (performance.now() - started < SECONDS * 1000) {
   const tickStart = performance.now()
-  const batch = Array.from({ length: perTick }, () => post('/leads/inbound', { email: `lead-${sent++}@example.com`, source: 'bench', metadata: { utm_source: 'bench' } }))
+  const batch = Array.from({ length: perTick }, () =>
+    post('/leads/inbound', { email: `lead-${sent++}@example.com`, source: 'bench', metadata: { utm_source: 'bench' } }),
+  )
   for (const res of await Promise.all(batch)) if (res.status !== 201) failed++
   const elapsedS = (performance.now() - started) / 1000
   if (elapsedS >= nextSample) {

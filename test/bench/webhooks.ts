@@ -173,7 +173,12 @@ async function runBaseline(receivers: BenchReceiver[]): Promise<RunResult> {
       const j = next++
       const event = Math.floor(j / receivers.length)
       const leadId = `lead_${event}`
-      const payload = JSON.stringify({ id: `evt_${event}`, type: 'lead.created', timestamp: new Date().toISOString(), data: { lead: { id: leadId, ...leadBody(event) } } })
+      const payload = JSON.stringify({
+        id: `evt_${event}`,
+        type: 'lead.created',
+        timestamp: new Date().toISOString(),
+        data: { lead: { id: leadId, ...leadBody(event) } },
+      })
       if (!sentAt.has(leadId)) sentAt.set(leadId, performance.now())
       try {
         const res = await fetch(receivers[j % receivers.length]!.url, {
@@ -258,11 +263,14 @@ const row = (name: string, r: RunResult) => ({
   'p99 ms': r.p99,
   'max ms': r.max,
 })
-printTable(`webhooks: lead.created × ${RECEIVERS} receivers; dispatcher and bare loop ${MAX_IN_FLIGHT} in flight (askad ≤ ${MAX_IN_FLIGHT_PER_ENDPOINT} per endpoint)`, [
-  row(`askad, ${EVENTS} leads by ${INGEST_CONCURRENCY} clients (201 → arrival)`, saturated),
-  row(`askad, ${pacedEvents} leads at ${pacedPerSec}/s (201 → arrival)`, paced),
-  row(`bare fetch loop, ${EVENTS} × ${RECEIVERS} (send → arrival)`, baseline),
-])
+printTable(
+  `webhooks: lead.created × ${RECEIVERS} receivers; dispatcher and bare loop ${MAX_IN_FLIGHT} in flight (askad ≤ ${MAX_IN_FLIGHT_PER_ENDPOINT} per endpoint)`,
+  [
+    row(`askad, ${EVENTS} leads by ${INGEST_CONCURRENCY} clients (201 → arrival)`, saturated),
+    row(`askad, ${pacedEvents} leads at ${pacedPerSec}/s (201 → arrival)`, paced),
+    row(`bare fetch loop, ${EVENTS} × ${RECEIVERS} (send → arrival)`, baseline),
+  ],
+)
 const ratio = saturated.perSec / baseline.perSec
 const missedBy = (value: number, target: number, unit: string) => `MISSED by ${(value - target).toFixed(1)} ${unit}`
 printTable('webhooks: targets (issue 7)', [
@@ -270,10 +278,23 @@ printTable('webhooks: targets (issue 7)', [
     measure: 'deliveries/s, saturated',
     target: `≥ ${TARGET_DELIVERIES_PER_SEC}`,
     askad: Math.round(saturated.perSec),
-    result: saturated.perSec >= TARGET_DELIVERIES_PER_SEC ? 'met' : `MISSED by ${Math.round(TARGET_DELIVERIES_PER_SEC - saturated.perSec)} (${((1 - saturated.perSec / TARGET_DELIVERIES_PER_SEC) * 100).toFixed(0)} %)`,
+    result:
+      saturated.perSec >= TARGET_DELIVERIES_PER_SEC
+        ? 'met'
+        : `MISSED by ${Math.round(TARGET_DELIVERIES_PER_SEC - saturated.perSec)} (${((1 - saturated.perSec / TARGET_DELIVERIES_PER_SEC) * 100).toFixed(0)} %)`,
   },
-  { measure: 'p50 201 → arrival ms, saturated', target: `< ${TARGET_P50_MS}`, askad: saturated.p50, result: saturated.p50 < TARGET_P50_MS ? 'met' : missedBy(saturated.p50, TARGET_P50_MS, 'ms') },
-  { measure: `p50 201 → arrival ms, at ${pacedPerSec} leads/s`, target: `< ${TARGET_P50_MS}`, askad: paced.p50, result: paced.p50 < TARGET_P50_MS ? 'met' : missedBy(paced.p50, TARGET_P50_MS, 'ms') },
+  {
+    measure: 'p50 201 → arrival ms, saturated',
+    target: `< ${TARGET_P50_MS}`,
+    askad: saturated.p50,
+    result: saturated.p50 < TARGET_P50_MS ? 'met' : missedBy(saturated.p50, TARGET_P50_MS, 'ms'),
+  },
+  {
+    measure: `p50 201 → arrival ms, at ${pacedPerSec} leads/s`,
+    target: `< ${TARGET_P50_MS}`,
+    askad: paced.p50,
+    result: paced.p50 < TARGET_P50_MS ? 'met' : missedBy(paced.p50, TARGET_P50_MS, 'ms'),
+  },
   { measure: 'askad / bare deliveries/s', target: '', askad: ratio, result: '' },
 ])
 console.log(

@@ -1,5 +1,4 @@
 // The dashboard's only script: small enhancements; every page also works without it.
-'use strict'
 
 document.addEventListener('click', (event) => {
   const button = event.target.closest('[data-copy]')

@@ -46,9 +46,11 @@ export function embedPage(db: Db, workspaceId: string, apiOrigin: string, now: n
 or to <code>_redirect</code> when you add that field.</p>
 <section class="card">
   <h2>Your publishable key</h2>
-  ${live.length
-    ? html`<p>Live publishable keys: ${live.map((k) => html`<code>${k.prefix}…</code> (${k.allowedOrigins.join(', ')}) `)}</p>`
-    : html`<p>No publishable key yet. <a href="${KEYS_PATH}">Create one</a> for the origins of your site.</p>`}
+  ${
+    live.length
+      ? html`<p>Live publishable keys: ${live.map((k) => html`<code>${k.prefix}…</code> (${k.allowedOrigins.join(', ')}) `)}</p>`
+      : html`<p>No publishable key yet. <a href="${KEYS_PATH}">Create one</a> for the origins of your site.</p>`
+  }
   <p class="muted small">askad stores only a hash of each key, so it cannot fill the key in for you: paste the key you copied when you created it.
   Creating a publishable key also shows these snippets with the key already in them.</p>
   <label for="embed-key">Publishable key</label>

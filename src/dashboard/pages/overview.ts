@@ -47,7 +47,11 @@ export function overviewPage(db: Db, workspaceId: string, now: number): Html {
 <div class="grid2">
   <section class="card">
     <h2>By source</h2>
-    ${table(['Source', 'Leads'], sources.map((s) => html`<tr><td><a href="${BASE}/leads?source=${encodeURIComponent(s.source)}">${s.source}</a></td><td class="num">${s.count}</td></tr>`), 'No leads yet.')}
+    ${table(
+      ['Source', 'Leads'],
+      sources.map((s) => html`<tr><td><a href="${BASE}/leads?source=${encodeURIComponent(s.source)}">${s.source}</a></td><td class="num">${s.count}</td></tr>`),
+      'No leads yet.',
+    )}
   </section>
   <section class="card wide">
     <h2>Newest leads</h2>

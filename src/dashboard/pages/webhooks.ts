@@ -112,7 +112,7 @@ export function endpointPage(
   now: number,
   form?: EndpointForm,
 ): { title: string; content: Html } {
-  const e = serializeEndpoint(getEndpoint(db, workspaceId, id))
+  const e = serializeEndpoint(getEndpoint({ db }, workspaceId, id))
   const deliveries = listDeliveries({ db }, workspaceId, id, undefined, req)
   const base = `${WEBHOOKS_PATH}/${e.id}`
   const dayAgo = new Date(now - 24 * 60 * 60 * 1000).toISOString().slice(0, 16)
@@ -139,17 +139,24 @@ export function endpointPage(
   <div class="actions">
     ${e.enabled ? actionButton(viewer, `${base}/test`, 'Send test event') : ''}
     ${actionButton(viewer, `${base}/rotate`, 'Rotate secret', { confirm: 'Rotate the signing secret? The current one keeps signing for 24 hours.' })}
-    ${e.enabled
-      ? actionButton(viewer, `${base}/disable`, 'Disable', { className: 'danger', confirm: 'Disable this endpoint? Events are not queued for it while disabled.' })
-      : actionButton(viewer, `${base}/enable`, 'Enable', { className: 'primary' })}
+    ${
+      e.enabled
+        ? actionButton(viewer, `${base}/disable`, 'Disable', {
+            className: 'danger',
+            confirm: 'Disable this endpoint? Events are not queued for it while disabled.',
+          })
+        : actionButton(viewer, `${base}/enable`, 'Enable', { className: 'primary' })
+    }
   </div>
-  ${e.enabled
-    ? html`<form method="post" action="${base}/recover" class="row recover">
+  ${
+    e.enabled
+      ? html`<form method="post" action="${base}/recover" class="row recover">
     ${csrfField(viewer)}
     <label>Re-send every failed delivery since <input type="datetime-local" name="since" value="${dayAgo}" required> UTC</label>
     <button type="submit">Recover</button>
   </form>`
-    : ''}
+      : ''
+  }
 </section>
 ${editForm(viewer, base, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*') }, form !== undefined)}
 <section>

@@ -65,11 +65,11 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
             'Publishable keys carry only `leads:capture` and need at least one allowed origin. The new key cannot out-rate or outlive the creating key: ' +
             `\`rate_limit\` may not exceed the creator's (its own, else the instance default; at most ${MAX_KEY_RATE_LIMIT} in any case), and without \`rate_limit\` ` +
             "it inherits the creator's when that is below the instance default; `expires_at` may not be after the creator's expiry, and without " +
-            "`expires_at` a key minted by an expiring key expires with it. Each is a 422 naming the limit. Scope `keys:manage`.",
+            '`expires_at` a key minted by an expiring key expires with it. Each is a 422 naming the limit. Scope `keys:manage`.',
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeKey(getKey(deps.db, auth.workspaceId, params.id)), {
+    .get('/:id', ({ params, auth }) => serializeKey(getKey(deps, auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },

@@ -58,7 +58,8 @@ export namespace ApiKeyModel {
       ),
       expires_at: t.Optional(
         t.Union([t.String(), t.Null()], {
-          description: "RFC 3339 time in the future after which the key is refused; never after the creating key's expiry. Default: the creator's expiry (none if it has none).",
+          description:
+            "RFC 3339 time in the future after which the key is refused; never after the creating key's expiry. Default: the creator's expiry (none if it has none).",
         }),
       ),
     },

@@ -1,9 +1,9 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import { and, desc, eq, sql } from 'drizzle-orm'
-import { withoutBusyWait, type Db } from '../../db/client'
+import { withoutBusyWait } from '../../db/client'
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
-import type { ReadDeps, ServiceDeps } from '../../deps'
+import type { ClockDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
 import { storageProblem } from '../../db/storage'
 import { prepared } from '../../db/prepared'
@@ -160,12 +160,21 @@ export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit
 /** One page of a workspace's keys, newest first. */
 export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
-  return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })),
+    total,
+    hasMore,
+  )
 }
 
 /** A key of the workspace, else 404 (also for another workspace's id). */
-export function getKey(db: Db, workspaceId: string, id: string): ApiKey {
-  const row = db.select().from(apiKeys).where(and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId))).get()
+export function getKey({ db }: ReadDeps, workspaceId: string, id: string): ApiKey {
+  const row = db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)))
+    .get()
   if (!row) throw notFound('API key', id)
   return row
 }
@@ -198,10 +207,16 @@ export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: numbe
 }
 
 /** Looks a presented key up by hash; checksum failures never reach the database. */
-export function authenticateKey(db: Db, clock: Clock, presented: string): { key: ApiKey } | { failure: AuthFailure } {
+export function authenticateKey({ db, clock }: ClockDeps, presented: string): { key: ApiKey } | { failure: AuthFailure } {
   if (!presented) return { failure: 'missing' }
   if (!parseKey(presented)) return { failure: 'malformed' }
-  const byHash = prepared(db, 'apiKeys.byHash', (d) => d.select().from(apiKeys).where(eq(apiKeys.hash, sql.placeholder('hash'))).prepare())
+  const byHash = prepared(db, 'apiKeys.byHash', (d) =>
+    d
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.hash, sql.placeholder('hash')))
+      .prepare(),
+  )
   const key = byHash.get({ hash: hashKey(presented) })
   if (!key) return { failure: 'unknown' }
   const now = clock.now()

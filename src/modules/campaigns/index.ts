@@ -80,16 +80,16 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
           (campaign) => ({ status: 200, body: serializeCampaign(campaign) }),
         ),
       {
-      scope: 'campaigns:write',
-      params: CampaignModel.params,
-      body: CampaignModel.spendBody,
-      response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404, 409) },
-      detail: {
-        summary: 'Report spend',
-        description:
-          'Send exactly one of `amount` (added to the spend; greater than 0) or `total` (the new total). Spend only grows: a `total` below the ' +
-          `current spend is refused with 409, so a late, stale report cannot roll it back; an equal total changes nothing. ${THRESHOLD_RULES} ` +
-          'Answers the campaign after the update. Scope `campaigns:write`.',
+        scope: 'campaigns:write',
+        params: CampaignModel.params,
+        body: CampaignModel.spendBody,
+        response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404, 409) },
+        detail: {
+          summary: 'Report spend',
+          description:
+            'Send exactly one of `amount` (added to the spend; greater than 0) or `total` (the new total). Spend only grows: a `total` below the ' +
+            `current spend is refused with 409, so a late, stale report cannot roll it back; an equal total changes nothing. ${THRESHOLD_RULES} ` +
+            'Answers the campaign after the update. Scope `campaigns:write`.',
+        },
       },
-    },
     )

@@ -62,7 +62,11 @@ function crossThresholds(tx: Tx, emit: Emit, now: number, campaign: Campaign): C
 
 /** The workspace's campaign, else 404 (also for another workspace's id). */
 export function getCampaign(db: DbOrTx, workspaceId: string, id: string): Campaign {
-  const row = db.select().from(campaigns).where(and(eq(campaigns.workspaceId, workspaceId), eq(campaigns.id, id))).get()
+  const row = db
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.workspaceId, workspaceId), eq(campaigns.id, id)))
+    .get()
   if (!row) throw notFound('campaign', id)
   return row
 }
@@ -91,7 +95,12 @@ export function createCampaign(deps: ServiceDeps, workspaceId: string, body: Cam
 /** Campaigns newest first. */
 export function listCampaigns({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, campaigns, eq(campaigns.workspaceId, workspaceId), req)
-  return buildPage(req, rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })),
+    total,
+    hasMore,
+  )
 }
 
 /**

@@ -12,7 +12,17 @@ import { clientIpOf, requestContext } from '../../plugins/request-context'
 import { FORM_PARSER } from '../../plugins/route-table'
 import { authenticateKey } from '../api-keys/service'
 import { CaptureModel } from './model'
-import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, refererTarget, THANK_YOU_PAGE, type CaptureBody } from './service'
+import {
+  captureLead,
+  honeypotFilled,
+  originAllowed,
+  preflightAllowed,
+  prefersHtml,
+  redirectTarget,
+  refererTarget,
+  THANK_YOU_PAGE,
+  type CaptureBody,
+} from './service'
 
 /** How long browsers may cache a preflight answer; short, so origin-list changes apply soon. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600
@@ -20,7 +30,6 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600
 const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key'
 const CORS_EXPOSE_HEADERS =
   'X-Request-Id, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy'
-
 
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
@@ -30,7 +39,7 @@ function isFormPost(request: Request): boolean {
 
 /** The /leads/capture routes; the POST takes form bodies and a key sent in the body (`parse` and `keyFrom` below). */
 export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
-  const checkKey = (presented: string) => authenticateKey(deps.db, deps.clock, presented)
+  const checkKey = (presented: string) => authenticateKey(deps, presented)
 
   /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
   const authenticateCapture = (request: Request, presented: string | null) => {
@@ -55,7 +64,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
           set.headers.allow = 'POST, OPTIONS'
           return
         }
-        if (!preflightAllowed(deps.db, deps.clock, origin, query.key ?? null)) {
+        if (!preflightAllowed(deps, origin, query.key ?? null)) {
           throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on the allowed origins of any publishable key for this endpoint.`)
         }
         set.headers['access-control-allow-origin'] = origin
@@ -102,7 +111,12 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         }
         const ip = clientIpOf(request, server, deps.config.trustedProxies)
         const context = { ip, userAgent: request.headers.get('user-agent'), referrer }
-        return answerWrite({ request, set }, deps, (d) => captureLead(d, auth.workspaceId, fields, context), (lead) => answer(lead.id))
+        return answerWrite(
+          { request, set },
+          deps,
+          (d) => captureLead(d, auth.workspaceId, fields, context),
+          (lead) => answer(lead.id),
+        )
       },
       {
         body: CaptureModel.body,
@@ -135,7 +149,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
             "`Authorization: Bearer`, `?key=` or form field `_key`. CORS is answered only for the key's allowed origins; other origins get 403, and secret keys " +
             'are refused on requests from another origin. `name` is split into first and last name; `utm_*` and unknown fields are kept in metadata; the client IP, ' +
             'user agent, referrer, `page_url` and `utm_*` are recorded as the context. A form post whose Accept prefers HTML is answered with 303 to `_redirect` ' +
-            "(which must be on the key's allowed origins), else to the Referer when it is, else with a small \"Thank you\" page. A filled `_gotcha` honeypot gets " +
+            '(which must be on the key\'s allowed origins), else to the Referer when it is, else with a small "Thank you" page. A filled `_gotcha` honeypot gets ' +
             'the same answer as a success, but nothing is stored. Emits `lead.created`.',
         },
       },

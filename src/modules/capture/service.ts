@@ -1,6 +1,5 @@
 /** Browser capture: form fields → a lead with its context, plus the origin and redirect rules that keep it safe. */
-import type { Db } from '../../db/client'
-import type { Clock } from '../../lib/clock'
+import type { ClockDeps } from '../../deps'
 import { invalid } from '../../errors'
 import { singleLine } from '../../lib/text'
 import { authenticateKey, type ApiKey } from '../api-keys/service'
@@ -122,9 +121,9 @@ export function refererTarget(referrer: string | null, key: ApiKey): string | nu
  * every origin alike, and the POST that follows checks its key's list: answering by whether
  * *some* tenant lists the origin would tell anyone which sites use askad.
  */
-export function preflightAllowed(db: Db, clock: Clock, origin: string, presentedKey: string | null): boolean {
+export function preflightAllowed(deps: ClockDeps, origin: string, presentedKey: string | null): boolean {
   if (presentedKey === null) return true
-  const result = authenticateKey(db, clock, presentedKey)
+  const result = authenticateKey(deps, presentedKey)
   return 'key' in result && result.key.kind === 'publishable' && result.key.allowedOrigins.includes(origin)
 }
 

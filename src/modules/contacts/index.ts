@@ -14,7 +14,11 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)))
+        return sendPage(
+          request.url,
+          set,
+          listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)),
+        )
       },
       {
         scope: 'contacts:read',
@@ -24,7 +28,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
           summary: 'List contacts',
           description:
             'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
-            'A page past the end is an empty `data` array. Each contact\'s metadata is at most 64 KB, so a page (at most 200) stays within about 13 MB. ' +
+            "A page past the end is an empty `data` array. Each contact's metadata is at most 64 KB, so a page (at most 200) stays within about 13 MB. " +
             'Scope `contacts:read`.',
         },
       },

@@ -60,7 +60,9 @@ export namespace ContactModel {
       email: optionalText(254, 'Email (trimmed and lower-cased); 409 when another contact of the workspace has it.'),
       phone: optionalText(64, 'Phone, normalised to + and digits. A contact keeps at least one of email or phone.'),
       metadata: t.Optional(
-        t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed. The result may be at most 64 KB as JSON (else 422).' }),
+        t.Record(t.String(), t.Unknown(), {
+          description: 'Merged into the metadata; a key set to null is removed. The result may be at most 64 KB as JSON (else 422).',
+        }),
       ),
     },
     { additionalProperties: false, examples: [{ first_name: 'Jane', phone: '+1 234 567 890', metadata: { plan: 'pro', old_field: null } }] },

@@ -67,17 +67,35 @@ export interface LeadPerson {
 function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact | undefined {
   const inWorkspace = eq(contacts.workspaceId, sql.placeholder('workspaceId'))
   if (person.email) {
-    const byEmail = prepared(tx, 'contacts.byEmail', (db) => db.select().from(contacts).where(and(inWorkspace, eq(contacts.email, sql.placeholder('email')))).prepare())
+    const byEmail = prepared(tx, 'contacts.byEmail', (db) =>
+      db
+        .select()
+        .from(contacts)
+        .where(and(inWorkspace, eq(contacts.email, sql.placeholder('email'))))
+        .prepare(),
+    )
     const found = byEmail.get({ workspaceId, email: person.email })
     if (found || !person.phone) return found
     // A phone-only contact gains its email when the same phone comes back with one.
     const byPhoneWithoutEmail = prepared(tx, 'contacts.byPhoneWithoutEmail', (db) =>
-      db.select().from(contacts).where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')), isNull(contacts.email))).orderBy(desc(contacts.seq)).limit(1).prepare(),
+      db
+        .select()
+        .from(contacts)
+        .where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')), isNull(contacts.email)))
+        .orderBy(desc(contacts.seq))
+        .limit(1)
+        .prepare(),
     )
     return byPhoneWithoutEmail.get({ workspaceId, phone: person.phone })
   }
   const byPhone = prepared(tx, 'contacts.byPhone', (db) =>
-    db.select().from(contacts).where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')))).orderBy(desc(contacts.seq)).limit(1).prepare(),
+    db
+      .select()
+      .from(contacts)
+      .where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone'))))
+      .orderBy(desc(contacts.seq))
+      .limit(1)
+      .prepare(),
   )
   return byPhone.get({ workspaceId, phone: person.phone! })
 }
@@ -149,7 +167,11 @@ function insertContact(tx: DbOrTx) {
 
 /** One contact of the workspace; 404 for any other id. */
 export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact {
-  const row = db.select().from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id))).get()
+  const row = db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id)))
+    .get()
   if (!row) throw notFound('contact', id)
   return row
 }
@@ -157,8 +179,20 @@ export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact
 /** A contact with its newest leads (summarised) and deals, for the detail view. */
 export function getContactDetail({ db }: ReadDeps, workspaceId: string, id: string) {
   const contact = getContact(db, workspaceId, id)
-  const recentLeads = db.select().from(leads).where(eq(leads.contactId, contact.id)).orderBy(desc(leads.createdAt), desc(leads.seq)).limit(CONTACT_RECENT_ITEMS).all()
-  const recentDeals = db.select().from(deals).where(and(eq(deals.workspaceId, workspaceId), eq(deals.contactId, contact.id))).orderBy(desc(deals.createdAt), desc(deals.id)).limit(CONTACT_RECENT_ITEMS).all()
+  const recentLeads = db
+    .select()
+    .from(leads)
+    .where(eq(leads.contactId, contact.id))
+    .orderBy(desc(leads.createdAt), desc(leads.seq))
+    .limit(CONTACT_RECENT_ITEMS)
+    .all()
+  const recentDeals = db
+    .select()
+    .from(deals)
+    .where(and(eq(deals.workspaceId, workspaceId), eq(deals.contactId, contact.id)))
+    .orderBy(desc(deals.createdAt), desc(deals.id))
+    .limit(CONTACT_RECENT_ITEMS)
+    .all()
   return {
     ...serializeContact(contact),
     recent_leads: recentLeads.map((l) => ({
@@ -200,8 +234,15 @@ export function updateContact(deps: ServiceDeps, workspaceId: string, id: string
     }
     if (next.email === null && next.phone === null) throw invalid(patch.email === null ? '/email' : '/phone', 'a contact needs an email or a phone')
     if (next.email !== null && next.email !== current.email) {
-      const taken = tx.select({ id: contacts.id }).from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, next.email), ne(contacts.id, id))).get()
-      if (taken) throw new ApiError('conflict', `Another contact in this workspace already has the email '${next.email}'.`, [{ path: '/email', message: 'belongs to another contact' }])
+      const taken = tx
+        .select({ id: contacts.id })
+        .from(contacts)
+        .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, next.email), ne(contacts.id, id)))
+        .get()
+      if (taken)
+        throw new ApiError('conflict', `Another contact in this workspace already has the email '${next.email}'.`, [
+          { path: '/email', message: 'belongs to another contact' },
+        ])
     }
     return tx.update(contacts).set(next).where(eq(contacts.id, id)).returning().get()!
   })
@@ -218,9 +259,15 @@ export function listContacts({ db }: ReadDeps, workspaceId: string, filters: Con
   const where = []
   if (filters.email !== undefined) where.push(eq(contacts.email, normaliseEmail(filters.email)))
   if (filters.updatedSince !== undefined) where.push(gte(contacts.updatedAt, parseTimestamp(filters.updatedSince, 'query.updated_since')))
-  const source = filters.source === undefined ? undefined : { column: contacts.firstSource, value: filters.source, counter: COUNTERS.contactsFromSource(filters.source) }
+  const source =
+    filters.source === undefined ? undefined : { column: contacts.firstSource, value: filters.source, counter: COUNTERS.contactsFromSource(filters.source) }
   const { rows, total, hasMore } = seqPage<Contact>(db, { table: contacts, workspaceId, counter: COUNTERS.contacts, source, where, req })
-  return buildPage(req, rows.map((c) => ({ seq: c.seq, item: serializeContact(c) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map((c) => ({ seq: c.seq, item: serializeContact(c) })),
+    total,
+    hasMore,
+  )
 }
 
 /** The public shape of a contact. */

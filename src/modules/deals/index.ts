@@ -63,7 +63,8 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     })
     .patch(
       '/:id',
-      async ({ params, body: { contact_id, ...fields }, auth }) => serializeDeal(await updateDeal(deps, auth.workspaceId, params.id, { ...fields, contactId: contact_id })),
+      async ({ params, body: { contact_id, ...fields }, auth }) =>
+        serializeDeal(await updateDeal(deps, auth.workspaceId, params.id, { ...fields, contactId: contact_id })),
       {
         scope: 'deals:write',
         params: DealModel.idParams,

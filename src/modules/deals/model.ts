@@ -38,7 +38,16 @@ export namespace DealModel {
     },
     {
       additionalProperties: false,
-      examples: [{ title: 'Website redesign', value: 4999.99, currency: 'USD', stage: 'proposal', contact_id: '0192f0c4-9a5e-7c3b-8d2a-4f6e1b7a9c01', metadata: { owner: 'sam' } }],
+      examples: [
+        {
+          title: 'Website redesign',
+          value: 4999.99,
+          currency: 'USD',
+          stage: 'proposal',
+          contact_id: '0192f0c4-9a5e-7c3b-8d2a-4f6e1b7a9c01',
+          metadata: { owner: 'sam' },
+        },
+      ],
     },
   )
   export type createBody = typeof createBody.static
@@ -51,7 +60,9 @@ export namespace DealModel {
       stage: stage('New stage; entering won or lost from another stage emits `deal.closed`.'),
       contact_id: t.Optional(t.Union([t.String(), t.Null()], { description: 'A contact of this workspace, or null to unlink.' })),
       metadata: t.Optional(
-        t.Record(t.String(), t.Unknown(), { description: 'Merged into the metadata; a key set to null is removed. The result may be at most 100 keys and 32 KB as JSON.' }),
+        t.Record(t.String(), t.Unknown(), {
+          description: 'Merged into the metadata; a key set to null is removed. The result may be at most 100 keys and 32 KB as JSON.',
+        }),
       ),
     },
     { additionalProperties: false, examples: [{ stage: 'won', value: '5250.00', metadata: { lost_reason: null } }] },

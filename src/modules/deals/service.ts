@@ -54,7 +54,11 @@ export interface DealInput {
 
 /** 422 unless the contact is in the workspace (the message never says whether it exists elsewhere). */
 function checkContact(tx: DbOrTx, workspaceId: string, contactId: string): string {
-  const found = tx.select({ id: contacts.id }).from(contacts).where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId))).get()
+  const found = tx
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)))
+    .get()
   if (!found) throw invalid('/contact_id', `no contact with id '${contactId}' in this workspace`)
   return contactId
 }
@@ -98,7 +102,11 @@ export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealIn
 
 /** One deal of the workspace; 404 for any other id. */
 export function getDeal(db: DbOrTx, workspaceId: string, id: string): Deal {
-  const row = db.select().from(deals).where(and(eq(deals.workspaceId, workspaceId), eq(deals.id, id))).get()
+  const row = db
+    .select()
+    .from(deals)
+    .where(and(eq(deals.workspaceId, workspaceId), eq(deals.id, id)))
+    .get()
   if (!row) throw notFound('deal', id)
   return row
 }
@@ -149,7 +157,12 @@ export function listDeals({ db }: ReadDeps, workspaceId: string, filters: DealFi
   if (filters.stage !== undefined) where.push(eq(deals.stage, parseStage(filters.stage, 'query.stage')))
   if (filters.contactId !== undefined) where.push(eq(deals.contactId, filters.contactId))
   const { rows, total, hasMore } = rowidPage(db, deals, and(...where)!, req)
-  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeDeal(r.row) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map((r) => ({ seq: r.seq, item: serializeDeal(r.row) })),
+    total,
+    hasMore,
+  )
 }
 
 /** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */

@@ -75,7 +75,11 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
           { request, set },
           deps,
           (d) => createLead(d, auth.workspaceId, 'inbound', input),
-          (lead) => ({ status: 201, headers: { location: `${API_PREFIX}/leads/${lead.id}` }, body: { id: lead.id, status: 'created' as const, contact_id: lead.contactId } }),
+          (lead) => ({
+            status: 201,
+            headers: { location: `${API_PREFIX}/leads/${lead.id}` },
+            body: { id: lead.id, status: 'created' as const, contact_id: lead.contactId },
+          }),
         )
       },
       {

@@ -24,7 +24,9 @@ export namespace LeadModel {
     {
       additionalProperties: true,
       description: 'A lead from a CRM, form builder, Zapier or cron job. Unknown top-level fields are kept in metadata.',
-      examples: [{ email: 'jane@example.com', first_name: 'Jane', last_name: 'Smith', phone: '+1234567890', source: 'hubspot', metadata: { deal_value: 5000 } }],
+      examples: [
+        { email: 'jane@example.com', first_name: 'Jane', last_name: 'Smith', phone: '+1234567890', source: 'hubspot', metadata: { deal_value: 5000 } },
+      ],
     },
   )
   export type inboundBody = typeof inboundBody.static
@@ -50,7 +52,9 @@ export namespace LeadModel {
     first_name: t.Union([t.String(), t.Null()]),
     last_name: t.Union([t.String(), t.Null()]),
     metadata: t.Record(t.String(), t.Unknown(), { description: 'Every other field of the submission, verbatim.' }),
-    context: t.Union([t.Record(t.String(), t.Unknown()), t.Null()], { description: 'Browser capture context (IP, user agent, referrer, page URL, UTM); null for inbound.' }),
+    context: t.Union([t.Record(t.String(), t.Unknown()), t.Null()], {
+      description: 'Browser capture context (IP, user agent, referrer, page URL, UTM); null for inbound.',
+    }),
     status: t.String({ enum: ['new', 'converted'] }),
     deal_id: t.Union([t.String(), t.Null()], { description: 'The deal it was converted into.' }),
     converted_at: t.Union([t.String({ format: 'date-time' }), t.Null()]),

@@ -86,7 +86,12 @@ export async function createLead(deps: LeadDeps, workspaceId: string, channel: L
   })
   if (droppedMetadataKeys.length > 0) {
     // The lead keeps everything; only the contact's merged view lost its oldest keys, which the operator may want to know.
-    deps.logger.info('contact.metadata_trimmed', { workspace_id: workspaceId, contact_id: lead.contactId, lead_id: lead.id, dropped_keys: droppedMetadataKeys.slice(0, DROPPED_KEYS_LOGGED) })
+    deps.logger.info('contact.metadata_trimmed', {
+      workspace_id: workspaceId,
+      contact_id: lead.contactId,
+      lead_id: lead.id,
+      dropped_keys: droppedMetadataKeys.slice(0, DROPPED_KEYS_LOGGED),
+    })
   }
   return lead
 }
@@ -95,7 +100,11 @@ const LEAD_STATUSES = leads.status.enumValues
 
 /** One lead of the workspace; 404 for any other id. */
 export function getLead(db: DbOrTx, workspaceId: string, id: string): Lead {
-  const row = db.select().from(leads).where(and(eq(leads.workspaceId, workspaceId), eq(leads.id, id))).get()
+  const row = db
+    .select()
+    .from(leads)
+    .where(and(eq(leads.workspaceId, workspaceId), eq(leads.id, id)))
+    .get()
   if (!row) throw notFound('lead', id)
   return row
 }
@@ -119,7 +128,12 @@ export function listLeads({ db }: ReadDeps, workspaceId: string, filters: LeadFi
   if (filters.createdSince !== undefined) where.push(gte(leads.createdAt, parseTimestamp(filters.createdSince, 'query.created_since')))
   const source = filters.source === undefined ? undefined : { column: leads.source, value: filters.source, counter: COUNTERS.leadsFromSource(filters.source) }
   const { rows, total, hasMore } = seqPage<Lead>(db, { table: leads, workspaceId, counter: COUNTERS.leads, source, where, req })
-  return buildPage(req, rows.map((l) => ({ seq: l.seq, item: serializeLead(l) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map((l) => ({ seq: l.seq, item: serializeLead(l) })),
+    total,
+    hasMore,
+  )
 }
 
 /** The deal title a conversion gets when the client names none: the person, else how to reach them. */

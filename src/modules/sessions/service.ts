@@ -24,7 +24,6 @@ const SIGN_IN_SCOPE = 'keys:manage'
 
 const TOKEN_BYTES = 32
 
-
 /** A live session with the key it acts as. */
 export interface ActiveSession {
   session: Session
@@ -50,7 +49,7 @@ function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
 
 /** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
 export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session } | { failure: SignInFailure }> {
-  const result = authenticateKey(deps.db, deps.clock, presented.trim())
+  const result = authenticateKey(deps, presented.trim())
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
   if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
@@ -105,7 +104,8 @@ export async function findSession(deps: ServiceDeps, token: string | null): Prom
 export async function endSession(deps: ServiceDeps, token: string | null): Promise<void> {
   if (!token) return
   await write(deps, (tx) => {
-    tx.delete(sessions).where(eq(sessions.hash, hashToken(token))).run()
+    tx.delete(sessions)
+      .where(eq(sessions.hash, hashToken(token)))
+      .run()
   })
 }
-

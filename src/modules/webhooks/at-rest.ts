@@ -33,7 +33,11 @@ export function assertSecretKeyFits(db: Db, box: SecretBox): void {
 
 /** The secrets and header values of an endpoint row in plaintext. */
 function openEndpoint(box: SecretBox, row: typeof webhookEndpoints.$inferSelect) {
-  return { secret: box.open(row.secret), previousSecret: row.previousSecret === null ? null : box.open(row.previousSecret), headers: openHeaders(box, row.headers) }
+  return {
+    secret: box.open(row.secret),
+    previousSecret: row.previousSecret === null ? null : box.open(row.previousSecret),
+    headers: openHeaders(box, row.headers),
+  }
 }
 
 /** What re-sealing changed. */
@@ -63,4 +67,3 @@ export function resealAll(db: Db, from: SecretBox, to: SecretBox): ResealResult 
     return { endpoints: rows.length, encrypted }
   })
 }
-

@@ -65,11 +65,13 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
           description:
             'Registers a receiver for events (default: all). The response carries the signing secret `whsec_…` (32 random bytes, base64) ' +
             'exactly once; requests are signed per Standard Webhooks. A workspace has at most `ASKAD_WEBHOOK_MAX_ENDPOINTS` endpoints ' +
-            '(default 20); one more is a 422 naming the limit. ' + SSRF_NOTE + ' Scope `webhooks:manage`.',
+            '(default 20); one more is a 422 naming the limit. ' +
+            SSRF_NOTE +
+            ' Scope `webhooks:manage`.',
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeEndpoint(getEndpoint(deps.db, auth.workspaceId, params.id)), {
+    .get('/:id', ({ params, auth }) => serializeEndpoint(getEndpoint(deps, auth.workspaceId, params.id)), {
       scope: 'webhooks:manage',
       params: WebhookModel.idParams,
       response: { 200: WebhookModel.endpoint, ...problems(...AUTH_ERRORS, 404) },
@@ -84,7 +86,9 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         summary: 'Update a webhook endpoint',
         description:
           'Changes the fields sent. `enabled: true` re-enables an endpoint askad disabled (410 Gone, or 5 days without a 2xx) and resumes ' +
-          'its pending deliveries; while disabled, new events are not queued for it. ' + SSRF_NOTE + ' Scope `webhooks:manage`.',
+          'its pending deliveries; while disabled, new events are not queued for it. ' +
+          SSRF_NOTE +
+          ' Scope `webhooks:manage`.',
       },
     })
     .delete(

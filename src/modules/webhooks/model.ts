@@ -15,7 +15,7 @@ const eventsField = t.Array(t.Union([t.Literal('*'), ...SUBSCRIBABLE_EVENT_TYPES
 })
 const headersField = t.Record(t.String(), t.String({ maxLength: 1000 }), {
   description:
-    'Static headers added to every request, e.g. the receiver\'s own auth token. Stored as secrets (encrypted when `ASKAD_SECRET_KEY` is set): responses show the names only, ' +
+    "Static headers added to every request, e.g. the receiver's own auth token. Stored as secrets (encrypted when `ASKAD_SECRET_KEY` is set): responses show the names only, " +
     'with the value `[redacted]`. Sending `headers` replaces the whole set. Standard Webhooks, `content-type`, `user-agent` and hop-by-hop headers cannot be set.',
 })
 
@@ -44,7 +44,11 @@ export namespace WebhookModel {
 
   export const createBody = t.Object(
     {
-      url: t.String({ minLength: 1, maxLength: MAX_URL_LENGTH, description: 'http(s) URL of the receiver. Its host must resolve to public addresses (see the SSRF guard).' }),
+      url: t.String({
+        minLength: 1,
+        maxLength: MAX_URL_LENGTH,
+        description: 'http(s) URL of the receiver. Its host must resolve to public addresses (see the SSRF guard).',
+      }),
       events: t.Optional(eventsField),
       description: t.Optional(t.String({ maxLength: 500 })),
       enabled: t.Optional(t.Boolean({ description: 'Default true.' })),
@@ -52,7 +56,9 @@ export namespace WebhookModel {
     },
     {
       additionalProperties: false,
-      examples: [{ url: 'https://crm.example.com/hooks/askad', events: ['lead.created', 'deal.closed'], description: 'CRM sync', headers: { 'x-crm-token': 'abc123' } }],
+      examples: [
+        { url: 'https://crm.example.com/hooks/askad', events: ['lead.created', 'deal.closed'], description: 'CRM sync', headers: { 'x-crm-token': 'abc123' } },
+      ],
     },
   )
   export type createBody = typeof createBody.static

@@ -29,8 +29,21 @@ const MAX_STATIC_HEADERS = 20
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/
 /** Headers askad sets itself, or that would break HTTP framing. */
 const RESERVED_HEADERS = new Set([
-  'webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'content-length', 'user-agent',
-  'host', 'connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'proxy-authorization',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'host',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
 ])
 
 /** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
@@ -87,7 +100,11 @@ function assertRoomForEndpoint(db: DbOrTx, limit: number, workspaceId: string): 
 }
 
 /** Creates an endpoint after the SSRF check, within the per-workspace limit; returns it with its secret, which is never shown again. */
-export async function createEndpoint(deps: AppDeps, workspaceId: string, input: EndpointInput & { url: string }): Promise<{ endpoint: Endpoint; secret: string }> {
+export async function createEndpoint(
+  deps: AppDeps,
+  workspaceId: string,
+  input: EndpointInput & { url: string },
+): Promise<{ endpoint: Endpoint; secret: string }> {
   assertRoomForEndpoint(deps.db, deps.config.webhookMaxEndpoints, workspaceId)
   await assertUrlAllowed(deps, input.url)
   const now = deps.clock.now()
@@ -118,8 +135,12 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
 }
 
 /** An endpoint of the workspace, or 404. */
-export function getEndpoint(db: Db, workspaceId: string, id: string): Endpoint {
-  const endpoint = db.select().from(webhookEndpoints).where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.workspaceId, workspaceId))).get()
+export function getEndpoint({ db }: ReadDeps, workspaceId: string, id: string): Endpoint {
+  const endpoint = db
+    .select()
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.workspaceId, workspaceId)))
+    .get()
   if (!endpoint) throw notFound('webhook endpoint', id)
   return endpoint
 }
@@ -127,12 +148,17 @@ export function getEndpoint(db: Db, workspaceId: string, id: string): Endpoint {
 /** Endpoints of the workspace, newest first. */
 export function listEndpoints({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
   const { rows, total, hasMore } = rowidPage(db, webhookEndpoints, eq(webhookEndpoints.workspaceId, workspaceId), req)
-  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: serializeEndpoint(r.row) })), total, hasMore)
+  return buildPage(
+    req,
+    rows.map((r) => ({ seq: r.seq, item: serializeEndpoint(r.row) })),
+    total,
+    hasMore,
+  )
 }
 
 /** Changes the fields given. Enabling clears the failure clock and resumes pending deliveries. */
 export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: string, input: EndpointInput): Promise<Endpoint> {
-  const current = getEndpoint(deps.db, workspaceId, id)
+  const current = getEndpoint(deps, workspaceId, id)
   if (input.url !== undefined && input.url !== current.url) await assertUrlAllowed(deps, input.url)
   const changes: Partial<Endpoint> = { updatedAt: deps.clock.now() }
   if (input.url !== undefined) changes.url = input.url
@@ -155,7 +181,7 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
 
 /** Deletes an endpoint with its deliveries and their attempts. */
 export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id: string): Promise<void> {
-  getEndpoint(deps.db, workspaceId, id)
+  getEndpoint(deps, workspaceId, id)
   await write(deps, (tx) => {
     tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run()
   })
@@ -163,7 +189,7 @@ export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id:
 
 /** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
 export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Promise<{ endpoint: Endpoint; secret: string }> {
-  const current = getEndpoint(deps.db, workspaceId, id)
+  const current = getEndpoint(deps, workspaceId, id)
   const now = deps.clock.now()
   const secret = generateSecret()
   return write(deps, (tx) => {
@@ -183,7 +209,7 @@ function assertEnabled(endpoint: Endpoint): void {
 
 /** Queues a `webhook.test` event for this endpoint only. */
 export function sendTestEvent(deps: ServiceDeps, workspaceId: string, id: string): Promise<{ eventId: string; deliveryId: string }> {
-  const endpoint = getEndpoint(deps.db, workspaceId, id)
+  const endpoint = getEndpoint(deps, workspaceId, id)
   assertEnabled(endpoint)
   const now = deps.clock.now()
   return write(deps, (_tx, emit) => emit.test(workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' }, now))
@@ -201,11 +227,19 @@ function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
 
 /** Deliveries of an endpoint, newest first, each with its attempts. */
 export function listDeliveries({ db }: ReadDeps, workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest) {
-  const endpoint = getEndpoint(db, workspaceId, endpointId)
+  const endpoint = getEndpoint({ db }, workspaceId, endpointId)
   const where = and(eq(webhookDeliveries.endpointId, endpoint.id), status ? eq(webhookDeliveries.status, status) : undefined)!
   const { rows, total, hasMore } = rowidPage(db, webhookDeliveries, where, req)
-  const details = deliveryDetails(db, rows.map((r) => r.row))
-  return buildPage(req, rows.map((r) => ({ seq: r.seq, item: details(r.row) })), total, hasMore)
+  const details = deliveryDetails(
+    db,
+    rows.map((r) => r.row),
+  )
+  return buildPage(
+    req,
+    rows.map((r) => ({ seq: r.seq, item: details(r.row) })),
+    total,
+    hasMore,
+  )
 }
 
 /** Serializer for deliveries that looks up their event types and attempts in two queries. */
@@ -213,7 +247,14 @@ function deliveryDetails(db: DbOrTx, deliveries: Delivery[]) {
   const eventIds = deliveries.map((d) => d.eventId)
   const deliveryIds = deliveries.map((d) => d.id)
   const types = new Map(
-    eventIds.length ? db.select({ id: events.id, type: events.type }).from(events).where(inArray(events.id, eventIds)).all().map((e) => [e.id, e.type]) : [],
+    eventIds.length
+      ? db
+          .select({ id: events.id, type: events.type })
+          .from(events)
+          .where(inArray(events.id, eventIds))
+          .all()
+          .map((e) => [e.id, e.type])
+      : [],
   )
   const attempts = new Map<string, Attempt[]>()
   if (deliveryIds.length) {
@@ -230,11 +271,12 @@ function requeue(now: number) {
 
 /** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
 export function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string) {
-  const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
+  const endpoint = getEndpoint(deps, workspaceId, endpointId)
   assertEnabled(endpoint)
   const delivery = getDelivery(deps.db, endpoint, deliveryId)
   const now = deps.clock.now()
-  if (delivery.leaseUntil !== null && delivery.leaseUntil > now) throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
+  if (delivery.leaseUntil !== null && delivery.leaseUntil > now)
+    throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
   return write(deps, (tx, emit) => {
     const updated = tx.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
     emit.due()
@@ -245,7 +287,7 @@ export function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId
 /** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
 export function recoverDeliveries(deps: ServiceDeps, workspaceId: string, endpointId: string, since: string): Promise<number> {
   const sinceMs = parseTimestamp(since, '/since')
-  const endpoint = getEndpoint(deps.db, workspaceId, endpointId)
+  const endpoint = getEndpoint(deps, workspaceId, endpointId)
   assertEnabled(endpoint)
   const now = deps.clock.now()
   return write(deps, (tx, emit) => {

@@ -1,0 +1,201 @@
+/**
+ * The dashboard end to end in headless Chromium (playwright-core, the system's browser): sign in,
+ * create a publishable key and a webhook, submit the embed form from another origin, see the lead
+ * and its `lead.created` delivery, revoke the key. Every page is screenshotted at desktop and phone
+ * width into screenshots/, and no page may make a request anywhere but 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { Webhook } from 'standardwebhooks'
+import { createDeal } from '../../src/modules/deals/service'
+import { startDispatcher, type Dispatcher } from '../../src/workers/dispatcher'
+import { chromiumAvailable, launchChromium } from '../browser'
+import { createHarness, type Harness } from '../helpers'
+
+const hasChromium = chromiumAvailable('the dashboard browser tests')
+const SCREENSHOTS = join(import.meta.dir, '..', '..', 'screenshots')
+const DESKTOP = { width: 1280, height: 900 }
+const PHONE = { width: 390, height: 844 }
+
+interface Received {
+  headers: Record<string, string>
+  body: string
+}
+
+describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
+  let h: Harness
+  let dispatcher: Dispatcher
+  let browser: Browser
+  let context: BrowserContext
+  let page: Page
+  let api: string
+  let secretKey: string
+  let receiver: ReturnType<typeof Bun.serve>
+  let site: ReturnType<typeof Bun.serve>
+  const received: Received[] = []
+  const requested: string[] = []
+  let sitePage = '<!doctype html><p>not ready</p>'
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
+    // Receivers check webhook-timestamp against their own clock: start the test clock at the real time.
+    h.clock.set(Date.now())
+    dispatcher = startDispatcher(h.deps)
+    h.deps.wake = () => dispatcher.wake()
+    h.app.listen({ port: 0, hostname: '127.0.0.1' })
+    api = `http://127.0.0.1:${h.app.server!.port}`
+    const ws = h.workspace('acme')
+    secretKey = ws.key
+    await createDeal(h.deps, ws.id, { title: 'Website redesign', value: '4800.00', currency: 'EUR', stage: 'proposal' })
+    await createDeal(h.deps, ws.id, { title: 'SEO retainer', value: 950, currency: 'EUR', stage: 'negotiation' })
+
+    receiver = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      async fetch(request) {
+        received.push({ headers: Object.fromEntries(request.headers), body: await request.text() })
+        return new Response('thanks', { status: 200 })
+      },
+    })
+    site = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch: () => new Response(sitePage, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+    })
+    browser = await launchChromium()
+    context = await browser.newContext({ viewport: DESKTOP })
+    context.on('request', (request) => void requested.push(request.url()))
+    page = await context.newPage()
+    page.on('dialog', (dialog) => void dialog.accept())
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await dispatcher?.stop()
+    receiver?.stop(true)
+    site?.stop(true)
+    await h?.app.stop()
+    h?.close()
+  })
+
+  /** Follows a main-navigation link and waits for its page. */
+  const visit = (label: string, path: string) => Promise.all([page.waitForURL(`${api}/dashboard${path}`), page.click(`nav >> text=${label}`)])
+
+  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-desktop.png`), fullPage: true })
+
+  test('sign in, create a key and a webhook, capture a lead from another origin, see its delivery, revoke the key', async () => {
+    await page.goto(`${api}/`)
+    await page.waitForURL(`${api}/dashboard/sign-in?next=%2Fdashboard`)
+    await shot('sign-in')
+    await page.fill('#key', 'ask_sk_wrong')
+    await page.click('button[type=submit]')
+    expect(await page.textContent('.notice.error')).toContain('That is not an askad key')
+    await page.fill('#key', secretKey)
+    await Promise.all([page.waitForURL(`${api}/dashboard`), page.click('button[type=submit]')])
+    const cookies = await context.cookies()
+    expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).toEqual([['askad_session', true, 'Strict', '/']])
+    expect(await page.evaluate(() => document.cookie)).toBe('')
+
+    // A publishable key for the site's origin; the one-time view carries the ready-to-paste form.
+    await visit('API keys', '/settings/api-keys')
+    await page.check('input[name=kind][value=publishable]')
+    expect(await page.isVisible('textarea[name=allowed_origins]')).toBe(true)
+    expect(await page.isVisible('input[name=scopes]')).toBe(false)
+    await page.fill('input[name=name]', 'Landing page')
+    await page.fill('textarea[name=allowed_origins]', `http://127.0.0.1:${site.port}`)
+    await page.click('#create-key button[type=submit]')
+    const key = (await page.textContent('#new-key'))!
+    expect(key).toStartWith('ask_pk_')
+    await shot('api-key-created')
+    sitePage = `<!doctype html><html><body><h1>Our site</h1>${(await page.textContent('#snippet-form'))!}</body></html>`
+    expect(sitePage).toContain(`${api}/api/v1/leads/capture?key=${key}`)
+
+    // A webhook endpoint on a local receiver, for lead.created.
+    await visit('Webhooks', '/settings/webhooks')
+    await page.fill('input[name=url]', `http://127.0.0.1:${receiver.port}/hooks`)
+    await page.fill('input[name=description]', 'CRM sync')
+    await page.check('input[name=events][value="lead.created"]')
+    await page.click('#create-webhook button[type=submit]')
+    const secret = (await page.textContent('#new-secret'))!
+    expect(secret).toStartWith('whsec_')
+    await shot('webhook-created')
+    await page.click('text=Continue to the endpoint')
+    const endpointUrl = page.url()
+
+    // The embed form, pasted into a page of another origin, submitted by a visitor.
+    const visitor = await context.newPage()
+    await visitor.goto(`http://127.0.0.1:${site.port}/contact.html`)
+    await visitor.fill('input[name=email]', 'visitor@example.com')
+    await visitor.fill('input[name=name]', 'Grace Hopper')
+    const [capture] = await Promise.all([
+      visitor.waitForResponse((r) => r.url().startsWith(`${api}/api/v1/leads/capture`)),
+      visitor.click('button[type=submit]'),
+    ])
+    expect(capture.status()).toBe(303)
+    await visitor.waitForLoadState()
+    expect(visitor.url()).toStartWith(`http://127.0.0.1:${site.port}/`)
+    await visitor.close()
+
+    await visit('Leads', '/leads')
+    expect(await page.textContent('main table')).toContain('visitor@example.com')
+    expect(await page.textContent('main table')).toContain('Grace Hopper')
+
+    // The dispatcher delivers lead.created; the endpoint's log shows the attempt.
+    const deadline = Date.now() + 10_000
+    while (received.length === 0 && Date.now() < deadline) await Bun.sleep(50)
+    expect(received).toHaveLength(1)
+    const event = new Webhook(secret).verify(received[0]!.body, received[0]!.headers) as { type: string; data: { lead: { email: string } } }
+    expect([event.type, event.data.lead.email]).toEqual(['lead.created', 'visitor@example.com'])
+    const delivery = page.locator('article.delivery[data-event-type="lead.created"]')
+    // The receiver has answered; the dispatcher records the outcome right after.
+    for (let tries = 0; tries < 50; tries++) {
+      await page.goto(endpointUrl)
+      if ((await delivery.locator('.badge').textContent()) === 'succeeded') break
+      await Bun.sleep(100)
+    }
+    expect(await delivery.locator('.badge').textContent()).toBe('succeeded')
+    expect(await delivery.locator('tbody tr').first().textContent()).toContain('200')
+    await shot('webhook-endpoint')
+
+    // Revoking the key: the row says so, and the site's form stops working.
+    await visit('API keys', '/settings/api-keys')
+    await page.click(`tr:has-text("Landing page") button:has-text("Revoke")`)
+    await page.waitForURL(`${api}/dashboard/settings/api-keys?done=revoked`)
+    expect(await page.textContent('tr:has-text("Landing page")')).toContain('revoked')
+    const refused = await fetch(`${api}/api/v1/leads/capture?key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"email":"late@example.com"}',
+    })
+    expect(refused.status).toBe(401)
+  }, 30_000)
+
+  test('every page renders at desktop and phone width without sideways scrolling, loading only from 127.0.0.1', async () => {
+    const pages = {
+      overview: '',
+      contacts: '/contacts',
+      leads: '/leads',
+      deals: '/deals',
+      'api-keys': '/settings/api-keys',
+      webhooks: '/settings/webhooks',
+      embed: '/embed',
+    }
+    for (const [viewport, label] of [
+      [DESKTOP, 'desktop'],
+      [PHONE, 'phone'],
+    ] as const) {
+      await page.setViewportSize(viewport)
+      for (const [name, path] of Object.entries(pages)) {
+        const response = await page.goto(`${api}/dashboard${path}`)
+        expect(response!.status()).toBe(200)
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
+        await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-${label}.png`), fullPage: true })
+      }
+    }
+    expect(requested.length).toBeGreaterThan(20)
+    expect(requested.filter((url) => !url.startsWith('http://127.0.0.1:'))).toEqual([])
+  }, 30_000)
+})

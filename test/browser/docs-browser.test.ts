@@ -1,0 +1,61 @@
+/**
+ * /docs in the system's headless Chromium (playwright-core, never a downloaded browser): the
+ * operation list renders, and every request the page makes goes to this server on 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser } from 'playwright-core'
+import { chromiumAvailable, launchChromium } from '../browser'
+import { createHarness, type Harness } from '../helpers'
+
+const hasChromium = chromiumAvailable('the /docs browser test')
+
+describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
+  let h: Harness
+  let browser: Browser
+  let origin: string
+
+  beforeAll(async () => {
+    h = createHarness()
+    h.app.listen({ hostname: '127.0.0.1', port: 0 })
+    origin = `http://127.0.0.1:${h.app.server!.port}`
+    browser = await launchChromium()
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await h?.app.stop(true)
+    h?.close()
+  })
+
+  test('renders the operation list from local assets only; no request leaves 127.0.0.1', async () => {
+    const page = await browser.newPage()
+    const requested: string[] = []
+    const problems: string[] = []
+    page.on('request', (request) => void requested.push(request.url()))
+    page.on('requestfailed', (request) => void problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`))
+    page.on('pageerror', (error) => void problems.push(`page error: ${error.message}`))
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`)
+    })
+    // Anything not aimed at our server is refused and recorded, so a stray CDN link fails loudly instead of hanging.
+    await page.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()))
+
+    await page.goto(`${origin}/docs`, { waitUntil: 'load' })
+    await page.getByText('Push a lead').first().waitFor({ timeout: 15_000 })
+    await page.waitForLoadState('networkidle')
+
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(10)
+    for (const summary of ['Push a lead', 'Health check']) expect(await page.getByText(summary).count()).toBeGreaterThan(0)
+    expect(await page.locator('.opblock-tag').allInnerTexts()).toEqual(
+      expect.arrayContaining([expect.stringContaining('Leads'), expect.stringContaining('Contacts')]),
+    )
+    // The bearer scheme is offered ("Authorize"), and the validator badge is absent.
+    expect(await page.locator('.btn.authorize').count()).toBe(1)
+    expect(await page.locator('.validator-badge, img[src*="validator"]').count()).toBe(0)
+
+    expect(requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([])
+    expect(requested).toContain(`${origin}/openapi.json`)
+    expect(problems).toEqual([])
+    await page.close()
+  }, 30_000)
+})

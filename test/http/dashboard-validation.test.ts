@@ -1,0 +1,85 @@
+/** Dashboard forms go through the API's own TypeBox models: what the API refuses, the dashboard refuses too, shown on the page. */
+import { afterAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { apiKeys, webhookEndpoints } from '../../src/db/schema'
+import { createHarness } from '../helpers'
+
+const ORIGIN = 'http://localhost'
+const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
+afterAll(() => h.close())
+
+function form(fields: Record<string, string | string[]>) {
+  const params = new URLSearchParams()
+  for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) params.append(k, one)
+  return params
+}
+
+async function signIn(key: string) {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }
+  const res = await h.request('POST', '/dashboard/sign-in', { rawBody: form({ key, next: '/dashboard' }), headers })
+  const cookie = res.headers.get('set-cookie')!.split(';')[0]!
+  const home = await (await h.request('GET', '/dashboard', { headers: { cookie } })).text()
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!
+  const send = (path: string, fields: Record<string, string | string[]> = {}) =>
+    h.request('POST', path, { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
+  const page = async (path: string) => (await h.request('GET', path, { headers: { cookie } })).text()
+  return { send, page }
+}
+
+const endpointsOf = (workspaceId: string) => h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.workspaceId, workspaceId)).all()
+
+describe('webhook forms', () => {
+  test('create: a 200 KB description and an unknown event are 422 on the page, and nothing is stored', async () => {
+    const ws = h.workspace()
+    const s = await signIn(ws.key)
+    const long = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', description: 'x'.repeat(200 * 1024) })
+    expect(long.status).toBe(422)
+    expect(long.headers.get('content-type')).toContain('text/html')
+    expect(await long.text()).toContain('/description')
+    const bogus = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['lead.created', 'bogus.event'] })
+    expect(bogus.status).toBe(422)
+    expect(await bogus.text()).toContain('/events/1')
+    expect(endpointsOf(ws.id)).toHaveLength(0)
+    expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', description: 'CRM', events: ['lead.created'] })).status).toBe(201)
+  })
+
+  test('edit: url, description and events change through the same model; bad values are 422 on the page', async () => {
+    const ws = h.workspace()
+    const s = await signIn(ws.key)
+    expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201)
+    const [endpoint] = endpointsOf(ws.id)
+    const base = `/dashboard/settings/webhooks/${endpoint!.id}`
+    expect(await s.page(base)).toContain(`action="${base}/edit"`)
+
+    const bad = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', description: 'y'.repeat(501), events: ['bogus.event'] })
+    expect(bad.status).toBe(422)
+    const text = await bad.text()
+    expect(text).toContain('/description')
+    expect(text).toContain('/events/0')
+    expect(endpointsOf(ws.id)[0]!.description).toBe('')
+
+    const ok = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
+    expect(ok.status).toBe(303)
+    expect(ok.headers.get('location')).toBe(`${base}?done=saved`)
+    expect(endpointsOf(ws.id)[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
+  })
+})
+
+describe('key form', () => {
+  test('an over-long name or an unknown scope is 422 on the page, and no key is minted', async () => {
+    const ws = h.workspace()
+    const s = await signIn(ws.key)
+    const before = h.db.select().from(apiKeys).where(eq(apiKeys.workspaceId, ws.id)).all().length
+    const long = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'n'.repeat(201) })
+    expect(long.status).toBe(422)
+    expect(await long.text()).toContain('/name')
+    const scope = await s.send('/dashboard/settings/api-keys', { kind: 'secret', scopes: ['leads:read', 'root:everything'] })
+    expect(scope.status).toBe(422)
+    expect(await scope.text()).toContain('root:everything')
+    const kind = await s.send('/dashboard/settings/api-keys', { kind: 'admin' })
+    expect(kind.status).toBe(422)
+    expect(await kind.text()).toContain('/kind')
+    expect(h.db.select().from(apiKeys).where(eq(apiKeys.workspaceId, ws.id)).all()).toHaveLength(before)
+    expect((await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'CRM', scopes: ['leads:read'] })).status).toBe(201)
+  })
+})
