@@ -1,10 +1,8 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
+import { LOG_LEVELS, type LogLevel } from './lib/logger'
 import { parseRanges } from './lib/client-ip'
 import { parseSecretKey } from './lib/secret-box'
 import type { AddressRanges } from './lib/ssrf'
-
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface RateLimitConfig {
   /** Bucket size: requests allowed in a burst. */

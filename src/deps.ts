@@ -5,7 +5,6 @@ import type { WriteDeps } from './db/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
-import type { DispatcherState } from './workers/dispatch-loop'
 
 /**
  * The part services need: storage (reads on `db`; writes only through the unit of work,
@@ -36,4 +35,11 @@ export interface AppDeps extends ServiceDeps {
   resolveHost?: HostResolver
   /** The webhook dispatcher's state for /healthz, when one runs in this process. */
   dispatcherState?: () => DispatcherState
+}
+
+/** The webhook dispatcher's state, as /healthz reports it. */
+export interface DispatcherState {
+  running: boolean
+  in_flight: number
+  last_error: string | null
 }

@@ -9,10 +9,11 @@ import { createSecretBox } from '../lib/secret-box'
 import { createLogger } from '../lib/logger'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { bootstrap } from '../modules/workspaces/service'
-import { writeProbe } from '../db/storage'
+import { storageProblem, writeProbe } from '../db/storage'
 import { startDispatcher } from '../workers/dispatcher'
 import { CliError } from './output'
 import { startRetention } from '../workers/retention'
+import { sqliteEngine } from '../db/engine'
 import { VERSION } from '../version'
 
 /**
@@ -29,13 +30,21 @@ const SHUTDOWN_GRACE_MS = 8_000
 export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
   // Start-up may wait for the lock (nodes starting together, a CLI command); serving must not.
-  const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
+  const db = openForServing(config.dbPath)
   refuseUnwritable(db, config.dbPath)
   migrate(db)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
   assertSecretKeyFits(db, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
-  const deps: AppDeps = { db, config, clock: systemClock, logger, wake: () => dispatcher.wake(), dispatcherState: () => dispatcher.state() }
+  const deps: AppDeps = {
+    db,
+    engine: sqliteEngine(db),
+    config,
+    clock: systemClock,
+    logger,
+    wake: () => dispatcher.wake(),
+    dispatcherState: () => dispatcher.state(),
+  }
   const dispatcher = startDispatcher(deps)
 
   const boot = bootstrap({ db, clock: systemClock }, config.bootstrapKey)
@@ -81,6 +90,17 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
 }
 
 /** A server that cannot save would answer every write with 503 while looking alive: refuse to start instead. */
+/** Opens the database; a file (or folder) askad cannot write is a clear refusal, not SQLite's raw words. */
+function openForServing(dbPath: string): Db {
+  try {
+    return openDb(dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
+  } catch (error) {
+    const problem = storageProblem(error)
+    if (!problem) throw error
+    throw new CliError(`cannot serve from ${dbPath}: the database cannot take writes (${problem.cause}). ${problem.detail}`)
+  }
+}
+
 function refuseUnwritable(db: Db, dbPath: string): void {
   const probe = writeProbe(db)
   if (probe.writable) return

@@ -22,6 +22,7 @@ import { requireScope } from '../plugins/auth'
 import { formParser } from '../plugins/body'
 import { FORM_PARSER } from '../plugins/route-table'
 import { clientIpOf, routedPath } from '../plugins/request-context'
+import { assetResponse, contentSecurityPolicy } from '../plugins/web-page'
 import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
 import { CSRF_FIELD, clearedCookie, createSignInLimiter, csrfMatches, readCookie, sameOrigin, sessionCookie, SESSION_COOKIE } from './guard'
@@ -36,17 +37,8 @@ import { overviewPage } from './pages/overview'
 import { signInPage } from './pages/sign-in'
 import { endpointPage, secretOnce, webhooksPage, type EndpointForm } from './pages/webhooks'
 
-/** Pages load nothing from anywhere but this server, and no other site may frame them. */
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+/** Pages load nothing from anywhere but this server, no other site may frame them, and forms post only here. */
+const CSP = contentSecurityPolicy({ 'form-action': "'self'" })
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -57,8 +49,6 @@ const PAGE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
 }
-
-const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable'
 
 /** Keeps dashboard routes out of the OpenAPI document. */
 const HIDDEN = { detail: { hide: true } }
@@ -209,16 +199,8 @@ export const dashboard = (deps: AppDeps) => {
         if (!sameOrigin(request)) return forbidden('This request did not come from a page of this dashboard.')
       })
       .get('/', () => redirect(BASE), HIDDEN)
-      .get(
-        `${ASSETS}/dashboard.css`,
-        () => new Response(css, { headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }),
-        HIDDEN,
-      )
-      .get(
-        `${ASSETS}/dashboard.js`,
-        () => new Response(script, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE_CONTROL } }),
-        HIDDEN,
-      )
+      .get(`${ASSETS}/dashboard.css`, () => assetResponse(css, 'text/css; charset=utf-8'), HIDDEN)
+      .get(`${ASSETS}/dashboard.js`, () => assetResponse(script, 'text/javascript; charset=utf-8'), HIDDEN)
       .get(
         `${BASE}/sign-in`,
         async ({ request, query }) => {

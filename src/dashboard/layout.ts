@@ -1,6 +1,6 @@
 /** The page shell (head, navigation, notices) and the small view helpers every page shares. */
 import type { Page } from '../lib/pagination'
-import { VERSION } from '../version'
+import { assetUrl } from '../plugins/web-page'
 import { CSRF_FIELD } from './guard'
 import { html, type Html, type Interpolation } from './html'
 
@@ -8,7 +8,7 @@ export const BASE = '/dashboard'
 export const ASSETS = `${BASE}/assets`
 export const KEYS_PATH = `${BASE}/settings/api-keys`
 export const WEBHOOKS_PATH = `${BASE}/settings/webhooks`
-const asset = (name: string) => `${ASSETS}/${name}?v=${encodeURIComponent(VERSION)}`
+const asset = (name: string) => assetUrl(ASSETS, name)
 
 /** What every signed-in page knows about its viewer. */
 export interface Viewer {

@@ -7,8 +7,8 @@ import type { apiKeys } from './schema'
 /** An API key row (hash only, never the key). */
 export type ApiKey = typeof apiKeys.$inferSelect
 
-/** Why a presented key was refused. */
-export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
+export type { AuthFailure } from '../errors/messages'
+import type { AuthFailure } from '../errors/messages'
 
 /** Checks a presented key ('' when none); wired in app.ts to the api-keys module's `authenticateKey`. */
 export type Authenticate = (presented: string) => { key: ApiKey } | { failure: AuthFailure }

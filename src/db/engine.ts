@@ -23,14 +23,10 @@ export interface StorageEngine {
   writeBatched<T>(work: (tx: Tx) => T): Promise<T>
 }
 
-const engines = new WeakMap<Db, StorageEngine>()
-
-/** The SQLite engine of a connection: group commit and asynchronous lock waits (group-commit.ts). */
+/**
+ * The SQLite engine of a connection: group commit and asynchronous lock waits (group-commit.ts).
+ * Stateless itself: the commit queue belongs to the connection, so every engine of one `db` shares it.
+ */
 export function sqliteEngine(db: Db): StorageEngine {
-  let engine = engines.get(db)
-  if (!engine) {
-    engine = { write: (work) => commitAlone(db, work), writeBatched: (work) => groupCommit(db, work) }
-    engines.set(db, engine)
-  }
-  return engine
+  return { write: (work) => commitAlone(db, work), writeBatched: (work) => groupCommit(db, work) }
 }

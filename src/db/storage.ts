@@ -50,11 +50,6 @@ export function storageProblem(error: unknown): StorageProblem | null {
   return cause && { cause, detail: DETAILS[cause], retryAfter: RETRY_AFTER_SECONDS[cause] }
 }
 
-/** A storage problem raised by askad itself (a write that waited its bound for the lock). */
-export function lockTimeout(): StorageProblem {
-  return { cause: 'locked', detail: DETAILS.locked, retryAfter: RETRY_AFTER_SECONDS.locked }
-}
-
 interface StorageState {
   /** The current episode: its problem, when it began, and when a write last failed. */
   failure: { problem: StorageProblem; since: number; at: number } | null

@@ -30,6 +30,8 @@ export interface WriteDeps {
   wake: () => void
   /** A request's pending Idempotency-Key answer: stored with the work's result inside its transaction. */
   storeAnswer?: StoreAnswer
+  /** The storage engine writes go through (db/engine.ts); another engine plugs in here. */
+  engine?: StorageEngine
 }
 
 /** Runs `work` in a write transaction of its own; resolves with its result after the commit. */
@@ -42,8 +44,9 @@ export function writeBatched<T>(deps: WriteDeps, work: Work<T>): Promise<T> {
   return run(deps, work, engineOf(deps), true)
 }
 
+/** The deps' storage engine; SQLite on `deps.db` when none is given (the embedded default, and tests). */
 function engineOf(deps: WriteDeps): StorageEngine {
-  return sqliteEngine(deps.db)
+  return deps.engine ?? sqliteEngine(deps.db)
 }
 
 async function run<T>(deps: WriteDeps, work: Work<T>, engine: StorageEngine, batched = false): Promise<T> {

@@ -1,5 +1,7 @@
 /** What a refused key is told, by the API and at the dashboard's sign-in, in one table so the two never drift apart. */
-import type { AuthFailure } from '../db/api-key'
+
+/** Why a presented key was refused. */
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired'
 
 /** Why a sign-in can fail beyond the key itself: the dashboard needs a secret key with keys:manage. */
 export type SignInFailure = AuthFailure | 'publishable' | 'scope'

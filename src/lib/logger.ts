@@ -1,5 +1,8 @@
 /** One JSON object per line on stdout; nothing below the configured level. */
-import type { LogLevel } from '../config'
+
+/** Log levels, quietest last. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 

@@ -12,6 +12,7 @@ import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../errors'
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
 import { POST_PROBLEMS, Problem, PROBLEM_REF } from '../errors/openapi'
 import { VERSION } from '../version'
+import { assetResponse, assetUrl, contentSecurityPolicy } from './web-page'
 import { API_PREFIX } from '../lib/api-prefix'
 import { acceptsForms } from './route-table'
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
@@ -21,21 +22,8 @@ const DOCS_PATH = '/docs'
 const OPENAPI_PATH = '/openapi.json'
 const ASSETS_PATH = `${DOCS_PATH}/assets`
 
-/** Assets change only with a release; the version in their URL lets browsers keep them for a year. */
-const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable'
-
-/** Nothing on the docs page may load from, or send to, anywhere but this server. */
-const DOCS_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+/** Nothing on the docs page may load from, or send to, anywhere but this server; Swagger UI needs inline styles and fonts. */
+const DOCS_CSP = contentSecurityPolicy({ 'style-src': "'self' 'unsafe-inline'", 'font-src': "'self'" })
 
 /** Swagger UI settings: no validator badge (it calls validator.swagger.io), our document, nothing remote. */
 const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
@@ -57,7 +45,7 @@ const ASSETS: Record<string, { body: () => Blob | string; type: string }> = {
   'init.js': { body: () => INIT_SCRIPT, type: 'text/javascript; charset=utf-8' },
 }
 
-const asset = (name: keyof typeof ASSETS & string) => `${ASSETS_PATH}/${name}?v=${encodeURIComponent(VERSION)}`
+const asset = (name: keyof typeof ASSETS & string) => assetUrl(ASSETS_PATH, name)
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -280,9 +268,7 @@ export const docs = () => {
         // Own keys only: `constructor` or `__proto__` must be a 404, not Object.prototype's members.
         const found = Object.hasOwn(ASSETS, params.name) ? ASSETS[params.name] : undefined
         if (!found) throw new ApiError('not_found', `No docs asset named '${params.name}'.`)
-        return new Response(found.body(), {
-          headers: { 'content-type': found.type, 'cache-control': ASSET_CACHE_CONTROL, 'x-content-type-options': 'nosniff' },
-        })
+        return assetResponse(found.body(), found.type)
       },
       hidden,
     )

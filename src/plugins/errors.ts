@@ -2,9 +2,32 @@
 import { Elysia, ValidationError } from 'elysia'
 import { firstReport, recordStorageFailure, storageProblem } from '../db/storage'
 import type { AppDeps } from '../deps'
-import { ApiError, type ErrorCode, ERROR_CODES, type FieldError } from '../errors'
-import { problemResponse, validationErrors } from '../errors/problem'
+import { ApiError, type ErrorCode, ERROR_CODES, type FieldError, problemType } from '../errors'
+import { describeValueError } from '../errors/problem'
+import { redactKeys } from '../lib/keys'
 import { requestContext } from './request-context'
+
+const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** An RFC 9457 problem-details response for a code; headers already set on the request's context are merged by Elysia. */
+function problemResponse(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[], headers?: Record<string, string>): Response {
+  const { status, title } = ERROR_CODES[code]
+  // Details may quote the input; a key pasted into the wrong field must not be echoed back.
+  const safeErrors = errors?.map((e) => ({ path: redactKeys(e.path), message: redactKeys(e.message) }))
+  const body = { type: problemType(code), title, status, detail: redactKeys(detail), request_id: requestId, ...(safeErrors ? { errors: safeErrors } : {}) }
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers } })
+}
+
+/** Elysia's validation error as field errors: a JSON Pointer for the body, `query.<name>` and the like elsewhere. */
+function validationErrors(error: ValidationError): FieldError[] {
+  const where = error.type === 'body' ? '' : `${error.type}.`
+  return error.all.map((e) => {
+    const path = 'path' in e ? e.path : ''
+    const message = 'message' in e ? describeValueError(e) : 'is invalid'
+    if (where) return { path: `${where}${path.replace(/^\//, '').replaceAll('/', '.')}`, message }
+    return { path: path || '/', message }
+  })
+}
 
 /** The problem answer to a request, its status noted on the request's context for the access log and metrics. */
 function answer(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {

@@ -3,6 +3,7 @@
  * Woken at once after commits that queue deliveries; a timer covers retries and lease expiries.
  * Logs its errors and never dies; stops with a bounded grace, releasing the leases it cuts off.
  */
+import type { DispatcherState } from '../deps'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
 import type { ClaimedJob, NextWake } from './claim'
@@ -45,12 +46,6 @@ export interface Dispatcher {
   stop(graceMs?: number): Promise<void>
   /** What /healthz reports: attempts in flight, and the last error of the loop (e.g. a locked database) if it has not worked since. */
   state(): DispatcherState
-}
-
-export interface DispatcherState {
-  running: boolean
-  in_flight: number
-  last_error: string | null
 }
 
 /** Frees dead processes' leases, then runs the loop over `stages` until stopped. */

@@ -7,7 +7,6 @@
 import type { AppDeps } from '../deps'
 import { createSecretBox } from '../lib/secret-box'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
-import { allowedRanges } from '../modules/webhooks/service'
 import { VERSION } from '../version'
 import { createClaimer, defaultOwner } from './claim'
 import { runDispatchLoop, type Dispatcher, type DispatchStages } from './dispatch-loop'
@@ -15,7 +14,8 @@ import { prepareAttempt } from './prepare'
 import { createRecorder } from './recorder'
 import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type TcpProbe } from './send-attempt'
 
-export type { Dispatcher, DispatcherState } from './dispatch-loop'
+export type { DispatcherState } from '../deps'
+export type { Dispatcher } from './dispatch-loop'
 
 /** Attempts in flight in this process. */
 export const MAX_IN_FLIGHT = 50
@@ -57,7 +57,7 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
     fetch: options.fetch ?? fetch,
     // Read at each attempt: tests swap the harness's resolver after the dispatcher started.
     resolveHost: ((host) => (options.resolveHost ?? deps.resolveHost ?? systemResolver)(host)) satisfies HostResolver,
-    allow: allowedRanges(deps),
+    allow: deps.config.webhookAllowCidrs,
     timeoutMs: options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS,
     connectTimeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     connect: options.connect ?? tcpProbe,

@@ -53,32 +53,36 @@ describe('another process holds the write lock', () => {
 })
 
 describe('a database the server cannot write', () => {
-  test('refuses to start with a clear message and exit code ≠ 0 (read-only file, running as an unprivileged user)', async () => {
-    const target = await startLockTarget()
-    dirs.push(target.dir)
-    await target.server.stop()
-    // Root ignores file modes, so the server runs as nobody; the folder stays writable (it can create -wal/-shm), the file is not.
-    chmodSync(target.dir, 0o777)
-    chmodSync(target.dbPath, 0o444)
-    rmSync(`${target.dbPath}-wal`, { force: true })
-    rmSync(`${target.dbPath}-shm`, { force: true })
-    const proc = Bun.spawn(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(ROOT, 'src', 'index.ts'), 'serve'], {
-      cwd: target.dir,
-      env: { PATH: process.env.PATH ?? '', HOME: '/tmp', PORT: '0', HOST: '127.0.0.1', ASKAD_DB: target.dbPath },
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 8_000)
-    const code = await proc.exited
-    clearTimeout(timer)
-    const stderr = await new Response(proc.stderr).text()
-    const stdout = await new Response(proc.stdout).text()
-    expect(stdout).not.toContain('listening on')
-    expect(code).not.toBe(0)
-    expect(code).not.toBeNull()
-    expect(stderr).toMatch(/read-only/)
-    expect(stderr).toContain(target.dbPath)
-  }, 20_000)
+  for (const [what, folderMode] of [
+    ['read-only file in a writable folder', 0o777],
+    ['read-only file in a read-only folder', 0o755],
+  ] as const)
+    test(`refuses to start with a clear message and exit code ≠ 0 (${what}, running as an unprivileged user)`, async () => {
+      const target = await startLockTarget()
+      dirs.push(target.dir)
+      await target.server.stop()
+      // Root ignores file modes, so the server runs as nobody.
+      chmodSync(target.dir, folderMode)
+      chmodSync(target.dbPath, 0o444)
+      rmSync(`${target.dbPath}-wal`, { force: true })
+      rmSync(`${target.dbPath}-shm`, { force: true })
+      const proc = Bun.spawn(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(ROOT, 'src', 'index.ts'), 'serve'], {
+        cwd: target.dir,
+        env: { PATH: process.env.PATH ?? '', HOME: '/tmp', PORT: '0', HOST: '127.0.0.1', ASKAD_DB: target.dbPath },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      })
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 8_000)
+      const code = await proc.exited
+      clearTimeout(timer)
+      const stderr = await new Response(proc.stderr).text()
+      const stdout = await new Response(proc.stdout).text()
+      expect(stdout).not.toContain('listening on')
+      expect(code).not.toBe(0)
+      expect(code).not.toBeNull()
+      expect(stderr).toMatch(/read-only/)
+      expect(stderr).toContain(target.dbPath)
+    }, 20_000)
 })
 
 describe('storage errors at run time are 503 problems, and health reports them', () => {

@@ -12,7 +12,7 @@ const DEFAULT_CAPTURE_SOURCE = 'website'
 const PERSON_FIELDS = new Set(['email', 'phone', 'first_name', 'last_name', 'name', 'source', 'metadata'])
 
 /** What the request itself tells about where a submission came from. */
-export interface RequestContext {
+export interface SubmissionOrigin {
   ip: string
   userAgent: string | null
   referrer: string | null
@@ -55,7 +55,7 @@ function captureMetadata(body: CaptureBody): Record<string, unknown> {
 }
 
 /** The context stored with the lead: client IP, user agent, referrer, page URL and every utm_* field. */
-function captureContext(body: CaptureBody, request: RequestContext): Record<string, unknown> {
+function captureContext(body: CaptureBody, request: SubmissionOrigin): Record<string, unknown> {
   const context: Record<string, unknown> = {
     ip: request.ip,
     user_agent: request.userAgent,
@@ -70,7 +70,7 @@ function captureContext(body: CaptureBody, request: RequestContext): Record<stri
 }
 
 /** Stores a captured submission as a lead through the one lead service. */
-export function captureLead(deps: LeadDeps, workspaceId: string, body: CaptureBody, request: RequestContext): Promise<Lead> {
+export function captureLead(deps: LeadDeps, workspaceId: string, body: CaptureBody, request: SubmissionOrigin): Promise<Lead> {
   const email = text(body.email)?.trim()
   if (!email) throw invalid('/email', 'is required')
   const name = text(body.name)

@@ -1,6 +1,5 @@
 /** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
 import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
-import type { Db } from '../../db/client'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import type { DbOrTx } from '../../db/tx'
@@ -13,7 +12,7 @@ import { singleLine } from '../../lib/text'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateSecret } from '../../lib/signing'
-import { checkUrl, systemResolver, urlProblem, type AddressRanges } from '../../lib/ssrf'
+import { checkUrl, systemResolver, urlProblem } from '../../lib/ssrf'
 import { createSecretBox, type SecretBox } from '../../lib/secret-box'
 import { sealHeaders } from './at-rest'
 
@@ -46,11 +45,6 @@ const RESERVED_HEADERS = new Set([
   'proxy-authorization',
 ])
 
-/** The allow-list of the SSRF guard, from ASKAD_WEBHOOK_ALLOW_CIDRS. */
-export function allowedRanges(deps: Pick<AppDeps, 'config'>): AddressRanges {
-  return deps.config.webhookAllowCidrs
-}
-
 /** Seals secrets and header values with ASKAD_SECRET_KEY, when set. */
 function box(deps: Pick<AppDeps, 'config'>): SecretBox {
   return createSecretBox(deps.config.secretKey)
@@ -59,7 +53,7 @@ function box(deps: Pick<AppDeps, 'config'>): SecretBox {
 async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
   const problem = urlProblem(url)
   if (problem) throw invalid('/url', problem)
-  const check = await checkUrl(url, allowedRanges(deps), deps.resolveHost ?? systemResolver)
+  const check = await checkUrl(url, deps.config.webhookAllowCidrs, deps.resolveHost ?? systemResolver)
   if (!check.ok) throw invalid('/url', check.message)
 }
 
@@ -83,13 +77,8 @@ function normaliseHeaders(headers: Record<string, string>): Record<string, strin
   return out
 }
 
-export interface EndpointInput {
-  url?: string
-  events?: string[]
-  description?: string
-  enabled?: boolean
-  headers?: Record<string, string>
-}
+/** What creating or changing an endpoint takes: the API's own body models, so the two cannot drift apart. */
+export type EndpointInput = WebhookModel.patchBody
 
 /** 422 when the workspace already has as many endpoints as ASKAD_WEBHOOK_MAX_ENDPOINTS allows. */
 function assertRoomForEndpoint(db: DbOrTx, limit: number, workspaceId: string): void {
@@ -100,11 +89,7 @@ function assertRoomForEndpoint(db: DbOrTx, limit: number, workspaceId: string): 
 }
 
 /** Creates an endpoint after the SSRF check, within the per-workspace limit; returns it with its secret, which is never shown again. */
-export async function createEndpoint(
-  deps: AppDeps,
-  workspaceId: string,
-  input: EndpointInput & { url: string },
-): Promise<{ endpoint: Endpoint; secret: string }> {
+export async function createEndpoint(deps: AppDeps, workspaceId: string, input: WebhookModel.createBody): Promise<{ endpoint: Endpoint; secret: string }> {
   assertRoomForEndpoint(deps.db, deps.config.webhookMaxEndpoints, workspaceId)
   await assertUrlAllowed(deps, input.url)
   const now = deps.clock.now()
@@ -135,7 +120,7 @@ export async function createEndpoint(
 }
 
 /** An endpoint of the workspace, or 404. */
-export function getEndpoint({ db }: ReadDeps, workspaceId: string, id: string): Endpoint {
+export function getEndpoint({ db }: { db: DbOrTx }, workspaceId: string, id: string): Endpoint {
   const endpoint = db
     .select()
     .from(webhookEndpoints)
@@ -189,10 +174,11 @@ export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id:
 
 /** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
 export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Promise<{ endpoint: Endpoint; secret: string }> {
-  const current = getEndpoint(deps, workspaceId, id)
   const now = deps.clock.now()
   const secret = generateSecret()
   return write(deps, (tx) => {
+    // Read in the same transaction: a concurrent rotation or deletion cannot slip in between.
+    const current = getEndpoint({ db: tx }, workspaceId, id)
     const endpoint = tx
       .update(webhookEndpoints)
       .set({ secret: box(deps).seal(secret), previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
@@ -215,7 +201,7 @@ export function sendTestEvent(deps: ServiceDeps, workspaceId: string, id: string
   return write(deps, (_tx, emit) => emit.test(workspaceId, endpoint.id, { endpoint_id: endpoint.id, message: 'This is a test event sent from askad.' }, now))
 }
 
-function getDelivery(db: Db, endpoint: Endpoint, deliveryId: string): Delivery {
+function getDelivery(db: DbOrTx, endpoint: Endpoint, deliveryId: string): Delivery {
   const delivery = db
     .select()
     .from(webhookDeliveries)
@@ -271,13 +257,14 @@ function requeue(now: number) {
 
 /** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
 export function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string) {
-  const endpoint = getEndpoint(deps, workspaceId, endpointId)
-  assertEnabled(endpoint)
-  const delivery = getDelivery(deps.db, endpoint, deliveryId)
   const now = deps.clock.now()
-  if (delivery.leaseUntil !== null && delivery.leaseUntil > now)
-    throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
   return write(deps, (tx, emit) => {
+    // Checked in the transaction that requeues: a dispatcher cannot lease the delivery in between.
+    const endpoint = getEndpoint({ db: tx }, workspaceId, endpointId)
+    assertEnabled(endpoint)
+    const delivery = getDelivery(tx, endpoint, deliveryId)
+    if (delivery.leaseUntil !== null && delivery.leaseUntil > now)
+      throw new ApiError('conflict', `Delivery '${deliveryId}' has an attempt in flight; try again shortly.`)
     const updated = tx.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning().get()!
     emit.due()
     return deliveryDetails(tx, [updated])(updated)
