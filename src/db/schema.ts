@@ -1,5 +1,6 @@
 /** Drizzle schema: every table of askad. Times are Unix milliseconds; money is integer minor units. */
 import { sql } from 'drizzle-orm'
+import { KEY_KINDS } from '../lib/keys'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 const json = <T>(name: string) => text(name, { mode: 'json' }).$type<T>()
@@ -31,7 +32,7 @@ export const apiKeys = sqliteTable(
     workspaceId: text('workspace_id')
       .notNull()
       .references(() => workspaces.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['secret', 'publishable'] }).notNull(),
+    kind: text('kind', { enum: KEY_KINDS }).notNull(),
     name: text('name').notNull(),
     prefix: text('prefix').notNull(),
     hash: text('hash').notNull().unique(),

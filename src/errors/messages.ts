@@ -34,5 +34,13 @@ export const SECRET_KEY_IN_PAGE =
   "Secret keys (ask_sk_…) are not accepted in '?key=' or the '_key' form field, where proxy logs and browser history keep them; " +
   "send a secret key only as 'Authorization: Bearer …' from a server, or use a publishable key (ask_pk_…) in a page."
 
+/** A secret key on a request from another site's page. */
+export const SECRET_KEY_FROM_BROWSER = 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.'
+
+/** A valid key without the scope a route needs. */
+export function missingScope(scope: string): string {
+  return `This API key lacks the scope '${scope}' needed here.`
+}
+
 /** A key missing from a capture request, which may carry it in three places. */
 export const NO_CAPTURE_KEY = "No API key. Send a publishable key (ask_pk_…) as 'Authorization: Bearer …', as '?key=' in the URL or as form field '_key'."

@@ -9,7 +9,9 @@ const CHECKSUM_LENGTH = 6
 /** Characters of the random part shown in listings after the kind prefix. */
 const DISPLAY_CHARS = 4
 
-export type KeyKind = 'secret' | 'publishable'
+/** The two kinds of key, after Stripe: secret (servers) and publishable (pages). The schema takes its enum from here. */
+export const KEY_KINDS = ['secret', 'publishable'] as const
+export type KeyKind = (typeof KEY_KINDS)[number]
 
 const KIND_PREFIX: Record<KeyKind, string> = { secret: 'ask_sk_', publishable: 'ask_pk_' }
 /** How every secret key starts; such a key must never travel in a URL or a page. */

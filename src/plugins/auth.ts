@@ -20,7 +20,7 @@ import type { Auth, Authenticate } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../errors'
-import { API_AUTH_FAILURES, NOT_GATED, SECRET_KEY_IN_PAGE } from '../errors/messages'
+import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE } from '../errors/messages'
 import type { Scope } from '../lib/scopes'
 import { SECRET_KEY_PREFIX } from '../lib/keys'
 import { createRateLimits } from './rate-limit'
@@ -72,7 +72,7 @@ export function authenticate(check: Authenticate, request: Request, presented: s
   limits.authenticated(key)
   const origin = request.headers.get('origin')
   if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
-    throw new ApiError('forbidden', 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.')
+    throw new ApiError('forbidden', SECRET_KEY_FROM_BROWSER)
   }
   const auth = { key, workspaceId: key.workspaceId }
   context.auth = auth
@@ -104,7 +104,7 @@ export function authenticateFromPage(check: Authenticate, request: Request, pres
 /** Throws 403 unless the request's key holds the scope. */
 export function requireScope(auth: Auth, scope: Scope): void {
   if (!auth.key.scopes.includes(scope)) {
-    throw new ApiError('insufficient_scope', `This API key lacks the scope '${scope}' needed here.`)
+    throw new ApiError('insufficient_scope', missingScope(scope))
   }
 }
 

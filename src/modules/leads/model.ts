@@ -55,7 +55,7 @@ export namespace LeadModel {
     context: t.Union([t.Record(t.String(), t.Unknown()), t.Null()], {
       description: 'Browser capture context (IP, user agent, referrer, page URL, UTM); null for inbound.',
     }),
-    status: t.String({ enum: ['new', 'converted'] }),
+    status: t.String({ enum: [...leads.status.enumValues] }),
     deal_id: t.Union([t.String(), t.Null()], { description: 'The deal it was converted into.' }),
     converted_at: t.Union([t.String({ format: 'date-time' }), t.Null()]),
     created_at: t.String({ format: 'date-time' }),
