@@ -1,6 +1,6 @@
 /** What the app and its services are built from; tests pass their own clock, logger and fetch. */
 import type { Config } from './config'
-import type { Db } from './db/client'
+import type { Db, DbOrTx } from './db/client'
 import type { WriteDeps } from './db/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
@@ -24,6 +24,11 @@ export interface ServiceDeps extends WriteDeps {
 
 /** What a service function that only reads needs; any deps will do. */
 export type ReadDeps = Pick<ServiceDeps, 'db'>
+
+/** What a look-up that also runs inside a unit of work needs: the database or the running transaction. */
+export interface QueryDeps {
+  db: DbOrTx
+}
 
 /** What synchronous start-up and CLI services need (workspaces, bootstrap, key checks): storage and time, no dispatcher. */
 export type ClockDeps = Pick<ServiceDeps, 'db' | 'clock'>

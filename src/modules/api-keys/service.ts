@@ -1,4 +1,6 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { withoutBusyWait } from '../../db/client'
 import type { DbOrTx } from '../../db/tx'
@@ -169,14 +171,8 @@ export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageReq
 }
 
 /** A key of the workspace, else 404 (also for another workspace's id). */
-export function getKey({ db }: ReadDeps, workspaceId: string, id: string): ApiKey {
-  const row = db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)))
-    .get()
-  if (!row) throw notFound('API key', id)
-  return row
+export function getKey({ db }: QueryDeps, workspaceId: string, id: string): ApiKey {
+  return rowInWorkspace(db, apiKeys, workspaceId, id, 'API key')
 }
 
 /** Every key of a workspace, newest first, unpaged (the CLI and the dashboard show them all). */

@@ -51,7 +51,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeCampaign(getCampaign(deps.db, auth.workspaceId, params.id)), {
+    .get('/:id', ({ params, auth }) => serializeCampaign(getCampaign(deps, auth.workspaceId, params.id)), {
       scope: 'campaigns:read',
       params: CampaignModel.params,
       response: { 200: CampaignModel.campaign, ...problems(...AUTH_ERRORS, 404) },

@@ -4,14 +4,16 @@
  * and the events share one BEGIN IMMEDIATE transaction, so racing updates cannot both see a
  * threshold as not yet crossed.
  */
-import { and, eq } from 'drizzle-orm'
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
+import { eq } from 'drizzle-orm'
 import { rowidPage } from '../../db/rowid-page'
 import { campaigns } from '../../db/schema'
-import type { DbOrTx, Tx } from '../../db/tx'
+import type { Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
 import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { ApiError, invalid, notFound } from '../../errors'
+import { ApiError, invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { singleLine } from '../../lib/text'
 import { formatMoney, parseMoney, parseCurrency } from '../../lib/money'
@@ -61,14 +63,8 @@ function crossThresholds(tx: Tx, emit: Emit, now: number, campaign: Campaign): C
 }
 
 /** The workspace's campaign, else 404 (also for another workspace's id). */
-export function getCampaign(db: DbOrTx, workspaceId: string, id: string): Campaign {
-  const row = db
-    .select()
-    .from(campaigns)
-    .where(and(eq(campaigns.workspaceId, workspaceId), eq(campaigns.id, id)))
-    .get()
-  if (!row) throw notFound('campaign', id)
-  return row
+export function getCampaign({ db }: QueryDeps, workspaceId: string, id: string): Campaign {
+  return rowInWorkspace(db, campaigns, workspaceId, id, 'campaign')
 }
 
 /** Creates a campaign with no spend yet. */
@@ -114,7 +110,7 @@ export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: strin
   if (body.budget !== undefined) changes.budgetMinor = parseBudget(body.budget)
   if (body.spend_thresholds !== undefined) changes.spendThresholdsMinor = parseThresholds(body.spend_thresholds)
   return write(deps, (tx, emit) => {
-    getCampaign(tx, workspaceId, id)
+    getCampaign({ db: tx }, workspaceId, id)
     const updated = tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning().get()!
     return crossThresholds(tx, emit, now, updated)
   })
@@ -134,7 +130,7 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
   const total = body.total === undefined ? null : parseMoney(body.total, '/total')
   const now = deps.clock.now()
   return write(deps, (tx, emit) => {
-    const current = getCampaign(tx, workspaceId, id)
+    const current = getCampaign({ db: tx }, workspaceId, id)
     const spend = amount === null ? total! : current.spendMinor + amount
     if (spend < current.spendMinor) {
       throw new ApiError(

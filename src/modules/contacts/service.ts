@@ -1,4 +1,6 @@
 /** Contacts: the people behind leads, deduplicated per workspace by email, else phone. */
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
 import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm'
 import { placeholders, prepared } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
@@ -8,7 +10,7 @@ import { write } from '../../db/unit-of-work'
 import type { ContactModel } from './model'
 import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
-import { ApiError, invalid, notFound } from '../../errors'
+import { ApiError, invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { checkContactMetadata, mergeLeadMetadata, mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
@@ -166,19 +168,13 @@ function insertContact(tx: DbOrTx) {
 }
 
 /** One contact of the workspace; 404 for any other id. */
-export function getContact(db: DbOrTx, workspaceId: string, id: string): Contact {
-  const row = db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id)))
-    .get()
-  if (!row) throw notFound('contact', id)
-  return row
+export function getContact({ db }: QueryDeps, workspaceId: string, id: string): Contact {
+  return rowInWorkspace(db, contacts, workspaceId, id, 'contact')
 }
 
 /** A contact with its newest leads (summarised) and deals, for the detail view. */
 export function getContactDetail({ db }: ReadDeps, workspaceId: string, id: string) {
-  const contact = getContact(db, workspaceId, id)
+  const contact = getContact({ db }, workspaceId, id)
   const recentLeads = db
     .select()
     .from(leads)
@@ -223,7 +219,7 @@ export function updateContact(deps: ServiceDeps, workspaceId: string, id: string
   const email = patch.email === undefined ? undefined : parseEmail(patch.email, '/email')
   const phone = patch.phone === undefined ? undefined : parsePhone(patch.phone, '/phone')
   return write(deps, (tx) => {
-    const current = getContact(tx, workspaceId, id)
+    const current = getContact({ db: tx }, workspaceId, id)
     const next = {
       firstName: patch.firstName === undefined ? current.firstName : clean(patch.firstName, '/first_name'),
       lastName: patch.lastName === undefined ? current.lastName : clean(patch.lastName, '/last_name'),

@@ -55,7 +55,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeDeal(getDeal(deps.db, auth.workspaceId, params.id)), {
+    .get('/:id', ({ params, auth }) => serializeDeal(getDeal(deps, auth.workspaceId, params.id)), {
       scope: 'deals:read',
       params: DealModel.idParams,
       response: { 200: DealModel.deal, ...problems(...AUTH_ERRORS, 404) },

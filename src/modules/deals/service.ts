@@ -2,6 +2,8 @@
  * Deals: an opportunity with a value in exact money, moved through six stages. Entering `won`
  * or `lost` from another stage is a close and emits `deal.closed` in the same transaction.
  */
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
 import { and, eq } from 'drizzle-orm'
 import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
@@ -10,7 +12,7 @@ import { write, type Emit } from '../../db/unit-of-work'
 import type { DealModel } from './model'
 import type { ReadDeps, ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { invalid, notFound } from '../../errors'
+import { invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { checkMetadata, mergeMetadata } from '../../lib/metadata'
 import { formatMoney, parseCurrency, parseMoney } from '../../lib/money'
@@ -101,14 +103,8 @@ export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealIn
 }
 
 /** One deal of the workspace; 404 for any other id. */
-export function getDeal(db: DbOrTx, workspaceId: string, id: string): Deal {
-  const row = db
-    .select()
-    .from(deals)
-    .where(and(eq(deals.workspaceId, workspaceId), eq(deals.id, id)))
-    .get()
-  if (!row) throw notFound('deal', id)
-  return row
+export function getDeal({ db }: QueryDeps, workspaceId: string, id: string): Deal {
+  return rowInWorkspace(db, deals, workspaceId, id, 'deal')
 }
 
 /**
@@ -122,7 +118,7 @@ export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, p
   const title = patch.title === undefined ? undefined : parseTitle(patch.title, '/title')
   const now = deps.clock.now()
   return write(deps, (tx, emit) => {
-    const current = getDeal(tx, workspaceId, id)
+    const current = getDeal({ db: tx }, workspaceId, id)
     const nextStage = stage ?? current.stage
     const closes = isClosed(nextStage) && nextStage !== current.stage
     const deal = tx

@@ -32,7 +32,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeLead(getLead(deps.db, auth.workspaceId, params.id)), {
+    .get('/:id', ({ params, auth }) => serializeLead(getLead(deps, auth.workspaceId, params.id)), {
       scope: 'leads:read',
       params: LeadModel.idParams,
       response: { 200: LeadModel.lead, ...problems(...AUTH_ERRORS, 404) },

@@ -1,14 +1,16 @@
 /** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
-import { and, eq, gte } from 'drizzle-orm'
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
+import { eq, gte } from 'drizzle-orm'
 import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
+import { COUNTERS, nextSeq } from '../../db/tx'
 import { write, writeBatched } from '../../db/unit-of-work'
 import type { LeadModel } from './model'
 import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
-import { invalid, notFound } from '../../errors'
+import { invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { checkMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
@@ -99,14 +101,8 @@ export async function createLead(deps: LeadDeps, workspaceId: string, channel: L
 const LEAD_STATUSES = leads.status.enumValues
 
 /** One lead of the workspace; 404 for any other id. */
-export function getLead(db: DbOrTx, workspaceId: string, id: string): Lead {
-  const row = db
-    .select()
-    .from(leads)
-    .where(and(eq(leads.workspaceId, workspaceId), eq(leads.id, id)))
-    .get()
-  if (!row) throw notFound('lead', id)
-  return row
+export function getLead({ db }: QueryDeps, workspaceId: string, id: string): Lead {
+  return rowInWorkspace(db, leads, workspaceId, id, 'lead')
 }
 
 /** List filters as they come from the query string. */
@@ -148,8 +144,8 @@ function defaultDealTitle(lead: Lead): string {
 export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
   const now = deps.clock.now()
   return write(deps, (tx, emit) => {
-    const lead = getLead(tx, workspaceId, id)
-    if (lead.status === 'converted') return { lead, deal: getDeal(tx, workspaceId, lead.dealId!), created: false }
+    const lead = getLead({ db: tx }, workspaceId, id)
+    if (lead.status === 'converted') return { lead, deal: getDeal({ db: tx }, workspaceId, lead.dealId!), created: false }
     const deal = insertDeal(tx, emit, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
     const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
     emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now)

@@ -1,4 +1,6 @@
 /** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
+import type { QueryDeps } from '../../deps'
+import { rowInWorkspace } from '../../db/in-workspace'
 import { and, asc, count, eq, gte, inArray } from 'drizzle-orm'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
@@ -120,14 +122,8 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
 }
 
 /** An endpoint of the workspace, or 404. */
-export function getEndpoint({ db }: { db: DbOrTx }, workspaceId: string, id: string): Endpoint {
-  const endpoint = db
-    .select()
-    .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.workspaceId, workspaceId)))
-    .get()
-  if (!endpoint) throw notFound('webhook endpoint', id)
-  return endpoint
+export function getEndpoint({ db }: QueryDeps, workspaceId: string, id: string): Endpoint {
+  return rowInWorkspace(db, webhookEndpoints, workspaceId, id, 'webhook endpoint')
 }
 
 /** Endpoints of the workspace, newest first. */
