@@ -70,8 +70,10 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) {
-      logger.warn('second signal: closing open connections now', { signal })
+      logger.warn('second signal: closing open connections and cutting webhook attempts off now', { signal })
       void server.stop(true)
+      // Cut-off attempts are not recorded and their leases are freed: they are re-sent after a restart.
+      void dispatcher.stop(0)
       return
     }
     stopping = true

@@ -134,3 +134,44 @@ test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a r
     rx.stop()
   }
 }, 40_000)
+
+test('a second SIGTERM cuts the attempt grace short: exit 0 at once, and the delivery is re-sent after a restart', async () => {
+  const dbPath = join(dir, 'impatient.db')
+  const key = generateKey('secret')
+  const rx = startReceiver((_req, index) => (index === 0 ? new Promise<Response>(() => {}) : new Response(null, { status: 204 })))
+  const start = () =>
+    startServer([process.execPath, 'src/index.ts', 'serve', '--db', dbPath], {
+      cwd: ROOT,
+      env: { ASKAD_BOOTSTRAP_KEY: key, ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', LOG_LEVEL: 'warn' },
+    })
+  const call = (url: string, path: string, body: unknown) =>
+    fetch(`${url}/api/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  try {
+    const first = await start()
+    expect((await call(first.url, '/webhooks', { url: `${rx.url}/hook`, events: ['lead.created'] })).status).toBe(201)
+    expect((await call(first.url, '/leads/inbound', { email: 'impatient@example.com' })).status).toBe(201)
+    await until(() => rx.requests.length === 1, 5_000, 'the first attempt')
+
+    const signalledAt = performance.now()
+    first.proc.kill('SIGTERM')
+    await Bun.sleep(200)
+    first.proc.kill('SIGTERM')
+    expect(await first.proc.exited).toBe(0)
+    // Well inside the 5 s grace a single signal waits.
+    expect(performance.now() - signalledAt).toBeLessThan(2_500)
+
+    const second = await start()
+    try {
+      await until(() => rx.requests.length === 2, 5_000, 'the re-sent attempt')
+      expect(rx.requests[1]!.headers['webhook-id']).toBe(rx.requests[0]!.headers['webhook-id'])
+    } finally {
+      expect(await second.stop()).toBe(0)
+    }
+  } finally {
+    rx.stop()
+  }
+}, 40_000)
