@@ -44,15 +44,11 @@ function isClosed(stage: DealStage): boolean {
   return stage === 'won' || stage === 'lost'
 }
 
-/** Deal fields as a client sends them: money not yet parsed, stage not yet checked. */
-export interface DealInput {
-  title?: string
-  value?: unknown
-  currency?: string
-  stage?: string
-  contactId?: string | null
-  metadata?: Record<string, unknown>
-}
+/**
+ * Deal fields as a client sends them (the API's own body model: money not yet parsed, stage not yet
+ * checked), with the contact as `contactId`.
+ */
+export type DealInput = Omit<DealModel.patchBody, 'contact_id'> & { contactId?: string | null }
 
 /** 422 unless the contact is in the workspace (the message never says whether it exists elsewhere). */
 function checkContact(tx: DbOrTx, workspaceId: string, contactId: string): string {
