@@ -92,10 +92,13 @@ test('SIGTERM with 50 slow requests in flight: all complete with 2xx, exit code 
 /** The dispatcher's bound on in-flight attempts at shutdown (5 s), plus start-up noise of a loaded machine. */
 const MAX_EXIT_MS = 6_500
 
-test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a restart the delivery is re-sent at once, same webhook-id', async () => {
-  const dbPath = join(dir, 'hanging.db')
+/**
+ * A server on its own database with one endpoint whose receiver never answers its first request
+ * (later ones get 204), and a lead whose first attempt is under way; `start` starts the server again.
+ */
+async function withHangingAttempt(name: string) {
+  const dbPath = join(dir, `${name}.db`)
   const key = generateKey('secret')
-  // The first request is never answered; later ones get 204.
   const rx = startReceiver((_req, index) => (index === 0 ? new Promise<Response>(() => {}) : new Response(null, { status: 204 })))
   const start = () =>
     startServer([process.execPath, 'src/index.ts', 'serve', '--db', dbPath], {
@@ -111,9 +114,18 @@ test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a r
   try {
     const first = await start()
     expect((await call(first.url, '/webhooks', { url: `${rx.url}/hook`, events: ['lead.created'] })).status).toBe(201)
-    expect((await call(first.url, '/leads/inbound', { email: 'hang@example.com' })).status).toBe(201)
+    expect((await call(first.url, '/leads/inbound', { email: `${name}@example.com` })).status).toBe(201)
     await until(() => rx.requests.length === 1, 5_000, 'the first attempt')
+    return { rx, first, start }
+  } catch (error) {
+    rx.stop()
+    throw error
+  }
+}
 
+test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a restart the delivery is re-sent at once, same webhook-id', async () => {
+  const { rx, first, start } = await withHangingAttempt('hang')
+  try {
     const signalledAt = performance.now()
     first.proc.kill('SIGTERM')
     expect(await first.proc.exited).toBe(0)
@@ -136,26 +148,8 @@ test('SIGTERM while a receiver hangs: exit 0 within the attempt grace; after a r
 }, 40_000)
 
 test('a second SIGTERM cuts the attempt grace short: exit 0 at once, and the delivery is re-sent after a restart', async () => {
-  const dbPath = join(dir, 'impatient.db')
-  const key = generateKey('secret')
-  const rx = startReceiver((_req, index) => (index === 0 ? new Promise<Response>(() => {}) : new Response(null, { status: 204 })))
-  const start = () =>
-    startServer([process.execPath, 'src/index.ts', 'serve', '--db', dbPath], {
-      cwd: ROOT,
-      env: { ASKAD_BOOTSTRAP_KEY: key, ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', LOG_LEVEL: 'warn' },
-    })
-  const call = (url: string, path: string, body: unknown) =>
-    fetch(`${url}/api/v1${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
+  const { rx, first, start } = await withHangingAttempt('impatient')
   try {
-    const first = await start()
-    expect((await call(first.url, '/webhooks', { url: `${rx.url}/hook`, events: ['lead.created'] })).status).toBe(201)
-    expect((await call(first.url, '/leads/inbound', { email: 'impatient@example.com' })).status).toBe(201)
-    await until(() => rx.requests.length === 1, 5_000, 'the first attempt')
-
     const signalledAt = performance.now()
     first.proc.kill('SIGTERM')
     await Bun.sleep(200)
