@@ -1,4 +1,5 @@
 /** The compiled executable for end-to-end tests: built once (atomically) when missing or older than the sources. */
+import { Database } from 'bun:sqlite'
 import { existsSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -125,4 +126,14 @@ export async function spawnTogether(
       return { exitCode, stdout, stderr, proc }
     }),
   )
+}
+
+/** `select count(*) as n …` on a database file, opened read-only beside the processes that use it. */
+export function countRows(dbPath: string, sql: string): number {
+  const db = new Database(dbPath, { readonly: true })
+  try {
+    return (db.query(sql).get() as { n: number }).n
+  } finally {
+    db.close()
+  }
 }

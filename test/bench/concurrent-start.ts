@@ -4,26 +4,16 @@
  * Usage: bun test/bench/concurrent-start.ts [processes=20] [trials=10] [askad root, default this checkout]
  * (run it once with the root of an older checkout to get the "before" column).
  */
-import { Database } from 'bun:sqlite'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDb } from '../../src/db/client'
-import { spawnTogether } from '../exe'
+import { countRows, spawnTogether } from '../exe'
 import { drizzleMigrate } from '../legacy-migrate'
 import { printTable, tempDir } from './lib'
 
 const PROCESSES = Number(process.argv[2] ?? 20)
 const TRIALS = Number(process.argv[3] ?? 10)
 const ROOT = process.argv[4] ?? join(import.meta.dir, '..', '..')
-
-function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true })
-  try {
-    return (db.query(sql).get() as { n: number }).n
-  } finally {
-    db.close()
-  }
-}
 
 type Case = { name: string; command: string; database: 'new' | 'older' }
 const CASES: Case[] = [
@@ -53,7 +43,10 @@ for (const c of CASES) {
     if (serve) {
       for (const run of runs) run.proc.kill('SIGTERM')
       await Promise.all(runs.map((run) => run.proc.exited))
-      if (count(dbPath, 'select count(*) as n from workspaces') !== 1 || count(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'") !== 1)
+      if (
+        countRows(dbPath, 'select count(*) as n from workspaces') !== 1 ||
+        countRows(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'") !== 1
+      )
         wrongBootstrap++
     }
     if (failed.length) {

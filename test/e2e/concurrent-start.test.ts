@@ -1,11 +1,10 @@
 /** Many processes starting together on a new or older database: every one migrates, bootstraps once, and comes up. */
 import { afterAll, expect, test } from 'bun:test'
-import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb } from '../../src/db/client'
-import { spawnTogether } from '../exe'
+import { countRows, spawnTogether } from '../exe'
 import { drizzleMigrate } from '../legacy-migrate'
 
 const ROOT = join(import.meta.dir, '..', '..')
@@ -17,21 +16,14 @@ const ROUNDS = 3
 const dir = mkdtempSync(join(tmpdir(), 'askad-concurrent-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true })
-  try {
-    return (db.query(sql).get() as { n: number }).n
-  } finally {
-    db.close()
-  }
-}
-
 test(`${PROCESSES} × 'askad migrate' at once on a new database: all exit 0, each migration applied once`, async () => {
   for (let round = 0; round < ROUNDS; round++) {
     const dbPath = join(dir, `migrate-${round}.db`)
     const runs = await spawnTogether([process.execPath, 'src/index.ts', 'migrate', '--db', dbPath], PROCESSES, { cwd: ROOT })
     for (const run of runs) expect(run.exitCode, run.stderr).toBe(0)
-    expect(count(dbPath, 'select count(*) as n from __drizzle_migrations')).toBe(count(dbPath, 'select count(distinct hash) as n from __drizzle_migrations'))
+    expect(countRows(dbPath, 'select count(*) as n from __drizzle_migrations')).toBe(
+      countRows(dbPath, 'select count(distinct hash) as n from __drizzle_migrations'),
+    )
   }
 }, 60_000)
 
@@ -55,8 +47,8 @@ for (const kind of ['new', 'older'] as const) {
         for (const run of runs) expect(run.exitCode, run.stderr).toBeNull()
         const announced = runs.filter((run) => /"bootstrap":\{/.test(run.stdout))
         expect(announced).toHaveLength(1)
-        expect(count(dbPath, 'select count(*) as n from workspaces')).toBe(1)
-        expect(count(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'")).toBe(1)
+        expect(countRows(dbPath, 'select count(*) as n from workspaces')).toBe(1)
+        expect(countRows(dbPath, "select count(*) as n from api_keys where name = 'bootstrap'")).toBe(1)
       } finally {
         for (const run of runs) run.proc.kill('SIGTERM')
         await Promise.all(runs.map((run) => run.proc.exited))
