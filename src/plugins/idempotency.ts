@@ -20,7 +20,7 @@
  * reserve a key. Secrets shown once (a new API key, a `whsec_` signing secret) are never stored:
  * a replay shows them redacted.
  */
-import { and, eq, lte } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { Elysia, type Context } from 'elysia'
 import { idempotencyKeys } from '../db/schema'
 import { storageProblem } from '../db/storage'
@@ -41,9 +41,6 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 /** A reservation this old belongs to a request that never finished (a hung handler); a retry takes it over. */
 const ABANDONED_AFTER_MS = 60_000
-
-/** Expired rows are deleted at most this often, inside a transaction that stores an answer. */
-const CLEANUP_INTERVAL_MS = 60_000
 
 /** Headers that describe the request being answered, not the stored result; a replay gets fresh ones. */
 const PER_REQUEST_HEADER = /^(x-request-id|x-ratelimit-.*|ratelimit|ratelimit-policy|retry-after|access-control-.*|vary|set-cookie)$/i
@@ -176,13 +173,6 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
 export const idempotency = (deps: AppDeps) => {
   /** Keys of requests running in this process, with their request hash and start. */
   const running = new Map<string, { hash: string; since: number }>()
-  let nextCleanupAt = 0
-
-  const cleanup = (tx: Tx, now: number) => {
-    if (now < nextCleanupAt) return
-    tx.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run()
-    nextCleanupAt = now + CLEANUP_INTERVAL_MS
-  }
 
   return new Elysia({ name: 'idempotency' })
     .onBeforeHandle({ as: 'global' }, ({ request, body, server }) => {
@@ -219,7 +209,6 @@ export const idempotency = (deps: AppDeps) => {
         requestHash: hash,
         settled: false,
         store(tx, answer, at) {
-          cleanup(tx, at)
           putAnswer(tx, pending, answer, at)
           // Set inside the transaction: if it rolls back instead, the error reaches the handler and the key stays absent.
           pending.settled = true

@@ -10,6 +10,7 @@ import { auth } from '../../src/plugins/auth'
 import { bodyParser } from '../../src/plugins/body'
 import { errors } from '../../src/plugins/errors'
 import { IDEMPOTENCY_TTL_MS, idempotency } from '../../src/plugins/idempotency'
+import { startRetention } from '../../src/workers/retention'
 import { createHarness, type Harness } from '../helpers'
 
 const INBOUND = '/api/v1/leads/inbound'
@@ -240,7 +241,7 @@ describe('what is stored', () => {
     expect(nextDay.status).toBe(201)
     expect(nextDay.headers.get('idempotent-replayed')).toBeNull()
     expect(leadCount(ws.id)).toBe(2)
-    // Expired rows are swept by the next stored answer at least a minute after the last sweep.
+    // Expired rows are deleted by the retention worker (workers/retention.ts), off the request path.
     const expired = () =>
       h.db
         .select()
@@ -249,7 +250,12 @@ describe('what is stored', () => {
         .filter((r) => r.expiresAt <= h.clock.now())
     h.clock.advance(IDEMPOTENCY_TTL_MS + 60_000)
     expect(expired().length).toBeGreaterThan(0)
-    await push(ws.key, 'sweeper', { email: 'sweeper@example.com' })
+    const retention = startRetention(h.deps)
+    try {
+      await retention.runOnce()
+    } finally {
+      await retention.stop()
+    }
     expect(expired()).toEqual([])
   })
 

@@ -5,7 +5,7 @@
  * soon as its key is revoked, expires or loses `keys:manage`.
  */
 import type { SignInFailure } from '../../errors/messages'
-import { eq, lte } from 'drizzle-orm'
+import { eq } from 'drizzle-orm'
 import { apiKeys, sessions } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
@@ -63,9 +63,8 @@ export async function signIn(deps: ServiceDeps, presented: string): Promise<{ to
     createdAt: now,
     expiresAt: deadline({ createdAt: now }, now),
   }
+  // Sessions that ended on their own are deleted by the retention worker (workers/retention.ts).
   await write(deps, (tx) => {
-    // Sign-ins are rare, which makes them a good moment to drop sessions that ended on their own.
-    tx.delete(sessions).where(lte(sessions.expiresAt, now)).run()
     tx.insert(sessions).values(session).run()
   })
   return { token, session }
