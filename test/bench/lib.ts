@@ -1,10 +1,13 @@
 /** Shared pieces of the benchmarks: a closed-loop load generator, percentiles, and a printed table. */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export function tempDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `askad-bench-${name}-`))
+  const dir = mkdtempSync(join(tmpdir(), `askad-bench-${name}-`))
+  // A run writes hundreds of MB of databases: deleted when the benchmark process exits.
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }
 
 export function percentile(sorted: number[], p: number): number {
