@@ -32,9 +32,9 @@ export interface Harness {
   logs: string[]
   clock: TestClock
   /** A workspace with an all-scopes secret key. */
-  workspace(slug?: string, keyInput?: Partial<CreateKeyInput>): { id: string; slug: string; key: string; keyId: string }
+  workspace(slug?: string, keyInput?: Partial<CreateKeyInput>): Promise<{ id: string; slug: string; key: string; keyId: string }>
   /** Another key in an existing workspace. */
-  key(workspaceId: string, input?: Partial<CreateKeyInput>): { key: string; id: string }
+  key(workspaceId: string, input?: Partial<CreateKeyInput>): Promise<{ key: string; id: string }>
   request(method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string>; rawBody?: BodyInit }): Promise<Response>
   /** POST /api/v1/leads/inbound, expecting 201. */
   pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }>
@@ -54,7 +54,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const deps: AppDeps = { db, clock, config, logger: createLogger('info', (line) => logs.push(line)), wake: () => {} }
   const app = createApp(deps)
 
-  const key = (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
+  const key = async (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
     const created = createKey(db, clock, { workspaceId, kind: 'secret', ...input })
     return { key: created.key, id: created.record.id }
   }
@@ -80,9 +80,9 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     dbPath,
     logs,
     clock,
-    workspace(slug = `ws-${++slugCounter}`, keyInput = {}) {
+    async workspace(slug = `ws-${++slugCounter}`, keyInput = {}) {
       const ws = createWorkspace({ db, clock }, { slug })
-      const k = key(ws.id, keyInput)
+      const k = await key(ws.id, keyInput)
       return { id: ws.id, slug: ws.slug, key: k.key, keyId: k.id }
     },
     key,

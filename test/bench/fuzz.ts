@@ -53,15 +53,15 @@ export async function createWorld(): Promise<FuzzWorld> {
   const h = createHarness({ env: { ASKAD_RATE_LIMIT: '1000000000/60s' } })
   // Webhook URLs resolve to a public documentation address; the harness runs no dispatcher, so nothing is sent.
   h.deps.resolveHost = async () => ['93.184.216.34']
-  const a = h.workspace('fuzz-a')
-  const b = h.workspace('fuzz-b')
-  const revoked = h.key(a.id)
+  const a = await h.workspace('fuzz-a')
+  const b = await h.workspace('fuzz-b')
+  const revoked = await h.key(a.id)
   const keys = {
     all: a.key,
-    limited: h.key(a.id, { scopes: ['contacts:read'] }).key,
-    publishable: h.key(a.id, { kind: 'publishable', allowedOrigins: [SHOP] }).key,
+    limited: (await h.key(a.id, { scopes: ['contacts:read'] })).key,
+    publishable: (await h.key(a.id, { kind: 'publishable', allowedOrigins: [SHOP] })).key,
     revoked: revoked.key,
-    expired: h.key(a.id, { expiresAt: h.clock.now() + 1000 }).key,
+    expired: (await h.key(a.id, { expiresAt: h.clock.now() + 1000 })).key,
     foreign: b.key,
     unknown: generateKey('secret'),
   }
@@ -71,7 +71,7 @@ export async function createWorld(): Promise<FuzzWorld> {
     [b.key, b.id],
   ] as const) {
     // Keys the fuzzer may revoke without losing the keys it authenticates with.
-    for (let i = 0; i < 2; i++) ids.push(h.key(workspaceId).id)
+    for (let i = 0; i < 2; i++) ids.push((await h.key(workspaceId)).id)
     for (let i = 0; i < 3; i++) {
       const lead = await json(h, 'POST', '/api/v1/leads/inbound', key, {
         email: `seed${i}@example.com`,

@@ -11,8 +11,8 @@ const FIELD_KB = Number(process.argv[2] ?? 900)
 const LEADS = 30
 
 const h = createHarness()
-const ws = h.workspace()
-const other = h.workspace()
+const ws = await h.workspace()
+const other = await h.workspace()
 const field = 'x'.repeat(FIELD_KB * 1024)
 const times: number[] = []
 const statuses = new Set<number>()

@@ -86,8 +86,8 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
     api = `http://127.0.0.1:${h.app.server!.port}`
     site = pageServer(pages)
     foreign = pageServer(pages)
-    const ws = h.workspace()
-    key = h.key(ws.id, { kind: 'publishable', allowedOrigins: [`http://127.0.0.1:${site.port}`] }).key
+    const ws = await h.workspace()
+    key = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [`http://127.0.0.1:${site.port}`] })).key
     browser = await launchChromium()
   })
 

@@ -47,7 +47,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     h.deps.wake = () => dispatcher.wake()
     h.app.listen({ port: 0, hostname: '127.0.0.1' })
     api = `http://127.0.0.1:${h.app.server!.port}`
-    const ws = h.workspace('acme')
+    const ws = await h.workspace('acme')
     secretKey = ws.key
     await createDeal(h.deps, ws.id, { title: 'Website redesign', value: '4800.00', currency: 'EUR', stage: 'proposal' })
     await createDeal(h.deps, ws.id, { title: 'SEO retainer', value: 950, currency: 'EUR', stage: 'negotiation' })

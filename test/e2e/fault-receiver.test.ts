@@ -31,7 +31,7 @@ test('500 → hang → reset → recovery: every event arrives once recovered, e
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
   dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS })
   h.deps.wake = () => dispatcher.wake()
-  const ws = h.workspace()
+  const ws = await h.workspace()
   rx = startFaultyReceiver()
   const created = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: `${rx.url}/hooks`, events: ['lead.created'] } })
   expect(created.status).toBe(201)

@@ -28,11 +28,11 @@ afterEach(async () => {
   h?.close()
 })
 
-function setup(key: string | undefined) {
+async function setup(key: string | undefined) {
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ...(key ? { ASKAD_SECRET_KEY: key } : {}) } })
   const rx = startReceiver()
   receivers.push(rx)
-  return { ws: h.workspace(), rx }
+  return { ws: await h.workspace(), rx }
 }
 
 async function addEndpoint(key: string, url: string, headers: Record<string, string> = {}): Promise<{ id: string; secret: string }> {
@@ -74,7 +74,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 describe('with ASKAD_SECRET_KEY', () => {
   test('the raw columns hold neither the signing secret nor header values; deliveries verify with standardwebhooks', async () => {
     const key = newKey()
-    const { ws, rx } = setup(key)
+    const { ws, rx } = await setup(key)
     const { id, secret } = await addEndpoint(ws.key, rx.url, { 'X-Crm-Token': 'crm-token-value' })
     const raw = rawEndpoint(id)
     expect(raw.secret).toStartWith('enc:v1:')
@@ -96,7 +96,7 @@ describe('with ASKAD_SECRET_KEY', () => {
 
   test('rows stored in plaintext before the key was set keep working next to encrypted ones', async () => {
     const key = newKey()
-    const { ws, rx } = setup(key)
+    const { ws, rx } = await setup(key)
     const plainDeps = { ...h.deps, config: { ...h.deps.config, secretKey: undefined } }
     const { endpoint, secret } = await createEndpoint(plainDeps, ws.id, { url: rx.url, headers: { 'x-plain': 'v' } })
     expect(rawEndpoint(endpoint.id).secret).toBe(secret)
@@ -113,7 +113,7 @@ describe('with ASKAD_SECRET_KEY', () => {
 
 describe('askad secrets and the start-up check', () => {
   test('encrypt seals plaintext rows; rotate moves every row to the new key; serve refuses a wrong or missing key', async () => {
-    const { ws, rx } = setup(undefined)
+    const { ws, rx } = await setup(undefined)
     const { id, secret } = await addEndpoint(ws.key, rx.url, { 'x-token': 'header-value' })
     expect(rawEndpoint(id).secret).toBe(secret)
 

@@ -90,7 +90,7 @@ describe('storage errors at run time are 503 problems, and health reports them',
   afterAll(() => h.close())
 
   test('read-only (PRAGMA query_only): 503 + Retry-After, /healthz 503, both recover', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     h.db.$client.exec('PRAGMA query_only = 1')
     try {
       const res = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'ro@example.com' } })
@@ -110,7 +110,7 @@ describe('storage errors at run time are 503 problems, and health reports them',
   })
 
   test('disk full (PRAGMA max_page_count): 503 + Retry-After naming the disk, /healthz 503 until a write succeeds', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const pages = h.db.$client.query<{ page_count: number }, []>('PRAGMA page_count').get()!.page_count
     h.db.$client.exec(`PRAGMA max_page_count = ${pages}`)
     let full: Response | undefined

@@ -22,8 +22,8 @@ async function expectInvalid(res: Response, path: string) {
   expect(body.errors.map((e) => e.path)).toContain(path)
 }
 
-describe('create', () => {
-  const ws = h.workspace()
+describe('create', async () => {
+  const ws = await h.workspace()
 
   test('a secret key: 201, the full key once, all scopes of the creator by default, and it works', async () => {
     const res = await h.request('POST', '/api/v1/api-keys', { key: ws.key, body: { kind: 'secret', name: 'CRM sync' } })
@@ -90,7 +90,7 @@ describe('create', () => {
   })
 
   test('a key cannot grant scopes it does not hold; by default it grants its own', async () => {
-    const manager = h.key(ws.id, { scopes: ['keys:manage', 'leads:read'] })
+    const manager = await h.key(ws.id, { scopes: ['keys:manage', 'leads:read'] })
     const res = await h.request('POST', '/api/v1/api-keys', { key: manager.key, body: { kind: 'secret', scopes: ['leads:read', 'deals:write'] } })
     expect(res.status).toBe(403)
     expect((await res.json()).detail).toContain('deals:write')
@@ -122,8 +122,8 @@ describe('create', () => {
 
 describe('list and get', () => {
   test('newest first, paginated, only this workspace, revoked keys included', async () => {
-    const ws = h.workspace()
-    const other = h.workspace()
+    const ws = await h.workspace()
+    const other = await h.workspace()
     h.clock.advance(1)
     const a = await createKey(ws.key, { kind: 'secret', name: 'a' })
     h.clock.advance(1)
@@ -152,7 +152,7 @@ describe('list and get', () => {
 
 describe('revoke', () => {
   test('200 with the revoked key; its next request is 401; revoking again answers the same', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const victim = await createKey(ws.key, { kind: 'secret' })
     expect((await h.request('GET', '/api/v1/contacts', { key: victim.key })).status).toBe(200)
     const res = await h.request('DELETE', `/api/v1/api-keys/${victim.id}`, { key: ws.key })
@@ -169,17 +169,17 @@ describe('revoke', () => {
   })
 
   test('a key may revoke itself', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('DELETE', `/api/v1/api-keys/${ws.keyId}`, { key: ws.key })
     expect(res.status).toBe(200)
     expect((await h.request('GET', '/api/v1/api-keys', { key: ws.key })).status).toBe(401)
   })
 })
 
-describe('auth, scopes and other workspaces', () => {
-  const ws = h.workspace()
-  const other = h.workspace()
-  const noManage = h.key(ws.id, { scopes: SCOPES.filter((s) => s !== 'keys:manage') })
+describe('auth, scopes and other workspaces', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
+  const noManage = await h.key(ws.id, { scopes: SCOPES.filter((s) => s !== 'keys:manage') })
   const endpoints = (id: string) =>
     [
       ['GET', '/api/v1/api-keys', undefined],

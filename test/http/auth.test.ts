@@ -18,8 +18,8 @@ async function expectProblem(res: Response, status: number, detail: RegExp) {
   return body
 }
 
-describe('401 for every kind of bad key', () => {
-  const ws = h.workspace()
+describe('401 for every kind of bad key', async () => {
+  const ws = await h.workspace()
 
   test('missing key', async () => {
     await expectProblem(await h.request('POST', '/api/v1/leads/inbound', { body: lead }), 401, /No API key/)
@@ -39,7 +39,7 @@ describe('401 for every kind of bad key', () => {
   })
 
   test('revoked key stops working on its next request', async () => {
-    const k = h.key(ws.id)
+    const k = await h.key(ws.id)
     expect((await h.request('GET', '/api/v1/contacts', { key: k.key })).status).toBe(200)
     const { revokeKey } = await import('../../src/modules/api-keys/service')
     await revokeKey(h.deps, ws.id, k.id)
@@ -47,7 +47,7 @@ describe('401 for every kind of bad key', () => {
   })
 
   test('expired key', async () => {
-    const k = h.key(ws.id, { expiresAt: h.clock.now() + 1000 })
+    const k = await h.key(ws.id, { expiresAt: h.clock.now() + 1000 })
     expect((await h.request('GET', '/api/v1/contacts', { key: k.key })).status).toBe(200)
     h.clock.advance(1000)
     await expectProblem(await h.request('GET', '/api/v1/contacts', { key: k.key }), 401, /expired/)
@@ -64,9 +64,9 @@ describe('401 for every kind of bad key', () => {
   })
 })
 
-describe('403 for a missing scope', () => {
-  const ws = h.workspace()
-  const readOnly = h.key(ws.id, { scopes: ['contacts:read'] })
+describe('403 for a missing scope', async () => {
+  const ws = await h.workspace()
+  const readOnly = await h.key(ws.id, { scopes: ['contacts:read'] })
 
   test('a key without leads:write cannot push leads, and nothing is stored', async () => {
     const res = await h.request('POST', '/api/v1/leads/inbound', { key: readOnly.key, body: lead })
@@ -76,12 +76,12 @@ describe('403 for a missing scope', () => {
   })
 
   test('a key without contacts:read cannot list contacts', async () => {
-    const writeOnly = h.key(ws.id, { scopes: ['leads:write'] })
+    const writeOnly = await h.key(ws.id, { scopes: ['leads:write'] })
     await expectProblem(await h.request('GET', '/api/v1/contacts', { key: writeOnly.key }), 403, /contacts:read/)
   })
 
   test('a publishable key only captures', async () => {
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://www.example.com'] })
+    const pk = await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://www.example.com'] })
     await expectProblem(await h.request('POST', '/api/v1/leads/inbound', { key: pk.key, body: lead }), 403, /leads:write/)
     await expectProblem(await h.request('GET', '/api/v1/contacts', { key: pk.key }), 403, /contacts:read/)
   })
@@ -94,8 +94,8 @@ describe('403 for a missing scope', () => {
 
 describe('tenant isolation', () => {
   test("one workspace never sees another's contacts", async () => {
-    const a = h.workspace()
-    const b = h.workspace()
+    const a = await h.workspace()
+    const b = await h.workspace()
     expect((await h.request('POST', '/api/v1/leads/inbound', { key: a.key, body: { email: 'only-a@example.com' } })).status).toBe(201)
     const seenByB = await (await h.request('GET', '/api/v1/contacts?email=only-a@example.com', { key: b.key })).json()
     expect(seenByB.data).toEqual([])
@@ -105,8 +105,8 @@ describe('tenant isolation', () => {
   })
 
   test('the same email in two workspaces is two contacts', async () => {
-    const a = h.workspace()
-    const b = h.workspace()
+    const a = await h.workspace()
+    const b = await h.workspace()
     const ra = await (await h.request('POST', '/api/v1/leads/inbound', { key: a.key, body: { email: 'same@example.com' } })).json()
     const rb = await (await h.request('POST', '/api/v1/leads/inbound', { key: b.key, body: { email: 'same@example.com' } })).json()
     expect(ra.contact_id).not.toBe(rb.contact_id)
@@ -115,7 +115,7 @@ describe('tenant isolation', () => {
 
 describe('keys never leak', () => {
   test('no log line and no response contains a full key', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const bodies: string[] = []
     for (const [method, path, body] of [
       ['POST', '/api/v1/leads/inbound', lead],
@@ -136,7 +136,7 @@ describe('keys never leak', () => {
   })
 
   test('one JSON log line per request with id, method, route, status, duration and key prefix', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     h.logs.length = 0
     const res = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: lead })
     expect(h.logs).toHaveLength(1)

@@ -39,8 +39,8 @@ async function expectInvalid(res: Response, path: string) {
   expect(body.errors.map((e) => e.path)).toContain(path)
 }
 
-describe('create, read, list', () => {
-  const ws = h.workspace()
+describe('create, read, list', async () => {
+  const ws = await h.workspace()
 
   test('POST answers 201 with money as decimals, thresholds sorted and deduplicated', async () => {
     const res = await h.request('POST', '/api/v1/campaigns', { key: ws.key, body: { ...base, budget: '4999.99', spend_thresholds: [1000, 250.5, '1000.00'] } })
@@ -68,7 +68,7 @@ describe('create, read, list', () => {
   })
 
   test('list is newest first, paginated, with Link header and cursor', async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const names = ['a', 'b', 'c']
     for (const name of names) await create(other.key, { name, currency: 'USD' })
     const all = await (await h.request('GET', '/api/v1/campaigns', { key: other.key })).json()
@@ -89,8 +89,8 @@ describe('create, read, list', () => {
   })
 
   test('lists never show or count another workspace', async () => {
-    const a = h.workspace()
-    const b = h.workspace()
+    const a = await h.workspace()
+    const b = await h.workspace()
     await create(a.key)
     const list = await (await h.request('GET', '/api/v1/campaigns', { key: b.key })).json()
     expect(list.data).toEqual([])
@@ -98,9 +98,9 @@ describe('create, read, list', () => {
   })
 })
 
-describe('spend', () => {
+describe('spend', async () => {
   // The races below send more requests than the default per-key rate limit lets through.
-  const ws = h.workspace(undefined, { rateLimit: 10_000 })
+  const ws = await h.workspace(undefined, { rateLimit: 10_000 })
 
   test('amounts add up exactly (0.1 + 0.2 is 0.3)', async () => {
     const c = await create(ws.key, { name: 'Exact', currency: 'USD' })
@@ -141,7 +141,7 @@ describe('spend', () => {
   })
 
   test('thresholds queue webhook deliveries in the same transaction and wake the dispatcher after commit', async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const now = h.clock.now()
     h.db
       .insert(webhookEndpoints)
@@ -207,8 +207,8 @@ describe('spend', () => {
   }, 20_000)
 })
 
-describe('PATCH', () => {
-  const ws = h.workspace()
+describe('PATCH', async () => {
+  const ws = await h.workspace()
 
   test('changes name and budget; null removes the budget; currency is not patchable', async () => {
     const c = await create(ws.key)
@@ -241,8 +241,8 @@ describe('PATCH', () => {
   })
 })
 
-describe('validation (422 with paths)', () => {
-  const ws = h.workspace()
+describe('validation (422 with paths)', async () => {
+  const ws = await h.workspace()
 
   test('create', async () => {
     const post = (body: unknown) => h.request('POST', '/api/v1/campaigns', { key: ws.key, body })
@@ -280,11 +280,11 @@ describe('validation (422 with paths)', () => {
   })
 })
 
-describe('auth, scopes and other workspaces', () => {
-  const ws = h.workspace()
-  const other = h.workspace()
-  const readOnly = h.key(ws.id, { scopes: ['campaigns:read'] })
-  const writeOnly = h.key(ws.id, { scopes: ['campaigns:write'] })
+describe('auth, scopes and other workspaces', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
+  const readOnly = await h.key(ws.id, { scopes: ['campaigns:read'] })
+  const writeOnly = await h.key(ws.id, { scopes: ['campaigns:write'] })
   let id = ''
   let foreignId = ''
 

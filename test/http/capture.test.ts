@@ -13,14 +13,14 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,im
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 let h: Harness
-let ws: ReturnType<Harness['workspace']>
+let ws: Awaited<ReturnType<Harness['workspace']>>
 let pk: string
 
-beforeAll(() => {
+beforeAll(async () => {
   // Rate limits have their own tests; here one form key sends far more than a browser's share.
   h = createHarness({ env: { ASKAD_RATE_LIMIT: '10000/60s' } })
-  ws = h.workspace()
-  pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE] }).key
+  ws = await h.workspace()
+  pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE] })).key
 })
 afterAll(() => h.close())
 
@@ -172,8 +172,8 @@ describe('capture: happy path', () => {
 
     const proxied = createHarness({ env: { ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
     try {
-      const w = proxied.workspace()
-      const key = proxied.key(w.id, { kind: 'publishable', allowedOrigins: [SITE] }).key
+      const w = await proxied.workspace()
+      const key = (await proxied.key(w.id, { kind: 'publishable', allowedOrigins: [SITE] })).key
       const res = await proxied.request('POST', CAPTURE, {
         key,
         body: { email: 'ip2@example.com' },
@@ -202,7 +202,7 @@ describe('capture: CORS', () => {
   })
 
   test("preflight with ?key= checks that key's own list", async () => {
-    const other = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://other.example'] }).key
+    const other = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://other.example'] })).key
     const ok = await h.request('OPTIONS', `${CAPTURE}?key=${other}`, { headers: { origin: 'https://other.example', 'access-control-request-method': 'POST' } })
     expect(ok.status).toBe(204)
     const refused = await h.request('OPTIONS', `${CAPTURE}?key=${other}`, { headers: { origin: SITE, 'access-control-request-method': 'POST' } })
@@ -222,7 +222,7 @@ describe('capture: CORS', () => {
 
   test('with ?key=, a revoked key no longer opens preflights for its origins', async () => {
     const origin = 'https://revoked.example'
-    const k = h.key(ws.id, { kind: 'publishable', allowedOrigins: [origin] })
+    const k = await h.key(ws.id, { kind: 'publishable', allowedOrigins: [origin] })
     const before = await h.request('OPTIONS', `${CAPTURE}?key=${k.key}`, { headers: { origin, 'access-control-request-method': 'POST' } })
     expect(before.status).toBe(204)
     await revokeKey(h.deps, ws.id, k.id)
@@ -355,7 +355,7 @@ describe('capture: auth and validation', () => {
   })
 
   test('malformed, unknown and revoked keys are 401 in every place a key may come from', async () => {
-    const unknown = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE] })
+    const unknown = await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE] })
     await revokeKey(h.deps, ws.id, unknown.id)
     for (const bad of ['ask_pk_nope', unknown.key]) {
       expect((await expectNothingStored(() => postForm({ email: 'bad@example.com', _key: bad }))).status).toBe(401)
@@ -389,7 +389,7 @@ describe('capture: auth and validation', () => {
   })
 
   test('a key without leads:capture is 403', async () => {
-    const readOnly = h.key(ws.id, { kind: 'secret', scopes: ['leads:read'] }).key
+    const readOnly = (await h.key(ws.id, { kind: 'secret', scopes: ['leads:read'] })).key
     const res = await expectNothingStored(() => h.request('POST', CAPTURE, { key: readOnly, body: { email: 'scope@example.com' } }))
     expect(res.status).toBe(403)
     expect((await res.json()).title).toBe('Insufficient scope')
@@ -417,8 +417,8 @@ describe('capture: auth and validation', () => {
   })
 
   test("a lead captured with one workspace's key lands only in that workspace", async () => {
-    const other = h.workspace()
-    const otherPk = h.key(other.id, { kind: 'publishable', allowedOrigins: [SITE] }).key
+    const other = await h.workspace()
+    const otherPk = (await h.key(other.id, { kind: 'publishable', allowedOrigins: [SITE] })).key
     const res = await h.request('POST', CAPTURE, { key: otherPk, body: { email: 'tenant@example.com' }, headers: { origin: SITE } })
     expect(res.status).toBe(201)
     expect(leadsOf(other.id).map((l) => l.email)).toEqual(['tenant@example.com'])

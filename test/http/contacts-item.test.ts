@@ -5,8 +5,8 @@ import { createHarness, expectProblem } from '../helpers'
 const h = createHarness()
 afterAll(() => h.close())
 
-describe('GET /contacts/:id', () => {
-  const ws = h.workspace()
+describe('GET /contacts/:id', async () => {
+  const ws = await h.workspace()
 
   test('returns the contact with its 5 newest leads and deals', async () => {
     const leadIds: string[] = []
@@ -63,8 +63,8 @@ describe('GET /contacts/:id', () => {
   })
 })
 
-describe('PATCH /contacts/:id', () => {
-  const ws = h.workspace()
+describe('PATCH /contacts/:id', async () => {
+  const ws = await h.workspace()
   let contactId = ''
   let otherContactId = ''
 
@@ -120,7 +120,7 @@ describe('PATCH /contacts/:id', () => {
   })
 
   test('the same email in another workspace is no conflict', async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const theirs = (await h.pushLead(other.key, { email: 'mine@example.com' })).contact_id
     const res = await h.request('PATCH', `/api/v1/contacts/${theirs}`, { key: other.key, body: { email: 'bo.diaz@example.com' } })
     expect(res.status).toBe(200)
@@ -144,9 +144,9 @@ describe('PATCH /contacts/:id', () => {
   })
 })
 
-describe('auth, scopes and other workspaces', () => {
-  const ws = h.workspace()
-  const other = h.workspace()
+describe('auth, scopes and other workspaces', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
   let contactId = ''
 
   beforeAll(async () => {
@@ -159,8 +159,8 @@ describe('auth, scopes and other workspaces', () => {
   })
 
   test('a key without the scope is 403', async () => {
-    const readOnly = h.key(ws.id, { scopes: ['contacts:read'] }).key
-    const writeOnly = h.key(ws.id, { scopes: ['contacts:write'] }).key
+    const readOnly = (await h.key(ws.id, { scopes: ['contacts:read'] })).key
+    const writeOnly = (await h.key(ws.id, { scopes: ['contacts:write'] })).key
     await expectProblem(await h.request('GET', `/api/v1/contacts/${contactId}`, { key: writeOnly }), 403)
     await expectProblem(await h.request('PATCH', `/api/v1/contacts/${contactId}`, { key: readOnly, body: { first_name: 'X' } }), 403)
     expect((await h.request('PATCH', `/api/v1/contacts/${contactId}`, { key: writeOnly, body: { first_name: 'Priv' } })).status).toBe(200)

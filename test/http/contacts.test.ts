@@ -12,7 +12,7 @@ async function list(key: string, query = '') {
 
 describe('dedupe and merge', () => {
   test('same email after trim and lower-case is the same contact; merge rules apply', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const first = await h.pushLead(ws.key, { email: 'Jane@Example.com ', first_name: 'Jane', source: 'hubspot', metadata: { plan: 'free', team: 'a' } })
     h.clock.advance(60_000)
     const second = await h.pushLead(ws.key, {
@@ -43,14 +43,14 @@ describe('dedupe and merge', () => {
   })
 
   test('without email, the phone (normalised) finds the contact', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const a = await h.pushLead(ws.key, { phone: '+1 (555) 010-0000', first_name: 'Sam' })
     const b = await h.pushLead(ws.key, { phone: '+15550100000', last_name: 'Lee' })
     expect(b.contact_id).toBe(a.contact_id)
   })
 
   test('a phone-only contact gains its email when the phone comes back with one', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const a = await h.pushLead(ws.key, { phone: '555-0101' })
     const b = await h.pushLead(ws.key, { phone: '5550101', email: 'sam@example.com' })
     expect(b.contact_id).toBe(a.contact_id)
@@ -59,15 +59,15 @@ describe('dedupe and merge', () => {
   })
 
   test('different emails are different people even with the same phone', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const a = await h.pushLead(ws.key, { email: 'one@example.com', phone: '555-0102' })
     const b = await h.pushLead(ws.key, { email: 'two@example.com', phone: '555-0102' })
     expect(b.contact_id).not.toBe(a.contact_id)
   })
 })
 
-describe('listing and pagination', () => {
-  const ws = h.workspace()
+describe('listing and pagination', async () => {
+  const ws = await h.workspace()
   const emails = Array.from({ length: 7 }, (_, i) => `p${i}@example.com`)
 
   test('setup: 7 contacts from two sources', async () => {

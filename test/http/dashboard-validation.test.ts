@@ -30,7 +30,7 @@ const endpointsOf = (workspaceId: string) => h.db.select().from(webhookEndpoints
 
 describe('webhook forms', () => {
   test('create: a 200 KB description and an unknown event are 422 on the page, and nothing is stored', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const long = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', description: 'x'.repeat(200 * 1024) })
     expect(long.status).toBe(422)
@@ -44,7 +44,7 @@ describe('webhook forms', () => {
   })
 
   test('edit: url, description and events change through the same model; bad values are 422 on the page', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201)
     const [endpoint] = endpointsOf(ws.id)
@@ -67,7 +67,7 @@ describe('webhook forms', () => {
 
 describe('key form', () => {
   test('an over-long name or an unknown scope is 422 on the page, and no key is minted', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const before = h.db.select().from(apiKeys).where(eq(apiKeys.workspaceId, ws.id)).all().length
     const long = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'n'.repeat(201) })

@@ -52,7 +52,7 @@ async function signIn(key: string, harness: Harness = h) {
 
 describe('sign-in', () => {
   test('a secret key with keys:manage opens a session: HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     expect(s.res.headers.get('location')).toBe('/dashboard')
     expect(s.setCookie).toMatch(/^askad_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
@@ -64,7 +64,7 @@ describe('sign-in', () => {
   })
 
   test('behind a TLS-terminating proxy (X-Forwarded-Proto: https) the cookie is Secure', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/dashboard/sign-in', {
       rawBody: form({ key: ws.key, next: '/dashboard' }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, 'x-forwarded-proto': 'https' },
@@ -91,12 +91,12 @@ describe('sign-in', () => {
     // A harness of its own, so these failures do not use up the address's sign-in budget here.
     const own = createHarness()
     try {
-      const ws = own.workspace()
-      const publishable = own.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://a.example'] }).key
-      const readOnly = own.key(ws.id, { scopes: ['leads:read'] }).key
-      const revoked = own.key(ws.id)
+      const ws = await own.workspace()
+      const publishable = (await own.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://a.example'] })).key
+      const readOnly = (await own.key(ws.id, { scopes: ['leads:read'] })).key
+      const revoked = await own.key(ws.id)
       own.db.update(apiKeys).set({ revokedAt: own.clock.now() }).where(eq(apiKeys.id, revoked.id)).run()
-      const unknown = h.workspace().key
+      const unknown = (await h.workspace()).key
       const cases: [string, string][] = [
         ['', 'Enter a secret API key.'],
         ['not-a-key', 'That is not an askad key'],
@@ -124,7 +124,7 @@ describe('sign-in', () => {
   test(`after ${SIGN_IN_FAILURES_PER_WINDOW} failures from one address further failures wait (429, Retry-After), the right key does not`, async () => {
     const own = createHarness()
     try {
-      const ws = own.workspace()
+      const ws = await own.workspace()
       const attempt = (key: string) =>
         own.request('POST', '/dashboard/sign-in', { rawBody: form({ key }), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN } })
       for (let i = 0; i < SIGN_IN_FAILURES_PER_WINDOW; i++) expect((await attempt('ask_sk_wrong')).status).toBe(401)
@@ -142,7 +142,7 @@ describe('sign-in', () => {
   })
 
   test('a sign-in posted from another site is refused (login CSRF)', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/dashboard/sign-in', {
       rawBody: form({ key: ws.key }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
@@ -152,7 +152,7 @@ describe('sign-in', () => {
   })
 
   test('next= only leads inside the dashboard', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     for (const [next, expected] of [
       ['/dashboard/deals', '/dashboard/deals'],
       ['https://evil.example/', '/dashboard'],
@@ -167,7 +167,7 @@ describe('sign-in', () => {
 
 describe('sessions', () => {
   test('end after 12 h idle; each use moves the idle deadline', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     h.clock.advance(SESSION_IDLE_MS - HOUR)
     expect((await s.get('/dashboard')).status).toBe(200)
@@ -188,7 +188,7 @@ describe('sessions', () => {
   })
 
   test('end 7 days after sign-in however busy', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const start = h.clock.now()
     while (h.clock.now() + 6 * HOUR < start + SESSION_MAX_MS) {
@@ -200,7 +200,7 @@ describe('sessions', () => {
   })
 
   test('sign-out deletes the session; the old cookie no longer works', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const res = await s.send('/dashboard/sign-out')
     expect(res.status).toBe(303)
@@ -216,7 +216,7 @@ describe('sessions', () => {
   })
 
   test('revoking the key a session signed in with ends that session', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const res = await s.send(`/dashboard/settings/api-keys/${ws.keyId}/revoke`)
     expect(res.status).toBe(303)
@@ -224,8 +224,8 @@ describe('sessions', () => {
   })
 
   test("a foreign workspace's ids are 404 pages", async () => {
-    const mine = await signIn(h.workspace().key)
-    const other = h.workspace()
+    const mine = await signIn((await h.workspace()).key)
+    const other = await h.workspace()
     const lead = await createLead(h.deps, other.id, 'inbound', { email: 'other@example.com', source: 'api', metadata: {} })
     expect((await mine.get(`/dashboard/contacts/${lead.contactId}`)).status).toBe(404)
     const revoke = await mine.send(`/dashboard/settings/api-keys/${other.keyId}/revoke`)
@@ -236,8 +236,8 @@ describe('sessions', () => {
 
 describe('CSRF', () => {
   test('state changes need the session CSRF token and a same-origin request', async () => {
-    const ws = h.workspace()
-    const victim = h.key(ws.id, { name: 'victim' })
+    const ws = await h.workspace()
+    const victim = await h.key(ws.id, { name: 'victim' })
     const s = await signIn(ws.key)
     const path = `/dashboard/settings/api-keys/${victim.id}/revoke`
     const csrf = await s.csrf()
@@ -260,8 +260,8 @@ describe('CSRF', () => {
   })
 
   test('a POST without a session does nothing', async () => {
-    const ws = h.workspace()
-    const victim = h.key(ws.id)
+    const ws = await h.workspace()
+    const victim = await h.key(ws.id)
     const res = await post(`/dashboard/settings/api-keys/${victim.id}/revoke`, { _csrf: 'anything' })
     expect(res.status).toBe(401)
     expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, victim.id)).get()!.revokedAt).toBeNull()
@@ -270,7 +270,7 @@ describe('CSRF', () => {
 
 describe('pages', () => {
   test('overview: leads per day chart, counts by source, newest leads; data is escaped', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const now = h.clock.now()
     h.clock.set(now - 3 * 24 * HOUR)
@@ -293,7 +293,7 @@ describe('pages', () => {
   })
 
   test('the chart counts only the last 30 days', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const now = h.clock.now()
     h.clock.set(now - 31 * 24 * HOUR)
@@ -306,7 +306,7 @@ describe('pages', () => {
   })
 
   test('contacts: search by email and source, pages, and a contact with its leads and deals', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     for (let i = 0; i < 55; i++) await createLead(h.deps, ws.id, 'inbound', { email: `p${i}@example.com`, source: i % 2 ? 'odd' : 'even', metadata: {} })
     const again = await createLead(h.deps, ws.id, 'inbound', { email: 'P7@example.com', firstName: 'Peter', source: 'crm', metadata: { plan: 'pro' } })
@@ -331,7 +331,7 @@ describe('pages', () => {
   })
 
   test('leads: filter by source and status; bad input is a page with a message, not a 500', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     await createLead(h.deps, ws.id, 'inbound', { email: 'x@example.com', source: 'crm', metadata: {} })
     await createLead(h.deps, ws.id, 'capture', { email: 'y@example.com', source: 'website', metadata: {} })
@@ -345,7 +345,7 @@ describe('pages', () => {
   })
 
   test('deals: a board by stage; moving to won goes through the deals service and emits deal.closed once', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const deal = await createDeal(h.deps, ws.id, { title: 'Big one', value: 1000, currency: 'USD', stage: 'negotiation' })
     const board = await s.page('/dashboard/deals')
@@ -373,7 +373,7 @@ describe('pages', () => {
   })
 
   test('every page answers HTML with a strict CSP and no-store; the API docs do not list dashboard routes', async () => {
-    const s = await signIn(h.workspace().key)
+    const s = await signIn((await h.workspace()).key)
     for (const path of [
       '/dashboard',
       '/dashboard/contacts',
@@ -403,7 +403,7 @@ describe('pages', () => {
 
 describe('Settings > API keys', () => {
   test('creates a publishable key, shows it once with the embed snippets, never again; revokes it', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const res = await s.send('/dashboard/settings/api-keys', {
       kind: 'publishable',
@@ -450,7 +450,7 @@ describe('Settings > API keys', () => {
   })
 
   test('a secret key gets the ticked scopes; the service refuses what the session key cannot grant, keeping the form', async () => {
-    const ws = h.workspace('keys-scoped', { scopes: ['keys:manage', 'leads:read'] })
+    const ws = await h.workspace('keys-scoped', { scopes: ['keys:manage', 'leads:read'] })
     const s = await signIn(ws.key)
     const ok = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Reader', scopes: ['leads:read'] })
     expect(ok.status).toBe(201)
@@ -463,7 +463,7 @@ describe('Settings > API keys', () => {
     expect(html).toContain('value="Writer"')
     expect(html).not.toMatch(/id="new-key"/)
 
-    const full = await signIn(h.workspace().key)
+    const full = await signIn((await h.workspace()).key)
     const noOrigins = await full.send('/dashboard/settings/api-keys', { kind: 'publishable', name: 'Form', allowed_origins: '' })
     expect(noOrigins.status).toBe(422)
     expect(await noOrigins.text()).toContain('at least one allowed origin')
@@ -472,7 +472,7 @@ describe('Settings > API keys', () => {
 
 describe('Settings > Webhooks', () => {
   test('creating one endpoint more than ASKAD_WEBHOOK_MAX_ENDPOINTS allows shows the limit', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     for (let i = 0; i < h.deps.config.webhookMaxEndpoints; i++) await createEndpoint(h.deps, ws.id, { url: `http://127.0.0.1:9/${i}` })
     const s = await signIn(ws.key)
     const refused = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/one-more' })
@@ -481,7 +481,7 @@ describe('Settings > Webhooks', () => {
   })
 
   test('create (secret shown once), test, disable/enable, rotate, retry, recover, delivery log', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
     const blocked = await s.send('/dashboard/settings/webhooks', { url: 'http://10.1.2.3/hook' })
     expect(blocked.status).toBe(422)
@@ -543,9 +543,9 @@ describe('Settings > Webhooks', () => {
 
 describe('Embed', () => {
   test("shows a form and a fetch snippet with a placeholder key and this server's address", async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const s = await signIn(ws.key)
-    h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://www.example.com'] })
+    await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://www.example.com'] })
     const html = await s.page('/dashboard/embed')
     expect(html).toContain('action=&quot;http://localhost/api/v1/leads/capture?key=ask_pk_YOUR_PUBLISHABLE_KEY&quot;')
     expect(html).toContain('Bearer ask_pk_YOUR_PUBLISHABLE_KEY')

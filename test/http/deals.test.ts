@@ -13,8 +13,8 @@ async function createDeal(key: string, body: Record<string, unknown>) {
   return res.json()
 }
 
-describe('POST /deals', () => {
-  const ws = h.workspace()
+describe('POST /deals', async () => {
+  const ws = await h.workspace()
 
   test('creates a deal with defaults: value 0, USD, stage new', async () => {
     const res = await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: '  Starter plan  ' } })
@@ -85,7 +85,7 @@ describe('POST /deals', () => {
   })
 
   test("another workspace's contact is refused exactly like a missing one", async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const theirs = await (await h.request('POST', '/api/v1/leads/inbound', { key: other.key, body: { email: 'theirs@example.com' } })).json()
     const foreign = await expectProblem(await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'A', contact_id: theirs.contact_id } }), 422, [
       '/contact_id',
@@ -97,8 +97,8 @@ describe('POST /deals', () => {
   })
 })
 
-describe('GET /deals', () => {
-  const ws = h.workspace()
+describe('GET /deals', async () => {
+  const ws = await h.workspace()
   const ids: string[] = []
 
   beforeAll(async () => {
@@ -156,14 +156,14 @@ describe('GET /deals', () => {
   })
 
   test('another workspace sees none of them', async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const page = await (await h.request('GET', '/api/v1/deals', { key: other.key })).json()
     expect(page.pagination.total).toBe(0)
   })
 })
 
-describe('GET and PATCH /deals/:id', () => {
-  const ws = h.workspace()
+describe('GET and PATCH /deals/:id', async () => {
+  const ws = await h.workspace()
   let dealId = ''
   let contactId = ''
 
@@ -233,9 +233,9 @@ describe('GET and PATCH /deals/:id', () => {
   })
 })
 
-describe('auth, scopes and other workspaces', () => {
-  const ws = h.workspace()
-  const other = h.workspace()
+describe('auth, scopes and other workspaces', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
   let dealId = ''
 
   beforeAll(async () => {
@@ -250,8 +250,8 @@ describe('auth, scopes and other workspaces', () => {
   })
 
   test('a key without the scope is 403', async () => {
-    const readOnly = h.key(ws.id, { scopes: ['deals:read'] }).key
-    const writeOnly = h.key(ws.id, { scopes: ['deals:write'] }).key
+    const readOnly = (await h.key(ws.id, { scopes: ['deals:read'] })).key
+    const writeOnly = (await h.key(ws.id, { scopes: ['deals:write'] })).key
     await expectProblem(await h.request('GET', '/api/v1/deals', { key: writeOnly }), 403)
     await expectProblem(await h.request('GET', `/api/v1/deals/${dealId}`, { key: writeOnly }), 403)
     await expectProblem(await h.request('POST', '/api/v1/deals', { key: readOnly, body: { title: 'x' } }), 403)

@@ -19,7 +19,7 @@ afterEach(() => {
 
 test('stop() with a hanging receiver: returns after the grace, records no attempt, frees the lease; a finished attempt is kept', async () => {
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
-  const ws = h.workspace()
+  const ws = await h.workspace()
   // /fast answers at once; /hang never does.
   rx = startReceiver((req) => (req.path === '/hang' ? new Promise<Response>(() => {}) : new Response(null, { status: 204 })))
   for (const path of ['/fast', '/hang']) {

@@ -27,11 +27,11 @@ afterEach(async () => {
   h?.close()
 })
 
-function setup(options: DispatcherOptions = {}, env: Record<string, string> = { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' }) {
+async function setup(options: DispatcherOptions = {}, env: Record<string, string> = { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' }) {
   h = createHarness({ env })
   dispatcher = startDispatcherDriver(h.deps, { random: () => 0.5, ...options })
   h.deps.wake = () => dispatcher.wake()
-  ws = h.workspace()
+  ws = await h.workspace()
 }
 
 function receiver(answer?: Answer): Receiver {
@@ -82,7 +82,7 @@ async function drive(eventId: string): Promise<void> {
 
 describe('what a receiver gets', () => {
   test('POST /leads/inbound reaches the receiver at once, signed so that standardwebhooks verifies it', async () => {
-    setup()
+    await setup()
     const rx = receiver()
     const ep = await endpoint(`${rx.url}/hooks`, { headers: { 'X-Receiver-Token': 'tok-123' } })
     const started = performance.now()
@@ -109,7 +109,7 @@ describe('what a receiver gets', () => {
   })
 
   test('after a rotation both secrets verify for 24 h, then only the new one', async () => {
-    setup()
+    await setup()
     const rx = receiver()
     const ep = await endpoint(rx.url)
     const rotated = await (await h.request('POST', `/api/v1/webhooks/${ep.id}/rotate-secret`, { key: ws.key })).json()
@@ -130,7 +130,7 @@ describe('what a receiver gets', () => {
   })
 
   test('each event type reaches only the endpoints subscribed to it; webhook.test only its endpoint', async () => {
-    setup()
+    await setup()
     const rx = receiver()
     const leads = await endpoint(`${rx.url}/leads`, { events: ['lead.created'] })
     await endpoint(`${rx.url}/money`, { events: ['deal.closed', 'campaign.spend_threshold'] })
@@ -154,7 +154,7 @@ describe('what a receiver gets', () => {
 
 describe('retries', () => {
   test('the full schedule against a receiver that fails 9 times, then succeeds; same webhook-id throughout', async () => {
-    setup()
+    await setup()
     const seenAt: number[] = []
     const rx = receiver((_req, i) => {
       seenAt.push(h.clock.now())
@@ -184,7 +184,7 @@ describe('retries', () => {
   })
 
   test('after the last scheduled attempt the delivery is failed', async () => {
-    setup()
+    await setup()
     const rx = receiver(() => new Response('down', { status: 500 }))
     await endpoint(rx.url)
     const eventId = emit('deal.closed')
@@ -212,7 +212,7 @@ describe('retries', () => {
   })
 
   test('Retry-After on 429/503 through a real receiver', async () => {
-    setup()
+    await setup()
     const answers = [
       () => new Response(null, { status: 429 }),
       () => new Response(null, { status: 503, headers: { 'retry-after': '600' } }),
@@ -236,7 +236,7 @@ describe('retries', () => {
   })
 
   test('a receiver that hangs: the attempt times out, is recorded as timeout, and waits ≥ 60 s', async () => {
-    setup({ attemptTimeoutMs: 150 })
+    await setup({ attemptTimeoutMs: 150 })
     const rx = receiver(async (_req, i) => {
       if (i === 0) await Bun.sleep(3_000)
       return new Response('ok')
@@ -258,7 +258,7 @@ describe('retries', () => {
   test('connecting is limited to 5 s (here 100 ms) for an endpoint without a recent success; healthy ones skip the probe', async () => {
     const probes: number[] = []
     let hang = true
-    setup({
+    await setup({
       connectTimeoutMs: 100,
       connect: (address, port, timeoutMs) => {
         probes.push(port)
@@ -291,7 +291,7 @@ describe('retries', () => {
   })
 
   test('the real probe reports a closed port as a connect error without sending anything', async () => {
-    setup()
+    await setup()
     const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
     const url = `http://127.0.0.1:${closed.port}/hooks`
     closed.stop(true)
@@ -303,7 +303,7 @@ describe('retries', () => {
   })
 
   test('a redirect is not followed and counts as a failure', async () => {
-    setup()
+    await setup()
     const target = receiver()
     const rx = receiver(() => new Response(null, { status: 302, headers: { location: `${target.url}/elsewhere` } }))
     await endpoint(rx.url)
@@ -316,7 +316,7 @@ describe('retries', () => {
   })
 
   test('the delivery log keeps the first 20 KB of a response body', async () => {
-    setup()
+    await setup()
     const rx = receiver(() => new Response('x'.repeat(30 * 1024), { status: 500 }))
     await endpoint(rx.url)
     const eventId = emit('lead.created')
@@ -327,7 +327,7 @@ describe('retries', () => {
 
 describe('endpoint health', () => {
   test('410 Gone disables the endpoint at once; new events are not queued until it is re-enabled', async () => {
-    setup()
+    await setup()
     const rx = receiver(() => new Response('gone', { status: 410 }))
     const ep = await endpoint(rx.url)
     const eventId = emit('lead.created')
@@ -343,7 +343,7 @@ describe('endpoint health', () => {
   })
 
   test('no 2xx for 5 days and a delivery out of retries disables the endpoint; re-enabling and a success reset it', async () => {
-    setup()
+    await setup()
     let healthy = false
     const rx = receiver(() => new Response(null, { status: healthy ? 200 : 500 }))
     const ep = await endpoint(rx.url)
@@ -374,7 +374,7 @@ describe('endpoint health', () => {
 
 describe('manual redelivery', () => {
   test('retry one delivery and recover everything failed since T, with the original webhook-id', async () => {
-    setup()
+    await setup()
     let healthy = false
     const rx = receiver(() => new Response(null, { status: healthy ? 204 : 500 }))
     const ep = await endpoint(rx.url)
@@ -409,7 +409,7 @@ describe('manual redelivery', () => {
   })
 
   test('a manual attempt that fails after the schedule is used up leaves the delivery failed', async () => {
-    setup()
+    await setup()
     const rx = receiver(() => new Response(null, { status: 500 }))
     const ep = await endpoint(rx.url)
     const eventId = emit('lead.created')
@@ -428,7 +428,7 @@ describe('send-time SSRF check', () => {
       return new Response('ok')
     }) as typeof fetch
     let address = '93.184.216.34'
-    setup({ fetch: recordingFetch }, {})
+    await setup({ fetch: recordingFetch }, {})
     h.deps.resolveHost = async () => [address]
     await endpoint('https://hooks.example.com/askad')
     address = '10.0.0.5'
@@ -447,7 +447,7 @@ describe('send-time SSRF check', () => {
 
 describe('leases and concurrency', () => {
   test('at most 10 attempts in flight per endpoint', async () => {
-    setup()
+    await setup()
     let release!: () => void
     const gate = new Promise<void>((resolve) => (release = resolve))
     const rx = receiver(async () => {
@@ -466,7 +466,7 @@ describe('leases and concurrency', () => {
   })
 
   test("a live owner's lease is respected until it expires; a dead local process's lease is released at start", async () => {
-    setup()
+    await setup()
     const rx = receiver()
     await endpoint(rx.url)
     await dispatcher.stop()
@@ -534,9 +534,9 @@ describe('fairness between tenants and endpoints', () => {
   }
 
   test("a tenant whose endpoints hang holds only its share of the slots: another tenant's deliveries arrive at once", async () => {
-    setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
-    const stuck = h.workspace()
-    const healthy = h.workspace()
+    await setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
+    const stuck = await h.workspace()
+    const healthy = await h.workspace()
     for (let i = 0; i < 5; i++) await addEndpoint(stuck.key, receiver(hang).url)
     const fast = receiver()
     await addEndpoint(healthy.key, fast.url)
@@ -547,7 +547,7 @@ describe('fairness between tenants and endpoints', () => {
   }, 15_000)
 
   test('endpoints of one workspace that hang leave slots for its healthy endpoint', async () => {
-    setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
+    await setup({ attemptTimeoutMs: HANG_TIMEOUT_MS })
     for (let i = 0; i < 5; i++) await addEndpoint(ws.key, receiver(hang).url, ['lead.created'])
     const fast = receiver()
     await addEndpoint(ws.key, fast.url, ['deal.closed'])

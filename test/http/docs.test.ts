@@ -26,14 +26,14 @@ const SEED_CAPTURE = { email: 'john@example.com', name: 'John Doe', source: 'web
 type Json = Record<string, any>
 
 let h: Harness
-let ws: ReturnType<Harness['workspace']>
+let ws: Awaited<ReturnType<Harness['workspace']>>
 let baseUrl: string
 let doc: Json
 let dir: string
 
 beforeAll(async () => {
   h = createHarness()
-  ws = h.workspace()
+  ws = await h.workspace()
   h.app.listen({ hostname: '127.0.0.1', port: 0 })
   baseUrl = `http://127.0.0.1:${h.app.server!.port}`
   doc = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as Json

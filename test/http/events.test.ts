@@ -31,7 +31,7 @@ async function patchDeal(key: string, id: string, body: Record<string, unknown>)
 
 describe('lead.converted', () => {
   test('converting twice makes one deal and one event carrying the lead and the deal', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const lead = await pushLead(ws.key, 'eve@example.com')
     const first = await (await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { value: 42.5 } })).json()
     const second = await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key })
@@ -49,7 +49,7 @@ describe('lead.converted', () => {
   })
 
   test('concurrent conversions of one lead: one 201, the rest 200, one deal, one event', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const lead = await pushLead(ws.key, 'race@example.com')
     const responses = await Promise.all(Array.from({ length: 8 }, () => h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key })))
     expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201])
@@ -59,7 +59,7 @@ describe('lead.converted', () => {
   })
 
   test('converting straight to won also closes the deal', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const lead = await pushLead(ws.key, 'won@example.com')
     const { deal } = await (await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { stage: 'won' } })).json()
     expect(eventsOf(ws.id, 'lead.converted')).toHaveLength(1)
@@ -69,17 +69,17 @@ describe('lead.converted', () => {
   })
 
   test('a refused conversion writes no event', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const lead = await pushLead(ws.key, 'bad@example.com')
     expect((await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: ws.key, body: { stage: 'done' } })).status).toBe(422)
-    expect((await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: h.workspace().key })).status).toBe(404)
+    expect((await h.request('POST', `/api/v1/leads/${lead.id}/convert`, { key: (await h.workspace()).key })).status).toBe(404)
     expect(eventsOf(ws.id, 'lead.converted')).toHaveLength(0)
   })
 })
 
 describe('deal.closed', () => {
   test('moving a deal to won twice emits once', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const deal = await (await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'Big one', value: 1000 } })).json()
     expect(eventsOf(ws.id, 'deal.closed')).toHaveLength(0)
     const won = await patchDeal(ws.key, deal.id, { stage: 'won' })
@@ -91,7 +91,7 @@ describe('deal.closed', () => {
   })
 
   test('concurrent moves to won emit once', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const deal = await (await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'Race', stage: 'negotiation' } })).json()
     const responses = await Promise.all(
       Array.from({ length: 8 }, () => h.request('PATCH', `/api/v1/deals/${deal.id}`, { key: ws.key, body: { stage: 'won' } })),
@@ -101,7 +101,7 @@ describe('deal.closed', () => {
   })
 
   test('a reopened deal closes again: won → negotiation → won emits twice; won → lost is a new outcome', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const deal = await (await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'Back and forth' } })).json()
     await patchDeal(ws.key, deal.id, { stage: 'won' })
     await patchDeal(ws.key, deal.id, { stage: 'negotiation' })
@@ -117,7 +117,7 @@ describe('deal.closed', () => {
   })
 
   test('creating a deal as won or lost emits; open stages do not', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     for (const stage of ['new', 'qualified', 'proposal', 'negotiation', 'won', 'lost']) {
       expect((await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: stage, stage } })).status).toBe(201)
     }
@@ -125,11 +125,11 @@ describe('deal.closed', () => {
   })
 
   test('a refused change writes no event', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const deal = await (await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'Careful' } })).json()
     expect((await h.request('PATCH', `/api/v1/deals/${deal.id}`, { key: ws.key, body: { stage: 'won', value: 1.234 } })).status).toBe(422)
     expect((await h.request('PATCH', `/api/v1/deals/${deal.id}`, { key: ws.key, body: { stage: 'won', contact_id: crypto.randomUUID() } })).status).toBe(422)
-    expect((await h.request('PATCH', `/api/v1/deals/${deal.id}`, { key: h.workspace().key, body: { stage: 'won' } })).status).toBe(404)
+    expect((await h.request('PATCH', `/api/v1/deals/${deal.id}`, { key: (await h.workspace()).key, body: { stage: 'won' } })).status).toBe(404)
     expect((await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'x', stage: 'won', currency: 'usd' } })).status).toBe(422)
     expect(eventsOf(ws.id, 'deal.closed')).toHaveLength(0)
   })
@@ -137,7 +137,7 @@ describe('deal.closed', () => {
 
 describe('deliveries', () => {
   test('a subscribed endpoint gets its delivery in the same commit, and the dispatcher is woken after it', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const now = h.clock.now()
     const base = { workspaceId: ws.id, url: 'http://127.0.0.1:9/hook', secret: 'whsec_test', createdAt: now, updatedAt: now }
     h.db

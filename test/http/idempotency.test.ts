@@ -29,7 +29,7 @@ function push(key: string, idempotencyKey: string | null, body: unknown = { emai
 
 describe('replay', () => {
   test('a retried POST creates one lead and gets the identical response, marked as replayed', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const first = await push(ws.key, 'cron-2026-11-01')
     const retry = await push(ws.key, 'cron-2026-11-01')
     expect(first.status).toBe(201)
@@ -43,7 +43,7 @@ describe('replay', () => {
   })
 
   test('a replay is still a request of its own: fresh request id and rate-limit headers', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const first = await push(ws.key, 'fresh-headers')
     const retry = await push(ws.key, 'fresh-headers')
     expect(retry.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'))
@@ -51,7 +51,7 @@ describe('replay', () => {
   })
 
   test('the same body formatted differently is the same request', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const first = await h.request('POST', INBOUND, {
       key: ws.key,
       rawBody: '{"email":"a@example.com"}',
@@ -67,8 +67,8 @@ describe('replay', () => {
   })
 
   test('browser capture with a publishable key is replayed with its CORS headers', async () => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] })).key
     const capture = () =>
       h.request('POST', '/api/v1/leads/capture', {
         key: pk,
@@ -86,8 +86,8 @@ describe('replay', () => {
   })
 
   test('on a publishable key, keys are per browser: another visitor neither gets the answer nor can claim the key in advance', async () => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] })).key
     const capture = (userAgent: string, email: string) =>
       h.request('POST', '/api/v1/leads/capture', {
         key: pk,
@@ -112,15 +112,15 @@ describe('replay', () => {
   })
 
   test('without the header every POST is new', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     await push(ws.key, null)
     await push(ws.key, null)
     expect(leadCount(ws.id)).toBe(2)
   })
 
   test('keys belong to one API key: another key may use the same string', async () => {
-    const ws = h.workspace()
-    const other = h.key(ws.id).key
+    const ws = await h.workspace()
+    const other = (await h.key(ws.id)).key
     await push(ws.key, 'shared')
     const second = await push(other, 'shared')
     expect(second.status).toBe(201)
@@ -131,7 +131,7 @@ describe('replay', () => {
 
 describe('conflicts', () => {
   test('the same key with a different body is 422', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     await push(ws.key, 'k1')
     const changed = await push(ws.key, 'k1', { email: 'someone-else@example.com' })
     expect(changed.status).toBe(422)
@@ -140,7 +140,7 @@ describe('conflicts', () => {
   })
 
   test('the same key on another path is 422', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     await push(ws.key, 'k2')
     const elsewhere = await h.request('POST', '/api/v1/deals', { key: ws.key, body: { title: 'x' }, headers: { 'idempotency-key': 'k2' } })
     expect(elsewhere.status).toBe(422)
@@ -148,7 +148,7 @@ describe('conflicts', () => {
   })
 
   test('the same key while the first request is still in flight is 409', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const body = { email: 'jane@example.com', source: 'cron' }
     // Both arrive before the first one's group commit (the next event-loop turn) has run.
     const answers = await Promise.all([push(ws.key, 'probe', body), push(ws.key, 'probe', body)])
@@ -161,7 +161,7 @@ describe('conflicts', () => {
   })
 
   test('two processes on one database running the same key at once: one lead, the other answer is a replay', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     // A second app with its own connection and its own reservations: another process as far as idempotency can tell.
     const db = openDb(h.dbPath)
     const other = createApp({ ...h.deps, db })
@@ -188,7 +188,7 @@ describe('conflicts', () => {
   })
 
   test('the reservation lives in the process only: a row left in flight by an older version is no answer, the retry runs', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     await push(ws.key, 'orphan')
     h.db.update(idempotencyKeys).set({ state: 'in_flight', responseStatus: null, responseBody: null }).where(eq(idempotencyKeys.key, 'orphan')).run()
     const retry = await push(ws.key, 'orphan')
@@ -201,7 +201,7 @@ describe('conflicts', () => {
 
 describe('what is stored', () => {
   test('a request refused by validation does not use the key up', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const invalid = await push(ws.key, 'fix-and-retry', { email: 'not-an-email' })
     expect(invalid.status).toBe(422)
     const fixed = await push(ws.key, 'fix-and-retry', { email: 'fixed@example.com' })
@@ -210,7 +210,7 @@ describe('what is stored', () => {
   })
 
   test('an error answered by the handler releases the key: nothing was done, so the retry runs again', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const before = await push(ws.key, 'convert-1', { email: 'first@example.com' })
     const lead = (await before.json()) as { id: string }
     const missing = '/api/v1/leads/00000000-0000-7000-8000-000000000000/convert'
@@ -223,7 +223,7 @@ describe('what is stored', () => {
   })
 
   test('Idempotency-Key longer than 255 characters is refused; 255 is fine', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const long = await push(ws.key, 'x'.repeat(256))
     expect(long.status).toBe(422)
     expect((await long.json()).errors).toEqual([{ path: 'headers.idempotency-key', message: expect.stringContaining('255') }])
@@ -232,7 +232,7 @@ describe('what is stored', () => {
   })
 
   test('responses are kept for 24 h; expired ones are deleted and the key starts afresh', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     await push(ws.key, 'daily')
     h.clock.advance(IDEMPOTENCY_TTL_MS - 1)
     expect((await push(ws.key, 'daily')).headers.get('idempotent-replayed')).toBe('true')
@@ -260,7 +260,7 @@ describe('what is stored', () => {
   })
 
   test('GET ignores the header', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const list = await h.request('GET', '/api/v1/leads', { key: ws.key, headers: { 'idempotency-key': 'x'.repeat(300) } })
     expect(list.status).toBe(200)
   })
@@ -270,7 +270,7 @@ describe('at the listening server', () => {
   test('concurrent duplicates create exactly one lead; the rest are replays or 409', async () => {
     const server = createApp(h.deps).listen({ port: 0, hostname: '127.0.0.1' })
     try {
-      const ws = h.workspace()
+      const ws = await h.workspace()
       const send = () =>
         fetch(`http://127.0.0.1:${server.server!.port}${INBOUND}`, {
           method: 'POST',
@@ -305,7 +305,7 @@ describe('at the listening server', () => {
     let base: string
     let key: string
 
-    beforeAll(() => {
+    beforeAll(async () => {
       const authPlugin = auth({ ...h.deps, authenticate: keyAuthenticator(h.deps) })
       const slow = new Elysia().use(authPlugin).post(
         '/slow',
@@ -330,7 +330,7 @@ describe('at the listening server', () => {
         .group('/api/v1', (api) => api.use(slow))
         .listen({ port: 0, hostname: '127.0.0.1' })
       base = `http://127.0.0.1:${server.server!.port}/api/v1/slow`
-      key = h.workspace().key
+      key = (await h.workspace()).key
       stop = () => server.stop(true)
     })
     afterAll(() => stop())

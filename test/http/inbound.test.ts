@@ -24,7 +24,7 @@ function counts() {
 
 describe('success', () => {
   test("the seed document's curl example returns 201 {id, status: 'created'}", async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, rawBody: SEED_BODY, headers: { 'content-type': 'application/json' } })
     expect(res.status).toBe(201)
     const body = await res.json()
@@ -50,7 +50,7 @@ describe('success', () => {
   })
 
   test('unknown top-level fields are kept in metadata; explicit metadata wins', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/api/v1/leads/inbound', {
       key: ws.key,
       body: { email: 'x@example.com', company: 'Acme', plan: 'pro', metadata: { plan: 'enterprise' } },
@@ -65,7 +65,7 @@ describe('success', () => {
   })
 
   test('phone alone is enough; source defaults to api; content type parameters are accepted', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/api/v1/leads/inbound', {
       key: ws.key,
       body: { phone: '+44 (20) 7946-0000' },
@@ -83,14 +83,14 @@ describe('success', () => {
   })
 
   test('empty strings and nulls count as absent (what Zapier sends for empty fields)', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: '', phone: '555-0100', first_name: null } })
     expect(res.status).toBe(201)
   })
 })
 
-describe('bad input is a clear problem, never a 500, and stores nothing', () => {
-  const ws = h.workspace()
+describe('bad input is a clear problem, never a 500, and stores nothing', async () => {
+  const ws = await h.workspace()
 
   async function rejected(init: Parameters<typeof h.request>[2], status: number) {
     const before = counts()

@@ -5,7 +5,7 @@ import { createHarness, expectProblem } from '../helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
-const ws = h.workspace()
+const ws = await h.workspace()
 
 describe('control characters', () => {
   for (const [field, value] of [
@@ -22,7 +22,7 @@ describe('control characters', () => {
   }
 
   test('capture refuses them too, also in form posts', async () => {
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] }).key
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] })).key
     const res = await h.request('POST', '/api/v1/leads/capture', {
       key: pk,
       rawBody: new URLSearchParams({ email: 'form@example.com', name: 'Jane\u0000Doe' }),
@@ -91,7 +91,7 @@ describe('what the red team slipped past the first rule', () => {
     ])
     const lan = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
     try {
-      const own = lan.workspace()
+      const own = await lan.workspace()
       const res = await lan.request('POST', '/api/v1/webhooks', { key: own.key, body: { url: 'http://127.0.0.1:9/x', description: 'a\u0000b' } })
       await expectProblem(res, 422, ['/description'])
     } finally {

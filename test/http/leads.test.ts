@@ -5,8 +5,8 @@ import { createHarness, expectProblem } from '../helpers'
 const h = createHarness()
 afterAll(() => h.close())
 
-describe('GET /leads', () => {
-  const ws = h.workspace()
+describe('GET /leads', async () => {
+  const ws = await h.workspace()
   const ids: string[] = []
   let janeContact = ''
 
@@ -75,7 +75,7 @@ describe('GET /leads', () => {
   })
 
   test('never shows another workspace its leads', async () => {
-    const other = h.workspace()
+    const other = await h.workspace()
     const page = await (await h.request('GET', '/api/v1/leads', { key: other.key })).json()
     expect(page.pagination.total).toBe(0)
     const byContact = await (await h.request('GET', `/api/v1/leads?contact_id=${janeContact}`, { key: other.key })).json()
@@ -83,8 +83,8 @@ describe('GET /leads', () => {
   })
 })
 
-describe('GET /leads/:id', () => {
-  const ws = h.workspace()
+describe('GET /leads/:id', async () => {
+  const ws = await h.workspace()
 
   test('returns the lead with every field it arrived with', async () => {
     const lead = await h.pushLead(ws.key, {
@@ -122,8 +122,8 @@ describe('GET /leads/:id', () => {
   })
 })
 
-describe('POST /leads/:id/convert', () => {
-  const ws = h.workspace()
+describe('POST /leads/:id/convert', async () => {
+  const ws = await h.workspace()
 
   test('first conversion creates the deal (201), marks the lead, and links both', async () => {
     const lead = await h.pushLead(ws.key, { email: 'sam@example.com', first_name: 'Sam', last_name: 'Lee' })
@@ -196,9 +196,9 @@ describe('POST /leads/:id/convert', () => {
   })
 })
 
-describe('auth, scopes and other workspaces', () => {
-  const ws = h.workspace()
-  const other = h.workspace()
+describe('auth, scopes and other workspaces', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
   let leadId = ''
 
   beforeAll(async () => {
@@ -212,8 +212,8 @@ describe('auth, scopes and other workspaces', () => {
   })
 
   test('a key without the scope is 403', async () => {
-    const writeOnly = h.key(ws.id, { scopes: ['leads:write'] }).key
-    const readOnly = h.key(ws.id, { scopes: ['leads:read'] }).key
+    const writeOnly = (await h.key(ws.id, { scopes: ['leads:write'] })).key
+    const readOnly = (await h.key(ws.id, { scopes: ['leads:read'] })).key
     await expectProblem(await h.request('GET', '/api/v1/leads', { key: writeOnly }), 403)
     await expectProblem(await h.request('GET', `/api/v1/leads/${leadId}`, { key: writeOnly }), 403)
     await expectProblem(await h.request('POST', `/api/v1/leads/${leadId}/convert`, { key: readOnly }), 403)

@@ -7,7 +7,7 @@ import { createHarness, expectProblem } from '../helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
-const ws = h.workspace()
+const ws = await h.workspace()
 const KB = 1024
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
 
@@ -32,7 +32,7 @@ describe('a lead', () => {
   })
 
   test('capture: unknown form fields are metadata and bounded the same way', async () => {
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] }).key
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://shop.example'] })).key
     const res = await h.request('POST', '/api/v1/leads/capture', {
       key: pk,
       rawBody: new URLSearchParams({ email: 'form@example.com', message: 'x'.repeat(33 * KB) }),

@@ -55,7 +55,7 @@ describe('GET /metrics', () => {
 
   test('counts requests by route pattern and status, never by raw path', async () => {
     h = createHarness()
-    const ws = h.workspace()
+    const ws = await h.workspace()
     expect((await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'a@example.com' } })).status).toBe(201)
     expect((await h.request('GET', '/api/v1/contacts/no-such-id', { key: ws.key })).status).toBe(404)
     expect((await h.request('GET', '/api/v1/contacts/another-id', { key: ws.key })).status).toBe(404)
@@ -89,7 +89,7 @@ describe('GET /metrics', () => {
 
   test('counts rate-limited (429) requests by route', async () => {
     h = createHarness({ env: { ASKAD_RATE_LIMIT: '2/60s' } })
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const statuses: number[] = []
     for (let i = 0; i < 5; i++) statuses.push((await h.request('GET', '/api/v1/contacts', { key: ws.key })).status)
     expect(statuses.filter((s) => s === 429).length).toBe(3)
@@ -100,7 +100,7 @@ describe('GET /metrics', () => {
 
   test('webhook deliveries by outcome and the queue depth come from the outbox tables', async () => {
     h = createHarness()
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const now = h.clock.now()
     h.db
       .insert(webhookEndpoints)

@@ -119,7 +119,7 @@ describe('per API key, at the listening server', () => {
   const get = (key: string) => fetch(base + CONTACTS, { headers: { authorization: `Bearer ${key}` } })
 
   test('1,000 concurrent requests on a fresh key: exactly 100 succeed, 900 get 429, all with the headers', async () => {
-    const { key } = h.workspace()
+    const { key } = await h.workspace()
     const responses = await Promise.all(Array.from({ length: 1_000 }, () => get(key)))
     const statuses = responses.map((r) => r.status)
     expect(statuses.filter((s) => s === 200)).toHaveLength(100)
@@ -145,7 +145,7 @@ describe('per API key, at the listening server', () => {
   })
 
   test('X-RateLimit-Reset is epoch seconds when the bucket is full; Retry-After says when the next request passes', async () => {
-    const { key } = h.workspace()
+    const { key } = await h.workspace()
     const start = h.clock.now()
     const first = await get(key)
     // One token used; it takes 2 s / 100 = 20 ms to come back.
@@ -174,7 +174,7 @@ describe('per API key, in process', () => {
   afterAll(() => h.close())
 
   test("a key's own rate_limit overrides the instance default", async () => {
-    const ws = h.workspace('override', { rateLimit: 3 })
+    const ws = await h.workspace('override', { rateLimit: 3 })
     const statuses: number[] = []
     for (let i = 0; i < 4; i++) {
       const response = await h.request('GET', CONTACTS, { key: ws.key })
@@ -186,8 +186,8 @@ describe('per API key, in process', () => {
   })
 
   test('error responses to authenticated requests carry the headers too', async () => {
-    const ws = h.workspace()
-    const readOnly = h.key(ws.id, { scopes: ['contacts:read'] }).key
+    const ws = await h.workspace()
+    const readOnly = (await h.key(ws.id, { scopes: ['contacts:read'] })).key
     const answers = [
       await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'not-an-email' } }),
       await h.request('GET', '/api/v1/no-such-route', { key: ws.key }),
@@ -217,7 +217,7 @@ describe('per client IP', () => {
   const from = (ip: string, key?: string) => h.request('GET', CONTACTS, { key, headers: { 'x-forwarded-for': ip } })
 
   test('failed authentications use up the IP, whose further failures then get 429 while valid keys still pass', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const statuses: number[] = []
     for (const bad of ['ask_sk_nope', undefined, 'ask_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'Bearer', 'x']) {
       const response = await from('203.0.113.7', bad)
@@ -243,9 +243,9 @@ describe('per client IP', () => {
   })
 
   test('successful requests do not use up the IP allowance', async () => {
-    const ws = h.workspace('many-keys')
+    const ws = await h.workspace('many-keys')
     for (let i = 0; i < 4; i++) {
-      const key = h.key(ws.id).key
+      const key = (await h.key(ws.id)).key
       expect((await from('192.0.2.44', key)).status).toBe(200)
     }
     for (let i = 0; i < 5; i++) expect((await from('192.0.2.44')).status).toBe(401)
@@ -254,7 +254,7 @@ describe('per client IP', () => {
   })
 
   test('110 garbage keys from one address do not lock out a valid key there', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const statuses = new Set<number>()
     for (let i = 0; i < 110; i++) statuses.add((await from('192.0.2.80', `ask_sk_garbage${i}`)).status)
     expect([...statuses].sort()).toEqual([401, 429])
@@ -290,8 +290,8 @@ describe('publishable keys: per key and per browser', () => {
     h.request('POST', CAPTURE, { key, body: { email }, headers: { origin: SITE, 'x-forwarded-for': ip } })
 
   test('one browser gets a tenth of the form key; others still get through', async () => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 30 }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 30 })).key
     const statuses: number[] = []
     for (let i = 0; i < 4; i++) {
       const response = await capture(pk, '203.0.113.9', `a${i}@example.com`)
@@ -309,8 +309,8 @@ describe('publishable keys: per key and per browser', () => {
   })
 
   test('many browsers together are still held to the key capacity', async () => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 10 }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 10 })).key
     const statuses: number[] = []
     for (let i = 0; i < 12; i++) {
       const response = await capture(pk, `192.0.2.${i + 1}`, `c${i}@example.com`)
@@ -321,8 +321,8 @@ describe('publishable keys: per key and per browser', () => {
   })
 
   test('a key sent as a form field is limited the same way', async () => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 10 }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 10 })).key
     const post = () =>
       h.request('POST', CAPTURE, {
         rawBody: new URLSearchParams({ _key: pk, email: 'form@example.com' }),

@@ -31,9 +31,9 @@ function count(table: string): number {
   return (h.db.$client.query(`select count(*) as n from ${table}`).get() as { n: number }).n
 }
 
-function setup(retentionDays: string) {
+async function setup(retentionDays: string) {
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ASKAD_RETENTION_DAYS: retentionDays } })
-  const ws = h.workspace()
+  const ws = await h.workspace()
   // /ok answers 204, /fail 500 (its delivery stays pending, retried), /gone 410 (its delivery fails for good).
   rx = startReceiver(
     (req) => new Response(req.path === '/gone' ? 'gone for good' : 'seen', { status: req.path === '/ok' ? 200 : req.path === '/fail' ? 500 : 410 }),
@@ -54,7 +54,7 @@ function emit(workspaceId: string, type: EventType): string {
 }
 
 test('old settled history goes; pending deliveries, recent history, leads and contacts stay', async () => {
-  const ws = setup('1')
+  const ws = await setup('1')
   await endpoint(ws.key, '/fail', ['deal.closed'])
   await endpoint(ws.key, '/ok', ['lead.created'])
   await endpoint(ws.key, '/gone', ['lead.converted'])
@@ -106,7 +106,7 @@ test('old settled history goes; pending deliveries, recent history, leads and co
 })
 
 test('a fractional retention, in batches: everything past it goes over many small transactions, nothing newer', async () => {
-  const ws = setup('0.5')
+  const ws = await setup('0.5')
   await retention!.stop()
   retention = startRetention(h.deps, { batchEvents: 7, batchRows: 3 })
   const OLD = 50

@@ -21,7 +21,7 @@ const routes = h.app.routes
 
 /** Ids of the other workspace's objects, by the path segment before the parameter. */
 async function foreignIds(): Promise<Record<string, string>> {
-  const them = h.workspace()
+  const them = await h.workspace()
   const as = async (method: string, path: string, body?: unknown) =>
     (await h.request(method, path, { key: them.key, body })).json() as Promise<Record<string, string>>
   const lead = await as('POST', '/api/v1/leads/inbound', { email: 'victim@example.com' })
@@ -52,9 +52,9 @@ test('the route table lists every API route, each with the scope it needs', () =
     expect({ route: `${route.method} ${route.path}`, scope: SCOPES.includes(route.scope!) }).toEqual({ route: `${route.method} ${route.path}`, scope: true })
 })
 
-describe('every route', () => {
-  const mine = h.workspace()
-  const withScopes = (scopes: Scope[]) => h.key(mine.id, { kind: 'secret', scopes }).key
+describe('every route', async () => {
+  const mine = await h.workspace()
+  const withScopes = async (scopes: Scope[]) => (await h.key(mine.id, { kind: 'secret', scopes })).key
   const idsReady = foreignIds()
 
   for (const route of routes) {
@@ -69,13 +69,15 @@ describe('every route', () => {
     test(`${name}: 403 with every scope but its own`, async () => {
       const others = SCOPES.filter((s) => s !== route.scope)
       // A publishable key holds only leads:capture; a secret key stands for "every other scope".
-      const res = await send(withScopes(others))
+      const res = await send(await withScopes(others))
       await expectProblem(res, 403)
     })
 
     test(`${name}: its own scope alone passes the scope check`, async () => {
       const key =
-        route.scope === 'leads:capture' ? h.key(mine.id, { kind: 'publishable', allowedOrigins: ['https://site.example'] }).key : withScopes([route.scope!])
+        route.scope === 'leads:capture'
+          ? (await h.key(mine.id, { kind: 'publishable', allowedOrigins: ['https://site.example'] })).key
+          : await withScopes([route.scope!])
       expect([401, 403]).not.toContain((await send(key)).status)
     })
 

@@ -13,12 +13,12 @@ let port = 0
 let server: { stop(force?: boolean): unknown } | undefined
 let publishable = ''
 
-beforeAll(() => {
+beforeAll(async () => {
   const app = createApp(h.deps).listen({ port: 0, hostname: '127.0.0.1' })
   server = app.server!
   port = app.server!.port!
-  const ws = h.workspace()
-  publishable = h.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] }).key
+  const ws = await h.workspace()
+  publishable = (await h.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] })).key
 })
 afterAll(() => {
   server?.stop(true)
@@ -73,8 +73,8 @@ describe('the gate sees the path the router routes on', () => {
 
   for (const [name, shape] of shapes) {
     test(`${name}: capture with ?key= is still limited (5 per minute) and wrong keys still 401`, async () => {
-      const ws = h.workspace()
-      const key = h.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] }).key
+      const ws = await h.workspace()
+      const key = (await h.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] })).key
       const { target, host } = shape(`/api/v1/leads/capture?key=${key}`)
       const statuses: number[] = []
       for (let i = 0; i < 8; i++) statuses.push(await raw(post(target, host, lead(i))))
@@ -125,7 +125,7 @@ test('a request without a usable Host header is a 400 problem, never a 500', asy
 })
 
 test('a short Host routes by the real path: no prefix reaches another route, and keys work behind a host named crm', async () => {
-  const secret = h.workspace(undefined, { rateLimit: 1_000 }).key
+  const secret = (await h.workspace(undefined, { rateLimit: 1_000 })).key
   // A first segment used to be swallowed after a Host of 3 characters or fewer.
   expect(await raw(post(`/XX/api/v1/leads/inbound`, 'a', lead(1), { Authorization: `Bearer ${secret}` }))).toBe(404)
   expect(await raw(`GET /dashboard/metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`)).not.toBe(200)
@@ -146,10 +146,10 @@ async function fresh201(secret: string): Promise<string> {
   return ((await res.json()) as { id: string }).id
 }
 
-describe('form bodies cost linear time and keep every field verbatim', () => {
+describe('form bodies cost linear time and keep every field verbatim', async () => {
   const fresh = createHarness()
-  const ws = fresh.workspace()
-  const pk = fresh.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] }).key
+  const ws = await fresh.workspace()
+  const pk = (await fresh.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'] })).key
   afterAll(() => fresh.close())
 
   const urlencoded = { 'content-type': 'application/x-www-form-urlencoded' }
@@ -264,10 +264,10 @@ describe('form bodies cost linear time and keep every field verbatim', () => {
   })
 })
 
-describe('what the red team found next (bodies and keys)', () => {
+describe('what the red team found next (bodies and keys)', async () => {
   const own = createHarness({ env: { ASKAD_RATE_LIMIT: '5/60s', ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
-  const ws = own.workspace(undefined, { rateLimit: 1_000 })
-  const pk = own.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'], rateLimit: 1_000 }).key
+  const ws = await own.workspace(undefined, { rateLimit: 1_000 })
+  const pk = (await own.key(ws.id, { kind: 'publishable', scopes: ['leads:capture'], allowedOrigins: ['https://site.example'], rateLimit: 1_000 })).key
   afterAll(() => own.close())
   const json = { 'content-type': 'application/json' }
 

@@ -48,8 +48,8 @@ async function dashboardSession(key: string) {
 
 describe('tenant isolation', () => {
   test("every route taking an id answers 404 for another workspace's id, and changes nothing", async () => {
-    const mine = h.workspace()
-    const theirs = h.workspace()
+    const mine = await h.workspace()
+    const theirs = await h.workspace()
     const as = (key: string) => (method: string, path: string, body?: unknown) => h.request(method, path, { key, body })
     const them = as(theirs.key)
     const lead = (await (await them('POST', '/api/v1/leads/inbound', { email: 'victim@example.com' })).json()) as { id: string; contact_id: string }
@@ -99,12 +99,12 @@ describe('tenant isolation', () => {
   })
 
   test("the dashboard answers 404 for another workspace's contact, endpoint and delivery", async () => {
-    const theirs = h.workspace()
+    const theirs = await h.workspace()
     const lead = (await (await h.request('POST', '/api/v1/leads/inbound', { key: theirs.key, body: { email: 'victim2@example.com' } })).json()) as {
       contact_id: string
     }
     const hook = (await (await h.request('POST', '/api/v1/webhooks', { key: theirs.key, body: { url: 'http://127.0.0.1:9/in' } })).json()) as { id: string }
-    const mine = h.workspace()
+    const mine = await h.workspace()
     const s = await dashboardSession(mine.key)
     for (const path of [`/dashboard/contacts/${lead.contact_id}`, `/dashboard/settings/webhooks/${hook.id}`]) expect((await s.get(path)).status).toBe(404)
     for (const action of ['test', 'rotate', 'disable', 'recover']) {
@@ -122,7 +122,7 @@ describe('tenant isolation', () => {
 
 describe('secrets shown once are never stored or cached', () => {
   test('a new API key created with Idempotency-Key is nowhere on disk; the replay shows only its prefix and mints nothing', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const post = () => h.request('POST', '/api/v1/api-keys', { key: ws.key, body: { kind: 'secret', name: 'idem' }, headers: { 'idempotency-key': 'mint-1' } })
     const first = await post()
     expect(first.status).toBe(201)
@@ -149,7 +149,7 @@ describe('secrets shown once are never stored or cached', () => {
   })
 
   test('webhook signing secrets (creation and rotation) are sent with no-store and never kept for replays', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const created = await h.request('POST', '/api/v1/webhooks', {
       key: ws.key,
       body: { url: 'http://127.0.0.1:9/in' },
@@ -193,7 +193,7 @@ describe('SSRF: reserved IPv6 space', () => {
   })
 
   test('a webhook URL on such an address is a 422', async () => {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const res = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: 'http://[::a9fe:a9fe]/latest/meta-data' } })
     expect(res.status).toBe(422)
     expect(await res.text()).toContain('blocked address')
@@ -335,7 +335,7 @@ describe('SSRF: the attempt connects to the address that was checked', () => {
 
 describe('dashboard pages act with the signed-in key’s scopes', () => {
   test('a keys:manage-only key can manage keys but cannot read leads or contacts, nor add a webhook that would export them', async () => {
-    const ws = h.workspace('scoped-dash', { scopes: ['keys:manage'] })
+    const ws = await h.workspace('scoped-dash', { scopes: ['keys:manage'] })
     const s = await dashboardSession(ws.key)
     expect((await s.get('/dashboard/settings/api-keys')).status).toBe(200)
     for (const path of ['/dashboard', '/dashboard/contacts', '/dashboard/leads', '/dashboard/deals', '/dashboard/settings/webhooks']) {
@@ -355,7 +355,7 @@ describe('dashboard pages act with the signed-in key’s scopes', () => {
   })
 
   test('a key holding the scope still gets the page', async () => {
-    const ws = h.workspace('scoped-dash-reader', { scopes: ['keys:manage', 'contacts:read'] })
+    const ws = await h.workspace('scoped-dash-reader', { scopes: ['keys:manage', 'contacts:read'] })
     const s = await dashboardSession(ws.key)
     expect((await s.get('/dashboard/contacts')).status).toBe(200)
     expect((await s.get('/dashboard/leads')).status).toBe(403)

@@ -334,7 +334,7 @@ test('§7: the svix library verifies a delivery as well as standardwebhooks does
   h.deps.wake = () => dispatcher.wake()
   const rx = startReceiver()
   try {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const created = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: `${rx.url}/hooks`, events: ['lead.created'] } })
     const { secret } = (await created.json()) as { secret: string }
     expect((await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'svix@example.com' } })).status).toBe(201)
@@ -388,9 +388,9 @@ describe('§3: every endpoint requires exactly the scope the table names', () =>
   test.each(table)('%s %s: 403 without %s, not 401/403 with only it', async (method, path, scope) => {
     const h = createHarness()
     try {
-      const ws = h.workspace()
-      const without = h.key(ws.id, { scopes: SCOPES.filter((s) => s !== scope) }).key
-      const only = h.key(ws.id, { scopes: [scope] }).key
+      const ws = await h.workspace()
+      const without = (await h.key(ws.id, { scopes: SCOPES.filter((s) => s !== scope) })).key
+      const only = (await h.key(ws.id, { scopes: [scope] })).key
       const body = method === 'GET' || method === 'DELETE' ? undefined : {}
       const refused = await h.request(method, `/api/v1${path}`, { key: without, body })
       expect(refused.status).toBe(403)
@@ -410,7 +410,7 @@ describe('§3: every endpoint requires exactly the scope the table names', () =>
 test('§6: Idempotency-Key works on POST endpoints beyond leads: one deal, one campaign, one spend, one webhook, one key', async () => {
   const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
   try {
-    const ws = h.workspace()
+    const ws = await h.workspace()
     const twice = async (path: string, body: unknown) => {
       const headers = { 'idempotency-key': `spec-${path}` }
       const first = await h.request('POST', `/api/v1${path}`, { key: ws.key, body, headers })

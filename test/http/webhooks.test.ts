@@ -7,10 +7,10 @@ afterEach(() => h?.close())
 
 const PUBLIC_URL = 'https://hooks.example.com/askad'
 
-function setup(env: Record<string, string> = {}) {
+async function setup(env: Record<string, string> = {}) {
   h = createHarness({ env })
   h.deps.resolveHost = async (host) => (host === 'hooks.example.com' ? ['93.184.216.34'] : host === 'rebind.example.com' ? ['10.0.0.5'] : ['127.0.0.1'])
-  return h.workspace()
+  return await h.workspace()
 }
 
 async function create(key: string, body: Record<string, unknown>) {
@@ -20,7 +20,7 @@ async function create(key: string, body: Record<string, unknown>) {
 
 describe('endpoint lifecycle', () => {
   test('create returns the whsec_ secret once; get and list never show it; headers are redacted', async () => {
-    const ws = setup()
+    const ws = await setup()
     const { status, body } = await create(ws.key, { url: PUBLIC_URL, description: 'CRM', headers: { 'X-Crm-Token': 's3cret' } })
     expect(status).toBe(201)
     expect(body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
@@ -44,7 +44,7 @@ describe('endpoint lifecycle', () => {
   })
 
   test('update changes url, events, description, headers and enabled; delete removes it', async () => {
-    const ws = setup()
+    const ws = await setup()
     const { body } = await create(ws.key, { url: PUBLIC_URL, events: ['lead.created'] })
     const patched = await h.request('PATCH', `/api/v1/webhooks/${body.id}`, {
       key: ws.key,
@@ -72,7 +72,7 @@ describe('endpoint lifecycle', () => {
   })
 
   test('rotate-secret returns a new secret and when the previous one stops signing', async () => {
-    const ws = setup()
+    const ws = await setup()
     const { body } = await create(ws.key, { url: PUBLIC_URL })
     const res = await h.request('POST', `/api/v1/webhooks/${body.id}/rotate-secret`, { key: ws.key })
     expect(res.status).toBe(200)
@@ -83,7 +83,7 @@ describe('endpoint lifecycle', () => {
   })
 
   test('the test event is refused (409) while the endpoint is disabled', async () => {
-    const ws = setup()
+    const ws = await setup()
     const { body } = await create(ws.key, { url: PUBLIC_URL, enabled: false })
     const res = await h.request('POST', `/api/v1/webhooks/${body.id}/test`, { key: ws.key })
     expect(res.status).toBe(409)
@@ -93,7 +93,7 @@ describe('endpoint lifecycle', () => {
 
 describe('validation', () => {
   test('unknown event types, bad URLs, reserved headers and unknown fields are 422 problems', async () => {
-    const ws = setup()
+    const ws = await setup()
     const cases: [Record<string, unknown>, string][] = [
       [{ url: PUBLIC_URL, events: ['lead.deleted'] }, '/events'],
       [{ url: PUBLIC_URL, events: ['webhook.test'] }, '/events'],
@@ -112,7 +112,7 @@ describe('validation', () => {
   })
 
   test('recover needs an RFC 3339 since', async () => {
-    const ws = setup()
+    const ws = await setup()
     const { body } = await create(ws.key, { url: PUBLIC_URL })
     expect((await h.request('POST', `/api/v1/webhooks/${body.id}/recover`, { key: ws.key, body: { since: 'yesterday' } })).status).toBe(422)
     expect((await h.request('POST', `/api/v1/webhooks/${body.id}/recover`, { key: ws.key, body: { since: '2026-11-01T00:00:00Z' } })).status).toBe(202)
@@ -121,7 +121,7 @@ describe('validation', () => {
 
 describe('endpoints per workspace', () => {
   test('the 21st endpoint is a 422 naming the limit of 20; deleting one makes room; other workspaces are unaffected', async () => {
-    const ws = setup()
+    const ws = await setup()
     const ids: string[] = []
     for (let i = 0; i < 20; i++) {
       const { status, body } = await create(ws.key, { url: `${PUBLIC_URL}/${i}` })
@@ -132,13 +132,13 @@ describe('endpoints per workspace', () => {
     const problem = await expectProblem(refused, 422, [''])
     expect(problem.detail).toContain('20')
     expect(problem.detail).toContain('ASKAD_WEBHOOK_MAX_ENDPOINTS')
-    expect((await create(h.workspace().key, { url: PUBLIC_URL })).status).toBe(201)
+    expect((await create((await h.workspace()).key, { url: PUBLIC_URL })).status).toBe(201)
     expect((await h.request('DELETE', `/api/v1/webhooks/${ids[0]}`, { key: ws.key })).status).toBe(204)
     expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
   })
 
   test('ASKAD_WEBHOOK_MAX_ENDPOINTS sets the limit', async () => {
-    const ws = setup({ ASKAD_WEBHOOK_MAX_ENDPOINTS: '2' })
+    const ws = await setup({ ASKAD_WEBHOOK_MAX_ENDPOINTS: '2' })
     expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
     expect((await create(ws.key, { url: PUBLIC_URL })).status).toBe(201)
     const problem = await expectProblem(await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: PUBLIC_URL } }), 422)
@@ -159,7 +159,7 @@ describe('SSRF guard at create and update', () => {
   ]
 
   test('blocked addresses are refused with 422 "blocked address"', async () => {
-    const ws = setup()
+    const ws = await setup()
     for (const url of BLOCKED) {
       const res = await create(ws.key, { url })
       expect(res.status).toBe(422)
@@ -173,7 +173,7 @@ describe('SSRF guard at create and update', () => {
   })
 
   test('ASKAD_WEBHOOK_ALLOW_CIDRS lets the listed ranges through, and only those', async () => {
-    const ws = setup({ ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' })
+    const ws = await setup({ ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' })
     for (const url of ['http://localhost:8080/', 'http://[::ffff:127.0.0.1]/', 'http://2130706433/', 'http://0x7f000001/']) {
       expect((await create(ws.key, { url })).status).toBe(201)
     }
@@ -185,8 +185,8 @@ describe('SSRF guard at create and update', () => {
 
 describe('tenancy and scopes', () => {
   test("another workspace's endpoint is 404 on every route; a key without webhooks:manage is 403", async () => {
-    const ws = setup()
-    const other = h.workspace()
+    const ws = await setup()
+    const other = await h.workspace()
     const { body } = await create(ws.key, { url: PUBLIC_URL })
     const routes: [string, string, unknown?][] = [
       ['GET', `/api/v1/webhooks/${body.id}`],
@@ -202,7 +202,7 @@ describe('tenancy and scopes', () => {
       expect((await h.request(method, path, { key: other.key, body: payload })).status).toBe(404)
     }
     expect((await (await h.request('GET', '/api/v1/webhooks', { key: other.key })).json()).pagination.total).toBe(0)
-    const limited = h.key(ws.id, { scopes: ['leads:read'] })
+    const limited = await h.key(ws.id, { scopes: ['leads:read'] })
     expect((await h.request('GET', '/api/v1/webhooks', { key: limited.key })).status).toBe(403)
     expect((await h.request('GET', `/api/v1/webhooks/${body.id}`, { key: ws.key })).status).toBe(200)
   })
