@@ -2,6 +2,8 @@
 import type { Config } from './config'
 import type { Db, DbOrTx } from './db/client'
 import type { WriteDeps } from './db/unit-of-work'
+import type { PgDb } from './db/pg/client'
+import type { PgStoreAnswer } from './db/pg/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { HostResolver } from './lib/ssrf'
@@ -20,6 +22,13 @@ import type { HostResolver } from './lib/ssrf'
 export interface ServiceDeps extends WriteDeps {
   db: Db
   clock: Clock
+  /**
+   * The shared PostgreSQL database when askad runs on one (ASKAD_DB=postgres://…): each module's
+   * store (modules/<m>/store.ts) then uses its PostgreSQL implementation, else its SQLite one on `db`.
+   */
+  pg?: PgDb
+  /** The PostgreSQL twin of `storeAnswer`: a request's pending Idempotency-Key answer, stored in the transaction of the change. */
+  storePgAnswer?: PgStoreAnswer
 }
 
 /** What a service function that only reads needs; any deps will do. */

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process'
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { migratePg, openPg, type PgDb } from '../src/db/pg/client'
 
 interface Cluster {
   /** URL of the maintenance database, for CREATE/DROP DATABASE. */
@@ -140,6 +141,21 @@ export async function testDatabase(): Promise<TestDatabase> {
       } finally {
         await admin.close()
       }
+    },
+  }
+}
+
+/** A fresh database with askad's schema, and a pool on it; `drop` closes the pool and drops the database. */
+export async function migratedTestDatabase(): Promise<TestDatabase & { pg: PgDb }> {
+  const database = await testDatabase()
+  const pg = openPg(database.url, { max: 10 })
+  await migratePg(pg)
+  return {
+    url: database.url,
+    pg,
+    async drop() {
+      await pg.$client.close()
+      await database.drop()
     },
   }
 }

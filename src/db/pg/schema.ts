@@ -1,0 +1,314 @@
+/**
+ * The PostgreSQL schema: the same tables, columns and indexes as the SQLite schema (../schema.ts),
+ * which stays the reference; drizzle-kit generates the PostgreSQL migration set (drizzle/pg/) from
+ * this file. Differences, each for a reason:
+ * - times (Unix ms), money and counters are `bigint` read as JS numbers (`mode: 'number'`): Bun
+ *   returns int8 as a string otherwise, and every value askad stores is below 2^53;
+ * - JSON columns are `text` holding JSON that askad encodes and decodes itself: drizzle 0.45's
+ *   bun-sql driver stores `jsonb` values as JSON strings (a string inside the JSON), so a text
+ *   column is what round-trips exactly, on both engines alike;
+ * - booleans are `boolean`.
+ */
+import { sql } from 'drizzle-orm'
+import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { KEY_KINDS } from '../../lib/keys'
+
+/** A JSON value stored as text, encoded and decoded here (see the file comment). */
+const json = <T>(name: string) =>
+  customType<{ data: T; driverData: string }>({
+    dataType: () => 'text',
+    toDriver: (value) => JSON.stringify(value),
+    fromDriver: (value) => JSON.parse(value) as T,
+  })(name)
+
+/** Unix milliseconds, or another integer that may pass 2^31. */
+const ms = (name: string) => bigint(name, { mode: 'number' })
+
+/**
+ * SQLite's implicit rowid, made explicit: insertion order, the `after` cursor of pages over small
+ * tables (rowidPagePg) and the retention worker's walk over events.
+ */
+const rowid = () => bigint('rowid', { mode: 'number' }).generatedAlwaysAsIdentity()
+
+export const workspaces = pgTable('workspaces', {
+  id: text('id').primaryKey(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: ms('created_at').notNull(),
+})
+
+/** Kept counters (per workspace): totals and dense sequence numbers that page numbers map onto. */
+export const counters = pgTable(
+  'counters',
+  {
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    value: ms('value').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
+)
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: KEY_KINDS }).notNull(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    hash: text('hash').notNull().unique(),
+    scopes: json<string[]>('scopes').notNull(),
+    allowedOrigins: json<string[]>('allowed_origins').notNull().default(sql`'[]'`),
+    rateLimit: integer('rate_limit'),
+    createdAt: ms('created_at').notNull(),
+    lastUsedAt: ms('last_used_at'),
+    expiresAt: ms('expires_at'),
+    revokedAt: ms('revoked_at'),
+  },
+  (t) => [index('api_keys_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    seq: ms('seq').notNull(),
+    sourceSeq: ms('source_seq').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    firstSource: text('first_source').notNull(),
+    lastSource: text('last_source').notNull(),
+    metadata: json<Record<string, unknown>>('metadata').notNull(),
+    leadCount: integer('lead_count').notNull().default(0),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('contacts_seq_idx').on(t.workspaceId, t.seq),
+    uniqueIndex('contacts_source_seq_idx').on(t.workspaceId, t.firstSource, t.sourceSeq),
+    // The target of ON CONFLICT (workspace_id, email) WHERE email IS NOT NULL: concurrent leads with one email make one contact.
+    uniqueIndex('contacts_email_idx').on(t.workspaceId, t.email).where(sql`email is not null`),
+    index('contacts_phone_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null`),
+    index('contacts_phone_no_email_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null and email is null`),
+    index('contacts_updated_idx').on(t.workspaceId, t.updatedAt),
+  ],
+)
+
+export const leads = pgTable(
+  'leads',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    contactId: text('contact_id')
+      .notNull()
+      .references(() => contacts.id),
+    seq: ms('seq').notNull(),
+    sourceSeq: ms('source_seq').notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    source: text('source').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    metadata: json<Record<string, unknown>>('metadata').notNull(),
+    context: json<Record<string, unknown>>('context'),
+    status: text('status', { enum: ['new', 'converted'] })
+      .notNull()
+      .default('new'),
+    dealId: text('deal_id'),
+    convertedAt: ms('converted_at'),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('leads_seq_idx').on(t.workspaceId, t.seq),
+    uniqueIndex('leads_source_seq_idx').on(t.workspaceId, t.source, t.sourceSeq),
+    index('leads_contact_idx').on(t.contactId, t.createdAt),
+  ],
+)
+
+export const deals = pgTable(
+  'deals',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    contactId: text('contact_id').references(() => contacts.id),
+    leadId: text('lead_id'),
+    title: text('title').notNull(),
+    valueMinor: ms('value_minor').notNull().default(0),
+    currency: text('currency').notNull(),
+    stage: text('stage', { enum: ['new', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] }).notNull(),
+    metadata: json<Record<string, unknown>>('metadata').notNull().default(sql`'{}'`),
+    closedAt: ms('closed_at'),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('deals_workspace_idx').on(t.workspaceId, t.createdAt),
+    index('deals_stage_idx').on(t.workspaceId, t.stage, t.createdAt),
+    index('deals_contact_idx').on(t.contactId),
+  ],
+)
+
+export const campaigns = pgTable(
+  'campaigns',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    currency: text('currency').notNull(),
+    budgetMinor: ms('budget_minor'),
+    spendMinor: ms('spend_minor').notNull().default(0),
+    spendThresholdsMinor: json<number[]>('spend_thresholds').notNull(),
+    thresholdsCrossedMinor: json<number[]>('thresholds_crossed').notNull().default(sql`'[]'`),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [index('campaigns_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+/** The outbox: one row per event, written in the transaction that caused it. */
+export const events = pgTable('events', {
+  rowid: rowid(),
+  id: text('id').primaryKey(),
+  workspaceId: text('workspace_id')
+    .notNull()
+    .references(() => workspaces.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),
+  payload: text('payload').notNull(),
+  createdAt: ms('created_at').notNull(),
+})
+
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    events: json<string[]>('events').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    secret: text('secret').notNull(),
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: ms('previous_secret_expires_at'),
+    headers: json<Record<string, string>>('headers').notNull().default(sql`'{}'`),
+    lastSuccessAt: ms('last_success_at'),
+    failingSince: ms('failing_since'),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [index('webhook_endpoints_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['pending', 'succeeded', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attemptCount: integer('attempt_count').notNull().default(0),
+    nextAttemptAt: ms('next_attempt_at'),
+    leaseUntil: ms('lease_until'),
+    leaseOwner: text('lease_owner'),
+    manual: boolean('manual').notNull().default(false),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    index('webhook_deliveries_lease_idx').on(t.status, t.leaseUntil, t.endpointId),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+    uniqueIndex('webhook_deliveries_event_endpoint_idx').on(t.eventId, t.endpointId),
+  ],
+)
+
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: text('id').primaryKey(),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    trigger: text('trigger', { enum: ['scheduled', 'manual'] }).notNull(),
+    startedAt: ms('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    statusCode: integer('status_code'),
+    errorClass: text('error_class', { enum: ['timeout', 'dns', 'connect', 'tls', 'blocked', 'http'] }),
+    errorMessage: text('error_message'),
+    responseBody: text('response_body'),
+    nextAttemptAt: ms('next_attempt_at'),
+  },
+  (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)],
+)
+
+/** Stored responses of POSTs sent with an Idempotency-Key, per API key, for 24 h. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['in_flight', 'done'] }).notNull(),
+    responseStatus: integer('response_status'),
+    responseHeaders: json<Record<string, string>>('response_headers'),
+    responseBody: text('response_body'),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)],
+)
+
+/** Dashboard sessions: only the SHA-256 of the cookie value is stored. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    hash: text('hash').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+  },
+  (t) => [index('sessions_expiry_idx').on(t.expiresAt)],
+)
