@@ -24,7 +24,7 @@ import { writeProbe } from './db/storage'
 import { VERSION } from './version'
 
 /** The gate's key check: the api-keys module's look-up, handed to the auth plugin so plugins never import modules. */
-export function keyAuthenticator(deps: Pick<AppDeps, 'db' | 'clock'>): Authenticate {
+export function keyAuthenticator(deps: Pick<AppDeps, 'db' | 'clock' | 'pg'>): Authenticate {
   return (presented) => authenticateKey(deps, presented)
 }
 

@@ -32,7 +32,7 @@ export interface ServiceDeps extends WriteDeps {
 }
 
 /** What a service function that only reads needs; any deps will do. */
-export type ReadDeps = Pick<ServiceDeps, 'db'>
+export type ReadDeps = Pick<ServiceDeps, 'db' | 'pg'>
 
 /** What a look-up that also runs inside a unit of work needs: the database or the running transaction. */
 export interface QueryDeps {
@@ -40,7 +40,7 @@ export interface QueryDeps {
 }
 
 /** What synchronous start-up and CLI services need (workspaces, bootstrap, key checks): storage and time, no dispatcher. */
-export type ClockDeps = Pick<ServiceDeps, 'db' | 'clock'>
+export type ClockDeps = Pick<ServiceDeps, 'db' | 'clock' | 'pg'>
 
 export interface AppDeps extends ServiceDeps {
   config: Config

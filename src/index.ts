@@ -2,7 +2,7 @@
 /** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
 import './production'
 import { parseArgs } from 'node:util'
-import { backup } from './cli/backup'
+import { backup, pgBackupRefusal } from './cli/backup'
 import { healthcheck } from './cli/healthcheck'
 import { findCommand, generalHelp, COMMANDS } from './cli/commands'
 import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
@@ -13,8 +13,17 @@ import { workspaceCreate, workspaceList } from './cli/workspace'
 import { loadConfig, type SettingFlag } from './config'
 import { CLI_BUSY_TIMEOUT_MS, openDb } from './db/client'
 import { migrate } from './db/migrate'
+import { isPostgresUrl, migratePg, openPg, redactUrl } from './db/pg/client'
+import type { ServiceDeps } from './deps'
+import { systemClock } from './lib/clock'
 import { ApiError } from './errors'
 import { VERSION } from './version'
+
+/** No dispatcher runs in the CLI, and its commands queue no deliveries: nothing to wake. */
+const NOTHING_TO_WAKE = () => {}
+
+/** Connections a CLI command opens to PostgreSQL: it runs one statement at a time. */
+const CLI_POOL_SIZE = 2
 
 async function main(argv: string[]): Promise<void> {
   const words = argv.filter((a) => !a.startsWith('-'))
@@ -54,21 +63,24 @@ async function main(argv: string[]): Promise<void> {
   const out = createOutput(Boolean(flags.json))
   if (command.path[0] === 'healthcheck') return healthcheck(config, out)
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
+  const name = command.path.join(' ')
+  if (isPostgresUrl(config.dbPath)) return onPostgres(config.dbPath, name, out, args, flags)
   const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
   try {
     migrate(db)
-    switch (command.path.join(' ')) {
+    const deps: ServiceDeps = { db, clock: systemClock, wake: NOTHING_TO_WAKE }
+    // Each command is awaited here: the database closes once it has finished.
+    switch (name) {
       case 'workspace create':
-        return workspaceCreate(db, out, args[0]!, flags as { name?: string })
+        return await workspaceCreate(deps, out, args[0]!, flags as { name?: string })
       case 'workspace list':
-        return workspaceList(db, out)
+        return await workspaceList(deps, out)
       case 'key create':
-        return keyCreate(db, out, flags)
+        return await keyCreate(deps, out, flags)
       case 'key list':
-        return keyList(db, out, flags as { workspace?: string })
+        return await keyList(deps, out, flags as { workspace?: string })
       case 'key revoke':
-        // Awaited here: the database closes once the command has finished.
-        return await keyRevoke(db, out, args[0]!)
+        return await keyRevoke(deps, out, args[0]!)
       case 'migrate':
         return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
       case 'backup':
@@ -80,6 +92,41 @@ async function main(argv: string[]): Promise<void> {
     }
   } finally {
     db.$client.close()
+  }
+}
+
+/** Runs a data command on a PostgreSQL database (migrated first, like SQLite); the pool closes afterwards so the process can exit. */
+async function onPostgres(
+  url: string,
+  name: string,
+  out: ReturnType<typeof createOutput>,
+  args: string[],
+  flags: Record<string, string | boolean | undefined>,
+) {
+  const shown = redactUrl(url)
+  if (name === 'backup') throw pgBackupRefusal(shown)
+  if (name.startsWith('secrets ')) throw new CliError(`askad ${name} works on SQLite databases only in this version.`)
+  const pg = openPg(url, { max: CLI_POOL_SIZE })
+  try {
+    await migratePg(pg)
+    // ServiceDeps names a SQLite `db`, which is never touched while `pg` is set (deps.ts).
+    const deps = { pg, clock: systemClock, wake: NOTHING_TO_WAKE } as Omit<ServiceDeps, 'db'> as ServiceDeps
+    switch (name) {
+      case 'workspace create':
+        return await workspaceCreate(deps, out, args[0]!, flags as { name?: string })
+      case 'workspace list':
+        return await workspaceList(deps, out)
+      case 'key create':
+        return await keyCreate(deps, out, flags)
+      case 'key list':
+        return await keyList(deps, out, flags as { workspace?: string })
+      case 'key revoke':
+        return await keyRevoke(deps, out, args[0]!)
+      case 'migrate':
+        return out.result({ migrated: true, db: shown }, () => `Database ${shown} is up to date.`)
+    }
+  } finally {
+    await pg.$client.close()
   }
 }
 

@@ -55,7 +55,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const app = createApp(deps)
 
   const key = async (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
-    const created = createKey(db, clock, { workspaceId, kind: 'secret', ...input })
+    const created = await createKey(deps, { workspaceId, kind: 'secret', ...input })
     return { key: created.key, id: created.record.id }
   }
   const request: Harness['request'] = async (method, path, init = {}) => {
@@ -81,7 +81,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     logs,
     clock,
     async workspace(slug = `ws-${++slugCounter}`, keyInput = {}) {
-      const ws = createWorkspace({ db, clock }, { slug })
+      const ws = await createWorkspace(deps, { slug })
       const k = await key(ws.id, keyInput)
       return { id: ws.id, slug: ws.slug, key: k.key, keyId: k.id }
     },

@@ -4,6 +4,13 @@ import { dirname, resolve } from 'node:path'
 import { restrictFile, type Db } from '../db/client'
 import { CliError, type Output } from './output'
 
+/** What `askad backup` answers on PostgreSQL, where the server's own tools make consistent copies. */
+export function pgBackupRefusal(url: string): CliError {
+  return new CliError(
+    `askad backup copies SQLite files; ${url} is a PostgreSQL database: use pg_dump (e.g. pg_dump --format=custom --file=askad.dump '${url}') or your PostgreSQL backups.`,
+  )
+}
+
 /** VACUUM INTO reads one snapshot of the WAL database and writes a compact, self-contained copy, readable by its owner only. */
 export function backup(db: Db, out: Output, file: string): void {
   const target = resolve(file)

@@ -1,6 +1,6 @@
 /** `askad key create|list|revoke|generate`. */
-import type { Db } from '../db/client'
-import { parseTimestamp, systemClock } from '../lib/clock'
+import type { ServiceDeps } from '../deps'
+import { parseTimestamp } from '../lib/clock'
 import { generateKey } from '../lib/keys'
 import { createKey, listKeys, revokeKey, serializeKey } from '../modules/api-keys/service'
 import { findWorkspace } from '../modules/workspaces/service'
@@ -14,9 +14,9 @@ const csv = (text?: string) =>
         .map((s) => s.trim())
         .filter(Boolean)
 
-function workspaceOf(db: Db, name: string | undefined) {
+async function workspaceOf(deps: ServiceDeps, name: string | undefined) {
   if (!name) throw new CliError('--workspace is required (a slug or id; see askad workspace list)', 2)
-  const ws = findWorkspace({ db }, name)
+  const ws = await findWorkspace(deps, name)
   if (!ws) throw new CliError(`No workspace '${name}'.`)
   return ws
 }
@@ -32,10 +32,10 @@ export interface KeyCreateFlags {
 }
 
 /** `askad key create`: prints the new key in full, once. */
-export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
-  const ws = workspaceOf(db, flags.workspace)
+export async function keyCreate(deps: ServiceDeps, out: Output, flags: KeyCreateFlags): Promise<void> {
+  const ws = await workspaceOf(deps, flags.workspace)
   const rateLimit = flags['rate-limit'] === undefined ? null : Number(flags['rate-limit'])
-  const { record, key } = createKey(db, systemClock, {
+  const { record, key } = await createKey(deps, {
     workspaceId: ws.id,
     kind: flags.publishable ? 'publishable' : 'secret',
     name: flags.name,
@@ -57,16 +57,15 @@ export function keyCreate(db: Db, out: Output, flags: KeyCreateFlags): void {
 }
 
 /** `askad key list`: a workspace's keys, by prefix. */
-export function keyList(db: Db, out: Output, flags: { workspace?: string }): void {
-  const ws = workspaceOf(db, flags.workspace)
-  const keys = listKeys({ db }, ws.id).map(serializeKey)
+export async function keyList(deps: ServiceDeps, out: Output, flags: { workspace?: string }): Promise<void> {
+  const ws = await workspaceOf(deps, flags.workspace)
+  const keys = (await listKeys(deps, ws.id)).map(serializeKey)
   out.result(keys, () => table(keys, ['id', 'prefix', 'kind', 'name', 'scopes', 'created_at', 'last_used_at', 'revoked_at']))
 }
 
 /** `askad key revoke KEY_ID`, in any workspace. */
-export async function keyRevoke(db: Db, out: Output, keyId: string): Promise<void> {
-  // No dispatcher runs in the CLI (and a revocation queues no deliveries): nothing to wake.
-  const key = serializeKey(await revokeKey({ db, clock: systemClock, wake: () => {} }, null, keyId))
+export async function keyRevoke(deps: ServiceDeps, out: Output, keyId: string): Promise<void> {
+  const key = serializeKey(await revokeKey(deps, null, keyId))
   out.result(key, () => `Revoked key ${key.id} (${key.prefix}).`)
 }
 

@@ -47,7 +47,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   }
   const dispatcher = startDispatcher(deps)
 
-  const boot = bootstrap({ db, clock: systemClock }, config.bootstrapKey)
+  const boot = await bootstrap({ db, clock: systemClock }, config.bootstrapKey)
   setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS)
   const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
@@ -110,7 +110,7 @@ function refuseUnwritable(db: Db, dbPath: string): void {
   throw new CliError(`cannot serve from ${dbPath}: the database cannot take writes (${probe.problem.cause}). ${probe.problem.detail}`)
 }
 
-function printBanner(say: (line?: string) => void, url: string, dbPath: string, boot: ReturnType<typeof bootstrap>): void {
+function printBanner(say: (line?: string) => void, url: string, dbPath: string, boot: Awaited<ReturnType<typeof bootstrap>>): void {
   say(`askad ${VERSION} listening on ${url}`)
   say(`API docs: ${url}/docs`)
   say(`Database: ${dbPath}`)

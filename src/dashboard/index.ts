@@ -151,7 +151,7 @@ export const dashboard = (deps: AppDeps) => {
       }
       const workspaceId = active.session.workspaceId
       const viewer = {
-        workspace: findWorkspace({ db }, workspaceId)?.name ?? workspaceId,
+        workspace: (await findWorkspace(deps, workspaceId))?.name ?? workspaceId,
         keyPrefix: `${active.key.prefix}…`,
         csrf: active.session.csrfToken,
         keyId: active.key.id,
@@ -183,8 +183,8 @@ export const dashboard = (deps: AppDeps) => {
 
   const pageRequest = (query: Record<string, string | undefined>) => parsePageQuery({ page: query.page })
 
-  const keysView = (c: SignedIn, form?: KeyForm, error?: ApiError) =>
-    page(c, 'API keys', keysPage(db, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
+  const keysView = async (c: SignedIn, form?: KeyForm, error?: ApiError) =>
+    page(c, 'API keys', await keysPage(deps, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
 
   const webhooksView = (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
     page(c, 'Webhooks', webhooksPage(db, c.workspaceId, c.viewer, form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
@@ -236,7 +236,7 @@ export const dashboard = (deps: AppDeps) => {
         }),
         FORM_POST,
       )
-      .get(BASE, signedIn(needs('leads:read', (c) => page(c, 'Overview', overviewPage(db, c.workspaceId, clock.now())))), HIDDEN)
+      .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.workspaceId, clock.now())))), HIDDEN)
       .get(
         `${BASE}/contacts`,
         signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))),
@@ -407,7 +407,7 @@ export const dashboard = (deps: AppDeps) => {
       )
       .get(
         `${BASE}/embed`,
-        signedIn((c) => page(c, 'Embed', embedPage(db, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
+        signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
         HIDDEN,
       )
       .get(

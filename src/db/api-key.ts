@@ -11,7 +11,7 @@ export type { AuthFailure } from '../errors/messages'
 import type { AuthFailure } from '../errors/messages'
 
 /** Checks a presented key ('' when none); wired in app.ts to the api-keys module's `authenticateKey`. */
-export type Authenticate = (presented: string) => { key: ApiKey } | { failure: AuthFailure }
+export type Authenticate = (presented: string) => Promise<{ key: ApiKey } | { failure: AuthFailure }>
 
 /** The authenticated key of a request, as routes see it. */
 export interface Auth {

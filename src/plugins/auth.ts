@@ -57,13 +57,13 @@ export function authOf(request: Request): Auth | undefined {
   return requestContext(request).auth
 }
 
-/** Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure. */
-export function authenticate(check: Authenticate, request: Request, presented: string | null): Auth {
+/** Checks a presented key, applies the rate limits and records the key on the request; rejects with 401 on any failure. */
+export async function authenticate(check: Authenticate, request: Request, presented: string | null): Promise<Auth> {
   const context = requestContext(request)
   const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
   if (!limits) throw new ApiError('unauthorized', NOT_GATED)
-  const result = check(presented ?? '')
+  const result = await check(presented ?? '')
   if ('failure' in result) {
     limits.authFailed()
     throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
@@ -96,7 +96,7 @@ export function refuseSecretKeysFromPage(request: Request, presented: Iterable<u
 }
 
 /** Authenticates a key that came in the URL (`?key=`) or a form field (`_key`); a secret key is refused without a look-up. */
-export function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): Auth {
+export async function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): Promise<Auth> {
   refuseSecretKeysFromPage(request, [presented])
   return authenticate(check, request, presented)
 }
@@ -160,7 +160,7 @@ export const auth = (deps: AuthDeps) => {
   // Built from this app's routes on its first request, never shared with another app.
   const deferredPaths = fromRouteTable(plugin, formKeyPaths)
   return plugin
-    .onRequest((context) => {
+    .onRequest(async (context) => {
       const { request, server, set } = context
       // What the router matches on; see the note at the top of this file.
       const path = routedPath(context)
@@ -172,11 +172,11 @@ export const auth = (deps: AuthDeps) => {
       refuseSecretKeysFromPage(request, fromUrl)
       const presented = presentedKey(request)
       if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
-        authenticate(deps.authenticate, request, presented)
+        await authenticate(deps.authenticate, request, presented)
         return
       }
       // A page's key in the URL is checked here too, before any body is read.
-      if (fromUrl.length > 0) return void authenticateFromPage(deps.authenticate, request, fromUrl[0]!)
+      if (fromUrl.length > 0) return void (await authenticateFromPage(deps.authenticate, request, fromUrl[0]!))
       // The key can only be in the body now, which costs parsing: not for an address out of failures.
       requestContext(request).limits!.refuseIfOutOfFailures()
     })

@@ -30,8 +30,8 @@ const deps: AppDeps = { db, config, clock: systemClock, logger: createLogger('er
 const app = createApp(deps)
 
 async function leadLatencies(endpoints: number): Promise<number[]> {
-  const ws = createWorkspace({ db, clock: systemClock }, { slug: `fanout-${endpoints}` })
-  const { key } = createKey(db, systemClock, { workspaceId: ws.id, kind: 'secret' })
+  const ws = await createWorkspace(deps, { slug: `fanout-${endpoints}` })
+  const { key } = await createKey(deps, { workspaceId: ws.id, kind: 'secret' })
   for (let i = 0; i < endpoints; i++) await createEndpoint(deps, ws.id, { url: `https://hooks.example.com/${i}` })
   const latencies: number[] = []
   for (let i = 0; i < LEADS; i++) {

@@ -43,8 +43,8 @@ function receiver(answer: (request: Request) => Promise<Response> | Response): s
   return `http://127.0.0.1:${server.port}`
 }
 
-const stuck = createWorkspace({ db, clock: systemClock }, { slug: 'stuck' })
-const healthy = createWorkspace({ db, clock: systemClock }, { slug: 'healthy' })
+const stuck = await createWorkspace({ db, clock: systemClock }, { slug: 'stuck' })
+const healthy = await createWorkspace({ db, clock: systemClock }, { slug: 'healthy' })
 for (let i = 0; i < HANGING_ENDPOINTS; i++) {
   await createEndpoint(deps, stuck.id, { url: receiver(() => Bun.sleep(HANG_MS).then(() => new Response(null, { status: 204 }))) })
 }

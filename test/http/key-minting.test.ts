@@ -43,8 +43,8 @@ describe('rate_limit', () => {
   test('the CLI has no creator, but the maximum applies', async () => {
     const ws = await h.workspace()
     const out = { json: true, result: () => {} }
-    expect(() => keyCreate(h.db, out, { workspace: ws.slug, 'rate-limit': '1e300' })).toThrow(String(MAX_KEY_RATE_LIMIT))
-    expect(() => keyCreate(h.db, out, { workspace: ws.slug, 'rate-limit': String(MAX_KEY_RATE_LIMIT) })).not.toThrow()
+    await expect(keyCreate(h.deps, out, { workspace: ws.slug, 'rate-limit': '1e300' })).rejects.toThrow(String(MAX_KEY_RATE_LIMIT))
+    await expect(keyCreate(h.deps, out, { workspace: ws.slug, 'rate-limit': String(MAX_KEY_RATE_LIMIT) })).resolves.toBeUndefined()
   })
 })
 

@@ -1,5 +1,5 @@
 /** Settings > API keys: list, create (the full key shown once, with a copy button), revoke. */
-import type { Db } from '../../db/client'
+import type { ReadDeps } from '../../deps'
 import { SCOPES } from '../../lib/scopes'
 import { keyLive, listKeys, serializeKey, type ApiKey } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
@@ -44,8 +44,13 @@ function createForm(viewer: Viewer, form: KeyForm): Html {
 }
 
 /** The workspace's keys with their status and revoke buttons, then the create form. */
-export function keysPage(db: Db, viewer: Viewer & { keyId: string; workspaceId: string }, now: number, form: KeyForm = EMPTY_FORM): Html {
-  const rows = listKeys({ db }, viewer.workspaceId).map((row: ApiKey) => {
+export async function keysPage(
+  deps: ReadDeps,
+  viewer: Viewer & { keyId: string; workspaceId: string },
+  now: number,
+  form: KeyForm = EMPTY_FORM,
+): Promise<Html> {
+  const rows = (await listKeys(deps, viewer.workspaceId)).map((row: ApiKey) => {
     const k = serializeKey(row)
     const live = keyLive(row, now)
     const self = row.id === viewer.keyId

@@ -1,5 +1,5 @@
 /** Embed: a ready-to-paste HTML form and a `fetch` snippet posting to /api/v1/leads/capture with a publishable key. */
-import type { Db } from '../../db/client'
+import type { ReadDeps } from '../../deps'
 import { keyLive, listKeys } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
 import { KEYS_PATH } from '../layout'
@@ -39,8 +39,8 @@ export function snippets(apiOrigin: string, key: string): Html {
 }
 
 /** The live publishable keys, a field to paste one into, and the snippets. */
-export function embedPage(db: Db, workspaceId: string, apiOrigin: string, now: number): Html {
-  const live = listKeys({ db }, workspaceId).filter((k) => k.kind === 'publishable' && keyLive(k, now))
+export async function embedPage(deps: ReadDeps, workspaceId: string, apiOrigin: string, now: number): Promise<Html> {
+  const live = (await listKeys(deps, workspaceId)).filter((k) => k.kind === 'publishable' && keyLive(k, now))
   return html`<p>Paste one of these into a page on an allowed origin of a publishable key. Submissions arrive as leads with source
 <code>website</code> (change the hidden field to tell forms apart); a form sends the visitor back to the page it came from,
 or to <code>_redirect</code> when you add that field.</p>

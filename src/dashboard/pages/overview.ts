@@ -1,5 +1,5 @@
 /** Overview: leads per day for 30 days (an inline SVG chart), leads by source, the newest leads. */
-import type { Db } from '../../db/client'
+import type { ReadDeps } from '../../deps'
 import { listLeads } from '../../modules/leads/service'
 import { html, type Html } from '../html'
 import { BASE, table } from '../layout'
@@ -30,11 +30,11 @@ function chart(days: { day: string; count: number }[]): Html {
 }
 
 /** Totals, the chart, leads by source and the newest leads. */
-export function overviewPage(db: Db, workspaceId: string, now: number): Html {
-  const days = leadsPerDay(db, workspaceId, now, CHART_DAYS)
-  const sources = leadsBySource(db, workspaceId)
-  const { leads, contacts } = totals(db, workspaceId)
-  const newest = listLeads({ db }, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).data
+export async function overviewPage(deps: ReadDeps, workspaceId: string, now: number): Promise<Html> {
+  const days = await leadsPerDay(deps, workspaceId, now, CHART_DAYS)
+  const sources = await leadsBySource(deps, workspaceId)
+  const { leads, contacts } = await totals(deps, workspaceId)
+  const newest = listLeads({ db: deps.db }, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).data
   return html`<section class="stats">
   <div class="stat"><span class="n">${leads}</span> leads</div>
   <div class="stat"><span class="n">${contacts}</span> contacts</div>

@@ -16,8 +16,8 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listKeysPage(deps, auth.workspaceId, parsePageQuery(query)))
+      async ({ query, auth, request, set }) => {
+        return sendPage(request.url, set, await listKeysPage(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'keys:manage',
@@ -69,7 +69,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeKey(getKey(deps, auth.workspaceId, params.id)), {
+    .get('/:id', async ({ params, auth }) => serializeKey(await getKey(deps, auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },

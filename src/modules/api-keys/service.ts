@@ -1,23 +1,14 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
-import type { QueryDeps } from '../../deps'
-import { rowInWorkspace } from '../../db/in-workspace'
-import { and, desc, eq, sql } from 'drizzle-orm'
-import { withoutBusyWait } from '../../db/client'
-import type { DbOrTx } from '../../db/tx'
-import { write } from '../../db/unit-of-work'
 import type { ClockDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
-import { storageProblem } from '../../db/storage'
-import { prepared } from '../../db/prepared'
-import { rowidPage } from '../../db/rowid-page'
-import { apiKeys } from '../../db/schema'
-import { iso, type Clock } from '../../lib/clock'
-import { ApiError, invalid, notFound } from '../../errors'
+import { iso } from '../../lib/clock'
+import { ApiError, invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateKey, hashKey, keyPrefix, parseKey, type KeyKind } from '../../lib/keys'
 import { singleLine } from '../../lib/text'
 import { PUBLISHABLE_SCOPES, SCOPES, isScope, type Scope } from '../../lib/scopes'
+import { apiKeysStore, type KeyStoreDeps } from './store'
 
 import type { ApiKey, AuthFailure } from '../../db/api-key'
 
@@ -87,8 +78,11 @@ function checkInput(input: CreateKeyInput): { scopes: Scope[]; allowedOrigins: s
   return { scopes: [...new Set(scopes)] as Scope[], allowedOrigins: [...new Set(allowedOrigins)] }
 }
 
-/** Mints a key (or stores the given valid one, for bootstrap) and returns it in full, once. */
-export function createKey(db: DbOrTx, clock: Clock, input: CreateKeyInput, presetKey?: string): CreatedKey {
+/**
+ * A new key record (and the key in full) from checked input, not yet stored: `createKey` stores it
+ * alone, bootstrap together with its workspace.
+ */
+export function newKey(now: number, input: CreateKeyInput, presetKey?: string): CreatedKey {
   const { scopes, allowedOrigins } = checkInput(input)
   if (presetKey !== undefined && parseKey(presetKey) !== input.kind) {
     throw new ApiError('bad_request', `The given key is not a valid ${input.kind} key (wrong format or checksum); 'askad key generate' prints one.`)
@@ -104,16 +98,17 @@ export function createKey(db: DbOrTx, clock: Clock, input: CreateKeyInput, prese
     scopes,
     allowedOrigins,
     rateLimit: input.rateLimit ?? null,
-    createdAt: clock.now(),
+    createdAt: now,
     lastUsedAt: null,
     expiresAt: input.expiresAt ?? null,
     revokedAt: null,
   }
-  if (db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.hash, record.hash)).get()) {
-    throw new ApiError('conflict', 'This key is already registered.')
-  }
-  db.insert(apiKeys).values(record).run()
   return { record, key }
+}
+
+/** Mints a key (or stores the given valid one) and returns it in full, once. */
+export async function createKey(deps: ClockDeps & KeyStoreDeps, input: CreateKeyInput, presetKey?: string): Promise<CreatedKey> {
+  return apiKeysStore(deps).insert(newKey(deps.clock.now(), input, presetKey))
 }
 
 /** The creating key and the instance-wide rate limit its own null `rate_limit` stands for. */
@@ -148,7 +143,7 @@ function childExpiry(creator: ApiKey, now: number, requested: number | null | un
  * (a `keys:manage`-only key cannot mint an all-powerful one), and neither a higher rate limit nor a
  * later expiry than its own. Without `scopes`, a secret key gets the creator's scopes.
  */
-export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): Promise<CreatedKey> {
+export async function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit<CreateKeyInput, 'workspaceId'>): Promise<CreatedKey> {
   const scopes = input.scopes ?? (input.kind === 'secret' ? creator.key.scopes : undefined)
   const ungrantable = (scopes ?? PUBLISHABLE_SCOPES).filter((s) => isScope(s) && !creator.key.scopes.includes(s))
   if (ungrantable.length > 0) {
@@ -156,12 +151,12 @@ export function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input: Omit
   }
   const rateLimit = childRateLimit(creator, input.rateLimit)
   const expiresAt = childExpiry(creator.key, deps.clock.now(), input.expiresAt)
-  return write(deps, (tx) => createKey(tx, deps.clock, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId }))
+  return createKey(deps, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })
 }
 
 /** One page of a workspace's keys, newest first. */
-export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
-  const { rows, total, hasMore } = rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
+export async function listKeysPage(deps: ReadDeps, workspaceId: string, req: PageRequest) {
+  const { rows, total, hasMore } = await apiKeysStore(deps).page(workspaceId, req)
   return buildPage(
     req,
     rows.map(({ seq, row }) => ({ seq, item: serializeKey(row) })),
@@ -171,23 +166,18 @@ export function listKeysPage({ db }: ReadDeps, workspaceId: string, req: PageReq
 }
 
 /** A key of the workspace, else 404 (also for another workspace's id). */
-export function getKey({ db }: QueryDeps, workspaceId: string, id: string): ApiKey {
-  return rowInWorkspace(db, apiKeys, workspaceId, id, 'API key')
+export function getKey(deps: ReadDeps, workspaceId: string, id: string): Promise<ApiKey> {
+  return apiKeysStore(deps).get(workspaceId, id)
 }
 
 /** Every key of a workspace, newest first, unpaged (the CLI and the dashboard show them all). */
-export function listKeys({ db }: ReadDeps, workspaceId: string): ApiKey[] {
-  return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
+export function listKeys(deps: ReadDeps, workspaceId: string): Promise<ApiKey[]> {
+  return apiKeysStore(deps).list(workspaceId)
 }
 
 /** Revokes a key of the workspace (any workspace when null, for the CLI); idempotent. */
-export async function revokeKey(deps: ServiceDeps, workspaceId: string | null, id: string): Promise<ApiKey> {
-  const where = workspaceId ? and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)) : eq(apiKeys.id, id)
-  const row = deps.db.select().from(apiKeys).where(where).get()
-  if (!row) throw notFound('API key', id)
-  if (row.revokedAt) return row
-  const now = deps.clock.now()
-  return write(deps, (tx) => tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!)
+export function revokeKey(deps: ServiceDeps, workspaceId: string | null, id: string): Promise<ApiKey> {
+  return apiKeysStore(deps).revoke(workspaceId, id, deps.clock.now())
 }
 
 /** Why a stored key is refused at `now`, or null while it is live. */
@@ -203,30 +193,16 @@ export function keyLive(key: Pick<ApiKey, 'revokedAt' | 'expiresAt'>, now: numbe
 }
 
 /** Looks a presented key up by hash; checksum failures never reach the database. */
-export function authenticateKey({ db, clock }: ClockDeps, presented: string): { key: ApiKey } | { failure: AuthFailure } {
+export async function authenticateKey(deps: ClockDeps, presented: string): Promise<{ key: ApiKey } | { failure: AuthFailure }> {
   if (!presented) return { failure: 'missing' }
   if (!parseKey(presented)) return { failure: 'malformed' }
-  const byHash = prepared(db, 'apiKeys.byHash', (d) =>
-    d
-      .select()
-      .from(apiKeys)
-      .where(eq(apiKeys.hash, sql.placeholder('hash')))
-      .prepare(),
-  )
-  const key = byHash.get({ hash: hashKey(presented) })
+  const store = apiKeysStore(deps)
+  const key = await store.byHash(hashKey(presented))
   if (!key) return { failure: 'unknown' }
-  const now = clock.now()
+  const now = deps.clock.now()
   const refused = refusal(key, now)
   if (refused) return { failure: refused }
-  if (!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
-    try {
-      // Bookkeeping only: it never waits for another process's lock, and a locked, read-only or full database must not turn reads into 503s.
-      withoutBusyWait(db.$client, () => db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run())
-      key.lastUsedAt = now
-    } catch (error) {
-      if (!storageProblem(error)) throw error
-    }
-  }
+  if ((!key.lastUsedAt || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) && (await store.touch(key.id, now))) key.lastUsedAt = now
   return { key }
 }
 

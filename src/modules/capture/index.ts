@@ -42,9 +42,9 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
   const checkKey = (presented: string) => authenticateKey(deps, presented)
 
   /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
-  const authenticateCapture = (request: Request, presented: string | null) => {
+  const authenticateCapture = async (request: Request, presented: string | null) => {
     try {
-      return authenticateFromPage(checkKey, request, presented)
+      return await authenticateFromPage(checkKey, request, presented)
     } catch (error) {
       if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_CAPTURE_KEY)
       throw error
@@ -56,7 +56,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
     .use(formParser)
     .options(
       '/capture',
-      ({ request, query, set }) => {
+      async ({ request, query, set }) => {
         const origin = request.headers.get('origin')
         set.headers.vary = 'Origin'
         set.status = 204
@@ -64,7 +64,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
           set.headers.allow = 'POST, OPTIONS'
           return
         }
-        if (!preflightAllowed(deps, origin, query.key ?? null)) {
+        if (!(await preflightAllowed(deps, origin, query.key ?? null))) {
           throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on the allowed origins of any publishable key for this endpoint.`)
         }
         set.headers['access-control-allow-origin'] = origin
@@ -124,11 +124,11 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         parse: FORM_PARSER,
         keyFrom: ['header', 'query', 'form'],
         // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
-        transform({ request, body, query, set }) {
+        async transform({ request, body, query, set }) {
           const fields = (body ?? {}) as CaptureBody
           refuseSecretKeysFromPage(request, [fields._key].flat())
           const formKey = typeof fields._key === 'string' ? fields._key : null
-          const found = authOf(request) ?? authenticateCapture(request, query.key ?? formKey)
+          const found = authOf(request) ?? (await authenticateCapture(request, query.key ?? formKey))
           requireScope(found, 'leads:capture')
           const origin = request.headers.get('origin')
           set.headers.vary = 'Origin'

@@ -121,9 +121,9 @@ export function refererTarget(referrer: string | null, key: ApiKey): string | nu
  * every origin alike, and the POST that follows checks its key's list: answering by whether
  * *some* tenant lists the origin would tell anyone which sites use askad.
  */
-export function preflightAllowed(deps: ClockDeps, origin: string, presentedKey: string | null): boolean {
+export async function preflightAllowed(deps: ClockDeps, origin: string, presentedKey: string | null): Promise<boolean> {
   if (presentedKey === null) return true
-  const result = authenticateKey(deps, presentedKey)
+  const result = await authenticateKey(deps, presentedKey)
   return 'key' in result && result.key.kind === 'publishable' && result.key.allowedOrigins.includes(origin)
 }
 

@@ -5,13 +5,11 @@
  * soon as its key is revoked, expires or loses `keys:manage`.
  */
 import type { SignInFailure } from '../../errors/messages'
-import { eq } from 'drizzle-orm'
-import { apiKeys, sessions } from '../../db/schema'
-import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { authenticateKey, keyLive, type ApiKey } from '../api-keys/service'
+import { sessionsStore, type Session } from './store'
 
-export type Session = typeof sessions.$inferSelect
+export type { Session } from './store'
 
 /** A session unused for this long is over. */
 export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000
@@ -49,7 +47,7 @@ function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
 
 /** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
 export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session } | { failure: SignInFailure }> {
-  const result = authenticateKey(deps, presented.trim())
+  const result = await authenticateKey(deps, presented.trim())
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
   if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
@@ -64,9 +62,7 @@ export async function signIn(deps: ServiceDeps, presented: string): Promise<{ to
     expiresAt: deadline({ createdAt: now }, now),
   }
   // Sessions that ended on their own are deleted by the retention worker (workers/retention.ts).
-  await write(deps, (tx) => {
-    tx.insert(sessions).values(session).run()
-  })
+  await sessionsStore(deps).insert(session)
   return { token, session }
 }
 
@@ -74,26 +70,18 @@ export async function signIn(deps: ServiceDeps, presented: string): Promise<{ to
 export async function findSession(deps: ServiceDeps, token: string | null): Promise<ActiveSession | null> {
   if (!token) return null
   const hash = hashToken(token)
-  const row = deps.db
-    .select({ session: sessions, key: apiKeys })
-    .from(sessions)
-    .leftJoin(apiKeys, eq(apiKeys.id, sessions.apiKeyId))
-    .where(eq(sessions.hash, hash))
-    .get()
+  const store = sessionsStore(deps)
+  const row = await store.find(hash)
   if (!row) return null
   const now = deps.clock.now()
-  const key = row.key ?? undefined
+  const key = row.key
   if (row.session.expiresAt <= now || !keyUsable(key, now)) {
-    await write(deps, (tx) => {
-      tx.delete(sessions).where(eq(sessions.hash, hash)).run()
-    })
+    await store.delete(hash)
     return null
   }
   const next = deadline(row.session, now)
   if (next - row.session.expiresAt >= SLIDE_RESOLUTION_MS) {
-    await write(deps, (tx) => {
-      tx.update(sessions).set({ expiresAt: next }).where(eq(sessions.hash, hash)).run()
-    })
+    await store.slide(hash, next)
     row.session.expiresAt = next
   }
   return { session: row.session, key }
@@ -102,9 +90,5 @@ export async function findSession(deps: ServiceDeps, token: string | null): Prom
 /** Ends the session of a token (sign-out); a token without a session changes nothing. */
 export async function endSession(deps: ServiceDeps, token: string | null): Promise<void> {
   if (!token) return
-  await write(deps, (tx) => {
-    tx.delete(sessions)
-      .where(eq(sessions.hash, hashToken(token)))
-      .run()
-  })
+  await sessionsStore(deps).delete(hashToken(token))
 }

@@ -1,0 +1,73 @@
+/** API keys on SQLite: the synchronous drizzle queries, writes through the unit of work. */
+import { and, desc, eq, sql } from 'drizzle-orm'
+import type { ApiKey } from '../../db/api-key'
+import { withoutBusyWait } from '../../db/client'
+import { rowInWorkspace } from '../../db/in-workspace'
+import { prepared } from '../../db/prepared'
+import { rowidPage } from '../../db/rowid-page'
+import { apiKeys } from '../../db/schema'
+import { storageProblem } from '../../db/storage'
+import type { DbOrTx } from '../../db/tx'
+import { write } from '../../db/unit-of-work'
+import { ApiError, notFound } from '../../errors'
+import type { ApiKeysStore, KeyStoreDeps } from './store'
+
+/** API keys emit no events: there is never a dispatcher to wake. */
+const NOTHING_TO_WAKE = () => {}
+
+/** Inserts a key row inside a running transaction (bootstrap's too); 409 when its hash is registered already. */
+export function insertKeySqlite(tx: DbOrTx, record: ApiKey): void {
+  if (tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.hash, record.hash)).get()) {
+    throw new ApiError('conflict', 'This key is already registered.')
+  }
+  tx.insert(apiKeys).values(record).run()
+}
+
+/** The SQLite implementation of the API-key store. */
+export function sqliteApiKeysStore(deps: KeyStoreDeps): ApiKeysStore {
+  const { db } = deps
+  return {
+    insert(created) {
+      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx) => {
+        insertKeySqlite(tx, created.record)
+        return created
+      })
+    },
+    async page(workspaceId, req) {
+      return rowidPage(db, apiKeys, eq(apiKeys.workspaceId, workspaceId), req)
+    },
+    async get(workspaceId, id) {
+      return rowInWorkspace(db, apiKeys, workspaceId, id, 'API key')
+    },
+    async list(workspaceId) {
+      return db.select().from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId)).orderBy(desc(apiKeys.createdAt)).all()
+    },
+    async revoke(workspaceId, id, now) {
+      const where = workspaceId ? and(eq(apiKeys.id, id), eq(apiKeys.workspaceId, workspaceId)) : eq(apiKeys.id, id)
+      const row = db.select().from(apiKeys).where(where).get()
+      if (!row) throw notFound('API key', id)
+      if (row.revokedAt) return row
+      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx) => tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!)
+    },
+    async byHash(hash) {
+      const byHash = prepared(db, 'apiKeys.byHash', (d) =>
+        d
+          .select()
+          .from(apiKeys)
+          .where(eq(apiKeys.hash, sql.placeholder('hash')))
+          .prepare(),
+      )
+      return byHash.get({ hash })
+    },
+    async touch(id, now) {
+      try {
+        // It never waits for another process's lock, and a locked, read-only or full database must not turn reads into 503s.
+        withoutBusyWait(db.$client, () => db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, id)).run())
+        return true
+      } catch (error) {
+        if (!storageProblem(error)) throw error
+        return false
+      }
+    },
+  }
+}

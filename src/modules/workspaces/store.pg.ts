@@ -1,0 +1,59 @@
+/**
+ * Workspaces on PostgreSQL. The slug's unique index decides between concurrent creations; the
+ * first-start bootstrap runs under one advisory lock, so nodes starting together on an empty
+ * database queue there and exactly one of them creates the workspace and its key.
+ */
+import { asc, eq, or } from 'drizzle-orm'
+import type { PgDb } from '../../db/pg/client'
+import type { PgDbOrTx } from '../../db/pg/pages'
+import { workspaces } from '../../db/pg/schema'
+import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
+import { insertKeyPg } from '../api-keys/store.pg'
+import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+
+/** The advisory lock bootstrap runs under (lockKeys hashes it). */
+const BOOTSTRAP_LOCK = 'askad:bootstrap'
+
+/** Workspaces emit no events: there is never a dispatcher to wake. */
+const NOTHING_TO_WAKE = () => {}
+
+async function find(db: PgDbOrTx, slugOrId: string): Promise<Workspace | undefined> {
+  const [row] = await db
+    .select()
+    .from(workspaces)
+    .where(or(eq(workspaces.slug, slugOrId), eq(workspaces.id, slugOrId)))
+  return row
+}
+
+async function insert(tx: PgTx, row: Workspace): Promise<void> {
+  const inserted = await tx.insert(workspaces).values(row).onConflictDoNothing({ target: workspaces.slug }).returning({ id: workspaces.id })
+  if (inserted.length === 0) throw slugTaken(row.slug)
+}
+
+/** The PostgreSQL implementation of the workspace store. */
+export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
+  const deps = { pg, wake: NOTHING_TO_WAKE }
+  return {
+    async insert(row) {
+      await writePg(deps, (tx) => insert(tx, row))
+    },
+    async list() {
+      return pg.select().from(workspaces).orderBy(asc(workspaces.createdAt))
+    },
+    find(slugOrId) {
+      return find(pg, slugOrId)
+    },
+    bootstrap(make) {
+      return writePg(deps, async (tx) => {
+        // Held until the commit: a node that waited here then sees the workspace the first one made.
+        await lockKeys(tx, [BOOTSTRAP_LOCK])
+        const [any] = await tx.select({ id: workspaces.id }).from(workspaces).limit(1)
+        if (any) return null
+        const made = make()
+        await insert(tx, made.workspace)
+        await insertKeyPg(tx, made.key)
+        return made
+      })
+    },
+  }
+}

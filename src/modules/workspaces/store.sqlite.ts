@@ -1,0 +1,46 @@
+/** Workspaces on SQLite: start-up and CLI writes, each in one synchronous transaction. */
+import { asc, eq, or } from 'drizzle-orm'
+import type { Db, DbOrTx } from '../../db/client'
+import { workspaces } from '../../db/schema'
+import { insertKeySqlite } from '../api-keys/store.sqlite'
+import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+
+function find(db: DbOrTx, slugOrId: string): Workspace | undefined {
+  return db
+    .select()
+    .from(workspaces)
+    .where(or(eq(workspaces.slug, slugOrId), eq(workspaces.id, slugOrId)))
+    .get()
+}
+
+function insert(db: DbOrTx, row: Workspace): void {
+  if (find(db, row.slug)) throw slugTaken(row.slug)
+  db.insert(workspaces).values(row).run()
+}
+
+/** The SQLite implementation of the workspace store. */
+export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
+  return {
+    async insert(row) {
+      insert(db, row)
+    },
+    async list() {
+      return db.select().from(workspaces).orderBy(asc(workspaces.createdAt)).all()
+    },
+    async find(slugOrId) {
+      return find(db, slugOrId)
+    },
+    async bootstrap(make) {
+      return db.transaction(
+        (tx) => {
+          if (tx.select({ id: workspaces.id }).from(workspaces).limit(1).get()) return null
+          const made = make()
+          insert(tx, made.workspace)
+          insertKeySqlite(tx, made.key)
+          return made
+        },
+        { behavior: 'immediate' },
+      )
+    },
+  }
+}
