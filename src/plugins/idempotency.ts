@@ -7,12 +7,15 @@
  * and browser (client IP and User-Agent), so one visitor never gets another's answer.
  *
  * A key is either absent or complete: the answer commits in the same transaction as the change it
- * answers (SPEC §10). A route runs its write through `answerWrite`, whose `storeAnswer` the service
- * calls inside its transaction; routes that change nothing store their answer afterwards. While a
- * request runs, its key is reserved in this process's memory only, so a crash leaves nothing to
- * clear: the retry replays the stored answer or, when nothing committed, runs again. Two processes on
- * one database that run the same key at once both try to commit; the later one finds the stored
- * answer inside its transaction, rolls its change back and replays.
+ * answers (SPEC §10). A route runs its write through `answerWrite`, whose `storeAnswer` (or
+ * `storePgAnswer`) the service calls inside its transaction; routes that change nothing store their
+ * answer afterwards. On SQLite, while a request runs, its key is reserved in this process's memory
+ * only, so a crash leaves nothing to clear: the retry replays the stored answer or, when nothing
+ * committed, runs again. Two processes on one database that run the same key at once both try to
+ * commit; the later one finds the stored answer inside its transaction, rolls its change back and
+ * replays. On PostgreSQL, where many nodes serve one client, the reservation is an `in_flight` row
+ * (idempotency.pg.ts): one node wins it, a duplicate on any node gets the same 409 as on SQLite, and
+ * a crashed node's reservation is taken over after ABANDONED_AFTER_MS.
  *
  * Only 2xx and 3xx answers are stored; an error answer (4xx or 5xx) leaves the key absent: our
  * services write in one transaction that an error rolls back, so the client may fix the request and
@@ -20,8 +23,11 @@
  * reserve a key. Secrets shown once (a new API key, a `whsec_` signing secret) are never stored:
  * a replay shows them redacted.
  */
+import { SQL } from 'bun'
 import { and, eq } from 'drizzle-orm'
 import { Elysia, type Context } from 'elysia'
+import type { PgDb } from '../db/pg/client'
+import { type PgTx, writePg } from '../db/pg/unit-of-work'
 import { idempotencyKeys } from '../db/schema'
 import { storageProblem } from '../db/storage'
 import { writeTx, type Tx } from '../db/tx'
@@ -31,6 +37,7 @@ import { redactKeys } from '../lib/keys'
 import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
 import { JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, toResponse } from './elysia-response'
+import { lockedRowPg, releasePg, reservePg, writeAnswerPg, type KeySlot } from './idempotency.pg'
 import { clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
 
 /** How long a stored response is replayed. */
@@ -39,8 +46,14 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 /** Longest accepted Idempotency-Key (a UUID needs 36). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
-/** A reservation this old belongs to a request that never finished (a hung handler); a retry takes it over. */
+/** A reservation this old belongs to a request that never finished (a hung handler, a crashed node); a retry takes it over. */
 const ABANDONED_AFTER_MS = 60_000
+
+/** Tries at a PostgreSQL key row that keeps changing under us (deleted, re-inserted) before answering 409. */
+const ROW_ATTEMPTS = 3
+
+/** Storing an answer queues no deliveries: nothing to wake. */
+const NOTHING_TO_WAKE = () => {}
 
 /** Headers that describe the request being answered, not the stored result; a replay gets fresh ones. */
 const PER_REQUEST_HEADER = /^(x-request-id|x-ratelimit-.*|ratelimit|ratelimit-policy|retry-after|access-control-.*|vary|set-cookie)$/i
@@ -76,6 +89,10 @@ function browserOf(ip: string, userAgent: string | null): string {
     .slice(0, 32)
 }
 
+function inFlight(): ApiError {
+  return new ApiError('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry once it has finished.')
+}
+
 function mismatch(): ApiError {
   return new ApiError(
     'idempotency_mismatch',
@@ -106,6 +123,33 @@ function storedBody(body: string): string {
   return redactSigningSecrets(redactKeys(body))
 }
 
+/** The row of an answered key. */
+function answerRow(requestHash: string, answer: StoredAnswer, now: number) {
+  return {
+    requestHash,
+    state: 'done' as const,
+    responseStatus: answer.status,
+    responseHeaders: answer.headers,
+    responseBody: storedBody(answer.body),
+    createdAt: now,
+    expiresAt: now + IDEMPOTENCY_TTL_MS,
+  }
+}
+
+/**
+ * PostgreSQL's putAnswer: decided under the row's lock, so of two nodes answering one key the later
+ * waits, then finds the first one's answer (→ AlreadyAnswered, or 422) and rolls back.
+ */
+async function putAnswerPg(tx: PgTx, pending: KeySlot & Pick<PendingKey, 'requestHash'>, answer: StoredAnswer, now: number): Promise<void> {
+  for (let attempt = 0; attempt < ROW_ATTEMPTS; attempt++) {
+    const row = await lockedRowPg(tx, pending)
+    const existing = liveRow(row, pending.requestHash, now)
+    if (existing) throw new AlreadyAnswered(existing)
+    if (await writeAnswerPg(tx, pending, row, answerRow(pending.requestHash, answer, now))) return
+  }
+  throw inFlight()
+}
+
 /**
  * Stores the answer inside `tx`, unless another process stored one first (→ AlreadyAnswered, or 422
  * for another request): the caller's transaction then rolls back, its change with it.
@@ -114,15 +158,7 @@ function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'reque
   const where = and(eq(idempotencyKeys.apiKeyId, pending.apiKeyId), eq(idempotencyKeys.key, pending.key))
   const existing = liveRow(tx.select().from(idempotencyKeys).where(where).get(), pending.requestHash, now)
   if (existing) throw new AlreadyAnswered(existing)
-  const row = {
-    requestHash: pending.requestHash,
-    state: 'done' as const,
-    responseStatus: answer.status,
-    responseHeaders: answer.headers,
-    responseBody: storedBody(answer.body),
-    createdAt: now,
-    expiresAt: now + IDEMPOTENCY_TTL_MS,
-  }
+  const row = answerRow(pending.requestHash, answer, now)
   tx.insert(idempotencyKeys)
     .values({ apiKeyId: pending.apiKeyId, key: pending.key, ...row })
     .onConflictDoUpdate({ target: [idempotencyKeys.apiKeyId, idempotencyKeys.key], set: row })
@@ -131,10 +167,11 @@ function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'reque
 
 /**
  * Runs a route's write so that the answer to the request's Idempotency-Key, if it has one, commits
- * in the same transaction as the change: `write` gets deps carrying `storeAnswer`, which the unit of
- * work (db/unit-of-work.ts) calls inside the service's transaction with the result of its work, and
- * `answer` turns that result into the route's answer there and for this response. Returns the body to send (status and headers are
- * set), or a Response replaying the answer another process committed first under the same key.
+ * in the same transaction as the change: `write` gets deps carrying `storeAnswer` and `storePgAnswer`,
+ * which the unit of work of its engine (db/unit-of-work.ts, db/pg/unit-of-work.ts) calls inside the
+ * service's transaction with the result of its work, and `answer` turns that result into the route's
+ * answer there and for this response. Returns the body to send (status and headers are set), or a
+ * Response replaying the answer another process committed first under the same key.
  */
 export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   ctx: { request: Request; set: ResponseSet },
@@ -145,7 +182,15 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   const pending = requestContext(ctx.request).idempotency
   let result: R
   try {
-    result = await write(pending ? { ...deps, storeAnswer: (tx: Tx, value: unknown) => storeInTx(tx, value as R) } : deps)
+    result = await write(
+      pending
+        ? {
+            ...deps,
+            storeAnswer: (tx: Tx, value: unknown) => pending.store(tx, stored(value as R), deps.clock.now()),
+            storePgAnswer: (tx: PgTx, value: unknown) => pending.storePg(tx, stored(value as R), deps.clock.now()),
+          }
+        : deps,
+    )
   } catch (error) {
     if (!(error instanceof AlreadyAnswered)) throw error
     pending!.settled = true
@@ -157,25 +202,85 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   Object.assign(ctx.set.headers, headers)
   return body
 
-  function storeInTx(tx: Tx, value: R): void {
+  /** The answer to store for the work's result. */
+  function stored(value: R): StoredAnswer {
     const a = answer(value)
     const text = typeof a.body === 'string' ? a.body : JSON.stringify(a.body)
     const contentType = a.headers?.['content-type'] ?? ctx.set.headers['content-type'] ?? (typeof a.body === 'string' ? TEXT_CONTENT_TYPE : JSON_CONTENT_TYPE)
-    pending!.store(
-      tx,
-      { status: a.status, headers: storedHeaders(ctx.set, { ...a.headers, 'content-type': String(contentType) }), body: text },
-      deps.clock.now(),
-    )
+    return { status: a.status, headers: storedHeaders(ctx.set, { ...a.headers, 'content-type': String(contentType) }), body: text }
   }
 }
 
 /** Reserves, replays and (for routes that change nothing) stores Idempotency-Key requests around every authenticated POST handler. */
 export const idempotency = (deps: AppDeps) => {
-  /** Keys of requests running in this process, with their request hash and start. */
+  /** Keys of requests running in this process, with their request hash and start (SQLite: the reservation lives here). */
   const running = new Map<string, { hash: string; since: number }>()
 
+  /** A reservation held by this request; `release` ends it unless its answer was stored. */
+  function pendingKey(slot: KeySlot, requestHash: string, release: (pending: PendingKey) => Promise<void>): PendingKey {
+    const pending: PendingKey = {
+      ...slot,
+      requestHash,
+      settled: false,
+      store(tx, answer, at) {
+        putAnswer(tx, pending, answer, at)
+        // Set inside the transaction: if it rolls back instead, the error reaches the handler and the key stays absent.
+        pending.settled = true
+      },
+      async storePg(tx, answer, at) {
+        await putAnswerPg(tx, pending, answer, at)
+        pending.settled = true
+      },
+      release: () => release(pending),
+    }
+    return pending
+  }
+
+  /** SQLite: a stored answer replays; a key running in this process is 409; else it is reserved in memory. */
+  function reserveSqlite(slot: KeySlot, hash: string, now: number): Response | PendingKey {
+    const row = deps.db
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.apiKeyId, slot.apiKeyId), eq(idempotencyKeys.key, slot.key)))
+      .get()
+    const stored = liveRow(row, hash, now)
+    if (stored) return replay(stored)
+    const id = `${slot.apiKeyId}\n${slot.key}`
+    const other = running.get(id)
+    if (other && now - other.since < ABANDONED_AFTER_MS) {
+      if (other.hash !== hash) throw mismatch()
+      throw inFlight()
+    }
+    const entry = { hash, since: now }
+    running.set(id, entry)
+    return pendingKey(slot, hash, async () => {
+      if (running.get(id) === entry) running.delete(id)
+    })
+  }
+
+  /** PostgreSQL: one node wins the key's row; a stored answer replays; a key reserved by any node is 409. */
+  async function reservePgRow(pg: PgDb, slot: KeySlot, hash: string, now: number): Promise<Response | PendingKey> {
+    for (let attempt = 0; attempt < ROW_ATTEMPTS; attempt++) {
+      const outcome = await reservePg(pg, slot, hash, now, now + IDEMPOTENCY_TTL_MS, now - ABANDONED_AFTER_MS)
+      if (outcome.reserved) {
+        return pendingKey(slot, hash, async (pending) => {
+          // An answer took the reservation's place; otherwise nothing was done, and the key is free again.
+          if (!pending.settled) await releasePg(pg, slot, hash, now)
+        })
+      }
+      const holder = outcome.holder
+      const stored = liveRow(holder, hash, now)
+      if (stored) return replay(stored)
+      if (holder?.state === 'in_flight') {
+        if (holder.requestHash !== hash) throw mismatch()
+        throw inFlight()
+      }
+    }
+    throw inFlight()
+  }
+
   return new Elysia({ name: 'idempotency' })
-    .onBeforeHandle({ as: 'global' }, ({ request, body, server }) => {
+    .onBeforeHandle({ as: 'global' }, async ({ request, body, server }) => {
       const clientKey = request.headers.get('idempotency-key')
       const auth = authOf(request)
       if (request.method !== 'POST' || clientKey === null || !auth) return
@@ -186,53 +291,32 @@ export const idempotency = (deps: AppDeps) => {
         auth.key.kind === 'publishable'
           ? `${browserOf(clientIpOf(request, server, deps.config.trustedProxies), request.headers.get('user-agent'))}:${clientKey}`
           : clientKey
+      const slot = { apiKeyId: auth.key.id, key }
       const hash = requestHash(request, body)
       const now = deps.clock.now()
-      const row = deps.db
-        .select()
-        .from(idempotencyKeys)
-        .where(and(eq(idempotencyKeys.apiKeyId, auth.key.id), eq(idempotencyKeys.key, key)))
-        .get()
-      const stored = liveRow(row, hash, now)
-      if (stored) return replay(stored)
-      const slot = `${auth.key.id}\n${key}`
-      const other = running.get(slot)
-      if (other && now - other.since < ABANDONED_AFTER_MS) {
-        if (other.hash !== hash) throw mismatch()
-        throw new ApiError('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry once it has finished.')
-      }
-      const entry = { hash, since: now }
-      running.set(slot, entry)
-      const pending: PendingKey = {
-        apiKeyId: auth.key.id,
-        key,
-        requestHash: hash,
-        settled: false,
-        store(tx, answer, at) {
-          putAnswer(tx, pending, answer, at)
-          // Set inside the transaction: if it rolls back instead, the error reaches the handler and the key stays absent.
-          pending.settled = true
-        },
-        release() {
-          if (running.get(slot) === entry) running.delete(slot)
-        },
-      }
-      requestContext(request).idempotency = pending
+      const reserved = deps.pg ? await reservePgRow(deps.pg, slot, hash, now) : reserveSqlite(slot, hash, now)
+      if (reserved instanceof Response) return reserved
+      requestContext(request).idempotency = reserved
     })
-    .mapResponse({ as: 'global' }, ({ request, responseValue, set }) => {
+    .mapResponse({ as: 'global' }, async ({ request, responseValue, set }) => {
       const state = requestContext(request)
       const pending = state.idempotency
       // Error hooks that do not answer pass `undefined` here; the errors plugin's answer follows.
       if (!pending || responseValue === undefined) return
       state.idempotency = undefined
-      pending.release()
       const response = toResponse(responseValue, set)
-      if (pending.settled || response.status >= 400) return response
+      if (pending.settled || response.status >= 400) {
+        // Before the answer leaves: a client retrying at once finds the key free.
+        await pending.release()
+        return response
+      }
       return storeAfter(pending, response, set)
     })
     .onAfterResponse({ as: 'global' }, ({ request }) => {
       // An error answered without passing mapResponse must not leave its key reserved.
-      requestContext(request).idempotency?.release()
+      requestContext(request)
+        .idempotency?.release()
+        .catch((error: unknown) => deps.logger.warn('idempotency key not released; it frees itself after a minute', { error: String(error) }))
     })
 
   /** A route that changed nothing (or wrote without `answerWrite`): its answer is stored on its own. */
@@ -243,11 +327,14 @@ export const idempotency = (deps: AppDeps) => {
     })
     const answer = { status: response.status, headers, body: await response.clone().text() }
     try {
-      writeTx(deps.db, (tx) => pending.store(tx, answer, deps.clock.now()))
+      if (deps.pg) await writePg({ pg: deps.pg, wake: NOTHING_TO_WAKE }, (tx) => pending.storePg(tx, answer, deps.clock.now()))
+      else writeTx(deps.db, (tx) => pending.store(tx, answer, deps.clock.now()))
     } catch (error) {
       // Another process answered the same key meanwhile, or storage trouble: the key stays as it is, and
       // as nothing was changed, a retry that runs again is harmless. Only surprises are errors.
-      if (!(error instanceof AlreadyAnswered) && !(error instanceof ApiError) && !storageProblem(error)) throw error
+      if (!(error instanceof AlreadyAnswered) && !(error instanceof ApiError) && !storageProblem(error) && !(error instanceof SQL.SQLError)) throw error
+    } finally {
+      await pending.release()
     }
     return response
   }

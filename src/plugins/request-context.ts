@@ -9,6 +9,7 @@
  * authentication, `answerWrite`) are given the Request. The Request is the one object every stage
  * holds, and the map lets the context go with it.
  */
+import type { PgTx } from '../db/pg/unit-of-work'
 import type { Tx } from '../db/tx'
 import type { Auth, ApiKey } from '../db/api-key'
 import { requestClientIp } from '../lib/client-ip'
@@ -40,10 +41,12 @@ export interface PendingKey {
   requestHash: string
   /** Nothing is left to store: the answer committed with the change, or another process's answer was replayed. */
   settled: boolean
-  /** Stores the answer inside `tx`. */
+  /** Stores the answer inside `tx` (SQLite). */
   store(tx: Tx, answer: StoredAnswer, now: number): void
-  /** Ends the reservation in this process. */
-  release(): void
+  /** Stores the answer inside `tx` (PostgreSQL). */
+  storePg(tx: PgTx, answer: StoredAnswer, now: number): Promise<void>
+  /** Ends the reservation: in this process on SQLite, its row on PostgreSQL (unless the answer took its place). */
+  release(): Promise<void>
 }
 
 /** What the plugins know about one request. */
