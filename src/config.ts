@@ -44,7 +44,7 @@ export const DEFAULTS = {
 export const SETTINGS = [
   { flag: 'port', env: 'PORT', help: `Port to listen on (default ${DEFAULTS.port})` },
   { flag: 'host', env: 'HOST', help: `Address to bind (default ${DEFAULTS.host})` },
-  { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file (default ${DEFAULTS.dbPath})` },
+  { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file, or a postgres:// URL (default ${DEFAULTS.dbPath})` },
   { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: `Requests per key: N (per minute) or N/<seconds>s (default ${DEFAULTS.rateLimit})` },
   { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
   { flag: 'webhook-max-endpoints', env: 'ASKAD_WEBHOOK_MAX_ENDPOINTS', help: `Webhook endpoints per workspace (default ${DEFAULTS.webhookMaxEndpoints})` },

@@ -98,7 +98,14 @@ const SPECS: CommandSpec[] = [
     ],
     options: { 'old-key': { type: 'string' }, 'new-key': { type: 'string' } },
   },
-  { path: ['backup'], arguments: ['FILE'], usage: 'askad backup FILE', summary: 'Write a consistent copy of the live database to FILE.', options: {} },
+  {
+    path: ['backup'],
+    arguments: ['FILE'],
+    usage: 'askad backup FILE',
+    summary: 'Write a consistent copy of the live database to FILE.',
+    details: ['SQLite only; back a PostgreSQL database up with pg_dump.'],
+    options: {},
+  },
 ]
 
 export const COMMANDS: CommandSpec[] = SPECS.map((c) => ({ ...c, options: { ...common, ...c.options } }))
@@ -120,7 +127,7 @@ export function generalHelp(version: string): string {
     ...lines,
     '',
     'Flags on every command:',
-    `  --db FILE      SQLite database (default ${DEFAULTS.dbPath}, or ASKAD_DB)`,
+    `  --db FILE|URL  SQLite database file or postgres:// URL (default ${DEFAULTS.dbPath}, or ASKAD_DB)`,
     '  --json         Machine-readable output',
     '  --help, -h     Help for the command',
     '  --version, -v  Print the version',

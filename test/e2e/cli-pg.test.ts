@@ -1,0 +1,69 @@
+/** The data commands of the CLI against a real PostgreSQL URL (`--db postgres://…` or ASKAD_DB), as processes. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { skipUnlessPg, testDatabase, type TestDatabase } from '../pg'
+
+const ENTRY = join(import.meta.dir, '..', '..', 'src', 'index.ts')
+/** A command that does not exit (a pool left open) fails the test instead of hanging it. */
+const COMMAND_TIMEOUT_MS = 20_000
+
+describe.skipIf(skipUnlessPg('CLI on PostgreSQL'))('askad CLI on PostgreSQL', () => {
+  let database: TestDatabase
+
+  beforeAll(async () => {
+    database = await testDatabase()
+  })
+  afterAll(() => database.drop())
+
+  function askad(args: string[], env: Record<string, string> = {}) {
+    const run = Bun.spawnSync(['bun', ENTRY, ...args], {
+      env: { ...process.env, ASKAD_DB: '', ...env },
+      stdout: 'pipe',
+      stderr: 'pipe',
+      timeout: COMMAND_TIMEOUT_MS,
+    })
+    return { code: run.exitCode, signal: run.signalCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() }
+  }
+  const json = (args: string[]) => {
+    const run = askad([...args, '--db', database.url, '--json'])
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    return JSON.parse(run.stdout)
+  }
+
+  test('migrate, workspace create|list, key create|list|revoke: each migrates, runs, and exits', () => {
+    expect(json(['migrate'])).toEqual({ migrated: true, db: database.url })
+    const ws = json(['workspace', 'create', 'acme', '--name', 'Acme'])
+    expect(ws).toMatchObject({ slug: 'acme', name: 'Acme' })
+    const taken = askad(['workspace', 'create', 'acme', '--db', database.url])
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toContain("Workspace 'acme' already exists.")
+    expect(json(['workspace', 'list']).map((w: { slug: string }) => w.slug)).toEqual(['acme'])
+
+    const created = json(['key', 'create', '--workspace', 'acme', '--scopes', 'leads:read', '--name', 'reader'])
+    expect(created.key).toStartWith('ask_sk_')
+    expect(created).toMatchObject({ workspace: 'acme', scopes: ['leads:read'], revoked_at: null })
+    const listed = json(['key', 'list', '--workspace', ws.id])
+    expect(listed.map((k: { id: string }) => k.id)).toEqual([created.id])
+    expect(JSON.stringify(listed)).not.toContain(created.key)
+
+    expect(json(['key', 'revoke', created.id]).revoked_at).not.toBeNull()
+    const missing = askad(['key', 'revoke', 'nope', '--db', database.url])
+    expect(missing.code).toBe(1)
+  })
+
+  test('ASKAD_DB=postgres://… selects PostgreSQL too', () => {
+    const run = askad(['workspace', 'list', '--json'], { ASKAD_DB: database.url })
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout).map((w: { slug: string }) => w.slug)).toContain('acme')
+  })
+
+  test('backup on PostgreSQL refuses and points to pg_dump, without showing the password', () => {
+    const url = new URL(database.url)
+    url.password = 'hunter2'
+    const run = askad(['backup', '/tmp/never-written.db', '--db', url.toString()])
+    expect(run.code).not.toBe(0)
+    expect(run.stderr).toContain('pg_dump')
+    expect(run.stderr).not.toContain('hunter2')
+  })
+})
