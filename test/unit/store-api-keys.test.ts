@@ -10,6 +10,9 @@ import { skipUnlessPg } from '../pg'
 
 const MINUTE = 60_000
 
+/** Races on PostgreSQL open several pools and databases: generous on a loaded 2-core machine. */
+const PG_RACE_TIMEOUT_MS = 60_000
+
 for (const engine of ENGINES) {
   describe.skipIf(engine === 'postgres' && skipUnlessPg('API-key store on PostgreSQL'))(engine, () => {
     let e: EngineDeps
@@ -99,43 +102,51 @@ for (const engine of ENGINES) {
 
     if (engine !== 'postgres') return
 
-    test('three nodes registering one key 60 times at once: one key stored, every other attempt 409', async () => {
-      const ws = await workspace()
-      const nodes = [e.node(), e.node(), e.node()]
-      const preset = generateKey('secret')
-      const attempts = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => createKey(nodes[i % 3]!, { workspaceId: ws, kind: 'secret' }, preset)))
-      expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
-      const refusals = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as ApiError).code)
-      expect(refusals).toEqual(Array(59).fill('conflict'))
-      expect(await listKeys(e.deps, ws)).toHaveLength(1)
-    })
+    test(
+      'three nodes registering one key 60 times at once: one key stored, every other attempt 409',
+      async () => {
+        const ws = await workspace()
+        const nodes = [e.node(), e.node(), e.node()]
+        const preset = generateKey('secret')
+        const attempts = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => createKey(nodes[i % 3]!, { workspaceId: ws, kind: 'secret' }, preset)))
+        expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
+        const refusals = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as ApiError).code)
+        expect(refusals).toEqual(Array(59).fill('conflict'))
+        expect(await listKeys(e.deps, ws)).toHaveLength(1)
+      },
+      PG_RACE_TIMEOUT_MS,
+    )
 
-    test('revocation racing 300 authentications on three nodes: none waits on the other, none succeeds after the revocation committed', async () => {
-      const ws = await workspace()
-      const nodes = [e.node(), e.node(), e.node()]
-      const { record, key } = await createKey(e.deps, { workspaceId: ws, kind: 'secret' })
-      // Every authentication writes last_used_at (the clock moves a minute each time), so they contend with the revocation's row lock.
-      const outcomes: { started: number; ok: boolean }[] = []
-      let revokedAtWall = Number.POSITIVE_INFINITY
-      const authenticate = async (i: number) => {
-        await Bun.sleep(i % 30)
-        e.deps.clock.advance(MINUTE)
-        const started = performance.now()
-        const result = await authenticateKey(nodes[i % 3]!, key)
-        outcomes.push({ started, ok: 'key' in result })
-      }
-      const revoke = async () => {
-        await Bun.sleep(10)
-        await revokeKey(nodes[0]!, ws, record.id)
-        revokedAtWall = performance.now()
-      }
-      await Promise.all([...Array.from({ length: 300 }, (_, i) => authenticate(i)), revoke()])
-      expect(outcomes.filter((o) => o.started > revokedAtWall && o.ok)).toEqual([])
-      expect(outcomes.some((o) => o.ok)).toBe(true)
-      const stored = await getKey(e.deps, ws, record.id)
-      // The bookkeeping writes never undid the revocation.
-      expect(stored.revokedAt).not.toBeNull()
-      expect(await authenticateKey(e.deps, key)).toEqual({ failure: 'revoked' })
-    })
+    test(
+      'revocation racing 300 authentications on three nodes: none waits on the other, none succeeds after the revocation committed',
+      async () => {
+        const ws = await workspace()
+        const nodes = [e.node(), e.node(), e.node()]
+        const { record, key } = await createKey(e.deps, { workspaceId: ws, kind: 'secret' })
+        // Every authentication writes last_used_at (the clock moves a minute each time), so they contend with the revocation's row lock.
+        const outcomes: { started: number; ok: boolean }[] = []
+        let revokedAtWall = Number.POSITIVE_INFINITY
+        const authenticate = async (i: number) => {
+          await Bun.sleep(i % 30)
+          e.deps.clock.advance(MINUTE)
+          const started = performance.now()
+          const result = await authenticateKey(nodes[i % 3]!, key)
+          outcomes.push({ started, ok: 'key' in result })
+        }
+        const revoke = async () => {
+          await Bun.sleep(10)
+          await revokeKey(nodes[0]!, ws, record.id)
+          revokedAtWall = performance.now()
+        }
+        await Promise.all([...Array.from({ length: 300 }, (_, i) => authenticate(i)), revoke()])
+        expect(outcomes.filter((o) => o.started > revokedAtWall && o.ok)).toEqual([])
+        expect(outcomes.some((o) => o.ok)).toBe(true)
+        const stored = await getKey(e.deps, ws, record.id)
+        // The bookkeeping writes never undid the revocation.
+        expect(stored.revokedAt).not.toBeNull()
+        expect(await authenticateKey(e.deps, key)).toEqual({ failure: 'revoked' })
+      },
+      PG_RACE_TIMEOUT_MS,
+    )
   })
 }

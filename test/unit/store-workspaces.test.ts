@@ -6,6 +6,9 @@ import { bootstrap, createWorkspace, findWorkspace, listWorkspaces } from '../..
 import { ENGINES, engineDeps, type EngineDeps } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
 
+/** Races on PostgreSQL open several pools and databases: generous on a loaded 2-core machine. */
+const PG_RACE_TIMEOUT_MS = 60_000
+
 for (const engine of ENGINES) {
   describe.skipIf(engine === 'postgres' && skipUnlessPg('workspace store on PostgreSQL'))(engine, () => {
     let e: EngineDeps
@@ -47,28 +50,36 @@ for (const engine of ENGINES) {
 
     if (engine !== 'postgres') return
 
-    test('three nodes bootstrapping an empty database at once, five times over: one workspace and one key each time', async () => {
-      for (let round = 0; round < 5; round++) {
-        const fresh = await engineDeps('postgres')
-        try {
-          const nodes = [fresh.node(), fresh.node(), fresh.node()]
-          const outcomes = await Promise.all(nodes.map((node) => bootstrap(node)))
-          expect(outcomes.filter((o) => o !== null)).toHaveLength(1)
-          const workspaces = await listWorkspaces(fresh.deps)
-          expect(workspaces.map((w) => w.slug)).toEqual(['default'])
-          expect(await listKeys(fresh.deps, workspaces[0]!.id)).toHaveLength(1)
-        } finally {
-          await fresh.close()
+    test(
+      'three nodes bootstrapping an empty database at once, five times over: one workspace and one key each time',
+      async () => {
+        for (let round = 0; round < 5; round++) {
+          const fresh = await engineDeps('postgres')
+          try {
+            const nodes = [fresh.node(), fresh.node(), fresh.node()]
+            const outcomes = await Promise.all(nodes.map((node) => bootstrap(node)))
+            expect(outcomes.filter((o) => o !== null)).toHaveLength(1)
+            const workspaces = await listWorkspaces(fresh.deps)
+            expect(workspaces.map((w) => w.slug)).toEqual(['default'])
+            expect(await listKeys(fresh.deps, workspaces[0]!.id)).toHaveLength(1)
+          } finally {
+            await fresh.close()
+          }
         }
-      }
-    })
+      },
+      PG_RACE_TIMEOUT_MS,
+    )
 
-    test('twenty creations of one slug on three nodes at once: one workspace, every other attempt 409', async () => {
-      const nodes = [e.node(), e.node(), e.node()]
-      const attempts = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => createWorkspace(nodes[i % 3]!, { slug: 'race' })))
-      expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
-      expect(attempts.filter((a) => a.status === 'rejected').map((a) => (a as PromiseRejectedResult).reason.code)).toEqual(Array(19).fill('conflict'))
-      expect(await listWorkspaces(e.deps)).toHaveLength(1)
-    })
+    test(
+      'twenty creations of one slug on three nodes at once: one workspace, every other attempt 409',
+      async () => {
+        const nodes = [e.node(), e.node(), e.node()]
+        const attempts = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => createWorkspace(nodes[i % 3]!, { slug: 'race' })))
+        expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
+        expect(attempts.filter((a) => a.status === 'rejected').map((a) => (a as PromiseRejectedResult).reason.code)).toEqual(Array(19).fill('conflict'))
+        expect(await listWorkspaces(e.deps)).toHaveLength(1)
+      },
+      PG_RACE_TIMEOUT_MS,
+    )
   })
 }
