@@ -4,75 +4,42 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createApp } from '../../src/app'
-import { loadConfig } from '../../src/config'
-import { openDb } from '../../src/db/client'
-import { migrate } from '../../src/db/migrate'
-import { openPg, type PgDb } from '../../src/db/pg/client'
 import { idempotencyKeys } from '../../src/db/pg/schema'
-import type { AppDeps } from '../../src/deps'
-import { createLogger } from '../../src/lib/logger'
 import { IDEMPOTENCY_TTL_MS } from '../../src/plugins/idempotency'
 import { createKey, listKeys } from '../../src/modules/api-keys/service'
 import { createWorkspace } from '../../src/modules/workspaces/service'
-import { testClock } from '../helpers'
-import { migratedTestDatabase, skipUnlessPg, type TestDatabase } from '../pg'
+import { pgNodes, type PgNodes } from '../keys-engines'
+import { skipUnlessPg } from '../pg'
 
 const NODES = 3
 const ABANDONED_AFTER_MS = 60_000
 
 describe.skipIf(skipUnlessPg('Idempotency-Key on PostgreSQL'))('Idempotency-Key across nodes on PostgreSQL', () => {
-  let database: TestDatabase & { pg: PgDb }
-  let dir: string
-  let db: ReturnType<typeof openDb>
-  const pools: PgDb[] = []
-  const clock = testClock()
-  let apps: ReturnType<typeof createApp>[]
+  let nodes: PgNodes
   let workspaceId: string
   let managerKey: string
   let managerId: string
 
   beforeAll(async () => {
-    database = await migratedTestDatabase()
-    // The apps' SQLite file only satisfies the parts of the app this test does not use (dashboard, /healthz).
-    dir = mkdtempSync(join(tmpdir(), 'askad-idem-pg-'))
-    db = openDb(join(dir, 'askad.db'))
-    migrate(db)
-    const config = loadConfig({ db: join(dir, 'askad.db') }, { ASKAD_RATE_LIMIT: '10000/60s' })
-    apps = Array.from({ length: NODES }, () => {
-      const pg = openPg(database.url, { max: 5 })
-      pools.push(pg)
-      const deps: AppDeps = { db, pg, clock, config, logger: createLogger('error'), wake: () => {} }
-      return createApp(deps)
-    })
-    const deps = { db, pg: database.pg, clock, wake: () => {} }
-    workspaceId = (await createWorkspace(deps, { slug: 'acme' })).id
-    const manager = await createKey(deps, { workspaceId, kind: 'secret' })
+    nodes = await pgNodes(NODES, { ASKAD_RATE_LIMIT: '10000/60s' })
+    workspaceId = (await createWorkspace(nodes.deps, { slug: 'acme' })).id
+    const manager = await createKey(nodes.deps, { workspaceId, kind: 'secret' })
     managerKey = manager.key
     managerId = manager.record.id
   })
-
-  afterAll(async () => {
-    await Promise.all(pools.map((pg) => pg.$client.close()))
-    await database.drop()
-    db.$client.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => nodes.close())
 
   const mint = (node: number, idempotencyKey: string, body: Record<string, unknown> = { kind: 'secret', name: 'ci' }) =>
-    apps[node % NODES]!.handle(
+    nodes.apps[node % NODES]!.handle(
       new Request('http://localhost/api/v1/api-keys', {
         method: 'POST',
         headers: { authorization: `Bearer ${managerKey}`, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
         body: JSON.stringify(body),
       }),
     )
-  const keyCount = async () => (await listKeys({ db, pg: database.pg }, workspaceId)).length
+  const keyCount = async () => (await listKeys(nodes.deps, workspaceId)).length
   const row = async (key: string) => {
-    const [found] = await database.pg
+    const [found] = await nodes.database.pg
       .select()
       .from(idempotencyKeys)
       .where(and(eq(idempotencyKeys.apiKeyId, managerId), eq(idempotencyKeys.key, key)))
@@ -99,9 +66,9 @@ describe.skipIf(skipUnlessPg('Idempotency-Key on PostgreSQL'))('Idempotency-Key 
   })
 
   test("a key reserved by another node is 409 (422 for another request) until that node's reservation is abandoned", async () => {
-    const now = clock.now()
+    const now = nodes.deps.clock.now()
     const reserve = (createdAt: number, requestHash = 'another-request') =>
-      database.pg
+      nodes.database.pg
         .insert(idempotencyKeys)
         .values({ apiKeyId: managerId, key: 'held', requestHash, state: 'in_flight', createdAt, expiresAt: now + IDEMPOTENCY_TTL_MS })
     const running = await mint(0, 'probe')
@@ -112,10 +79,10 @@ describe.skipIf(skipUnlessPg('Idempotency-Key on PostgreSQL'))('Idempotency-Key 
     const duplicate = await mint(1, 'held')
     expect(duplicate.status).toBe(409)
     expect(await keyCount()).toBe(before)
-    await database.pg.update(idempotencyKeys).set({ requestHash: 'another-request' }).where(eq(idempotencyKeys.key, 'held'))
+    await nodes.database.pg.update(idempotencyKeys).set({ requestHash: 'another-request' }).where(eq(idempotencyKeys.key, 'held'))
     expect((await mint(2, 'held')).status).toBe(422)
     // The node that held it died: a minute later a retry takes the key over and runs.
-    await database.pg
+    await nodes.database.pg
       .update(idempotencyKeys)
       .set({ createdAt: now - ABANDONED_AFTER_MS - 1 })
       .where(eq(idempotencyKeys.key, 'held'))
@@ -137,9 +104,9 @@ describe.skipIf(skipUnlessPg('Idempotency-Key on PostgreSQL'))('Idempotency-Key 
   test('an answer is replayed for 24 h; after that the key starts afresh', async () => {
     const first = await mint(0, 'daily')
     expect(first.status).toBe(201)
-    clock.advance(IDEMPOTENCY_TTL_MS - 1)
+    nodes.deps.clock.advance(IDEMPOTENCY_TTL_MS - 1)
     expect((await mint(1, 'daily')).headers.get('idempotent-replayed')).toBe('true')
-    clock.advance(1)
+    nodes.deps.clock.advance(1)
     const before = await keyCount()
     const nextDay = await mint(2, 'daily', { kind: 'secret', name: 'next day' })
     expect(nextDay.status).toBe(201)
