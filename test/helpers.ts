@@ -1,4 +1,8 @@
-/** Test harness: a real app on a real SQLite file in a temp folder, with helpers to mint workspaces and keys. */
+/**
+ * Test harness: a real app on a real database, with helpers to mint workspaces and keys and to read
+ * stored rows (`rows`, alike on both engines). The engine is SQLite (a file in a temp folder) unless
+ * ASKAD_TEST_ENGINE=postgres, which runs the same suite on a fresh PostgreSQL database (test/pg.ts).
+ */
 import { expect } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,6 +15,10 @@ import type { AppDeps } from '../src/deps'
 import { createLogger } from '../src/lib/logger'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
+import { sqliteRows, type Rows } from './rows'
+
+/** The engine the suite runs on: one switch for the whole API suite (CI runs it on both). */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.ASKAD_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
 
 export interface TestClock {
   now(): number
@@ -25,6 +33,9 @@ export function testClock(start = Date.parse('2026-11-01T12:00:00Z')): TestClock
 
 export interface Harness {
   app: ReturnType<typeof createApp>
+  engine: typeof TEST_ENGINE
+  /** Stored rows, alike on both engines. */
+  rows: Rows
   db: Db
   deps: AppDeps
   dir: string
@@ -74,6 +85,8 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
 
   return {
     app,
+    engine: TEST_ENGINE,
+    rows: sqliteRows(db),
     db,
     deps,
     dir,
