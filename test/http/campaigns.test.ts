@@ -168,10 +168,13 @@ describe('spend', async () => {
   // The real race: four processes writing one file. Without BEGIN IMMEDIATE around read-check-write,
   // updates are lost and thresholds fire more than once (or writers fail with SQLITE_BUSY).
   // SQLite only: the workers open the database file itself; PostgreSQL's races are the store contract tests'.
-  test.skipIf(TEST_ENGINE === 'postgres')('separate processes racing on the same database file still fire each threshold once', async () => {
-    const c = await create(ws.key, { name: 'Multi-process race', currency: 'USD', spend_thresholds: [10, 50, 99.5, 100, 200] })
-    const src = join(import.meta.dir, '../../src')
-    const worker = `
+  const sqliteTest = test.skipIf(TEST_ENGINE === 'postgres')
+  sqliteTest(
+    'separate processes racing on the same database file still fire each threshold once',
+    async () => {
+      const c = await create(ws.key, { name: 'Multi-process race', currency: 'USD', spend_thresholds: [10, 50, 99.5, 100, 200] })
+      const src = join(import.meta.dir, '../../src')
+      const worker = `
       import { CLI_BUSY_TIMEOUT_MS, openDb } from ${JSON.stringify(join(src, 'db/client'))}
       import { recordSpend } from ${JSON.stringify(join(src, 'modules/campaigns/service'))}
       // Plain scripts, not servers: they may wait for each other's lock like the CLI does.
@@ -181,16 +184,18 @@ describe('spend', async () => {
       for (let i = 0; i < 25; i++) await recordSpend(deps, process.env.WS, process.env.CAMPAIGN, { amount: 1 })
       db.$client.close()
     `
-    const env = { ...process.env, DB_PATH: h.dbPath, WS: ws.id, CAMPAIGN: c.id, START_AT: String(Date.now() + 1500) }
-    const workers = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, '-e', worker], { env, stderr: 'pipe' }))
-    for (const w of workers) {
-      const code = await w.exited
-      if (code !== 0) throw new Error(await new Response(w.stderr).text())
-    }
-    const final = await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()
-    expect(final).toMatchObject({ spend: 100, thresholds_crossed: [10, 50, 99.5, 100] })
-    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([10, 50, 99.5, 100])
-  }, 20_000)
+      const env = { ...process.env, DB_PATH: h.dbPath, WS: ws.id, CAMPAIGN: c.id, START_AT: String(Date.now() + 1500) }
+      const workers = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, '-e', worker], { env, stderr: 'pipe' }))
+      for (const w of workers) {
+        const code = await w.exited
+        if (code !== 0) throw new Error(await new Response(w.stderr).text())
+      }
+      const final = await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()
+      expect(final).toMatchObject({ spend: 100, thresholds_crossed: [10, 50, 99.5, 100] })
+      expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([10, 50, 99.5, 100])
+    },
+    20_000,
+  )
 })
 
 describe('PATCH', async () => {

@@ -71,19 +71,23 @@ sqliteTest("another process's write lock is waited for without blocking the even
   expect(slugs()).toContain('gc-after-lock')
 })
 
-sqliteTest('a job that cannot get the lock within WRITE_LOCK_WAIT_MS is rejected with SQLITE_BUSY (a 503 for its request)', async () => {
-  const other = new Database(h.dbPath)
-  other.exec('BEGIN IMMEDIATE')
-  try {
-    const started = performance.now()
-    const error = await insertWorkspace('gc-never').catch((e: unknown) => e)
-    expect((error as { code?: string }).code).toBe('SQLITE_BUSY')
-    expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS)
-    expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS + 1_000)
-  } finally {
-    other.exec('ROLLBACK')
-    other.close()
-  }
-  expect(slugs()).not.toContain('gc-never')
-  expect(await insertWorkspace('gc-lock-free-again')).toBe('gc-lock-free-again')
-}, 10_000)
+sqliteTest(
+  'a job that cannot get the lock within WRITE_LOCK_WAIT_MS is rejected with SQLITE_BUSY (a 503 for its request)',
+  async () => {
+    const other = new Database(h.dbPath)
+    other.exec('BEGIN IMMEDIATE')
+    try {
+      const started = performance.now()
+      const error = await insertWorkspace('gc-never').catch((e: unknown) => e)
+      expect((error as { code?: string }).code).toBe('SQLITE_BUSY')
+      expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS)
+      expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS + 1_000)
+    } finally {
+      other.exec('ROLLBACK')
+      other.close()
+    }
+    expect(slugs()).not.toContain('gc-never')
+    expect(await insertWorkspace('gc-lock-free-again')).toBe('gc-lock-free-again')
+  },
+  10_000,
+)

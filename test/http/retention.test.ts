@@ -52,7 +52,10 @@ async function send(key: string, path: string, body: Record<string, unknown>) {
 
 /** The id of the newest event of a type (event ids are time-ordered). */
 async function newestEvent(type: EventType): Promise<string> {
-  return (await h.rows.all('events', { type })).map((e) => e.id).sort().at(-1)!
+  return (await h.rows.all('events', { type }))
+    .map((e) => e.id)
+    .sort()
+    .at(-1)!
 }
 
 /** Makes one `deal.closed` event the way a client does: a deal created as lost. */
