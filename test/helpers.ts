@@ -11,6 +11,9 @@ import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { openDb, type Db } from '../src/db/client'
 import { migrate } from '../src/db/migrate'
+import { emitEvent, type EventType } from '../src/db/outbox'
+import { emitEventPg, writePg } from '../src/db/pg/unit-of-work'
+import { writeTx } from '../src/db/tx'
 import type { AppDeps } from '../src/deps'
 import { createLogger } from '../src/lib/logger'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
@@ -47,6 +50,8 @@ export interface Harness {
   /** Another key in an existing workspace. */
   key(workspaceId: string, input?: Partial<CreateKeyInput>): Promise<{ key: string; id: string }>
   request(method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string>; rawBody?: BodyInit }): Promise<Response>
+  /** Records an event in the outbox in its own transaction, as a service would (without waking the dispatcher). */
+  emit(workspaceId: string, type: EventType, data?: Record<string, unknown>): Promise<{ eventId: string; queued: number }>
   /** POST /api/v1/leads/inbound, expecting 201. */
   pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }>
   close(): void
@@ -100,6 +105,11 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     },
     key,
     request,
+    async emit(workspaceId, type, data = {}) {
+      const { pg } = deps
+      if (pg) return writePg({ pg, wake: () => {} }, (tx) => emitEventPg(tx, clock.now(), workspaceId, type, data))
+      return writeTx(db, (tx) => emitEvent(tx, clock.now(), workspaceId, type, data))
+    },
     async pushLead(key, body) {
       const res = await request('POST', '/api/v1/leads/inbound', { key, body })
       expect(res.status).toBe(201)
