@@ -52,12 +52,12 @@ function crossThresholds(current: Campaign, changes: Partial<Campaign>): Campaig
 }
 
 /** The workspace's campaign, else 404 (also for another workspace's id). */
-export function getCampaign(deps: CampaignsStoreDeps, workspaceId: string, id: string): Promise<Campaign> {
+export async function getCampaign(deps: CampaignsStoreDeps, workspaceId: string, id: string): Promise<Campaign> {
   return campaignsStore(deps).get(workspaceId, id)
 }
 
 /** Creates a campaign with no spend yet. */
-export function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Promise<Campaign> {
+export async function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Promise<Campaign> {
   const now = deps.clock.now()
   const row: Campaign = {
     id: newId(),
@@ -89,7 +89,7 @@ export async function listCampaigns(deps: CampaignsStoreDeps, workspaceId: strin
  * Changes name, budget or thresholds. Thresholds already crossed stay crossed; a new threshold
  * at or below the current spend counts as crossed at once and emits its event now.
  */
-export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Promise<Campaign> {
+export async function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Promise<Campaign> {
   const now = deps.clock.now()
   const changes: Partial<Campaign> = { updatedAt: now }
   if (body.name !== undefined) changes.name = parseName(body.name)
@@ -103,7 +103,7 @@ export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: strin
  * A `total` below the current spend is refused (409): spend only grows, so a stale report
  * arriving late cannot roll it back and a threshold never needs to fire twice.
  */
-export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Promise<Campaign> {
+export async function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Promise<Campaign> {
   if ((body.amount === undefined) === (body.total === undefined)) {
     throw invalid(body.amount === undefined ? '/amount' : '/total', 'send exactly one of amount (adds to the spend) or total (sets it)')
   }

@@ -104,7 +104,7 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
 }
 
 /** An endpoint of the workspace, or 404. */
-export function getEndpoint(deps: WebhooksStoreDeps, workspaceId: string, id: string): Promise<Endpoint> {
+export async function getEndpoint(deps: WebhooksStoreDeps, workspaceId: string, id: string): Promise<Endpoint> {
   return webhooksStore(deps).getEndpoint(workspaceId, id)
 }
 
@@ -142,12 +142,12 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
 }
 
 /** Deletes an endpoint with its deliveries and their attempts. */
-export function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id: string): Promise<void> {
+export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id: string): Promise<void> {
   return webhooksStore(deps).deleteEndpoint(workspaceId, id)
 }
 
 /** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
-export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Promise<{ endpoint: Endpoint; secret: string }> {
+export async function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Promise<{ endpoint: Endpoint; secret: string }> {
   const now = deps.clock.now()
   const secret = generateSecret()
   const sealed = box(deps).seal(secret)
@@ -161,7 +161,7 @@ export function rotateSecret(deps: AppDeps, workspaceId: string, id: string): Pr
 }
 
 /** Queues a `webhook.test` event for this endpoint only (409 when it is disabled). */
-export function sendTestEvent(deps: ServiceDeps, workspaceId: string, id: string): Promise<{ eventId: string; deliveryId: string }> {
+export async function sendTestEvent(deps: ServiceDeps, workspaceId: string, id: string): Promise<{ eventId: string; deliveryId: string }> {
   return webhooksStore(deps).queueTestEvent(workspaceId, id, { endpoint_id: id, message: 'This is a test event sent from askad.' }, deps.clock.now())
 }
 
@@ -187,12 +187,12 @@ function serializeDetail({ delivery, eventType, attempts }: DeliveryDetail): Web
 }
 
 /** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
-export function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string): Promise<WebhookModel.delivery> {
+export async function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string): Promise<WebhookModel.delivery> {
   return webhooksStore(deps).retryDelivery(workspaceId, endpointId, deliveryId, deps.clock.now(), serializeDetail)
 }
 
 /** Queues a manual attempt for every failed delivery of the endpoint created at or after `since`. */
-export function recoverDeliveries(deps: ServiceDeps, workspaceId: string, endpointId: string, since: string): Promise<number> {
+export async function recoverDeliveries(deps: ServiceDeps, workspaceId: string, endpointId: string, since: string): Promise<number> {
   const sinceMs = parseTimestamp(since, '/since')
   return webhooksStore(deps).recoverDeliveries(workspaceId, endpointId, sinceMs, deps.clock.now())
 }
