@@ -82,6 +82,19 @@ for (const engine of ENGINES) {
       await createEndpoint(f.deps, await f.workspace(), { url: URL })
     })
 
+    test('a URL with a control character is a 422 at create and update, never stored', async () => {
+      const ws = await f.workspace()
+      const { endpoint } = await createEndpoint(f.deps, ws, { url: URL })
+      for (const url of [`${URL}/a\0b`, `${URL}/a\nb`, `${URL}\u007f`]) {
+        for (const call of [() => createEndpoint(f.deps, ws, { url }), () => updateEndpoint(f.deps, ws, endpoint.id, { url })]) {
+          const error = await refusal(call())
+          expect([error.status, error.detail]).toEqual([422, '/url: must not contain control characters'])
+        }
+      }
+      expect(await getEndpoint(f.deps, ws, endpoint.id)).toEqual(endpoint)
+      expect((await listEndpoints(f.deps, ws, FIRST_PAGE)).pagination.total).toBe(1)
+    })
+
     test('another workspace, an unknown id and an id with U+0000 are 404 on every operation', async () => {
       const ws = await f.workspace()
       const { endpoint } = await createEndpoint(f.deps, ws, { url: URL })

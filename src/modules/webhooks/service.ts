@@ -45,7 +45,14 @@ function box(deps: Pick<AppDeps, 'config'>): SecretBox {
   return createSecretBox(deps.config.secretKey)
 }
 
+/**
+ * Control characters in the URL as sent (the URL parser would encode or drop them, but the text is
+ * stored as given, and PostgreSQL cannot store U+0000): refused alike on every engine.
+ */
+const URL_CONTROL_CHARACTERS = /\p{Cc}/u
+
 async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
+  if (URL_CONTROL_CHARACTERS.test(url)) throw invalid('/url', 'must not contain control characters')
   const problem = urlProblem(url)
   if (problem) throw invalid('/url', problem)
   const check = await checkUrl(url, deps.config.webhookAllowCidrs, deps.resolveHost ?? systemResolver)
