@@ -277,3 +277,36 @@ describe.skipIf(skipUnlessPg('webhook endpoint cap across PostgreSQL nodes'))('e
     }
   }, 30_000)
 })
+
+describe.skipIf(skipUnlessPg('webhook endpoint changes across PostgreSQL nodes'))('endpoint changes across nodes on PostgreSQL', () => {
+  let f: EngineFixture
+  beforeAll(async () => {
+    f = await openEngine('postgres')
+  })
+  afterAll(() => f?.close())
+
+  test('30 concurrent enables of a disabled endpoint from 3 nodes: one enables it and wakes the dispatcher', async () => {
+    const nodes = f.nodes(3)
+    const ws = await f.workspace()
+    const { endpoint } = await createEndpoint(f.deps, ws, { url: URL, enabled: false })
+    await f.exec("UPDATE webhook_endpoints SET disabled_reason = 'gone', failing_since = 5 WHERE id = ?", endpoint.id)
+    const before = f.woken()
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => updateEndpoint(nodes[i % 3]!, ws, endpoint.id, { enabled: true })))
+    expect(results.every((e) => e.enabled && e.disabledReason === null && e.failingSince === null)).toBe(true)
+    expect(f.woken() - before).toBe(1)
+  }, 30_000)
+
+  test('20 concurrent rotations from 3 nodes: each keeps the secret the one before it made', async () => {
+    const nodes = f.nodes(3)
+    const ws = await f.workspace()
+    const { endpoint } = await createEndpoint(f.deps, ws, { url: URL })
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => rotateSecret(nodes[i % 3]!, ws, endpoint.id)))
+    const made = new Set([endpoint.secret, ...results.map((r) => r.endpoint.secret)])
+    const kept = results.map((r) => r.endpoint.previousSecret)
+    // A chain: every previous secret is a different one of those made, and only the last one made is not kept.
+    expect(new Set(kept).size).toBe(20)
+    for (const secret of kept) expect(made.has(secret!)).toBe(true)
+    const final = await getEndpoint(f.deps, ws, endpoint.id)
+    expect(kept).not.toContain(final.secret)
+  }, 30_000)
+})
