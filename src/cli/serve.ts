@@ -34,7 +34,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   refuseUnwritable(db, config.dbPath)
   migrate(db)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
-  assertSecretKeyFits(db, createSecretBox(config.secretKey))
+  await assertSecretKeyFits({ db }, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
   const deps: AppDeps = {
     db,
