@@ -9,6 +9,7 @@ import { openDb, type Db } from '../src/db/client'
 import { migrate } from '../src/db/migrate'
 import type { AppDeps } from '../src/deps'
 import { createLogger } from '../src/lib/logger'
+import { createRateLimitStore } from '../src/lib/rate-limit-store'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
 
@@ -51,7 +52,10 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const logs: string[] = []
   const clock = testClock()
   const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
-  const deps: AppDeps = { db, clock, config, logger: createLogger('info', (line) => logs.push(line)), wake: () => {} }
+  const logger = createLogger('info', (line) => logs.push(line))
+  // Selected like `serve` does: memory for these SQLite files unless the env names a shared store.
+  const rateLimitStore = createRateLimitStore(config, clock, { logger })
+  const deps: AppDeps = { db, clock, config, logger, wake: () => {}, rateLimitStore }
   const app = createApp(deps)
 
   const key = (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
@@ -93,6 +97,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
       return (await res.json()) as { id: string; contact_id: string }
     },
     close() {
+      void rateLimitStore.close()
       db.$client.close()
       rmSync(dir, { recursive: true, force: true })
     },

@@ -36,8 +36,16 @@ export function createRedisStore(url: string, clock: Clock): RateLimitStore {
   // instead of waiting for a reconnect that may never come.
   const client = new RedisClient(url, { connectionTimeout: CONNECT_TIMEOUT_MS, enableOfflineQueue: false, autoReconnect: true })
   let sha: string | undefined
+  let connecting: Promise<void> | undefined
+
+  /** Connects first, and again after the client gave up reconnecting (a long outage). */
+  async function connected(): Promise<void> {
+    if (client.connected) return
+    await (connecting ??= client.connect().finally(() => (connecting = undefined)))
+  }
 
   async function evalTake(args: string[]): Promise<[number, string]> {
+    await connected()
     sha ??= (await client.send('SCRIPT', ['LOAD', TAKE_SCRIPT])) as string
     try {
       return (await client.send('EVALSHA', [sha, '1', ...args])) as [number, string]
@@ -55,6 +63,7 @@ export function createRedisStore(url: string, clock: Clock): RateLimitStore {
       return gcraResult(allowed === 1, Number(tat), now, capacity, windowMs)
     },
     async peek(id, capacity, windowMs): Promise<TakeResult> {
+      await connected()
       const now = clock.now()
       const stored = await client.get(KEY_PREFIX + id)
       return gcra(stored === null ? undefined : Number(stored), now, capacity, windowMs, false)

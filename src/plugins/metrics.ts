@@ -134,14 +134,14 @@ function webhookMetrics(db: Db, now: number): string[] {
   ]
 }
 
-/** Failures of a shared rate-limit store (answered from memory instead: fail open), when one is used. */
+/** Checks a shared rate-limit store could not answer (answered from memory instead: fail open), when one is used. */
 function rateLimitStoreMetrics(store: AppDeps['rateLimitStore']): string[] {
   if (!store || store.kind === 'memory') return []
   return family(
-    'askad_rate_limit_store_errors_total',
+    'askad_rate_limit_store_fallbacks_total',
     'counter',
-    'Rate-limit checks the shared store (Redis or PostgreSQL) failed; each was answered from this node\'s memory.',
-    [series('askad_rate_limit_store_errors_total', { store: store.kind }, store.errors)],
+    "Rate-limit checks answered from this node's memory because the shared store (Redis or PostgreSQL) failed or was paused after a failure.",
+    [series('askad_rate_limit_store_fallbacks_total', { store: store.kind }, store.fallbacks)],
   )
 }
 
@@ -183,7 +183,7 @@ export const metrics = (deps: AppDeps) => {
           summary: 'Prometheus metrics',
           description:
             'Prometheus text exposition (format 0.0.4): `askad_http_requests_total` and the `askad_http_request_duration_seconds` histogram by route pattern, ' +
-            '`askad_rate_limited_requests_total`, `askad_rate_limit_store_errors_total` (with a shared rate-limit store), webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
+            '`askad_rate_limited_requests_total`, `askad_rate_limit_store_fallbacks_total` (with a shared rate-limit store), webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
           tags: ['Operations'],
         },
       },
