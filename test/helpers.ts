@@ -8,8 +8,9 @@ import { loadConfig } from '../src/config'
 import { openDb, type Db } from '../src/db/client'
 import { migrate } from '../src/db/migrate'
 import type { AppDeps } from '../src/deps'
-import { createLogger } from '../src/lib/logger'
-import { createRateLimitStore } from '../src/lib/rate-limit-store'
+import type { Clock } from '../src/lib/clock'
+import { createLogger, type Logger } from '../src/lib/logger'
+import { createRateLimitStore, type RateLimitStoreHandle } from '../src/lib/rate-limit-store'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
 
@@ -44,7 +45,10 @@ export interface Harness {
 
 let slugCounter = 0
 
-export function createHarness(options: { env?: Record<string, string> } = {}): Harness {
+/** `rateLimitStore` replaces the store `serve` would choose from the env (e.g. PostgreSQL for a SQLite-backed app). */
+export function createHarness(
+  options: { env?: Record<string, string>; rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle } = {},
+): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
   const dbPath = join(dir, 'askad.db')
   const db = openDb(dbPath)
@@ -54,7 +58,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
   const logger = createLogger('info', (line) => logs.push(line))
   // Selected like `serve` does: memory for these SQLite files unless the env names a shared store.
-  const rateLimitStore = createRateLimitStore(config, clock, { logger })
+  const rateLimitStore = options.rateLimitStore?.(clock, logger) ?? createRateLimitStore(config, clock, { logger })
   const deps: AppDeps = { db, clock, config, logger, wake: () => {}, rateLimitStore }
   const app = createApp(deps)
 
