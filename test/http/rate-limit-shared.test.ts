@@ -42,6 +42,16 @@ const SCENARIOS: Record<string, (h: Harness) => Promise<unknown[]>> = {
     out.push(await seen(h.request('POST', CAPTURE, { rawBody: new URLSearchParams({ email: 'a@example.com' }), headers: form })))
     return out
   },
+  'a secret key in the URL or a form field: refused, and counted as a failed authentication': async (h) => {
+    const { key } = h.workspace()
+    const from = { 'x-forwarded-for': '198.51.100.8' }
+    const form = { 'content-type': 'application/x-www-form-urlencoded', ...from }
+    const out = []
+    for (let i = 0; i < 2; i++) out.push(await seen(h.request('POST', `${CAPTURE}?key=${key}`, { body: { email: 'a@example.com' }, headers: from })))
+    for (let i = 0; i < 2; i++)
+      out.push(await seen(h.request('POST', CAPTURE, { rawBody: new URLSearchParams({ _key: key, email: 'a@example.com' }), headers: form })))
+    return out
+  },
   'a publishable key in a form field: the browser bucket, then the key bucket': async (h) => {
     const ws = h.workspace()
     const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 20 }).key
