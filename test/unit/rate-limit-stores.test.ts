@@ -136,3 +136,47 @@ describe('choosing the store', () => {
     }
   })
 })
+
+describe.skipIf(skipPg)('postgres store: old rows', () => {
+  test('rows of buckets full again are pruned by a later take, at most once a minute', async () => {
+    const clock = testClock()
+    const store = createPostgresStore(database!.url, clock)
+    const sql = new Bun.SQL(database!.url, { max: 1 })
+    const prefix = `prune-${process.pid}-`
+    const count = async () => Number((await sql`SELECT count(*) AS n FROM askad_rate_buckets WHERE id LIKE ${`${prefix}%`}`)[0].n)
+    try {
+      for (const id of ['a', 'b', 'c']) await store.take(prefix + id, 10, MINUTE)
+      clock.advance(MINUTE / 2)
+      await store.take(`${prefix}d`, 10, MINUTE)
+      // Not yet a minute since the store started: nothing pruned, even though a, b and c (6 s each) are full again.
+      expect(await count()).toBe(4)
+      clock.advance(MINUTE / 2)
+      await store.take(`${prefix}e`, 10, MINUTE)
+      // The prune runs beside the take: a to d (full again at 6 s and 36 s) go, e (just taken) stays.
+      for (let i = 0; i < 100 && (await count()) > 1; i++) await Bun.sleep(20)
+      expect(await count()).toBe(1)
+    } finally {
+      await sql.close()
+      await store.close()
+    }
+  })
+})
+
+describe.skipIf(skipRedis)('redis store: keys expire', () => {
+  test('a bucket key expires exactly when the bucket is full again', async () => {
+    const clock = testClock()
+    const store = createRedisStore(redis!.url, clock)
+    const client = new Bun.RedisClient(redis!.url)
+    try {
+      await store.take('ttl-a', 4, MINUTE)
+      await store.take('ttl-a', 4, MINUTE)
+      const ttl = Number(await client.send('PTTL', ['askad:rl:ttl-a']))
+      // Two tokens of 15 s each: full again in 30 s.
+      expect(ttl).toBeLessThanOrEqual(30_000)
+      expect(ttl).toBeGreaterThan(29_000)
+    } finally {
+      client.close()
+      await store.close()
+    }
+  })
+})
