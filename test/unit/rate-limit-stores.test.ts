@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { loadConfig } from '../../src/config'
 import type { Clock } from '../../src/lib/clock'
 import { createLogger } from '../../src/lib/logger'
-import { createRateLimitStore, type RateLimitStoreHandle } from '../../src/lib/rate-limit-store'
+import { createRateLimitStore, failingOpen, type RateLimitStoreHandle } from '../../src/lib/rate-limit-store'
 import { createPostgresStore } from '../../src/lib/rate-limit-postgres'
 import { createRedisStore } from '../../src/lib/rate-limit-redis'
 import { createTokenBuckets, type RateLimitStore, type TakeResult } from '../../src/lib/token-bucket'
@@ -179,4 +179,36 @@ describe.skipIf(skipRedis)('redis store: keys expire', () => {
       await store.close()
     }
   })
+})
+
+describe('a shared store that cannot be reached fails open', () => {
+  for (const [kind, open] of [
+    ['postgres', (clock: Clock) => createPostgresStore('postgres://askad@127.0.0.1:1/askad', clock)],
+    ['redis', (clock: Clock) => createRedisStore('redis://127.0.0.1:1', clock)],
+  ] as const) {
+    test(`${kind}: answered from memory, logged once, then memory directly for a while`, async () => {
+      const clock = testClock()
+      const lines: string[] = []
+      const store = failingOpen(
+        kind,
+        open(clock),
+        createTokenBuckets(clock),
+        createLogger('info', (line) => lines.push(line)),
+      )
+      try {
+        const first = await store.take('a', 2, MINUTE)
+        expect(first).toEqual(createTokenBuckets(clock).take('a', 2, MINUTE))
+        // Paused after the failure: synchronous answers from the same memory buckets.
+        const second = store.take('a', 2, MINUTE)
+        expect(second instanceof Promise).toBe(false)
+        expect((second as TakeResult).allowed).toBe(true)
+        expect((store.take('a', 2, MINUTE) as TakeResult).allowed).toBe(false)
+        expect(store.fallbacks).toBe(3)
+        expect(lines).toHaveLength(1)
+        expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', msg: expect.stringContaining('rate-limit store failed'), store: kind })
+      } finally {
+        await store.close()
+      }
+    })
+  }
 })
