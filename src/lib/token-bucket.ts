@@ -1,7 +1,9 @@
 /**
- * In-memory token buckets, one per id (API key, client IP, …), behind a small interface.
+ * Token buckets, one per id (API key, client IP, …): the GCRA arithmetic every store shares, the
+ * store interface, and the in-memory store (the default; the shared ones are rate-limit-postgres.ts
+ * and rate-limit-redis.ts).
  *
- * A bucket is stored as two numbers: a 53-bit hash of its id and the time at which it will be
+ * In memory a bucket is stored as two numbers: a 53-bit hash of its id and the time at which it will be
  * full again (the "theoretical arrival time" of GCRA, an exact token bucket), about 65 bytes.
  * A bucket untouched for a whole window is full, and a full bucket is the same as none, so the
  * buckets live in two generations: once per window the older generation is dropped whole.

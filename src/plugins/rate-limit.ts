@@ -11,6 +11,7 @@
  *   it refuses cost the form nothing;
  * - per client IP for CORS preflights ("preflight"): OPTIONS is answered without a key, so it
  *   is limited on its own (browsers cache a preflight for ten minutes; a page needs few).
+ * All of them live in one store: this process's memory, or Redis/PostgreSQL shared by every node.
  */
 import type { Config } from '../config'
 import { parseIp } from '../lib/client-ip'
