@@ -1,6 +1,6 @@
 /**
  * Rate limits (SPEC §5), applied by the auth plugin the moment a key is known, before any body
- * is read. Three token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
+ * is read. Four token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
  * - per API key ("default"): the key's `rate_limit`, else the instance capacity;
  * - per client IP for failed authentication ("auth-failures"): every 401 takes a token, and an
  *   IP with none left gets 429 instead of 401 for every further failure — this is what slows
