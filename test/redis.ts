@@ -1,5 +1,5 @@
 /**
- * A throwaway Redis server for tests and benchmarks: the machine's `redis-server` on a free
+ * A throwaway Redis server for tests and benchmarks: the machine's `redis-server` (.ci/run installs it) on a free
  * 127.0.0.1 port in a temp folder, no persistence; `stop()` ends it by PID and deletes the folder
  * (also on process exit). Where the binary is missing, callers skip loudly (`skipUnlessRedis`).
  */
@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const REDIS_SERVER = '/usr/bin/redis-server'
+const REDIS_SERVER = Bun.which('redis-server') ?? '/usr/bin/redis-server'
 const START_TIMEOUT_MS = 5_000
 
 export interface TestRedis {
