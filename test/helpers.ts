@@ -15,7 +15,9 @@ import { emitEvent, type EventType } from '../src/db/outbox'
 import { emitEventPg, writePg } from '../src/db/pg/unit-of-work'
 import { writeTx } from '../src/db/tx'
 import type { AppDeps } from '../src/deps'
-import { createLogger } from '../src/lib/logger'
+import type { Clock } from '../src/lib/clock'
+import { createLogger, type Logger } from '../src/lib/logger'
+import { createRateLimitStore, type RateLimitStoreHandle } from '../src/lib/rate-limit-store'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
 import { sqliteRows, type Rows } from './rows'
@@ -59,7 +61,10 @@ export interface Harness {
 
 let slugCounter = 0
 
-export function createHarness(options: { env?: Record<string, string> } = {}): Harness {
+/** `rateLimitStore` replaces the store `serve` would choose from the env (e.g. PostgreSQL for a SQLite-backed app). */
+export function createHarness(
+  options: { env?: Record<string, string>; rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle } = {},
+): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
   const dbPath = join(dir, 'askad.db')
   const db = openDb(dbPath)
@@ -67,7 +72,10 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const logs: string[] = []
   const clock = testClock()
   const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
-  const deps: AppDeps = { db, clock, config, logger: createLogger('info', (line) => logs.push(line)), wake: () => {} }
+  const logger = createLogger('info', (line) => logs.push(line))
+  // Selected like `serve` does: memory for these SQLite files unless the env names a shared store.
+  const rateLimitStore = options.rateLimitStore?.(clock, logger) ?? createRateLimitStore(config, clock, { logger })
+  const deps: AppDeps = { db, clock, config, logger, wake: () => {}, rateLimitStore }
   const app = createApp(deps)
 
   const key = async (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
@@ -116,6 +124,7 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
       return (await res.json()) as { id: string; contact_id: string }
     },
     close() {
+      void rateLimitStore.close()
       db.$client.close()
       rmSync(dir, { recursive: true, force: true })
     },
