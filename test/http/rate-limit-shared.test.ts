@@ -27,7 +27,7 @@ async function seen(response: Promise<Response>): Promise<Record<string, string 
 /** The scenarios, each a sequence of requests on a fresh app; the clock moves between some of them. */
 const SCENARIOS: Record<string, (h: Harness) => Promise<unknown[]>> = {
   'a secret key: 3 pass, then 429 until a token is back': async (h) => {
-    const { key } = h.workspace()
+    const { key } = await h.workspace()
     const out = []
     for (let i = 0; i < 5; i++) out.push(await seen(h.request('GET', CONTACTS, { key, headers: { 'x-forwarded-for': '203.0.113.1' } })))
     h.clock.advance(20_000)
@@ -43,7 +43,7 @@ const SCENARIOS: Record<string, (h: Harness) => Promise<unknown[]>> = {
     return out
   },
   'a secret key in the URL or a form field: refused, and counted as a failed authentication': async (h) => {
-    const { key } = h.workspace()
+    const { key } = await h.workspace()
     const from = { 'x-forwarded-for': '198.51.100.8' }
     const form = { 'content-type': 'application/x-www-form-urlencoded', ...from }
     const out = []
@@ -53,8 +53,8 @@ const SCENARIOS: Record<string, (h: Harness) => Promise<unknown[]>> = {
     return out
   },
   'a publishable key in a form field: the browser bucket, then the key bucket': async (h) => {
-    const ws = h.workspace()
-    const pk = h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 20 }).key
+    const ws = await h.workspace()
+    const pk = (await h.key(ws.id, { kind: 'publishable', allowedOrigins: [SITE], rateLimit: 20 })).key
     const post = (ip: string) =>
       seen(
         h.request('POST', CAPTURE, {
