@@ -18,7 +18,9 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import type { Auth, Authenticate } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
+import { after } from '../lib/maybe-async'
 import type { Clock } from '../lib/clock'
+import type { RateLimitStore } from '../lib/token-bucket'
 import { ApiError } from '../errors'
 import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE } from '../errors/messages'
 import type { Scope } from '../lib/scopes'
@@ -34,6 +36,8 @@ export interface AuthDeps {
   authenticate: Authenticate
   clock: Clock
   config: Pick<Config, 'rateLimit' | 'trustedProxies'>
+  /** Where the rate-limit buckets live; this app's own memory when absent. */
+  rateLimitStore?: RateLimitStore
 }
 
 /** The key presented in the Authorization header (Bearer, or Basic with the key as user name). */
@@ -57,7 +61,10 @@ export function authOf(request: Request): Auth | undefined {
   return requestContext(request).auth
 }
 
-/** Checks a presented key, applies the rate limits and records the key on the request; rejects with 401 on any failure. */
+/**
+ * Checks a presented key, applies the rate limits and records the key on the request; rejects with 401 on any failure.
+ * The look-up is asynchronous (the key store may be PostgreSQL); the limits are synchronous on the memory store.
+ */
 export async function authenticate(check: Authenticate, request: Request, presented: string | null): Promise<Auth> {
   const context = requestContext(request)
   const limits = context.limits
@@ -65,11 +72,11 @@ export async function authenticate(check: Authenticate, request: Request, presen
   if (!limits) throw new ApiError('unauthorized', NOT_GATED)
   const result = await check(presented ?? '')
   if ('failure' in result) {
-    limits.authFailed()
+    await limits.authFailed()
     throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
   }
   const key = result.key
-  limits.authenticated(key)
+  await limits.authenticated(key)
   const origin = request.headers.get('origin')
   if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
     throw new ApiError('forbidden', SECRET_KEY_FROM_BROWSER)
@@ -83,21 +90,25 @@ export async function authenticate(check: Authenticate, request: Request, presen
 /**
  * Refuses a secret key among keys that came in the URL (`?key=`) or a form field (`_key`): only
  * publishable keys may travel there, whatever else authenticates the request. The refusal counts
- * as a failed authentication.
+ * as a failed authentication. Returns nothing when no secret key is there; otherwise throws, or
+ * returns a rejecting promise when the rate-limit store is shared.
  */
-export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): void {
+export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): Promise<never> | undefined {
   for (const value of presented) {
     if (typeof value !== 'string' || !value.startsWith(SECRET_KEY_PREFIX)) continue
     const limits = requestContext(request).limits
     if (!limits) throw new ApiError('unauthorized', NOT_GATED)
-    limits.authFailed()
-    throw new ApiError('unauthorized', SECRET_KEY_IN_PAGE)
+    const refused = after(limits.authFailed(), () => {
+      throw new ApiError('unauthorized', SECRET_KEY_IN_PAGE)
+    })
+    return refused as Promise<never>
   }
+  return undefined
 }
 
 /** Authenticates a key that came in the URL (`?key=`) or a form field (`_key`); a secret key is refused without a look-up. */
 export async function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): Promise<Auth> {
-  refuseSecretKeysFromPage(request, [presented])
+  await refuseSecretKeysFromPage(request, [presented])
   return authenticate(check, request, presented)
 }
 
@@ -166,10 +177,11 @@ export const auth = (deps: AuthDeps) => {
       const path = routedPath(context)
       if (!path.startsWith(`${API_PREFIX}/`)) return
       const ip = clientIpOf(request, server, deps.config.trustedProxies)
+      // The limits are synchronous on the memory store and promises on a shared one; the key look-up is a promise.
       if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)
       const fromUrl = request.url.includes('?') ? new URL(request.url).searchParams.getAll('key') : []
-      refuseSecretKeysFromPage(request, fromUrl)
+      await refuseSecretKeysFromPage(request, fromUrl)
       const presented = presentedKey(request)
       if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
         await authenticate(deps.authenticate, request, presented)
@@ -178,7 +190,7 @@ export const auth = (deps: AuthDeps) => {
       // A page's key in the URL is checked here too, before any body is read.
       if (fromUrl.length > 0) return void (await authenticateFromPage(deps.authenticate, request, fromUrl[0]!))
       // The key can only be in the body now, which costs parsing: not for an address out of failures.
-      requestContext(request).limits!.refuseIfOutOfFailures()
+      return requestContext(request).limits!.refuseIfOutOfFailures()
     })
     .use(scopes)
 }

@@ -5,7 +5,7 @@ import { ApiError } from '../../errors'
 import { NO_CAPTURE_KEY } from '../../errors/messages'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../errors/openapi'
-import { authenticateFromPage, authOf, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
+import { authenticateFromPage, authOf, type Auth, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formParser, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
 import { clientIpOf, requestContext } from '../../plugins/request-context'
@@ -42,7 +42,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
   const checkKey = (presented: string) => authenticateKey(deps, presented)
 
   /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
-  const authenticateCapture = async (request: Request, presented: string | null) => {
+  const authenticateCapture = async (request: Request, presented: string | null): Promise<Auth> => {
     try {
       return await authenticateFromPage(checkKey, request, presented)
     } catch (error) {
@@ -126,7 +126,7 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
         async transform({ request, body, query, set }) {
           const fields = (body ?? {}) as CaptureBody
-          refuseSecretKeysFromPage(request, [fields._key].flat())
+          await refuseSecretKeysFromPage(request, [fields._key].flat())
           const formKey = typeof fields._key === 'string' ? fields._key : null
           const found = authOf(request) ?? (await authenticateCapture(request, query.key ?? formKey))
           requireScope(found, 'leads:capture')
