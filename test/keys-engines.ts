@@ -23,6 +23,8 @@ export type Engine = (typeof ENGINES)[number]
 export interface EngineDeps {
   engine: Engine
   deps: ServiceDeps & { clock: TestClock }
+  /** PostgreSQL only: the database's URL. */
+  url?: string
   /** PostgreSQL only: deps on another pool of the same database, as another node has (closed by `close`). */
   node(): ServiceDeps & { clock: TestClock }
   close(): Promise<void>
@@ -56,6 +58,7 @@ export async function engineDeps(engine: Engine): Promise<EngineDeps> {
   return {
     engine,
     deps: on(database.pg),
+    url: database.url,
     node() {
       const pg = openPg(database.url, { max: 5 })
       pools.push(pg)

@@ -117,6 +117,19 @@ for (const engine of ENGINES) {
       PG_RACE_TIMEOUT_MS,
     )
 
+    test('a database that cannot take the last_used_at write still authenticates (bookkeeping only)', async () => {
+      const ws = await workspace()
+      const { record, key } = await createKey(e.deps, { workspaceId: ws, kind: 'secret' })
+      const name = new URL(e.url!).pathname.slice(1)
+      await e.deps.pg!.$client.unsafe(`ALTER DATABASE ${name} SET default_transaction_read_only = on`)
+      // Settings apply to new connections: a node connecting now can read but not write.
+      const readOnly = e.node()
+      await expect(createKey(readOnly, { workspaceId: ws, kind: 'secret' })).rejects.toThrow()
+      const found = await authenticateKey(readOnly, key)
+      expect('key' in found && found.key.id).toBe(record.id)
+      expect((await getKey(readOnly, ws, record.id)).lastUsedAt).toBeNull()
+    })
+
     test(
       'revocation racing 300 authentications on three nodes: none waits on the other, none succeeds after the revocation committed',
       async () => {

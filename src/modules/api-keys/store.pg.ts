@@ -4,6 +4,7 @@
  * revocations and authentications need no read-then-write; the `last_used_at` bookkeeping skips a
  * row another transaction holds instead of waiting for it.
  */
+import { SQL } from 'bun'
 import { desc, eq } from 'drizzle-orm'
 import type { ApiKey } from '../../db/api-key'
 import type { PgDb } from '../../db/pg/client'
@@ -111,8 +112,9 @@ export function pgApiKeysStore(deps: KeyStoreDeps & { pg: PgDb }): ApiKeysStore 
           WHERE id = (SELECT id FROM api_keys WHERE id = ${id} FOR UPDATE SKIP LOCKED)
           RETURNING id`
         return rows.length > 0
-      } catch {
+      } catch (error) {
         // Bookkeeping only: a database that cannot take this write must not fail the request that used the key.
+        if (!(error instanceof SQL.SQLError)) throw error
         return false
       }
     },
