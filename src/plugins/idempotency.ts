@@ -13,9 +13,11 @@
  * only, so a crash leaves nothing to clear: the retry replays the stored answer or, when nothing
  * committed, runs again. Two processes on one database that run the same key at once both try to
  * commit; the later one finds the stored answer inside its transaction, rolls its change back and
- * replays. On PostgreSQL, where many nodes serve one client, the reservation is an `in_flight` row
- * (idempotency.pg.ts): one node wins it, a duplicate on any node gets the same 409 as on SQLite, and
- * a crashed node's reservation is taken over after ABANDONED_AFTER_MS.
+ * replays. On PostgreSQL, where many nodes serve one client, the same holds and is made explicit
+ * (idempotency.pg.ts): the answer is written under the key row's lock, so of two nodes running one
+ * key at once the later waits for the first's commit, rolls back and replays. The reservation stays
+ * in each node's memory, so a node killed mid-request leaves nothing behind that could hold its
+ * client's retry on another node.
  *
  * Only 2xx and 3xx answers are stored; an error answer (4xx or 5xx) leaves the key absent: our
  * services write in one transaction that an error rolls back, so the client may fix the request and
@@ -26,7 +28,6 @@
 import { SQL } from 'bun'
 import { and, eq } from 'drizzle-orm'
 import { Elysia, type Context } from 'elysia'
-import type { PgDb } from '../db/pg/client'
 import { type PgTx, writePg } from '../db/pg/unit-of-work'
 import { idempotencyKeys } from '../db/schema'
 import { storageProblem } from '../db/storage'
@@ -37,7 +38,7 @@ import { redactKeys } from '../lib/keys'
 import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
 import { JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, toResponse } from './elysia-response'
-import { lockedRowPg, releasePg, reservePg, writeAnswerPg, type KeySlot } from './idempotency.pg'
+import { lockedRowPg, rowPg, writeAnswerPg, type KeySlot } from './idempotency.pg'
 import { clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
 
 /** How long a stored response is replayed. */
@@ -46,10 +47,10 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 /** Longest accepted Idempotency-Key (a UUID needs 36). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
-/** A reservation this old belongs to a request that never finished (a hung handler, a crashed node); a retry takes it over. */
+/** A reservation this old belongs to a request that never finished (a hung handler); a retry takes it over. */
 const ABANDONED_AFTER_MS = 60_000
 
-/** Tries at a PostgreSQL key row that keeps changing under us (deleted, re-inserted) before answering 409. */
+/** Tries at a PostgreSQL key row that keeps changing under us (inserted, deleted) before answering 409. */
 const ROW_ATTEMPTS = 3
 
 /** Storing an answer queues no deliveries: nothing to wake. */
@@ -213,14 +214,34 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
 
 /** Reserves, replays and (for routes that change nothing) stores Idempotency-Key requests around every authenticated POST handler. */
 export const idempotency = (deps: AppDeps) => {
-  /** Keys of requests running in this process, with their request hash and start (SQLite: the reservation lives here). */
+  /** Keys of requests running in this process, with their request hash and start: the reservations. */
   const running = new Map<string, { hash: string; since: number }>()
 
-  /** A reservation held by this request; `release` ends it unless its answer was stored. */
-  function pendingKey(slot: KeySlot, requestHash: string, release: (pending: PendingKey) => Promise<void>): PendingKey {
+  /** The key's stored row, from the engine the app runs on. */
+  async function storedRow(slot: KeySlot) {
+    if (deps.pg) return rowPg(deps.pg, slot)
+    return deps.db
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.apiKeyId, slot.apiKeyId), eq(idempotencyKeys.key, slot.key)))
+      .get()
+  }
+
+  /** A stored answer replays; a key running in this process is 409; else the key is reserved here until `release`. */
+  async function reserve(slot: KeySlot, hash: string, now: number): Promise<Response | PendingKey> {
+    const stored = liveRow(await storedRow(slot), hash, now)
+    if (stored) return replay(stored)
+    const id = `${slot.apiKeyId}\n${slot.key}`
+    const other = running.get(id)
+    if (other && now - other.since < ABANDONED_AFTER_MS) {
+      if (other.hash !== hash) throw mismatch()
+      throw inFlight()
+    }
+    const entry = { hash, since: now }
+    running.set(id, entry)
     const pending: PendingKey = {
       ...slot,
-      requestHash,
+      requestHash: hash,
       settled: false,
       store(tx, answer, at) {
         putAnswer(tx, pending, answer, at)
@@ -231,52 +252,11 @@ export const idempotency = (deps: AppDeps) => {
         await putAnswerPg(tx, pending, answer, at)
         pending.settled = true
       },
-      release: () => release(pending),
+      release() {
+        if (running.get(id) === entry) running.delete(id)
+      },
     }
     return pending
-  }
-
-  /** SQLite: a stored answer replays; a key running in this process is 409; else it is reserved in memory. */
-  function reserveSqlite(slot: KeySlot, hash: string, now: number): Response | PendingKey {
-    const row = deps.db
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.apiKeyId, slot.apiKeyId), eq(idempotencyKeys.key, slot.key)))
-      .get()
-    const stored = liveRow(row, hash, now)
-    if (stored) return replay(stored)
-    const id = `${slot.apiKeyId}\n${slot.key}`
-    const other = running.get(id)
-    if (other && now - other.since < ABANDONED_AFTER_MS) {
-      if (other.hash !== hash) throw mismatch()
-      throw inFlight()
-    }
-    const entry = { hash, since: now }
-    running.set(id, entry)
-    return pendingKey(slot, hash, async () => {
-      if (running.get(id) === entry) running.delete(id)
-    })
-  }
-
-  /** PostgreSQL: one node wins the key's row; a stored answer replays; a key reserved by any node is 409. */
-  async function reservePgRow(pg: PgDb, slot: KeySlot, hash: string, now: number): Promise<Response | PendingKey> {
-    for (let attempt = 0; attempt < ROW_ATTEMPTS; attempt++) {
-      const outcome = await reservePg(pg, slot, hash, now, now + IDEMPOTENCY_TTL_MS, now - ABANDONED_AFTER_MS)
-      if (outcome.reserved) {
-        return pendingKey(slot, hash, async (pending) => {
-          // An answer took the reservation's place; otherwise nothing was done, and the key is free again.
-          if (!pending.settled) await releasePg(pg, slot, hash, now)
-        })
-      }
-      const holder = outcome.holder
-      const stored = liveRow(holder, hash, now)
-      if (stored) return replay(stored)
-      if (holder?.state === 'in_flight') {
-        if (holder.requestHash !== hash) throw mismatch()
-        throw inFlight()
-      }
-    }
-    throw inFlight()
   }
 
   return new Elysia({ name: 'idempotency' })
@@ -294,29 +274,24 @@ export const idempotency = (deps: AppDeps) => {
       const slot = { apiKeyId: auth.key.id, key }
       const hash = requestHash(request, body)
       const now = deps.clock.now()
-      const reserved = deps.pg ? await reservePgRow(deps.pg, slot, hash, now) : reserveSqlite(slot, hash, now)
+      const reserved = await reserve(slot, hash, now)
       if (reserved instanceof Response) return reserved
       requestContext(request).idempotency = reserved
     })
-    .mapResponse({ as: 'global' }, async ({ request, responseValue, set }) => {
+    .mapResponse({ as: 'global' }, ({ request, responseValue, set }) => {
       const state = requestContext(request)
       const pending = state.idempotency
       // Error hooks that do not answer pass `undefined` here; the errors plugin's answer follows.
       if (!pending || responseValue === undefined) return
       state.idempotency = undefined
+      pending.release()
       const response = toResponse(responseValue, set)
-      if (pending.settled || response.status >= 400) {
-        // Before the answer leaves: a client retrying at once finds the key free.
-        await pending.release()
-        return response
-      }
+      if (pending.settled || response.status >= 400) return response
       return storeAfter(pending, response, set)
     })
     .onAfterResponse({ as: 'global' }, ({ request }) => {
       // An error answered without passing mapResponse must not leave its key reserved.
-      requestContext(request)
-        .idempotency?.release()
-        .catch((error: unknown) => deps.logger.warn('idempotency key not released; it frees itself after a minute', { error: String(error) }))
+      requestContext(request).idempotency?.release()
     })
 
   /** A route that changed nothing (or wrote without `answerWrite`): its answer is stored on its own. */
@@ -333,8 +308,6 @@ export const idempotency = (deps: AppDeps) => {
       // Another process answered the same key meanwhile, or storage trouble: the key stays as it is, and
       // as nothing was changed, a retry that runs again is harmless. Only surprises are errors.
       if (!(error instanceof AlreadyAnswered) && !(error instanceof ApiError) && !storageProblem(error) && !(error instanceof SQL.SQLError)) throw error
-    } finally {
-      await pending.release()
     }
     return response
   }

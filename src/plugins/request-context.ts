@@ -49,8 +49,8 @@ export interface PendingKey {
   store(tx: Tx, answer: StoredAnswer, now: number): void
   /** Stores the answer inside `tx` (PostgreSQL). */
   storePg(tx: PgTx, answer: StoredAnswer, now: number): Promise<void>
-  /** Ends the reservation: in this process on SQLite, its row on PostgreSQL (unless the answer took its place). */
-  release(): Promise<void>
+  /** Ends the reservation in this process. */
+  release(): void
 }
 
 /** What the plugins know about one request. */
