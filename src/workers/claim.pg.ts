@@ -8,8 +8,8 @@
  *   leases, every node's, under that lock: the per-endpoint in-flight cap holds across nodes. The
  *   locks are taken in sorted order, and a claimer waits on nothing else, so claimers never deadlock;
  * - leases are only ever freed under this node's owner id.
- * The fair shares of this node's slots (fair-share.ts) are planned from a look at each open
- * endpoint's oldest due deliveries before the locks are taken, as SQLite's claim plans them.
+ * The fair shares of this node's slots (fair-share.ts) are planned from a look at each endpoint's
+ * oldest due deliveries before any lock is taken, as SQLite's claim plans them.
  */
 import type { PgDb } from '../db/pg/client'
 import type { Clock } from '../lib/clock'
@@ -31,11 +31,12 @@ export interface PgClaimer {
   releaseOwn(): Promise<void>
 }
 
-/** An enabled endpoint and the live leases on it, every node's. */
-interface EndpointRow {
+/** An enabled endpoint and the live leases on it (every node's), once per due delivery it has room for or once with `due` false. */
+interface PlanRow {
   id: string
   workspace_id: string
   leased: number
+  due: boolean
 }
 
 /** A claimer on `pg` for this node. */
@@ -48,75 +49,79 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
   async function claim(limit: number): Promise<ClaimedJob[]> {
     if (limit <= 0) return []
     const now = clock.now()
+    // Plan without locks, in one read: every enabled endpoint, its live leases and its oldest due deliveries (as many as could fit).
+    const rows: PlanRow[] = await sql`
+      SELECT e.id, e.workspace_id, l.leased, d.next_attempt_at IS NOT NULL AS due
+      FROM webhook_endpoints e
+      CROSS JOIN LATERAL (
+        SELECT count(*)::int AS leased FROM webhook_deliveries WHERE status = 'pending' AND lease_until >= ${now} AND endpoint_id = e.id
+      ) l
+      LEFT JOIN LATERAL (
+        SELECT next_attempt_at FROM webhook_deliveries
+        WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
+        ORDER BY next_attempt_at LIMIT greatest(0, ${perEndpoint} - l.leased)
+      ) d ON true
+      WHERE e.enabled
+      ORDER BY d.next_attempt_at`
+    const workspaceOf = new Map(rows.map((e) => [e.id, e.workspace_id]))
+    const free = new Map(rows.map((e) => [e.id, perEndpoint - e.leased]))
+    const endpointsPerWorkspace = new Map<string, number>()
+    for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+    const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+    const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+
     // Slots counted in the fair shares while planning: given back for rows the claim did not get, or all of them if it fails.
     const planned = new Map<string, { workspaceId: string; n: number }>()
+    let total = 0
+    for (const { id, due } of rows) {
+      if (!due || room(id) <= 0) continue
+      const workspaceId = workspaceOf.get(id)!
+      free.set(id, free.get(id)! - 1)
+      shares.add(workspaceId, id)
+      const plan = planned.get(id) ?? { workspaceId, n: 0 }
+      plan.n++
+      planned.set(id, plan)
+      if (++total === limit || open.every((other) => room(other) <= 0)) break
+    }
+    if (planned.size === 0) return []
+
     try {
+      const ids = [...planned.keys()].sort()
       const jobs = await sql.begin(async (tx) => {
-        const endpoints: EndpointRow[] = await tx`
-          SELECT e.id, e.workspace_id,
-            (SELECT count(*) FROM webhook_deliveries d WHERE d.status = 'pending' AND d.lease_until >= ${now} AND d.endpoint_id = e.id)::int AS leased
-          FROM webhook_endpoints e WHERE e.enabled`
-        const workspaceOf = new Map(endpoints.map((e) => [e.id, e.workspace_id]))
-        const free = new Map(endpoints.map((e) => [e.id, perEndpoint - e.leased]))
-        const endpointsPerWorkspace = new Map<string, number>()
-        for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
-        const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-        const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
-        const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
-        if (open.length === 0) return []
-
-        // Plan without locks: the oldest due deliveries of each open endpoint (as many as it has room for), oldest first.
-        const due: { endpoint_id: string }[] = await tx`
-          SELECT e.id AS endpoint_id FROM unnest(${open}::text[], ${open.map(room)}::int[]) AS e(id, room)
-          CROSS JOIN LATERAL (
-            SELECT next_attempt_at FROM webhook_deliveries
-            WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
-            ORDER BY next_attempt_at LIMIT e.room
-          ) d
-          ORDER BY d.next_attempt_at`
-        let total = 0
-        for (const { endpoint_id } of due) {
-          if (room(endpoint_id) <= 0) continue
-          const workspaceId = workspaceOf.get(endpoint_id)!
-          free.set(endpoint_id, free.get(endpoint_id)! - 1)
-          shares.add(workspaceId, endpoint_id)
-          const plan = planned.get(endpoint_id) ?? { workspaceId, n: 0 }
-          plan.n++
-          planned.set(endpoint_id, plan)
-          if (++total === limit || open.every((id) => room(id) <= 0)) break
-        }
-        if (planned.size === 0) return []
-
-        // Claim under the endpoints' locks: recount their live leases (committed by whoever held a lock before), take what still fits.
-        const ids = [...planned.keys()].sort()
-        await tx`
-          SELECT pg_advisory_xact_lock(hashtextextended(${ENDPOINT_LOCK_PREFIX} || k, 0))
-          FROM unnest(${ids}::text[]) WITH ORDINALITY AS t(k, ord) ORDER BY ord`
-        return (await tx`
-          WITH plan AS (
-            SELECT * FROM unnest(${ids}::text[], ${ids.map((id) => planned.get(id)!.n)}::int[]) AS p(endpoint_id, wanted)
-          ), live AS (
-            SELECT endpoint_id, count(*)::int AS n FROM webhook_deliveries
-            WHERE status = 'pending' AND lease_until >= ${now} AND endpoint_id = ANY(${ids}::text[])
-            GROUP BY endpoint_id
-          ), picked AS (
-            SELECT d.id FROM plan p LEFT JOIN live l USING (endpoint_id)
-            CROSS JOIN LATERAL (
-              SELECT id FROM webhook_deliveries
-              WHERE endpoint_id = p.endpoint_id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
-              ORDER BY next_attempt_at
-              LIMIT greatest(0, least(p.wanted, ${perEndpoint} - coalesce(l.n, 0)))
-              FOR UPDATE SKIP LOCKED
-            ) d
-          ), leased AS (
-            UPDATE webhook_deliveries d SET lease_until = ${now + leaseMs}, lease_owner = ${owner}
-            FROM picked WHERE d.id = picked.id
-            RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.next_attempt_at
-          )
-          SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret,
-            ep.previous_secret_expires_at, ep.headers, (ep.last_success_at IS NULL OR ep.failing_since IS NOT NULL)::int AS unproven
-          FROM leased l JOIN events ev ON ev.id = l.event_id JOIN webhook_endpoints ep ON ep.id = l.endpoint_id
-          ORDER BY l.next_attempt_at`) as ClaimedJob[]
+        // Sent together, run in order: the claim's snapshot is taken once the locks are held, so it sees
+        // the leases of whoever held them before. Under them: recount the live leases, take what still fits.
+        const [, claimed] = await Promise.all([
+          tx`
+            SELECT pg_advisory_xact_lock(hashtextextended(${ENDPOINT_LOCK_PREFIX} || k, 0))
+            FROM unnest(${ids}::text[]) WITH ORDINALITY AS t(k, ord) ORDER BY ord`.execute(),
+          tx`
+            WITH plan AS (
+              SELECT * FROM unnest(${ids}::text[], ${ids.map((id) => planned.get(id)!.n)}::int[]) AS p(endpoint_id, wanted)
+            ), live AS (
+              SELECT endpoint_id, count(*)::int AS n FROM webhook_deliveries
+              WHERE status = 'pending' AND lease_until >= ${now} AND endpoint_id = ANY(${ids}::text[])
+              GROUP BY endpoint_id
+            ), picked AS (
+              SELECT d.id FROM plan p LEFT JOIN live l USING (endpoint_id)
+              CROSS JOIN LATERAL (
+                SELECT id FROM webhook_deliveries
+                WHERE endpoint_id = p.endpoint_id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
+                ORDER BY next_attempt_at
+                LIMIT greatest(0, least(p.wanted, ${perEndpoint} - coalesce(l.n, 0)))
+                FOR UPDATE SKIP LOCKED
+              ) d
+            ), leased AS (
+              UPDATE webhook_deliveries d SET lease_until = ${now + leaseMs}, lease_owner = ${owner}
+              FROM picked WHERE d.id = picked.id
+              RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.next_attempt_at
+            )
+            SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret,
+              ep.previous_secret_expires_at, ep.headers, (ep.last_success_at IS NULL OR ep.failing_since IS NOT NULL)::int AS unproven
+            FROM leased l JOIN events ev ON ev.id = l.event_id JOIN webhook_endpoints ep ON ep.id = l.endpoint_id
+            ORDER BY l.next_attempt_at`.execute(),
+        ])
+        return claimed as ClaimedJob[]
       })
       const got = new Map<string, number>()
       for (const job of jobs) got.set(job.endpoint_id, (got.get(job.endpoint_id) ?? 0) + 1)

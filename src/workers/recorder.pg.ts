@@ -5,8 +5,8 @@
  *   a lease that expired and was claimed by another node belongs to that node's attempt now;
  * - the endpoint rows are locked first, in sorted order (their health is read, then written from
  *   what was read), then the deliveries: two recorders of one endpoint queue instead of deadlocking;
- * - the attempts that finish together are written in one transaction of a few set-based
- *   statements, whatever their number.
+ * - the attempts that finish together are written in one transaction: the rows locked and read
+ *   (two statements sent together), then one statement writes everything, whatever their number.
  */
 import type { PgDb } from '../db/pg/client'
 import type { AttemptTrigger, DeliveryStatus } from '../db/schema'
@@ -80,9 +80,15 @@ export function createPgRecorder(pg: PgDb, deps: { clock: Clock; logger: Logger 
   /** Writes the attempts and what decide made of them; returns what to log once committed. */
   async function store(tx: typeof sql, batch: FinishedAttempt[]): Promise<(() => void)[]> {
     const endpointIds = [...new Set(batch.map((f) => f.endpointId))].sort()
-    const endpointRows: EndpointHealth[] = await tx`
-      SELECT id, enabled, failing_since, last_success_at FROM webhook_endpoints
-      WHERE id = ANY(${endpointIds}::text[]) ORDER BY id FOR UPDATE`
+    // Sent together, run in order: the endpoints locked first (in id order), then the deliveries.
+    const [endpointRows, deliveryRows] = (await Promise.all([
+      tx`SELECT id, enabled, failing_since, last_success_at FROM webhook_endpoints WHERE id = ANY(${endpointIds}::text[]) ORDER BY id FOR UPDATE`.execute(),
+      tx`
+        SELECT d.id, d.attempt_count, d.manual, d.workspace_id, d.lease_owner,
+          CASE WHEN d.attempt_count = 0 THEN 0
+            ELSE (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.trigger = 'scheduled') END::int AS scheduled_before
+        FROM webhook_deliveries d WHERE d.id = ANY(${batch.map((f) => f.deliveryId)}::text[]) ORDER BY d.id FOR UPDATE`.execute(),
+    ])) as [EndpointHealth[], DeliveryRow[]]
     const endpoints = new Map(
       endpointRows.map((e) => [
         e.id,
@@ -96,11 +102,6 @@ export function createPgRecorder(pg: PgDb, deps: { clock: Clock; logger: Logger 
         },
       ]),
     )
-    const deliveryRows: DeliveryRow[] = await tx`
-      SELECT d.id, d.attempt_count, d.manual, d.workspace_id, d.lease_owner,
-        CASE WHEN d.attempt_count = 0 THEN 0
-          ELSE (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.trigger = 'scheduled') END::int AS scheduled_before
-      FROM webhook_deliveries d WHERE d.id = ANY(${batch.map((f) => f.deliveryId)}::text[]) ORDER BY d.id FOR UPDATE`
     const deliveries = new Map(deliveryRows.map((d) => [d.id, d]))
 
     const attempts: AttemptRow[] = []
@@ -161,25 +162,25 @@ export function createPgRecorder(pg: PgDb, deps: { clock: Clock; logger: Logger 
     }
     if (attempts.length === 0) return logs
 
-    // Rows travel as one JSON text each (`::text::json`: a parameter typed json would be sent as a JSON string scalar).
-    await tx`
-      INSERT INTO webhook_attempts (id, delivery_id, attempt, trigger, started_at, duration_ms, status_code, error_class, error_message, response_body, next_attempt_at)
-      SELECT * FROM json_to_recordset(${JSON.stringify(attempts)}::text::json) AS x(id text, delivery_id text, attempt int, trigger text, started_at bigint,
-        duration_ms int, status_code int, error_class text, error_message text, response_body text, next_attempt_at bigint)`
-    await tx`
-      UPDATE webhook_deliveries d SET status = x.status, attempt_count = x.attempt_count, next_attempt_at = x.next_attempt_at,
-        lease_until = NULL, lease_owner = NULL, manual = false, last_status_code = x.last_status_code, last_error = x.last_error, updated_at = x.now
-      FROM json_to_recordset(${JSON.stringify(settled)}::text::json) AS x(id text, status text, attempt_count int, next_attempt_at bigint,
-        last_status_code int, last_error text, now bigint)
-      WHERE d.id = x.id AND d.lease_owner = ${owner}`
     const changed = [...endpoints.values()].filter((e) => e.changed).map(({ changed: _, ...e }) => e)
-    if (changed.length > 0)
-      await tx`
-        UPDATE webhook_endpoints e SET enabled = x.enabled, disabled_reason = coalesce(x.disabled_reason, e.disabled_reason),
-          failing_since = x.failing_since, last_success_at = x.last_success_at, updated_at = coalesce(x.updated_at, e.updated_at)
-        FROM json_to_recordset(${JSON.stringify(changed)}::text::json) AS x(id text, enabled boolean, disabled_reason text, failing_since bigint,
-          last_success_at bigint, updated_at bigint)
-        WHERE e.id = x.id`
+    // One statement; the rows travel as JSON text (`::text::json`: a parameter typed json would be sent as a JSON string scalar).
+    await tx`
+      WITH attempts AS (
+        INSERT INTO webhook_attempts (id, delivery_id, attempt, trigger, started_at, duration_ms, status_code, error_class, error_message, response_body, next_attempt_at)
+        SELECT * FROM json_to_recordset(${JSON.stringify(attempts)}::text::json) AS x(id text, delivery_id text, attempt int, trigger text,
+          started_at bigint, duration_ms int, status_code int, error_class text, error_message text, response_body text, next_attempt_at bigint)
+      ), settled AS (
+        UPDATE webhook_deliveries d SET status = x.status, attempt_count = x.attempt_count, next_attempt_at = x.next_attempt_at,
+          lease_until = NULL, lease_owner = NULL, manual = false, last_status_code = x.last_status_code, last_error = x.last_error, updated_at = x.now
+        FROM json_to_recordset(${JSON.stringify(settled)}::text::json) AS x(id text, status text, attempt_count int, next_attempt_at bigint,
+          last_status_code int, last_error text, now bigint)
+        WHERE d.id = x.id AND d.lease_owner = ${owner}
+      )
+      UPDATE webhook_endpoints e SET enabled = x.enabled, disabled_reason = coalesce(x.disabled_reason, e.disabled_reason),
+        failing_since = x.failing_since, last_success_at = x.last_success_at, updated_at = coalesce(x.updated_at, e.updated_at)
+      FROM json_to_recordset(${JSON.stringify(changed)}::text::json) AS x(id text, enabled boolean, disabled_reason text, failing_since bigint,
+        last_success_at bigint, updated_at bigint)
+      WHERE e.id = x.id`
     return logs
   }
 
