@@ -2,8 +2,8 @@
  * The dispatcher's `claim` stage on PostgreSQL, where several nodes claim from one table at once.
  * SQLite's claim ported as it is handed one delivery to several nodes (13,800 duplicate claims of
  * 20,000 in issue 14's trial) and deadlocked. Here:
- * - the rows are taken `FOR UPDATE SKIP LOCKED`: a row another transaction holds is passed over,
- *   never waited for;
+ * - the rows are taken `FOR NO KEY UPDATE SKIP LOCKED`: a row another transaction holds is passed
+ *   over, never waited for (NO KEY: an insert referencing the row is not held up);
  * - the claimers of one endpoint queue on a transaction-level advisory lock on it and count its live
  *   leases, every node's, under that lock: the per-endpoint in-flight cap holds across nodes. The
  *   locks are taken in sorted order, and a claimer waits on nothing else, so claimers never deadlock;
@@ -109,7 +109,7 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
                 WHERE endpoint_id = p.endpoint_id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
                 ORDER BY next_attempt_at
                 LIMIT greatest(0, least(p.wanted, ${perEndpoint} - coalesce(l.n, 0)))
-                FOR UPDATE SKIP LOCKED
+                FOR NO KEY UPDATE SKIP LOCKED
               ) d
             ), leased AS (
               UPDATE webhook_deliveries d SET lease_until = ${now + leaseMs}, lease_owner = ${owner}

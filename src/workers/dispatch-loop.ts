@@ -161,7 +161,9 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
       clearTimeout(graceTimer)
       if (inFlight.size > 0) cutOff.abort()
       await Promise.allSettled([...inFlight])
-      await stages.close()
+      await stages
+        .close()
+        .catch((error: unknown) => logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) }))
     },
   }
 }

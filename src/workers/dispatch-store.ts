@@ -77,7 +77,7 @@ export interface DispatchStore {
   nextWake(now: number): Promise<NextWake>
   /** Stores the attempt (batched with others that finish together); resolves once written (failures are logged, not thrown). */
   record(finished: FinishedAttempt): Promise<void>
-  /** Calls `wake` whenever another process queued deliveries (PostgreSQL: LISTEN); resolves once listening. */
+  /** Calls `wake` whenever another process queued deliveries (PostgreSQL: LISTEN); resolves once listening, or once a first try failed. */
   listen(wake: () => void): Promise<void>
   /** Tells the other processes that deliveries were queued (PostgreSQL: a coalesced NOTIFY after the commit). */
   announce(): void

@@ -4,7 +4,9 @@
  * - an outcome is written only while the delivery's lease is still this node's (`lease_owner = me`):
  *   a lease that expired and was claimed by another node belongs to that node's attempt now;
  * - the endpoint rows are locked first, in sorted order (their health is read, then written from
- *   what was read), then the deliveries: two recorders of one endpoint queue instead of deadlocking;
+ *   what was read), then the deliveries: two recorders of one endpoint queue instead of deadlocking.
+ *   `FOR NO KEY UPDATE`, as the writes change no key: a commit queueing deliveries for the endpoint
+ *   (whose foreign key check takes KEY SHARE on its row) does not wait for the recorder;
  * - the attempts that finish together are written in one transaction: the rows locked and read
  *   (two statements sent together), then one statement writes everything, whatever their number.
  */
@@ -82,12 +84,12 @@ export function createPgRecorder(pg: PgDb, deps: { clock: Clock; logger: Logger 
     const endpointIds = [...new Set(batch.map((f) => f.endpointId))].sort()
     // Sent together, run in order: the endpoints locked first (in id order), then the deliveries.
     const [endpointRows, deliveryRows] = (await Promise.all([
-      tx`SELECT id, enabled, failing_since, last_success_at FROM webhook_endpoints WHERE id = ANY(${endpointIds}::text[]) ORDER BY id FOR UPDATE`.execute(),
+      tx`SELECT id, enabled, failing_since, last_success_at FROM webhook_endpoints WHERE id = ANY(${endpointIds}::text[]) ORDER BY id FOR NO KEY UPDATE`.execute(),
       tx`
         SELECT d.id, d.attempt_count, d.manual, d.workspace_id, d.lease_owner,
           CASE WHEN d.attempt_count = 0 THEN 0
             ELSE (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.trigger = 'scheduled') END::int AS scheduled_before
-        FROM webhook_deliveries d WHERE d.id = ANY(${batch.map((f) => f.deliveryId)}::text[]) ORDER BY d.id FOR UPDATE`.execute(),
+        FROM webhook_deliveries d WHERE d.id = ANY(${batch.map((f) => f.deliveryId)}::text[]) ORDER BY d.id FOR NO KEY UPDATE`.execute(),
     ])) as [EndpointHealth[], DeliveryRow[]]
     const endpoints = new Map(
       endpointRows.map((e) => [
