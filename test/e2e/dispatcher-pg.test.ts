@@ -14,6 +14,7 @@ import { systemClock } from '../../src/lib/clock'
 import { MAX_IN_FLIGHT_PER_ENDPOINT, startDispatcher, type Dispatcher, type DispatcherOptions } from '../../src/workers/dispatcher'
 import { dispatchStore } from '../../src/workers/dispatch-store'
 import { DELIVERIES_CHANNEL } from '../../src/workers/notify.pg'
+import { startDispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg, type TestDatabase } from '../pg'
 import { startReceiver, until, type Receiver } from '../webhooks-helpers'
@@ -200,6 +201,17 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     } finally {
       holder.release()
     }
+  })
+
+  test("the tests' dispatcher driver waits for claims that wait for the database: runDue sends everything due", async () => {
+    rx = startReceiver()
+    await setup(2, rx.url)
+    const driver = startDispatcherDriver(node())
+    dispatchers.push(driver)
+    await Bun.sleep(300)
+    await queueDeliveries(30, 2)
+    expect(await driver.runDue()).toBe(30)
+    expect((await counts()).succeeded).toBe(30)
   })
 
   test('a commit on one node wakes an idle node at once, and a burst of wake-ups sends one notification', async () => {
