@@ -93,7 +93,7 @@ export interface ContactPatch {
 }
 
 /** Edits a contact. It keeps an email or a phone; an email another contact has is a 409. */
-export function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Promise<Contact> {
+export async function updateContact(deps: ServiceDeps, workspaceId: string, id: string, patch: ContactPatch): Promise<Contact> {
   const email = patch.email === undefined ? undefined : parseEmail(patch.email, '/email')
   const phone = patch.phone === undefined ? undefined : parsePhone(patch.phone, '/phone')
   const now = deps.clock.now()

@@ -62,7 +62,7 @@ export function newDeal(input: DealInput, title: string, contactId: string | nul
 }
 
 /** Creates a deal; a deal created as won or lost emits `deal.closed`. */
-export function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Promise<Deal> {
+export async function createDeal(deps: ServiceDeps, workspaceId: string, input: DealInput & { title: string }): Promise<Deal> {
   const now = deps.clock.now()
   return dealsStore(deps).create(workspaceId, now, newDeal(input, input.title, input.contactId ?? null, null))
 }
@@ -76,7 +76,7 @@ export function getDeal(deps: ServiceDeps, workspaceId: string, id: string): Pro
  * Edits a deal. Entering won or lost from another stage emits `deal.closed` (so won → won
  * emits nothing, won → negotiation → won closes again); metadata merges, null removes a key.
  */
-export function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, patch: DealInput): Promise<Deal> {
+export async function updateDeal(deps: ServiceDeps, workspaceId: string, id: string, patch: DealInput): Promise<Deal> {
   const stage = patch.stage === undefined ? undefined : parseStage(patch.stage, '/stage')
   const valueMinor = patch.value === undefined ? undefined : parseMoney(patch.value, '/value')
   const currency = patch.currency === undefined ? undefined : parseCurrency(patch.currency, '/currency')

@@ -125,7 +125,7 @@ function defaultDealTitle(lead: Lead): string {
  * Converts a lead into a deal for its contact and emits `lead.converted`, in one transaction.
  * Converting an already converted lead changes nothing and returns its deal (`created: false`).
  */
-export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
+export async function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
   const now = deps.clock.now()
   return leadsStore(deps).convert(workspaceId, id, now, (lead) => newDeal(input, input.title ?? defaultDealTitle(lead), lead.contactId, lead.id))
 }
