@@ -125,9 +125,9 @@ async function postgresFixture(): Promise<EngineFixture & { close(): Promise<voi
   }
 }
 
-/** Runs `body` once per engine, each in its own describe block with a fresh database. */
-export function describeEngines(name: string, body: (fixture: () => EngineFixture) => void): void {
-  for (const engine of ENGINES) {
+/** Runs `body` once per engine (or on the ones given), each in its own describe block with a fresh database. */
+export function describeEngines(name: string, body: (fixture: () => EngineFixture) => void, engines: readonly Engine[] = ENGINES): void {
+  for (const engine of engines) {
     const skip = engine === 'postgres' && skipUnlessPg(`${name} on PostgreSQL`)
     describe.skipIf(skip)(`${name} (${engine})`, () => {
       let fixture: (EngineFixture & { close(): Promise<void> }) | undefined
