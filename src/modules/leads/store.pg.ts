@@ -6,7 +6,8 @@
  * it needs in ONE statement (nextSeqs: leads and its source, plus contacts and its source when the
  * contact is new); (3) write the contact, the lead, the event and its deliveries in ONE statement;
  * commit. The per-workspace counter rows are the hot spot (every lead of a workspace queues on
- * them from (2) to the commit), so only one statement runs while they are held.
+ * them from (2) to the commit), so while they are held only one more statement runs (plus the
+ * request's Idempotency-Key answer, when it has one) before the commit.
  */
 import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
@@ -43,7 +44,12 @@ async function subscribedEndpoints(tx: PgTx, workspaceId: string, type: string):
     .map((e) => e.id)
 }
 
-/** The lead with its contact, event and deliveries, written in one statement after the counters were taken. */
+/**
+ * The lead with its contact, event and deliveries, written in one statement after the counters were
+ * taken. The outbox rows are the ones emitEventPg (db/pg/unit-of-work.ts) writes, in the same shape,
+ * made here to spare its round trips under the counter locks; the caller reports the deliveries
+ * with `emit.due`, so the dispatcher is woken after the commit all the same.
+ */
 async function insertLead(tx: PgTx, lead: Lead, existing: Contact | undefined, contactSeqs: { seq: number; sourceSeq: number }, endpointIds: string[]) {
   const eventId = newEventId()
   const payload = JSON.stringify({ id: eventId, type: 'lead.created', timestamp: iso(lead.createdAt), data: { lead: eventLead(lead) } })
