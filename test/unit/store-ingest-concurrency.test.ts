@@ -29,6 +29,59 @@ function atOnce<T>(nodes: LeadDeps[], count: number, call: (deps: LeadDeps, i: n
 describeEngines(
   'concurrent writers',
   (f) => {
+    /** Runs `holding` in a transaction of its own on a reserved connection; `commit` ends it once a lead is seen waiting on a lock it holds. */
+    async function heldTransaction(holding: (sql: Bun.SQL) => Promise<unknown>) {
+      const pool = f().nodes(1)[0]!.pg!
+      const conn = await pool.$client.reserve()
+      await conn`BEGIN`
+      await holding(conn)
+      return {
+        async commitOnceBlocked() {
+          for (let i = 0; i < 200; i++) {
+            const [{ n }] = await pool.$client`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`
+            if (n > 0) break
+            await Bun.sleep(10)
+          }
+          await conn`COMMIT`
+          conn.release()
+        },
+      }
+    }
+
+    test('a contact edited while a lead waited for it no longer matches: the lead looks again', async () => {
+      const ws = await f().workspace()
+      const { contactId } = await createLead(f().deps, ws, 'inbound', { phone: '5550777', source: 'api', metadata: {} })
+      // An edit (as a PATCH would make it) gives the phone-only contact an email while holding its row.
+      const edit = await heldTransaction((sql) => sql`UPDATE contacts SET email = 'someone-else@example.com' WHERE id = ${contactId}`)
+      const arriving = createLead(f().nodes(1)[0]!, ws, 'inbound', { email: 'new@example.com', phone: '5550777', source: 'api', metadata: {} })
+      await edit.commitOnceBlocked()
+      const lead = await arriving
+      // Found first as the phone-only contact; by the time it got the row, that one had another email.
+      expect(lead.contactId).not.toBe(contactId)
+      expect((await getContact(f().deps, ws, contactId)).leadCount).toBe(1)
+    })
+
+    test('a contact inserted past the locks makes the lead run again on it, and the contact counter stays dense', async () => {
+      const ws = await f().workspace()
+      await createLead(f().deps, ws, 'inbound', { email: 'first@example.com', source: 'api', metadata: {} })
+      // A writer that skipped the advisory lock: its new contact is not committed when the lead looks.
+      const bypass = await heldTransaction(async (sql) => {
+        await sql`UPDATE counters SET value = value + 1 WHERE workspace_id = ${ws} AND name IN ('contacts', 'contacts:source:api')`
+        await sql`INSERT INTO contacts (id, workspace_id, seq, source_seq, email, first_source, last_source, metadata, lead_count, created_at, updated_at)
+          VALUES ('bypass', ${ws}, 2, 2, 'raced@example.com', 'api', 'api', '{}', 0, 1, 1)`
+      })
+      const arriving = createLead(f().nodes(1)[0]!, ws, 'inbound', { email: 'raced@example.com', source: 'api', metadata: {} })
+      await bypass.commitOnceBlocked()
+      const lead = await arriving
+      expect(lead.contactId).toBe('bypass')
+      const seqs = await f().rows<{ seq: number }>(`SELECT CAST(seq AS integer) AS seq FROM contacts WHERE workspace_id = '${ws}' ORDER BY seq`)
+      expect(seqs.map((r) => r.seq)).toEqual([1, 2])
+      const [{ value }] = await f().rows<{ value: number }>(
+        `SELECT CAST(value AS integer) AS value FROM counters WHERE workspace_id = '${ws}' AND name = 'contacts'`,
+      )
+      expect(value).toBe(2)
+    })
+
     test(`${LEADS} leads at once over ${NODES} nodes: one contact per email and phone, dense sequences, no error`, async () => {
       const ws = await f().workspace()
       await f().endpoint(ws)
