@@ -28,6 +28,8 @@ export interface Config {
   logLevel: LogLevel
   /** Settled webhook history (events, deliveries, attempts, response bodies) older than this is pruned. */
   retentionDays: number
+  /** Redis shared by all nodes for the rate-limit buckets (lib/rate-limit-store.ts), when set. */
+  redisUrl: string | undefined
 }
 
 export const DEFAULTS = {
@@ -51,6 +53,7 @@ export const SETTINGS = [
   { flag: 'trusted-proxies', env: 'ASKAD_TRUSTED_PROXIES', help: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed' },
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
   { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
+  { flag: 'redis-url', env: 'ASKAD_REDIS_URL', help: 'redis:// or rediss:// URL: rate-limit buckets shared by all nodes' },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
   {
     flag: 'retention-days',
@@ -72,6 +75,18 @@ export function parseRateLimit(text: string): RateLimitConfig {
   const windowMs = match[2] || match[3] ? amount * unitMs : 60_000
   if (capacity < 1 || windowMs < 1) throw new Error(`Invalid rate limit '${text}': must be at least 1 per window`)
   return { capacity, windowMs }
+}
+
+/** Checks a Redis URL: the scheme Bun's client speaks, and a host. */
+export function parseRedisUrl(text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {}
+  if (!url || !/^rediss?:$/.test(url.protocol) || !url.hostname) {
+    throw new Error(`Invalid ASKAD_REDIS_URL '${text}': use redis://host:port or rediss://host:port (TLS), e.g. redis://127.0.0.1:6379`)
+  }
+  return text
 }
 
 function list(text: string | undefined): string[] {
@@ -106,5 +121,6 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     secretKey: get('secret-key') ? parseSecretKey(get('secret-key')!) : undefined,
     logLevel,
     retentionDays,
+    redisUrl: get('redis-url') ? parseRedisUrl(get('redis-url')!) : undefined,
   })
 }

@@ -6,6 +6,7 @@ import type { PgDb } from './db/pg/client'
 import type { PgStoreAnswer } from './db/pg/unit-of-work'
 import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
+import type { RateLimitStoreHandle } from './lib/rate-limit-store'
 import type { HostResolver } from './lib/ssrf'
 
 /**
@@ -47,6 +48,8 @@ export interface AppDeps extends ServiceDeps {
   logger: Logger
   /** DNS for the webhook SSRF guard; the system resolver when absent (tests inject their own). */
   resolveHost?: HostResolver
+  /** Where the rate-limit buckets live (lib/rate-limit-store.ts); the app's own memory when absent. */
+  rateLimitStore?: RateLimitStoreHandle
   /** The webhook dispatcher's state for /healthz, when one runs in this process. */
   dispatcherState?: () => DispatcherState
 }

@@ -74,9 +74,9 @@ async function main(argv: string[]): Promise<void> {
       case 'backup':
         return backup(db, out, args[0]!)
       case 'secrets encrypt':
-        return secretsEncrypt(db, out, config)
+        return await secretsEncrypt(db, out, config)
       case 'secrets rotate':
-        return secretsRotate(db, out, config, flags as { 'old-key'?: string; 'new-key'?: string })
+        return await secretsRotate(db, out, config, flags as { 'old-key'?: string; 'new-key'?: string })
     }
   } finally {
     db.$client.close()

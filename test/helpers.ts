@@ -1,4 +1,8 @@
-/** Test harness: a real app on a real SQLite file in a temp folder, with helpers to mint workspaces and keys. */
+/**
+ * Test harness: a real app on a real database, with helpers to mint workspaces and keys and to read
+ * stored rows (`rows`, alike on both engines). The engine is SQLite (a file in a temp folder) unless
+ * ASKAD_TEST_ENGINE=postgres, which runs the same suite on a fresh PostgreSQL database (test/pg.ts).
+ */
 import { expect } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -7,10 +11,19 @@ import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { openDb, type Db } from '../src/db/client'
 import { migrate } from '../src/db/migrate'
+import { emitEvent, type EventType } from '../src/db/outbox'
+import { emitEventPg, writePg } from '../src/db/pg/unit-of-work'
+import { writeTx } from '../src/db/tx'
 import type { AppDeps } from '../src/deps'
-import { createLogger } from '../src/lib/logger'
+import type { Clock } from '../src/lib/clock'
+import { createLogger, type Logger } from '../src/lib/logger'
+import { createRateLimitStore, type RateLimitStoreHandle } from '../src/lib/rate-limit-store'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
+import { sqliteRows, type Rows } from './rows'
+
+/** The engine the suite runs on: one switch for the whole API suite (CI runs it on both). */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.ASKAD_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
 
 export interface TestClock {
   now(): number
@@ -25,6 +38,9 @@ export function testClock(start = Date.parse('2026-11-01T12:00:00Z')): TestClock
 
 export interface Harness {
   app: ReturnType<typeof createApp>
+  engine: typeof TEST_ENGINE
+  /** Stored rows, alike on both engines. */
+  rows: Rows
   db: Db
   deps: AppDeps
   dir: string
@@ -36,6 +52,8 @@ export interface Harness {
   /** Another key in an existing workspace. */
   key(workspaceId: string, input?: Partial<CreateKeyInput>): Promise<{ key: string; id: string }>
   request(method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string>; rawBody?: BodyInit }): Promise<Response>
+  /** Records an event in the outbox in its own transaction, as a service would (without waking the dispatcher). */
+  emit(workspaceId: string, type: EventType, data?: Record<string, unknown>): Promise<{ eventId: string; queued: number }>
   /** POST /api/v1/leads/inbound, expecting 201. */
   pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }>
   close(): void
@@ -43,7 +61,10 @@ export interface Harness {
 
 let slugCounter = 0
 
-export function createHarness(options: { env?: Record<string, string> } = {}): Harness {
+/** `rateLimitStore` replaces the store `serve` would choose from the env (e.g. PostgreSQL for a SQLite-backed app). */
+export function createHarness(
+  options: { env?: Record<string, string>; rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle } = {},
+): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
   const dbPath = join(dir, 'askad.db')
   const db = openDb(dbPath)
@@ -51,7 +72,10 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
   const logs: string[] = []
   const clock = testClock()
   const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
-  const deps: AppDeps = { db, clock, config, logger: createLogger('info', (line) => logs.push(line)), wake: () => {} }
+  const logger = createLogger('info', (line) => logs.push(line))
+  // Selected like `serve` does: memory for these SQLite files unless the env names a shared store.
+  const rateLimitStore = options.rateLimitStore?.(clock, logger) ?? createRateLimitStore(config, clock, { logger })
+  const deps: AppDeps = { db, clock, config, logger, wake: () => {}, rateLimitStore }
   const app = createApp(deps)
 
   const key = async (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
@@ -74,6 +98,8 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
 
   return {
     app,
+    engine: TEST_ENGINE,
+    rows: sqliteRows(db),
     db,
     deps,
     dir,
@@ -87,12 +113,18 @@ export function createHarness(options: { env?: Record<string, string> } = {}): H
     },
     key,
     request,
+    async emit(workspaceId, type, data = {}) {
+      const { pg } = deps
+      if (pg) return writePg({ pg, wake: () => {} }, (tx) => emitEventPg(tx, clock.now(), workspaceId, type, data))
+      return writeTx(db, (tx) => emitEvent(tx, clock.now(), workspaceId, type, data))
+    },
     async pushLead(key, body) {
       const res = await request('POST', '/api/v1/leads/inbound', { key, body })
       expect(res.status).toBe(201)
       return (await res.json()) as { id: string; contact_id: string }
     },
     close() {
+      void rateLimitStore.close()
       db.$client.close()
       rmSync(dir, { recursive: true, force: true })
     },

@@ -62,9 +62,9 @@ export function verifyAt(secret: string, req: Received, nowMs: number): unknown 
 }
 
 /** Resolves when `check` holds, polling every 5 ms; throws after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
   const deadline = performance.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await Bun.sleep(5)
   }

@@ -6,19 +6,19 @@ import { resealAll } from '../modules/webhooks/at-rest'
 import { CliError, type Output } from './output'
 
 /** `askad secrets encrypt`: encrypts every plaintext value with ASKAD_SECRET_KEY (encrypted ones are re-sealed with it). */
-export function secretsEncrypt(db: Db, out: Output, config: Config): void {
+export async function secretsEncrypt(db: Db, out: Output, config: Config): Promise<void> {
   if (!config.secretKey) throw new CliError('Set ASKAD_SECRET_KEY (base64 of 32 random bytes, e.g. from openssl rand -base64 32) first.', 2)
   const box = createSecretBox(config.secretKey)
-  const result = resealAll(db, box, box)
+  const result = await resealAll({ db }, box, box)
   out.result(result, () => `Encrypted the secrets and header values of ${result.endpoints} webhook endpoint(s) (${result.encrypted} values).`)
 }
 
 /** `askad secrets rotate --new-key K [--old-key K]`: re-encrypts every value from the old key (default ASKAD_SECRET_KEY) to the new one, in one transaction. */
-export function secretsRotate(db: Db, out: Output, config: Config, flags: { 'old-key'?: string; 'new-key'?: string }): void {
+export async function secretsRotate(db: Db, out: Output, config: Config, flags: { 'old-key'?: string; 'new-key'?: string }): Promise<void> {
   if (!flags['new-key']) throw new CliError('--new-key is required (base64 of 32 random bytes, e.g. from openssl rand -base64 32).', 2)
   const oldKey = flags['old-key'] ? parseSecretKey(flags['old-key'], '--old-key') : config.secretKey
   if (!oldKey) throw new CliError('Give the current key with --old-key or ASKAD_SECRET_KEY.', 2)
-  const result = resealAll(db, createSecretBox(oldKey), createSecretBox(parseSecretKey(flags['new-key'], '--new-key')))
+  const result = await resealAll({ db }, createSecretBox(oldKey), createSecretBox(parseSecretKey(flags['new-key'], '--new-key')))
   out.result(result, () =>
     [
       `Re-encrypted ${result.endpoints} webhook endpoint(s) (${result.encrypted} values) with the new key.`,

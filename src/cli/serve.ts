@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps'
 import { systemClock } from '../lib/clock'
 import { createSecretBox } from '../lib/secret-box'
 import { createLogger } from '../lib/logger'
+import { createRateLimitStore } from '../lib/rate-limit-store'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { bootstrap } from '../modules/workspaces/service'
 import { storageProblem, writeProbe } from '../db/storage'
@@ -34,14 +35,16 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   refuseUnwritable(db, config.dbPath)
   migrate(db)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
-  assertSecretKeyFits(db, createSecretBox(config.secretKey))
+  await assertSecretKeyFits({ db }, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
+  const rateLimitStore = createRateLimitStore(config, systemClock, { logger })
   const deps: AppDeps = {
     db,
     engine: sqliteEngine(db),
     config,
     clock: systemClock,
     logger,
+    rateLimitStore,
     wake: () => dispatcher.wake(),
     dispatcherState: () => dispatcher.state(),
   }
@@ -62,7 +65,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   } else {
     printBanner(say, url, config.dbPath, boot)
   }
-  logger.info('server started', { url, version: VERSION, db: config.dbPath })
+  logger.info('server started', { url, version: VERSION, db: config.dbPath, rate_limit_store: rateLimitStore.kind })
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish (both at once,
   // each within its own grace: a hanging receiver's attempt is cut off and its lease released), close
@@ -83,6 +86,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
       void server.stop(true)
     }, SHUTDOWN_GRACE_MS)
     await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop(), retention.stop()])
+    await rateLimitStore.close()
     db.$client.close()
     logger.info('stopped', { signal })
     process.exit(0)

@@ -186,8 +186,14 @@ export const dashboard = (deps: AppDeps) => {
   const keysView = (c: SignedIn, form?: KeyForm, error?: ApiError) =>
     page(c, 'API keys', keysPage(db, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
 
-  const webhooksView = (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
-    page(c, 'Webhooks', webhooksPage(db, c.workspaceId, c.viewer, form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
+  const webhooksView = async (c: SignedIn, form?: EndpointForm, error?: ApiError) =>
+    page(
+      c,
+      'Webhooks',
+      await webhooksPage(deps, c.workspaceId, c.viewer, form),
+      error?.status ?? 200,
+      error ? [{ kind: 'error', text: error.detail }] : c.notices,
+    )
 
   return (
     new Elysia({ name: 'dashboard' })
@@ -340,8 +346,8 @@ export const dashboard = (deps: AppDeps) => {
       )
       .get(
         `${WEBHOOKS_PATH}/:id`,
-        webhooksAction((c) => {
-          const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
+        webhooksAction(async (c) => {
+          const { title, content } = await endpointPage(deps, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
           return page(c, title, content)
         }),
         HIDDEN,
@@ -355,7 +361,7 @@ export const dashboard = (deps: AppDeps) => {
             return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=saved`)
           } catch (error) {
             if (!(error instanceof ApiError) || error.code === 'not_found') throw error
-            const { title, content } = endpointPage(db, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
+            const { title, content } = await endpointPage(deps, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
             return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
           }
         }),

@@ -6,8 +6,8 @@
  */
 import { withoutBusyWait, type Db } from './client'
 
-/** What kind of storage trouble a SQLite error is. */
-export type StorageCause = 'locked' | 'read-only' | 'full' | 'io'
+/** What kind of storage trouble an error is; `unreachable` is a PostgreSQL server that cannot be reached or is shutting down. */
+export type StorageCause = 'locked' | 'read-only' | 'full' | 'io' | 'unreachable'
 
 /** A storage failure as answered and reported. */
 export interface StorageProblem {
@@ -18,13 +18,31 @@ export interface StorageProblem {
 }
 
 /** The lock is usually held briefly (a CLI command, a backup); the other causes need an operator. */
-const RETRY_AFTER_SECONDS: Record<StorageCause, number> = { locked: 2, 'read-only': 60, full: 60, io: 30 }
+const RETRY_AFTER_SECONDS: Record<StorageCause, number> = { locked: 2, 'read-only': 60, full: 60, io: 30, unreachable: 5 }
 
 const DETAILS: Record<StorageCause, string> = {
   locked: 'The database is locked by another process (a CLI command, a backup or another server on the same file); retry shortly.',
   'read-only': 'The database is read-only (file permissions, a read-only mount or volume); nothing can be saved until the operator fixes it.',
   full: 'The disk holding the database is full; nothing can be saved until the operator frees space.',
   io: 'The database storage reported an I/O error; the operator should check the disk.',
+  unreachable: 'The database server cannot be reached (down, restarting, or out of connections); retry shortly.',
+}
+
+/**
+ * PostgreSQL's SQLSTATEs that are storage trouble (Bun's PostgresError carries it as `errno`):
+ * class 08 connection exceptions and 57P0x shutdowns are `unreachable`, like Bun's own
+ * ERR_POSTGRES_CONNECTION_* codes. A deadlock or serialization failure is `locked`: askad takes its
+ * locks in one order, so it should not happen, and a client may retry if it does.
+ */
+function postgresCause(code: string, sqlState: unknown): StorageCause | null {
+  if (code.startsWith('ERR_POSTGRES_CONNECTION') || code === 'ERR_POSTGRES_IDLE_TIMEOUT') return 'unreachable'
+  if (typeof sqlState !== 'string') return null
+  if (sqlState.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(sqlState)) return 'unreachable'
+  if (sqlState === '25006') return 'read-only'
+  if (sqlState === '53100') return 'full'
+  if (sqlState.startsWith('58')) return 'io'
+  if (['40001', '40P01', '55P03', '57014'].includes(sqlState)) return 'locked'
+  return null
 }
 
 /** Writes failing on another process's lock for this long make /healthz fail (a brief hold is normal). */
@@ -33,10 +51,15 @@ const LOCKED_UNHEALTHY_AFTER_MS = 1_000
 /** How long /healthz keeps reporting a full disk or I/O error that its cheap probe cannot see, when no write has succeeded since. */
 const UNSEEN_FAILURE_MEMORY_MS = 60_000
 
-/** The storage trouble a thrown error stands for, or null for anything else. bun:sqlite errors carry the extended code. */
+/** The storage trouble a thrown error stands for, or null for anything else. bun:sqlite errors carry the extended code; Bun's PostgresError an ERR_POSTGRES_* code and the SQLSTATE. */
 export function storageProblem(error: unknown): StorageProblem | null {
   const code = (error as { code?: unknown } | null)?.code
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null
+  if (typeof code !== 'string') return null
+  if (code.startsWith('ERR_POSTGRES_')) {
+    const cause = postgresCause(code, (error as { errno?: unknown }).errno)
+    return cause && { cause, detail: DETAILS[cause], retryAfter: RETRY_AFTER_SECONDS[cause] }
+  }
+  if (!code.startsWith('SQLITE_')) return null
   const cause: StorageCause | null =
     code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')
       ? 'locked'

@@ -1,7 +1,9 @@
 /**
- * In-memory token buckets, one per id (API key, client IP, …), behind a small interface.
+ * Token buckets, one per id (API key, client IP, …): the GCRA arithmetic every store shares, the
+ * store interface, and the in-memory store (the default; the shared ones are rate-limit-postgres.ts
+ * and rate-limit-redis.ts).
  *
- * A bucket is stored as two numbers: a 53-bit hash of its id and the time at which it will be
+ * In memory a bucket is stored as two numbers: a 53-bit hash of its id and the time at which it will be
  * full again (the "theoretical arrival time" of GCRA, an exact token bucket), about 65 bytes.
  * A bucket untouched for a whole window is full, and a full bucket is the same as none, so the
  * buckets live in two generations: once per window the older generation is dropped whole.
@@ -21,8 +23,20 @@ export interface TakeResult {
   nextTokenAt: number
 }
 
-/** The rate limiter interface: `take` consumes a token when one is there, `peek` only looks. */
-export interface TokenBuckets {
+/**
+ * Where buckets live (memory, PostgreSQL, Redis; lib/rate-limit-store.ts): `take` consumes a token
+ * when one is there, `peek` only looks. A shared store answers with a promise; the memory store
+ * answers synchronously, and callers await only promises, so the default path costs no extra tick.
+ */
+export interface RateLimitStore {
+  take(id: string, capacity: number, windowMs: number): TakeResult | Promise<TakeResult>
+  peek(id: string, capacity: number, windowMs: number): TakeResult | Promise<TakeResult>
+  /** Releases connections and timers (nothing for memory). */
+  close(): Promise<void>
+}
+
+/** The in-memory store, synchronous. */
+export interface TokenBuckets extends RateLimitStore {
   take(id: string, capacity: number, windowMs: number): TakeResult
   peek(id: string, capacity: number, windowMs: number): TakeResult
   /** Buckets currently held in memory. */
@@ -34,6 +48,31 @@ const DEFAULT_MAX_BUCKETS = 1_000_000
 
 /** Float slack for refill intervals like 60000/7 ms, so the capacity-th token is never lost to rounding. */
 const EPSILON_MS = 1e-6
+
+/**
+ * The GCRA decision every store makes, from a bucket's full-again time (`stored`, undefined for none):
+ * allowed when the bucket's fill level leaves room for one more interval. Shared stores evaluate the
+ * same comparison atomically (`admitsBelow`) and hand the outcome to `gcraResult` for the numbers.
+ */
+export function gcra(stored: number | undefined, now: number, capacity: number, windowMs: number, consume: boolean): TakeResult {
+  const interval = windowMs / capacity
+  const start = Math.max(stored ?? now, now)
+  const allowed = start - now <= admitsBelow(capacity, windowMs)
+  return gcraResult(allowed, allowed && consume ? start + interval : start, now, capacity, windowMs)
+}
+
+/** A take is allowed while the bucket's full-again time is at most this far ahead of now. */
+export function admitsBelow(capacity: number, windowMs: number): number {
+  return windowMs - windowMs / capacity + EPSILON_MS
+}
+
+/** The answer for a bucket whose full-again time is now `end`. */
+export function gcraResult(allowed: boolean, end: number, now: number, capacity: number, windowMs: number): TakeResult {
+  const interval = windowMs / capacity
+  const remaining = Math.max(0, Math.floor((windowMs - (end - now)) / interval + EPSILON_MS))
+  const nextTokenAt = Math.max(now, end - (windowMs - interval))
+  return { allowed, remaining, resetAt: end, nextTokenAt }
+}
 
 /** Creates an empty set of buckets; time comes from the injected clock. */
 export function createTokenBuckets(clock: Clock, options: { maxBuckets?: number } = {}): TokenBuckets {
@@ -61,19 +100,16 @@ export function createTokenBuckets(clock: Clock, options: { maxBuckets?: number 
     const now = clock.now()
     rotateIfDue(now, windowMs)
     const id = hashOf(name)
-    const interval = windowMs / capacity
-    const start = Math.max(current.get(id) ?? previous.get(id) ?? now, now)
-    const allowed = start - now <= windowMs - interval + EPSILON_MS
-    const end = allowed && consume ? start + interval : start
-    if (end !== start) current.set(id, end)
-    const remaining = Math.max(0, Math.floor((windowMs - (end - now)) / interval + EPSILON_MS))
-    const nextTokenAt = Math.max(now, end - (windowMs - interval))
-    return { allowed, remaining, resetAt: end, nextTokenAt }
+    const stored = current.get(id) ?? previous.get(id)
+    const result = gcra(stored, now, capacity, windowMs, consume)
+    if (result.allowed && consume) current.set(id, result.resetAt)
+    return result
   }
 
   return {
     take: (id, capacity, windowMs) => check(id, capacity, windowMs, true),
     peek: (id, capacity, windowMs) => check(id, capacity, windowMs, false),
+    close: async () => {},
     get size() {
       return current.size + previous.size
     },

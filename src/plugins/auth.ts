@@ -18,7 +18,9 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import type { Auth, Authenticate } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
+import { after, type MaybePromise } from '../lib/maybe-async'
 import type { Clock } from '../lib/clock'
+import type { RateLimitStore } from '../lib/token-bucket'
 import { ApiError } from '../errors'
 import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE } from '../errors/messages'
 import type { Scope } from '../lib/scopes'
@@ -34,6 +36,8 @@ export interface AuthDeps {
   authenticate: Authenticate
   clock: Clock
   config: Pick<Config, 'rateLimit' | 'trustedProxies'>
+  /** Where the rate-limit buckets live; this app's own memory when absent. */
+  rateLimitStore?: RateLimitStore
 }
 
 /** The key presented in the Authorization header (Bearer, or Basic with the key as user name). */
@@ -57,48 +61,56 @@ export function authOf(request: Request): Auth | undefined {
   return requestContext(request).auth
 }
 
-/** Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure. */
-export function authenticate(check: Authenticate, request: Request, presented: string | null): Auth {
+/**
+ * Checks a presented key, applies the rate limits and records the key on the request; throws 401 on any failure.
+ * Synchronous with the memory rate-limit store; with a shared store it returns a promise (rejecting where it would throw).
+ */
+export function authenticate(check: Authenticate, request: Request, presented: string | null): MaybePromise<Auth> {
   const context = requestContext(request)
   const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
   if (!limits) throw new ApiError('unauthorized', NOT_GATED)
   const result = check(presented ?? '')
   if ('failure' in result) {
-    limits.authFailed()
-    throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
+    return after(limits.authFailed(), () => {
+      throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
+    })
   }
   const key = result.key
-  limits.authenticated(key)
-  const origin = request.headers.get('origin')
-  if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
-    throw new ApiError('forbidden', SECRET_KEY_FROM_BROWSER)
-  }
-  const auth = { key, workspaceId: key.workspaceId }
-  context.auth = auth
-  context.keyPrefix = key.prefix
-  return auth
+  return after(limits.authenticated(key), () => {
+    const origin = request.headers.get('origin')
+    if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
+      throw new ApiError('forbidden', SECRET_KEY_FROM_BROWSER)
+    }
+    const auth = { key, workspaceId: key.workspaceId }
+    context.auth = auth
+    context.keyPrefix = key.prefix
+    return auth
+  })
 }
 
 /**
  * Refuses a secret key among keys that came in the URL (`?key=`) or a form field (`_key`): only
  * publishable keys may travel there, whatever else authenticates the request. The refusal counts
- * as a failed authentication.
+ * as a failed authentication. Returns nothing when no secret key is there; otherwise throws, or
+ * returns a rejecting promise when the rate-limit store is shared.
  */
-export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): void {
+export function refuseSecretKeysFromPage(request: Request, presented: Iterable<unknown>): Promise<never> | undefined {
   for (const value of presented) {
     if (typeof value !== 'string' || !value.startsWith(SECRET_KEY_PREFIX)) continue
     const limits = requestContext(request).limits
     if (!limits) throw new ApiError('unauthorized', NOT_GATED)
-    limits.authFailed()
-    throw new ApiError('unauthorized', SECRET_KEY_IN_PAGE)
+    const refused = after(limits.authFailed(), () => {
+      throw new ApiError('unauthorized', SECRET_KEY_IN_PAGE)
+    })
+    return refused as Promise<never>
   }
+  return undefined
 }
 
 /** Authenticates a key that came in the URL (`?key=`) or a form field (`_key`); a secret key is refused without a look-up. */
-export function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): Auth {
-  refuseSecretKeysFromPage(request, [presented])
-  return authenticate(check, request, presented)
+export function authenticateFromPage(check: Authenticate, request: Request, presented: string | null): MaybePromise<Auth> {
+  return refuseSecretKeysFromPage(request, [presented]) ?? authenticate(check, request, presented)
 }
 
 /** Throws 403 unless the request's key holds the scope. */
@@ -153,6 +165,11 @@ function formKeyPaths(routes: RouteEntry[]): Set<string> {
   return paths
 }
 
+/** What an onRequest hook may return to go on: never the Auth itself, which Elysia would send as the response. */
+function nothing(outcome: MaybePromise<unknown>): MaybePromise<void> {
+  return outcome instanceof Promise ? outcome.then(() => undefined) : undefined
+}
+
 /** App side: authenticates and rate-limits every /api/v1 request once, in onRequest; mount it on the root app only. */
 export const auth = (deps: AuthDeps) => {
   const limits = createRateLimits(deps)
@@ -166,19 +183,21 @@ export const auth = (deps: AuthDeps) => {
       const path = routedPath(context)
       if (!path.startsWith(`${API_PREFIX}/`)) return
       const ip = clientIpOf(request, server, deps.config.trustedProxies)
+      // Each check below is synchronous on the memory store and a promise on a shared one; Elysia
+      // awaits what this hook returns (undefined: go on), so only promises cost a tick.
       if (request.method === 'OPTIONS') return limits.preflight(ip, set.headers)
       limits.begin(request, ip, set.headers)
       const fromUrl = request.url.includes('?') ? new URL(request.url).searchParams.getAll('key') : []
-      refuseSecretKeysFromPage(request, fromUrl)
+      const refused = refuseSecretKeysFromPage(request, fromUrl)
+      if (refused) return refused
       const presented = presentedKey(request)
       if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
-        authenticate(deps.authenticate, request, presented)
-        return
+        return nothing(authenticate(deps.authenticate, request, presented))
       }
       // A page's key in the URL is checked here too, before any body is read.
-      if (fromUrl.length > 0) return void authenticateFromPage(deps.authenticate, request, fromUrl[0]!)
+      if (fromUrl.length > 0) return nothing(authenticateFromPage(deps.authenticate, request, fromUrl[0]!))
       // The key can only be in the body now, which costs parsing: not for an address out of failures.
-      requestContext(request).limits!.refuseIfOutOfFailures()
+      return requestContext(request).limits!.refuseIfOutOfFailures()
     })
     .use(scopes)
 }

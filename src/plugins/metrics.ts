@@ -134,6 +134,17 @@ function webhookMetrics(db: Db, now: number): string[] {
   ]
 }
 
+/** Checks a shared rate-limit store could not answer (answered from memory instead: fail open), when one is used. */
+function rateLimitStoreMetrics(store: AppDeps['rateLimitStore']): string[] {
+  if (!store || store.kind === 'memory') return []
+  return family(
+    'askad_rate_limit_store_fallbacks_total',
+    'counter',
+    "Rate-limit checks answered from this node's memory because the shared store (Redis or PostgreSQL) failed or was paused after a failure.",
+    [series('askad_rate_limit_store_fallbacks_total', { store: store.kind }, store.fallbacks)],
+  )
+}
+
 function processMetrics(): string[] {
   return [
     ...family('askad_build_info', 'gauge', 'Always 1; the version label says which askad runs.', [series('askad_build_info', { version: VERSION }, 1)]),
@@ -164,7 +175,7 @@ export const metrics = (deps: AppDeps) => {
       ({ set }) => {
         set.headers['content-type'] = CONTENT_TYPE
         set.headers['cache-control'] = 'no-store'
-        return `${[...requests.render(), ...webhookMetrics(deps.db, deps.clock.now()), ...processMetrics()].join('\n')}\n`
+        return `${[...requests.render(), ...webhookMetrics(deps.db, deps.clock.now()), ...rateLimitStoreMetrics(deps.rateLimitStore), ...processMetrics()].join('\n')}\n`
       },
       {
         response: { 200: t.String({ description: 'Prometheus text exposition.' }) },
@@ -172,7 +183,7 @@ export const metrics = (deps: AppDeps) => {
           summary: 'Prometheus metrics',
           description:
             'Prometheus text exposition (format 0.0.4): `askad_http_requests_total` and the `askad_http_request_duration_seconds` histogram by route pattern, ' +
-            '`askad_rate_limited_requests_total`, webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
+            '`askad_rate_limited_requests_total`, `askad_rate_limit_store_fallbacks_total` (with a shared rate-limit store), webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
           tags: ['Operations'],
         },
       },

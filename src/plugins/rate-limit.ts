@@ -1,6 +1,6 @@
 /**
  * Rate limits (SPEC §5), applied by the auth plugin the moment a key is known, before any body
- * is read. Three token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
+ * is read. Four token buckets, all refilling over the instance window (`ASKAD_RATE_LIMIT`):
  * - per API key ("default"): the key's `rate_limit`, else the instance capacity;
  * - per client IP for failed authentication ("auth-failures"): every 401 takes a token, and an
  *   IP with none left gets 429 instead of 401 for every further failure — this is what slows
@@ -11,12 +11,15 @@
  *   it refuses cost the form nothing;
  * - per client IP for CORS preflights ("preflight"): OPTIONS is answered without a key, so it
  *   is limited on its own (browsers cache a preflight for ten minutes; a page needs few).
+ * All of them live in one store: this process's memory, or Redis/PostgreSQL shared by every node.
  */
 import type { Config } from '../config'
 import { parseIp } from '../lib/client-ip'
 import type { Clock } from '../lib/clock'
 import { ApiError } from '../errors'
-import { createTokenBuckets, type TakeResult } from '../lib/token-bucket'
+import type { ApiKey } from '../db/api-key'
+import { after, type MaybePromise } from '../lib/maybe-async'
+import { createTokenBuckets, type RateLimitStore, type TakeResult } from '../lib/token-bucket'
 import { requestContext, type RequestLimits } from './request-context'
 
 /** One browser may use this fraction (1/n) of a publishable key's bucket. */
@@ -58,9 +61,13 @@ function refuse(policy: Policy): ApiError {
   return new ApiError('rate_limited', detail[policy.name])
 }
 
-/** Creates the buckets of one app instance; `begin` binds each request to them. */
-export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rateLimit'> }) {
-  const buckets = createTokenBuckets(deps.clock)
+/**
+ * Binds each request to the buckets in `store` (memory by default, or shared by all nodes:
+ * lib/rate-limit-store.ts). With the memory store every check is synchronous; a shared store's
+ * answers are promises, and then so are the hooks' (the gate awaits them).
+ */
+export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rateLimit'>; rateLimitStore?: RateLimitStore }) {
+  const buckets = deps.rateLimitStore ?? createTokenBuckets(deps.clock)
   const { capacity, windowMs } = deps.config.rateLimit
   const failures: Policy = { name: 'auth-failures', capacity, windowMs }
   const preflights: Policy = { name: 'preflight', capacity, windowMs }
@@ -70,45 +77,51 @@ export function createRateLimits(deps: { clock: Clock; config: Pick<Config, 'rat
     begin(request: Request, ip: string, headers: ResponseHeaders): void {
       const client = clientBucket(ip)
       const failureBucket = `failed:${client}`
-      requestContext(request).limits = {
-        authFailed() {
-          const result = buckets.take(failureBucket, failures.capacity, failures.windowMs)
-          writeHeaders(headers, failures, result, deps.clock.now())
-          if (!result.allowed) throw refuse(failures)
-        },
-        refuseIfOutOfFailures() {
-          const result = buckets.peek(failureBucket, failures.capacity, failures.windowMs)
-          if (result.allowed) return
-          writeHeaders(headers, failures, result, deps.clock.now())
-          throw refuse(failures)
-        },
-        authenticated(key) {
+
+      /** The key's bucket, after the browser's (if any) let the request through. */
+      const takeForKey = (key: ApiKey, keyPolicy: Policy, browser?: { policy: Policy; result: TakeResult }) =>
+        after(buckets.take(`key:${key.id}`, keyPolicy.capacity, windowMs), (result) => {
           const now = deps.clock.now()
-          const keyPolicy: Policy = { name: 'default', capacity: key.rateLimit ?? capacity, windowMs }
-          let browser: { policy: Policy; result: TakeResult } | undefined
-          if (key.kind === 'publishable') {
-            const policy: Policy = { name: 'browser', capacity: Math.ceil(keyPolicy.capacity / BROWSER_SHARE), windowMs }
-            browser = { policy, result: buckets.take(`browser:${key.id}:${client}`, policy.capacity, windowMs) }
-            if (!browser.result.allowed) {
-              writeHeaders(headers, policy, browser.result, now)
-              throw refuse(policy)
-            }
-          }
-          const result = buckets.take(`key:${key.id}`, keyPolicy.capacity, windowMs)
           // The headers describe whichever bucket runs out first.
           if (browser && result.allowed && browser.result.remaining < result.remaining) writeHeaders(headers, browser.policy, browser.result, now)
           else writeHeaders(headers, keyPolicy, result, now)
           if (!result.allowed) throw refuse(keyPolicy)
+        })
+
+      requestContext(request).limits = {
+        authFailed() {
+          return after(buckets.take(failureBucket, failures.capacity, failures.windowMs), (result) => {
+            writeHeaders(headers, failures, result, deps.clock.now())
+            if (!result.allowed) throw refuse(failures)
+          })
+        },
+        refuseIfOutOfFailures() {
+          return after(buckets.peek(failureBucket, failures.capacity, failures.windowMs), (result) => {
+            if (result.allowed) return
+            writeHeaders(headers, failures, result, deps.clock.now())
+            throw refuse(failures)
+          })
+        },
+        authenticated(key) {
+          const keyPolicy: Policy = { name: 'default', capacity: key.rateLimit ?? capacity, windowMs }
+          if (key.kind !== 'publishable') return takeForKey(key, keyPolicy)
+          const policy: Policy = { name: 'browser', capacity: Math.ceil(keyPolicy.capacity / BROWSER_SHARE), windowMs }
+          return after(buckets.take(`browser:${key.id}:${client}`, policy.capacity, windowMs), (result) => {
+            if (result.allowed) return takeForKey(key, keyPolicy, { policy, result })
+            writeHeaders(headers, policy, result, deps.clock.now())
+            throw refuse(policy)
+          })
         },
       } satisfies RequestLimits
     },
 
-    /** Takes a token from the client IP's preflight bucket; throws 429 when it is empty. */
-    preflight(ip: string, headers: ResponseHeaders): void {
-      const result = buckets.take(`preflight:${clientBucket(ip)}`, preflights.capacity, preflights.windowMs)
-      if (result.allowed) return
-      writeHeaders(headers, preflights, result, deps.clock.now())
-      throw refuse(preflights)
+    /** Takes a token from the client IP's preflight bucket; throws (or rejects with) 429 when it is empty. */
+    preflight(ip: string, headers: ResponseHeaders): MaybePromise<void> {
+      return after(buckets.take(`preflight:${clientBucket(ip)}`, preflights.capacity, preflights.windowMs), (result) => {
+        if (result.allowed) return
+        writeHeaders(headers, preflights, result, deps.clock.now())
+        throw refuse(preflights)
+      })
     },
   }
 }

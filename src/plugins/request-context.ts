@@ -12,17 +12,21 @@
 import type { Tx } from '../db/tx'
 import type { Auth, ApiKey } from '../db/api-key'
 import { requestClientIp } from '../lib/client-ip'
+import type { MaybePromise } from '../lib/maybe-async'
 import { ApiError } from '../errors'
 import type { AddressRanges } from '../lib/ssrf'
 
-/** The limits of one request, bound by the gate and applied when authentication has an outcome (plugins/rate-limit.ts). */
+/**
+ * The limits of one request, bound by the gate and applied when authentication has an outcome (plugins/rate-limit.ts).
+ * Synchronous on the memory store; a promise (rejecting where the sync form throws) on a shared store.
+ */
 export interface RequestLimits {
   /** Counts a failed authentication against the client IP; throws 429 when the IP has no failures left. */
-  authFailed(): void
+  authFailed(): MaybePromise<void>
   /** Throws 429 when the client IP has no failed authentications left (before work a valid key has not paid for yet). */
-  refuseIfOutOfFailures(): void
+  refuseIfOutOfFailures(): MaybePromise<void>
   /** Takes a token for the key (and for the browser, with publishable keys); throws 429 when empty. */
-  authenticated(key: ApiKey): void
+  authenticated(key: ApiKey): MaybePromise<void>
 }
 
 /** An answer as stored for an Idempotency-Key: the status, the headers that describe the result, and the body as sent. */

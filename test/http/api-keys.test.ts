@@ -1,6 +1,5 @@
 /** API keys over HTTP: create (full key shown once), list, get, revoke; scopes, tenancy and key hygiene. */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { apiKeys } from '../../src/db/schema'
 import { newId } from '../../src/lib/ids'
 import { hashKey } from '../../src/lib/keys'
 import { SCOPES } from '../../src/lib/scopes'
@@ -47,11 +46,7 @@ describe('create', async () => {
     expect(created.prefix).toBe(`${created.key.slice(0, 11)}…`)
     expect((await h.request('GET', '/api/v1/contacts', { key: created.key })).status).toBe(200)
     // Only the hash is stored.
-    const row = h.db
-      .select()
-      .from(apiKeys)
-      .all()
-      .find((k) => k.id === created.id)!
+    const row = (await h.rows.find('apiKeys', { id: created.id }))!
     expect(row.hash).toBe(hashKey(created.key))
     expect(JSON.stringify(row)).not.toContain(created.key)
   })
@@ -202,13 +197,7 @@ describe('auth, scopes and other workspaces', async () => {
       expect((await res.json()).detail).toContain('keys:manage')
     }
     expect((await h.request('GET', '/api/v1/contacts', { key: ws.key })).status).toBe(200)
-    expect(
-      h.db
-        .select()
-        .from(apiKeys)
-        .all()
-        .filter((k) => k.workspaceId === ws.id),
-    ).toHaveLength(2)
+    expect(await h.rows.all('apiKeys', { workspaceId: ws.id })).toHaveLength(2)
   })
 
   test("404 for another workspace's key id (and an unknown one); the foreign key keeps working", async () => {

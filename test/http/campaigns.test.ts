@@ -1,12 +1,11 @@
 /** Campaigns: CRUD, exact money, spend reports and thresholds that fire exactly once, even under races. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { eq } from 'drizzle-orm'
-import { events, webhookDeliveries, webhookEndpoints } from '../../src/db/schema'
 import { newId } from '../../src/lib/ids'
-import { createHarness, type Harness } from '../helpers'
+import { createHarness, type Harness, TEST_ENGINE } from '../helpers'
 
-const h = createHarness()
+// Webhook endpoints here point at a closed local port: saved, never reached.
+const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
 afterAll(() => h.close())
 
 const base = { name: 'Spring search ads', currency: 'USD', budget: 5000, spend_thresholds: [1000, 250.5] }
@@ -21,13 +20,10 @@ async function spend(key: string, id: string, body: Record<string, unknown>) {
   return h.request('POST', `/api/v1/campaigns/${id}/spend`, { key, body })
 }
 
-/** The threshold events recorded for a campaign, oldest first. */
-function thresholdEvents(harness: Harness, campaignId: string) {
-  return harness.db
-    .select()
-    .from(events)
-    .where(eq(events.type, 'campaign.spend_threshold'))
-    .all()
+/** The threshold events recorded for a campaign, oldest first (event ids are time-ordered, made inside the write). */
+async function thresholdEvents(harness: Harness, campaignId: string) {
+  return (await harness.rows.all('events', { type: 'campaign.spend_threshold' }))
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((e) => JSON.parse(e.payload) as { id: string; type: string; data: { campaign: { id: string }; threshold: number; spend: number } })
     .filter((e) => e.data.campaign.id === campaignId)
 }
@@ -113,19 +109,19 @@ describe('spend', async () => {
   test('each threshold fires once, in order, with campaign, threshold and spend', async () => {
     const c = await create(ws.key, { name: 'T', currency: 'USD', spend_thresholds: [100, 200, 300] })
     expect((await (await spend(ws.key, c.id, { amount: 99.99 })).json()).thresholds_crossed).toEqual([])
-    expect(thresholdEvents(h, c.id)).toHaveLength(0)
+    expect(await thresholdEvents(h, c.id)).toHaveLength(0)
 
     const after = await (await spend(ws.key, c.id, { amount: 150.01 })).json()
     expect(after).toMatchObject({ spend: 250, thresholds_crossed: [100, 200] })
-    const fired = thresholdEvents(h, c.id)
+    const fired = await thresholdEvents(h, c.id)
     expect(fired.map((e) => e.data.threshold)).toEqual([100, 200])
     expect(fired[0]!.data).toMatchObject({ threshold: 100, spend: 250, campaign: { id: c.id, spend: 250, thresholds_crossed: [100, 200] } })
     expect(fired[0]!.id).toMatch(/^msg_/)
 
     await spend(ws.key, c.id, { amount: 10 })
-    expect(thresholdEvents(h, c.id)).toHaveLength(2)
+    expect(await thresholdEvents(h, c.id)).toHaveLength(2)
     await spend(ws.key, c.id, { total: 300 })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([100, 200, 300])
+    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([100, 200, 300])
   })
 
   test('total sets the spend; equal changes nothing; lower is a 409 and keeps the spend', async () => {
@@ -137,33 +133,22 @@ describe('spend', async () => {
     expect(lower.status).toBe(409)
     expect((await lower.json()).detail).toMatch(/below the current spend 60/)
     expect((await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()).spend).toBe(60)
-    expect(thresholdEvents(h, c.id)).toHaveLength(1)
+    expect(await thresholdEvents(h, c.id)).toHaveLength(1)
   })
 
   test('thresholds queue webhook deliveries in the same transaction and wake the dispatcher after commit', async () => {
     const other = await h.workspace()
-    const now = h.clock.now()
-    h.db
-      .insert(webhookEndpoints)
-      .values({
-        id: newId(),
-        workspaceId: other.id,
-        url: 'https://hooks.example.com/x',
-        events: ['campaign.spend_threshold'],
-        secret: 'whsec_test',
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run()
+    const hook = await h.request('POST', '/api/v1/webhooks', { key: other.key, body: { url: 'http://127.0.0.1:9/x', events: ['campaign.spend_threshold'] } })
+    expect(hook.status).toBe(201)
     let wakes = 0
     const wake = h.deps.wake
     h.deps.wake = () => void wakes++
     try {
       const c = await create(other.key, { name: 'Hooked', currency: 'USD', spend_thresholds: [1, 2] })
       await spend(other.key, c.id, { amount: 5 })
-      const fired = thresholdEvents(h, c.id)
+      const fired = await thresholdEvents(h, c.id)
       expect(fired).toHaveLength(2)
-      for (const e of fired) expect(h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, e.id)).all()).toHaveLength(1)
+      for (const e of fired) expect(await h.rows.all('webhookDeliveries', { eventId: e.id })).toHaveLength(1)
       expect(wakes).toBe(1)
     } finally {
       h.deps.wake = wake
@@ -177,15 +162,19 @@ describe('spend', async () => {
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200))
     const final = await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()
     expect(final).toMatchObject({ spend: 500, thresholds_crossed: [100, 250, 499.99, 500] })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([100, 250, 499.99, 500])
+    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([100, 250, 499.99, 500])
   })
 
   // The real race: four processes writing one file. Without BEGIN IMMEDIATE around read-check-write,
   // updates are lost and thresholds fire more than once (or writers fail with SQLITE_BUSY).
-  test('separate processes racing on the same database file still fire each threshold once', async () => {
-    const c = await create(ws.key, { name: 'Multi-process race', currency: 'USD', spend_thresholds: [10, 50, 99.5, 100, 200] })
-    const src = join(import.meta.dir, '../../src')
-    const worker = `
+  // SQLite only: the workers open the database file itself; PostgreSQL's races are the store contract tests'.
+  const sqliteTest = test.skipIf(TEST_ENGINE === 'postgres')
+  sqliteTest(
+    'separate processes racing on the same database file still fire each threshold once',
+    async () => {
+      const c = await create(ws.key, { name: 'Multi-process race', currency: 'USD', spend_thresholds: [10, 50, 99.5, 100, 200] })
+      const src = join(import.meta.dir, '../../src')
+      const worker = `
       import { CLI_BUSY_TIMEOUT_MS, openDb } from ${JSON.stringify(join(src, 'db/client'))}
       import { recordSpend } from ${JSON.stringify(join(src, 'modules/campaigns/service'))}
       // Plain scripts, not servers: they may wait for each other's lock like the CLI does.
@@ -195,16 +184,18 @@ describe('spend', async () => {
       for (let i = 0; i < 25; i++) await recordSpend(deps, process.env.WS, process.env.CAMPAIGN, { amount: 1 })
       db.$client.close()
     `
-    const env = { ...process.env, DB_PATH: h.dbPath, WS: ws.id, CAMPAIGN: c.id, START_AT: String(Date.now() + 1500) }
-    const workers = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, '-e', worker], { env, stderr: 'pipe' }))
-    for (const w of workers) {
-      const code = await w.exited
-      if (code !== 0) throw new Error(await new Response(w.stderr).text())
-    }
-    const final = await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()
-    expect(final).toMatchObject({ spend: 100, thresholds_crossed: [10, 50, 99.5, 100] })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([10, 50, 99.5, 100])
-  }, 20_000)
+      const env = { ...process.env, DB_PATH: h.dbPath, WS: ws.id, CAMPAIGN: c.id, START_AT: String(Date.now() + 1500) }
+      const workers = Array.from({ length: 4 }, () => Bun.spawn([process.execPath, '-e', worker], { env, stderr: 'pipe' }))
+      for (const w of workers) {
+        const code = await w.exited
+        if (code !== 0) throw new Error(await new Response(w.stderr).text())
+      }
+      const final = await (await h.request('GET', `/api/v1/campaigns/${c.id}`, { key: ws.key })).json()
+      expect(final).toMatchObject({ spend: 100, thresholds_crossed: [10, 50, 99.5, 100] })
+      expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([10, 50, 99.5, 100])
+    },
+    20_000,
+  )
 })
 
 describe('PATCH', async () => {
@@ -224,20 +215,20 @@ describe('PATCH', async () => {
   test('crossed thresholds stay crossed; a new one below the spend fires at once; a re-added one never fires twice', async () => {
     const c = await create(ws.key, { name: 'Moving targets', currency: 'USD', spend_thresholds: [100] })
     await spend(ws.key, c.id, { total: 150 })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([100])
+    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([100])
 
     const patch = (spend_thresholds: number[]) => h.request('PATCH', `/api/v1/campaigns/${c.id}`, { key: ws.key, body: { spend_thresholds } })
     const added = await (await patch([100, 120, 300])).json()
     expect(added).toMatchObject({ spend_thresholds: [100, 120, 300], thresholds_crossed: [100, 120] })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([100, 120])
-    expect(thresholdEvents(h, c.id)[1]!.data.spend).toBe(150)
+    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([100, 120])
+    expect((await thresholdEvents(h, c.id))[1]!.data.spend).toBe(150)
 
     expect((await (await patch([300])).json()).thresholds_crossed).toEqual([])
     expect((await (await patch([100, 300])).json()).thresholds_crossed).toEqual([100])
-    expect(thresholdEvents(h, c.id)).toHaveLength(2)
+    expect(await thresholdEvents(h, c.id)).toHaveLength(2)
 
     await spend(ws.key, c.id, { amount: 150 })
-    expect(thresholdEvents(h, c.id).map((e) => e.data.threshold)).toEqual([100, 120, 300])
+    expect((await thresholdEvents(h, c.id)).map((e) => e.data.threshold)).toEqual([100, 120, 300])
   })
 })
 
@@ -333,6 +324,6 @@ describe('auth, scopes and other workspaces', async () => {
     }
     const foreign = await (await h.request('GET', `/api/v1/campaigns/${foreignId}`, { key: other.key })).json()
     expect(foreign).toMatchObject({ name: base.name, spend: 0, spend_thresholds: [250.5, 1000] })
-    expect(thresholdEvents(h, foreignId)).toHaveLength(0)
+    expect(await thresholdEvents(h, foreignId)).toHaveLength(0)
   })
 })

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
-import { events, leads } from '../../src/db/schema'
 import { revokeKey } from '../../src/modules/api-keys/service'
 import { prefersHtml, splitName } from '../../src/modules/capture/service'
 import { createHarness, expectProblem, type Harness } from '../helpers'
@@ -25,15 +23,15 @@ beforeAll(async () => {
 afterAll(() => h.close())
 
 function leadsOf(workspaceId = ws.id) {
-  return h.db.select().from(leads).where(eq(leads.workspaceId, workspaceId)).all()
+  return h.rows.all('leads', { workspaceId })
 }
 
 function leadById(id: string) {
-  return h.db.select().from(leads).where(eq(leads.id, id)).get()
+  return h.rows.find('leads', { id })
 }
 
-function eventCount(): number {
-  return h.db.select().from(events).all().length
+function eventCount(): Promise<number> {
+  return h.rows.count('events')
 }
 
 function form(fields: Record<string, string | string[]>): URLSearchParams {
@@ -51,11 +49,11 @@ function postForm(fields: Record<string, string | string[]>, headers: Record<str
 
 /** Runs a request that must be refused and checks that nothing at all was written. */
 async function expectNothingStored(run: () => Promise<Response>): Promise<Response> {
-  const leadsBefore = h.db.select().from(leads).all().length
-  const eventsBefore = eventCount()
+  const leadsBefore = await h.rows.count('leads')
+  const eventsBefore = await eventCount()
   const response = await run()
-  expect(h.db.select().from(leads).all().length).toBe(leadsBefore)
-  expect(eventCount()).toBe(eventsBefore)
+  expect(await h.rows.count('leads')).toBe(leadsBefore)
+  expect(await eventCount()).toBe(eventsBefore)
   return response
 }
 
@@ -82,7 +80,7 @@ describe('capture: happy path', () => {
     expect(res.headers.get('vary')).toContain('Origin')
     expect(res.headers.get('access-control-expose-headers')).toContain('X-Request-Id')
 
-    const lead = leadById(body.id)!
+    const lead = (await leadById(body.id))!
     expect(lead.workspaceId).toBe(ws.id)
     expect(lead.channel).toBe('capture')
     expect(lead.source).toBe('website')
@@ -98,11 +96,7 @@ describe('capture: happy path', () => {
       utm_source: 'google',
       utm_campaign: 'spring',
     })
-    const emitted = h.db
-      .select()
-      .from(events)
-      .all()
-      .filter((e) => JSON.parse(e.payload).data.lead.id === body.id)
+    const emitted = (await h.rows.all('events')).filter((e) => JSON.parse(e.payload).data.lead.id === body.id)
     expect(emitted.map((e) => e.type)).toEqual(['lead.created'])
   })
 
@@ -121,7 +115,7 @@ describe('capture: happy path', () => {
       { origin: SITE, referer: 'https://shop.example/contact' },
     )
     expect(res.status).toBe(201)
-    const lead = leadById((await res.json()).id)!
+    const lead = (await leadById((await res.json()).id))!
     expect(lead.firstName).toBe('Ann')
     expect(lead.lastName).toBe('van der Berg')
     expect(lead.source).toBe('landing-a')
@@ -137,7 +131,7 @@ describe('capture: happy path', () => {
     body.append('company', 'Acme')
     const res = await h.request('POST', `${CAPTURE}?key=${pk}`, { rawBody: body, headers: { origin: SITE } })
     expect(res.status).toBe(201)
-    const lead = leadById((await res.json()).id)!
+    const lead = (await leadById((await res.json()).id))!
     expect(lead.email).toBe('multi@example.com')
     expect(lead.firstName).toBe('Cher')
     expect(lead.lastName).toBeNull()
@@ -150,7 +144,7 @@ describe('capture: happy path', () => {
       body: { email: 'fl@example.com', name: 'Ignored Name', first_name: 'Fiona', last_name: 'Lee', metadata: { score: 7 }, extra: true },
     })
     expect(res.status).toBe(201)
-    const lead = leadById((await res.json()).id)!
+    const lead = (await leadById((await res.json()).id))!
     expect([lead.firstName, lead.lastName]).toEqual(['Fiona', 'Lee'])
     expect(lead.metadata).toEqual({ score: 7, extra: true })
   })
@@ -168,7 +162,7 @@ describe('capture: happy path', () => {
 
   test('the client IP comes from X-Forwarded-For only behind a trusted proxy', async () => {
     const spoofed = await h.request('POST', CAPTURE, { key: pk, body: { email: 'ip1@example.com' }, headers: { 'x-forwarded-for': '203.0.113.9' } })
-    expect(leadById((await spoofed.json()).id)!.context).toMatchObject({ ip: '127.0.0.1' })
+    expect((await leadById((await spoofed.json()).id))!.context).toMatchObject({ ip: '127.0.0.1' })
 
     const proxied = createHarness({ env: { ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
     try {
@@ -180,7 +174,7 @@ describe('capture: happy path', () => {
         headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' },
       })
       const id = (await res.json()).id
-      expect(proxied.db.select().from(leads).where(eq(leads.id, id)).get()!.context).toMatchObject({ ip: '203.0.113.9' })
+      expect((await proxied.rows.find('leads', { id }))!.context).toMatchObject({ ip: '203.0.113.9' })
     } finally {
       proxied.close()
     }
@@ -274,7 +268,7 @@ describe('capture: HTML forms', () => {
     )
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('https://shop.example/thanks?from=form')
-    expect(leadsOf().some((l) => l.email === 'r1@example.com')).toBe(true)
+    expect((await leadsOf()).some((l) => l.email === 'r1@example.com')).toBe(true)
   })
 
   test('a relative _redirect resolves against the posting page', async () => {
@@ -331,8 +325,8 @@ describe('capture: honeypot', () => {
     expect(Object.keys(body).sort()).toEqual(['id', 'status'])
     expect(body.status).toBe('created')
     expect(body.id).toMatch(UUID)
-    expect(leadById(body.id)).toBeUndefined()
-    expect(leadsOf().some((l) => l.email === 'bot@example.com')).toBe(false)
+    expect(await leadById(body.id)).toBeUndefined()
+    expect((await leadsOf()).some((l) => l.email === 'bot@example.com')).toBe(false)
     expect(h.logs.some((line) => JSON.parse(line).msg === 'capture.spam')).toBe(true)
   })
 
@@ -421,8 +415,8 @@ describe('capture: auth and validation', () => {
     const otherPk = (await h.key(other.id, { kind: 'publishable', allowedOrigins: [SITE] })).key
     const res = await h.request('POST', CAPTURE, { key: otherPk, body: { email: 'tenant@example.com' }, headers: { origin: SITE } })
     expect(res.status).toBe(201)
-    expect(leadsOf(other.id).map((l) => l.email)).toEqual(['tenant@example.com'])
-    expect(leadsOf().some((l) => l.email === 'tenant@example.com')).toBe(false)
+    expect((await leadsOf(other.id)).map((l) => l.email)).toEqual(['tenant@example.com'])
+    expect((await leadsOf()).some((l) => l.email === 'tenant@example.com')).toBe(false)
   })
 })
 

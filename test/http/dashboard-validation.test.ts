@@ -1,7 +1,5 @@
 /** Dashboard forms go through the API's own TypeBox models: what the API refuses, the dashboard refuses too, shown on the page. */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
-import { apiKeys, webhookEndpoints } from '../../src/db/schema'
 import { createHarness } from '../helpers'
 
 const ORIGIN = 'http://localhost'
@@ -26,7 +24,7 @@ async function signIn(key: string) {
   return { send, page }
 }
 
-const endpointsOf = (workspaceId: string) => h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.workspaceId, workspaceId)).all()
+const endpointsOf = (workspaceId: string) => h.rows.all('webhookEndpoints', { workspaceId })
 
 describe('webhook forms', () => {
   test('create: a 200 KB description and an unknown event are 422 on the page, and nothing is stored', async () => {
@@ -39,7 +37,7 @@ describe('webhook forms', () => {
     const bogus = await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['lead.created', 'bogus.event'] })
     expect(bogus.status).toBe(422)
     expect(await bogus.text()).toContain('/events/1')
-    expect(endpointsOf(ws.id)).toHaveLength(0)
+    expect(await endpointsOf(ws.id)).toHaveLength(0)
     expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', description: 'CRM', events: ['lead.created'] })).status).toBe(201)
   })
 
@@ -47,7 +45,7 @@ describe('webhook forms', () => {
     const ws = await h.workspace()
     const s = await signIn(ws.key)
     expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201)
-    const [endpoint] = endpointsOf(ws.id)
+    const [endpoint] = await endpointsOf(ws.id)
     const base = `/dashboard/settings/webhooks/${endpoint!.id}`
     expect(await s.page(base)).toContain(`action="${base}/edit"`)
 
@@ -56,12 +54,12 @@ describe('webhook forms', () => {
     const text = await bad.text()
     expect(text).toContain('/description')
     expect(text).toContain('/events/0')
-    expect(endpointsOf(ws.id)[0]!.description).toBe('')
+    expect((await endpointsOf(ws.id))[0]!.description).toBe('')
 
     const ok = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
     expect(ok.status).toBe(303)
     expect(ok.headers.get('location')).toBe(`${base}?done=saved`)
-    expect(endpointsOf(ws.id)[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
+    expect((await endpointsOf(ws.id))[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
   })
 })
 
@@ -69,7 +67,7 @@ describe('key form', () => {
   test('an over-long name or an unknown scope is 422 on the page, and no key is minted', async () => {
     const ws = await h.workspace()
     const s = await signIn(ws.key)
-    const before = h.db.select().from(apiKeys).where(eq(apiKeys.workspaceId, ws.id)).all().length
+    const before = await h.rows.count('apiKeys', { workspaceId: ws.id })
     const long = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'n'.repeat(201) })
     expect(long.status).toBe(422)
     expect(await long.text()).toContain('/name')
@@ -79,7 +77,7 @@ describe('key form', () => {
     const kind = await s.send('/dashboard/settings/api-keys', { kind: 'admin' })
     expect(kind.status).toBe(422)
     expect(await kind.text()).toContain('/kind')
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.workspaceId, ws.id)).all()).toHaveLength(before)
+    expect(await h.rows.all('apiKeys', { workspaceId: ws.id })).toHaveLength(before)
     expect((await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'CRM', scopes: ['leads:read'] })).status).toBe(201)
   })
 })

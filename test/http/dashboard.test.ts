@@ -3,8 +3,6 @@
  * checks, session expiry on the test clock, every page, and the one-time views of keys and secrets.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
-import { apiKeys, events, sessions, webhookDeliveries, webhookEndpoints } from '../../src/db/schema'
 import { hashToken, SESSION_IDLE_MS, SESSION_MAX_MS } from '../../src/modules/sessions/service'
 import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../../src/dashboard/guard'
 import { createLead } from '../../src/modules/leads/service'
@@ -56,7 +54,7 @@ describe('sign-in', () => {
     const s = await signIn(ws.key)
     expect(s.res.headers.get('location')).toBe('/dashboard')
     expect(s.setCookie).toMatch(/^askad_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
-    const rows = h.db.select().from(sessions).where(eq(sessions.workspaceId, ws.id)).all()
+    const rows = await h.rows.all('sessions', { workspaceId: ws.id })
     expect(rows).toHaveLength(1)
     expect(rows[0]!.hash).toBe(hashToken(s.token))
     expect(JSON.stringify(rows)).not.toContain(s.token)
@@ -95,7 +93,7 @@ describe('sign-in', () => {
       const publishable = (await own.key(ws.id, { kind: 'publishable', allowedOrigins: ['https://a.example'] })).key
       const readOnly = (await own.key(ws.id, { scopes: ['leads:read'] })).key
       const revoked = await own.key(ws.id)
-      own.db.update(apiKeys).set({ revokedAt: own.clock.now() }).where(eq(apiKeys.id, revoked.id)).run()
+      await own.rows.update('apiKeys', { id: revoked.id }, { revokedAt: own.clock.now() })
       const unknown = (await h.workspace()).key
       const cases: [string, string][] = [
         ['', 'Enter a secret API key.'],
@@ -115,7 +113,7 @@ describe('sign-in', () => {
         expect(res.headers.get('set-cookie')).toBeNull()
         expect(await res.text()).toContain(message)
       }
-      expect(own.db.select().from(sessions).all()).toHaveLength(0)
+      expect(await own.rows.count('sessions')).toBe(0)
     } finally {
       own.close()
     }
@@ -178,13 +176,7 @@ describe('sessions', () => {
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toStartWith('/dashboard/sign-in')
     expect(res.headers.get('set-cookie')).toContain('Max-Age=0')
-    expect(
-      h.db
-        .select()
-        .from(sessions)
-        .where(eq(sessions.hash, hashToken(s.token)))
-        .get(),
-    ).toBeUndefined()
+    expect(await h.rows.find('sessions', { hash: hashToken(s.token) })).toBeUndefined()
   })
 
   test('end 7 days after sign-in however busy', async () => {
@@ -205,13 +197,7 @@ describe('sessions', () => {
     const res = await s.send('/dashboard/sign-out')
     expect(res.status).toBe(303)
     expect(res.headers.get('set-cookie')).toContain('askad_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0')
-    expect(
-      h.db
-        .select()
-        .from(sessions)
-        .where(eq(sessions.hash, hashToken(s.token)))
-        .get(),
-    ).toBeUndefined()
+    expect(await h.rows.find('sessions', { hash: hashToken(s.token) })).toBeUndefined()
     expect((await s.get('/dashboard')).status).toBe(303)
   })
 
@@ -230,7 +216,7 @@ describe('sessions', () => {
     expect((await mine.get(`/dashboard/contacts/${lead.contactId}`)).status).toBe(404)
     const revoke = await mine.send(`/dashboard/settings/api-keys/${other.keyId}/revoke`)
     expect(revoke.status).toBe(404)
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, other.keyId)).get()!.revokedAt).toBeNull()
+    expect((await h.rows.find('apiKeys', { id: other.keyId }))!.revokedAt).toBeNull()
   })
 })
 
@@ -249,14 +235,14 @@ describe('CSRF', () => {
       await post(path, { _csrf: csrf }, { cookie: s.cookie, origin: '', 'sec-fetch-site': 'cross-site' }),
     ]
     for (const res of refusals) expect(res.status).toBe(403)
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, victim.id)).get()!.revokedAt).toBeNull()
+    expect((await h.rows.find('apiKeys', { id: victim.id }))!.revokedAt).toBeNull()
 
     const other = await signIn(ws.key)
     expect((await post(path, { _csrf: await other.csrf() }, { cookie: s.cookie })).status).toBe(403)
 
     const ok = await post(path, { _csrf: csrf }, { cookie: s.cookie })
     expect(ok.status).toBe(303)
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, victim.id)).get()!.revokedAt).toBe(h.clock.now())
+    expect((await h.rows.find('apiKeys', { id: victim.id }))!.revokedAt).toBe(h.clock.now())
   })
 
   test('a POST without a session does nothing', async () => {
@@ -264,7 +250,7 @@ describe('CSRF', () => {
     const victim = await h.key(ws.id)
     const res = await post(`/dashboard/settings/api-keys/${victim.id}/revoke`, { _csrf: 'anything' })
     expect(res.status).toBe(401)
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, victim.id)).get()!.revokedAt).toBeNull()
+    expect((await h.rows.find('apiKeys', { id: victim.id }))!.revokedAt).toBeNull()
   })
 })
 
@@ -352,16 +338,10 @@ describe('pages', () => {
     expect(board).toMatch(/negotiation <span class="count">1<\/span>/)
     expect(board).toContain('Big one')
 
-    const closedEvents = () =>
-      h.db
-        .select()
-        .from(events)
-        .where(eq(events.workspaceId, ws.id))
-        .all()
-        .filter((e) => e.type === 'deal.closed')
+    const closedEvents = () => h.rows.all('events', { workspaceId: ws.id, type: 'deal.closed' })
     expect((await s.send(`/dashboard/deals/${deal.id}/stage`, { stage: 'won' })).headers.get('location')).toBe('/dashboard/deals?done=moved')
     expect((await s.send(`/dashboard/deals/${deal.id}/stage`, { stage: 'won' })).status).toBe(303)
-    const closed = closedEvents()
+    const closed = await closedEvents()
     expect(closed).toHaveLength(1)
     expect(JSON.parse(closed[0]!.payload).data).toMatchObject({ deal: { id: deal.id, stage: 'won' }, previous_stage: 'negotiation' })
     expect(await s.page('/dashboard/deals?done=moved')).toContain('Deal moved.')
@@ -416,7 +396,7 @@ describe('Settings > API keys', () => {
     const key = /<code id="new-key">(ask_pk_[A-Za-z0-9]+)<\/code>/.exec(created)![1]!
     expect(created).toContain('data-copy="new-key"')
     expect(created).toContain(`/api/v1/leads/capture?key=${key}`)
-    const row = h.db.select().from(apiKeys).where(eq(apiKeys.name, 'Landing page')).get()!
+    const row = (await h.rows.find('apiKeys', { name: 'Landing page' }))!
     expect([row.kind, row.workspaceId, row.scopes, row.allowedOrigins]).toEqual([
       'publishable',
       ws.id,
@@ -443,7 +423,7 @@ describe('Settings > API keys', () => {
     expect(list).toContain(`${row.prefix}…`)
 
     expect((await s.send(`/dashboard/settings/api-keys/${row.id}/revoke`)).headers.get('location')).toBe('/dashboard/settings/api-keys?done=revoked')
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.id, row.id)).get()!.revokedAt).toBe(h.clock.now())
+    expect((await h.rows.find('apiKeys', { id: row.id }))!.revokedAt).toBe(h.clock.now())
     const after = await s.page('/dashboard/settings/api-keys?done=revoked')
     expect(after).toContain('Key revoked')
     expect(after).toContain('<span class="badge bad">revoked</span>')
@@ -454,7 +434,7 @@ describe('Settings > API keys', () => {
     const s = await signIn(ws.key)
     const ok = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Reader', scopes: ['leads:read'] })
     expect(ok.status).toBe(201)
-    expect(h.db.select().from(apiKeys).where(eq(apiKeys.name, 'Reader')).get()!.scopes).toEqual(['leads:read'])
+    expect((await h.rows.find('apiKeys', { name: 'Reader' }))!.scopes).toEqual(['leads:read'])
 
     const refused = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Writer', scopes: ['leads:write'] })
     expect(refused.status).toBe(403)
@@ -491,7 +471,7 @@ describe('Settings > Webhooks', () => {
     expect(res.status).toBe(201)
     const created = await res.text()
     const secret = /<code id="new-secret">(whsec_[A-Za-z0-9+/=]+)<\/code>/.exec(created)![1]!
-    const endpoint = h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.workspaceId, ws.id)).get()!
+    const endpoint = (await h.rows.find('webhookEndpoints', { workspaceId: ws.id }))!
     expect([endpoint.secret, endpoint.events, endpoint.description]).toEqual([secret, ['lead.created', 'deal.closed'], 'CRM'])
     const base = `/dashboard/settings/webhooks/${endpoint.id}`
 
@@ -507,33 +487,28 @@ describe('Settings > Webhooks', () => {
     expect(page).toContain('data-event-type="webhook.test"')
     expect(page).not.toContain(secret)
 
-    const delivery = h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpoint.id)).all()[0]!
-    h.db.update(webhookDeliveries).set({ status: 'failed', nextAttemptAt: null }).where(eq(webhookDeliveries.endpointId, endpoint.id)).run()
+    // The lead's delivery (the first one queued), found by its event since rows come in no set order.
+    const leadEvent = (await h.rows.find('events', { workspaceId: ws.id, type: 'lead.created' }))!
+    const delivery = (await h.rows.find('webhookDeliveries', { endpointId: endpoint.id, eventId: leadEvent.id }))!
+    await h.rows.update('webhookDeliveries', { endpointId: endpoint.id }, { status: 'failed', nextAttemptAt: null })
     expect((await s.send(`${base}/deliveries/${delivery.id}/retry`)).status).toBe(303)
-    expect(h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, delivery.id)).get()).toMatchObject({ status: 'pending', manual: true })
+    expect(await h.rows.find('webhookDeliveries', { id: delivery.id })).toMatchObject({ status: 'pending', manual: true })
     const since = new Date(h.clock.now() - HOUR).toISOString().slice(0, 16)
     expect((await s.send(`${base}/recover`, { since })).headers.get('location')).toBe(`${base}?done=recovered`)
-    expect(
-      h.db
-        .select()
-        .from(webhookDeliveries)
-        .where(eq(webhookDeliveries.endpointId, endpoint.id))
-        .all()
-        .map((d) => d.status),
-    ).toEqual(['pending', 'pending'])
+    expect((await h.rows.all('webhookDeliveries', { endpointId: endpoint.id })).map((d) => d.status)).toEqual(['pending', 'pending'])
 
     expect((await s.send(`${base}/disable`)).status).toBe(303)
-    expect(h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, endpoint.id)).get()!.enabled).toBe(false)
+    expect((await h.rows.find('webhookEndpoints', { id: endpoint.id }))!.enabled).toBe(false)
     page = await s.page(base)
     expect(page).toContain('>disabled</span>')
     expect(page).toContain(`${base}/enable`)
     expect((await s.send(`${base}/test`)).status).toBe(409)
     expect((await s.send(`${base}/enable`)).status).toBe(303)
-    expect(h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, endpoint.id)).get()!.enabled).toBe(true)
+    expect((await h.rows.find('webhookEndpoints', { id: endpoint.id }))!.enabled).toBe(true)
 
     const rotated = await s.send(`${base}/rotate`)
     const newSecret = /<code id="new-secret">(whsec_[^<]+)<\/code>/.exec(await rotated.text())![1]!
-    const after = h.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, endpoint.id)).get()!
+    const after = (await h.rows.find('webhookEndpoints', { id: endpoint.id }))!
     expect([after.secret, after.previousSecret]).toEqual([newSecret, secret])
     const final = await s.page(base)
     expect(final).not.toContain(newSecret)

@@ -1,8 +1,5 @@
 /** Dispatcher stop(): attempts get a bounded grace, then are cut off unrecorded with their leases freed for the next process. */
 import { afterEach, expect, test } from 'bun:test'
-import { webhookAttempts, webhookDeliveries } from '../../src/db/schema'
-import { writeTx } from '../../src/db/tx'
-import { emitEvent } from '../../src/db/outbox'
 import { startDispatcher } from '../../src/workers/dispatcher'
 import { createHarness, type Harness } from '../helpers'
 import { startReceiver, until, type Receiver } from '../webhooks-helpers'
@@ -27,10 +24,10 @@ test('stop() with a hanging receiver: returns after the grace, records no attemp
     expect(res.status).toBe(201)
   }
   const dispatcher = startDispatcher(h.deps, { random: () => 0.5 })
-  writeTx(h.db, (tx) => emitEvent(tx, h!.clock.now(), ws.id, 'lead.created', {}))
+  await h.emit(ws.id, 'lead.created')
   dispatcher.wake()
   await until(() => rx!.requests.length === 2, 5_000, 'both attempts')
-  await until(() => h!.db.select().from(webhookAttempts).all().length === 1, 5_000, 'the fast attempt recorded')
+  await until(async () => (await h!.rows.count('webhookAttempts')) === 1, 5_000, 'the fast attempt recorded')
 
   const started = performance.now()
   await dispatcher.stop(GRACE_MS)
@@ -38,9 +35,9 @@ test('stop() with a hanging receiver: returns after the grace, records no attemp
   expect(took).toBeGreaterThanOrEqual(GRACE_MS - 5)
   expect(took).toBeLessThan(GRACE_MS + 1_000)
 
-  const deliveries = h.db.select().from(webhookDeliveries).all()
+  const deliveries = await h.rows.all('webhookDeliveries')
   const hanging = deliveries.find((d) => d.status === 'pending')!
   expect(deliveries.map((d) => d.status).sort()).toEqual(['pending', 'succeeded'])
   expect(hanging).toMatchObject({ attemptCount: 0, leaseUntil: null, leaseOwner: null, nextAttemptAt: h.clock.now() })
-  expect(h.db.select().from(webhookAttempts).all()).toHaveLength(1)
+  expect(await h.rows.count('webhookAttempts')).toBe(1)
 }, 20_000)

@@ -3,10 +3,13 @@ import { afterAll, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { groupCommit, WRITE_LOCK_WAIT_MS } from '../../src/db/group-commit'
 import { workspaces } from '../../src/db/schema'
-import { createHarness } from '../helpers'
+import { createHarness, TEST_ENGINE } from '../helpers'
 
 const h = createHarness()
 afterAll(() => h.close())
+
+/** Group commit is how SQLite's single writer is shared; PostgreSQL runs each unit of work in its own transaction. */
+const sqliteTest = test.skipIf(TEST_ENGINE === 'postgres')
 
 const insertWorkspace = (slug: string) =>
   groupCommit(h.db, (tx) => {
@@ -21,7 +24,7 @@ const slugs = () =>
     .all()
     .map((w) => w.slug)
 
-test('jobs queued in one turn commit together, in order, each resolving with its result', async () => {
+sqliteTest('jobs queued in one turn commit together, in order, each resolving with its result', async () => {
   const changesBefore = h.db.$client.query('select total_changes() as n').get() as { n: number }
   const results = await Promise.all(['gc-a', 'gc-b', 'gc-c'].map(insertWorkspace))
   expect(results).toEqual(['gc-a', 'gc-b', 'gc-c'])
@@ -29,7 +32,7 @@ test('jobs queued in one turn commit together, in order, each resolving with its
   expect((h.db.$client.query('select total_changes() as n').get() as { n: number }).n - changesBefore.n).toBe(3)
 })
 
-test('a job that throws rejects alone: its writes are gone, its neighbours are stored', async () => {
+sqliteTest('a job that throws rejects alone: its writes are gone, its neighbours are stored', async () => {
   const failing = groupCommit(h.db, (tx) => {
     tx.insert(workspaces).values({ id: crypto.randomUUID(), slug: 'gc-partial', name: 'x', createdAt: 0 }).run()
     // Same slug as an existing workspace: UNIQUE constraint, after a write of its own.
@@ -45,12 +48,12 @@ test('a job that throws rejects alone: its writes are gone, its neighbours are s
   expect(stored).not.toContain('gc-partial')
 })
 
-test('a lone job still commits (after one tick)', async () => {
+sqliteTest('a lone job still commits (after one tick)', async () => {
   expect(await insertWorkspace('gc-alone')).toBe('gc-alone')
   expect(slugs()).toContain('gc-alone')
 })
 
-test("another process's write lock is waited for without blocking the event loop; the job commits once it is released", async () => {
+sqliteTest("another process's write lock is waited for without blocking the event loop; the job commits once it is released", async () => {
   const other = new Database(h.dbPath)
   other.exec('BEGIN IMMEDIATE')
   let ticks = 0
@@ -68,19 +71,23 @@ test("another process's write lock is waited for without blocking the event loop
   expect(slugs()).toContain('gc-after-lock')
 })
 
-test('a job that cannot get the lock within WRITE_LOCK_WAIT_MS is rejected with SQLITE_BUSY (a 503 for its request)', async () => {
-  const other = new Database(h.dbPath)
-  other.exec('BEGIN IMMEDIATE')
-  try {
-    const started = performance.now()
-    const error = await insertWorkspace('gc-never').catch((e: unknown) => e)
-    expect((error as { code?: string }).code).toBe('SQLITE_BUSY')
-    expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS)
-    expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS + 1_000)
-  } finally {
-    other.exec('ROLLBACK')
-    other.close()
-  }
-  expect(slugs()).not.toContain('gc-never')
-  expect(await insertWorkspace('gc-lock-free-again')).toBe('gc-lock-free-again')
-}, 10_000)
+sqliteTest(
+  'a job that cannot get the lock within WRITE_LOCK_WAIT_MS is rejected with SQLITE_BUSY (a 503 for its request)',
+  async () => {
+    const other = new Database(h.dbPath)
+    other.exec('BEGIN IMMEDIATE')
+    try {
+      const started = performance.now()
+      const error = await insertWorkspace('gc-never').catch((e: unknown) => e)
+      expect((error as { code?: string }).code).toBe('SQLITE_BUSY')
+      expect(performance.now() - started).toBeGreaterThanOrEqual(WRITE_LOCK_WAIT_MS)
+      expect(performance.now() - started).toBeLessThan(WRITE_LOCK_WAIT_MS + 1_000)
+    } finally {
+      other.exec('ROLLBACK')
+      other.close()
+    }
+    expect(slugs()).not.toContain('gc-never')
+    expect(await insertWorkspace('gc-lock-free-again')).toBe('gc-lock-free-again')
+  },
+  10_000,
+)

@@ -1,6 +1,5 @@
 /** POST /api/v1/leads/inbound: the seed document's example, and every way a request can be bad. */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { contacts, events, leads } from '../../src/db/schema'
 import { createHarness } from '../helpers'
 
 const h = createHarness()
@@ -18,8 +17,8 @@ const SEED_BODY = `{
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function counts() {
-  return { leads: h.db.select().from(leads).all().length, contacts: h.db.select().from(contacts).all().length, events: h.db.select().from(events).all().length }
+async function counts() {
+  return { leads: await h.rows.count('leads'), contacts: await h.rows.count('contacts'), events: await h.rows.count('events') }
 }
 
 describe('success', () => {
@@ -34,18 +33,10 @@ describe('success', () => {
     expect(res.headers.get('location')).toBe(`/api/v1/leads/${body.id}`)
     expect(res.headers.get('x-request-id')).toBeTruthy()
 
-    const lead = h.db
-      .select()
-      .from(leads)
-      .all()
-      .find((l) => l.id === body.id)!
+    const lead = (await h.rows.find('leads', { id: body.id }))!
     expect(lead).toMatchObject({ email: 'jane@example.com', phone: '+1234567890', firstName: 'Jane', lastName: 'Smith', source: 'hubspot', channel: 'inbound' })
     expect(lead.metadata).toEqual({ deal_value: 5000 })
-    const event = h.db
-      .select()
-      .from(events)
-      .all()
-      .find((e) => JSON.parse(e.payload).data.lead.id === body.id)!
+    const event = (await h.rows.all('events')).find((e) => JSON.parse(e.payload).data.lead.id === body.id)!
     expect(event.type).toBe('lead.created')
   })
 
@@ -56,11 +47,7 @@ describe('success', () => {
       body: { email: 'x@example.com', company: 'Acme', plan: 'pro', metadata: { plan: 'enterprise' } },
     })
     const { id } = await res.json()
-    const lead = h.db
-      .select()
-      .from(leads)
-      .all()
-      .find((l) => l.id === id)!
+    const lead = (await h.rows.find('leads', { id }))!
     expect(lead.metadata).toEqual({ company: 'Acme', plan: 'enterprise' })
   })
 
@@ -73,11 +60,7 @@ describe('success', () => {
     })
     expect(res.status).toBe(201)
     const { id } = await res.json()
-    const lead = h.db
-      .select()
-      .from(leads)
-      .all()
-      .find((l) => l.id === id)!
+    const lead = (await h.rows.find('leads', { id }))!
     expect(lead.phone).toBe('+442079460000')
     expect(lead.source).toBe('api')
   })
@@ -93,11 +76,11 @@ describe('bad input is a clear problem, never a 500, and stores nothing', async 
   const ws = await h.workspace()
 
   async function rejected(init: Parameters<typeof h.request>[2], status: number) {
-    const before = counts()
+    const before = await counts()
     const res = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, ...init })
     expect(res.status).toBe(status)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
-    expect(counts()).toEqual(before)
+    expect(await counts()).toEqual(before)
     return res.json()
   }
 

@@ -81,7 +81,7 @@ describe('what the red team slipped past the first rule', () => {
     test(`a ${name} in a name is 422, and nothing is stored`, async () => {
       const email = `rt-${crypto.randomUUID()}@example.com`
       await expectProblem(await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email, first_name: value } }), 422, ['/first_name'])
-      expect(h.db.$client.query('select count(*) as n from contacts where email = ?').get(email)).toEqual({ n: 0 })
+      expect(await h.rows.count('contacts', { email })).toBe(0)
     })
   }
 

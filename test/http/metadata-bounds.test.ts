@@ -1,7 +1,5 @@
 /** Metadata is bounded: a lead's own (32 KB, 100 keys), a contact's merged (64 KB, newest keys kept), a deal's (32 KB, 100 keys). */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
-import { contacts, leads } from '../../src/db/schema'
 import { CONTACT_METADATA_MAX_BYTES, METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../src/lib/metadata'
 import { createHarness, expectProblem } from '../helpers'
 
@@ -44,7 +42,7 @@ describe('a lead', () => {
   test('just under the bound is accepted and kept verbatim', async () => {
     const metadata = { blob: 'x'.repeat(30 * KB) }
     const { id } = await h.pushLead(ws.key, { email: 'fits@example.com', metadata })
-    expect(h.db.select().from(leads).where(eq(leads.id, id)).get()!.metadata).toEqual(metadata)
+    expect((await h.rows.find('leads', { id }))!.metadata).toEqual(metadata)
   })
 })
 
@@ -53,12 +51,12 @@ describe("a contact's merged metadata", () => {
     let contactId = ''
     for (let i = 0; i < 30; i++)
       contactId = (await h.pushLead(ws.key, { email: 'grow@example.com', metadata: { [`field_${i}`]: 'x'.repeat(30 * KB), i } })).contact_id
-    const contact = h.db.select().from(contacts).where(eq(contacts.id, contactId)).get()!
+    const contact = (await h.rows.find('contacts', { id: contactId }))!
     expect(contact.leadCount).toBe(30)
     expect(bytes(contact.metadata)).toBeLessThanOrEqual(CONTACT_METADATA_MAX_BYTES)
     expect(Object.keys(contact.metadata).sort()).toEqual(['field_28', 'field_29', 'i'])
     expect(contact.metadata.i).toBe(29)
-    expect(h.db.select().from(leads).where(eq(leads.contactId, contactId)).all()).toHaveLength(30)
+    expect(await h.rows.count('leads', { contactId })).toBe(30)
     expect(h.logs.some((line) => line.includes('contact.metadata_trimmed') && line.includes('field_0'))).toBe(true)
   })
 

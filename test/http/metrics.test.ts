@@ -1,6 +1,5 @@
 /** GET /metrics: Prometheus text by route pattern, latency histogram, 429 counter and webhook outbox gauges. */
 import { afterEach, describe, expect, test } from 'bun:test'
-import { events, webhookDeliveries, webhookEndpoints } from '../../src/db/schema'
 import { LATENCY_BUCKETS_SECONDS, UNMATCHED_ROUTE } from '../../src/plugins/metrics'
 import { createHarness, type Harness } from '../helpers'
 
@@ -99,21 +98,13 @@ describe('GET /metrics', () => {
   })
 
   test('webhook deliveries by outcome and the queue depth come from the outbox tables', async () => {
-    h = createHarness()
+    // The endpoint points at a closed local port; nothing is sent (the harness's dispatcher never runs).
+    h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
     const ws = await h.workspace()
     const now = h.clock.now()
-    h.db
-      .insert(webhookEndpoints)
-      .values({
-        id: 'ep_1',
-        workspaceId: ws.id,
-        url: 'https://hooks.example.com/x',
-        events: ['lead.created'],
-        secret: 'whsec_x',
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run()
+    const hook = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: 'http://127.0.0.1:9/x', events: ['lead.created'] } })
+    expect(hook.status).toBe(201)
+    const endpointId = ((await hook.json()) as { id: string }).id
     const rows: [string, 'pending' | 'succeeded' | 'failed', number | null][] = [
       ['d1', 'pending', now - 30_000], // due for 30 s
       ['d2', 'pending', now - 1_000],
@@ -122,16 +113,12 @@ describe('GET /metrics', () => {
       ['d5', 'succeeded', null],
       ['d6', 'failed', null],
     ]
-    for (const [id, status, nextAttemptAt] of rows) {
-      h.db
-        .insert(events)
-        .values({ id: `evt_${id}`, workspaceId: ws.id, type: 'lead.created', payload: '{}', createdAt: now })
-        .run()
-      h.db
-        .insert(webhookDeliveries)
-        .values({ id, workspaceId: ws.id, endpointId: 'ep_1', eventId: `evt_${id}`, status, nextAttemptAt, createdAt: now - 60_000, updatedAt: now })
-        .run()
-    }
+    // One lead per row queues one delivery; each is then set to the state the row names.
+    for (const [label] of rows) await h.pushLead(ws.key, { email: `${label}@example.com` })
+    const deliveries = await h.rows.all('webhookDeliveries', { endpointId })
+    expect(deliveries).toHaveLength(rows.length)
+    for (const [i, [, status, nextAttemptAt]] of rows.entries())
+      await h.rows.update('webhookDeliveries', { id: deliveries[i]!.id }, { status, nextAttemptAt, createdAt: now - 60_000, updatedAt: now })
     const text = await scrape()
     expect(value(text, 'askad_webhook_deliveries', { status: 'pending' })).toBe(3)
     expect(value(text, 'askad_webhook_deliveries', { status: 'succeeded' })).toBe(2)

@@ -5,8 +5,7 @@
  */
 import { afterEach, expect, test } from 'bun:test'
 import { loadConfig } from '../../src/config'
-import { writeTx } from '../../src/db/tx'
-import { emitEvent, type EventType } from '../../src/db/outbox'
+import type { EventType } from '../../src/db/outbox'
 import { signIn } from '../../src/modules/sessions/service'
 import { startRetention, type Retention } from '../../src/workers/retention'
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
@@ -27,10 +26,6 @@ afterEach(async () => {
   h?.close()
 })
 
-function count(table: string): number {
-  return (h.db.$client.query(`select count(*) as n from ${table}`).get() as { n: number }).n
-}
-
 async function setup(retentionDays: string) {
   h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ASKAD_RETENTION_DAYS: retentionDays } })
   const ws = await h.workspace()
@@ -49,8 +44,24 @@ async function endpoint(key: string, path: string, events: EventType[]) {
   expect(res.status).toBe(201)
 }
 
-function emit(workspaceId: string, type: EventType): string {
-  return writeTx(h.db, (tx) => emitEvent(tx, h.clock.now(), workspaceId, type, {})).eventId
+async function send(key: string, path: string, body: Record<string, unknown>) {
+  const res = await h.request('POST', path, { key, body })
+  expect(res.status).toBeLessThan(300)
+  return (await res.json()) as { id: string }
+}
+
+/** The id of the newest event of a type (event ids are time-ordered). */
+async function newestEvent(type: EventType): Promise<string> {
+  return (await h.rows.all('events', { type }))
+    .map((e) => e.id)
+    .sort()
+    .at(-1)!
+}
+
+/** Makes one `deal.closed` event the way a client does: a deal created as lost. */
+async function closeDeal(key: string): Promise<string> {
+  await send(key, '/api/v1/deals', { title: 'Closed', stage: 'lost' })
+  return newestEvent('deal.closed')
 }
 
 test('old settled history goes; pending deliveries, recent history, leads and contacts stay', async () => {
@@ -60,15 +71,20 @@ test('old settled history goes; pending deliveries, recent history, leads and co
   await endpoint(ws.key, '/gone', ['lead.converted'])
 
   // Day 0: the oldest event's delivery keeps failing, so it heads the table and must not stop the pruning behind it.
-  const pendingEvent = emit(ws.id, 'deal.closed')
-  for (let i = 0; i < 3; i++) await h.pushLead(ws.key, { email: `old-${i}@example.com` })
-  const goneEvent = emit(ws.id, 'lead.converted')
-  const lonelyEvent = emit(ws.id, 'campaign.spend_threshold')
+  const pendingEvent = await closeDeal(ws.key)
+  const old = []
+  for (let i = 0; i < 3; i++) old.push(await h.pushLead(ws.key, { email: `old-${i}@example.com` }))
+  await send(ws.key, `/api/v1/leads/${old[0]!.id}/convert`, {})
+  const goneEvent = await newestEvent('lead.converted')
+  // No endpoint takes spend thresholds: an event without deliveries.
+  const campaign = await send(ws.key, '/api/v1/campaigns', { name: 'Lonely', currency: 'USD', spend_thresholds: [1] })
+  await send(ws.key, `/api/v1/campaigns/${campaign.id}/spend`, { amount: 1 })
+  const lonelyEvent = await newestEvent('campaign.spend_threshold')
   const idem = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email: 'idem@example.com' }, headers: { 'idempotency-key': 'k-1' } })
   expect(idem.status).toBe(201)
   expect('token' in (await signIn(h.deps, ws.key))).toBe(true)
   await dispatcher!.runDue()
-  expect(count('webhook_attempts')).toBe(6)
+  expect(await h.rows.count('webhookAttempts')).toBe(6)
 
   // A day and a minute later: the day-0 history is past retention; one new lead is not.
   h.clock.advance(DAY_MS + 60_000)
@@ -80,25 +96,25 @@ test('old settled history goes; pending deliveries, recent history, leads and co
 
   expect(await retention!.runOnce()).toEqual({ events: 6, idempotencyKeys: 1, sessions: 1 })
 
-  const events = h.db.$client.query('select id, type from events order by rowid').all() as { id: string; type: string }[]
+  const events = (await h.rows.all('events')).sort((a, b) => (a.id < b.id ? -1 : 1))
   expect(events.map((e) => e.type)).toEqual(['deal.closed', 'lead.created'])
   expect(events[0]!.id).toBe(pendingEvent)
   expect(events.map((e) => e.id)).not.toContain(goneEvent)
   expect(events.map((e) => e.id)).not.toContain(lonelyEvent)
-  const deliveries = h.db.$client.query('select status, attempt_count from webhook_deliveries order by created_at').all()
-  expect(deliveries).toEqual([
-    { status: 'pending', attempt_count: 2 },
-    { status: 'succeeded', attempt_count: 1 },
+  const deliveries = (await h.rows.all('webhookDeliveries')).sort((a, b) => a.createdAt - b.createdAt)
+  expect(deliveries.map(({ status, attemptCount }) => ({ status, attemptCount }))).toEqual([
+    { status: 'pending', attemptCount: 2 },
+    { status: 'succeeded', attemptCount: 1 },
   ])
   // The pending delivery keeps its two attempts; the recent one its one. Nothing else is left, response bodies included.
-  expect(count('webhook_attempts')).toBe(3)
-  expect(count('idempotency_keys')).toBe(0)
-  expect(count('sessions')).toBe(0)
+  expect(await h.rows.count('webhookAttempts')).toBe(3)
+  expect(await h.rows.count('idempotencyKeys')).toBe(0)
+  expect(await h.rows.count('sessions')).toBe(0)
 
   // Leads and contacts, with their totals and pages, are exactly as before.
   expect(await (await h.request('GET', '/api/v1/contacts?limit=100', { key: ws.key })).json()).toEqual(contactsBefore)
   expect(await (await h.request('GET', '/api/v1/leads?limit=100', { key: ws.key })).json()).toEqual(leadsBefore)
-  expect(count('leads')).toBe(5)
+  expect(await h.rows.count('leads')).toBe(5)
   expect(leadsBefore.data.map((l: { id: string }) => l.id)).toContain(recent.id)
 
   // A second pass finds nothing more.
@@ -110,13 +126,13 @@ test('a fractional retention, in batches: everything past it goes over many smal
   await retention!.stop()
   retention = startRetention(h.deps, { batchEvents: 7, batchRows: 3 })
   const OLD = 50
-  for (let i = 0; i < OLD; i++) emit(ws.id, 'deal.closed')
+  for (let i = 0; i < OLD; i++) await closeDeal(ws.key)
   for (let i = 0; i < 10; i++) await signIn(h.deps, ws.key)
   h.clock.advance(DAY_MS / 2 + 1)
-  for (let i = 0; i < 5; i++) emit(ws.id, 'deal.closed')
+  for (let i = 0; i < 5; i++) await closeDeal(ws.key)
 
   expect(await retention!.runOnce()).toEqual({ events: OLD, idempotencyKeys: 0, sessions: 10 })
-  expect(count('events')).toBe(5)
+  expect(await h.rows.count('events')).toBe(5)
 })
 
 test('ASKAD_RETENTION_DAYS: 30 by default, fractions allowed, a flag beats the variable, 0 or text refused', () => {

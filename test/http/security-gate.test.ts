@@ -256,8 +256,7 @@ describe('form bodies cost linear time and keep every field verbatim', async () 
       const res = await fresh.request('POST', `/api/v1/leads/capture?key=${pk}`, init)
       expect(res.status).toBe(201)
       const { id } = (await res.json()) as { id: string }
-      const row = fresh.db.$client.query('select metadata from leads where id = ?').get(id) as { metadata: string }
-      const stored = JSON.parse(row.metadata) as Record<string, unknown>
+      const stored = (await fresh.rows.find('leads', { id }))!.metadata
       for (const name of names)
         expect({ type, name, value: Object.hasOwn(stored, name) ? stored[name] : undefined }).toEqual({ type, name, value: `x-${name}` })
     }

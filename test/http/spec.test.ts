@@ -81,6 +81,7 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, in
     secretKey: undefined,
     logLevel: 'info',
     retentionDays: 30,
+    redisUrl: undefined,
   })
   expect(DEFAULTS.dbPath).toBe('./data/askad.db')
 })

@@ -106,3 +106,33 @@ describe.skipIf(skip)('unit of work', () => {
     expect(rows.map((r: { n: number }) => r.n)).toEqual(Array.from({ length: 50 }, (_, i) => i))
   })
 })
+
+describe.skipIf(skip)('storage trouble on PostgreSQL', () => {
+  test('real PostgreSQL errors map to storage problems (a 503 with Retry-After), and a constraint violation does not', async () => {
+    const { storageProblem } = await import('../../src/db/storage')
+    const { probePg } = await import('../../src/db/pg/health')
+    const down = openPg('postgres://postgres@127.0.0.1:1/none', { max: 1 })
+    const refused = await down.$client`SELECT 1`.catch((error) => error)
+    expect(storageProblem(refused)?.cause).toBe('unreachable')
+    expect(await probePg(down)).toMatchObject({ writable: false, problem: { cause: 'unreachable', retryAfter: 5 } })
+    await down.$client.close()
+
+    const database = await migratedTestDatabase()
+    try {
+      expect(await probePg(database.pg)).toEqual({ writable: true })
+      const readOnly = await database.pg.$client
+        .begin(async (tx) => {
+          await tx`SET TRANSACTION READ ONLY`
+          await tx`INSERT INTO workspaces (id, slug, name, created_at) VALUES ('a', 'a', 'a', 1)`
+        })
+        .catch((error) => error)
+      expect(storageProblem(readOnly)?.cause).toBe('read-only')
+      await database.pg.$client`INSERT INTO workspaces (id, slug, name, created_at) VALUES ('a', 'a', 'a', 1)`
+      const duplicate = await database.pg.$client`INSERT INTO workspaces (id, slug, name, created_at) VALUES ('b', 'a', 'b', 1)`.catch((error) => error)
+      expect(duplicate.errno).toBe('23505')
+      expect(storageProblem(duplicate)).toBeNull()
+    } finally {
+      await database.drop()
+    }
+  })
+})

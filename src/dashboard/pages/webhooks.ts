@@ -1,7 +1,7 @@
 /** Settings > Webhooks: endpoints with their health, creation (secret shown once), and one endpoint's delivery log and actions. */
-import type { Db } from '../../db/client'
 import type { PageRequest } from '../../lib/pagination'
 import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
+import type { WebhooksStoreDeps } from '../../modules/webhooks/store'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { html, type Html } from '../html'
 import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
@@ -60,8 +60,8 @@ function editForm(viewer: Viewer, base: string, form: EndpointForm, open: boolea
 }
 
 /** The endpoints with their health, then the create form. */
-export function webhooksPage(db: Db, workspaceId: string, viewer: Viewer, form: EndpointForm = EMPTY_FORM): Html {
-  const endpoints = listEndpoints({ db }, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null }).data
+export async function webhooksPage(deps: WebhooksStoreDeps, workspaceId: string, viewer: Viewer, form: EndpointForm = EMPTY_FORM): Promise<Html> {
+  const endpoints = (await listEndpoints(deps, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null })).data
   const rows = endpoints.map(
     (e) => html`<tr>
   <td><a href="${WEBHOOKS_PATH}/${e.id}">${e.url}</a>${e.description ? html`<br><span class="muted small">${e.description}</span>` : ''}</td>
@@ -103,17 +103,17 @@ function attemptsTable(d: DeliveryView): Html {
 }
 
 /** One endpoint: its settings and actions (the edit form holding `form` when given), then a page of its delivery log. */
-export function endpointPage(
-  db: Db,
+export async function endpointPage(
+  deps: WebhooksStoreDeps,
   workspaceId: string,
   id: string,
   viewer: Viewer,
   req: PageRequest,
   now: number,
   form?: EndpointForm,
-): { title: string; content: Html } {
-  const e = serializeEndpoint(getEndpoint({ db }, workspaceId, id))
-  const deliveries = listDeliveries({ db }, workspaceId, id, undefined, req)
+): Promise<{ title: string; content: Html }> {
+  const e = serializeEndpoint(await getEndpoint(deps, workspaceId, id))
+  const deliveries = await listDeliveries(deps, workspaceId, id, undefined, req)
   const base = `${WEBHOOKS_PATH}/${e.id}`
   const dayAgo = new Date(now - 24 * 60 * 60 * 1000).toISOString().slice(0, 16)
   const items = deliveries.data.map(

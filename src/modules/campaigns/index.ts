@@ -19,8 +19,8 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listCampaigns(deps, auth.workspaceId, parsePageQuery(query)))
+      async ({ query, auth, request, set }) => {
+        return sendPage(request.url, set, await listCampaigns(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'campaigns:read',
@@ -51,7 +51,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeCampaign(getCampaign(deps, auth.workspaceId, params.id)), {
+    .get('/:id', async ({ params, auth }) => serializeCampaign(await getCampaign(deps, auth.workspaceId, params.id)), {
       scope: 'campaigns:read',
       params: CampaignModel.params,
       response: { 200: CampaignModel.campaign, ...problems(...AUTH_ERRORS, 404) },

@@ -1,17 +1,10 @@
 /**
  * Campaigns: a budget, a running spend and spend thresholds. Each threshold emits
  * `campaign.spend_threshold` exactly once: the spend update, the record of crossed thresholds
- * and the events share one BEGIN IMMEDIATE transaction, so racing updates cannot both see a
- * threshold as not yet crossed.
+ * and the events share one transaction with the campaign locked (store.ts), so racing updates
+ * cannot both see a threshold as not yet crossed.
  */
-import type { QueryDeps } from '../../deps'
-import { rowInWorkspace } from '../../db/in-workspace'
-import { eq } from 'drizzle-orm'
-import { rowidPage } from '../../db/rowid-page'
-import { campaigns } from '../../db/schema'
-import type { Tx } from '../../db/tx'
-import { write, type Emit } from '../../db/unit-of-work'
-import type { ReadDeps, ServiceDeps } from '../../deps'
+import type { ServiceDeps } from '../../deps'
 import { iso } from '../../lib/clock'
 import { ApiError, invalid } from '../../errors'
 import { newId } from '../../lib/ids'
@@ -19,8 +12,9 @@ import { singleLine } from '../../lib/text'
 import { formatMoney, parseMoney, parseCurrency } from '../../lib/money'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import type { CampaignModel } from './model'
+import { campaignsStore, type Campaign, type CampaignChange, type CampaignsStoreDeps } from './store'
 
-export type Campaign = typeof campaigns.$inferSelect
+export type { Campaign } from './store'
 
 function parseThresholds(values: (number | string)[]): number[] {
   const minor = values.map((v, i) => {
@@ -42,33 +36,28 @@ function parseBudget(value: number | string | null | undefined): number | null {
 }
 
 /**
- * Marks every threshold at or below the spend that has not fired yet as crossed and emits its
- * event. The stored `thresholds_crossed` keeps every amount that ever fired, so a threshold removed and added again
- * does not fire twice.
+ * `changes`, plus every threshold at or below the resulting spend that has not fired yet marked as
+ * crossed, with its event. The stored `thresholds_crossed` keeps every amount that ever fired, so a
+ * threshold removed and added again does not fire twice.
  */
-function crossThresholds(tx: Tx, emit: Emit, now: number, campaign: Campaign): Campaign {
-  const due = campaign.spendThresholdsMinor.filter((t) => t <= campaign.spendMinor && !campaign.thresholdsCrossedMinor.includes(t))
-  if (due.length === 0) return campaign
-  const updated = tx
-    .update(campaigns)
-    .set({ thresholdsCrossedMinor: [...campaign.thresholdsCrossedMinor, ...due].sort((a, b) => a - b) })
-    .where(eq(campaigns.id, campaign.id))
-    .returning()
-    .get()!
-  for (const threshold of due) {
-    const data = { campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) }
-    emit(campaign.workspaceId, 'campaign.spend_threshold', data, now)
+function crossThresholds(current: Campaign, changes: Partial<Campaign>): CampaignChange {
+  const next = { ...current, ...changes }
+  const due = next.spendThresholdsMinor.filter((t) => t <= next.spendMinor && !next.thresholdsCrossedMinor.includes(t))
+  if (due.length === 0) return { changes, thresholdEvents: () => [] }
+  return {
+    changes: { ...changes, thresholdsCrossedMinor: [...next.thresholdsCrossedMinor, ...due].sort((a, b) => a - b) },
+    thresholdEvents: (updated) =>
+      due.map((threshold) => ({ campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) })),
   }
-  return updated
 }
 
 /** The workspace's campaign, else 404 (also for another workspace's id). */
-export function getCampaign({ db }: QueryDeps, workspaceId: string, id: string): Campaign {
-  return rowInWorkspace(db, campaigns, workspaceId, id, 'campaign')
+export async function getCampaign(deps: CampaignsStoreDeps, workspaceId: string, id: string): Promise<Campaign> {
+  return campaignsStore(deps).get(workspaceId, id)
 }
 
 /** Creates a campaign with no spend yet. */
-export function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Promise<Campaign> {
+export async function createCampaign(deps: ServiceDeps, workspaceId: string, body: CampaignModel.createBody): Promise<Campaign> {
   const now = deps.clock.now()
   const row: Campaign = {
     id: newId(),
@@ -82,15 +71,12 @@ export function createCampaign(deps: ServiceDeps, workspaceId: string, body: Cam
     createdAt: now,
     updatedAt: now,
   }
-  return write(deps, (tx) => {
-    tx.insert(campaigns).values(row).run()
-    return row
-  })
+  return campaignsStore(deps).insert(row)
 }
 
 /** Campaigns newest first. */
-export function listCampaigns({ db }: ReadDeps, workspaceId: string, req: PageRequest) {
-  const { rows, total, hasMore } = rowidPage(db, campaigns, eq(campaigns.workspaceId, workspaceId), req)
+export async function listCampaigns(deps: CampaignsStoreDeps, workspaceId: string, req: PageRequest) {
+  const { rows, total, hasMore } = await campaignsStore(deps).list(workspaceId, req)
   return buildPage(
     req,
     rows.map(({ seq, row }) => ({ seq, item: serializeCampaign(row) })),
@@ -103,17 +89,13 @@ export function listCampaigns({ db }: ReadDeps, workspaceId: string, req: PageRe
  * Changes name, budget or thresholds. Thresholds already crossed stay crossed; a new threshold
  * at or below the current spend counts as crossed at once and emits its event now.
  */
-export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Promise<Campaign> {
+export async function updateCampaign(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.patchBody): Promise<Campaign> {
   const now = deps.clock.now()
   const changes: Partial<Campaign> = { updatedAt: now }
   if (body.name !== undefined) changes.name = parseName(body.name)
   if (body.budget !== undefined) changes.budgetMinor = parseBudget(body.budget)
   if (body.spend_thresholds !== undefined) changes.spendThresholdsMinor = parseThresholds(body.spend_thresholds)
-  return write(deps, (tx, emit) => {
-    getCampaign({ db: tx }, workspaceId, id)
-    const updated = tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning().get()!
-    return crossThresholds(tx, emit, now, updated)
-  })
+  return campaignsStore(deps).change(workspaceId, id, now, (current) => crossThresholds(current, changes))
 }
 
 /**
@@ -121,7 +103,7 @@ export function updateCampaign(deps: ServiceDeps, workspaceId: string, id: strin
  * A `total` below the current spend is refused (409): spend only grows, so a stale report
  * arriving late cannot roll it back and a threshold never needs to fire twice.
  */
-export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Promise<Campaign> {
+export async function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, body: CampaignModel.spendBody): Promise<Campaign> {
   if ((body.amount === undefined) === (body.total === undefined)) {
     throw invalid(body.amount === undefined ? '/amount' : '/total', 'send exactly one of amount (adds to the spend) or total (sets it)')
   }
@@ -129,8 +111,8 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
   if (amount === 0) throw invalid('/amount', 'must be greater than 0')
   const total = body.total === undefined ? null : parseMoney(body.total, '/total')
   const now = deps.clock.now()
-  return write(deps, (tx, emit) => {
-    const current = getCampaign({ db: tx }, workspaceId, id)
+  // Computed from the campaign as locked in the transaction: concurrent reports add up.
+  return campaignsStore(deps).change(workspaceId, id, now, (current) => {
     const spend = amount === null ? total! : current.spendMinor + amount
     if (spend < current.spendMinor) {
       throw new ApiError(
@@ -139,8 +121,7 @@ export function recordSpend(deps: ServiceDeps, workspaceId: string, id: string, 
       )
     }
     if (spend > Number.MAX_SAFE_INTEGER) throw invalid('/amount', 'would make the total spend too large')
-    const updated = tx.update(campaigns).set({ spendMinor: spend, updatedAt: now }).where(eq(campaigns.id, id)).returning().get()!
-    return crossThresholds(tx, emit, now, updated)
+    return crossThresholds(current, { spendMinor: spend, updatedAt: now })
   })
 }
 

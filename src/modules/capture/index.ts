@@ -5,7 +5,8 @@ import { ApiError } from '../../errors'
 import { NO_CAPTURE_KEY } from '../../errors/messages'
 import { newId } from '../../lib/ids'
 import { problems, BODY_ERRORS } from '../../errors/openapi'
-import { authenticateFromPage, authOf, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
+import { after, type MaybePromise } from '../../lib/maybe-async'
+import { authenticateFromPage, authOf, type Auth, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formParser, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
 import { clientIpOf, requestContext } from '../../plugins/request-context'
@@ -42,12 +43,16 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
   const checkKey = (presented: string) => authenticateKey(deps, presented)
 
   /** Authenticates a key from the form (the gate already checked a header or `?key=`); a missing key gets a hint at all three places one may go. */
-  const authenticateCapture = (request: Request, presented: string | null) => {
-    try {
-      return authenticateFromPage(checkKey, request, presented)
-    } catch (error) {
+  const authenticateCapture = (request: Request, presented: string | null): MaybePromise<Auth> => {
+    const hint = (error: unknown): never => {
       if (presented === null && error instanceof ApiError && error.code === 'unauthorized') throw new ApiError('unauthorized', NO_CAPTURE_KEY)
       throw error
+    }
+    try {
+      const found = authenticateFromPage(checkKey, request, presented)
+      return found instanceof Promise ? found.catch(hint) : found
+    } catch (error) {
+      return hint(error)
     }
   }
 
@@ -126,18 +131,21 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         // The key may be in the body (`_key`), so it is checked here, after parsing and before validation.
         transform({ request, body, query, set }) {
           const fields = (body ?? {}) as CaptureBody
-          refuseSecretKeysFromPage(request, [fields._key].flat())
+          const refused = refuseSecretKeysFromPage(request, [fields._key].flat())
+          if (refused) return refused
           const formKey = typeof fields._key === 'string' ? fields._key : null
-          const found = authOf(request) ?? authenticateCapture(request, query.key ?? formKey)
-          requireScope(found, 'leads:capture')
-          const origin = request.headers.get('origin')
-          set.headers.vary = 'Origin'
-          if (origin === null) return
-          if (found.key.kind === 'publishable' && !originAllowed(found.key, origin, new URL(request.url).origin)) {
-            throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on this key's allowed origins.`)
-          }
-          set.headers['access-control-allow-origin'] = origin
-          set.headers['access-control-expose-headers'] = CORS_EXPOSE_HEADERS
+          // Synchronous on the memory rate-limit store; Elysia awaits the promise a shared store gives.
+          return after(authOf(request) ?? authenticateCapture(request, query.key ?? formKey), (found) => {
+            requireScope(found, 'leads:capture')
+            const origin = request.headers.get('origin')
+            set.headers.vary = 'Origin'
+            if (origin === null) return
+            if (found.key.kind === 'publishable' && !originAllowed(found.key, origin, new URL(request.url).origin)) {
+              throw new ApiError('origin_not_allowed', `The origin '${origin}' is not on this key's allowed origins.`)
+            }
+            set.headers['access-control-allow-origin'] = origin
+            set.headers['access-control-expose-headers'] = CORS_EXPOSE_HEADERS
+          })
         },
         response: { 201: CaptureModel.created, 200: CaptureModel.thankYouPage, 303: CaptureModel.redirect, ...problems(...BODY_ERRORS) },
         detail: {

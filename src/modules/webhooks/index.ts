@@ -33,8 +33,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listEndpoints(deps, auth.workspaceId, parsePageQuery(query)))
+      async ({ query, auth, request, set }) => {
+        return sendPage(request.url, set, await listEndpoints(deps, auth.workspaceId, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
@@ -71,7 +71,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeEndpoint(getEndpoint(deps, auth.workspaceId, params.id)), {
+    .get('/:id', async ({ params, auth }) => serializeEndpoint(await getEndpoint(deps, auth.workspaceId, params.id)), {
       scope: 'webhooks:manage',
       params: WebhookModel.idParams,
       response: { 200: WebhookModel.endpoint, ...problems(...AUTH_ERRORS, 404) },
@@ -175,8 +175,8 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
     )
     .get(
       '/:id/deliveries',
-      ({ params, query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeliveries(deps, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
+      async ({ params, query, auth, request, set }) => {
+        return sendPage(request.url, set, await listDeliveries(deps, auth.workspaceId, params.id, query.status, parsePageQuery(query)))
       },
       {
         scope: 'webhooks:manage',
