@@ -4,12 +4,13 @@
  * and no deadlock; concurrent conversions make one deal; concurrent closes emit once; concurrent
  * contact edits neither lose updates nor answer a unique violation with a 500.
  */
-import { expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { ApiError } from '../../src/errors'
 import { getContact, updateContact } from '../../src/modules/contacts/service'
 import { createDeal, updateDeal } from '../../src/modules/deals/service'
 import { convertLead, createLead, type LeadDeps } from '../../src/modules/leads/service'
-import { describeEngines } from '../stores'
+import { openEngine, type EngineFixture } from '../engine-fixture'
+import { skipUnlessPg } from '../pg'
 
 const NODES = 3
 const LEADS = 500
@@ -26,9 +27,30 @@ function atOnce<T>(nodes: LeadDeps[], count: number, call: (deps: LeadDeps, i: n
   return Promise.allSettled(Array.from({ length: count }, (_, i) => call(nodes[i % nodes.length]!, i)))
 }
 
-describeEngines(
-  'concurrent writers',
-  (f) => {
+/** An enabled webhook endpoint of the workspace subscribed to `events` (all when empty); its id. */
+async function addEndpoint(f: EngineFixture, workspaceId: string, events: string[] = []): Promise<string> {
+  const id = `ep-${crypto.randomUUID()}`
+  await f.exec(
+    "INSERT INTO webhook_endpoints (id, workspace_id, url, events, secret, created_at, updated_at) VALUES (?, ?, 'http://127.0.0.1:1/', ?, 's', 1, 1)",
+    id,
+    workspaceId,
+    JSON.stringify(events),
+  )
+  return id
+}
+
+for (const engine of ['postgres'] as const) {
+  const skip = engine === 'postgres' && skipUnlessPg('concurrent ingest writers on PostgreSQL')
+
+  describe.skipIf(skip)(`concurrent ingest writers on ${engine}`, () => {
+    let fixture: EngineFixture
+    beforeAll(async () => {
+      fixture = await openEngine(engine)
+    })
+    afterAll(() => fixture?.close())
+    const f = () => fixture
+    /** Rows of a read-only query (integers CAST: PostgreSQL returns int8 as text). */
+    const rows = async <T>(query: string) => (await fixture.exec(query)) as T[]
     /** Runs `holding` in a transaction of its own on a reserved connection; `commit` ends it once a lead is seen waiting on a lock it holds. */
     async function heldTransaction(holding: (sql: Bun.SQL) => Promise<unknown>) {
       const pool = f().nodes(1)[0]!.pg!
@@ -74,9 +96,9 @@ describeEngines(
       await bypass.commitOnceBlocked()
       const lead = await arriving
       expect(lead.contactId).toBe('bypass')
-      const seqs = await f().rows<{ seq: number }>(`SELECT CAST(seq AS integer) AS seq FROM contacts WHERE workspace_id = '${ws}' ORDER BY seq`)
+      const seqs = await rows<{ seq: number }>(`SELECT CAST(seq AS integer) AS seq FROM contacts WHERE workspace_id = '${ws}' ORDER BY seq`)
       expect(seqs.map((r) => r.seq)).toEqual([1, 2])
-      const [{ value }] = await f().rows<{ value: number }>(
+      const [{ value }] = await rows<{ value: number }>(
         `SELECT CAST(value AS integer) AS value FROM counters WHERE workspace_id = '${ws}' AND name = 'contacts'`,
       )
       expect(value).toBe(2)
@@ -84,7 +106,7 @@ describeEngines(
 
     test(`${LEADS} leads at once over ${NODES} nodes: one contact per email and phone, dense sequences, no error`, async () => {
       const ws = await f().workspace()
-      await f().endpoint(ws)
+      await addEndpoint(f(), ws)
       const nodes = f().nodes(NODES)
       const started = performance.now()
       const results = await atOnce(nodes, LEADS, (deps, i) => {
@@ -98,7 +120,7 @@ describeEngines(
       console.info(`${LEADS} leads over ${NODES} nodes in ${seconds.toFixed(2)} s: ${Math.round(LEADS / seconds)} leads/s`)
       expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([])
 
-      const contacts = await f().rows<{
+      const contacts = await rows<{
         email: string | null
         phone: string | null
         lead_count: number
@@ -118,7 +140,7 @@ describeEngines(
         expect(seqs.sort((a, b) => a - b)).toEqual(dense(seqs.length))
       }
 
-      const leads = await f().rows<{ seq: number; source: string; source_seq: number }>(
+      const leads = await rows<{ seq: number; source: string; source_seq: number }>(
         `SELECT CAST(seq AS integer) AS seq, source, CAST(source_seq AS integer) AS source_seq FROM leads WHERE workspace_id = '${ws}'`,
       )
       expect(leads.map((l) => l.seq).sort((a, b) => a - b)).toEqual(dense(LEADS))
@@ -126,11 +148,9 @@ describeEngines(
         const seqs = leads.filter((l) => l.source === source).map((l) => l.source_seq)
         expect(seqs.sort((a, b) => a - b)).toEqual(dense(seqs.length))
       }
-      const counters = await f().rows<{ name: string; value: number }>(
-        `SELECT name, CAST(value AS integer) AS value FROM counters WHERE workspace_id = '${ws}'`,
-      )
+      const counters = await rows<{ name: string; value: number }>(`SELECT name, CAST(value AS integer) AS value FROM counters WHERE workspace_id = '${ws}'`)
       expect(Object.fromEntries(counters.map((c) => [c.name, c.value]))).toMatchObject({ leads: LEADS, contacts: EMAILS + PHONES })
-      const [{ events, deliveries }] = await f().rows<{ events: number; deliveries: number }>(
+      const [{ events, deliveries }] = await rows<{ events: number; deliveries: number }>(
         `SELECT (SELECT CAST(count(*) AS integer) FROM events WHERE workspace_id = '${ws}') AS events,
                 (SELECT CAST(count(*) AS integer) FROM webhook_deliveries WHERE workspace_id = '${ws}') AS deliveries`,
       )
@@ -147,9 +167,9 @@ describeEngines(
       })
       expect(done.filter((r) => r.created)).toHaveLength(1)
       expect(new Set(done.map((r) => r.deal.id)).size).toBe(1)
-      const events = await f().rows<{ type: string }>(`SELECT type FROM events WHERE workspace_id = '${ws}' AND type <> 'lead.created' ORDER BY type`)
+      const events = await rows<{ type: string }>(`SELECT type FROM events WHERE workspace_id = '${ws}' AND type <> 'lead.created' ORDER BY type`)
       expect(events.map((e) => e.type)).toEqual(['deal.closed', 'lead.converted'])
-      const [{ n }] = await f().rows<{ n: number }>(`SELECT CAST(count(*) AS integer) AS n FROM deals WHERE workspace_id = '${ws}'`)
+      const [{ n }] = await rows<{ n: number }>(`SELECT CAST(count(*) AS integer) AS n FROM deals WHERE workspace_id = '${ws}'`)
       expect(n).toBe(1)
     })
 
@@ -158,10 +178,10 @@ describeEngines(
       const deal = await createDeal(f().deps, ws, { title: 'Race', stage: 'negotiation' })
       const results = await atOnce(f().nodes(NODES), 30, (deps, i) => updateDeal(deps, ws, deal.id, { stage: 'won', metadata: { [`k${i}`]: i } }))
       expect(results.filter((r) => r.status === 'rejected')).toEqual([])
-      const events = await f().rows<{ type: string }>(`SELECT type FROM events WHERE workspace_id = '${ws}'`)
+      const events = await rows<{ type: string }>(`SELECT type FROM events WHERE workspace_id = '${ws}'`)
       expect(events.map((e) => e.type)).toEqual(['deal.closed'])
       // Every edit merged into what the one before it wrote: none lost.
-      const [{ metadata }] = await f().rows<{ metadata: string }>(`SELECT metadata FROM deals WHERE id = '${deal.id}'`)
+      const [{ metadata }] = await rows<{ metadata: string }>(`SELECT metadata FROM deals WHERE id = '${deal.id}'`)
       expect(Object.keys(JSON.parse(metadata))).toHaveLength(30)
     })
 
@@ -196,14 +216,13 @@ describeEngines(
       ])
       expect(leads.filter((r) => r.status === 'rejected')).toEqual([])
       if (claim!.status === 'rejected') expect(claim!.reason).toMatchObject({ status: 409 })
-      const holders = await f().rows<{ id: string; lead_count: number }>(
+      const holders = await rows<{ id: string; lead_count: number }>(
         `SELECT id, lead_count FROM contacts WHERE workspace_id = '${ws}' AND email = 'claimed@example.com'`,
       )
       expect(holders).toHaveLength(1)
-      const [{ n }] = await f().rows<{ n: number }>(`SELECT CAST(count(*) AS integer) AS n FROM leads WHERE contact_id = '${holders[0]!.id}'`)
+      const [{ n }] = await rows<{ n: number }>(`SELECT CAST(count(*) AS integer) AS n FROM leads WHERE contact_id = '${holders[0]!.id}'`)
       expect(n).toBe(holders[0]!.lead_count)
       expect(n).toBe(claim!.status === 'fulfilled' ? 31 : 30)
     })
-  },
-  ['postgres'],
-)
+  })
+}
