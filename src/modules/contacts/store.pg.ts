@@ -15,7 +15,7 @@ import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
 
 /** The advisory-lock keys of a contact's email and phone in a workspace: every writer that may create or claim them takes these first. */
-export function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
+function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
   const keys: string[] = []
   if (email) keys.push(`contact-email:${workspaceId}:${email}`)
   if (phone) keys.push(`contact-phone:${workspaceId}:${phone}`)
@@ -41,7 +41,7 @@ interface ContactRow {
 }
 
 /** A raw contact row as the service's Contact. */
-export function contactFromRow(r: ContactRow): Contact {
+function contactFromRow(r: ContactRow): Contact {
   return {
     id: r.id,
     workspaceId: r.workspace_id,
@@ -99,7 +99,7 @@ function matches(contact: Contact, person: LeadPerson): boolean {
 }
 
 /** The constraint a unique violation names, when `error` is one (also wrapped by drizzle as its cause). */
-export function uniqueViolation(error: unknown): string | undefined {
+function uniqueViolation(error: unknown): string | undefined {
   for (let e = error; e instanceof Error; e = e.cause) {
     const pg = e as { errno?: string; constraint?: string }
     if (pg.errno === '23505') return pg.constraint ?? ''
