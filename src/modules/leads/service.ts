@@ -45,7 +45,7 @@ export function toPerson(input: LeadInput): LeadPerson {
 
 /**
  * Stores a lead, merges it into its contact and queues `lead.created`, all in one transaction
- * (group-committed with concurrent leads; resolves once committed).
+ * (on SQLite group-committed with concurrent leads); resolves once committed.
  */
 export async function createLead(deps: LeadDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
   const person = toPerson(input)
