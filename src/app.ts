@@ -21,6 +21,7 @@ import { dealsModule } from './modules/deals'
 import { leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
 import { writeProbe } from './db/storage'
+import { probePg } from './db/pg/health'
 import { VERSION } from './version'
 
 /** The gate's key check: the api-keys module's look-up, handed to the auth plugin so plugins never import modules. */
@@ -45,10 +46,9 @@ export function createApp(deps: AppDeps) {
     .use(dashboard(deps))
     .get(
       '/healthz',
-      ({ set }) => {
-        deps.db.get(sql`select 1`)
+      async ({ set }) => {
         set.headers['cache-control'] = 'no-store'
-        const probe = writeProbe(deps.db)
+        const probe = deps.pg ? await probePg(deps.pg) : (deps.db.get(sql`select 1`), writeProbe(deps.db))
         const dispatcher = deps.dispatcherState?.()
         if (probe.writable) return { status: 'ok', version: VERSION, database: { writable: true }, dispatcher }
         set.status = 503
@@ -61,8 +61,9 @@ export function createApp(deps: AppDeps) {
           summary: 'Health check',
           description:
             'Answers 200 when the process answers and its database can take writes. Answers 503, with `database.cause` (`locked`, `read-only`, ' +
-            '`full`, `io`) and a `detail` for the operator, when it cannot: read-only, a full disk or an I/O error seen by the last write, or ' +
-            "another process holding SQLite's write lock for more than a second. Load balancers and Docker's health check take the node out then. " +
+            '`full`, `io`, `unreachable`) and a `detail` for the operator, when it cannot: read-only, a full disk or an I/O error seen by the last ' +
+            "write, another process holding SQLite's write lock for more than a second, or (on PostgreSQL) a database server that does not answer " +
+            "within 2 s or is a read-only replica. Load balancers and Docker's health check take the node out then. " +
             '`dispatcher` shows the webhook dispatcher: running, attempts in flight, and its last error while it persists.',
           tags: ['Operations'],
         },

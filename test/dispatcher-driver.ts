@@ -16,9 +16,20 @@ export interface DispatcherDriver extends Dispatcher {
 export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions = {}): DispatcherDriver {
   const stages = createDispatchStages(deps, options)
   const delivering = new Set<Promise<unknown>>()
+  const claiming = new Set<Promise<unknown>>()
   let recorded = 0
   const watched: DispatchStages = {
     ...stages,
+    claim(limit) {
+      const run = stages.claim(limit)
+      const watch = run.then(
+        () => {},
+        () => {},
+      )
+      claiming.add(watch)
+      void watch.finally(() => claiming.delete(watch))
+      return run
+    },
     deliver(job, signal) {
       const run = stages.deliver(job, signal)
       // A failed delivery is logged by the loop; here it only ends the wait.
@@ -42,6 +53,11 @@ export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions 
         dispatcher.wake()
         // The loop pumps on a microtask; a turn of the event loop lets it claim and lets ended attempts free their slots.
         await new Promise((resolve) => setImmediate(resolve))
+        // A claim that waits for the database (PostgreSQL) is waited for; a turn then lets the loop start what it claimed.
+        while (claiming.size > 0) {
+          await Promise.allSettled([...claiming])
+          await new Promise((resolve) => setImmediate(resolve))
+        }
         if (dispatcher.state().in_flight === 0) break
         await Promise.allSettled([...delivering])
       }

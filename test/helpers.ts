@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { openDb, type Db } from '../src/db/client'
+import { openPg, type PgDb } from '../src/db/pg/client'
 import { migrate } from '../src/db/migrate'
 import { emitEvent, type EventType } from '../src/db/outbox'
 import { emitEventPg, writePg } from '../src/db/pg/unit-of-work'
@@ -20,7 +21,8 @@ import { createLogger, type Logger } from '../src/lib/logger'
 import { createRateLimitStore, type RateLimitStoreHandle } from '../src/lib/rate-limit-store'
 import { createKey, type CreateKeyInput } from '../src/modules/api-keys/service'
 import { createWorkspace } from '../src/modules/workspaces/service'
-import { sqliteRows, type Rows } from './rows'
+import { pgRows, sqliteRows, type Rows } from './rows'
+import { cloneMigratedDatabaseSync } from './pg'
 
 /** The engine the suite runs on: one switch for the whole API suite (CI runs it on both). */
 export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.ASKAD_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
@@ -56,7 +58,32 @@ export interface Harness {
   emit(workspaceId: string, type: EventType, data?: Record<string, unknown>): Promise<{ eventId: string; queued: number }>
   /** POST /api/v1/leads/inbound, expecting 201. */
   pushLead(key: string, body: Record<string, unknown>): Promise<{ id: string; contact_id: string }>
-  close(): void
+  close(): Promise<void>
+}
+
+/**
+ * The harness's database: a SQLite file in `dir`, or (ASKAD_TEST_ENGINE=postgres) a fresh migrated
+ * PostgreSQL database, whose URL then stands where the file path would (`dbPath`, the config's db).
+ * There is no SQLite `db` on PostgreSQL: a service that still touched it would fail loudly.
+ */
+function openTestStorage(dir: string): { db: Db; pg?: PgDb; dbPath: string; close(): Promise<void> } {
+  if (TEST_ENGINE === 'postgres') {
+    const database = cloneMigratedDatabaseSync()
+    const pg = openPg(database.url, { max: 10 })
+    return {
+      db: undefined as unknown as Db,
+      pg,
+      dbPath: database.url,
+      async close() {
+        await pg.$client.close()
+        await database.drop()
+      },
+    }
+  }
+  const dbPath = join(dir, 'askad.db')
+  const db = openDb(dbPath)
+  migrate(db)
+  return { db, dbPath, close: async () => db.$client.close() }
 }
 
 let slugCounter = 0
@@ -66,16 +93,15 @@ export function createHarness(
   options: { env?: Record<string, string>; rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle } = {},
 ): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
-  const dbPath = join(dir, 'askad.db')
-  const db = openDb(dbPath)
-  migrate(db)
+  const storage = openTestStorage(dir)
+  const { db, dbPath } = storage
   const logs: string[] = []
   const clock = testClock()
   const config = loadConfig({ db: dbPath }, { LOG_LEVEL: 'info', ...options.env })
   const logger = createLogger('info', (line) => logs.push(line))
   // Selected like `serve` does: memory for these SQLite files unless the env names a shared store.
   const rateLimitStore = options.rateLimitStore?.(clock, logger) ?? createRateLimitStore(config, clock, { logger })
-  const deps: AppDeps = { db, clock, config, logger, wake: () => {}, rateLimitStore }
+  const deps: AppDeps = { db, pg: storage.pg, clock, config, logger, wake: () => {}, rateLimitStore }
   const app = createApp(deps)
 
   const key = async (workspaceId: string, input: Partial<CreateKeyInput> = {}) => {
@@ -99,7 +125,7 @@ export function createHarness(
   return {
     app,
     engine: TEST_ENGINE,
-    rows: sqliteRows(db),
+    rows: storage.pg ? pgRows(storage.pg) : sqliteRows(db),
     db,
     deps,
     dir,
@@ -123,9 +149,9 @@ export function createHarness(
       expect(res.status).toBe(201)
       return (await res.json()) as { id: string; contact_id: string }
     },
-    close() {
-      void rateLimitStore.close()
-      db.$client.close()
+    async close() {
+      await rateLimitStore.close()
+      await storage.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }

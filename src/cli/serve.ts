@@ -15,6 +15,8 @@ import { startDispatcher } from '../workers/dispatcher'
 import { CliError } from './output'
 import { startRetention } from '../workers/retention'
 import { sqliteEngine } from '../db/engine'
+import { isPostgresUrl, migratePg, openPg, redactUrl } from '../db/pg/client'
+import { probePg } from '../db/pg/health'
 import { VERSION } from '../version'
 
 /**
@@ -27,20 +29,26 @@ const SERVER_MAX_BODY_BYTES = Number.MAX_SAFE_INTEGER
 /** How long in-flight requests get after SIGTERM before their connections are closed; inside Docker's default 10 s stop timeout. */
 const SHUTDOWN_GRACE_MS = 8_000
 
+/** The database a server runs on: the deps that name it, how it is shown, and what start-up and shutdown do with it. */
+interface ServingStorage {
+  deps: Pick<AppDeps, 'db' | 'pg' | 'engine'>
+  /** The database as banners and logs show it (a PostgreSQL URL without its password). */
+  shown: string
+  /** Start-up is over: from now on, requests must not wait for locks. */
+  serving(): void
+  close(): Promise<void>
+}
+
 /** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
 export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
-  // Start-up may wait for the lock (nodes starting together, a CLI command); serving must not.
-  const db = openForServing(config.dbPath)
-  refuseUnwritable(db, config.dbPath)
-  migrate(db)
+  const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath) : openSqlite(config.dbPath)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
-  await assertSecretKeyFits({ db }, createSecretBox(config.secretKey))
+  await assertSecretKeyFits(storage.deps, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
   const rateLimitStore = createRateLimitStore(config, systemClock, { logger })
   const deps: AppDeps = {
-    db,
-    engine: sqliteEngine(db),
+    ...storage.deps,
     config,
     clock: systemClock,
     logger,
@@ -50,8 +58,8 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   }
   const dispatcher = startDispatcher(deps)
 
-  const boot = await bootstrap({ db, clock: systemClock }, config.bootstrapKey)
-  setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS)
+  const boot = await bootstrap(deps, config.bootstrapKey)
+  storage.serving()
   const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
   const server = app.server!
@@ -61,11 +69,11 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const say = (line = '') => process.stdout.write(`${line}\n`)
   if (options.json) {
     const first = boot && { workspace: boot.workspace.slug, key_id: boot.created.record.id, key: boot.created.key }
-    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: config.dbPath, bootstrap: first ?? null }))
+    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: storage.shown, bootstrap: first ?? null }))
   } else {
-    printBanner(say, url, config.dbPath, boot)
+    printBanner(say, url, storage.shown, boot)
   }
-  logger.info('server started', { url, version: VERSION, db: config.dbPath, rate_limit_store: rateLimitStore.kind })
+  logger.info('server started', { url, version: VERSION, db: storage.shown, rate_limit_store: rateLimitStore.kind })
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish (both at once,
   // each within its own grace: a hanging receiver's attempt is cut off and its lease released), close
@@ -87,7 +95,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
     }, SHUTDOWN_GRACE_MS)
     await Promise.all([app.stop().then(() => clearTimeout(overdue)), dispatcher.stop(), retention.stop()])
     await rateLimitStore.close()
-    db.$client.close()
+    await storage.close()
     logger.info('stopped', { signal })
     process.exit(0)
   }
@@ -95,7 +103,40 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
 
-/** A server that cannot save would answer every write with 503 while looking alive: refuse to start instead. */
+/** SQLite: open (start-up waits for other processes' locks), refuse a file that cannot take writes, migrate. */
+function openSqlite(dbPath: string): ServingStorage {
+  const db = openForServing(dbPath)
+  refuseUnwritable(db, dbPath)
+  migrate(db)
+  return {
+    deps: { db, engine: sqliteEngine(db) },
+    shown: dbPath,
+    // Start-up may wait for the lock (nodes starting together, a CLI command); serving must not.
+    serving: () => setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS),
+    // Closing checkpoints the WAL into the database file.
+    close: async () => db.$client.close(),
+  }
+}
+
+/** PostgreSQL: refuse a server that cannot be reached or is a read-only replica, then migrate (under the advisory lock). */
+async function openPostgres(url: string): Promise<ServingStorage> {
+  const shown = redactUrl(url)
+  const pg = openPg(url)
+  const probe = await probePg(pg)
+  if (!probe.writable) {
+    await pg.$client.close()
+    throw new CliError(`cannot serve from ${shown}: the database cannot take writes (${probe.problem.cause}). ${probe.problem.detail}`)
+  }
+  await migratePg(pg)
+  return {
+    // No SQLite on a PostgreSQL node: every store takes `pg` when it is set (deps.ts).
+    deps: { pg, db: undefined as unknown as Db },
+    shown,
+    serving() {},
+    close: () => pg.$client.close(),
+  }
+}
+
 /** Opens the database; a file (or folder) askad cannot write is a clear refusal, not SQLite's raw words. */
 function openForServing(dbPath: string): Db {
   try {
@@ -107,6 +148,7 @@ function openForServing(dbPath: string): Db {
   }
 }
 
+/** A server that cannot save would answer every write with 503 while looking alive: refuse to start instead. */
 function refuseUnwritable(db: Db, dbPath: string): void {
   const probe = writeProbe(db)
   if (probe.writable) return

@@ -127,7 +127,7 @@ function forbidden(text: string): Response {
 
 /** The dashboard routes, each behind the session, CSRF and scope checks it needs. */
 export const dashboard = (deps: AppDeps) => {
-  const { db, clock } = deps
+  const { clock } = deps
   const limiter = createSignInLimiter(clock)
 
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
@@ -245,21 +245,25 @@ export const dashboard = (deps: AppDeps) => {
       .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.workspaceId, clock.now())))), HIDDEN)
       .get(
         `${BASE}/contacts`,
-        signedIn(needs('contacts:read', (c) => page(c, 'Contacts', contactsPage(db, c.workspaceId, c.query, pageRequest(c.query))))),
+        signedIn(needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.workspaceId, c.query, pageRequest(c.query))))),
         HIDDEN,
       )
       .get(
         `${BASE}/contacts/:id`,
         signedIn(
-          needs('contacts:read', (c) => {
-            const { title, content } = contactPage(db, c.workspaceId, c.params.id!, pageRequest(c.query))
+          needs('contacts:read', async (c) => {
+            const { title, content } = await contactPage(deps, c.workspaceId, c.params.id!, pageRequest(c.query))
             return page(c, title, content)
           }),
         ),
         HIDDEN,
       )
-      .get(`${BASE}/leads`, signedIn(needs('leads:read', (c) => page(c, 'Leads', leadsPage(db, c.workspaceId, c.query, pageRequest(c.query))))), HIDDEN)
-      .get(`${BASE}/deals`, signedIn(needs('deals:read', (c) => page(c, 'Deals', dealsPage(db, c.workspaceId, c.viewer)))), HIDDEN)
+      .get(
+        `${BASE}/leads`,
+        signedIn(needs('leads:read', async (c) => page(c, 'Leads', await leadsPage(deps, c.workspaceId, c.query, pageRequest(c.query))))),
+        HIDDEN,
+      )
+      .get(`${BASE}/deals`, signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer)))), HIDDEN)
       .post(
         `${BASE}/deals/:id/stage`,
         signedIn(

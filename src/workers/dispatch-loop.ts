@@ -6,7 +6,7 @@
 import type { DispatcherState } from '../deps'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
-import type { ClaimedJob, NextWake } from './claim'
+import type { ClaimedJob, NextWake } from './dispatch-store'
 
 /** Longest sleep between looks at the table, so expired leases and clock jumps are noticed. */
 const MAX_IDLE_MS = 30_000
@@ -20,24 +20,28 @@ export const SHUTDOWN_GRACE_MS = 5_000
 /** How one claimed delivery's attempt ended: recorded, or cut off by shutdown and its lease released. */
 export type DeliveryResult = 'recorded' | 'released'
 
-/** The stages the loop drives (built by createDispatchStages in dispatcher.ts). */
+/** The stages the loop drives (built by createDispatchStages in dispatcher.ts over the storage seam, dispatch-store.ts). */
 export interface DispatchStages {
   /** Attempts this process may have in flight. */
   readonly maxInFlight: number
-  /** Leases up to `limit` due deliveries (claim.ts). */
-  claim(limit: number): ClaimedJob[]
+  /** Leases up to `limit` due deliveries (claim.sqlite.ts, claim.pg.ts). */
+  claim(limit: number): Promise<ClaimedJob[]>
   /** prepare → send → record for one claimed delivery; `signal` cuts the attempt off at shutdown. */
   deliver(job: ClaimedJob, signal: AbortSignal): Promise<DeliveryResult>
   /** Gives back the job's slot once its attempt is over. */
   finished(job: ClaimedJob): void
-  nextWake(now: number): NextWake
-  /** Frees the claims of dead local processes; run once at start. */
-  releaseDeadLeases(): void
+  nextWake(now: number): Promise<NextWake>
+  /** Frees the claims of dead local processes and starts calling `wake` when other processes queue deliveries; run once at start. */
+  open(wake: () => void): Promise<void>
+  /** Tells other processes that deliveries were queued (a commit woke this dispatcher). */
+  announce(): void
+  /** Stops listening and frees whatever this process still holds; run once, at the end of stop. */
+  close(): Promise<void>
 }
 
 /** A running dispatcher. */
 export interface Dispatcher {
-  /** Look for due deliveries now (called after a commit that queued some). */
+  /** Look for due deliveries now, and tell other processes to (called after a commit that queued some). */
   wake(): void
   /**
    * Stop claiming work and let attempts in flight finish for up to `graceMs` (default SHUTDOWN_GRACE_MS);
@@ -56,16 +60,33 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
   const cutOff = new AbortController()
   let stopping = false
   let pumpQueued = false
+  /** The claim under way, if any; a wake-up meanwhile sets `pumpAgain`. */
+  let pumping: Promise<void> | undefined
+  let pumpAgain = false
   let timer: ReturnType<typeof setTimeout> | undefined
   let lastError: string | null = null
 
-  /** Claims what fits in the free slots and starts sending; each finished attempt pumps again. */
+  /** Claims what fits in the free slots and starts sending; each finished attempt pumps again. One claim at a time. */
   function pump(): void {
     if (stopping) return
+    if (pumping) {
+      pumpAgain = true
+      return
+    }
+    pumping = claimAndSchedule().finally(() => {
+      pumping = undefined
+      if (pumpAgain) {
+        pumpAgain = false
+        pump()
+      }
+    })
+  }
+
+  async function claimAndSchedule(): Promise<void> {
     try {
       const free = stages.maxInFlight - inFlight.size
-      if (free > 0) for (const job of stages.claim(free)) start(job)
-      scheduleTimer()
+      if (free > 0) for (const job of await stages.claim(free)) start(job)
+      await scheduleTimer()
       lastError = null
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
@@ -94,10 +115,10 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
    * due but could not be claimed (their endpoint is at its cap through another process's leases)
    * are looked at again every BUSY_POLL_MS rather than in a tight loop.
    */
-  function scheduleTimer(): void {
+  async function scheduleTimer(): Promise<void> {
     if (inFlight.size > 0) return armTimer(BUSY_POLL_MS)
     const now = clock.now()
-    const { next, blocked } = stages.nextWake(now)
+    const { next, blocked } = await stages.nextWake(now)
     let wait = next == null ? MAX_IDLE_MS : next - now + 1
     if (blocked) wait = Math.min(wait, BUSY_POLL_MS)
     armTimer(Math.min(MAX_IDLE_MS, wait))
@@ -118,21 +139,31 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
     })
   }
 
-  stages.releaseDeadLeases()
-  wake()
+  stages.open(wake).then(wake, (error: unknown) => {
+    logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) })
+    wake()
+  })
 
   return {
-    wake,
+    wake() {
+      wake()
+      stages.announce()
+    },
     state: () => ({ running: !stopping, in_flight: inFlight.size, last_error: lastError }),
     async stop(graceMs = SHUTDOWN_GRACE_MS) {
       stopping = true
       clearTimeout(timer)
+      // A claim under way ends first: what it leased is started, then finished or cut off like the rest.
+      await pumping
       let graceTimer: ReturnType<typeof setTimeout> | undefined
       const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)))
       await Promise.race([Promise.allSettled([...inFlight]), graceOver])
       clearTimeout(graceTimer)
       if (inFlight.size > 0) cutOff.abort()
       await Promise.allSettled([...inFlight])
+      await stages
+        .close()
+        .catch((error: unknown) => logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) }))
     },
   }
 }

@@ -1,17 +1,17 @@
 /**
- * The webhook dispatcher, in stages like svix-server's worker: `claim` leases due deliveries
- * (claim.ts), `prepare` opens what an attempt needs (prepare.ts), `send` makes it (send-attempt.ts),
- * `decide` says what it changes (decide.ts) and `record` stores it (recorder.ts); the `loop` pumps
- * claimed deliveries through them (dispatch-loop.ts). This file wires the stages together.
+ * The webhook dispatcher, in stages like svix-server's worker: `claim` leases due deliveries,
+ * `prepare` opens what an attempt needs (prepare.ts), `send` makes it (send-attempt.ts), `decide`
+ * says what it changes (decide.ts) and `record` stores it; claim and record are the storage seam
+ * (dispatch-store.ts: SQLite or PostgreSQL). The `loop` pumps claimed deliveries through them
+ * (dispatch-loop.ts). This file wires the stages together.
  */
 import type { AppDeps } from '../deps'
 import { createSecretBox } from '../lib/secret-box'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
 import { VERSION } from '../version'
-import { createClaimer, defaultOwner } from './claim'
 import { runDispatchLoop, type Dispatcher, type DispatchStages } from './dispatch-loop'
+import { defaultOwner, dispatchStore } from './dispatch-store'
 import { prepareAttempt } from './prepare'
-import { createRecorder } from './recorder'
 import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type TcpProbe } from './send-attempt'
 
 export type { DispatcherState } from '../deps'
@@ -43,15 +43,15 @@ export interface DispatcherOptions {
 
 /** Builds the stages of one dispatcher: a claimer, and prepare → send → record for each claimed delivery. */
 export function createDispatchStages(deps: AppDeps, options: DispatcherOptions = {}): DispatchStages {
-  const { db, clock } = deps
+  const { clock } = deps
   const maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
-  const claimer = createClaimer(db, deps, {
+  const limits = {
     owner: options.owner ?? defaultOwner(),
     leaseMs: options.leaseMs ?? LEASE_MS,
     maxInFlight,
     perEndpoint: options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT,
-  })
-  const recorder = createRecorder(db, deps, options.random ?? Math.random)
+  }
+  const store = dispatchStore(deps, limits, options.random ?? Math.random)
   const box = createSecretBox(deps.config.secretKey)
   const sendEnv = {
     fetch: options.fetch ?? fetch,
@@ -66,25 +66,30 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
 
   return {
     maxInFlight,
-    claim: claimer.claim,
-    finished: claimer.finished,
-    nextWake: claimer.nextWake,
-    releaseDeadLeases: claimer.releaseDeadLeases,
+    claim: store.claim,
+    finished: store.finished,
+    nextWake: store.nextWake,
+    async open(wake) {
+      await store.releaseDeadLeases()
+      await store.listen(wake)
+    },
+    announce: store.announce,
+    close: store.close,
     async deliver(job, signal) {
       const startedAt = clock.now()
       const outcome = await sendAttempt(prepareAttempt(job, box, startedAt), { ...sendEnv, now: startedAt, signal })
       // Cut off by shutdown: not the receiver's fault, so no attempt is recorded and the next process sends it again.
       if (signal.aborted) {
-        claimer.release(job)
+        await store.release(job)
         return 'released'
       }
-      await recorder.record({ deliveryId: job.id, startedAt, outcome })
+      await store.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt, outcome })
       return 'recorded'
     },
   }
 }
 
-/** Starts the dispatcher: frees leases of dead local processes, then sends whatever is due. */
+/** Starts the dispatcher (on PostgreSQL when `deps.pg` is set): frees leases of dead local processes, then sends whatever is due. */
 export function startDispatcher(deps: AppDeps, options: DispatcherOptions = {}): Dispatcher {
   return runDispatchLoop(createDispatchStages(deps, options), deps)
 }

@@ -5,7 +5,7 @@
  */
 import type { SecretBox } from '../lib/secret-box'
 import { openHeaders } from '../modules/webhooks/at-rest'
-import type { ClaimedJob } from './claim'
+import type { ClaimedJob } from './dispatch-store'
 import type { AttemptRequest } from './send-attempt'
 
 /** What an attempt started at `now` sends; throws SecretKeyError when a stored secret does not open. */

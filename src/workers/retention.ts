@@ -3,11 +3,12 @@
  * of its event is settled (events, with their deliveries, attempts and stored response bodies), and
  * expired idempotency keys and dashboard sessions. Small transactions with a yield between them keep
  * it off the hot path; freed pages are reused, so the file stops growing once past the retention.
- * Leads and contacts are never pruned. A loop that logs its errors and never dies.
+ * Leads and contacts are never pruned. A loop that logs its errors and never dies. The SQL is behind
+ * a small seam chosen by `deps.pg`: retention.sqlite.ts, retention.pg.ts.
  */
-import type { Db } from '../db/client'
-import { writeTx } from '../db/tx'
 import type { AppDeps } from '../deps'
+import { pgRetentionStore } from './retention.pg'
+import { sqliteRetentionStore } from './retention.sqlite'
 
 /** Events looked at per transaction; each takes its deliveries and attempts with it (a few rows each). */
 export const RETENTION_BATCH_EVENTS = 200
@@ -34,6 +35,21 @@ export interface Pruned {
   sessions: number
 }
 
+/** Where an event stands in insertion order: the retention walk's cursor. */
+export type EventCursor = number | string
+
+/** The retention worker's SQL; every delete is a small transaction of its own. */
+export interface RetentionStore {
+  /** The next events in insertion order after `after` (from the first when null), at most one batch: their cursor and creation time. */
+  eventWindow(after: EventCursor | null): Promise<{ cursor: EventCursor; createdAt: number }[]>
+  /** Deletes the events after `after` up to `last` created before `cutoff` none of whose deliveries is pending; resolves with how many. */
+  deleteSettledEvents(after: EventCursor | null, last: EventCursor, cutoff: number): Promise<number>
+  /** Deletes up to one batch of idempotency keys expired at `now`; resolves with how many. */
+  deleteExpiredIdempotency(now: number): Promise<number>
+  /** Deletes up to one batch of sessions expired at `now`; resolves with how many. */
+  deleteExpiredSessions(now: number): Promise<number>
+}
+
 export interface Retention {
   /** Prunes everything due at the clock's current time, batch by batch; resolves with what went. */
   runOnce(): Promise<Pruned>
@@ -42,12 +58,13 @@ export interface Retention {
 }
 
 /** Starts pruning on a timer; the first pass runs one interval after start. */
-export function startRetention(deps: Pick<AppDeps, 'db' | 'clock' | 'logger' | 'config'>, options: RetentionOptions = {}): Retention {
-  const { db, clock, logger, config } = deps
+export function startRetention(deps: Pick<AppDeps, 'db' | 'pg' | 'clock' | 'logger' | 'config'>, options: RetentionOptions = {}): Retention {
+  const { clock, logger, config } = deps
   const retentionMs = config.retentionDays * DAY_MS
   const intervalMs = Math.min(PRUNE_INTERVAL_MS, Math.max(MIN_PRUNE_INTERVAL_MS, retentionMs / PRUNES_PER_RETENTION))
   const batchRows = options.batchRows ?? RETENTION_BATCH_ROWS
-  const stmt = retentionStatements(db, options.batchEvents ?? RETENTION_BATCH_EVENTS, batchRows)
+  const batchEvents = options.batchEvents ?? RETENTION_BATCH_EVENTS
+  const store = deps.pg ? pgRetentionStore(deps.pg, batchEvents, batchRows) : sqliteRetentionStore(deps.db, batchEvents, batchRows)
   let stopping = false
   let running: Promise<Pruned> | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -55,28 +72,28 @@ export function startRetention(deps: Pick<AppDeps, 'db' | 'clock' | 'logger' | '
   async function pass(): Promise<Pruned> {
     const pruned: Pruned = { events: 0, idempotencyKeys: 0, sessions: 0 }
     const cutoff = clock.now() - retentionMs
-    // Events are read in insertion (rowid) order, one window at a time, up to the first one still retained.
-    let after = 0
+    // Events are read in insertion order, one window at a time, up to the first one still retained.
+    let after: EventCursor | null = null
     while (!stopping) {
-      const window = stmt.eventWindow.all({ after })
+      const window = await store.eventWindow(after)
       if (window.length === 0) break
-      const last = window.at(-1)!.r
-      pruned.events += writeTx(db, () => stmt.deleteSettledEvents.run({ after, last, cutoff }).changes)
-      if (window.some((e) => e.created_at >= cutoff)) break
+      const last = window.at(-1)!.cursor
+      pruned.events += await store.deleteSettledEvents(after, last, cutoff)
+      if (window.some((e) => e.createdAt >= cutoff)) break
       after = last
       await yieldToRequests()
     }
-    pruned.idempotencyKeys = await deleteExpired(stmt.deleteExpiredIdempotency)
-    pruned.sessions = await deleteExpired(stmt.deleteExpiredSessions)
+    pruned.idempotencyKeys = await deleteExpired(store.deleteExpiredIdempotency)
+    pruned.sessions = await deleteExpired(store.deleteExpiredSessions)
     return pruned
   }
 
   /** Runs a batch delete of expired rows until a batch comes back short. */
-  async function deleteExpired(statement: { run(params: { now: number }): { changes: number } }): Promise<number> {
+  async function deleteExpired(deleteBatch: (now: number) => Promise<number>): Promise<number> {
     const now = clock.now()
     let total = 0
     while (!stopping) {
-      const deleted = writeTx(db, () => statement.run({ now }).changes)
+      const deleted = await deleteBatch(now)
       total += deleted
       if (deleted < batchRows) break
       await yieldToRequests()
@@ -118,23 +135,4 @@ export function startRetention(deps: Pick<AppDeps, 'db' | 'clock' | 'logger' | '
 /** Lets requests and the dispatcher run between two batches. */
 function yieldToRequests(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
-}
-
-function retentionStatements(db: Db, batchEvents: number, batchRows: number) {
-  const q = db.$client
-  return {
-    eventWindow: q.query<{ r: number; created_at: number }, { after: number }>(
-      `select rowid as r, created_at from events where rowid > $after order by rowid limit ${batchEvents}`,
-    ),
-    /** Old events none of whose deliveries is still pending (none at all counts); the foreign keys cascade to deliveries and attempts. */
-    deleteSettledEvents: q.query<never, { after: number; last: number; cutoff: number }>(`
-      delete from events where rowid > $after and rowid <= $last and created_at < $cutoff
-        and not exists (select 1 from webhook_deliveries d where d.event_id = events.id and d.status = 'pending')`),
-    deleteExpiredIdempotency: q.query<never, { now: number }>(
-      `delete from idempotency_keys where rowid in (select rowid from idempotency_keys where expires_at <= $now limit ${batchRows})`,
-    ),
-    deleteExpiredSessions: q.query<never, { now: number }>(
-      `delete from sessions where rowid in (select rowid from sessions where expires_at <= $now limit ${batchRows})`,
-    ),
-  }
 }

@@ -1,10 +1,10 @@
-/** Dashboard sessions and the overview's figures on both engines: the same test bodies. */
+/** Dashboard sessions and the overview's figures (leads service) on both engines: the same test bodies. */
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { contacts as pgContacts, counters as pgCounters, leads as pgLeads } from '../../src/db/pg/schema'
 import { contacts, counters, leads } from '../../src/db/schema'
 import { COUNTERS } from '../../src/db/tx'
-import { leadsBySource, leadsPerDay, totals } from '../../src/dashboard/stats'
 import { createKey, revokeKey } from '../../src/modules/api-keys/service'
+import { leadTotals, leadsBySource, leadsPerDay } from '../../src/modules/leads/service'
 import { endSession, findSession, SESSION_IDLE_MS, signIn } from '../../src/modules/sessions/service'
 import { createWorkspace } from '../../src/modules/workspaces/service'
 import { ENGINES, engineDeps, type EngineDeps } from '../keys-engines'
@@ -101,7 +101,7 @@ for (const engine of ENGINES) {
         e.deps.db.insert(counters).values(kept).run()
       }
 
-      expect(await totals(e.deps, ws.id)).toEqual({ leads: 6, contacts: 1 })
+      expect(await leadTotals(e.deps, ws.id)).toEqual({ leads: 6, contacts: 1 })
       expect(await leadsBySource(e.deps, ws.id)).toEqual([
         { source: 'web', count: 4 },
         { source: 'fair', count: 2 },
@@ -113,7 +113,7 @@ for (const engine of ENGINES) {
       expect(days.reduce((n, d) => n + d.count, 0)).toBe(5)
       const empty = await createWorkspace(e.deps, { slug: 'empty' })
       expect((await leadsPerDay(e.deps, empty.id, now, 7)).map((d) => d.count)).toEqual(Array(7).fill(0))
-      expect(await totals(e.deps, empty.id)).toEqual({ leads: 0, contacts: 0 })
+      expect(await leadTotals(e.deps, empty.id)).toEqual({ leads: 0, contacts: 0 })
     })
   })
 }

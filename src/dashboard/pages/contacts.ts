@@ -1,5 +1,5 @@
 /** Contacts: a filterable, paginated table, and one contact with its leads and deals. */
-import type { Db } from '../../db/client'
+import type { ServiceDeps } from '../../deps'
 import { getContactDetail, listContacts } from '../../modules/contacts/service'
 import { listDeals } from '../../modules/deals/service'
 import { listLeads } from '../../modules/leads/service'
@@ -16,9 +16,9 @@ export interface ContactQuery {
 }
 
 /** The filter form, one page of contacts and the pager. */
-export function contactsPage(db: Db, workspaceId: string, query: ContactQuery, req: PageRequest): Html {
+export async function contactsPage(deps: ServiceDeps, workspaceId: string, query: ContactQuery, req: PageRequest): Promise<Html> {
   const filters = { email: query.email || undefined, source: query.source || undefined }
-  const page = listContacts({ db }, workspaceId, filters, req)
+  const page = await listContacts(deps, workspaceId, filters, req)
   const rows = page.data.map(
     (c) => html`<tr>
   <td><a href="${BASE}/contacts/${c.id}">${personName(c) || c.email || c.phone}</a></td>
@@ -40,10 +40,12 @@ ${pager(`${BASE}/contacts`, { ...query }, page)}`
 }
 
 /** One contact: its facts and metadata, a page of its leads, its deals. */
-export function contactPage(db: Db, workspaceId: string, id: string, req: PageRequest): { title: string; content: Html } {
-  const contact = getContactDetail({ db }, workspaceId, id)
-  const leads = listLeads({ db }, workspaceId, { contactId: id }, req)
-  const deals = listDeals({ db }, workspaceId, { contactId: id }, { page: 1, limit: MAX_LIMIT, afterSeq: null })
+export async function contactPage(deps: ServiceDeps, workspaceId: string, id: string, req: PageRequest): Promise<{ title: string; content: Html }> {
+  const contact = await getContactDetail(deps, workspaceId, id)
+  const [leads, deals] = await Promise.all([
+    listLeads(deps, workspaceId, { contactId: id }, req),
+    listDeals(deps, workspaceId, { contactId: id }, { page: 1, limit: MAX_LIMIT, afterSeq: null }),
+  ])
   const content = html`<section class="card">
   <dl class="facts">
     <dt>Email</dt><dd>${contact.email ?? '–'}</dd>

@@ -1,5 +1,5 @@
 /** Deals by stage, as a board; each card moves to another stage through the deals service. */
-import type { Db } from '../../db/client'
+import type { ServiceDeps } from '../../deps'
 import { DEAL_STAGES, listDeals, type serializeDeal } from '../../modules/deals/service'
 import { html, type Html } from '../html'
 import { BASE, csrfField, type Viewer } from '../layout'
@@ -32,9 +32,10 @@ export function dealCard(d: DealView, viewer: Viewer | null): Html {
 }
 
 /** One column per stage with its newest deals. */
-export function dealsPage(db: Db, workspaceId: string, viewer: Viewer): Html {
-  const columns = DEAL_STAGES.map((stage) => {
-    const page = listDeals({ db }, workspaceId, { stage }, { page: 1, limit: DEALS_PER_STAGE, afterSeq: null })
+export async function dealsPage(deps: ServiceDeps, workspaceId: string, viewer: Viewer): Promise<Html> {
+  const pages = await Promise.all(DEAL_STAGES.map((stage) => listDeals(deps, workspaceId, { stage }, { page: 1, limit: DEALS_PER_STAGE, afterSeq: null })))
+  const columns = DEAL_STAGES.map((stage, i) => {
+    const page = pages[i]!
     const more = page.pagination.total - page.data.length
     return html`<section class="column" aria-labelledby="stage-h-${stage}">
   <h2 id="stage-h-${stage}">${stage} <span class="count">${page.pagination.total}</span></h2>

@@ -1,5 +1,5 @@
 /** Leads: every submission, filterable by source and status, newest first. */
-import type { Db } from '../../db/client'
+import type { ServiceDeps } from '../../deps'
 import { leads } from '../../db/schema'
 import { listLeads, type serializeLead } from '../../modules/leads/service'
 import type { PageRequest } from '../../lib/pagination'
@@ -29,8 +29,8 @@ export interface LeadQuery {
 }
 
 /** The filter form, one page of leads and the pager. */
-export function leadsPage(db: Db, workspaceId: string, query: LeadQuery, req: PageRequest): Html {
-  const page = listLeads({ db }, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
+export async function leadsPage(deps: ServiceDeps, workspaceId: string, query: LeadQuery, req: PageRequest): Promise<Html> {
+  const page = await listLeads(deps, workspaceId, { source: query.source || undefined, status: query.status || undefined }, req)
   return html`<form class="filters" method="get" action="${BASE}/leads" role="search">
   <label>Source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
   <label>Status <select name="status">

@@ -1,9 +1,8 @@
 /** Overview: leads per day for 30 days (an inline SVG chart), leads by source, the newest leads. */
-import type { ReadDeps } from '../../deps'
-import { listLeads } from '../../modules/leads/service'
+import type { ServiceDeps } from '../../deps'
+import { leadTotals, leadsBySource, leadsPerDay, listLeads } from '../../modules/leads/service'
 import { html, type Html } from '../html'
 import { BASE, table } from '../layout'
-import { leadsBySource, leadsPerDay, totals } from '../stats'
 import { LEAD_HEADERS, leadRow } from './leads'
 
 const CHART_DAYS = 30
@@ -30,11 +29,13 @@ function chart(days: { day: string; count: number }[]): Html {
 }
 
 /** Totals, the chart, leads by source and the newest leads. */
-export async function overviewPage(deps: ReadDeps, workspaceId: string, now: number): Promise<Html> {
-  const days = await leadsPerDay(deps, workspaceId, now, CHART_DAYS)
-  const sources = await leadsBySource(deps, workspaceId)
-  const { leads, contacts } = await totals(deps, workspaceId)
-  const newest = listLeads({ db: deps.db }, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).data
+export async function overviewPage(deps: ServiceDeps, workspaceId: string, now: number): Promise<Html> {
+  const [days, sources, { leads, contacts }, newest] = await Promise.all([
+    leadsPerDay(deps, workspaceId, now, CHART_DAYS),
+    leadsBySource(deps, workspaceId),
+    leadTotals(deps, workspaceId),
+    listLeads(deps, workspaceId, {}, { page: 1, limit: NEWEST_LEADS, afterSeq: null }).then((page) => page.data),
+  ])
   return html`<section class="stats">
   <div class="stat"><span class="n">${leads}</span> leads</div>
   <div class="stat"><span class="n">${contacts}</span> contacts</div>

@@ -13,11 +13,11 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
+      async ({ query, auth, request, set }) => {
         return sendPage(
           request.url,
           set,
-          listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)),
+          await listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)),
         )
       },
       {

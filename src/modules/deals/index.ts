@@ -19,8 +19,8 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
-        return sendPage(request.url, set, listDeals(deps, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
+      async ({ query, auth, request, set }) => {
+        return sendPage(request.url, set, await listDeals(deps, auth.workspaceId, { stage: query.stage, contactId: query.contact_id }, parsePageQuery(query)))
       },
       {
         scope: 'deals:read',
@@ -55,7 +55,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeDeal(getDeal(deps, auth.workspaceId, params.id)), {
+    .get('/:id', async ({ params, auth }) => serializeDeal(await getDeal(deps, auth.workspaceId, params.id)), {
       scope: 'deals:read',
       params: DealModel.idParams,
       response: { 200: DealModel.deal, ...problems(...AUTH_ERRORS, 404) },

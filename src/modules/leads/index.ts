@@ -16,9 +16,9 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(auth)
     .get(
       '',
-      ({ query, auth, request, set }) => {
+      async ({ query, auth, request, set }) => {
         const filters = { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
-        return sendPage(request.url, set, listLeads(deps, auth.workspaceId, filters, parsePageQuery(query)))
+        return sendPage(request.url, set, await listLeads(deps, auth.workspaceId, filters, parsePageQuery(query)))
       },
       {
         scope: 'leads:read',
@@ -32,7 +32,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .get('/:id', ({ params, auth }) => serializeLead(getLead(deps, auth.workspaceId, params.id)), {
+    .get('/:id', async ({ params, auth }) => serializeLead(await getLead(deps, auth.workspaceId, params.id)), {
       scope: 'leads:read',
       params: LeadModel.idParams,
       response: { 200: LeadModel.lead, ...problems(...AUTH_ERRORS, 404) },

@@ -1,22 +1,15 @@
 /** Leads: each submission kept verbatim, merged into a contact, announced as `lead.created`, converted into a deal. */
-import type { QueryDeps } from '../../deps'
-import { rowInWorkspace } from '../../db/in-workspace'
-import { eq, gte } from 'drizzle-orm'
-import { placeholders, prepared } from '../../db/prepared'
 import { leads } from '../../db/schema'
-import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq } from '../../db/tx'
-import { write, writeBatched } from '../../db/unit-of-work'
 import type { LeadModel } from './model'
-import type { AppDeps, ReadDeps, ServiceDeps } from '../../deps'
+import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid } from '../../errors'
-import { newId } from '../../lib/ids'
 import { checkMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { singleLine } from '../../lib/text'
-import { clean, parseEmail, parsePhone, upsertContactForLead, type LeadPerson } from '../contacts/service'
-import { getDeal, insertDeal, serializeDeal, type Deal, type DealInput } from '../deals/service'
+import { clean, parseEmail, parsePhone, type LeadPerson } from '../contacts/service'
+import { newDeal, type Deal, type DealInput } from '../deals/service'
+import { leadsStore } from './store'
 
 export type Lead = typeof leads.$inferSelect
 
@@ -52,40 +45,12 @@ export function toPerson(input: LeadInput): LeadPerson {
 
 /**
  * Stores a lead, merges it into its contact and queues `lead.created`, all in one transaction
- * (group-committed with concurrent leads; resolves once committed).
+ * (on SQLite group-committed with concurrent leads); resolves once committed.
  */
 export async function createLead(deps: LeadDeps, workspaceId: string, channel: Lead['channel'], input: LeadInput): Promise<Lead> {
   const person = toPerson(input)
   const now = deps.clock.now()
-  // Set by the run that commits; the work's result is the lead, which a stored answer is made from.
-  let droppedMetadataKeys: string[] = []
-  const lead = await writeBatched(deps, (tx, emit) => {
-    const upserted = upsertContactForLead(tx, now, workspaceId, person)
-    const contact = upserted.contact
-    droppedMetadataKeys = upserted.droppedMetadataKeys
-    const lead: Lead = {
-      id: newId(),
-      workspaceId,
-      contactId: contact.id,
-      seq: nextSeq(tx, workspaceId, COUNTERS.leads),
-      sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
-      channel,
-      source: person.source,
-      email: person.email,
-      phone: person.phone,
-      firstName: person.firstName,
-      lastName: person.lastName,
-      metadata: person.metadata,
-      context: input.context ?? null,
-      status: 'new',
-      dealId: null,
-      convertedAt: null,
-      createdAt: now,
-    }
-    prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
-    emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now)
-    return lead
-  })
+  const { lead, droppedMetadataKeys } = await leadsStore(deps).create(workspaceId, now, { channel, person, context: input.context ?? null })
   if (droppedMetadataKeys.length > 0) {
     // The lead keeps everything; only the contact's merged view lost its oldest keys, which the operator may want to know.
     deps.logger.info('contact.metadata_trimmed', {
@@ -101,8 +66,8 @@ export async function createLead(deps: LeadDeps, workspaceId: string, channel: L
 const LEAD_STATUSES = leads.status.enumValues
 
 /** One lead of the workspace; 404 for any other id. */
-export function getLead({ db }: QueryDeps, workspaceId: string, id: string): Lead {
-  return rowInWorkspace(db, leads, workspaceId, id, 'lead')
+export function getLead(deps: ServiceDeps, workspaceId: string, id: string): Promise<Lead> {
+  return leadsStore(deps).get(workspaceId, id)
 }
 
 /** List filters as they come from the query string. */
@@ -114,22 +79,41 @@ export interface LeadFilters {
 }
 
 /** Leads newest first; unfiltered and by-source pages are index seeks at any depth. */
-export function listLeads({ db }: ReadDeps, workspaceId: string, filters: LeadFilters, req: PageRequest) {
-  const where = []
-  if (filters.status !== undefined) {
-    if (!(LEAD_STATUSES as readonly string[]).includes(filters.status)) throw invalid('query.status', `must be one of ${LEAD_STATUSES.join(', ')}`)
-    where.push(eq(leads.status, filters.status as Lead['status']))
+export async function listLeads(deps: ServiceDeps, workspaceId: string, filters: LeadFilters, req: PageRequest) {
+  if (filters.status !== undefined && !(LEAD_STATUSES as readonly string[]).includes(filters.status))
+    throw invalid('query.status', `must be one of ${LEAD_STATUSES.join(', ')}`)
+  const query = {
+    source: filters.source,
+    status: filters.status as Lead['status'] | undefined,
+    contactId: filters.contactId,
+    createdSince: filters.createdSince === undefined ? undefined : parseTimestamp(filters.createdSince, 'query.created_since'),
   }
-  if (filters.contactId !== undefined) where.push(eq(leads.contactId, filters.contactId))
-  if (filters.createdSince !== undefined) where.push(gte(leads.createdAt, parseTimestamp(filters.createdSince, 'query.created_since')))
-  const source = filters.source === undefined ? undefined : { column: leads.source, value: filters.source, counter: COUNTERS.leadsFromSource(filters.source) }
-  const { rows, total, hasMore } = seqPage<Lead>(db, { table: leads, workspaceId, counter: COUNTERS.leads, source, where, req })
+  const { rows, total, hasMore } = await leadsStore(deps).list(workspaceId, query, req)
   return buildPage(
     req,
     rows.map((l) => ({ seq: l.seq, item: serializeLead(l) })),
     total,
     hasMore,
   )
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/** Lead counts per UTC day, oldest first, for the `days` days ending today (the dashboard's chart). */
+export async function leadsPerDay(deps: ServiceDeps, workspaceId: string, now: number, days: number): Promise<{ day: string; count: number }[]> {
+  const since = Math.floor(now / DAY_MS) * DAY_MS - (days - 1) * DAY_MS
+  const counts = await leadsStore(deps).countsPerDay(workspaceId, since, DAY_MS)
+  return Array.from({ length: days }, (_, i) => ({ day: new Date(since + i * DAY_MS).toISOString().slice(0, 10), count: counts.get(i) ?? 0 }))
+}
+
+/** Leads per source, largest first, from the kept per-source counters (no scan). */
+export function leadsBySource(deps: ServiceDeps, workspaceId: string): Promise<{ source: string; count: number }[]> {
+  return leadsStore(deps).countsBySource(workspaceId)
+}
+
+/** Totals kept as counters: every lead and every contact of the workspace. */
+export function leadTotals(deps: ServiceDeps, workspaceId: string): Promise<{ leads: number; contacts: number }> {
+  return leadsStore(deps).totals(workspaceId)
 }
 
 /** The deal title a conversion gets when the client names none: the person, else how to reach them. */
@@ -141,16 +125,9 @@ function defaultDealTitle(lead: Lead): string {
  * Converts a lead into a deal for its contact and emits `lead.converted`, in one transaction.
  * Converting an already converted lead changes nothing and returns its deal (`created: false`).
  */
-export function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
+export async function convertLead(deps: ServiceDeps, workspaceId: string, id: string, input: DealInput): Promise<{ lead: Lead; deal: Deal; created: boolean }> {
   const now = deps.clock.now()
-  return write(deps, (tx, emit) => {
-    const lead = getLead({ db: tx }, workspaceId, id)
-    if (lead.status === 'converted') return { lead, deal: getDeal({ db: tx }, workspaceId, lead.dealId!), created: false }
-    const deal = insertDeal(tx, emit, now, workspaceId, { title: input.title ?? defaultDealTitle(lead), input, contactId: lead.contactId, leadId: lead.id })
-    const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
-    emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now)
-    return { lead: converted, deal, created: true }
-  })
+  return leadsStore(deps).convert(workspaceId, id, now, (lead) => newDeal(input, input.title ?? defaultDealTitle(lead), lead.contactId, lead.id))
 }
 
 /** The lead as events carry it: without metadata and context when they would make the event large. */

@@ -93,7 +93,8 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
     async deleteEndpoint(workspaceId, id) {
       await writePg(unit, async (tx) => {
         assertStorableId(id, 'webhook endpoint')
-        // The deliveries the delete cascades to first, in the dispatcher's lock order.
+        // The dispatcher's lock order (workers/recorder.pg.ts): the endpoint, then the deliveries the delete cascades to.
+        await endpointIn(tx, workspaceId, id, 'update')
         await tx
           .select({ id: webhookDeliveries.id })
           .from(webhookDeliveries)
@@ -131,14 +132,14 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
       return writePg(unit, async (tx, emit) => {
         assertStorableId(endpointId, 'webhook endpoint')
         assertStorableId(deliveryId, 'webhook delivery')
-        // The delivery locked before its endpoint (the dispatcher's order); a dispatcher cannot lease it in between.
+        // The dispatcher's lock order (workers/recorder.pg.ts): the endpoint, then its delivery, which no
+        // dispatcher can lease in between. Refusals in SQLite's order: the endpoint's 404 and 409 first.
+        assertEnabled(await endpointIn(tx, workspaceId, endpointId, 'share'))
         const [delivery] = await tx
           .select(deliveryColumns)
           .from(webhookDeliveries)
           .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.endpointId, endpointId)))
           .for('update')
-        // Refusals in SQLite's order: the endpoint's 404 and 409 before the delivery's.
-        assertEnabled(await endpointIn(tx, workspaceId, endpointId, 'share'))
         if (!delivery) throw notFound('webhook delivery', deliveryId)
         assertNoAttemptInFlight(delivery, now)
         const [updated] = await tx.update(webhookDeliveries).set(requeue(now)).where(eq(webhookDeliveries.id, delivery.id)).returning(deliveryColumns)
@@ -150,7 +151,8 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
     recoverDeliveries(workspaceId, endpointId, since, now) {
       return writePg(unit, async (tx, emit) => {
         assertStorableId(endpointId, 'webhook endpoint')
-        // Deliveries first (the dispatcher's lock order); a refusal below rolls the requeue back.
+        // The dispatcher's lock order (workers/recorder.pg.ts): the endpoint, then its deliveries.
+        assertEnabled(await endpointIn(tx, workspaceId, endpointId, 'share'))
         const requeued = await tx
           .update(webhookDeliveries)
           .set(requeue(now))
@@ -163,7 +165,6 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
             ),
           )
           .returning({ id: webhookDeliveries.id })
-        assertEnabled(await endpointIn(tx, workspaceId, endpointId, 'share'))
         emit.due(requeued.length)
         return requeued.length
       })

@@ -1,7 +1,7 @@
 /**
- * The dispatcher's `record` stage, and all the SQL that stores an attempt: reads the delivery's
- * state, asks `decide` what the attempt changes, writes the attempt, the delivery and the endpoint's
- * health. Attempts that finish together are written in one transaction. Plain SQL on the bun:sqlite
+ * The dispatcher's `record` stage on SQLite, and all the SQL that stores an attempt: reads the
+ * delivery's state, asks `decide` what the attempt changes, writes the attempt, the delivery and
+ * the endpoint's health. Attempts that finish together are written in one transaction. Plain SQL on the bun:sqlite
  * client, compiled once: built through drizzle these statements cost most of the dispatcher's CPU.
  */
 import type { Db } from '../db/client'
@@ -11,14 +11,7 @@ import type { Clock } from '../lib/clock'
 import { newId } from '../lib/ids'
 import type { Logger } from '../lib/logger'
 import { decide, type Decision, type DeliveryState } from './decide'
-import type { AttemptOutcome } from './send-attempt'
-
-/** An attempt that ended, as the send stage left it. */
-export interface FinishedAttempt {
-  deliveryId: string
-  startedAt: number
-  outcome: AttemptOutcome
-}
+import type { FinishedAttempt } from './dispatch-store'
 
 /** Stores finished attempts. */
 export interface Recorder {

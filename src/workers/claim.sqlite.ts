@@ -1,53 +1,16 @@
 /**
- * The dispatcher's `claim` stage: leases due deliveries to this process (owner and expiry on the
- * row), within each endpoint's in-flight cap across processes and the fair shares of this process's
- * slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
+ * The dispatcher's `claim` stage on SQLite: leases due deliveries to this process (owner and expiry
+ * on the row), within each endpoint's in-flight cap across processes and the fair shares of this
+ * process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
  * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
  * plain SQL on the bun:sqlite client, compiled once, with rows as stored.
  */
-import { hostname } from 'node:os'
 import type { Db } from '../db/client'
 import { writeTx } from '../db/tx'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
+import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
 import { InFlightShares } from './fair-share'
-
-/** A claimed delivery with what its attempt needs, as stored. */
-export interface ClaimedJob {
-  id: string
-  workspace_id: string
-  endpoint_id: string
-  event_id: string
-  payload: string
-  url: string
-  secret: string
-  previous_secret: string | null
-  previous_secret_expires_at: number | null
-  /** JSON object of the endpoint's static headers. */
-  headers: string
-  /** 1 when the endpoint has not answered 2xx lately (never, or failing since): its attempts first test the connection. */
-  unproven: number
-}
-
-/** When the loop should look again. */
-export interface NextWake {
-  /** The earliest future retry or lease expiry; null when nothing is pending. */
-  next: number | null
-  /** Something is due that could not be claimed (its endpoint is at its cap through another process's leases). */
-  blocked: boolean
-}
-
-/** How a claimer leases. */
-export interface ClaimLimits {
-  /** Identifies this process in `lease_owner`: host:pid:tag. */
-  owner: string
-  /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
-  leaseMs: number
-  /** Attempts in flight in this process: the pool the fair shares divide. */
-  maxInFlight: number
-  /** Attempts in flight per endpoint, across processes. */
-  perEndpoint: number
-}
 
 /** Leases due deliveries to this process and frees them again. */
 export interface Claimer {
@@ -65,11 +28,6 @@ export interface Claimer {
   releaseDeadLeases(): void
   /** The earliest future retry or lease expiry, and whether something due is waiting for a slot. */
   nextWake(now: number): NextWake
-}
-
-/** The default lease owner: this host and process, and a tag telling incarnations of one pid apart. */
-export function defaultOwner(): string {
-  return `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
 }
 
 /** A claimer on `db` for this process. */
@@ -113,11 +71,10 @@ export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, li
   }
 
   function releaseDeadLeases(): void {
-    const [host] = owner.split(':')
-    const dead = stmt.leaseOwners
-      .all()
-      .map((row) => row.owner)
-      .filter((other) => other !== owner && isDeadLocalOwner(other, host!))
+    const dead = deadLocalOwners(
+      stmt.leaseOwners.all().map((row) => row.owner),
+      owner,
+    )
     if (dead.length === 0) return
     stmt.releaseOwners.run({ owners: JSON.stringify(dead) })
     logger.info('webhook.leases_released', { owners: dead })
@@ -135,21 +92,6 @@ export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, li
       const row = stmt.nextWake.get({ now })
       return { next: row?.next ?? null, blocked: Boolean(row?.blocked) }
     },
-  }
-}
-
-/** True when `owner` (host:pid:tag) names a process of this host that has exited. */
-function isDeadLocalOwner(owner: string, host: string): boolean {
-  const [ownerHost, pidText] = owner.split(':')
-  const pid = Number(pidText)
-  if (ownerHost !== host || !Number.isInteger(pid) || pid <= 0) return false
-  // Same pid, other tag: an earlier incarnation of this process id (e.g. pid 1 in a restarted container).
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH'
   }
 }
 

@@ -1,0 +1,171 @@
+/**
+ * Contacts on PostgreSQL. Several nodes write at once, so matching is explicit: a lead's email and
+ * phone are advisory-locked before the look-up (the rows may not exist yet), a matched contact is
+ * taken FOR UPDATE, and the unique index on (workspace, email) backs it all up.
+ */
+import { and, desc, eq, gte, ne } from 'drizzle-orm'
+import type { PgDb } from '../../db/pg/client'
+import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
+import { contacts, deals, leads } from '../../db/pg/schema'
+import { lockKeys, writePg, type PgTx } from '../../db/pg/unit-of-work'
+import { COUNTERS } from '../../db/tx'
+import type { ServiceDeps } from '../../deps'
+import { notFound } from '../../errors'
+import type { Contact, LeadPerson } from './service'
+import { emailTaken, type ContactsStore } from './store'
+
+/** The advisory-lock keys of a contact's email and phone in a workspace: every writer that may create or claim them takes these first. */
+function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
+  const keys: string[] = []
+  if (email) keys.push(`contact-email:${workspaceId}:${email}`)
+  if (phone) keys.push(`contact-phone:${workspaceId}:${phone}`)
+  return keys
+}
+
+/** A contact row as raw SQL returns it (snake_case, int8 as text, JSON as text). */
+interface ContactRow {
+  id: string
+  workspace_id: string
+  seq: string | number
+  source_seq: string | number
+  email: string | null
+  phone: string | null
+  first_name: string | null
+  last_name: string | null
+  first_source: string
+  last_source: string
+  metadata: string
+  lead_count: number
+  created_at: string | number
+  updated_at: string | number
+}
+
+/** A raw contact row as the service's Contact. */
+function contactFromRow(r: ContactRow): Contact {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    seq: Number(r.seq),
+    sourceSeq: Number(r.source_seq),
+    email: r.email,
+    phone: r.phone,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    firstSource: r.first_source,
+    lastSource: r.last_source,
+    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    leadCount: Number(r.lead_count),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  }
+}
+
+/**
+ * The lead's contact, taken FOR UPDATE, or undefined when the lead makes a new one. The email and
+ * phone are advisory-locked first, in their own statement: a look-up in the same statement would
+ * read a snapshot taken before the lock was granted and miss a contact its holder just committed.
+ * The locks are held to the commit, so no other transaction creates or claims this email or phone
+ * meanwhile: the caller may insert a new contact without a race.
+ */
+export async function findContactForLeadPg(tx: PgTx, workspaceId: string, person: LeadPerson): Promise<Contact | undefined> {
+  await lockKeys(tx, contactKeys(workspaceId, person.email, person.phone))
+  for (let attempt = 0; ; attempt++) {
+    const rows: ContactRow[] = person.email
+      ? // By email, else a phone-only contact with this phone (it gains the email).
+        await tx.$client`
+          SELECT * FROM contacts WHERE id = COALESCE(
+            (SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND email = ${person.email}),
+            (SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND phone = ${person.phone} AND email IS NULL ORDER BY seq DESC LIMIT 1))
+          FOR UPDATE`
+      : await tx.$client`
+          SELECT * FROM contacts WHERE id =
+            (SELECT id FROM contacts WHERE workspace_id = ${workspaceId} AND phone = ${person.phone} ORDER BY seq DESC LIMIT 1)
+          FOR UPDATE`
+    const found = rows[0] && contactFromRow(rows[0])
+    // FOR UPDATE hands over the newest version of the row: an edit committed while we waited for it
+    // (a PATCH took its phone away, or gave it another email) means it no longer matches: look again.
+    if (!found || matches(found, person)) return found
+    if (attempt === MATCH_ATTEMPTS) return undefined
+  }
+}
+
+/** Look-ups again of a lead's contact edited away under it (each needs another concurrent PATCH); then it gets a new one. */
+const MATCH_ATTEMPTS = 3
+
+/** Whether a contact is still the one a lead's person matches. */
+function matches(contact: Contact, person: LeadPerson): boolean {
+  if (person.email && contact.email === person.email) return true
+  return contact.phone === person.phone && (person.email ? contact.email === null : true)
+}
+
+/** The constraint a unique violation names, when `error` is one (also wrapped by drizzle as its cause). */
+function uniqueViolation(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const pg = e as { errno?: string; constraint?: string }
+    if (pg.errno === '23505') return pg.constraint ?? ''
+  }
+  return undefined
+}
+
+/** The contacts store on PostgreSQL. */
+export function pgContactsStore(deps: ServiceDeps & { pg: PgDb }): ContactsStore {
+  const { pg } = deps
+  return {
+    get(workspaceId, id) {
+      return rowInWorkspacePg(pg, contacts, workspaceId, id, 'contact')
+    },
+
+    async detail(workspaceId, id, recent) {
+      const contact = await rowInWorkspacePg(pg, contacts, workspaceId, id, 'contact')
+      const [recentLeads, recentDeals] = await Promise.all([
+        pg.select().from(leads).where(eq(leads.contactId, contact.id)).orderBy(desc(leads.createdAt), desc(leads.seq)).limit(recent),
+        pg
+          .select()
+          .from(deals)
+          .where(and(eq(deals.workspaceId, workspaceId), eq(deals.contactId, contact.id)))
+          .orderBy(desc(deals.createdAt), desc(deals.id))
+          .limit(recent),
+      ])
+      return { contact, leads: recentLeads, deals: recentDeals }
+    },
+
+    list(workspaceId, query, req) {
+      const where = []
+      if (query.email !== undefined) where.push(eq(contacts.email, query.email))
+      if (query.updatedSince !== undefined) where.push(gte(contacts.updatedAt, query.updatedSince))
+      const source =
+        query.source === undefined ? undefined : { column: contacts.firstSource, value: query.source, counter: COUNTERS.contactsFromSource(query.source) }
+      return seqPagePg<Contact>(pg, { table: contacts, workspaceId, counter: COUNTERS.contacts, source, where, req })
+    },
+
+    async update(workspaceId, id, keys, change) {
+      try {
+        return await writePg(deps, async (tx) => {
+          // A new email or phone is locked as lead ingest locks it, before the row: a lead cannot make
+          // a second contact with it meanwhile, and every writer takes advisory locks before row locks.
+          await lockKeys(tx, contactKeys(workspaceId, keys.email, keys.phone))
+          const [current] = await tx
+            .select()
+            .from(contacts)
+            .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id)))
+            .for('update')
+          if (!current) throw notFound('contact', id)
+          const next = change(current)
+          if (next.email !== null && next.email !== current.email) {
+            const [taken] = await tx
+              .select({ id: contacts.id })
+              .from(contacts)
+              .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.email, next.email), ne(contacts.id, id)))
+            if (taken) throw emailTaken(next.email)
+          }
+          const [updated] = await tx.update(contacts).set(next).where(eq(contacts.id, id)).returning()
+          return updated!
+        })
+      } catch (error) {
+        // Only reachable if a writer skipped the lock: the index still refuses, with the same 409.
+        if (uniqueViolation(error) === 'contacts_email_idx' && keys.email) throw emailTaken(keys.email)
+        throw error
+      }
+    },
+  }
+}

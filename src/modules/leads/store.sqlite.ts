@@ -1,0 +1,128 @@
+/** Leads on SQLite: synchronous drizzle inside the unit of work; ingest is group-committed with prepared statements. */
+import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
+import { rowInWorkspace } from '../../db/in-workspace'
+import { placeholders, prepared } from '../../db/prepared'
+import { counters, deals, leads } from '../../db/schema'
+import { seqPage } from '../../db/seq-page'
+import { COUNTERS, nextSeq, readCounter, type DbOrTx } from '../../db/tx'
+import { write, writeBatched } from '../../db/unit-of-work'
+import type { ServiceDeps } from '../../deps'
+import { newId } from '../../lib/ids'
+import { upsertContactForLead } from '../contacts/store.sqlite'
+import { serializeDeal } from '../deals/service'
+import { insertDeal } from '../deals/store.sqlite'
+import { eventLead, type Lead } from './service'
+import type { LeadsStore } from './store'
+
+/**
+ * The first lead sequence number created at or after `since`, by binary search over the
+ * (workspace, seq) index: leads are numbered in insertion order, so their times ascend with seq.
+ */
+function firstLeadSeqSince(db: DbOrTx, workspaceId: string, since: number): number | null {
+  const createdAt = (seq: number) =>
+    db
+      .select({ t: leads.createdAt })
+      .from(leads)
+      .where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq)))
+      .get()?.t ?? Number.POSITIVE_INFINITY
+  let lo = 1
+  let hi = readCounter(db, workspaceId, COUNTERS.leads) + 1
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2)
+    if (createdAt(mid) >= since) hi = mid
+    else lo = mid + 1
+  }
+  return lo > readCounter(db, workspaceId, COUNTERS.leads) ? null : lo
+}
+
+/** The leads store on the SQLite database of `deps`. */
+export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
+  const { db } = deps
+  return {
+    async get(workspaceId, id) {
+      return rowInWorkspace(db, leads, workspaceId, id, 'lead')
+    },
+
+    async list(workspaceId, query, req) {
+      const where = []
+      if (query.status !== undefined) where.push(eq(leads.status, query.status))
+      if (query.contactId !== undefined) where.push(eq(leads.contactId, query.contactId))
+      if (query.createdSince !== undefined) where.push(gte(leads.createdAt, query.createdSince))
+      const source = query.source === undefined ? undefined : { column: leads.source, value: query.source, counter: COUNTERS.leadsFromSource(query.source) }
+      return seqPage<Lead>(db, { table: leads, workspaceId, counter: COUNTERS.leads, source, where, req })
+    },
+
+    async create(workspaceId, now, { channel, person, context }) {
+      // Set by the run that commits; the work's result is the lead, which a stored answer is made from.
+      let droppedMetadataKeys: string[] = []
+      const lead = await writeBatched(deps, (tx, emit) => {
+        const upserted = upsertContactForLead(tx, now, workspaceId, person)
+        const contact = upserted.contact
+        droppedMetadataKeys = upserted.droppedMetadataKeys
+        const lead: Lead = {
+          id: newId(),
+          workspaceId,
+          contactId: contact.id,
+          seq: nextSeq(tx, workspaceId, COUNTERS.leads),
+          sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
+          channel,
+          source: person.source,
+          email: person.email,
+          phone: person.phone,
+          firstName: person.firstName,
+          lastName: person.lastName,
+          metadata: person.metadata,
+          context,
+          status: 'new',
+          dealId: null,
+          convertedAt: null,
+          createdAt: now,
+        }
+        prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
+        emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now)
+        return lead
+      })
+      return { lead, droppedMetadataKeys }
+    },
+
+    convert(workspaceId, id, now, dealFor) {
+      return write(deps, (tx, emit) => {
+        const lead = rowInWorkspace(tx, leads, workspaceId, id, 'lead')
+        if (lead.status === 'converted') return { lead, deal: rowInWorkspace(tx, deals, workspaceId, lead.dealId!, 'deal'), created: false }
+        const deal = insertDeal(tx, emit, now, workspaceId, dealFor(lead))
+        const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
+        emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now)
+        return { lead: converted, deal, created: true }
+      })
+    },
+
+    async countsPerDay(workspaceId, since, dayMs) {
+      const firstSeq = firstLeadSeqSince(db, workspaceId, since)
+      const counts = new Map<number, number>()
+      if (firstSeq === null) return counts
+      const dayIndex = sql<number>`(${leads.createdAt} - ${since}) / ${dayMs}`
+      const rows = db
+        .select({ day: dayIndex, n: sql<number>`count(*)` })
+        .from(leads)
+        .where(and(eq(leads.workspaceId, workspaceId), gte(leads.seq, firstSeq), gte(leads.createdAt, since)))
+        .groupBy(dayIndex)
+        .all()
+      for (const r of rows) counts.set(Number(r.day), r.n)
+      return counts
+    },
+
+    async countsBySource(workspaceId) {
+      return db
+        .select({ name: counters.name, value: counters.value })
+        .from(counters)
+        .where(and(eq(counters.workspaceId, workspaceId), like(counters.name, `${COUNTERS.leadsSourcePrefix}%`)))
+        .orderBy(desc(counters.value))
+        .all()
+        .map((r) => ({ source: r.name.slice(COUNTERS.leadsSourcePrefix.length), count: r.value }))
+    },
+
+    async totals(workspaceId) {
+      return { leads: readCounter(db, workspaceId, COUNTERS.leads), contacts: readCounter(db, workspaceId, COUNTERS.contacts) }
+    },
+  }
+}

@@ -1,0 +1,54 @@
+/** Where leads live: every data operation the leads service needs, on SQLite or on PostgreSQL. */
+import type { ServiceDeps } from '../../deps'
+import type { PageRequest } from '../../lib/pagination'
+import type { LeadPerson } from '../contacts/service'
+import type { Deal } from '../deals/service'
+import type { NewDeal } from '../deals/store'
+import type { Lead } from './service'
+import { pgLeadsStore } from './store.pg'
+import { sqliteLeadsStore } from './store.sqlite'
+
+/** A new lead as the service hands it over: checked and normalised, before it has a contact or sequence numbers. */
+export interface NewLead {
+  channel: Lead['channel']
+  person: LeadPerson
+  context: Record<string, unknown> | null
+}
+
+/** List filters, already checked. */
+export interface LeadListQuery {
+  source?: string
+  status?: Lead['status']
+  contactId?: string
+  createdSince?: number
+}
+
+export interface LeadsStore {
+  /** One lead of the workspace; 404 for any other id. */
+  get(workspaceId: string, id: string): Promise<Lead>
+  /** One page of leads, newest first. */
+  list(workspaceId: string, query: LeadListQuery, req: PageRequest): Promise<{ rows: Lead[]; total: number; hasMore: boolean }>
+  /**
+   * Stores a lead, merges it into its contact (found by email, else phone, or created) and emits
+   * `lead.created`, in one transaction; resolves after the commit with the lead (what an
+   * Idempotency-Key answer is made from) and the metadata keys the contact's merge dropped.
+   */
+  create(workspaceId: string, now: number, lead: NewLead): Promise<{ lead: Lead; droppedMetadataKeys: string[] }>
+  /**
+   * Converts a lead into a deal (`dealFor` builds it from the lead, and may refuse with a 422) and
+   * emits `lead.converted`, in one transaction holding the lead; an already converted lead changes
+   * nothing and comes back with its deal (`created: false`).
+   */
+  convert(workspaceId: string, id: string, now: number, dealFor: (lead: Lead) => NewDeal): Promise<{ lead: Lead; deal: Deal; created: boolean }>
+  /** Lead counts per UTC day from `since` (a day's start), by day index (0 = `since`'s day). */
+  countsPerDay(workspaceId: string, since: number, dayMs: number): Promise<Map<number, number>>
+  /** Leads per source, largest first, from the kept per-source counters. */
+  countsBySource(workspaceId: string): Promise<{ source: string; count: number }[]>
+  /** The kept totals: every lead and every contact of the workspace. */
+  totals(workspaceId: string): Promise<{ leads: number; contacts: number }>
+}
+
+/** The leads store of the node's engine: PostgreSQL when `deps.pg` is set, else SQLite. */
+export function leadsStore(deps: ServiceDeps): LeadsStore {
+  return deps.pg ? pgLeadsStore({ ...deps, pg: deps.pg }) : sqliteLeadsStore(deps)
+}
