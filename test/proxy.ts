@@ -11,6 +11,9 @@ export interface Balancer {
   stop(): void
 }
 
+/** The error codes of a connection the node refused: it is down and never saw the request. */
+const REFUSED = new Set(['ECONNREFUSED', 'ConnectionRefused'])
+
 /** Starts the balancer in front of `upstreams` (base URLs such as http://127.0.0.1:4001). */
 export function startProxy(upstreams: string[]): Balancer {
   let next = 0
@@ -32,7 +35,8 @@ export function startProxy(upstreams: string[]): Balancer {
           perUpstream[index]!++
           return new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers })
         } catch (error) {
-          if ((error as { code?: string }).code === 'ConnectionRefused') continue
+          // Bun names a refused connection ECONNREFUSED (older versions: ConnectionRefused).
+          if (REFUSED.has((error as { code?: string }).code ?? '')) continue
           badGateway++
           return new Response('upstream failed mid-request', { status: 502 })
         }

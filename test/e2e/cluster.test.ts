@@ -178,7 +178,7 @@ describe.skipIf(skip)('three nodes on one PostgreSQL behind a balancer', () => {
   }, 240_000)
 
   test('300 requests on one key spread over the nodes: exactly 100 × 2xx and 200 × 429', async () => {
-    const created = await api('POST', '/api/v1/api-keys', { name: 'limited', scopes: ['contacts:read'], rate_limit: 100 })
+    const created = await api('POST', '/api/v1/api-keys', { kind: 'secret', name: 'limited', scopes: ['contacts:read'], rate_limit: 100 })
     expect(created.status).toBe(201)
     const key = created.body!.key as string
     const statuses = await Promise.all(Array.from({ length: 300 }, () => api('GET', '/api/v1/contacts?limit=1', undefined, {}, key).then((r) => r.status)))
