@@ -18,18 +18,23 @@ export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions 
   const delivering = new Set<Promise<unknown>>()
   const claiming = new Set<Promise<unknown>>()
   let recorded = 0
+  /** Tracks a storage call of the loop (a claim, or its look at the next wake-up) until it settles. */
+  const track = <T>(run: Promise<T>): Promise<T> => {
+    const watch = run.then(
+      () => {},
+      () => {},
+    )
+    claiming.add(watch)
+    void watch.finally(() => claiming.delete(watch))
+    return run
+  }
   const watched: DispatchStages = {
     ...stages,
-    claim(limit) {
-      const run = stages.claim(limit)
-      const watch = run.then(
-        () => {},
-        () => {},
-      )
-      claiming.add(watch)
-      void watch.finally(() => claiming.delete(watch))
-      return run
-    },
+    claim: (limit) => track(stages.claim(limit)),
+    // On PostgreSQL this waits for the database too; a wake-up meanwhile only queues the next claim behind it.
+    nextWake: (now) => track(stages.nextWake(now)),
+    // Freeing dead processes' leases at start is waited for like a claim.
+    open: (wake) => track(stages.open(wake)),
     deliver(job, signal) {
       const run = stages.deliver(job, signal)
       // A failed delivery is logged by the loop; here it only ends the wait.
@@ -53,7 +58,7 @@ export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions 
         dispatcher.wake()
         // The loop pumps on a microtask; a turn of the event loop lets it claim and lets ended attempts free their slots.
         await new Promise((resolve) => setImmediate(resolve))
-        // A claim that waits for the database (PostgreSQL) is waited for; a turn then lets the loop start what it claimed.
+        // Storage calls that wait for the database (PostgreSQL) are waited for; a turn then lets the loop start what it claimed.
         while (claiming.size > 0) {
           await Promise.allSettled([...claiming])
           await new Promise((resolve) => setImmediate(resolve))
