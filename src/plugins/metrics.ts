@@ -4,7 +4,6 @@
  */
 import { Elysia, t } from 'elysia'
 import { sql } from 'drizzle-orm'
-import type { Db } from '../db/client'
 import { webhookDeliveries } from '../db/schema'
 import type { AppDeps } from '../deps'
 import { VERSION } from '../version'
@@ -107,8 +106,22 @@ class RequestMetrics {
   }
 }
 
-/** Webhook outbox gauges, counted from the tables so the dispatcher need not report to us. */
-function webhookMetrics(db: Db, now: number): string[] {
+/** What the webhook gauges show: deliveries by status, and the due ones with the oldest due time. */
+interface OutboxFacts {
+  byStatus: Map<string, number>
+  due: { n: number; oldest: number | null }
+}
+
+/** Counts the outbox on the node's database (PostgreSQL when it runs on one): two aggregate queries. */
+async function outboxFacts(deps: Pick<AppDeps, 'db' | 'pg'>, now: number): Promise<OutboxFacts> {
+  if (deps.pg) {
+    const client = deps.pg.$client
+    const statuses: { status: string; n: number }[] = await client`SELECT status, count(*)::int AS n FROM webhook_deliveries GROUP BY status`
+    const [due] = await client`SELECT count(*)::int AS n, min(coalesce(next_attempt_at, created_at)) AS oldest FROM webhook_deliveries
+      WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now})`
+    return { byStatus: new Map(statuses.map((r) => [r.status, r.n])), due: { n: due.n, oldest: due.oldest === null ? null : Number(due.oldest) } }
+  }
+  const { db } = deps
   const byStatus = new Map(
     db.all<{ status: string; n: number }>(sql`select status, count(*) as n from webhook_deliveries group by status`).map((r) => [r.status, r.n]),
   )
@@ -116,6 +129,11 @@ function webhookMetrics(db: Db, now: number): string[] {
     sql`select count(*) as n, min(coalesce(next_attempt_at, created_at)) as oldest from webhook_deliveries
         where status = 'pending' and (next_attempt_at is null or next_attempt_at <= ${now})`,
   ) as [{ n: number; oldest: number | null }]
+  return { byStatus, due }
+}
+
+/** Webhook outbox gauges, counted from the tables so the dispatcher need not report to us. */
+function webhookMetrics({ byStatus, due }: OutboxFacts, now: number): string[] {
   const lagSeconds = due.oldest === null ? 0 : Math.max(0, (now - due.oldest) / 1000)
   return [
     ...family(
@@ -172,10 +190,12 @@ export const metrics = (deps: AppDeps) => {
     })
     .get(
       METRICS_PATH,
-      ({ set }) => {
+      async ({ set }) => {
         set.headers['content-type'] = CONTENT_TYPE
         set.headers['cache-control'] = 'no-store'
-        return `${[...requests.render(), ...webhookMetrics(deps.db, deps.clock.now()), ...rateLimitStoreMetrics(deps.rateLimitStore), ...processMetrics()].join('\n')}\n`
+        const now = deps.clock.now()
+        const outbox = webhookMetrics(await outboxFacts(deps, now), now)
+        return `${[...requests.render(), ...outbox, ...rateLimitStoreMetrics(deps.rateLimitStore), ...processMetrics()].join('\n')}\n`
       },
       {
         response: { 200: t.String({ description: 'Prometheus text exposition.' }) },
