@@ -10,7 +10,7 @@ import { CliError, createOutput } from './cli/output'
 import { secretsEncrypt, secretsRotate } from './cli/secrets'
 import { serve } from './cli/serve'
 import { workspaceCreate, workspaceList } from './cli/workspace'
-import { loadConfig, type SettingFlag } from './config'
+import { loadConfig, type Config, type SettingFlag } from './config'
 import { CLI_BUSY_TIMEOUT_MS, openDb } from './db/client'
 import { migrate } from './db/migrate'
 import { isPostgresUrl, migratePg, openPg, redactUrl } from './db/pg/client'
@@ -64,69 +64,61 @@ async function main(argv: string[]): Promise<void> {
   if (command.path[0] === 'healthcheck') return healthcheck(config, out)
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
   const name = command.path.join(' ')
-  if (isPostgresUrl(config.dbPath)) return onPostgres(config.dbPath, name, out, args, flags)
+  if (isPostgresUrl(config.dbPath)) return onPostgres(config.dbPath, { name, out, args, flags, config })
   const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
   try {
     migrate(db)
-    const deps: ServiceDeps = { db, clock: systemClock, wake: NOTHING_TO_WAKE }
-    // Each command is awaited here: the database closes once it has finished.
-    switch (name) {
-      case 'workspace create':
-        return await workspaceCreate(deps, out, args[0]!, flags as { name?: string })
-      case 'workspace list':
-        return await workspaceList(deps, out)
-      case 'key create':
-        return await keyCreate(deps, out, flags)
-      case 'key list':
-        return await keyList(deps, out, flags as { workspace?: string })
-      case 'key revoke':
-        return await keyRevoke(deps, out, args[0]!)
-      case 'migrate':
-        return out.result({ migrated: true, db: config.dbPath }, () => `Database ${config.dbPath} is up to date.`)
-      case 'backup':
-        return backup(db, out, args[0]!)
-      case 'secrets encrypt':
-        return await secretsEncrypt(db, out, config)
-      case 'secrets rotate':
-        return await secretsRotate(db, out, config, flags as { 'old-key'?: string; 'new-key'?: string })
-    }
+    if (name === 'backup') return backup(db, out, args[0]!)
+    // Awaited here: the database closes once the command has finished.
+    return await dataCommand({ db, clock: systemClock, wake: NOTHING_TO_WAKE }, config.dbPath, { name, out, args, flags, config })
   } finally {
     db.$client.close()
   }
 }
 
 /** Runs a data command on a PostgreSQL database (migrated first, like SQLite); the pool closes afterwards so the process can exit. */
-async function onPostgres(
-  url: string,
-  name: string,
-  out: ReturnType<typeof createOutput>,
-  args: string[],
-  flags: Record<string, string | boolean | undefined>,
-) {
+async function onPostgres(url: string, command: DataCommand) {
   const shown = redactUrl(url)
-  if (name === 'backup') throw pgBackupRefusal(shown)
-  if (name.startsWith('secrets ')) throw new CliError(`askad ${name} works on SQLite databases only in this version.`)
+  if (command.name === 'backup') throw pgBackupRefusal(shown)
   const pg = openPg(url, { max: CLI_POOL_SIZE })
   try {
     await migratePg(pg)
     // ServiceDeps names a SQLite `db`, which is never touched while `pg` is set (deps.ts).
     const deps = { pg, clock: systemClock, wake: NOTHING_TO_WAKE } as Omit<ServiceDeps, 'db'> as ServiceDeps
-    switch (name) {
-      case 'workspace create':
-        return await workspaceCreate(deps, out, args[0]!, flags as { name?: string })
-      case 'workspace list':
-        return await workspaceList(deps, out)
-      case 'key create':
-        return await keyCreate(deps, out, flags)
-      case 'key list':
-        return await keyList(deps, out, flags as { workspace?: string })
-      case 'key revoke':
-        return await keyRevoke(deps, out, args[0]!)
-      case 'migrate':
-        return out.result({ migrated: true, db: shown }, () => `Database ${shown} is up to date.`)
-    }
+    return await dataCommand(deps, shown, command)
   } finally {
     await pg.$client.close()
+  }
+}
+
+/** A command that works on the data, alike on both engines. */
+interface DataCommand {
+  name: string
+  out: ReturnType<typeof createOutput>
+  args: string[]
+  flags: Record<string, string | boolean | undefined>
+  config: Config
+}
+
+/** The data commands, through the same services on SQLite and PostgreSQL; `shown` names the database in answers. */
+async function dataCommand(deps: ServiceDeps, shown: string, { name, out, args, flags, config }: DataCommand): Promise<void> {
+  switch (name) {
+    case 'workspace create':
+      return workspaceCreate(deps, out, args[0]!, flags as { name?: string })
+    case 'workspace list':
+      return workspaceList(deps, out)
+    case 'key create':
+      return keyCreate(deps, out, flags)
+    case 'key list':
+      return keyList(deps, out, flags as { workspace?: string })
+    case 'key revoke':
+      return keyRevoke(deps, out, args[0]!)
+    case 'migrate':
+      return out.result({ migrated: true, db: shown }, () => `Database ${shown} is up to date.`)
+    case 'secrets encrypt':
+      return secretsEncrypt(deps, out, config)
+    case 'secrets rotate':
+      return secretsRotate(deps, out, config, flags as { 'old-key'?: string; 'new-key'?: string })
   }
 }
 

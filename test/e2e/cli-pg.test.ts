@@ -66,4 +66,30 @@ describe.skipIf(skipUnlessPg('CLI on PostgreSQL'))('askad CLI on PostgreSQL', ()
     expect(run.stderr).toContain('pg_dump')
     expect(run.stderr).not.toContain('hunter2')
   })
+
+  test('secrets encrypt and rotate work on PostgreSQL: the stored secret is sealed, then sealed with the new key', async () => {
+    const pg = new Bun.SQL(database.url, { max: 1 })
+    try {
+      const [ws] = await pg`SELECT id FROM workspaces WHERE slug = 'acme'`
+      await pg`INSERT INTO webhook_endpoints (id, workspace_id, url, events, secret, headers, created_at, updated_at)
+        VALUES ('ep-secrets', ${ws.id}, 'https://crm.example/hook', '[]', 'whsec_plain', '{"X-Token":"t0ken"}', 1, 1)`
+      const oldKey = Buffer.alloc(32, 1).toString('base64')
+      const newKey = Buffer.alloc(32, 2).toString('base64')
+      const encrypt = askad(['secrets', 'encrypt', '--db', database.url, '--json'], { ASKAD_SECRET_KEY: oldKey })
+      expect(encrypt.stderr).toBe('')
+      expect(JSON.parse(encrypt.stdout)).toMatchObject({ endpoints: 1 })
+      const [sealed] = await pg`SELECT secret, headers FROM webhook_endpoints WHERE id = 'ep-secrets'`
+      expect(sealed.secret).toStartWith('enc:v1:')
+      expect(sealed.headers).not.toContain('t0ken')
+      const rotate = askad(['secrets', 'rotate', '--new-key', newKey, '--db', database.url, '--json'], { ASKAD_SECRET_KEY: oldKey })
+      expect(rotate.code).toBe(0)
+      const [rotated] = await pg`SELECT secret FROM webhook_endpoints WHERE id = 'ep-secrets'`
+      expect(rotated.secret).toStartWith('enc:v1:')
+      expect(rotated.secret).not.toBe(sealed.secret)
+      // The old key no longer opens it: encrypting again with the old key is refused.
+      expect(askad(['secrets', 'encrypt', '--db', database.url], { ASKAD_SECRET_KEY: oldKey }).code).not.toBe(0)
+    } finally {
+      await pg.close()
+    }
+  })
 })
