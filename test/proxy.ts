@@ -8,6 +8,8 @@ export interface Balancer {
   url: string
   /** Requests answered per upstream, and 502s. */
   stats(): { perUpstream: number[]; badGateway: number }
+  /** Points upstream `index` at a new address (a node restarted on another port). */
+  replace(index: number, url: string): void
   stop(): void
 }
 
@@ -15,7 +17,8 @@ export interface Balancer {
 const REFUSED = new Set(['ECONNREFUSED', 'ConnectionRefused'])
 
 /** Starts the balancer in front of `upstreams` (base URLs such as http://127.0.0.1:4001). */
-export function startProxy(upstreams: string[]): Balancer {
+export function startProxy(initial: string[]): Balancer {
+  const upstreams = [...initial]
   let next = 0
   const perUpstream = upstreams.map(() => 0)
   let badGateway = 0
@@ -48,6 +51,9 @@ export function startProxy(upstreams: string[]): Balancer {
   return {
     url: `http://127.0.0.1:${server.port}`,
     stats: () => ({ perUpstream: [...perUpstream], badGateway }),
+    replace(index, url) {
+      upstreams[index] = url
+    },
     stop: () => void server.stop(true),
   }
 }

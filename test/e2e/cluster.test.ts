@@ -61,7 +61,8 @@ beforeAll(async () => {
     ASKAD_DB: database.url,
     ASKAD_BOOTSTRAP_KEY: bootstrapKey,
     ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-    ASKAD_RATE_LIMIT: '100000/60s',
+    // Keys refill over an hour: the limited key's 100 tokens cannot refill while the test sends its 300 requests.
+    ASKAD_RATE_LIMIT: '1000000/3600s',
     ASKAD_TRUSTED_PROXIES: '127.0.0.1',
     LOG_LEVEL: 'warn',
   }
@@ -153,6 +154,7 @@ describe.skipIf(skip)('three nodes on one PostgreSQL behind a balancer', () => {
     // The killed node restarts (as systemd or Docker would); its dead leases are released and every delivery settles.
     const index = nodes.indexOf(killed!)
     nodes[index] = await startServer([executable, 'serve'], { cwd: ROOT, env })
+    proxy.replace(index, nodes[index]!.url)
     await until(
       'every delivery succeeded',
       async () => {
@@ -181,9 +183,20 @@ describe.skipIf(skip)('three nodes on one PostgreSQL behind a balancer', () => {
     const created = await api('POST', '/api/v1/api-keys', { kind: 'secret', name: 'limited', scopes: ['contacts:read'], rate_limit: 100 })
     expect(created.status).toBe(201)
     const key = created.body!.key as string
-    const statuses = await Promise.all(Array.from({ length: 300 }, () => api('GET', '/api/v1/contacts?limit=1', undefined, {}, key).then((r) => r.status)))
-    const count = (status: number) => statuses.filter((s) => s === status).length
-    expect([count(200), count(429)]).toEqual([100, 200])
+    // 50 at a time: the balancer runs in this process, and Bun's fetch holds at most 256 requests at once in a
+    // process, so 300 client requests at once would leave the balancer no room to forward them.
+    const statuses: number[] = []
+    let next = 0
+    const worker = async () => {
+      while (next < 300) {
+        next++
+        statuses.push((await api('GET', '/api/v1/contacts?limit=1', undefined, {}, key)).status)
+      }
+    }
+    await Promise.all(Array.from({ length: 50 }, worker))
+    const counts: Record<number, number> = {}
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1
+    expect(counts).toEqual({ 200: 100, 429: 200 })
   }, 60_000)
 
   test('a slow receiver never has more than 10 attempts in flight across the nodes', async () => {
