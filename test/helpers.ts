@@ -150,9 +150,10 @@ export function createHarness(
       return (await res.json()) as { id: string; contact_id: string }
     },
     async close() {
+      // The folder goes at once: a caller that does not await close may end the process before the rest.
+      rmSync(dir, { recursive: true, force: true })
       await rateLimitStore.close()
       await storage.close()
-      rmSync(dir, { recursive: true, force: true })
     },
   }
 }
