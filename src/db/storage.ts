@@ -53,6 +53,9 @@ const UNSEEN_FAILURE_MEMORY_MS = 60_000
 
 /** The storage trouble a thrown error stands for, or null for anything else. bun:sqlite errors carry the extended code; Bun's PostgresError an ERR_POSTGRES_* code and the SQLSTATE. */
 export function storageProblem(error: unknown): StorageProblem | null {
+  // drizzle wraps a driver's error in its own, with the driver's as the cause.
+  const wrapped = (error as { cause?: unknown } | null)?.cause
+  if (wrapped instanceof Error && !(error as { code?: unknown }).code) return storageProblem(wrapped)
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string') return null
   if (code.startsWith('ERR_POSTGRES_')) {
@@ -80,23 +83,24 @@ interface StorageState {
   logged: StorageCause | null
 }
 
-const states = new WeakMap<Db, StorageState>()
+/** Per database handle: the SQLite `Db`, or the PostgreSQL pool on a node that runs on one. */
+const states = new WeakMap<object, StorageState>()
 
-function stateOf(db: Db): StorageState {
+function stateOf(db: object): StorageState {
   let state = states.get(db)
   if (!state) states.set(db, (state = { failure: null, logged: null }))
   return state
 }
 
 /** Records a failed write. */
-export function recordStorageFailure(db: Db, problem: StorageProblem, now = Date.now()): void {
+export function recordStorageFailure(db: object, problem: StorageProblem, now = Date.now()): void {
   const state = stateOf(db)
   const since = state.failure?.problem.cause === problem.cause ? state.failure.since : now
   state.failure = { problem, since, at: now }
 }
 
 /** True the first time a cause is reported in an episode, so a disk that stays full is logged once, not per request. */
-export function firstReport(db: Db, cause: StorageCause): boolean {
+export function firstReport(db: object, cause: StorageCause): boolean {
   const state = stateOf(db)
   if (state.logged === cause) return false
   state.logged = cause
@@ -104,7 +108,7 @@ export function firstReport(db: Db, cause: StorageCause): boolean {
 }
 
 /** A write committed: the episode, if any, is over. */
-export function recordStorageSuccess(db: Db): void {
+export function recordStorageSuccess(db: object): void {
   const state = states.get(db)
   if (state) {
     state.failure = null

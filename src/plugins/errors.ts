@@ -40,7 +40,7 @@ function answer(request: Request, code: ErrorCode, detail: string, errors?: Fiel
  * Maps ApiError, validation, parse and routing errors to problem details, and storage trouble (lock,
  * read-only, full disk, I/O) to 503 with Retry-After, its cause logged once; anything else is logged and answered 500.
  */
-export const errors = ({ db, logger }: Pick<AppDeps, 'db' | 'logger'>) =>
+export const errors = ({ db, pg, logger }: Pick<AppDeps, 'db' | 'pg' | 'logger'>) =>
   new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
     const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
@@ -59,22 +59,44 @@ export const errors = ({ db, logger }: Pick<AppDeps, 'db' | 'logger'>) =>
       case 'INVALID_COOKIE_SIGNATURE':
         return answer(request, 'unauthorized', 'Invalid session cookie.')
     }
+    if (error instanceof Error && UNSTORABLE_TEXT.has(String((rootCause(error) as { errno?: unknown }).errno))) {
+      // A body value no other check refused (an id in a JSON body, say) that PostgreSQL's text cannot hold.
+      return answer(request, 'validation_failed', 'A text value in the request contains a character that cannot be stored (NUL).')
+    }
     const storage = storageProblem(error)
     if (storage) {
-      recordStorageFailure(db, storage)
-      if (firstReport(db, storage.cause)) {
-        logger.error('storage.unavailable', {
-          cause: storage.cause,
-          error: error instanceof Error ? `${(error as { code?: string }).code}: ${error.message}` : String(error),
-        })
-      }
+      // The state belongs to the database the node runs on: PostgreSQL's pool, else the SQLite handle.
+      const database = pg ?? db
+      recordStorageFailure(database, storage)
+      if (firstReport(database, storage.cause)) logger.error('storage.unavailable', { cause: storage.cause, error: loggable(error) })
       return answer(request, 'unavailable', storage.detail, undefined, { 'retry-after': String(storage.retryAfter) })
     }
     logger.error('unhandled error', {
       request_id: requestContext(request).id,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      stack: error instanceof Error ? error.stack : undefined,
+      error: loggable(error),
+      stack: error instanceof Error ? (rootCause(error).stack ?? error.stack) : undefined,
     })
     set.status = 500
     return answer(request, 'internal', 'Something went wrong on our side; the request id identifies it in the server log.')
   })
+
+/** PostgreSQL's SQLSTATEs for text it cannot hold: NUL characters, and bytes that are not UTF-8. */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05'])
+
+/** The innermost error of a chain (drizzle wraps the driver's error as its cause). */
+function rootCause(error: Error): Error {
+  let inner = error
+  while (inner.cause instanceof Error) inner = inner.cause
+  return inner
+}
+
+/**
+ * An error as the log may show it: the driver's own code and message. drizzle's wrapper repeats the
+ * query with every parameter (lead data, webhook secrets), which must not reach a log.
+ */
+function loggable(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const inner = rootCause(error)
+  const code = (inner as { errno?: unknown; code?: unknown }).errno ?? (inner as { code?: unknown }).code
+  return `${inner.name}${code ? ` ${String(code)}` : ''}: ${inner.message}`
+}
