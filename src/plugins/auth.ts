@@ -173,6 +173,8 @@ export const auth = (deps: AuthDeps) => {
   return plugin
     .onRequest(async (context) => {
       const { request, server, set } = context
+      // No id, filter or key holds a NUL; PostgreSQL cannot even compare one. The same 400 on both engines.
+      if (request.url.includes('%00')) throw new ApiError('bad_request', 'The URL contains a NUL character (%00), which no id, filter or key can hold.')
       // What the router matches on; see the note at the top of this file.
       const path = routedPath(context)
       if (!path.startsWith(`${API_PREFIX}/`)) return
