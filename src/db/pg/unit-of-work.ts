@@ -100,7 +100,10 @@ async function queueDeliveries(tx: PgTx, now: number, workspaceId: string, endpo
   return rows.map((r) => r.id)
 }
 
-/** Records an event and one pending delivery per enabled endpoint subscribed to it. */
+/**
+ * Records an event and one pending delivery per enabled endpoint subscribed to it. The endpoints are
+ * held FOR KEY SHARE until the commit, so one deleted meanwhile cannot fail the delivery's foreign key.
+ */
 export async function emitEventPg(
   tx: PgTx,
   now: number,
@@ -110,7 +113,7 @@ export async function emitEventPg(
 ): Promise<{ eventId: string; queued: number }> {
   const eventId = await insertEvent(tx, now, workspaceId, type, data)
   const endpoints: { id: string; events: string }[] = await tx.$client`
-    SELECT id, events FROM webhook_endpoints WHERE workspace_id = ${workspaceId} AND enabled`
+    SELECT id, events FROM webhook_endpoints WHERE workspace_id = ${workspaceId} AND enabled FOR KEY SHARE`
   const subscribed = endpoints.filter((e) => {
     const events = JSON.parse(e.events) as string[]
     return type !== 'webhook.test' && (events.length === 0 || events.includes(type))

@@ -33,9 +33,14 @@ const CONTACT_RACE_RETRIES = 3
 /** The contact insert found its email (or id) already taken: the look-up under the locks was bypassed; run again. */
 class ContactRace extends Error {}
 
-/** Enabled endpoints of the workspace subscribed to `type` (as the outbox selects them). */
+/**
+ * Enabled endpoints of the workspace subscribed to `type` (as the outbox selects them), held FOR KEY
+ * SHARE: an endpoint deleted meanwhile waits for this commit instead of failing the lead's delivery
+ * insert on its foreign key; edits and the recorder (FOR NO KEY UPDATE) are not held up.
+ */
 async function subscribedEndpoints(tx: PgTx, workspaceId: string, type: string): Promise<string[]> {
-  const rows: { id: string; events: string }[] = await tx.$client`SELECT id, events FROM webhook_endpoints WHERE workspace_id = ${workspaceId} AND enabled`
+  const rows: { id: string; events: string }[] =
+    await tx.$client`SELECT id, events FROM webhook_endpoints WHERE workspace_id = ${workspaceId} AND enabled FOR KEY SHARE`
   return rows
     .filter((e) => {
       const events = JSON.parse(e.events) as string[]

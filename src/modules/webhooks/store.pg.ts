@@ -1,10 +1,11 @@
 /**
  * The webhooks store on PostgreSQL. Where SQLite's single writer serialises everything, this makes
  * the locks explicit: endpoint creations in a workspace queue on an advisory lock before counting,
- * a row a write is decided from is read `FOR UPDATE` (or `FOR SHARE` when only its state is
- * checked). Lock order, the dispatcher's (delivery, then endpoint): a write that touches both locks
- * the deliveries first, so it never waits on an endpoint the recorder holds while holding a
- * delivery the recorder wants.
+ * a row a write is decided from is read `FOR UPDATE` (`FOR NO KEY UPDATE` when no key changes, so
+ * leads being queued for the endpoint, which hold it FOR KEY SHARE, are not held up; `FOR SHARE`
+ * when only its state is checked). Lock order, the dispatcher's (workers/recorder.pg.ts): the
+ * endpoint, then its deliveries in id order (as retention takes them), so no two paths wait on each
+ * other in opposite orders.
  */
 import { and, asc, count, eq, getTableColumns, gte, inArray, like, or } from 'drizzle-orm'
 import { notFound } from '../../errors'
@@ -32,7 +33,7 @@ function assertStorableId(id: string, what: string): void {
   if (id.includes('\0')) throw notFound(what, id)
 }
 
-type Lock = 'update' | 'share'
+type Lock = 'update' | 'no key update' | 'share'
 
 /** The workspace's endpoint, locked when `lock` is given, else a 404. */
 async function endpointIn(db: PgDbOrTx, workspaceId: string, id: string, lock?: Lock): Promise<Endpoint> {
@@ -82,7 +83,7 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
 
     updateEndpoint(workspaceId, id, change, result) {
       return writePg(unit, async (tx, emit) => {
-        const changes = change(await endpointIn(tx, workspaceId, id, 'update'))
+        const changes = change(await endpointIn(tx, workspaceId, id, 'no key update'))
         const [updated] = await tx.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning(endpointColumns)
         // Its pending deliveries resume.
         if (changes.enabled) emit.due()
@@ -99,6 +100,7 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
           .select({ id: webhookDeliveries.id })
           .from(webhookDeliveries)
           .where(and(eq(webhookDeliveries.workspaceId, workspaceId), eq(webhookDeliveries.endpointId, id)))
+          .orderBy(asc(webhookDeliveries.id))
           .for('update')
         const deleted = await tx
           .delete(webhookEndpoints)
@@ -153,18 +155,15 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
         assertStorableId(endpointId, 'webhook endpoint')
         // The dispatcher's lock order (workers/recorder.pg.ts): the endpoint, then its deliveries.
         assertEnabled(await endpointIn(tx, workspaceId, endpointId, 'share'))
-        const requeued = await tx
-          .update(webhookDeliveries)
-          .set(requeue(now))
-          .where(
-            and(
-              eq(webhookDeliveries.workspaceId, workspaceId),
-              eq(webhookDeliveries.endpointId, endpointId),
-              eq(webhookDeliveries.status, 'failed'),
-              gte(webhookDeliveries.createdAt, since),
-            ),
-          )
-          .returning({ id: webhookDeliveries.id })
+        const failedSince = and(
+          eq(webhookDeliveries.workspaceId, workspaceId),
+          eq(webhookDeliveries.endpointId, endpointId),
+          eq(webhookDeliveries.status, 'failed'),
+          gte(webhookDeliveries.createdAt, since),
+        )
+        // Locked in id order first (an UPDATE locks in scan order), as retention and the recorder take them.
+        await tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(failedSince).orderBy(asc(webhookDeliveries.id)).for('update')
+        const requeued = await tx.update(webhookDeliveries).set(requeue(now)).where(failedSince).returning({ id: webhookDeliveries.id })
         emit.due(requeued.length)
         return requeued.length
       })
@@ -181,7 +180,7 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
 
     resealEndpoints(reseal) {
       return writePg(unit, async (tx) => {
-        const rows = await tx.select(endpointColumns).from(webhookEndpoints).orderBy(asc(webhookEndpoints.id)).for('update')
+        const rows = await tx.select(endpointColumns).from(webhookEndpoints).orderBy(asc(webhookEndpoints.id)).for('no key update')
         const resealed = []
         for (const row of rows) {
           const secrets = reseal(row)
