@@ -66,8 +66,8 @@ export interface Harness {
  * PostgreSQL database, whose URL then stands where the file path would (`dbPath`, the config's db).
  * There is no SQLite `db` on PostgreSQL: a service that still touched it would fail loudly.
  */
-function openTestStorage(dir: string): { db: Db; pg?: PgDb; dbPath: string; close(): Promise<void> } {
-  if (TEST_ENGINE === 'postgres') {
+function openTestStorage(dir: string, engine: typeof TEST_ENGINE): { db: Db; pg?: PgDb; dbPath: string; close(): Promise<void> } {
+  if (engine === 'postgres') {
     const database = cloneMigratedDatabaseSync()
     const pg = openPg(database.url, { max: 10 })
     return {
@@ -90,10 +90,16 @@ let slugCounter = 0
 
 /** `rateLimitStore` replaces the store `serve` would choose from the env (e.g. PostgreSQL for a SQLite-backed app). */
 export function createHarness(
-  options: { env?: Record<string, string>; rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle } = {},
+  options: {
+    env?: Record<string, string>
+    rateLimitStore?: (clock: Clock, logger: Logger) => RateLimitStoreHandle
+    /** Overrides ASKAD_TEST_ENGINE, for tests about one engine's own behaviour. */
+    engine?: typeof TEST_ENGINE
+  } = {},
 ): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'askad-test-'))
-  const storage = openTestStorage(dir)
+  const engine = options.engine ?? TEST_ENGINE
+  const storage = openTestStorage(dir, engine)
   const { db, dbPath } = storage
   const logs: string[] = []
   const clock = testClock()
@@ -124,7 +130,7 @@ export function createHarness(
 
   return {
     app,
-    engine: TEST_ENGINE,
+    engine,
     rows: storage.pg ? pgRows(storage.pg) : sqliteRows(db),
     db,
     deps,
