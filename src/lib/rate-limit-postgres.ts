@@ -18,6 +18,9 @@ const CREATE_TABLE = `CREATE UNLOGGED TABLE IF NOT EXISTS askad_rate_buckets (
   allowed boolean NOT NULL
 )`
 
+/** The advisory lock the table is created under ('askar' in ASCII; the migrations use 'askad'). */
+const TABLE_LOCK_KEY = 0x61736b6172
+
 /** How often a node deletes buckets that are full again (a full bucket is the same as none). */
 const PRUNE_EVERY_MS = 60_000
 /** Rows one prune deletes at most, so it never holds many row locks or runs long. */
@@ -32,11 +35,18 @@ export function createPostgresStore(url: string, clock: Clock): RateLimitStore {
   let ready: Promise<unknown> | undefined
   let prunedAt = clock.now()
   // Created lazily and retried after a failure, so a server that is down at start-up is picked up later.
+  // Under an advisory lock: nodes starting together would otherwise race on CREATE ... IF NOT EXISTS
+  // (a unique violation in the catalog) and the losers would fail open for a few seconds.
   const table = () =>
-    (ready ??= sql.unsafe(CREATE_TABLE).catch((error: unknown) => {
-      ready = undefined
-      throw error
-    }))
+    (ready ??= sql
+      .begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${TABLE_LOCK_KEY}::bigint)`
+        await tx.unsafe(CREATE_TABLE)
+      })
+      .catch((error: unknown) => {
+        ready = undefined
+        throw error
+      }))
 
   function pruneIfDue(now: number): void {
     if (now - prunedAt < PRUNE_EVERY_MS) return
