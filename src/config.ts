@@ -15,6 +15,8 @@ export interface Config {
   port: number
   host: string
   dbPath: string
+  /** Connections a node keeps to PostgreSQL for requests and workers (plus its rate-limit store's and one for LISTEN). */
+  dbPool: number
   rateLimit: RateLimitConfig
   /** CIDRs webhooks may reach despite the SSRF guard, parsed once here. */
   webhookAllowCidrs: AddressRanges
@@ -36,6 +38,7 @@ export const DEFAULTS = {
   port: 3000,
   host: '0.0.0.0',
   dbPath: './data/askad.db',
+  dbPool: 10,
   rateLimit: '100/60s',
   webhookMaxEndpoints: 20,
   logLevel: 'info',
@@ -47,6 +50,7 @@ export const SETTINGS = [
   { flag: 'port', env: 'PORT', help: `Port to listen on (default ${DEFAULTS.port})` },
   { flag: 'host', env: 'HOST', help: `Address to bind (default ${DEFAULTS.host})` },
   { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file, or a postgres:// URL (default ${DEFAULTS.dbPath})` },
+  { flag: 'db-pool', env: 'ASKAD_DB_POOL', help: `PostgreSQL connections per node for requests and workers (default ${DEFAULTS.dbPool})` },
   { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: `Requests per key: N (per minute) or N/<seconds>s (default ${DEFAULTS.rateLimit})` },
   { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
   { flag: 'webhook-max-endpoints', env: 'ASKAD_WEBHOOK_MAX_ENDPOINTS', help: `Webhook endpoints per workspace (default ${DEFAULTS.webhookMaxEndpoints})` },
@@ -106,6 +110,8 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
   const webhookMaxEndpoints = Number(get('webhook-max-endpoints') || DEFAULTS.webhookMaxEndpoints)
   if (!Number.isInteger(webhookMaxEndpoints) || webhookMaxEndpoints < 1)
     throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
+  const dbPool = Number(get('db-pool') || DEFAULTS.dbPool)
+  if (!Number.isInteger(dbPool) || dbPool < 2 || dbPool > 200) throw new Error(`Invalid database pool size '${get('db-pool')}': a whole number from 2 to 200`)
   const retentionDays = Number(get('retention-days') || DEFAULTS.retentionDays)
   if (!Number.isFinite(retentionDays) || retentionDays <= 0)
     throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
@@ -113,6 +119,7 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     port,
     host: get('host') || DEFAULTS.host,
     dbPath: get('db') || DEFAULTS.dbPath,
+    dbPool,
     rateLimit: parseRateLimit(get('rate-limit') || DEFAULTS.rateLimit),
     webhookAllowCidrs: parseRanges(list(get('webhook-allow-cidrs'))),
     webhookMaxEndpoints,

@@ -42,7 +42,7 @@ interface ServingStorage {
 /** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
 export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
-  const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath) : openSqlite(config.dbPath)
+  const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath, config.dbPool) : openSqlite(config.dbPath)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
   await assertSecretKeyFits(storage.deps, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
@@ -119,9 +119,9 @@ function openSqlite(dbPath: string): ServingStorage {
 }
 
 /** PostgreSQL: refuse a server that cannot be reached or is a read-only replica, then migrate (under the advisory lock). */
-async function openPostgres(url: string): Promise<ServingStorage> {
+async function openPostgres(url: string, poolSize: number): Promise<ServingStorage> {
   const shown = redactUrl(url)
-  const pg = openPg(url)
+  const pg = openPg(url, { max: poolSize })
   const probe = await probePg(pg)
   if (!probe.writable) {
     await pg.$client.close()

@@ -73,6 +73,7 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, in
     port: 3000,
     host: '0.0.0.0',
     dbPath: './data/askad.db',
+    dbPool: 10,
     rateLimit: { capacity: 100, windowMs: 60_000 },
     webhookAllowCidrs: [],
     webhookMaxEndpoints: 20,
