@@ -271,17 +271,25 @@ describe('what the red team found next (bodies and keys)', async () => {
   const json = { 'content-type': 'application/json' }
 
   test('a JSON body of 300,000 tiny values is refused before JSON.parse, in a fraction of its parse time', async () => {
+    // Measured here, on this machine under its current load, rather than against a fixed budget; the
+    // fastest of a few tries, less what any request to this route costs anyway (a tiny malformed body:
+    // the gate's checks, which on PostgreSQL include a round trip to the shared rate-limit store).
+    const fastest = async (run: () => unknown | Promise<unknown>) => {
+      let best = Number.POSITIVE_INFINITY
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now()
+        await run()
+        best = Math.min(best, performance.now() - started)
+      }
+      return best
+    }
+    const fixedMs = await fastest(() => own.request('POST', '/api/v1/leads/capture', { rawBody: '{"a":', headers: json }))
     for (const body of [`{"a":[${'{},'.repeat(300_000)}{}]}`, `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":1`).join(',')}}`]) {
-      // Measured here, on this machine under its current load, rather than against a fixed budget.
-      const parseStarted = performance.now()
-      JSON.parse(body)
-      const parseMs = performance.now() - parseStarted
-      const started = performance.now()
-      const res = await own.request('POST', '/api/v1/leads/capture', { rawBody: body, headers: json })
-      const refusedMs = performance.now() - started
-      const problem = await expectProblem(res, 413)
+      const parseMs = await fastest(() => JSON.parse(body))
+      const problem = await expectProblem(await own.request('POST', '/api/v1/leads/capture', { rawBody: body, headers: json }), 413)
       expect(problem.detail).toContain('values')
-      expect(refusedMs).toBeLessThan(Math.max(parseMs, 20))
+      const refusedMs = await fastest(() => own.request('POST', '/api/v1/leads/capture', { rawBody: body, headers: json }))
+      expect(refusedMs - fixedMs).toBeLessThan(Math.max(parseMs, 20))
     }
   })
 
