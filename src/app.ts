@@ -24,6 +24,12 @@ import { writeProbe } from './db/storage'
 import { probePg } from './db/pg/health'
 import { VERSION } from './version'
 
+/** /healthz on SQLite: the database answers, and takes a write (db/storage.ts). */
+function probeSqlite(db: AppDeps['db']) {
+  db.get(sql`select 1`)
+  return writeProbe(db)
+}
+
 /** The gate's key check: the api-keys module's look-up, handed to the auth plugin so plugins never import modules. */
 export function keyAuthenticator(deps: Pick<AppDeps, 'db' | 'clock' | 'pg'>): Authenticate {
   return (presented) => authenticateKey(deps, presented)
@@ -48,7 +54,7 @@ export function createApp(deps: AppDeps) {
       '/healthz',
       async ({ set }) => {
         set.headers['cache-control'] = 'no-store'
-        const probe = deps.pg ? await probePg(deps.pg) : (deps.db.get(sql`select 1`), writeProbe(deps.db))
+        const probe = deps.pg ? await probePg(deps.pg) : probeSqlite(deps.db)
         const dispatcher = deps.dispatcherState?.()
         if (probe.writable) return { status: 'ok', version: VERSION, database: { writable: true }, dispatcher }
         set.status = 503

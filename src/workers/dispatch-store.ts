@@ -13,6 +13,7 @@ import { createNotifier } from './notify.pg'
 import { createRecorder } from './recorder.sqlite'
 import { createPgRecorder } from './recorder.pg'
 import type { AttemptOutcome } from './send-attempt'
+import type { AttemptTrigger } from '../db/schema'
 
 /** A claimed delivery with what its attempt needs, as stored. */
 export interface ClaimedJob {
@@ -152,4 +153,19 @@ function pgDispatchStore(
       await claimer.releaseOwn()
     },
   }
+}
+
+/** A row of webhook_attempts, as both recorders write it. */
+export type AttemptRow = {
+  id: string
+  delivery_id: string
+  attempt: number
+  trigger: AttemptTrigger
+  started_at: number
+  duration_ms: number
+  status_code: number | null
+  error_class: string | null
+  error_message: string | null
+  response_body: string | null
+  next_attempt_at: number | null
 }

@@ -11,12 +11,12 @@
  *   (two statements sent together), then one statement writes everything, whatever their number.
  */
 import type { PgDb } from '../db/pg/client'
-import type { AttemptTrigger, DeliveryStatus } from '../db/schema'
+import type { DeliveryStatus } from '../db/schema'
 import type { Clock } from '../lib/clock'
 import { newId } from '../lib/ids'
 import type { Logger } from '../lib/logger'
 import { decide, type DeliveryState } from './decide'
-import type { FinishedAttempt } from './dispatch-store'
+import type { AttemptRow, FinishedAttempt } from './dispatch-store'
 
 /** Stores finished attempts. */
 export interface PgRecorder {
@@ -226,21 +226,6 @@ function numberOrNull(value: number | string | null): number | null {
 /** PostgreSQL text cannot hold NUL (a receiver's body may): it becomes U+FFFD instead of failing the write forever. */
 function storable(text: string | null): string | null {
   return text?.replaceAll('\0', '\uFFFD') ?? null
-}
-
-/** A row of webhook_attempts. */
-interface AttemptRow {
-  id: string
-  delivery_id: string
-  attempt: number
-  trigger: AttemptTrigger
-  started_at: number
-  duration_ms: number
-  status_code: number | null
-  error_class: string | null
-  error_message: string | null
-  response_body: string | null
-  next_attempt_at: number | null
 }
 
 /** A delivery's new state. */

@@ -5,13 +5,13 @@
  * client, compiled once: built through drizzle these statements cost most of the dispatcher's CPU.
  */
 import type { Db } from '../db/client'
-import type { AttemptTrigger, DeliveryStatus } from '../db/schema'
+import type { DeliveryStatus } from '../db/schema'
 import { writeTx } from '../db/tx'
 import type { Clock } from '../lib/clock'
 import { newId } from '../lib/ids'
 import type { Logger } from '../lib/logger'
 import { decide, type Decision, type DeliveryState } from './decide'
-import type { FinishedAttempt } from './dispatch-store'
+import type { AttemptRow, FinishedAttempt } from './dispatch-store'
 
 /** Stores finished attempts. */
 export interface Recorder {
@@ -136,21 +136,6 @@ function deliveryState(row: StateRow): DeliveryState {
     failingSince: row.failing_since,
     lastSuccessAt: row.last_success_at,
   }
-}
-
-/** A row of webhook_attempts. */
-type AttemptRow = {
-  id: string
-  delivery_id: string
-  attempt: number
-  trigger: AttemptTrigger
-  started_at: number
-  duration_ms: number
-  status_code: number | null
-  error_class: string | null
-  error_message: string | null
-  response_body: string | null
-  next_attempt_at: number | null
 }
 
 /** Every statement the record stage runs, compiled once per database. */
