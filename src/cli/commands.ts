@@ -27,7 +27,7 @@ const SPECS: CommandSpec[] = [
   {
     path: ['serve'],
     usage:
-      'askad serve [--port N] [--host H] [--db FILE] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--webhook-max-endpoints N] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--secret-key KEY] [--log-level L] [--retention-days D]',
+      'askad serve [--port N] [--host H] [--db FILE|postgres://…] [--db-pool N] [--rate-limit N/60s] [--webhook-allow-cidrs CIDRS] [--webhook-max-endpoints N] [--trusted-proxies CIDRS] [--bootstrap-key KEY] [--secret-key KEY] [--log-level L] [--retention-days D]',
     summary: 'Start the server (the default command).',
     details: ['Settings (a flag beats its environment variable):', ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(26)} ${s.help}`)],
     options: Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' }])),
