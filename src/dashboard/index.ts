@@ -128,7 +128,7 @@ function forbidden(text: string): Response {
 /** The dashboard routes, each behind the session, CSRF and scope checks it needs. */
 export const dashboard = (deps: AppDeps) => {
   const { clock } = deps
-  const limiter = createSignInLimiter(clock)
+  const limiter = createSignInLimiter(clock, deps.rateLimitStore)
 
   /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
   const signedIn =
@@ -223,7 +223,7 @@ export const dashboard = (deps: AppDeps) => {
           const ip = clientIpOf(request, server, deps.config.trustedProxies)
           const result = await signIn(deps, field(body, 'key') ?? '')
           if ('failure' in result) {
-            const wait = limiter.failed(ip)
+            const wait = await limiter.failed(ip)
             if (wait > 0) {
               const notice: Notice = { kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }
               return respond(signInPage({ next, notice }), 429, { 'retry-after': String(wait) })

@@ -8,7 +8,10 @@ import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../../src/dashbo
 import { createLead } from '../../src/modules/leads/service'
 import { createDeal } from '../../src/modules/deals/service'
 import { createEndpoint } from '../../src/modules/webhooks/service'
-import { createHarness, type Harness } from '../helpers'
+import { createHarness, testClock, type Harness } from '../helpers'
+import { loadConfig } from '../../src/config'
+import { createRateLimitStore } from '../../src/lib/rate-limit-store'
+import { createLogger } from '../../src/lib/logger'
 
 const ORIGIN = 'http://localhost'
 const HOUR = 60 * 60 * 1000
@@ -116,6 +119,23 @@ describe('sign-in', () => {
       expect(await own.rows.count('sessions')).toBe(0)
     } finally {
       own.close()
+    }
+  })
+
+  test('the failed sign-in budget is shared by every node on a shared rate-limit store, not counted per process', async () => {
+    // Two apps on one store, as two nodes on Redis or PostgreSQL: failures on either count against the one address.
+    const shared = createRateLimitStore(loadConfig({ db: 'unused.db' }, {}), testClock(), { logger: createLogger('error', () => {}) })
+    const nodes = [createHarness({ rateLimitStore: () => shared }), createHarness({ rateLimitStore: () => shared })]
+    try {
+      const attempt = (node: Harness) =>
+        node.request('POST', '/dashboard/sign-in', {
+          rawBody: form({ key: 'ask_sk_wrong' }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
+        })
+      for (let i = 0; i < SIGN_IN_FAILURES_PER_WINDOW; i++) expect((await attempt(nodes[i % 2]!)).status).toBe(401)
+      for (const node of nodes) expect((await attempt(node)).status).toBe(429)
+    } finally {
+      for (const node of nodes) await node.close()
     }
   })
 
