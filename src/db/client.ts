@@ -41,8 +41,14 @@ const SIDE_FILES = ['-wal', '-shm']
  * from an existing one; SQLite then creates the -wal and -shm files with the database's mode.
  */
 export function restrictFile(path: string): void {
-  if (!existsSync(path)) closeSync(openSync(path, 'wx', DB_FILE_MODE))
-  else tighten(path)
+  if (existsSync(path)) return tighten(path)
+  try {
+    closeSync(openSync(path, 'wx', DB_FILE_MODE))
+  } catch (error) {
+    // Another process starting at the same moment created it first (seen: 1 of 8 at once): use theirs.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    tighten(path)
+  }
 }
 
 /** chmod to DB_FILE_MODE; a file of another owner that we may still write (group access) is left as its owner set it. */
