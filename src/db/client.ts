@@ -56,7 +56,9 @@ function tighten(path: string): void {
   try {
     chmodSync(path, DB_FILE_MODE)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error
+    // ENOENT: a side file another process removed as its last connection closed (seen: 8 migrating at once).
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EPERM' && code !== 'ENOENT') throw error
   }
 }
 
