@@ -1,4 +1,5 @@
 /** Environment variables and `serve` flags folded into one typed, frozen config object. */
+import { DURABILITIES, type Durability } from './db/durability'
 import { LOG_LEVELS, type LogLevel } from './lib/logger'
 import { parseRanges } from './lib/client-ip'
 import { parseSecretKey } from './lib/secret-box'
@@ -17,6 +18,8 @@ export interface Config {
   dbPath: string
   /** Connections a node keeps to PostgreSQL for requests and workers (plus its rate-limit store's and one for LISTEN). */
   dbPool: number
+  /** SQLite: whether an acknowledged write survives power loss (`full`) or only a crash of askad (`normal`). */
+  durability: Durability
   rateLimit: RateLimitConfig
   /** CIDRs webhooks may reach despite the SSRF guard, parsed once here. */
   webhookAllowCidrs: AddressRanges
@@ -39,6 +42,7 @@ export const DEFAULTS = {
   host: '0.0.0.0',
   dbPath: './data/askad.db',
   dbPool: 10,
+  durability: 'full',
   rateLimit: '100/60s',
   webhookMaxEndpoints: 20,
   logLevel: 'info',
@@ -51,6 +55,11 @@ export const SETTINGS = [
   { flag: 'host', env: 'HOST', help: `Address to bind (default ${DEFAULTS.host})` },
   { flag: 'db', env: 'ASKAD_DB', help: `SQLite database file, or a postgres:// URL (default ${DEFAULTS.dbPath})` },
   { flag: 'db-pool', env: 'ASKAD_DB_POOL', help: `PostgreSQL connections per node for requests and workers (default ${DEFAULTS.dbPool})` },
+  {
+    flag: 'durability',
+    env: 'ASKAD_DURABILITY',
+    help: `SQLite: full (an acknowledged write survives power loss) or normal (survives a crash of askad) (default ${DEFAULTS.durability})`,
+  },
   { flag: 'rate-limit', env: 'ASKAD_RATE_LIMIT', help: `Requests per key: N (per minute) or N/<seconds>s (default ${DEFAULTS.rateLimit})` },
   { flag: 'webhook-allow-cidrs', env: 'ASKAD_WEBHOOK_ALLOW_CIDRS', help: 'Comma-separated CIDRs webhooks may reach despite the SSRF guard' },
   { flag: 'webhook-max-endpoints', env: 'ASKAD_WEBHOOK_MAX_ENDPOINTS', help: `Webhook endpoints per workspace (default ${DEFAULTS.webhookMaxEndpoints})` },
@@ -112,6 +121,8 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     throw new Error(`Invalid webhook endpoint limit '${get('webhook-max-endpoints')}': use a whole number ≥ 1`)
   const dbPool = Number(get('db-pool') || DEFAULTS.dbPool)
   if (!Number.isInteger(dbPool) || dbPool < 2 || dbPool > 200) throw new Error(`Invalid database pool size '${get('db-pool')}': a whole number from 2 to 200`)
+  const durability = (get('durability') || DEFAULTS.durability).toLowerCase() as Durability
+  if (!DURABILITIES.includes(durability)) throw new Error(`Invalid durability '${get('durability')}': use full or normal`)
   const retentionDays = Number(get('retention-days') || DEFAULTS.retentionDays)
   if (!Number.isFinite(retentionDays) || retentionDays <= 0)
     throw new Error(`Invalid retention '${get('retention-days')}': a number of days above 0, e.g. 30 or 0.5`)
@@ -120,6 +131,7 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     host: get('host') || DEFAULTS.host,
     dbPath: get('db') || DEFAULTS.dbPath,
     dbPool,
+    durability,
     rateLimit: parseRateLimit(get('rate-limit') || DEFAULTS.rateLimit),
     webhookAllowCidrs: parseRanges(list(get('webhook-allow-cidrs'))),
     webhookMaxEndpoints,

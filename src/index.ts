@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
   const name = command.path.join(' ')
   if (isPostgresUrl(config.dbPath)) return onPostgres(config.dbPath, { name, out, args, flags, config })
-  const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS })
+  const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS, synchronous: config.durability === 'full' ? 'FULL' : 'NORMAL' })
   try {
     migrate(db)
     if (name === 'backup') return backup(db, out, args[0]!)

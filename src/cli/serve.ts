@@ -1,12 +1,14 @@
 /** `askad serve`: migrate, bootstrap an empty database, listen, run the workers, and shut down gracefully. */
 import { createApp } from '../app'
 import type { Config } from '../config'
+import { startCheckpointer } from '../db/checkpointer'
+import { stopSyncing, syncCommits, type Durability } from '../db/durability'
 import { CLI_BUSY_TIMEOUT_MS, openDb, SERVER_BUSY_TIMEOUT_MS, setBusyTimeout, type Db } from '../db/client'
 import { migrate } from '../db/migrate'
 import type { AppDeps } from '../deps'
 import { systemClock } from '../lib/clock'
 import { createSecretBox } from '../lib/secret-box'
-import { createLogger } from '../lib/logger'
+import { createLogger, type Logger } from '../lib/logger'
 import { createRateLimitStore } from '../lib/rate-limit-store'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { bootstrap } from '../modules/workspaces/service'
@@ -42,7 +44,7 @@ interface ServingStorage {
 /** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
 export async function serve(config: Config, options: { json?: boolean } = {}): Promise<void> {
   const logger = createLogger(config.logLevel)
-  const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath, config.dbPool) : openSqlite(config.dbPath)
+  const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath, config.dbPool) : openSqlite(config.dbPath, config.durability, logger)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
   await assertSecretKeyFits(storage.deps, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
@@ -104,17 +106,24 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
 }
 
 /** SQLite: open (start-up waits for other processes' locks), refuse a file that cannot take writes, migrate. */
-function openSqlite(dbPath: string): ServingStorage {
+function openSqlite(dbPath: string, durability: Durability, logger: Logger): ServingStorage {
   const db = openForServing(dbPath)
   refuseUnwritable(db, dbPath)
   migrate(db)
+  const file = dbPath !== ':memory:'
+  if (durability === 'full' && file) syncCommits(db, dbPath)
+  const checkpointer = file ? startCheckpointer(db, dbPath, logger) : null
   return {
     deps: { db, engine: sqliteEngine(db) },
     shown: dbPath,
     // Start-up may wait for the lock (nodes starting together, a CLI command); serving must not.
     serving: () => setBusyTimeout(db.$client, SERVER_BUSY_TIMEOUT_MS),
     // Closing checkpoints the WAL into the database file.
-    close: async () => db.$client.close(),
+    close: async () => {
+      await checkpointer?.stop()
+      await stopSyncing(db)
+      db.$client.close()
+    },
   }
 }
 

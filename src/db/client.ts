@@ -62,8 +62,12 @@ function tighten(path: string): void {
   }
 }
 
-/** Opens (creating folder and file if needed) a database in WAL mode with foreign keys on, readable by its owner only. */
-export function openDb(path: string, options: { busyTimeoutMs?: number } = {}): Db {
+/**
+ * Opens (creating folder and file if needed) a database in WAL mode with foreign keys on, readable by
+ * its owner only. With `synchronous: 'FULL'` every commit is fsynced (the CLI's `full` durability; a
+ * server syncs its commits off the event loop instead, see durability.ts).
+ */
+export function openDb(path: string, options: { busyTimeoutMs?: number; synchronous?: 'NORMAL' | 'FULL' } = {}): Db {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true })
     restrictFile(path)
@@ -73,7 +77,7 @@ export function openDb(path: string, options: { busyTimeoutMs?: number } = {}): 
   const sqlite = new Database(path, { create: true, strict: true })
   setBusyTimeout(sqlite, options.busyTimeoutMs ?? SERVER_BUSY_TIMEOUT_MS)
   if (path !== ':memory:') enableWal(sqlite)
-  sqlite.exec('PRAGMA synchronous = NORMAL')
+  sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? 'NORMAL'}`)
   sqlite.exec('PRAGMA foreign_keys = ON')
   sqlite.exec(`PRAGMA cache_size = -${CACHE_KIB}`)
   // Statement sub-journals, sorts and temp tables stay in memory: on disk each would be a temp

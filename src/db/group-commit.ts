@@ -3,7 +3,8 @@
  * ONE SQLite transaction. A commit (WAL append, and now and then a checkpoint) costs more
  * than the few statements a lead needs, so under concurrent load this multiplies ingest
  * throughput; alone, a job waits one tick. Results are handed out after the commit, so a
- * caller never answers before its data is in the WAL.
+ * caller never answers before its data is in the WAL, and with durability `full` only once the WAL
+ * is on disk (durability.ts).
  *
  * If any job throws, the shared transaction is rolled back and every job of the batch runs
  * again in a transaction of its own, so one bad job fails alone. Jobs must therefore touch
@@ -18,6 +19,7 @@
  * once, and queued to run alone only while the lock is held.
  */
 import { withoutBusyWait, type Db } from './client'
+import { durable } from './durability'
 import { storageProblem } from './storage'
 import { writeTx, type Tx } from './tx'
 
@@ -77,7 +79,7 @@ function flush(db: Db): void {
     else
       for (const job of batch) {
         try {
-          job.resolve(writeTx(db, job.work))
+          job.resolve(afterSync(db, writeTx(db, job.work)))
         } catch (jobError) {
           job.reject(jobError)
         }
@@ -86,7 +88,13 @@ function flush(db: Db): void {
     return
   }
   queue.backoffMs = 0
-  results.forEach((value, i) => batch[i]!.resolve(value))
+  const synced = durable(db)
+  if (synced)
+    synced.then(
+      () => results.forEach((value, i) => batch[i]!.resolve(value)),
+      (error) => batch.forEach((job) => job.reject(error)),
+    )
+  else results.forEach((value, i) => batch[i]!.resolve(value))
   if (queue.jobs.length > 0) schedule(db, queue)
 }
 
@@ -110,6 +118,11 @@ function waitForLock(db: Db, queue: Queue, batch: Job[], busy: unknown): void {
   queue.backoffMs = Math.min(MAX_LOCK_PAUSE_MS, queue.backoffMs === 0 ? FIRST_LOCK_PAUSE_MS : queue.backoffMs * 2)
   if (queue.jobs.length > 0) schedule(db, queue, queue.backoffMs)
   else queue.backoffMs = 0
+}
+
+/** `value` once the commit that made it is durable (at once unless the database syncs commits). */
+function afterSync<T>(db: Db, value: T): Promise<T> {
+  return durable(db)?.then(() => value) ?? Promise.resolve(value)
 }
 
 function queueOf(db: Db): Queue {
@@ -139,7 +152,7 @@ export function commitAlone<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
   const queue = queueOf(db)
   if (queue.backoffMs === 0) {
     try {
-      return Promise.resolve(writeTx(db, work))
+      return afterSync(db, writeTx(db, work))
     } catch (error) {
       if (!isLocked(error)) return Promise.reject(error)
     }

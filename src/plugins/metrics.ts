@@ -4,6 +4,8 @@
  */
 import { Elysia, t } from 'elysia'
 import { sql } from 'drizzle-orm'
+import { checkpointCount } from '../db/checkpointer'
+import { walSyncCount } from '../db/durability'
 import { webhookDeliveries } from '../db/schema'
 import type { AppDeps } from '../deps'
 import { VERSION } from '../version'
@@ -163,6 +165,19 @@ function rateLimitStoreMetrics(store: AppDeps['rateLimitStore']): string[] {
   )
 }
 
+/** SQLite's WAL: fsyncs acknowledged writes waited for (durability `full`, durability.ts) and checkpoints made off the serving thread (checkpointer.ts). */
+function walMetrics(deps: AppDeps): string[] {
+  if (deps.pg) return []
+  return [
+    ...family('askad_wal_syncs_total', 'counter', 'fsyncs of the SQLite WAL that acknowledged writes waited for (ASKAD_DURABILITY=full; 0 with normal).', [
+      series('askad_wal_syncs_total', {}, walSyncCount(deps.db)),
+    ]),
+    ...family('askad_wal_checkpoints_total', 'counter', 'SQLite WAL checkpoints made by the checkpoint thread.', [
+      series('askad_wal_checkpoints_total', {}, checkpointCount(deps.db)),
+    ]),
+  ]
+}
+
 function processMetrics(): string[] {
   return [
     ...family('askad_build_info', 'gauge', 'Always 1; the version label says which askad runs.', [series('askad_build_info', { version: VERSION }, 1)]),
@@ -195,7 +210,7 @@ export const metrics = (deps: AppDeps) => {
         set.headers['cache-control'] = 'no-store'
         const now = deps.clock.now()
         const outbox = webhookMetrics(await outboxFacts(deps, now), now)
-        return `${[...requests.render(), ...outbox, ...rateLimitStoreMetrics(deps.rateLimitStore), ...processMetrics()].join('\n')}\n`
+        return `${[...requests.render(), ...outbox, ...rateLimitStoreMetrics(deps.rateLimitStore), ...walMetrics(deps), ...processMetrics()].join('\n')}\n`
       },
       {
         response: { 200: t.String({ description: 'Prometheus text exposition.' }) },
@@ -203,7 +218,7 @@ export const metrics = (deps: AppDeps) => {
           summary: 'Prometheus metrics',
           description:
             'Prometheus text exposition (format 0.0.4): `askad_http_requests_total` and the `askad_http_request_duration_seconds` histogram by route pattern, ' +
-            '`askad_rate_limited_requests_total`, `askad_rate_limit_store_fallbacks_total` (with a shared rate-limit store), webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
+            '`askad_rate_limited_requests_total`, `askad_rate_limit_store_fallbacks_total` (with a shared rate-limit store), `askad_wal_syncs_total` and `askad_wal_checkpoints_total` (SQLite), webhook deliveries by outcome and the delivery queue. No key needed; expose it only to your monitoring.',
           tags: ['Operations'],
         },
       },

@@ -68,12 +68,13 @@ async function serveWith(args: string[], env: Record<string, string>): Promise<S
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, 100 per minute, info, empty lists, 30 days of retention', () => {
+test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, full durability, 100 per minute, info, empty lists, 30 days of retention', () => {
   expect(loadConfig({}, {})).toEqual({
     port: 3000,
     host: '0.0.0.0',
     dbPath: './data/askad.db',
     dbPool: 10,
+    durability: 'full',
     rateLimit: { capacity: 100, windowMs: 60_000 },
     webhookAllowCidrs: [],
     webhookMaxEndpoints: 20,
