@@ -36,11 +36,16 @@ export function inRanges(addr: ipaddr.IPv4 | ipaddr.IPv6, ranges: Range[]): bool
   return ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits))
 }
 
+/** A dotted-quad IPv4 address exactly as ipaddr.js would print it (no leading zeros). */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
+
 /**
  * The client address of a request given its socket peer. X-Forwarded-For is read right to
  * left, skipping trusted proxies, so a client cannot spoof it by sending its own header.
  */
 function clientIp(peer: string | undefined, forwardedFor: string | null, trustedProxies: Range[]): string {
+  // The usual case, an IPv4 peer and no proxies, is answered as it comes: parsing it was ~3 % of a lead's CPU.
+  if (trustedProxies.length === 0 && peer !== undefined && CANONICAL_IPV4.test(peer)) return peer
   const fallback = peer ?? '127.0.0.1'
   const peerAddr = parseIp(fallback)
   if (!peerAddr || trustedProxies.length === 0 || !inRanges(peerAddr, trustedProxies) || !forwardedFor) return peerAddr?.toString() ?? fallback
