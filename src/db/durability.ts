@@ -5,13 +5,14 @@
  * SQLite's own way, `synchronous = FULL`, fsyncs the WAL inside every COMMIT, on the thread that
  * serves requests: measured here, a group commit then stalls the event loop ~1.5 ms and ingest loses
  * ~20 %. Instead the connection keeps `synchronous = NORMAL` (crash-safe and consistent after power
- * loss, but the last commits may be lost) and this module fsyncs the WAL file itself on a thread-pool
- * thread after the commit, holding the commit's answers until that fsync returns. The guarantee is
+ * loss, but the last commits may be lost) and this module syncs the WAL file itself (fdatasync, as
+ * SQLite's own syncs on Linux) on a thread-pool thread after the commit, holding the commit's answers
+ * until that sync returns. The guarantee is
  * the same as FULL's (every frame of the commit, its header included, is on disk before the caller
  * is answered); requests keep being served meanwhile, and one fsync covers every commit made before
  * it started, so concurrent writers share it as they share the commit.
  */
-import { closeSync, fsync, fsyncSync, openSync } from 'node:fs'
+import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Db } from './client'
 
@@ -81,7 +82,7 @@ function start(sync: WalSync): void {
   } catch (error) {
     return done(error as NodeJS.ErrnoException)
   }
-  fsync(sync.fd, done)
+  fdatasync(sync.fd, done)
 }
 
 /** Waits for the last fsync and closes the WAL file handle (the database is closing). */
