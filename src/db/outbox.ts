@@ -1,8 +1,8 @@
 /** The outbox: events and their deliveries are written in the transaction of the change that caused them. */
 import { and, eq, sql } from 'drizzle-orm'
-import { prepared } from './prepared'
+import { prepared, rawStatement } from './prepared'
 import type { DbOrTx } from './tx'
-import { events, webhookDeliveries, webhookEndpoints } from './schema'
+import { webhookDeliveries, webhookEndpoints } from './schema'
 import { iso } from '../lib/clock'
 import { newEventId, newId } from '../lib/ids'
 
@@ -15,17 +15,10 @@ export const SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'w
 function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): string {
   const id = newEventId()
   const payload = JSON.stringify({ id, type, timestamp: iso(now), data })
-  const insert = prepared(tx, 'events.insert', (db) =>
-    db
-      .insert(events)
-      .values({
-        id: sql.placeholder('id'),
-        workspaceId: sql.placeholder('workspaceId'),
-        type: sql.placeholder('type'),
-        payload: sql.placeholder('payload'),
-        createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare(),
+  const insert = rawStatement(
+    tx,
+    'events.insert',
+    'INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES ($id, $workspaceId, $type, $payload, $createdAt)',
   )
   insert.run({ id, workspaceId, type, payload, createdAt: now })
   return id

@@ -35,6 +35,8 @@ type ResponseHeaders = Record<string, string | number>
 
 /** An IPv6 client is limited as its whole /64 (one subscriber's share), or it could rotate through addresses. */
 function clientBucket(ip: string): string {
+  // An IPv4 address has no colon: its own bucket, without parsing it on every request.
+  if (!ip.includes(':')) return ip
   const addr = parseIp(ip)
   if (addr?.kind() !== 'ipv6') return ip
   return `${addr.toNormalizedString().split(':').slice(0, 4).join(':')}::/64`

@@ -1,7 +1,7 @@
 /** Contacts on SQLite: synchronous drizzle inside the unit of work, prepared statements on the ingest path. */
-import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, ne, sql } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
-import { placeholders, prepared } from '../../db/prepared'
+import { prepared, rawStatement, rawTable } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
@@ -11,40 +11,26 @@ import { newId } from '../../lib/ids'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, mergedWithLead, type ContactsStore } from './store'
 
+/** Contacts as the ingest path reads and writes them, on bun:sqlite directly. */
+const contactRows = rawTable(contacts)
+
+/** The first contact a query finds, as drizzle would return it. */
+function firstContact(tx: DbOrTx, name: string, where: string, params: Record<string, string>): Contact | undefined {
+  const raw = rawStatement<Record<string, unknown>>(tx, name, `SELECT ${contactRows.columns} FROM contacts WHERE ${where}`).get(params)
+  return raw ? contactRows.decode(raw) : undefined
+}
+
 function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact | undefined {
-  const inWorkspace = eq(contacts.workspaceId, sql.placeholder('workspaceId'))
   if (person.email) {
-    const byEmail = prepared(tx, 'contacts.byEmail', (db) =>
-      db
-        .select()
-        .from(contacts)
-        .where(and(inWorkspace, eq(contacts.email, sql.placeholder('email'))))
-        .prepare(),
-    )
-    const found = byEmail.get({ workspaceId, email: person.email })
+    const found = firstContact(tx, 'contacts.byEmail', 'workspace_id = $workspaceId AND email = $email', { workspaceId, email: person.email })
     if (found || !person.phone) return found
     // A phone-only contact gains its email when the same phone comes back with one.
-    const byPhoneWithoutEmail = prepared(tx, 'contacts.byPhoneWithoutEmail', (db) =>
-      db
-        .select()
-        .from(contacts)
-        .where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone')), isNull(contacts.email)))
-        .orderBy(desc(contacts.seq))
-        .limit(1)
-        .prepare(),
-    )
-    return byPhoneWithoutEmail.get({ workspaceId, phone: person.phone })
+    return firstContact(tx, 'contacts.byPhoneWithoutEmail', 'workspace_id = $workspaceId AND phone = $phone AND email IS NULL ORDER BY seq DESC LIMIT 1', {
+      workspaceId,
+      phone: person.phone,
+    })
   }
-  const byPhone = prepared(tx, 'contacts.byPhone', (db) =>
-    db
-      .select()
-      .from(contacts)
-      .where(and(inWorkspace, eq(contacts.phone, sql.placeholder('phone'))))
-      .orderBy(desc(contacts.seq))
-      .limit(1)
-      .prepare(),
-  )
-  return byPhone.get({ workspaceId, phone: person.phone! })
+  return firstContact(tx, 'contacts.byPhone', 'workspace_id = $workspaceId AND phone = $phone ORDER BY seq DESC LIMIT 1', { workspaceId, phone: person.phone! })
 }
 
 /**
@@ -93,13 +79,8 @@ export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: strin
     createdAt: now,
     updatedAt: now,
   }
-  insertContact(tx).run(row)
+  rawStatement(tx, 'contacts.insert', contactRows.insert).run(contactRows.encode(row))
   return { contact: row, droppedMetadataKeys: [] }
-}
-
-/** Inserts a whole contact row: every column a placeholder of the same name. */
-function insertContact(tx: DbOrTx) {
-  return prepared(tx, 'contacts.insert', (db) => db.insert(contacts).values(placeholders(contacts)).prepare())
 }
 
 /** The contacts store on the SQLite database of `deps`. */

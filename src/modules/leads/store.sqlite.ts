@@ -1,7 +1,7 @@
 /** Leads on SQLite: synchronous drizzle inside the unit of work; ingest is group-committed with prepared statements. */
 import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
-import { placeholders, prepared } from '../../db/prepared'
+import { rawStatement, rawTable } from '../../db/prepared'
 import { counters, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, readCounter, type DbOrTx } from '../../db/tx'
@@ -34,6 +34,9 @@ function firstLeadSeqSince(db: DbOrTx, workspaceId: string, since: number): numb
   }
   return lo > readCounter(db, workspaceId, COUNTERS.leads) ? null : lo
 }
+
+/** Leads as the ingest path writes them, on bun:sqlite directly. */
+const leadRows = rawTable(leads)
 
 /** The leads store on the SQLite database of `deps`. */
 export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
@@ -78,7 +81,7 @@ export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
           convertedAt: null,
           createdAt: now,
         }
-        prepared(tx, 'leads.insert', (db) => db.insert(leads).values(placeholders(leads)).prepare()).run(lead)
+        rawStatement(tx, 'leads.insert', leadRows.insert).run(leadRows.encode(lead))
         emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now)
         return lead
       })
