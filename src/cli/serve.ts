@@ -75,7 +75,13 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   } else {
     printBanner(say, url, storage.shown, boot)
   }
-  logger.info('server started', { url, version: VERSION, db: storage.shown, rate_limit_store: rateLimitStore.kind })
+  logger.info('server started', {
+    url,
+    version: VERSION,
+    db: storage.shown,
+    durability: deps.pg ? null : config.durability,
+    rate_limit_store: rateLimitStore.kind,
+  })
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests and delivery attempts finish (both at once,
   // each within its own grace: a hanging receiver's attempt is cut off and its lease released), close
