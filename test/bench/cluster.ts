@@ -14,16 +14,13 @@ import { generateKey } from '../../src/lib/keys'
 import { ensureExecutable, startServer, type RunningServer } from '../exe'
 import { skipUnlessPg, testDatabase } from '../pg'
 import { startReceiver } from '../webhooks-helpers'
-import { printTable, tempDir } from './lib'
+import { haveWrk, printTable, runWrk, tempDir, wrkLeadScript } from './lib'
 
 const SECONDS = Number(process.argv[2] ?? 8)
 const CONNECTIONS = 48
 const ROOT = join(import.meta.dir, '../..')
 
-if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
-  console.error('wrk is not installed: apt-get install -y wrk')
-  process.exit(1)
-}
+if (!haveWrk()) process.exit(1)
 if (skipUnlessPg('cluster benchmark')) process.exit(1)
 
 const exe = ensureExecutable()
@@ -34,45 +31,6 @@ interface Setup {
   engine: 'sqlite' | 'postgres'
   nodes: number
   workspaces: number
-}
-
-interface WrkResult {
-  requests: number
-  non2xx: number
-  p50: number
-  p99: number
-}
-
-/** wrk's Lua script: POST a new lead per request, keys taken round-robin from the list (one per workspace). */
-function wrkScript(keys: string[], node: number): string {
-  const path = join(dir, `wrk-${node}-${keys.length}-${Date.now()}.lua`)
-  Bun.write(
-    path,
-    `local keys = { ${keys.map((k) => `"${k}"`).join(', ')} }
-local n = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  n = n + 1
-  wrk.headers["Authorization"] = "Bearer " .. keys[(n % #keys) + 1]
-  local body = string.format('{"email":"n${node}-%d-%d@bench.example","first_name":"Jane","source":"src-%d"}', n, math.random(1, 1e9), n % 5)
-  return wrk.format(nil, "/api/v1/leads/inbound", nil, body)
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %.3f %.3f\\n", summary.requests, summary.errors.status, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-`,
-  )
-  return path
-}
-
-async function runWrk(url: string, script: string, connections: number): Promise<WrkResult> {
-  const proc = Bun.spawn(['wrk', '-t1', `-c${connections}`, `-d${SECONDS}s`, '-s', script, url], { stdout: 'pipe', stderr: 'pipe' })
-  const out = await new Response(proc.stdout).text()
-  await proc.exited
-  const m = out.match(/RESULT (\d+) (\d+) ([\d.]+) ([\d.]+)/)
-  if (!m) throw new Error(`wrk printed no result:\n${out}`)
-  return { requests: Number(m[1]), non2xx: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]) }
 }
 
 /** Runs askad's CLI on the database (workspace and key creation). */
@@ -113,7 +71,11 @@ async function measure(setup: Setup): Promise<Record<string, string | number>> {
     const received = receiver.requests.length
     const started = performance.now()
     const perNode = Math.max(1, Math.floor(CONNECTIONS / setup.nodes))
-    const results = await Promise.all(nodes.map((node, i) => runWrk(node.url, wrkScript(keys, i), perNode)))
+    const results = await Promise.all(
+      nodes.map((node, i) =>
+        runWrk(node.url, wrkLeadScript(dir, { tag: `n${i}-${setup.workspaces}`, keys, sources: 5 }), { connections: perNode, seconds: SECONDS }),
+      ),
+    )
     const ingestSeconds = (performance.now() - started) / 1000
     const acknowledged = results.reduce((sum, r) => sum + r.requests - r.non2xx, 0)
     // wrk stops with requests in flight: those leads may be stored without wrk counting the answer.
@@ -130,7 +92,7 @@ async function measure(setup: Setup): Promise<Record<string, string | number>> {
       'leads/s': Math.round(acknowledged / ingestSeconds),
       'p50 ms': Math.max(...results.map((r) => r.p50)).toFixed(1),
       'p99 ms': Math.max(...results.map((r) => r.p99)).toFixed(1),
-      errors: results.reduce((sum, r) => sum + r.non2xx, 0),
+      errors: results.reduce((sum, r) => sum + r.errors, 0),
       'deliveries/s': Math.round(delivered / deliverySeconds),
       // Acknowledged (201) but not stored: must be 0.
       lost: Math.max(0, acknowledged - stored),

@@ -96,6 +96,8 @@ export interface WrkResult {
   requests: number
   /** Answers that were not 2xx/3xx, plus socket errors. */
   errors: number
+  /** Answers that were not 2xx/3xx (counted in `requests`). */
+  non2xx: number
   reqPerSec: number
   p50: number
   p99: number
@@ -103,9 +105,10 @@ export interface WrkResult {
 
 /**
  * wrk's Lua script posting a new lead per request to `path` (each with its own email, unique across
- * runs through `tag`), keys taken round-robin from `keys` (none: no Authorization header). Written to `dir`.
+ * runs through `tag`; `sources` names in turn), keys taken round-robin from `keys` (none: no
+ * Authorization header). Written to `dir`.
  */
-export function wrkLeadScript(dir: string, options: { tag: string; keys?: string[]; path?: string }): string {
+export function wrkLeadScript(dir: string, options: { tag: string; keys?: string[]; path?: string; sources?: number }): string {
   const file = join(dir, `wrk-${options.tag}-${Date.now()}.lua`)
   const keys = options.keys ?? []
   writeFileSync(
@@ -117,11 +120,11 @@ wrk.headers["Content-Type"] = "application/json"
 request = function()
   n = n + 1
   if #keys > 0 then wrk.headers["Authorization"] = "Bearer " .. keys[(n % #keys) + 1] end
-  local body = string.format('{"email":"${options.tag}-%d-%d@bench.example","first_name":"Jane","last_name":"Smith","phone":"+1234567890","source":"hubspot","metadata":{"deal_value":5000}}', n, math.random(1, 1e9))
+  local body = string.format('{"email":"${options.tag}-%d-%d@bench.example","first_name":"Jane","last_name":"Smith","phone":"+1234567890","source":"${options.sources ? 'src-%d' : 'hubspot'}","metadata":{"deal_value":5000}}', n, math.random(1, 1e9)${options.sources ? `, n % ${options.sources}` : ''})
   return wrk.format(nil, "${options.path ?? '/api/v1/leads/inbound'}", nil, body)
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %.3f %.3f\\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  io.write(string.format("RESULT %d %d %d %d %.3f %.3f\\n", summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 `,
   )
@@ -133,8 +136,8 @@ export async function runWrk(url: string, script: string, options: { connections
   const proc = Bun.spawn(['wrk', '-t1', `-c${options.connections}`, `-d${options.seconds}s`, '-s', script, url], { stdout: 'pipe', stderr: 'pipe' })
   const out = await new Response(proc.stdout).text()
   await proc.exited
-  const m = out.match(/RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)/)
+  const m = out.match(/RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)/)
   if (!m) throw new Error(`wrk printed no result:\n${out}`)
-  const requests = Number(m[1])
-  return { requests, errors: Number(m[2]), reqPerSec: requests / (Number(m[3]) / 1e6), p50: Number(m[4]), p99: Number(m[5]) }
+  const [requests, non2xx, socketErrors, micros, p50, p99] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+  return { requests, errors: non2xx + socketErrors, non2xx, reqPerSec: requests / (micros / 1e6), p50, p99 }
 }
