@@ -6,7 +6,8 @@
  * Load comes from wrk (`-t1 -c50`; it costs the client far less CPU than a JS load generator, which
  * would eat the CPU the server needs). Without wrk, or with --js, a JS closed loop at 16 connections.
  *
- * Usage: bun test/bench/ingest.ts [seconds-per-run] [rounds] [--js]
+ * Usage: bun test/bench/ingest.ts [seconds-per-run] [rounds] [--js] [--before=PATH]
+ * --before=PATH also measures another askad executable (an older build) in the same rounds, with its defaults.
  */
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
@@ -14,6 +15,7 @@ import { ensureExecutable, startServer, type RunningServer } from '../exe'
 import { haveWrk, load, median, printTable, rssMb, runWrk, tempDir, wrkLeadScript } from './lib'
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
+const BEFORE = process.argv.find((a) => a.startsWith('--before='))?.slice('--before='.length)
 const SECONDS = Number(args[0] ?? 8)
 const ROUNDS = Number(args[1] ?? 3)
 const WRK = !process.argv.includes('--js') && haveWrk()
@@ -25,14 +27,14 @@ const dir = tempDir('ingest')
 const key = generateKey('secret')
 const exe = ensureExecutable()
 
-async function askad(durability: 'normal' | 'full'): Promise<RunningServer> {
-  return startServer([exe, 'serve'], {
+async function askad(durability: 'normal' | 'full' | null, executable = exe): Promise<RunningServer> {
+  return startServer([executable, 'serve'], {
     cwd: dir,
     env: {
-      ASKAD_DB: join(dir, `askad-${durability}.db`),
+      ASKAD_DB: join(dir, `askad-${durability ?? 'before'}.db`),
       ASKAD_BOOTSTRAP_KEY: key,
       ASKAD_RATE_LIMIT: '1000000000/1s',
-      ASKAD_DURABILITY: durability,
+      ...(durability ? { ASKAD_DURABILITY: durability } : {}),
       LOG_LEVEL,
     },
   })
@@ -42,6 +44,7 @@ const servers: Record<string, { server: RunningServer; auth: boolean }> = {
   baseline: { server: await startServer(['bun', join(import.meta.dir, 'baseline-server.ts'), join(dir, 'baseline.db')], { cwd: dir }), auth: false },
   'askad normal': { server: await askad('normal'), auth: true },
   'askad full': { server: await askad('full'), auth: true },
+  ...(BEFORE ? { 'askad before': { server: await askad(null, BEFORE), auth: true } } : {}),
 }
 const idleRss = Object.fromEntries(Object.entries(servers).map(([name, s]) => [name, rssMb(s.server.proc.pid)]))
 
