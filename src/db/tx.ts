@@ -64,24 +64,14 @@ export function writeTx<T>(db: Db, fn: (tx: Tx) => T): T {
   return result
 }
 
-/** Increments a per-workspace counter and returns its new value (1 on first use); inside writeTx, in memory until the commit. */
-export function nextSeq(tx: DbOrTx, workspaceId: string, name: string): number {
+/** Increments a per-workspace counter and returns its new value (1 on first use), in memory until writeTx commits. */
+export function nextSeq(tx: Tx, workspaceId: string, name: string): number {
   const taken = takenCounters.get(tx)
-  if (taken) {
-    const key = `${workspaceId}\u0000${name}`
-    let counter = taken.get(key)
-    if (!counter) taken.set(key, (counter = { workspaceId, name, value: storedCounter(tx, workspaceId, name) }))
-    return ++counter.value
-  }
-  const increment = prepared(tx, 'counters.increment', (db) =>
-    db
-      .insert(counters)
-      .values({ workspaceId: sql.placeholder('workspaceId'), name: sql.placeholder('name'), value: 1 })
-      .onConflictDoUpdate({ target: [counters.workspaceId, counters.name], set: { value: sql`${counters.value} + 1` } })
-      .returning({ value: counters.value })
-      .prepare(),
-  )
-  return increment.get({ workspaceId, name })!.value
+  if (!taken) throw new Error('nextSeq runs inside writeTx, whose commit stores the counters it takes')
+  const key = `${workspaceId}\u0000${name}`
+  let counter = taken.get(key)
+  if (!counter) taken.set(key, (counter = { workspaceId, name, value: storedCounter(tx, workspaceId, name) }))
+  return ++counter.value
 }
 
 /** Current value of a per-workspace counter (0 when never used), counting what the running transaction took. */

@@ -4,7 +4,7 @@ import { rowInWorkspace } from '../../db/in-workspace'
 import { prepared, rawStatement, rawTable } from '../../db/prepared'
 import { contacts, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, type DbOrTx } from '../../db/tx'
+import { COUNTERS, nextSeq, type DbOrTx, type Tx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { newId } from '../../lib/ids'
@@ -37,7 +37,7 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
  * Finds the lead's contact or creates it, inside the caller's unit of work (see mergedWithLead);
  * lead_count is bumped. Returns the metadata keys dropped.
  */
-export function upsertContactForLead(tx: DbOrTx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
+export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
     const { dropped, metadata, ...fields } = mergedWithLead(existing, person)
