@@ -3,10 +3,13 @@
  * on the row), within each endpoint's in-flight cap across processes and the fair shares of this
  * process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
  * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
- * plain SQL on the bun:sqlite client, compiled once, with rows as stored.
+ * plain SQL on the bun:sqlite client, compiled once, with rows as stored. A claim joins the group
+ * commit (db/group-commit.ts) instead of committing alone: under load a commit of its own per claim
+ * cost as much as its statements (issue 15's profile), and ingest and the recorder commit in the same
+ * transaction anyway.
  */
 import type { Db } from '../db/client'
-import { writeTx } from '../db/tx'
+import type { StorageEngine } from '../db/engine'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
 import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
@@ -17,9 +20,9 @@ export interface Claimer {
   /**
    * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of the
    * slots, keeping every endpoint under its in-flight cap across processes; returns what their
-   * attempts need, read in the same transaction.
+   * attempts need, read in the same transaction; resolves once the leases are committed.
    */
-  claim(limit: number): ClaimedJob[]
+  claim(limit: number): Promise<ClaimedJob[]>
   /** Gives back the job's slot in this process's fair shares once its attempt is over. */
   finished(job: ClaimedJob): void
   /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
@@ -30,44 +33,63 @@ export interface Claimer {
   nextWake(now: number): NextWake
 }
 
-/** A claimer on `db` for this process. */
-export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
+/** A slot of this process's fair shares, held by a claimed delivery. */
+interface Slot {
+  workspaceId: string
+  endpointId: string
+}
+
+/** A claimer on `db` for this process, committing its leases through `engine`. */
+export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
   const { clock, logger } = deps
   const { owner, leaseMs, perEndpoint } = limits
   const stmt = claimStatements(db)
   const shares = new InFlightShares(limits.maxInFlight, perEndpoint)
 
-  function claim(limit: number): ClaimedJob[] {
+  async function claim(limit: number): Promise<ClaimedJob[]> {
     const now = clock.now()
-    return writeTx(db, () => {
-      const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
-      const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
-      for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
-      const endpointsPerWorkspace = new Map<string, number>()
-      for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
-      const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
-      const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
-      if (limit <= 0 || open.length === 0) return []
-      const claimed: { id: string; endpointId: string }[] = []
-      try {
-        for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
-          if (room(row.endpoint_id) <= 0) continue
-          free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
-          shares.add(workspaceOf.get(row.endpoint_id)!, row.endpoint_id)
-          claimed.push({ id: row.id, endpointId: row.endpoint_id })
-          if (claimed.length === limit || open.every((id) => room(id) <= 0)) break
-        }
-        if (claimed.length === 0) return []
-        const json = JSON.stringify(claimed.map((c) => c.id))
-        stmt.lease.run({ ids: json, until: now + leaseMs, owner })
-        const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
-        return claimed.map((c) => jobs.get(c.id)!)
-      } catch (error) {
-        for (const c of claimed) shares.remove(workspaceOf.get(c.endpointId)!, c.endpointId)
-        throw error
-      }
-    })
+    /** Slots the latest run of the work counted in the fair shares: a shared transaction may run it again, or roll back. */
+    const counted: Slot[] = []
+    const uncount = () => {
+      for (const slot of counted.splice(0)) shares.remove(slot.workspaceId, slot.endpointId)
+    }
+    try {
+      return await engine.writeBatched(() => {
+        uncount()
+        return leaseDue(limit, now, counted)
+      })
+    } catch (error) {
+      uncount()
+      throw error
+    }
+  }
+
+  /** Inside the claim's transaction: picks due deliveries within the caps and shares (counting them in `counted`), leases them, reads their jobs. */
+  function leaseDue(limit: number, now: number, counted: Slot[]): ClaimedJob[] {
+    const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
+    const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
+    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
+    const endpointsPerWorkspace = new Map<string, number>()
+    for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+    const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+    const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+    if (limit <= 0 || open.length === 0) return []
+    const ids: string[] = []
+    for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
+      if (room(row.endpoint_id) <= 0) continue
+      const workspaceId = workspaceOf.get(row.endpoint_id)!
+      free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
+      shares.add(workspaceId, row.endpoint_id)
+      counted.push({ workspaceId, endpointId: row.endpoint_id })
+      ids.push(row.id)
+      if (ids.length === limit || open.every((id) => room(id) <= 0)) break
+    }
+    if (ids.length === 0) return []
+    const json = JSON.stringify(ids)
+    stmt.lease.run({ ids: json, until: now + leaseMs, owner })
+    const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
+    return ids.map((id) => jobs.get(id)!)
   }
 
   function releaseDeadLeases(): void {

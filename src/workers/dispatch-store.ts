@@ -6,6 +6,7 @@
  * nodes on one database, with the row locks, advisory locks and notifications that takes).
  */
 import { hostname } from 'node:os'
+import { sqliteEngine } from '../db/engine'
 import type { AppDeps } from '../deps'
 import { createClaimer } from './claim.sqlite'
 import { createPgClaimer } from './claim.pg'
@@ -113,16 +114,20 @@ function isDeadLocalOwner(owner: string, host: string): boolean {
 }
 
 /** The dispatcher's storage on PostgreSQL when `deps.pg` is set, else on SQLite; `random` ([0, 1)) drives the retry jitter. */
-export function dispatchStore(deps: Pick<AppDeps, 'db' | 'pg' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
+export function dispatchStore(deps: Pick<AppDeps, 'db' | 'pg' | 'engine' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
   return deps.pg ? pgDispatchStore({ ...deps, pg: deps.pg }, limits, random) : sqliteDispatchStore(deps, limits, random)
 }
 
-/** SQLite: one writer, so no other process needs telling; the claim and recorder run synchronously inside. */
-function sqliteDispatchStore(deps: Pick<AppDeps, 'db' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
-  const claimer = createClaimer(deps.db, deps, limits)
-  const recorder = createRecorder(deps.db, deps, random)
+/**
+ * SQLite: one writer, so no other process needs telling; claims and records join the group commit of
+ * the connection's engine, sharing transactions with ingest and each other.
+ */
+function sqliteDispatchStore(deps: Pick<AppDeps, 'db' | 'engine' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
+  const engine = deps.engine ?? sqliteEngine(deps.db)
+  const claimer = createClaimer(deps.db, engine, deps, limits)
+  const recorder = createRecorder(deps.db, engine, deps, random)
   return {
-    claim: async (limit) => claimer.claim(limit),
+    claim: claimer.claim,
     finished: claimer.finished,
     release: async (job) => claimer.release(job),
     releaseDeadLeases: async () => claimer.releaseDeadLeases(),

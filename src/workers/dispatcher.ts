@@ -75,7 +75,7 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
     },
     announce: store.announce,
     close: store.close,
-    async deliver(job, signal) {
+    async deliver(job, signal, sent) {
       const startedAt = clock.now()
       const outcome = await sendAttempt(prepareAttempt(job, box, startedAt), { ...sendEnv, now: startedAt, signal })
       // Cut off by shutdown: not the receiver's fault, so no attempt is recorded and the next process sends it again.
@@ -83,7 +83,9 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
         await store.release(job)
         return 'released'
       }
-      await store.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt, outcome })
+      const written = store.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt, outcome })
+      sent()
+      await written
       return 'recorded'
     },
   }

@@ -18,13 +18,13 @@ const SIGNATURE = `v1,${Buffer.alloc(32, 7).toString('base64')}`
 
 let sent = 0
 let errors = 0
-let event = 0
+let next = 0
 const started = performance.now()
 const deadline = started + seconds * 1000
 
 async function worker(): Promise<void> {
   while (performance.now() < deadline) {
-    const j = event++
+    const j = next++
     const n = Math.floor(j / urls.length)
     const createdAt = new Date().toISOString()
     const payload = JSON.stringify({
@@ -68,3 +68,5 @@ async function worker(): Promise<void> {
 
 await Promise.all(Array.from({ length: concurrency }, worker))
 console.log(JSON.stringify({ sent, errors, seconds: (performance.now() - started) / 1000 }))
+
+export {}
