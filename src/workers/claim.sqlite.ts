@@ -1,6 +1,6 @@
 /**
  * The dispatcher's `claim` stage on SQLite: leases due deliveries to this process (owner and expiry
- * on the row), within each endpoint's in-flight cap across processes and the fair shares of this
+ * on the row), within each endpoint's in-flight cap (its `max_in_flight`) across processes and the fair shares of this
  * process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
  * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
  * plain SQL on the bun:sqlite client, compiled once, with rows as stored. A claim joins the group
@@ -42,9 +42,9 @@ interface Slot {
 /** A claimer on `db` for this process, committing its leases through `engine`. */
 export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
   const { clock, logger } = deps
-  const { owner, leaseMs, perEndpoint } = limits
+  const { owner, leaseMs } = limits
   const stmt = claimStatements(db)
-  const shares = new InFlightShares(limits.maxInFlight, perEndpoint)
+  const shares = new InFlightShares(limits.maxInFlight)
 
   async function claim(limit: number): Promise<ClaimedJob[]> {
     const now = clock.now()
@@ -66,13 +66,16 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
 
   /** Inside the claim's transaction: picks due deliveries within the caps and shares (counting them in `counted`), leases them, reads their jobs. */
   function leaseDue(limit: number, now: number, counted: Slot[]): ClaimedJob[] {
-    const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
-    const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
-    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
+    const endpoints = stmt.enabledEndpoints.all()
+    const workspaceOf = new Map(endpoints.map((e) => [e.id, e.workspace_id]))
+    const capOf = new Map(endpoints.map((e) => [e.id, e.max_in_flight]))
+    const free = new Map(capOf)
+    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, capOf.get(endpoint_id)! - n)
     const endpointsPerWorkspace = new Map<string, number>()
     for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
     const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-    const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+    const room = (endpointId: string) =>
+      Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants, capOf.get(endpointId)!))
     const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
     if (limit <= 0 || open.length === 0) return []
     const ids: string[] = []
@@ -121,7 +124,9 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
 function claimStatements(db: Db) {
   const q = db.$client
   return {
-    enabledEndpoints: q.query<{ id: string; workspace_id: string }, []>('select id, workspace_id from webhook_endpoints where enabled = 1'),
+    enabledEndpoints: q.query<{ id: string; workspace_id: string; max_in_flight: number }, []>(
+      'select id, workspace_id, max_in_flight from webhook_endpoints where enabled = 1',
+    ),
     leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number }>(
       "select endpoint_id, count(*) as n from webhook_deliveries where status = 'pending' and lease_until >= $now group by endpoint_id",
     ),

@@ -47,10 +47,8 @@ export interface ClaimLimits {
   owner: string
   /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
   leaseMs: number
-  /** Attempts in flight in this process: the pool the fair shares divide. */
+  /** Attempts in flight in this process: the pool the fair shares divide. (Each endpoint's own cap is its `max_in_flight`.) */
   maxInFlight: number
-  /** Attempts in flight per endpoint, across processes. */
-  perEndpoint: number
 }
 
 /** An attempt that ended, as the send stage left it. */

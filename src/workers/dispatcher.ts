@@ -8,6 +8,7 @@
 import type { AppDeps } from '../deps'
 import { createSecretBox } from '../lib/secret-box'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
+import { ENDPOINT_MAX_IN_FLIGHT } from '../modules/webhooks/rules'
 import { VERSION } from '../version'
 import { runDispatchLoop, type Dispatcher, type DispatchStages } from './dispatch-loop'
 import { defaultOwner, dispatchStore } from './dispatch-store'
@@ -19,8 +20,8 @@ export type { Dispatcher } from './dispatch-loop'
 
 /** Attempts in flight in this process. */
 export const MAX_IN_FLIGHT = 50
-/** Attempts in flight per endpoint, across processes (SPEC §7). */
-export const MAX_IN_FLIGHT_PER_ENDPOINT = 10
+/** Attempts in flight per endpoint, across processes, unless the endpoint sets its own `max_in_flight` (SPEC §7). */
+export const MAX_IN_FLIGHT_PER_ENDPOINT = ENDPOINT_MAX_IN_FLIGHT.default
 /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
 const LEASE_MS = 60_000
 
@@ -36,7 +37,6 @@ export interface DispatcherOptions {
   connect?: TcpProbe
   leaseMs?: number
   maxInFlight?: number
-  maxInFlightPerEndpoint?: number
   /** Identifies this process in `lease_owner`; default host:pid:random. */
   owner?: string
 }
@@ -49,7 +49,6 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
     owner: options.owner ?? defaultOwner(),
     leaseMs: options.leaseMs ?? LEASE_MS,
     maxInFlight,
-    perEndpoint: options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT,
   }
   const store = dispatchStore(deps, limits, options.random ?? Math.random)
   const box = createSecretBox(deps.config.secretKey)

@@ -160,7 +160,7 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     await setup(1, rx.url)
     await queueDeliveries(1, 1)
     const deps = { ...h!.deps, pg: database!.pg }
-    const limits = { leaseMs: 1_000, maxInFlight: 10, perEndpoint: 10 }
+    const limits = { leaseMs: 1_000, maxInFlight: 10 }
     const old = dispatchStore(deps, { ...limits, owner: 'node-old:1:a' }, () => 0.5)
     const taker = dispatchStore(deps, { ...limits, owner: 'node-new:1:b' }, () => 0.5)
     h!.clock.set(Date.now() + 60_000)
@@ -189,11 +189,7 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     try {
       await holder`BEGIN`
       await holder`SELECT id FROM webhook_deliveries WHERE id = 'd1' FOR UPDATE`
-      const store = dispatchStore(
-        { ...h!.deps, clock: systemClock, pg: database!.pg },
-        { owner: 'node-a:1:a', leaseMs: 60_000, maxInFlight: 10, perEndpoint: 10 },
-        () => 0.5,
-      )
+      const store = dispatchStore({ ...h!.deps, clock: systemClock, pg: database!.pg }, { owner: 'node-a:1:a', leaseMs: 60_000, maxInFlight: 10 }, () => 0.5)
       const claimed = await Promise.race([store.claim(10), Bun.sleep(3_000).then(() => 'still waiting' as const)])
       expect(claimed === 'still waiting' ? claimed : claimed.map((job) => job.id)).toEqual(['d2', 'd3'])
       await holder`ROLLBACK`

@@ -14,6 +14,7 @@ import { createHarness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg } from '../pg'
 
 const LEASE_MS = 60_000
+/** The cap of the endpoints seeded below: the column default of `max_in_flight`. */
 const PER_ENDPOINT = 10
 const SECRET = `whsec_${Buffer.from('contract-test-secret-0123456789').toString('base64')}`
 
@@ -66,7 +67,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     })
 
     function store(owner: string): DispatchStore {
-      const created = dispatchStore(db.deps, { owner, leaseMs: LEASE_MS, maxInFlight: 50, perEndpoint: PER_ENDPOINT }, () => 0.5)
+      const created = dispatchStore(db.deps, { owner, leaseMs: LEASE_MS, maxInFlight: 50 }, () => 0.5)
       stores.push(created)
       return created
     }
