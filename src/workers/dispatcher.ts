@@ -18,8 +18,12 @@ import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type Tcp
 export type { DispatcherState } from '../deps'
 export type { Dispatcher } from './dispatch-loop'
 
-/** Attempts in flight in this process. */
-export const MAX_IN_FLIGHT = 50
+/**
+ * Attempts in flight in this process. Above what endpoints at the default cap need: with 16 clients
+ * pushing leads to 4 endpoints, 64 deliveries queue per ingest round trip, so endpoints whose receivers
+ * can take more (`max_in_flight`) need more than 50 slots for the dispatcher to keep up (issue 15).
+ */
+export const MAX_IN_FLIGHT = 200
 /** Attempts in flight per endpoint, across processes, unless the endpoint sets its own `max_in_flight` (SPEC §7). */
 export const MAX_IN_FLIGHT_PER_ENDPOINT = ENDPOINT_MAX_IN_FLIGHT.default
 /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */

@@ -11,8 +11,12 @@
  * the 201) to the arrival, both on this machine's wall clock: an upper bound of 201 → arrival.
  * Goals (issue 15): queue does not grow, deliveries/s ≥ 4 × ingest, p50 < 1 s, askad/bare ≥ 0.3, RSS < 150 MB.
  * Usage: bun test/bench/webhooks.ts [--seconds 30] [--rounds 1] [--receivers 4] [--bare-seconds 10]
+ *        [--max-in-flight N]   (each endpoint's cap; default the API's, 10)
+ *        [--exe PATH]          (another build of askad, e.g. an older one for a before/after table)
  *        [--profile DIR]   (runs `bun --cpu-prof src/index.ts serve` instead, profile written to DIR)
  */
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKey } from '../../src/lib/keys'
@@ -27,6 +31,8 @@ const { values: args } = parseArgs({
     receivers: { type: 'string', default: '4' },
     'bare-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
+    'max-in-flight': { type: 'string' },
+    exe: { type: 'string' },
     profile: { type: 'string' },
   },
 })
@@ -35,12 +41,15 @@ const ROUNDS = Number(args.rounds)
 const RECEIVERS = Number(args.receivers)
 const BARE_SECONDS = Number(args['bare-seconds'])
 const CONNECTIONS = Number(args.connections)
+const PER_ENDPOINT = Number(args['max-in-flight'] ?? MAX_IN_FLIGHT_PER_ENDPOINT)
 /** The dispatcher's concurrency towards these receivers, which the bare loop copies. */
-const CONCURRENCY = Math.min(MAX_IN_FLIGHT, RECEIVERS * MAX_IN_FLIGHT_PER_ENDPOINT)
+const CONCURRENCY = Math.min(MAX_IN_FLIGHT, RECEIVERS * PER_ENDPOINT)
 const WARMUP_SECONDS = 3
 /** Longest wait for the queue to drain once ingest stopped. */
 const DRAIN_TIMEOUT_MS = 120_000
 const SAMPLE_MS = 500
+/** USER_HZ of /proc/<pid>/stat on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100
 const GOAL_P50_MS = 1_000
 const GOAL_RATIO = 0.3
 const GOAL_RSS_MB = 150
@@ -104,7 +113,7 @@ const dbPath = join(dir, 'askad.db')
 const key = generateKey('secret')
 const command = args.profile
   ? ['bun', '--cpu-prof', `--cpu-prof-dir=${args.profile}`, join(import.meta.dir, '../../src/index.ts'), 'serve']
-  : [ensureExecutable(), 'serve']
+  : [args.exe ?? ensureExecutable(), 'serve']
 const askad = await startServer(command, {
   cwd: dir,
   env: {
@@ -120,9 +129,16 @@ for (const rx of receivers) {
   const res = await fetch(`${askad.url}/api/v1/webhooks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: rx.url, events: ['lead.created'] }),
+    // Sent only when asked for: builds from before the field refuse it.
+    body: JSON.stringify({ url: rx.url, events: ['lead.created'], ...(args['max-in-flight'] ? { max_in_flight: PER_ENDPOINT } : {}) }),
   })
   if (res.status !== 201) throw new Error(`creating an endpoint failed: ${res.status} ${await res.text()}`)
+}
+
+/** CPU time askad has used so far, in ms (user + system, from /proc). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
 }
 
 const leadCount = () => countRows(dbPath, 'select count(*) as n from leads')
@@ -149,6 +165,10 @@ interface AskadRound {
   drainSeconds: number
   rssDuring: number
   rssAfter: number
+  /** askad's CPU use while wrk ran, in % of one core. */
+  cpuPercent: number
+  /** askad's CPU time per lead from the start of the run until drained: its ingest and its deliveries. */
+  cpuMsPerLead: number
   errors: number
   duplicates: number
   missing: number
@@ -162,17 +182,20 @@ async function runAskad(seconds: number): Promise<AskadRound> {
   const rss: number[] = []
   let depthHalf = NaN
   const started = performance.now()
+  const cpuAtStart = cpuMs(askad.proc.pid)
   const sampler = setInterval(() => rss.push(rssMb(askad.proc.pid)), SAMPLE_MS)
   const halfway = setTimeout(() => (depthHalf = queueDepth()), (seconds * 1000) / 2)
   const wrk = await runWrk(askad.url, wrkLeadScript(dir, { tag: `wh${tag++}`, keys: [key] }), { connections: CONNECTIONS, seconds })
   const ended = performance.now()
   clearInterval(sampler)
   clearTimeout(halfway)
+  const cpuAtEnd = cpuMs(askad.proc.pid)
   const depthEnd = queueDepth()
   const leads = leadCount() - before
   const inRun = receivers.reduce((n, rx) => n + [...rx.arrivedAt.values()].filter((at) => at <= ended).length, 0)
   const runSeconds = (ended - started) / 1000
   const drainSeconds = await drain(leads)
+  const cpuDrained = cpuMs(askad.proc.pid)
   const latencies = receivers.flatMap((rx) => [...rx.latency.values()]).sort((a, b) => a - b)
   const leadsPerSec = leads / runSeconds
   const deliveriesPerSec = inRun / runSeconds
@@ -187,6 +210,8 @@ async function runAskad(seconds: number): Promise<AskadRound> {
     drainSeconds,
     rssDuring: median(rss),
     rssAfter: rssMb(askad.proc.pid),
+    cpuPercent: ((cpuAtEnd - cpuAtStart) / (ended - started)) * 100,
+    cpuMsPerLead: (cpuDrained - cpuAtStart) / leads,
     errors: wrk.errors,
     duplicates: receivers.reduce((n, rx) => n + rx.duplicates, 0),
     missing: receivers.reduce((n, rx) => n + Math.max(0, leads - rx.arrivedAt.size), 0),
@@ -231,6 +256,8 @@ const row = (name: string, r: AskadRound & { bare: number }) => ({
   'askad/bare': r.deliveriesPerSec / r.bare,
   'RSS during MB': Math.round(r.rssDuring),
   'RSS after MB': Math.round(r.rssAfter),
+  'askad CPU %': Math.round(r.cpuPercent),
+  'CPU ms/lead': r.cpuMsPerLead,
 })
 const med = (pick: (r: (typeof rounds)[number]) => number) => median(rounds.map(pick))
 const medianRound = {
@@ -245,13 +272,15 @@ const medianRound = {
   bare: med((r) => r.bare),
   rssDuring: med((r) => r.rssDuring),
   rssAfter: med((r) => r.rssAfter),
+  cpuPercent: med((r) => r.cpuPercent),
+  cpuMsPerLead: med((r) => r.cpuMsPerLead),
   errors: 0,
   duplicates: 0,
   missing: 0,
 }
 const ratio = med((r) => r.deliveriesPerSec / r.bare)
 printTable(
-  `webhooks, saturated: wrk -t1 -c${CONNECTIONS} for ${SECONDS} s, lead.created × ${RECEIVERS} receivers; dispatcher ${MAX_IN_FLIGHT} in flight (≤ ${MAX_IN_FLIGHT_PER_ENDPOINT} per endpoint), bare loop ${CONCURRENCY}`,
+  `webhooks, saturated: wrk -t1 -c${CONNECTIONS} for ${SECONDS} s, lead.created × ${RECEIVERS} receivers; dispatcher ${MAX_IN_FLIGHT} in flight (≤ ${PER_ENDPOINT} per endpoint), bare loop ${CONCURRENCY}`,
   [...rounds.map((r, i) => row(String(i + 1), r)), ...(ROUNDS > 1 ? [{ ...row('median', medianRound), 'askad/bare': ratio }] : [])],
 )
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED')
@@ -269,7 +298,7 @@ printTable('webhooks: goals (issue 15), medians', [
 const errors = rounds.reduce((n, r) => n + r.errors, 0)
 const missing = rounds.reduce((n, r) => n + r.missing, 0)
 const duplicates = rounds.reduce((n, r) => n + r.duplicates, 0)
-console.log(`\naskad RSS idle ${rssIdle.toFixed(1)} MB; ingest errors ${errors}; deliveries missing after drain ${missing}; redelivered copies ${duplicates}`)
+console.log(`\nload average at the end ${loadavg().map((n) => n.toFixed(2)).join(' ')} (2 cores, shared); askad RSS idle ${rssIdle.toFixed(1)} MB; ingest errors ${errors}; deliveries missing after drain ${missing}; redelivered copies ${duplicates}`)
 
 receivers.forEach((rx) => rx.stop())
 await askad.stop()
