@@ -117,9 +117,9 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
             ), leased AS (
               UPDATE webhook_deliveries d SET lease_until = ${now + leaseMs}, lease_owner = ${owner}
               FROM picked WHERE d.id = picked.id
-              RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.next_attempt_at
+              RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempt_count, d.manual::int AS manual, d.next_attempt_at
             )
-            SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret,
+            SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, l.attempt_count, l.manual, ev.payload, ep.url, ep.secret, ep.previous_secret,
               ep.previous_secret_expires_at, ep.headers, (ep.last_success_at IS NULL OR ep.failing_since IS NOT NULL)::int AS unproven
             FROM leased l JOIN events ev ON ev.id = l.event_id JOIN webhook_endpoints ep ON ep.id = l.endpoint_id
             ORDER BY l.next_attempt_at`.execute(),

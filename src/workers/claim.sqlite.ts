@@ -140,7 +140,7 @@ function claimStatements(db: Db) {
       'update webhook_deliveries set lease_until = $until, lease_owner = $owner where id in (select value from json_each($ids))',
     ),
     jobs: q.query<ClaimedJob, { ids: string }>(`
-      select d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
+      select d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempt_count, d.manual, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
         (ep.last_success_at is null or ep.failing_since is not null) as unproven
       from json_each($ids) j join webhook_deliveries d on d.id = j.value
         join events ev on ev.id = d.event_id join webhook_endpoints ep on ep.id = d.endpoint_id`),

@@ -22,6 +22,9 @@ export interface ClaimedJob {
   workspace_id: string
   endpoint_id: string
   event_id: string
+  /** Attempts recorded so far and whether this one was queued by hand (1), as claimed: the lease keeps them so until recorded. */
+  attempt_count: number
+  manual: number
   payload: string
   url: string
   secret: string
@@ -55,6 +58,8 @@ export interface ClaimLimits {
 export interface FinishedAttempt {
   deliveryId: string
   endpointId: string
+  /** The delivery's attempt count and manual flag as claimed (SQLite's recorder goes by them; PostgreSQL's reads them again under its row locks). */
+  claimed: Pick<ClaimedJob, 'attempt_count' | 'manual'>
   startedAt: number
   outcome: AttemptOutcome
 }

@@ -86,7 +86,7 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
         await store.release(job)
         return 'released'
       }
-      const written = store.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt, outcome })
+      const written = store.record({ deliveryId: job.id, endpointId: job.endpoint_id, claimed: job, startedAt, outcome })
       sent()
       await written
       return 'recorded'

@@ -28,11 +28,13 @@ export function createRecorder(db: Db, engine: StorageEngine, deps: { clock: Clo
   const stmt = recordStatements(db)
 
   /** Writes the attempt and what decide made of it; returns what to log once committed. */
-  function store({ deliveryId, startedAt, outcome }: FinishedAttempt): () => void {
+  function store({ deliveryId, endpointId, claimed, startedAt, outcome }: FinishedAttempt): () => void {
     const now = clock.now()
-    const row = stmt.state.get({ id: deliveryId })
-    if (!row) return () => {} // the endpoint was deleted meanwhile
-    const decision = decide(deliveryState(row), { startedAt, ...outcome }, now, random)
+    // The delivery's own state is as claimed (the lease keeps it): one look-up in the big deliveries table fewer per attempt.
+    const row = stmt.endpoint.get({ id: endpointId })
+    if (!row) return () => {} // the endpoint was deleted meanwhile, and its deliveries with it
+    const scheduledBefore = claimed.attempt_count === 0 ? 0 : stmt.scheduledBefore.get({ id: deliveryId })!.n
+    const decision = decide(deliveryState(claimed, scheduledBefore, row), { startedAt, ...outcome }, now, random)
     const { attempt, trigger, status, nextAttemptAt, endpoint } = decision
     stmt.insertAttempt.run({
       id: newId(),
@@ -56,11 +58,11 @@ export function createRecorder(db: Db, engine: StorageEngine, deps: { clock: Clo
       last_error: outcome.errorMessage,
       now,
     })
-    applyEndpointChange(row.endpoint_id, decision, now)
+    applyEndpointChange(endpointId, decision, now)
     return () => {
       logger.debug('webhook.attempt', {
         delivery_id: deliveryId,
-        endpoint_id: row.endpoint_id,
+        endpoint_id: endpointId,
         attempt,
         trigger,
         status_code: outcome.statusCode,
@@ -68,8 +70,7 @@ export function createRecorder(db: Db, engine: StorageEngine, deps: { clock: Clo
         duration_ms: outcome.durationMs,
         next_attempt_at: nextAttemptAt,
       })
-      if (endpoint?.kind === 'disabled')
-        logger.warn('webhook.disabled', { endpoint_id: row.endpoint_id, workspace_id: row.workspace_id, reason: endpoint.reason })
+      if (endpoint?.kind === 'disabled') logger.warn('webhook.disabled', { endpoint_id: endpointId, workspace_id: row.workspace_id, reason: endpoint.reason })
     }
   }
 
@@ -93,26 +94,22 @@ export function createRecorder(db: Db, engine: StorageEngine, deps: { clock: Clo
   }
 }
 
-/** A delivery and its endpoint as stored. */
-interface StateRow {
-  attempt_count: number
-  manual: number
-  endpoint_id: string
+/** An endpoint's health as stored. */
+interface EndpointRow {
   workspace_id: string
   enabled: number
   failing_since: number | null
   last_success_at: number | null
-  scheduled_before: number
 }
 
-function deliveryState(row: StateRow): DeliveryState {
+function deliveryState(claimed: FinishedAttempt['claimed'], scheduledBefore: number, endpoint: EndpointRow): DeliveryState {
   return {
-    attemptCount: row.attempt_count,
-    manual: row.manual === 1,
-    scheduledBefore: row.scheduled_before,
-    endpointEnabled: row.enabled === 1,
-    failingSince: row.failing_since,
-    lastSuccessAt: row.last_success_at,
+    attemptCount: claimed.attempt_count,
+    manual: claimed.manual === 1,
+    scheduledBefore,
+    endpointEnabled: endpoint.enabled === 1,
+    failingSince: endpoint.failing_since,
+    lastSuccessAt: endpoint.last_success_at,
   }
 }
 
@@ -120,12 +117,8 @@ function deliveryState(row: StateRow): DeliveryState {
 function recordStatements(db: Db) {
   const q = db.$client
   return {
-    state: q.query<StateRow, { id: string }>(`
-      select d.attempt_count, d.manual, d.endpoint_id, ep.workspace_id, ep.enabled, ep.failing_since, ep.last_success_at,
-        case when d.attempt_count = 0 then 0
-          else (select count(*) from webhook_attempts a where a.delivery_id = d.id and a.trigger = 'scheduled') end as scheduled_before
-      from webhook_deliveries d join webhook_endpoints ep on ep.id = d.endpoint_id
-      where d.id = $id`),
+    endpoint: q.query<EndpointRow, { id: string }>('select workspace_id, enabled, failing_since, last_success_at from webhook_endpoints where id = $id'),
+    scheduledBefore: q.query<{ n: number }, { id: string }>("select count(*) as n from webhook_attempts where delivery_id = $id and trigger = 'scheduled'"),
     insertAttempt: q.query<never, AttemptRow>(`
       insert into webhook_attempts (id, delivery_id, attempt, trigger, started_at, duration_ms, status_code, error_class, error_message, response_body, next_attempt_at)
       values ($id, $delivery_id, $attempt, $trigger, $started_at, $duration_ms, $status_code, $error_class, $error_message, $response_body, $next_attempt_at)`),

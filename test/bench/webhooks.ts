@@ -298,7 +298,13 @@ printTable('webhooks: goals (issue 15), medians', [
 const errors = rounds.reduce((n, r) => n + r.errors, 0)
 const missing = rounds.reduce((n, r) => n + r.missing, 0)
 const duplicates = rounds.reduce((n, r) => n + r.duplicates, 0)
-console.log(`\nload average at the end ${loadavg().map((n) => n.toFixed(2)).join(' ')} (2 cores, shared); askad RSS idle ${rssIdle.toFixed(1)} MB; ingest errors ${errors}; deliveries missing after drain ${missing}; redelivered copies ${duplicates}`)
+console.log(
+  `\nload average at the end ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(
+      ' ',
+    )} (2 cores, shared); askad RSS idle ${rssIdle.toFixed(1)} MB; ingest errors ${errors}; deliveries missing after drain ${missing}; redelivered copies ${duplicates}`,
+)
 
 receivers.forEach((rx) => rx.stop())
 await askad.stop()

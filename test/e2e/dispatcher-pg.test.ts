@@ -171,12 +171,12 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     expect(again?.id).toBe('d1')
 
     const outcome = { statusCode: 200, errorClass: null, errorMessage: null, responseBody: '', retryAfterMs: null, durationMs: 5 }
-    await old.record({ deliveryId: 'd1', endpointId: 'e0', startedAt: h!.clock.now() - 2_000, outcome })
+    await old.record({ deliveryId: 'd1', endpointId: 'e0', claimed: { attempt_count: 0, manual: 0 }, startedAt: h!.clock.now() - 2_000, outcome })
     const [row] = await database!.pg.$client`SELECT status, attempt_count, lease_owner FROM webhook_deliveries WHERE id = 'd1'`
     expect(row).toEqual({ status: 'pending', attempt_count: 0, lease_owner: 'node-new:1:b' })
     expect(h!.logs.some((line) => line.includes('webhook.lease_lost'))).toBe(true)
 
-    await taker.record({ deliveryId: 'd1', endpointId: 'e0', startedAt: h!.clock.now(), outcome })
+    await taker.record({ deliveryId: 'd1', endpointId: 'e0', claimed: { attempt_count: 0, manual: 0 }, startedAt: h!.clock.now(), outcome })
     expect(await counts()).toEqual({ succeeded: 1, pending: 0, attempts: 1, max_attempts: 1 })
     await old.close()
     await taker.close()

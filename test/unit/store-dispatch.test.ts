@@ -116,7 +116,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     const record = (s: DispatchStore, job: ClaimedJob, outcome: AttemptOutcome) =>
-      s.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt: db.now - outcome.durationMs, outcome })
+      s.record({ deliveryId: job.id, endpointId: job.endpoint_id, claimed: job, startedAt: db.now - outcome.durationMs, outcome })
 
     test('claims due, unleased deliveries oldest first, under its owner, with what the attempt needs', async () => {
       await seed([
@@ -133,6 +133,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         workspace_id: 'w1',
         endpoint_id: 'e1',
         event_id: 'ev-d1',
+        attempt_count: 0,
+        manual: 0,
         payload: '{"id":"ev-d1"}',
         url: 'http://127.0.0.1:9/e1',
         secret: SECRET,
