@@ -14,7 +14,7 @@
 import type { PgDb } from '../db/pg/client'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
-import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
+import { deadLocalOwners, type ClaimedJob, type ClaimLimit, type ClaimLimits, type NextWake } from './dispatch-store'
 import { InFlightShares } from './fair-share'
 
 /** Prefix of the advisory lock key a claim takes per endpoint (hashed like db/pg/unit-of-work.ts lockKeys). */
@@ -22,7 +22,7 @@ const ENDPOINT_LOCK_PREFIX = 'webhook-claim:'
 
 /** The claim stage's operations on PostgreSQL. */
 export interface PgClaimer {
-  claim(limit: number): Promise<ClaimedJob[]>
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
   finished(job: ClaimedJob): void
   release(job: ClaimedJob): Promise<void>
   releaseDeadLeases(): Promise<void>
@@ -47,7 +47,8 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
   const sql = pg.$client
   const shares = new InFlightShares(limits.maxInFlight)
 
-  async function claim(limit: number): Promise<ClaimedJob[]> {
+  async function claim(claimLimit: ClaimLimit): Promise<ClaimedJob[]> {
+    const limit = typeof claimLimit === 'number' ? claimLimit : claimLimit()
     if (limit <= 0) return []
     const now = clock.now()
     // Plan without locks, in one read: every enabled endpoint, its live leases and its oldest due deliveries (as many as could fit).

@@ -12,7 +12,7 @@ import type { Db } from '../db/client'
 import type { StorageEngine } from '../db/engine'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
-import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
+import { deadLocalOwners, type ClaimedJob, type ClaimLimit, type ClaimLimits, type NextWake } from './dispatch-store'
 import { InFlightShares } from './fair-share'
 
 /** Leases due deliveries to this process and frees them again. */
@@ -20,9 +20,15 @@ export interface Claimer {
   /**
    * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of the
    * slots, keeping every endpoint under its in-flight cap across processes; returns what their
-   * attempts need, read in the same transaction; resolves once the leases are committed.
+   * attempts need, read in the same transaction; resolves once the leases are committed. A function
+   * `limit` is read when the claim runs (in a shared commit, after the writes queued before it).
    */
-  claim(limit: number): Promise<ClaimedJob[]>
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
+  /**
+   * Deliveries of this process whose attempt is over and whose outcome is being written: their
+   * leases are not counted under their endpoint's cap, as nothing of theirs is in flight any more.
+   */
+  readonly settling: Set<string>
   /** Gives back the job's slot in this process's fair shares once its attempt is over. */
   finished(job: ClaimedJob): void
   /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
@@ -45,8 +51,9 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
   const { owner, leaseMs } = limits
   const stmt = claimStatements(db)
   const shares = new InFlightShares(limits.maxInFlight)
+  const settling = new Set<string>()
 
-  async function claim(limit: number): Promise<ClaimedJob[]> {
+  async function claim(limit: ClaimLimit): Promise<ClaimedJob[]> {
     const now = clock.now()
     /** Slots the latest run of the work counted in the fair shares: a shared transaction may run it again, or roll back. */
     const counted: Slot[] = []
@@ -56,7 +63,7 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
     try {
       return await engine.writeBatched(() => {
         uncount()
-        return leaseDue(limit, now, counted)
+        return leaseDue(typeof limit === 'number' ? limit : limit(), now, counted)
       })
     } catch (error) {
       uncount()
@@ -70,7 +77,8 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
     const workspaceOf = new Map(endpoints.map((e) => [e.id, e.workspace_id]))
     const capOf = new Map(endpoints.map((e) => [e.id, e.max_in_flight]))
     const free = new Map(capOf)
-    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, capOf.get(endpoint_id)! - n)
+    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now, settling: JSON.stringify([...settling]) }))
+      if (free.has(endpoint_id)) free.set(endpoint_id, capOf.get(endpoint_id)! - n)
     const endpointsPerWorkspace = new Map<string, number>()
     for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
     const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
@@ -107,6 +115,7 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
 
   return {
     claim,
+    settling,
     finished: (job) => shares.remove(job.workspace_id, job.endpoint_id),
     release(job) {
       stmt.release.run({ id: job.id, owner })
@@ -127,9 +136,10 @@ function claimStatements(db: Db) {
     enabledEndpoints: q.query<{ id: string; workspace_id: string; max_in_flight: number }, []>(
       'select id, workspace_id, max_in_flight from webhook_endpoints where enabled = 1',
     ),
-    leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number }>(
-      "select endpoint_id, count(*) as n from webhook_deliveries where status = 'pending' and lease_until >= $now group by endpoint_id",
-    ),
+    leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number; settling: string }>(`
+      select endpoint_id, count(*) as n from webhook_deliveries
+      where status = 'pending' and lease_until >= $now and id not in (select value from json_each($settling))
+      group by endpoint_id`),
     /** Due and unleased deliveries of the given endpoints, in the due index's order: a claim stops once its slots are filled instead of ranking the whole backlog. */
     dueOldestFirst: q.query<{ id: string; endpoint_id: string }, { now: number; endpoints: string }>(`
       select id, endpoint_id from webhook_deliveries

@@ -24,8 +24,8 @@ export type DeliveryResult = 'recorded' | 'released'
 export interface DispatchStages {
   /** Attempts this process may have in flight. */
   readonly maxInFlight: number
-  /** Leases up to `limit` due deliveries (claim.sqlite.ts, claim.pg.ts). */
-  claim(limit: number): Promise<ClaimedJob[]>
+  /** Leases up to `limit()` due deliveries, read when the claim runs (claim.sqlite.ts, claim.pg.ts). */
+  claim(limit: () => number): Promise<ClaimedJob[]>
   /**
    * prepare → send → record for one claimed delivery; `signal` cuts the attempt off at shutdown.
    * Calls `sent` once the attempt is over and its record queued, before that write commits.
@@ -95,8 +95,9 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
 
   async function claimAndSchedule(): Promise<void> {
     try {
-      const free = stages.maxInFlight - sending
-      if (free > 0) for (const job of await stages.claim(free)) start(job)
+      // Read again when the claim runs: slots given back while it waits for its commit are filled too.
+      const free = () => stages.maxInFlight - sending
+      if (free() > 0) for (const job of await stages.claim(free)) start(job)
       await scheduleTimer()
       lastError = null
     } catch (error) {

@@ -36,6 +36,9 @@ export interface ClaimedJob {
   unproven: number
 }
 
+/** How many deliveries a claim may take: a number, or a function read when the claim runs. */
+export type ClaimLimit = number | (() => number)
+
 /** When the loop should look again. */
 export interface NextWake {
   /** The earliest future retry or lease expiry; null when nothing is pending. */
@@ -69,9 +72,10 @@ export interface DispatchStore {
   /**
    * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of this
    * process's slots, keeping every endpoint under its in-flight cap across processes; resolves with
-   * what their attempts need, read in the same transaction.
+   * what their attempts need, read in the same transaction. A function `limit` is read when the claim
+   * runs: SQLite's claim waits for a shared commit, and slots given back meanwhile count.
    */
-  claim(limit: number): Promise<ClaimedJob[]>
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
   /** Gives back the job's slot in this process's fair shares once its attempt is over. */
   finished(job: ClaimedJob): void
   /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
@@ -131,11 +135,19 @@ function sqliteDispatchStore(deps: Pick<AppDeps, 'db' | 'engine' | 'clock' | 'lo
   const recorder = createRecorder(deps.db, engine, deps, random)
   return {
     claim: claimer.claim,
+    async record(finished) {
+      // Until written, its lease still holds a place under its endpoint's cap: the claimer knows the attempt is over.
+      claimer.settling.add(finished.deliveryId)
+      try {
+        await recorder.record(finished)
+      } finally {
+        claimer.settling.delete(finished.deliveryId)
+      }
+    },
     finished: claimer.finished,
     release: async (job) => claimer.release(job),
     releaseDeadLeases: async () => claimer.releaseDeadLeases(),
     nextWake: async (now) => claimer.nextWake(now),
-    record: recorder.record,
     listen: async () => {},
     announce() {},
     close: async () => {},
