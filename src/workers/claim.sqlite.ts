@@ -1,7 +1,7 @@
 /**
  * The dispatcher's `claim` stage on SQLite: leases due deliveries to this process (owner and expiry
- * on the row), within each endpoint's in-flight cap (its `max_in_flight`) across processes and the fair shares of this
- * process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
+ * on the row), within each endpoint's in-flight cap (its `max_in_flight`) across processes and the
+ * fair shares of this process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
  * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
  * plain SQL on the bun:sqlite client, compiled once, with rows as stored. A claim joins the group
  * commit (db/group-commit.ts) instead of committing alone: under load a commit of its own per claim
@@ -54,7 +54,6 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
   const settling = new Set<string>()
 
   async function claim(limit: ClaimLimit): Promise<ClaimedJob[]> {
-    const now = clock.now()
     /** Slots the latest run of the work counted in the fair shares: a shared transaction may run it again, or roll back. */
     const counted: Slot[] = []
     const uncount = () => {
@@ -63,7 +62,8 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
     try {
       return await engine.writeBatched(() => {
         uncount()
-        return leaseDue(typeof limit === 'number' ? limit : limit(), now, counted)
+        // The time too is read when the claim runs: deliveries queued earlier in the same commit are due.
+        return leaseDue(typeof limit === 'number' ? limit : limit(), clock.now(), counted)
       })
     } catch (error) {
       uncount()
