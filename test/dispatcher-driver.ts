@@ -35,8 +35,8 @@ export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions 
     nextWake: (now) => track(stages.nextWake(now)),
     // Freeing dead processes' leases at start is waited for like a claim.
     open: (wake) => track(stages.open(wake)),
-    deliver(job, signal) {
-      const run = stages.deliver(job, signal)
+    deliver(job, signal, sent) {
+      const run = stages.deliver(job, signal, sent)
       // A failed delivery is logged by the loop; here it only ends the wait.
       const watch = run
         .then(
@@ -63,7 +63,8 @@ export function startDispatcherDriver(deps: AppDeps, options: DispatcherOptions 
           await Promise.allSettled([...claiming])
           await new Promise((resolve) => setImmediate(resolve))
         }
-        if (dispatcher.state().in_flight === 0) break
+        // A slot is given back before its attempt's record commits: done once nothing is sent or being written.
+        if (dispatcher.state().in_flight === 0 && delivering.size === 0) break
         await Promise.allSettled([...delivering])
       }
       return recorded - before

@@ -118,7 +118,14 @@ function utcTime(value: string | undefined): string {
 
 /** The create and edit forms of an endpoint, as the API's models take them. */
 function endpointForm(body: unknown): EndpointForm {
-  return { url: (field(body, 'url') ?? '').trim(), description: field(body, 'description') ?? '', events: fields(body, 'events') }
+  const maxInFlight = (field(body, 'max_in_flight') ?? '').trim()
+  return {
+    url: (field(body, 'url') ?? '').trim(),
+    description: field(body, 'description') ?? '',
+    events: fields(body, 'events'),
+    // Left empty: the default. Not a whole number: kept as typed, so the model's check names the field.
+    ...(maxInFlight ? { max_in_flight: /^\d{1,9}$/.test(maxInFlight) ? Number(maxInFlight) : maxInFlight } : {}),
+  }
 }
 
 function forbidden(text: string): Response {

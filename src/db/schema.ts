@@ -188,6 +188,8 @@ export const webhookEndpoints = sqliteTable(
     previousSecret: text('previous_secret'),
     previousSecretExpiresAt: integer('previous_secret_expires_at'),
     headers: json<Record<string, string>>('headers').notNull().default(sql`'{}'`),
+    /** Attempts in flight to this endpoint at once, across processes (the dispatcher's per-endpoint cap). */
+    maxInFlight: integer('max_in_flight').notNull().default(10),
     lastSuccessAt: integer('last_success_at'),
     failingSince: integer('failing_since'),
     createdAt: integer('created_at').notNull(),

@@ -14,7 +14,7 @@
 import type { PgDb } from '../db/pg/client'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
-import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
+import { deadLocalOwners, type ClaimedJob, type ClaimLimit, type ClaimLimits, type NextWake } from './dispatch-store'
 import { InFlightShares } from './fair-share'
 
 /** Prefix of the advisory lock key a claim takes per endpoint (hashed like db/pg/unit-of-work.ts lockKeys). */
@@ -22,7 +22,7 @@ const ENDPOINT_LOCK_PREFIX = 'webhook-claim:'
 
 /** The claim stage's operations on PostgreSQL. */
 export interface PgClaimer {
-  claim(limit: number): Promise<ClaimedJob[]>
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
   finished(job: ClaimedJob): void
   release(job: ClaimedJob): Promise<void>
   releaseDeadLeases(): Promise<void>
@@ -31,10 +31,11 @@ export interface PgClaimer {
   releaseOwn(): Promise<void>
 }
 
-/** An enabled endpoint and the live leases on it (every node's), once per due delivery it has room for or once with `due` false. */
+/** An enabled endpoint, its cap and the live leases on it (every node's), once per due delivery it has room for or once with `due` false. */
 interface PlanRow {
   id: string
   workspace_id: string
+  max_in_flight: number
   leased: number
   due: boolean
 }
@@ -42,16 +43,17 @@ interface PlanRow {
 /** A claimer on `pg` for this node. */
 export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): PgClaimer {
   const { clock, logger } = deps
-  const { owner, leaseMs, perEndpoint } = limits
+  const { owner, leaseMs } = limits
   const sql = pg.$client
-  const shares = new InFlightShares(limits.maxInFlight, perEndpoint)
+  const shares = new InFlightShares(limits.maxInFlight)
 
-  async function claim(limit: number): Promise<ClaimedJob[]> {
+  async function claim(claimLimit: ClaimLimit): Promise<ClaimedJob[]> {
+    const limit = typeof claimLimit === 'number' ? claimLimit : claimLimit()
     if (limit <= 0) return []
     const now = clock.now()
     // Plan without locks, in one read: every enabled endpoint, its live leases and its oldest due deliveries (as many as could fit).
     const rows: PlanRow[] = await sql`
-      SELECT e.id, e.workspace_id, l.leased, d.next_attempt_at IS NOT NULL AS due
+      SELECT e.id, e.workspace_id, e.max_in_flight, l.leased, d.next_attempt_at IS NOT NULL AS due
       FROM webhook_endpoints e
       CROSS JOIN LATERAL (
         SELECT count(*)::int AS leased FROM webhook_deliveries WHERE status = 'pending' AND lease_until >= ${now} AND endpoint_id = e.id
@@ -59,16 +61,18 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
       LEFT JOIN LATERAL (
         SELECT next_attempt_at FROM webhook_deliveries
         WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
-        ORDER BY next_attempt_at LIMIT greatest(0, ${perEndpoint} - l.leased)
+        ORDER BY next_attempt_at LIMIT greatest(0, e.max_in_flight - l.leased)
       ) d ON true
       WHERE e.enabled
       ORDER BY d.next_attempt_at`
     const workspaceOf = new Map(rows.map((e) => [e.id, e.workspace_id]))
-    const free = new Map(rows.map((e) => [e.id, perEndpoint - e.leased]))
+    const capOf = new Map(rows.map((e) => [e.id, e.max_in_flight]))
+    const free = new Map(rows.map((e) => [e.id, e.max_in_flight - e.leased]))
     const endpointsPerWorkspace = new Map<string, number>()
     for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
     const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-    const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
+    const room = (endpointId: string) =>
+      Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants, capOf.get(endpointId)!))
     const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
 
     // Slots counted in the fair shares while planning: given back for rows the claim did not get, or all of them if it fails.
@@ -103,20 +107,20 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
               WHERE status = 'pending' AND lease_until >= ${now} AND endpoint_id = ANY(${ids}::text[])
               GROUP BY endpoint_id
             ), picked AS (
-              SELECT d.id FROM plan p LEFT JOIN live l USING (endpoint_id)
+              SELECT d.id FROM plan p LEFT JOIN live l USING (endpoint_id) JOIN webhook_endpoints ep ON ep.id = p.endpoint_id
               CROSS JOIN LATERAL (
                 SELECT id FROM webhook_deliveries
                 WHERE endpoint_id = p.endpoint_id AND status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
                 ORDER BY next_attempt_at
-                LIMIT greatest(0, least(p.wanted, ${perEndpoint} - coalesce(l.n, 0)))
+                LIMIT greatest(0, least(p.wanted, ep.max_in_flight - coalesce(l.n, 0)))
                 FOR NO KEY UPDATE SKIP LOCKED
               ) d
             ), leased AS (
               UPDATE webhook_deliveries d SET lease_until = ${now + leaseMs}, lease_owner = ${owner}
               FROM picked WHERE d.id = picked.id
-              RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.next_attempt_at
+              RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempt_count, d.manual::int AS manual, d.next_attempt_at
             )
-            SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret,
+            SELECT l.id, l.workspace_id, l.endpoint_id, l.event_id, l.attempt_count, l.manual, ev.payload, ep.url, ep.secret, ep.previous_secret,
               ep.previous_secret_expires_at, ep.headers, (ep.last_success_at IS NULL OR ep.failing_since IS NOT NULL)::int AS unproven
             FROM leased l JOIN events ev ON ev.id = l.event_id JOIN webhook_endpoints ep ON ep.id = l.endpoint_id
             ORDER BY l.next_attempt_at`.execute(),

@@ -1,15 +1,18 @@
 /**
  * The dispatcher's `claim` stage on SQLite: leases due deliveries to this process (owner and expiry
- * on the row), within each endpoint's in-flight cap across processes and the fair shares of this
- * process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
+ * on the row), within each endpoint's in-flight cap (its `max_in_flight`) across processes and the
+ * fair shares of this process's slots (fair-share.ts). Built through drizzle and prepared by SQLite anew for every claim, its
  * statements took most of the dispatcher's CPU (measured with test/bench/webhooks.ts), so they are
- * plain SQL on the bun:sqlite client, compiled once, with rows as stored.
+ * plain SQL on the bun:sqlite client, compiled once, with rows as stored. A claim joins the group
+ * commit (db/group-commit.ts) instead of committing alone: under load a commit of its own per claim
+ * cost as much as its statements (issue 15's profile), and ingest and the recorder commit in the same
+ * transaction anyway.
  */
 import type { Db } from '../db/client'
-import { writeTx } from '../db/tx'
+import type { StorageEngine } from '../db/engine'
 import type { Clock } from '../lib/clock'
 import type { Logger } from '../lib/logger'
-import { deadLocalOwners, type ClaimedJob, type ClaimLimits, type NextWake } from './dispatch-store'
+import { deadLocalOwners, type ClaimedJob, type ClaimLimit, type ClaimLimits, type NextWake } from './dispatch-store'
 import { InFlightShares } from './fair-share'
 
 /** Leases due deliveries to this process and frees them again. */
@@ -17,9 +20,15 @@ export interface Claimer {
   /**
    * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of the
    * slots, keeping every endpoint under its in-flight cap across processes; returns what their
-   * attempts need, read in the same transaction.
+   * attempts need, read in the same transaction; resolves once the leases are committed. A function
+   * `limit` is read when the claim runs (in a shared commit, after the writes queued before it).
    */
-  claim(limit: number): ClaimedJob[]
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
+  /**
+   * Deliveries of this process whose attempt is over and whose outcome is being written: their
+   * leases are not counted under their endpoint's cap, as nothing of theirs is in flight any more.
+   */
+  readonly settling: Set<string>
   /** Gives back the job's slot in this process's fair shares once its attempt is over. */
   finished(job: ClaimedJob): void
   /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
@@ -30,44 +39,68 @@ export interface Claimer {
   nextWake(now: number): NextWake
 }
 
-/** A claimer on `db` for this process. */
-export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
-  const { clock, logger } = deps
-  const { owner, leaseMs, perEndpoint } = limits
-  const stmt = claimStatements(db)
-  const shares = new InFlightShares(limits.maxInFlight, perEndpoint)
+/** A slot of this process's fair shares, held by a claimed delivery. */
+interface Slot {
+  workspaceId: string
+  endpointId: string
+}
 
-  function claim(limit: number): ClaimedJob[] {
-    const now = clock.now()
-    return writeTx(db, () => {
-      const workspaceOf = new Map(stmt.enabledEndpoints.all().map((e) => [e.id, e.workspace_id]))
-      const free = new Map([...workspaceOf.keys()].map((id) => [id, perEndpoint]))
-      for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now })) if (free.has(endpoint_id)) free.set(endpoint_id, perEndpoint - n)
-      const endpointsPerWorkspace = new Map<string, number>()
-      for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
-      const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-      const room = (endpointId: string) => Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants))
-      const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
-      if (limit <= 0 || open.length === 0) return []
-      const claimed: { id: string; endpointId: string }[] = []
-      try {
-        for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
-          if (room(row.endpoint_id) <= 0) continue
-          free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
-          shares.add(workspaceOf.get(row.endpoint_id)!, row.endpoint_id)
-          claimed.push({ id: row.id, endpointId: row.endpoint_id })
-          if (claimed.length === limit || open.every((id) => room(id) <= 0)) break
-        }
-        if (claimed.length === 0) return []
-        const json = JSON.stringify(claimed.map((c) => c.id))
-        stmt.lease.run({ ids: json, until: now + leaseMs, owner })
-        const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
-        return claimed.map((c) => jobs.get(c.id)!)
-      } catch (error) {
-        for (const c of claimed) shares.remove(workspaceOf.get(c.endpointId)!, c.endpointId)
-        throw error
-      }
-    })
+/** A claimer on `db` for this process, committing its leases through `engine`. */
+export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Clock; logger: Logger }, limits: ClaimLimits): Claimer {
+  const { clock, logger } = deps
+  const { owner, leaseMs } = limits
+  const stmt = claimStatements(db)
+  const shares = new InFlightShares(limits.maxInFlight)
+  const settling = new Set<string>()
+
+  async function claim(limit: ClaimLimit): Promise<ClaimedJob[]> {
+    /** Slots the latest run of the work counted in the fair shares: a shared transaction may run it again, or roll back. */
+    const counted: Slot[] = []
+    const uncount = () => {
+      for (const slot of counted.splice(0)) shares.remove(slot.workspaceId, slot.endpointId)
+    }
+    try {
+      return await engine.writeBatched(() => {
+        uncount()
+        // The time too is read when the claim runs: deliveries queued earlier in the same commit are due.
+        return leaseDue(typeof limit === 'number' ? limit : limit(), clock.now(), counted)
+      })
+    } catch (error) {
+      uncount()
+      throw error
+    }
+  }
+
+  /** Inside the claim's transaction: picks due deliveries within the caps and shares (counting them in `counted`), leases them, reads their jobs. */
+  function leaseDue(limit: number, now: number, counted: Slot[]): ClaimedJob[] {
+    const endpoints = stmt.enabledEndpoints.all()
+    const workspaceOf = new Map(endpoints.map((e) => [e.id, e.workspace_id]))
+    const capOf = new Map(endpoints.map((e) => [e.id, e.max_in_flight]))
+    const free = new Map(capOf)
+    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now, settling: JSON.stringify([...settling]) }))
+      if (free.has(endpoint_id)) free.set(endpoint_id, capOf.get(endpoint_id)! - n)
+    const endpointsPerWorkspace = new Map<string, number>()
+    for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+    const room = (endpointId: string) =>
+      Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants, capOf.get(endpointId)!))
+    const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+    if (limit <= 0 || open.length === 0) return []
+    const ids: string[] = []
+    for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
+      if (room(row.endpoint_id) <= 0) continue
+      const workspaceId = workspaceOf.get(row.endpoint_id)!
+      free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
+      shares.add(workspaceId, row.endpoint_id)
+      counted.push({ workspaceId, endpointId: row.endpoint_id })
+      ids.push(row.id)
+      if (ids.length === limit || open.every((id) => room(id) <= 0)) break
+    }
+    if (ids.length === 0) return []
+    const json = JSON.stringify(ids)
+    stmt.lease.run({ ids: json, until: now + leaseMs, owner })
+    const jobs = new Map(stmt.jobs.all({ ids: json }).map((job) => [job.id, job]))
+    return ids.map((id) => jobs.get(id)!)
   }
 
   function releaseDeadLeases(): void {
@@ -82,6 +115,7 @@ export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, li
 
   return {
     claim,
+    settling,
     finished: (job) => shares.remove(job.workspace_id, job.endpoint_id),
     release(job) {
       stmt.release.run({ id: job.id, owner })
@@ -99,10 +133,13 @@ export function createClaimer(db: Db, deps: { clock: Clock; logger: Logger }, li
 function claimStatements(db: Db) {
   const q = db.$client
   return {
-    enabledEndpoints: q.query<{ id: string; workspace_id: string }, []>('select id, workspace_id from webhook_endpoints where enabled = 1'),
-    leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number }>(
-      "select endpoint_id, count(*) as n from webhook_deliveries where status = 'pending' and lease_until >= $now group by endpoint_id",
+    enabledEndpoints: q.query<{ id: string; workspace_id: string; max_in_flight: number }, []>(
+      'select id, workspace_id, max_in_flight from webhook_endpoints where enabled = 1',
     ),
+    leasedPerEndpoint: q.query<{ endpoint_id: string; n: number }, { now: number; settling: string }>(`
+      select endpoint_id, count(*) as n from webhook_deliveries
+      where status = 'pending' and lease_until >= $now and id not in (select value from json_each($settling))
+      group by endpoint_id`),
     /** Due and unleased deliveries of the given endpoints, in the due index's order: a claim stops once its slots are filled instead of ranking the whole backlog. */
     dueOldestFirst: q.query<{ id: string; endpoint_id: string }, { now: number; endpoints: string }>(`
       select id, endpoint_id from webhook_deliveries
@@ -113,7 +150,7 @@ function claimStatements(db: Db) {
       'update webhook_deliveries set lease_until = $until, lease_owner = $owner where id in (select value from json_each($ids))',
     ),
     jobs: q.query<ClaimedJob, { ids: string }>(`
-      select d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
+      select d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempt_count, d.manual, ev.payload, ep.url, ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.headers,
         (ep.last_success_at is null or ep.failing_since is not null) as unproven
       from json_each($ids) j join webhook_deliveries d on d.id = j.value
         join events ev on ev.id = d.event_id join webhook_endpoints ep on ep.id = d.endpoint_id`),

@@ -24,10 +24,13 @@ export type DeliveryResult = 'recorded' | 'released'
 export interface DispatchStages {
   /** Attempts this process may have in flight. */
   readonly maxInFlight: number
-  /** Leases up to `limit` due deliveries (claim.sqlite.ts, claim.pg.ts). */
-  claim(limit: number): Promise<ClaimedJob[]>
-  /** prepare → send → record for one claimed delivery; `signal` cuts the attempt off at shutdown. */
-  deliver(job: ClaimedJob, signal: AbortSignal): Promise<DeliveryResult>
+  /** Leases up to `limit()` due deliveries, read when the claim runs (claim.sqlite.ts, claim.pg.ts). */
+  claim(limit: () => number): Promise<ClaimedJob[]>
+  /**
+   * prepare → send → record for one claimed delivery; `signal` cuts the attempt off at shutdown.
+   * Calls `sent` once the attempt is over and its record queued, before that write commits.
+   */
+  deliver(job: ClaimedJob, signal: AbortSignal, sent: () => void): Promise<DeliveryResult>
   /** Gives back the job's slot once its attempt is over. */
   finished(job: ClaimedJob): void
   nextWake(now: number): Promise<NextWake>
@@ -55,7 +58,15 @@ export interface Dispatcher {
 /** Frees dead processes' leases, then runs the loop over `stages` until stopped. */
 export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; logger: Logger }): Dispatcher {
   const { clock, logger } = deps
-  const inFlight = new Set<Promise<unknown>>()
+  /** Attempts from their claim until their outcome is written (stop waits for these). */
+  const running = new Set<Promise<unknown>>()
+  /**
+   * Attempts holding one of this process's slots: from their claim until they are sent. A slot is
+   * given back as soon as the outcome is queued for writing, not once it is committed: the next claim
+   * joins the same or a later commit (SQLite) or still sees the lease (PostgreSQL), and waiting for
+   * the commit left the slots idle for a commit each (issue 15).
+   */
+  let sending = 0
   /** Aborts every attempt still running when the shutdown grace is over. */
   const cutOff = new AbortController()
   let stopping = false
@@ -84,8 +95,9 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
 
   async function claimAndSchedule(): Promise<void> {
     try {
-      const free = stages.maxInFlight - inFlight.size
-      if (free > 0) for (const job of await stages.claim(free)) start(job)
+      // Read again when the claim runs: slots given back while it waits for its commit are filled too.
+      const free = () => stages.maxInFlight - sending
+      if (free() > 0) for (const job of await stages.claim(free)) start(job)
       await scheduleTimer()
       lastError = null
     } catch (error) {
@@ -98,15 +110,25 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
   }
 
   function start(job: ClaimedJob): void {
+    let holding = true
+    const giveBack = () => {
+      if (!holding) return
+      holding = false
+      sending--
+      stages.finished(job)
+      wake()
+    }
+    sending++
     const run: Promise<unknown> = stages
-      .deliver(job, cutOff.signal)
+      .deliver(job, cutOff.signal, giveBack)
       .catch((error: unknown) => logger.error('webhook.dispatch_failed', { delivery_id: job.id, error: String(error) }))
       .finally(() => {
-        inFlight.delete(run)
-        stages.finished(job)
+        running.delete(run)
+        giveBack()
+        // Written now: a claim that still counted this lease against its endpoint's cap may take its place.
         wake()
       })
-    inFlight.add(run)
+    running.add(run)
   }
 
   /**
@@ -116,7 +138,7 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
    * are looked at again every BUSY_POLL_MS rather than in a tight loop.
    */
   async function scheduleTimer(): Promise<void> {
-    if (inFlight.size > 0) return armTimer(BUSY_POLL_MS)
+    if (running.size > 0) return armTimer(BUSY_POLL_MS)
     const now = clock.now()
     const { next, blocked } = await stages.nextWake(now)
     let wait = next == null ? MAX_IDLE_MS : next - now + 1
@@ -149,7 +171,7 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
       wake()
       stages.announce()
     },
-    state: () => ({ running: !stopping, in_flight: inFlight.size, last_error: lastError }),
+    state: () => ({ running: !stopping, in_flight: sending, last_error: lastError }),
     async stop(graceMs = SHUTDOWN_GRACE_MS) {
       stopping = true
       clearTimeout(timer)
@@ -157,10 +179,10 @@ export function runDispatchLoop(stages: DispatchStages, deps: { clock: Clock; lo
       await pumping
       let graceTimer: ReturnType<typeof setTimeout> | undefined
       const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)))
-      await Promise.race([Promise.allSettled([...inFlight]), graceOver])
+      await Promise.race([Promise.allSettled([...running]), graceOver])
       clearTimeout(graceTimer)
-      if (inFlight.size > 0) cutOff.abort()
-      await Promise.allSettled([...inFlight])
+      if (running.size > 0) cutOff.abort()
+      await Promise.allSettled([...running])
       await stages
         .close()
         .catch((error: unknown) => logger.error('webhook.dispatcher_error', { error: error instanceof Error ? error.message : String(error) }))

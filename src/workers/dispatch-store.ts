@@ -6,6 +6,7 @@
  * nodes on one database, with the row locks, advisory locks and notifications that takes).
  */
 import { hostname } from 'node:os'
+import { sqliteEngine } from '../db/engine'
 import type { AppDeps } from '../deps'
 import { createClaimer } from './claim.sqlite'
 import { createPgClaimer } from './claim.pg'
@@ -21,6 +22,9 @@ export interface ClaimedJob {
   workspace_id: string
   endpoint_id: string
   event_id: string
+  /** Attempts recorded so far and whether this one was queued by hand (1), as claimed: the lease keeps them so until recorded. */
+  attempt_count: number
+  manual: number
   payload: string
   url: string
   secret: string
@@ -31,6 +35,9 @@ export interface ClaimedJob {
   /** 1 when the endpoint has not answered 2xx lately (never, or failing since): its attempts first test the connection. */
   unproven: number
 }
+
+/** How many deliveries a claim may take: a number, or a function read when the claim runs. */
+export type ClaimLimit = number | (() => number)
 
 /** When the loop should look again. */
 export interface NextWake {
@@ -46,16 +53,16 @@ export interface ClaimLimits {
   owner: string
   /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
   leaseMs: number
-  /** Attempts in flight in this process: the pool the fair shares divide. */
+  /** Attempts in flight in this process: the pool the fair shares divide. (Each endpoint's own cap is its `max_in_flight`.) */
   maxInFlight: number
-  /** Attempts in flight per endpoint, across processes. */
-  perEndpoint: number
 }
 
 /** An attempt that ended, as the send stage left it. */
 export interface FinishedAttempt {
   deliveryId: string
   endpointId: string
+  /** The delivery's attempt count and manual flag as claimed (SQLite's recorder goes by them; PostgreSQL's reads them again under its row locks). */
+  claimed: Pick<ClaimedJob, 'attempt_count' | 'manual'>
   startedAt: number
   outcome: AttemptOutcome
 }
@@ -65,9 +72,10 @@ export interface DispatchStore {
   /**
    * Claims up to `limit` due deliveries, oldest due first within each endpoint's fair share of this
    * process's slots, keeping every endpoint under its in-flight cap across processes; resolves with
-   * what their attempts need, read in the same transaction.
+   * what their attempts need, read in the same transaction. A function `limit` is read when the claim
+   * runs: SQLite's claim waits for a shared commit, and slots given back meanwhile count.
    */
-  claim(limit: number): Promise<ClaimedJob[]>
+  claim(limit: ClaimLimit): Promise<ClaimedJob[]>
   /** Gives back the job's slot in this process's fair shares once its attempt is over. */
   finished(job: ClaimedJob): void
   /** Frees a claim of this process without recording an attempt (an attempt cut off by shutdown). */
@@ -113,21 +121,33 @@ function isDeadLocalOwner(owner: string, host: string): boolean {
 }
 
 /** The dispatcher's storage on PostgreSQL when `deps.pg` is set, else on SQLite; `random` ([0, 1)) drives the retry jitter. */
-export function dispatchStore(deps: Pick<AppDeps, 'db' | 'pg' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
+export function dispatchStore(deps: Pick<AppDeps, 'db' | 'pg' | 'engine' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
   return deps.pg ? pgDispatchStore({ ...deps, pg: deps.pg }, limits, random) : sqliteDispatchStore(deps, limits, random)
 }
 
-/** SQLite: one writer, so no other process needs telling; the claim and recorder run synchronously inside. */
-function sqliteDispatchStore(deps: Pick<AppDeps, 'db' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
-  const claimer = createClaimer(deps.db, deps, limits)
-  const recorder = createRecorder(deps.db, deps, random)
+/**
+ * SQLite: one writer, so no other process needs telling; claims and records join the group commit of
+ * the connection's engine, sharing transactions with ingest and each other.
+ */
+function sqliteDispatchStore(deps: Pick<AppDeps, 'db' | 'engine' | 'clock' | 'logger'>, limits: ClaimLimits, random: () => number): DispatchStore {
+  const engine = deps.engine ?? sqliteEngine(deps.db)
+  const claimer = createClaimer(deps.db, engine, deps, limits)
+  const recorder = createRecorder(deps.db, engine, deps, random)
   return {
-    claim: async (limit) => claimer.claim(limit),
+    claim: claimer.claim,
+    async record(finished) {
+      // Until written, its lease still holds a place under its endpoint's cap: the claimer knows the attempt is over.
+      claimer.settling.add(finished.deliveryId)
+      try {
+        await recorder.record(finished)
+      } finally {
+        claimer.settling.delete(finished.deliveryId)
+      }
+    },
     finished: claimer.finished,
     release: async (job) => claimer.release(job),
     releaseDeadLeases: async () => claimer.releaseDeadLeases(),
     nextWake: async (now) => claimer.nextWake(now),
-    record: recorder.record,
     listen: async () => {},
     announce() {},
     close: async () => {},

@@ -8,6 +8,7 @@
 import type { AppDeps } from '../deps'
 import { createSecretBox } from '../lib/secret-box'
 import { systemResolver, type HostResolver } from '../lib/ssrf'
+import { ENDPOINT_MAX_IN_FLIGHT } from '../modules/webhooks/rules'
 import { VERSION } from '../version'
 import { runDispatchLoop, type Dispatcher, type DispatchStages } from './dispatch-loop'
 import { defaultOwner, dispatchStore } from './dispatch-store'
@@ -17,10 +18,14 @@ import { ATTEMPT_TIMEOUT_MS, CONNECT_TIMEOUT_MS, sendAttempt, tcpProbe, type Tcp
 export type { DispatcherState } from '../deps'
 export type { Dispatcher } from './dispatch-loop'
 
-/** Attempts in flight in this process. */
-export const MAX_IN_FLIGHT = 50
-/** Attempts in flight per endpoint, across processes (SPEC §7). */
-export const MAX_IN_FLIGHT_PER_ENDPOINT = 10
+/**
+ * Attempts in flight in this process. Above what endpoints at the default cap need: with 16 clients
+ * pushing leads to 4 endpoints, 64 deliveries queue per ingest round trip, so endpoints whose receivers
+ * can take more (`max_in_flight`) need more than 50 slots for the dispatcher to keep up (issue 15).
+ */
+export const MAX_IN_FLIGHT = 200
+/** Attempts in flight per endpoint, across processes, unless the endpoint sets its own `max_in_flight` (SPEC §7). */
+export const MAX_IN_FLIGHT_PER_ENDPOINT = ENDPOINT_MAX_IN_FLIGHT.default
 /** A claim outlives the longest attempt; a crashed process's claims are free again after it. */
 const LEASE_MS = 60_000
 
@@ -36,7 +41,6 @@ export interface DispatcherOptions {
   connect?: TcpProbe
   leaseMs?: number
   maxInFlight?: number
-  maxInFlightPerEndpoint?: number
   /** Identifies this process in `lease_owner`; default host:pid:random. */
   owner?: string
 }
@@ -49,7 +53,6 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
     owner: options.owner ?? defaultOwner(),
     leaseMs: options.leaseMs ?? LEASE_MS,
     maxInFlight,
-    perEndpoint: options.maxInFlightPerEndpoint ?? MAX_IN_FLIGHT_PER_ENDPOINT,
   }
   const store = dispatchStore(deps, limits, options.random ?? Math.random)
   const box = createSecretBox(deps.config.secretKey)
@@ -75,7 +78,7 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
     },
     announce: store.announce,
     close: store.close,
-    async deliver(job, signal) {
+    async deliver(job, signal, sent) {
       const startedAt = clock.now()
       const outcome = await sendAttempt(prepareAttempt(job, box, startedAt), { ...sendEnv, now: startedAt, signal })
       // Cut off by shutdown: not the receiver's fault, so no attempt is recorded and the next process sends it again.
@@ -83,7 +86,9 @@ export function createDispatchStages(deps: AppDeps, options: DispatcherOptions =
         await store.release(job)
         return 'released'
       }
-      await store.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt, outcome })
+      const written = store.record({ deliveryId: job.id, endpointId: job.endpoint_id, claimed: job, startedAt, outcome })
+      sent()
+      await written
       return 'recorded'
     },
   }

@@ -28,20 +28,17 @@ export class InFlightShares {
   /** Per workspace: how many of its endpoints have attempts in flight. */
   private readonly busyEndpoints = new Map<string, number>()
 
-  constructor(
-    private readonly pool: number,
-    private readonly endpointCap: number,
-  ) {}
+  constructor(private readonly pool: number) {}
 
-  /** Attempts the endpoint may start now within its workspace's share and its own. */
-  room(workspaceId: string, endpointId: string, claimants: Claimants): number {
+  /** Attempts the endpoint may start now within its workspace's share and its own, and its cap of `endpointCap` in flight. */
+  room(workspaceId: string, endpointId: string, claimants: Claimants, endpointCap: number): number {
     const heldByWorkspace = this.perWorkspace.get(workspaceId) ?? 0
     const heldByEndpoint = this.perEndpoint.get(endpointId) ?? 0
     const busyWorkspaces = this.perWorkspace.size + (heldByWorkspace ? 0 : 1)
     const workspaceShare = fairShare(this.pool, busyWorkspaces, claimants.workspaces - busyWorkspaces)
     const busyEndpoints = (this.busyEndpoints.get(workspaceId) ?? 0) + (heldByEndpoint ? 0 : 1)
     const endpointShare = fairShare(workspaceShare, busyEndpoints, claimants.endpointsOf(workspaceId) - busyEndpoints)
-    return Math.min(workspaceShare - heldByWorkspace, Math.min(this.endpointCap, endpointShare) - heldByEndpoint)
+    return Math.min(workspaceShare - heldByWorkspace, Math.min(endpointCap, endpointShare) - heldByEndpoint)
   }
 
   /** Counts an attempt that starts. */

@@ -1,12 +1,15 @@
 /**
  * The dispatcher's `record` stage on SQLite, and all the SQL that stores an attempt: reads the
  * delivery's state, asks `decide` what the attempt changes, writes the attempt, the delivery and
- * the endpoint's health. Attempts that finish together are written in one transaction. Plain SQL on the bun:sqlite
- * client, compiled once: built through drizzle these statements cost most of the dispatcher's CPU.
+ * the endpoint's health. Each attempt is a job of the group commit (db/group-commit.ts): attempts
+ * that finish together share one transaction with each other, with the claims and with ingest
+ * (a commit per recorder flush cost about as much as its statements, issue 15), and a job that
+ * fails is run again alone, so a bad row holds back no other. Plain SQL on the bun:sqlite client,
+ * compiled once: built through drizzle these statements cost most of the dispatcher's CPU.
  */
 import type { Db } from '../db/client'
+import type { StorageEngine } from '../db/engine'
 import type { DeliveryStatus } from '../db/schema'
-import { writeTx } from '../db/tx'
 import type { Clock } from '../lib/clock'
 import { newId } from '../lib/ids'
 import type { Logger } from '../lib/logger'
@@ -15,47 +18,23 @@ import type { AttemptRow, FinishedAttempt } from './dispatch-store'
 
 /** Stores finished attempts. */
 export interface Recorder {
-  /** Queues the attempt for the next batched write; resolves once that write is over (failed writes are logged, not thrown). */
+  /** Writes the attempt in the next shared commit; resolves once that write is over (failed writes are logged, not thrown). */
   record(finished: FinishedAttempt): Promise<void>
 }
 
-/** A recorder on `db`; `random` returns [0, 1) and drives the retry jitter. */
-export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, random: () => number): Recorder {
+/** A recorder on `db` committing through `engine`; `random` returns [0, 1) and drives the retry jitter. */
+export function createRecorder(db: Db, engine: StorageEngine, deps: { clock: Clock; logger: Logger }, random: () => number): Recorder {
   const { clock, logger } = deps
   const stmt = recordStatements(db)
-  const queued: (FinishedAttempt & { written: () => void })[] = []
-  let flushQueued = false
-
-  /**
-   * Writes every attempt that finished since the last flush in one transaction (one commit per
-   * burst instead of one per attempt); if that fails, one by one, so a bad row holds back no other.
-   */
-  function flush(): void {
-    flushQueued = false
-    const batch = queued.splice(0)
-    let logs: (() => void)[] = []
-    try {
-      logs = writeTx(db, () => batch.map(store))
-    } catch {
-      logs = []
-      for (const finished of batch) {
-        try {
-          logs.push(writeTx(db, () => store(finished)))
-        } catch (error) {
-          logger.error('webhook.record_failed', { delivery_id: finished.deliveryId, error: error instanceof Error ? error.message : String(error) })
-        }
-      }
-    }
-    logs.forEach((log) => log())
-    batch.forEach((finished) => finished.written())
-  }
 
   /** Writes the attempt and what decide made of it; returns what to log once committed. */
-  function store({ deliveryId, startedAt, outcome }: FinishedAttempt): () => void {
+  function store({ deliveryId, endpointId, claimed, startedAt, outcome }: FinishedAttempt): () => void {
     const now = clock.now()
-    const row = stmt.state.get({ id: deliveryId })
-    if (!row) return () => {} // the endpoint was deleted meanwhile
-    const decision = decide(deliveryState(row), { startedAt, ...outcome }, now, random)
+    // The delivery's own state is as claimed (the lease keeps it): one look-up in the big deliveries table fewer per attempt.
+    const row = stmt.endpoint.get({ id: endpointId })
+    if (!row) return () => {} // the endpoint was deleted meanwhile, and its deliveries with it
+    const scheduledBefore = claimed.attempt_count === 0 ? 0 : stmt.scheduledBefore.get({ id: deliveryId })!.n
+    const decision = decide(deliveryState(claimed, scheduledBefore, row), { startedAt, ...outcome }, now, random)
     const { attempt, trigger, status, nextAttemptAt, endpoint } = decision
     stmt.insertAttempt.run({
       id: newId(),
@@ -79,11 +58,11 @@ export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, r
       last_error: outcome.errorMessage,
       now,
     })
-    applyEndpointChange(row.endpoint_id, decision, now)
+    applyEndpointChange(endpointId, decision, now)
     return () => {
       logger.debug('webhook.attempt', {
         delivery_id: deliveryId,
-        endpoint_id: row.endpoint_id,
+        endpoint_id: endpointId,
         attempt,
         trigger,
         status_code: outcome.statusCode,
@@ -91,8 +70,7 @@ export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, r
         duration_ms: outcome.durationMs,
         next_attempt_at: nextAttemptAt,
       })
-      if (endpoint?.kind === 'disabled')
-        logger.warn('webhook.disabled', { endpoint_id: row.endpoint_id, workspace_id: row.workspace_id, reason: endpoint.reason })
+      if (endpoint?.kind === 'disabled') logger.warn('webhook.disabled', { endpoint_id: endpointId, workspace_id: row.workspace_id, reason: endpoint.reason })
     }
   }
 
@@ -104,37 +82,34 @@ export function createRecorder(db: Db, deps: { clock: Clock; logger: Logger }, r
   }
 
   return {
-    record(finished) {
-      return new Promise((written) => {
-        queued.push({ ...finished, written })
-        if (flushQueued) return
-        flushQueued = true
-        setImmediate(flush)
-      })
+    async record(finished) {
+      try {
+        // The work may run twice (a shared transaction rolled back for another job): the log waits for the commit.
+        const log = await engine.writeBatched(() => store(finished))
+        log()
+      } catch (error) {
+        logger.error('webhook.record_failed', { delivery_id: finished.deliveryId, error: error instanceof Error ? error.message : String(error) })
+      }
     },
   }
 }
 
-/** A delivery and its endpoint as stored. */
-interface StateRow {
-  attempt_count: number
-  manual: number
-  endpoint_id: string
+/** An endpoint's health as stored. */
+interface EndpointRow {
   workspace_id: string
   enabled: number
   failing_since: number | null
   last_success_at: number | null
-  scheduled_before: number
 }
 
-function deliveryState(row: StateRow): DeliveryState {
+function deliveryState(claimed: FinishedAttempt['claimed'], scheduledBefore: number, endpoint: EndpointRow): DeliveryState {
   return {
-    attemptCount: row.attempt_count,
-    manual: row.manual === 1,
-    scheduledBefore: row.scheduled_before,
-    endpointEnabled: row.enabled === 1,
-    failingSince: row.failing_since,
-    lastSuccessAt: row.last_success_at,
+    attemptCount: claimed.attempt_count,
+    manual: claimed.manual === 1,
+    scheduledBefore,
+    endpointEnabled: endpoint.enabled === 1,
+    failingSince: endpoint.failing_since,
+    lastSuccessAt: endpoint.last_success_at,
   }
 }
 
@@ -142,12 +117,8 @@ function deliveryState(row: StateRow): DeliveryState {
 function recordStatements(db: Db) {
   const q = db.$client
   return {
-    state: q.query<StateRow, { id: string }>(`
-      select d.attempt_count, d.manual, d.endpoint_id, ep.workspace_id, ep.enabled, ep.failing_since, ep.last_success_at,
-        case when d.attempt_count = 0 then 0
-          else (select count(*) from webhook_attempts a where a.delivery_id = d.id and a.trigger = 'scheduled') end as scheduled_before
-      from webhook_deliveries d join webhook_endpoints ep on ep.id = d.endpoint_id
-      where d.id = $id`),
+    endpoint: q.query<EndpointRow, { id: string }>('select workspace_id, enabled, failing_since, last_success_at from webhook_endpoints where id = $id'),
+    scheduledBefore: q.query<{ n: number }, { id: string }>("select count(*) as n from webhook_attempts where delivery_id = $id and trigger = 'scheduled'"),
     insertAttempt: q.query<never, AttemptRow>(`
       insert into webhook_attempts (id, delivery_id, attempt, trigger, started_at, duration_ms, status_code, error_class, error_message, response_body, next_attempt_at)
       values ($id, $delivery_id, $attempt, $trigger, $started_at, $duration_ms, $status_code, $error_class, $error_message, $response_body, $next_attempt_at)`),

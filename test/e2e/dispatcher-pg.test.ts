@@ -160,7 +160,7 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     await setup(1, rx.url)
     await queueDeliveries(1, 1)
     const deps = { ...h!.deps, pg: database!.pg }
-    const limits = { leaseMs: 1_000, maxInFlight: 10, perEndpoint: 10 }
+    const limits = { leaseMs: 1_000, maxInFlight: 10 }
     const old = dispatchStore(deps, { ...limits, owner: 'node-old:1:a' }, () => 0.5)
     const taker = dispatchStore(deps, { ...limits, owner: 'node-new:1:b' }, () => 0.5)
     h!.clock.set(Date.now() + 60_000)
@@ -171,12 +171,12 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     expect(again?.id).toBe('d1')
 
     const outcome = { statusCode: 200, errorClass: null, errorMessage: null, responseBody: '', retryAfterMs: null, durationMs: 5 }
-    await old.record({ deliveryId: 'd1', endpointId: 'e0', startedAt: h!.clock.now() - 2_000, outcome })
+    await old.record({ deliveryId: 'd1', endpointId: 'e0', claimed: { attempt_count: 0, manual: 0 }, startedAt: h!.clock.now() - 2_000, outcome })
     const [row] = await database!.pg.$client`SELECT status, attempt_count, lease_owner FROM webhook_deliveries WHERE id = 'd1'`
     expect(row).toEqual({ status: 'pending', attempt_count: 0, lease_owner: 'node-new:1:b' })
     expect(h!.logs.some((line) => line.includes('webhook.lease_lost'))).toBe(true)
 
-    await taker.record({ deliveryId: 'd1', endpointId: 'e0', startedAt: h!.clock.now(), outcome })
+    await taker.record({ deliveryId: 'd1', endpointId: 'e0', claimed: { attempt_count: 0, manual: 0 }, startedAt: h!.clock.now(), outcome })
     expect(await counts()).toEqual({ succeeded: 1, pending: 0, attempts: 1, max_attempts: 1 })
     await old.close()
     await taker.close()
@@ -189,11 +189,7 @@ describe.skipIf(skipUnlessPg('dispatcher across PostgreSQL nodes'))('dispatcher 
     try {
       await holder`BEGIN`
       await holder`SELECT id FROM webhook_deliveries WHERE id = 'd1' FOR UPDATE`
-      const store = dispatchStore(
-        { ...h!.deps, clock: systemClock, pg: database!.pg },
-        { owner: 'node-a:1:a', leaseMs: 60_000, maxInFlight: 10, perEndpoint: 10 },
-        () => 0.5,
-      )
+      const store = dispatchStore({ ...h!.deps, clock: systemClock, pg: database!.pg }, { owner: 'node-a:1:a', leaseMs: 60_000, maxInFlight: 10 }, () => 0.5)
       const claimed = await Promise.race([store.claim(10), Bun.sleep(3_000).then(() => 'still waiting' as const)])
       expect(claimed === 'still waiting' ? claimed : claimed.map((job) => job.id)).toEqual(['d2', 'd3'])
       await holder`ROLLBACK`

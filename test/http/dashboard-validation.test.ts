@@ -61,6 +61,26 @@ describe('webhook forms', () => {
     expect(ok.headers.get('location')).toBe(`${base}?done=saved`)
     expect((await endpointsOf(ws.id))[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
   })
+
+  test('attempts at once: set on create, shown and changed on the edit form, left as is when empty; out of bounds is 422', async () => {
+    const ws = await h.workspace()
+    const s = await signIn(ws.key)
+    expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook', max_in_flight: '30' })).status).toBe(201)
+    const [endpoint] = await endpointsOf(ws.id)
+    expect(endpoint!.maxInFlight).toBe(30)
+    const base = `/dashboard/settings/webhooks/${endpoint!.id}`
+    expect(await s.page(base)).toContain('name="max_in_flight" type="number" min="1" max="100" value="30"')
+
+    for (const value of ['0', '101', 'many']) {
+      const bad = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', max_in_flight: value })
+      expect(bad.status).toBe(422)
+      expect(await bad.text()).toContain('/max_in_flight')
+    }
+    expect((await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', max_in_flight: '' })).status).toBe(303)
+    expect((await endpointsOf(ws.id))[0]!.maxInFlight).toBe(30)
+    expect((await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', max_in_flight: '4' })).status).toBe(303)
+    expect((await endpointsOf(ws.id))[0]!.maxInFlight).toBe(4)
+  })
 })
 
 describe('key form', () => {

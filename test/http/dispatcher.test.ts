@@ -457,6 +457,48 @@ describe('leases and concurrency', () => {
     expect(rx.peakOpen()).toBe(10)
   })
 
+  test("an endpoint's max_in_flight is its cap: 15 for one endpoint, the default 10 for another, at the same time", async () => {
+    await setup()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const held = async () => {
+      await gate
+      return new Response(null, { status: 204 })
+    }
+    const roomy = receiver(held)
+    const plain = receiver(held)
+    await endpoint(roomy.url, { max_in_flight: 15 })
+    await endpoint(plain.url)
+    for (let i = 0; i < 30; i++) await emit('lead.created', { i })
+    await until(() => roomy.open() === 15 && plain.open() === 10, 5_000, '15 and 10 open requests')
+    await Bun.sleep(100)
+    expect([roomy.open(), plain.open()]).toEqual([15, 10])
+    release()
+    await dispatcher.runDue()
+    expect([roomy.requests.length, plain.requests.length]).toEqual([30, 30])
+    expect([roomy.peakOpen(), plain.peakOpen()]).toEqual([15, 10])
+  })
+
+  test('a lowered max_in_flight holds from the next claim: 2 at once after PATCH, where 10 were allowed', async () => {
+    await setup()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const rx = receiver(async () => {
+      await gate
+      return new Response(null, { status: 204 })
+    })
+    const { id } = await endpoint(rx.url)
+    expect((await h.request('PATCH', `/api/v1/webhooks/${id}`, { key: ws.key, body: { max_in_flight: 2 } })).status).toBe(200)
+    for (let i = 0; i < 8; i++) await emit('lead.created', { i })
+    await until(() => rx.open() === 2, 5_000, '2 open requests')
+    await Bun.sleep(100)
+    expect(rx.open()).toBe(2)
+    release()
+    await dispatcher.runDue()
+    expect(rx.requests).toHaveLength(8)
+    expect(rx.peakOpen()).toBe(2)
+  })
+
   test("a live owner's lease is respected until it expires; a dead local process's lease is released at start", async () => {
     await setup()
     const rx = receiver()

@@ -91,6 +91,55 @@ describe('endpoint lifecycle', () => {
   })
 })
 
+describe('attempts at once (max_in_flight)', () => {
+  test('defaults to 10, is set on create and by PATCH, and shows in the endpoint', async () => {
+    const ws = await setup()
+    expect((await create(ws.key, { url: PUBLIC_URL })).body.max_in_flight).toBe(10)
+    const { status, body } = await create(ws.key, { url: PUBLIC_URL, max_in_flight: 40 })
+    expect(status).toBe(201)
+    expect(body.max_in_flight).toBe(40)
+    const patched = await h.request('PATCH', `/api/v1/webhooks/${body.id}`, { key: ws.key, body: { max_in_flight: 1 } })
+    expect(patched.status).toBe(200)
+    expect((await patched.json()).max_in_flight).toBe(1)
+    // Other changes leave it as it is.
+    await h.request('PATCH', `/api/v1/webhooks/${body.id}`, { key: ws.key, body: { description: 'slow receiver' } })
+    expect((await (await h.request('GET', `/api/v1/webhooks/${body.id}`, { key: ws.key })).json()).max_in_flight).toBe(1)
+    const list = await (await h.request('GET', '/api/v1/webhooks', { key: ws.key })).json()
+    expect(list.data.map((e: { max_in_flight: number }) => e.max_in_flight).sort((x: number, y: number) => x - y)).toEqual([1, 10])
+  })
+
+  test('outside 1–100, or not a whole number, is a 422 naming the field and the bound', async () => {
+    const ws = await setup()
+    const { body: endpoint } = await create(ws.key, { url: PUBLIC_URL })
+    for (const value of [0, 101, -5, 2.5, '20', null]) {
+      const created = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: PUBLIC_URL, max_in_flight: value } })
+      const problem = await expectProblem(created, 422, ['/max_in_flight'])
+      if (value === 0) expect(problem.errors[0].message).toContain('1')
+      if (value === 101) expect(problem.errors[0].message).toContain('100')
+      await expectProblem(await h.request('PATCH', `/api/v1/webhooks/${endpoint.id}`, { key: ws.key, body: { max_in_flight: value } }), 422, ['/max_in_flight'])
+    }
+    expect((await create(ws.key, { url: PUBLIC_URL, max_in_flight: 100 })).status).toBe(201)
+    expect((await (await h.request('GET', `/api/v1/webhooks/${endpoint.id}`, { key: ws.key })).json()).max_in_flight).toBe(10)
+  })
+
+  test('the OpenAPI document describes it on the endpoint, create and update, with its bounds', async () => {
+    await setup()
+    const doc = (await (await h.request('GET', '/openapi.json')).json()) as Record<string, any>
+    const text = JSON.stringify(doc)
+    const property = (schema: any): any => schema?.properties?.max_in_flight
+    const operation = (path: string, method: string) => doc.paths[path][method]
+    const resolve = (schema: any): any => (schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema)
+    const body = (path: string, method: string) => resolve(operation(path, method).requestBody.content['application/json'].schema)
+    for (const schema of [body('/api/v1/webhooks', 'post'), body('/api/v1/webhooks/{id}', 'patch')]) {
+      expect(property(schema)).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 })
+      expect(property(schema).description).toContain('receiver that can take more')
+    }
+    expect(text).toContain('max_in_flight')
+    const got = resolve(operation('/api/v1/webhooks/{id}', 'get').responses['200'].content['application/json'].schema)
+    expect(property(got)).toMatchObject({ type: 'integer' })
+  })
+})
+
 describe('validation', () => {
   test('unknown event types, bad URLs, reserved headers and unknown fields are 422 problems', async () => {
     const ws = await setup()

@@ -14,6 +14,7 @@ import { createHarness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg } from '../pg'
 
 const LEASE_MS = 60_000
+/** The cap of the endpoints seeded below: the column default of `max_in_flight`. */
 const PER_ENDPOINT = 10
 const SECRET = `whsec_${Buffer.from('contract-test-secret-0123456789').toString('base64')}`
 
@@ -66,7 +67,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     })
 
     function store(owner: string): DispatchStore {
-      const created = dispatchStore(db.deps, { owner, leaseMs: LEASE_MS, maxInFlight: 50, perEndpoint: PER_ENDPOINT }, () => 0.5)
+      const created = dispatchStore(db.deps, { owner, leaseMs: LEASE_MS, maxInFlight: 50 }, () => 0.5)
       stores.push(created)
       return created
     }
@@ -115,7 +116,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     const record = (s: DispatchStore, job: ClaimedJob, outcome: AttemptOutcome) =>
-      s.record({ deliveryId: job.id, endpointId: job.endpoint_id, startedAt: db.now - outcome.durationMs, outcome })
+      s.record({ deliveryId: job.id, endpointId: job.endpoint_id, claimed: job, startedAt: db.now - outcome.durationMs, outcome })
 
     test('claims due, unleased deliveries oldest first, under its owner, with what the attempt needs', async () => {
       await seed([
@@ -132,6 +133,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         workspace_id: 'w1',
         endpoint_id: 'e1',
         event_id: 'ev-d1',
+        attempt_count: 0,
+        manual: 0,
         payload: '{"id":"ev-d1"}',
         url: 'http://127.0.0.1:9/e1',
         secret: SECRET,

@@ -3,6 +3,7 @@ import type { PageRequest } from '../../lib/pagination'
 import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
 import type { WebhooksStoreDeps } from '../../modules/webhooks/store'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
+import { ENDPOINT_MAX_IN_FLIGHT } from '../../modules/webhooks/rules'
 import { html, type Html } from '../html'
 import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
 
@@ -16,6 +17,8 @@ export interface EndpointForm {
   url: string
   description: string
   events: string[]
+  /** As typed when it is not a whole number, so that the model's check refuses it. */
+  max_in_flight?: number | string
 }
 
 const EMPTY_FORM: EndpointForm = { url: '', description: '', events: [] }
@@ -28,10 +31,12 @@ function health(e: EndpointView): Html {
   return html`<span class="badge">no deliveries yet</span>`
 }
 
-/** URL, description and events: the fields the create and edit forms share. */
+/** URL, description, attempts at once and events: the fields the create and edit forms share. */
 function endpointFields(form: EndpointForm): Html {
+  const { min, max, default: byDefault } = ENDPOINT_MAX_IN_FLIGHT
   return html`<label>URL <input name="url" type="url" value="${form.url}" placeholder="https://example.com/webhooks/askad" required></label>
   <label>Description <input name="description" value="${form.description}" maxlength="500"></label>
+  <label>Attempts at once (${min}–${max}; more for a receiver that can take more) <input name="max_in_flight" type="number" min="${min}" max="${max}" value="${form.max_in_flight ?? ''}" placeholder="${byDefault}"></label>
   <fieldset>
     <legend>Events (none ticked = all, including types added later)</legend>
     <div class="checks">${SUBSCRIBABLE_EVENT_TYPES.map((t) => html`<label><input type="checkbox" name="events" value="${t}"${form.events.includes(t) ? html` checked` : ''}> <code>${t}</code></label>`)}</div>
@@ -50,7 +55,7 @@ function createForm(viewer: Viewer, form: EndpointForm): Html {
 /** Folded away unless it comes back with an error, then open with what was sent. */
 function editForm(viewer: Viewer, base: string, form: EndpointForm, open: boolean): Html {
   return html`<details class="card"${open ? html` open` : ''}>
-  <summary>Edit URL, description and events</summary>
+  <summary>Edit URL, description, attempts at once and events</summary>
   <form method="post" action="${base}/edit" class="stack" id="edit-webhook">
   ${csrfField(viewer)}
   ${endpointFields(form)}
@@ -132,6 +137,7 @@ export async function endpointPage(
     <dt>URL</dt><dd><code>${e.url}</code></dd>
     <dt>Description</dt><dd>${e.description || '–'}</dd>
     <dt>Events</dt><dd>${e.events.join(', ')}</dd>
+    <dt>Attempts at once</dt><dd>${e.max_in_flight}</dd>
     <dt>Health</dt><dd>${health(e)}${e.disabled_reason ? html` <span class="muted">${e.disabled_reason}</span>` : ''}</dd>
     <dt>Last success</dt><dd>${when(e.last_success_at)}</dd>
     <dt>Previous secret valid until</dt><dd>${when(e.previous_secret_expires_at)}</dd>
@@ -158,7 +164,7 @@ export async function endpointPage(
       : ''
   }
 </section>
-${editForm(viewer, base, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*') }, form !== undefined)}
+${editForm(viewer, base, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*'), max_in_flight: e.max_in_flight }, form !== undefined)}
 <section>
   <h2>Deliveries</h2>
   ${items.length ? items : html`<p class="empty">No deliveries yet. Send a test event, or wait for the next lead.</p>`}

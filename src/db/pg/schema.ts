@@ -213,6 +213,8 @@ export const webhookEndpoints = pgTable(
     previousSecret: text('previous_secret'),
     previousSecretExpiresAt: ms('previous_secret_expires_at'),
     headers: json<Record<string, string>>('headers').notNull().default(sql`'{}'`),
+    /** Attempts in flight to this endpoint at once, across processes (the dispatcher's per-endpoint cap). */
+    maxInFlight: integer('max_in_flight').notNull().default(10),
     lastSuccessAt: ms('last_success_at'),
     failingSince: ms('failing_since'),
     createdAt: ms('created_at').notNull(),

@@ -1,10 +1,12 @@
 /** Schemas of the webhook endpoints, each paired with its type. */
+import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { literalUnion, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_URL_LENGTH } from '../../lib/ssrf'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { webhookAttempts, webhookDeliveries } from '../../db/schema'
+import { ENDPOINT_MAX_IN_FLIGHT } from './rules'
 
 const deliveryStatus = (description?: string) => literalUnion(webhookDeliveries.status.enumValues, description ? { description } : {})
 const EVENT_LIST = SUBSCRIBABLE_EVENT_TYPES.map((type) => `\`${type}\``).join(', ')
@@ -19,6 +21,12 @@ const headersField = t.Record(t.String(), t.String({ maxLength: 1000 }), {
     'with the value `[redacted]`. Sending `headers` replaces the whole set. Standard Webhooks, `content-type`, `user-agent` and hop-by-hop headers cannot be set.',
 })
 
+const maxInFlightDescription =
+  `Attempts askad sends to this endpoint at once, across all its processes (default ${ENDPOINT_MAX_IN_FLIGHT.default}). ` +
+  'Raise it for a receiver that can take more (deliveries then keep up with a busier stream of events), lower it for a fragile one.'
+// TypeBox's own integer: Elysia's `t.Integer` also takes numeric strings, and its refusals name neither bound.
+const maxInFlightField = Type.Integer({ minimum: ENDPOINT_MAX_IN_FLIGHT.min, maximum: ENDPOINT_MAX_IN_FLIGHT.max, description: maxInFlightDescription })
+
 export namespace WebhookModel {
   export const endpoint = t.Object({
     id: t.String({ format: 'uuid' }),
@@ -31,6 +39,7 @@ export namespace WebhookModel {
       description: 'Why askad disabled the endpoint (410 Gone, or 5 days without a 2xx); null when enabled or disabled by hand.',
     }),
     headers: t.Record(t.String(), t.String(), { description: 'Names of the static headers; values are never shown.' }),
+    max_in_flight: Type.Integer({ description: maxInFlightDescription }),
     previous_secret_expires_at: nullableTime('After a rotation: until then requests carry a signature with the previous secret too.'),
     last_success_at: nullableTime('Time of the last 2xx answer.'),
     failing_since: nullableTime('First failed attempt since the last 2xx; null while healthy. 5 days of failures disable the endpoint.'),
@@ -53,6 +62,7 @@ export namespace WebhookModel {
       description: t.Optional(t.String({ maxLength: 500 })),
       enabled: t.Optional(t.Boolean({ description: 'Default true.' })),
       headers: t.Optional(headersField),
+      max_in_flight: t.Optional(maxInFlightField),
     },
     {
       additionalProperties: false,
@@ -70,8 +80,9 @@ export namespace WebhookModel {
       description: t.Optional(t.String({ maxLength: 500 })),
       enabled: t.Optional(t.Boolean({ description: 'true re-enables an endpoint askad disabled, and resumes its pending deliveries.' })),
       headers: t.Optional(headersField),
+      max_in_flight: t.Optional(maxInFlightField),
     },
-    { additionalProperties: false, examples: [{ enabled: true }, { events: ['*'], url: 'https://crm.example.com/hooks/v2' }] },
+    { additionalProperties: false, examples: [{ enabled: true }, { events: ['*'], url: 'https://crm.example.com/hooks/v2' }, { max_in_flight: 25 }] },
   )
   export type patchBody = typeof patchBody.static
 

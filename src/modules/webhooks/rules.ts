@@ -2,6 +2,13 @@
 import { ApiError } from '../../errors'
 import type { Delivery, Endpoint } from './store'
 
+/**
+ * An endpoint's `max_in_flight`: attempts sent to it at once, across all processes. The default is
+ * SPEC §7's; a receiver that can take more may be given more (up to the maximum), a fragile one less.
+ * The column's default in db/schema.ts and db/pg/schema.ts is the same number.
+ */
+export const ENDPOINT_MAX_IN_FLIGHT = { default: 10, min: 1, max: 100 } as const
+
 /** 422 when the workspace already has as many endpoints as ASKAD_WEBHOOK_MAX_ENDPOINTS allows. */
 export function assertRoomForEndpoint(limit: number, count: number): void {
   if (count < limit) return

@@ -10,7 +10,7 @@ import { generateSecret } from '../../lib/signing'
 import { checkUrl, systemResolver, urlProblem } from '../../lib/ssrf'
 import { createSecretBox, type SecretBox } from '../../lib/secret-box'
 import { sealHeaders } from './at-rest'
-import { assertRoomForEndpoint } from './rules'
+import { assertRoomForEndpoint, ENDPOINT_MAX_IN_FLIGHT } from './rules'
 import { webhooksStore, type Attempt, type Delivery, type DeliveryDetail, type Endpoint, type WebhooksStoreDeps } from './store'
 
 export type { Attempt, Delivery, Endpoint } from './store'
@@ -101,6 +101,7 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     previousSecret: null,
     previousSecretExpiresAt: null,
     headers: sealHeaders(box(deps), normaliseHeaders(input.headers ?? {})),
+    maxInFlight: input.max_in_flight ?? ENDPOINT_MAX_IN_FLIGHT.default,
     lastSuccessAt: null,
     failingSince: null,
     createdAt: now,
@@ -136,6 +137,7 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
   if (input.events !== undefined) changes.events = normaliseEvents(input.events)
   if (input.description !== undefined) changes.description = singleLine(input.description, '/description')
   if (input.headers !== undefined) changes.headers = sealHeaders(box(deps), normaliseHeaders(input.headers))
+  if (input.max_in_flight !== undefined) changes.maxInFlight = input.max_in_flight
   // Whether this enables or disables is decided on the row as it is in the update's transaction.
   return store.updateEndpoint(
     workspaceId,
@@ -215,6 +217,7 @@ export function serializeEndpoint(e: Endpoint): WebhookModel.endpoint {
     enabled: e.enabled,
     disabled_reason: e.disabledReason,
     headers: Object.fromEntries(Object.keys(e.headers).map((name) => [name, REDACTED])),
+    max_in_flight: e.maxInFlight,
     previous_secret_expires_at: iso(e.previousSecretExpiresAt),
     last_success_at: iso(e.lastSuccessAt),
     failing_since: iso(e.failingSince),

@@ -1,0 +1,1 @@
+ALTER TABLE `webhook_endpoints` ADD `max_in_flight` integer DEFAULT 10 NOT NULL;
