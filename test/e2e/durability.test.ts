@@ -4,7 +4,7 @@
  * staged here, so the fsyncs are counted (/metrics); a value that is neither is refused at start.
  */
 import { afterAll, expect, test } from 'bun:test'
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
@@ -23,10 +23,14 @@ async function syncsAfterLeads(durability: string | undefined): Promise<number> 
 }
 
 /** Posts LEADS leads at once to a fresh server; its WAL fsyncs and checkpoint-thread checkpoints then. */
-async function afterLeads(durability: string | undefined, executable = exe): Promise<{ syncs: number; checkpoints: number }> {
+async function afterLeads(
+  durability: string | undefined,
+  executable = exe,
+  db = join(dir, `${durability ?? 'default'}-${++servers}.db`),
+): Promise<{ syncs: number; checkpoints: number }> {
   const key = generateKey('secret')
   const env: Record<string, string> = {
-    ASKAD_DB: join(dir, `${durability ?? 'default'}-${++servers}.db`),
+    ASKAD_DB: db,
     ASKAD_BOOTSTRAP_KEY: key,
     LOG_LEVEL: 'warn',
     ASKAD_RATE_LIMIT: '1000/1s',
@@ -65,6 +69,13 @@ test('full (the default) fsyncs the WAL before acknowledging, concurrent leads s
     expect(syncs).toBeLessThan(LEADS)
   }
 }, 60_000)
+
+test('full on a database reached through a symlink acknowledges leads, syncing the WAL SQLite writes beside the real file', async () => {
+  mkdirSync(join(dir, 'volume'))
+  symlinkSync(join(dir, 'volume', 'real.db'), join(dir, 'linked.db'))
+  // afterLeads expects every lead answered 201: the WAL beside the link does not exist (it was a 503 each, the lead stored).
+  expect((await afterLeads('full', exe, join(dir, 'linked.db'))).syncs).toBeGreaterThanOrEqual(1)
+}, 30_000)
 
 test('normal makes no fsync of its own', async () => {
   expect(await syncsAfterLeads('normal')).toBe(0)
