@@ -117,7 +117,7 @@ function openSqlite(dbPath: string, durability: Durability, logger: Logger): Ser
   refuseUnwritable(db, dbPath)
   migrate(db)
   const file = dbPath !== ':memory:'
-  if (durability === 'full' && file) syncCommits(db, dbPath)
+  if (durability === 'full' && file) syncCommits(db)
   const checkpointer = file ? startCheckpointer(db, dbPath, logger) : null
   return {
     deps: { db, engine: sqliteEngine(db) },

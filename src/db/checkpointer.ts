@@ -29,6 +29,17 @@ const SQLITE_DEFAULT_CHECKPOINT_PAGES = 1_000
 /** Longest wait for the worker to close its connection at shutdown. */
 const CLOSE_TIMEOUT_MS = 2_000
 
+/**
+ * The worker's module. Run from source, it is the file beside this one. In the executable,
+ * import.meta.url is this file's path on the machine that built it (nothing there where it runs, or
+ * whatever someone put there since): the worker is the entry point package.json's build embeds, which
+ * Bun names after its path under src/. An absolute /$bunfs/ path is never looked for on disk.
+ */
+function workerUrl(): string {
+  if (Bun.isStandaloneExecutable) return new URL('./db/checkpoint-worker.ts', `file://${Bun.main}`).href
+  return new URL('./checkpoint-worker.ts', import.meta.url).href
+}
+
 export interface Checkpointer {
   stop(): Promise<void>
 }
@@ -48,7 +59,7 @@ export function checkpointCount(db: Db): number {
 
 /** Starts checkpointing the WAL of the file-backed database at `path` on a worker thread. */
 export function startCheckpointer(db: Db, path: string, logger: Logger): Checkpointer {
-  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url).href)
+  const worker = new Worker(workerUrl())
   let running = false
   let scheduled: ReturnType<typeof setTimeout> | null = null
   let dirty = false

@@ -44,10 +44,12 @@ interface WalSync {
 const walSyncs = new WeakMap<Db, WalSync>()
 
 /**
- * From now on, `durable(db)` fsyncs the WAL of the file-backed database at `path`. Its folder is
- * synced once, so the WAL file itself (created when the database was opened) survives power loss.
+ * From now on, `durable(db)` fsyncs the WAL of the file-backed database `db`. Its folder is synced
+ * once, so the WAL file itself (created when the database was opened) survives power loss.
  */
-export function syncCommits(db: Db, path: string): void {
+export function syncCommits(db: Db): void {
+  // The file as SQLite opened it: through a symlink (ASKAD_DB=/srv/askad.db → a volume), its WAL is beside the real file.
+  const path = db.$client.query<{ file: string }, []>("SELECT file FROM pragma_database_list WHERE name = 'main'").get()!.file
   const dir = openSync(dirname(path), 'r')
   try {
     fsyncSync(dir)

@@ -1,6 +1,7 @@
 /** Workspaces on SQLite: start-up and CLI writes, each in one synchronous transaction. */
 import { asc, eq, or } from 'drizzle-orm'
 import type { Db, DbOrTx } from '../../db/client'
+import { commitAlone } from '../../db/group-commit'
 import { workspaces } from '../../db/schema'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
 import { slugTaken, type Workspace, type WorkspacesStore } from './store'
@@ -31,16 +32,14 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
       return find(db, slugOrId)
     },
     async bootstrap(make) {
-      return db.transaction(
-        (tx) => {
-          if (tx.select({ id: workspaces.id }).from(workspaces).limit(1).get()) return null
-          const made = make()
-          insert(tx, made.workspace)
-          insertKeySqlite(tx, made.key)
-          return made
-        },
-        { behavior: 'immediate' },
-      )
+      // Through commitAlone: with durability full, the key the banner shows once is on disk before it is shown.
+      return commitAlone(db, (tx) => {
+        if (tx.select({ id: workspaces.id }).from(workspaces).limit(1).get()) return null
+        const made = make()
+        insert(tx, made.workspace)
+        insertKeySqlite(tx, made.key)
+        return made
+      })
     },
   }
 }
