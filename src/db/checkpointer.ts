@@ -65,6 +65,8 @@ export function startCheckpointer(db: Db, path: string, logger: Logger): Checkpo
   let dirty = false
   let failed = false
   let onClosed: (() => void) | null = null
+  /** The failure last logged, until a checkpoint succeeds. */
+  let reported: string | null = null
 
   const giveUp = (why: string) => {
     if (failed) return
@@ -95,9 +97,16 @@ export function startCheckpointer(db: Db, path: string, logger: Logger): Checkpo
       return
     }
     running = false
-    if (reply.type === 'checkpointed') checkpoints.set(db, checkpointCount(db) + 1)
+    if (reply.type === 'checkpointed') {
+      checkpoints.set(db, checkpointCount(db) + 1)
+      reported = null
+    }
     // A checkpoint of the serving thread's own was running (SQLITE_BUSY): simply the next one's turn.
-    if (reply.type === 'failed' && !/busy|locked/i.test(reply.message)) logger.warn('WAL checkpoint failed', { error: reply.message })
+    // Any other failure is logged once until a checkpoint succeeds again, not every few milliseconds.
+    if (reply.type === 'failed' && !/busy|locked/i.test(reply.message) && reported !== reply.message) {
+      reported = reply.message
+      logger.warn('WAL checkpoint failed', { error: reply.message })
+    }
     if (dirty) request()
   }
   worker.addEventListener('error', (event) => giveUp(event.message))

@@ -7,10 +7,14 @@
  * ~20 %. Instead the connection keeps `synchronous = NORMAL` (crash-safe and consistent after power
  * loss, but the last commits may be lost) and this module syncs the WAL file itself (fdatasync, as
  * SQLite's own syncs on Linux) on a thread-pool thread after the commit, holding the commit's answers
- * until that sync returns. The guarantee is
- * the same as FULL's (every frame of the commit, its header included, is on disk before the caller
- * is answered); requests keep being served meanwhile, and one fsync covers every commit made before
- * it started, so concurrent writers share it as they share the commit.
+ * until a sync that started after it returns. For what is acknowledged the guarantee is FULL's; one
+ * difference remains: for the millisecond or so of its sync, a commit is already visible to reads
+ * (another client's GET, the dashboard) that power loss could then take back. Webhooks are not sent
+ * for it meanwhile: the dispatcher's claim is itself a group commit, answered after its own sync.
+ *
+ * A failed sync leaves it unknown what is on disk (and Linux may drop the unwritten pages), so the
+ * database stops taking writes until askad is restarted (fail-stop, like PostgreSQL's
+ * data_sync_retry=off): writes and /healthz answer 503 naming the I/O error.
  */
 import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -39,7 +43,12 @@ interface WalSync {
   waiting: { resolve: () => void; reject: (error: unknown) => void }[]
   /** Syncs made: shown in /metrics. */
   syncs: number
+  /** The first failed sync: every write is refused from then on. */
+  failed: Error | null
 }
+
+/** Longest wait at shutdown for syncs still running (a hung disk must not keep the process alive). */
+const STOP_WAIT_MS = 5_000
 
 const walSyncs = new WeakMap<Db, WalSync>()
 
@@ -48,6 +57,9 @@ const walSyncs = new WeakMap<Db, WalSync>()
  * once, so the WAL file itself (created when the database was opened) survives power loss.
  */
 export function syncCommits(db: Db): void {
+  const mode = db.$client.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()!.journal_mode
+  // No WAL (the switch to it timed out): there is no WAL file to sync, so SQLite syncs every commit itself.
+  if (mode !== 'wal') return void db.$client.exec('PRAGMA synchronous = FULL')
   // The file as SQLite opened it: through a symlink (ASKAD_DB=/srv/askad.db → a volume), its WAL is beside the real file.
   const path = db.$client.query<{ file: string }, []>("SELECT file FROM pragma_database_list WHERE name = 'main'").get()!.file
   const dir = openSync(dirname(path), 'r')
@@ -56,17 +68,23 @@ export function syncCommits(db: Db): void {
   } finally {
     closeSync(dir)
   }
-  walSyncs.set(db, { walPath: `${path}-wal`, fd: null, running: 0, idle: [], waiting: [], syncs: 0 })
+  walSyncs.set(db, { walPath: `${path}-wal`, fd: null, running: 0, idle: [], waiting: [], syncs: 0, failed: null })
 }
 
 /** Resolves once every commit made so far on `db` is on disk; null when the database does not sync commits (answer at once). */
 export function durable(db: Db): Promise<void> | null {
   const sync = walSyncs.get(db)
   if (!sync) return null
+  if (sync.failed) return Promise.reject(sync.failed)
   return new Promise((resolve, reject) => {
     sync.waiting.push({ resolve, reject })
     if (sync.running < MAX_SYNCS_RUNNING) start(sync)
   })
+}
+
+/** The failed sync that stopped the database's writes, or null: checked before a write commits, and by /healthz. */
+export function syncFailure(db: Db): Error | null {
+  return walSyncs.get(db)?.failed ?? null
 }
 
 /** How many WAL fsyncs the database made for durability (0 when it does not sync commits). */
@@ -82,9 +100,11 @@ function start(sync: WalSync): void {
     sync.syncs++
     if (error) {
       // The commit may be on disk or not: the caller is answered 503 (an I/O error), and a retry with
-      // its Idempotency-Key replays the stored answer if it was.
-      const failure = Object.assign(new Error(`fsync of ${sync.walPath} failed: ${error.message}`), { code: 'SQLITE_IOERR_FSYNC' })
-      for (const caller of batch) caller.reject(failure)
+      // its Idempotency-Key replays the stored answer if it was. Nothing more is written until a restart.
+      sync.failed ??= Object.assign(new Error(`sync of ${sync.walPath} failed (${error.message}); restart askad once the disk is checked`), {
+        code: 'SQLITE_IOERR_FSYNC',
+      })
+      for (const caller of batch) caller.reject(sync.failed)
     } else for (const caller of batch) caller.resolve()
     if (sync.waiting.length > 0) start(sync)
     else if (sync.running === 0) for (const wake of sync.idle.splice(0)) wake()
@@ -98,11 +118,12 @@ function start(sync: WalSync): void {
   fdatasync(sync.fd, done)
 }
 
-/** Waits for the running syncs and closes the WAL file handle (the database is closing). */
+/** Waits (bounded) for the running syncs and closes the WAL file handle (the database is closing). */
 export async function stopSyncing(db: Db): Promise<void> {
   const sync = walSyncs.get(db)
   if (!sync) return
-  if (sync.running > 0) await new Promise<void>((resolve) => sync.idle.push(resolve))
+  if (sync.running > 0) await Promise.race([new Promise<void>((resolve) => sync.idle.push(resolve)), Bun.sleep(STOP_WAIT_MS)])
   walSyncs.delete(db)
-  if (sync.fd !== null) closeSync(sync.fd)
+  // A sync still hanging keeps its descriptor: closing it under the running call could hand the number to another file.
+  if (sync.fd !== null && sync.running === 0) closeSync(sync.fd)
 }

@@ -19,7 +19,7 @@
  * once, and queued to run alone only while the lock is held.
  */
 import { withoutBusyWait, type Db } from './client'
-import { durable } from './durability'
+import { durable, syncFailure } from './durability'
 import { storageProblem } from './storage'
 import { writeTx, type Tx } from './tx'
 
@@ -66,6 +66,13 @@ function flush(db: Db): void {
   const queue = queues.get(db)!
   queue.scheduled = false
   const batch = queue.jobs.splice(0, batchSize(queue.jobs))
+  const stopped = syncFailure(db)
+  if (stopped) {
+    // A failed WAL sync stopped writes (durability.ts): nothing more may commit until a restart.
+    for (const job of batch) job.reject(stopped)
+    if (queue.jobs.length > 0) schedule(db, queue)
+    return
+  }
   let results: unknown[]
   try {
     // While the lock is known to be held, an attempt must not wait for it even briefly: the pause is async.
@@ -150,6 +157,8 @@ export function groupCommit<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
  */
 export function commitAlone<T>(db: Db, work: (tx: Tx) => T): Promise<T> {
   const queue = queueOf(db)
+  const stopped = syncFailure(db)
+  if (stopped) return Promise.reject(stopped)
   if (queue.backoffMs === 0) {
     try {
       return afterSync(db, writeTx(db, work))

@@ -5,6 +5,7 @@
  * once per episode, and /healthz reports it until the database takes writes again.
  */
 import { withoutBusyWait, type Db } from './client'
+import { syncFailure } from './durability'
 
 /** What kind of storage trouble an error is; `unreachable` is a PostgreSQL server that cannot be reached or is shutting down. */
 export type StorageCause = 'locked' | 'read-only' | 'full' | 'io' | 'unreachable'
@@ -121,6 +122,8 @@ export function recordStorageSuccess(db: object): void {
  * back (no disk write, and no wait for the lock), plus what failed writes reported.
  */
 export function writeProbe(db: Db, now = Date.now()): { writable: true } | { writable: false; problem: StorageProblem } {
+  const stopped = syncFailure(db)
+  if (stopped) return { writable: false, problem: storageProblem(stopped)! }
   const sqlite = db.$client
   try {
     withoutBusyWait(sqlite, () => {

@@ -77,7 +77,7 @@ test('full on a database reached through a symlink acknowledges leads, syncing t
   expect((await afterLeads('full', exe, join(dir, 'linked.db'))).syncs).toBeGreaterThanOrEqual(1)
 }, 30_000)
 
-test('full: the first start\'s workspace and key, shown once in the banner, are on disk before it shows them', async () => {
+test("full: the first start's workspace and key, shown once in the banner, are on disk before it shows them", async () => {
   const server = await startServer([exe, 'serve'], { cwd: dir, env: { ASKAD_DB: join(dir, `bootstrap-${++servers}.db`) } })
   try {
     await server.waitFor(/export ASKAD_KEY=/)
