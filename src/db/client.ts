@@ -22,11 +22,12 @@ export const CLI_BUSY_TIMEOUT_MS = 5_000
 /**
  * Page cache per connection, in KiB. SQLite's default (2 MiB) stops holding the contact and
  * lead indexes after a few ten thousand rows, and every insert then re-reads index pages. It is
- * most of what a busy server holds beyond its JS heap: measured after 60k leads under load, RSS
- * was 189 MB with 64 MiB, 146 MB with 32 MiB and 128 MB with 16 MiB, at the same ingest rate
- * (pages it no longer holds come from the OS's file cache).
+ * most of what a busy server holds beyond its JS heap: after 60k leads under load RSS was 189 MB
+ * with 64 MiB, 146 MB with 32 MiB and 128 MB with 16 MiB, at the same ingest rate, and the
+ * saturated webhook benchmark (200 attempts in flight) held 158 MB with 32 MiB, 137 MB with 16 MiB.
+ * Pages it no longer holds come from the OS's file cache.
  */
-const CACHE_KIB = 32 * 1024
+const CACHE_KIB = 16 * 1024
 /**
  * Switching a brand-new file to WAL needs a moment alone with it, and SQLite answers SQLITE_BUSY
  * at once (no busy_timeout wait) when another process is opening it too: retry for this long.
