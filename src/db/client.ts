@@ -1,7 +1,7 @@
 /** Opens the SQLite database with the pragmas askad relies on and wraps it in drizzle. */
 import { Database } from 'bun:sqlite'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { drizzle, type BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite'
 import * as schema from './schema'
 
@@ -71,7 +71,8 @@ function tighten(path: string): void {
  * its owner only. With `synchronous: 'FULL'` every commit is fsynced (the CLI's `full` durability; a
  * server syncs its commits off the event loop instead, see durability.ts).
  */
-export function openDb(path: string, options: { busyTimeoutMs?: number; synchronous?: 'NORMAL' | 'FULL' } = {}): Db {
+export function openDb(given: string, options: { busyTimeoutMs?: number; synchronous?: 'NORMAL' | 'FULL' } = {}): Db {
+  const path = given === ':memory:' ? given : followLinks(given)
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true })
     restrictFile(path)
@@ -88,6 +89,29 @@ export function openDb(path: string, options: { busyTimeoutMs?: number; synchron
   // file created and deleted per use, which is costly next to the small writes askad makes.
   sqlite.exec('PRAGMA temp_store = MEMORY')
   return drizzle({ client: sqlite, schema }) as Db
+}
+
+/** Most symlinks followed to the database file (a loop of links is an error, as for the OS). */
+const MAX_LINKS = 16
+
+/**
+ * The file a path names once symlinks are followed, even when it does not exist yet: SQLite keeps the
+ * database and its -wal and -shm files at the link's target, so that is where they are created and
+ * kept 0600 (a link to a fresh volume used to get 0644 files, the chmod aimed at names beside the link).
+ */
+function followLinks(path: string): string {
+  let current = resolve(path)
+  for (let hops = 0; hops < MAX_LINKS; hops++) {
+    let stat: Stats
+    try {
+      stat = lstatSync(current)
+    } catch {
+      return current
+    }
+    if (!stat.isSymbolicLink()) return current
+    current = resolve(dirname(current), readlinkSync(current))
+  }
+  throw new Error(`Too many symbolic links starting at ${path}`)
 }
 
 /** Sets how long statements wait for another process's lock. */

@@ -1,6 +1,6 @@
 /** The database, its WAL/SHM files and backups are readable by their owner only (0600). */
 import { afterEach, expect, test } from 'bun:test'
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { backup } from '../../src/cli/backup'
@@ -34,4 +34,18 @@ test('an existing database readable by others is tightened to 0600 when opened',
   expect([mode(path), mode(`${path}-wal`), mode(`${path}-shm`)]).toEqual(['600', '600', '600'])
   db.$client.close()
   earlier.$client.close()
+})
+
+test('through a symlink (ASKAD_DB=/srv/askad.db → a volume), the real file and its -wal and -shm are created 0600', () => {
+  dir = mkdtempSync(join(tmpdir(), 'askad-modes-'))
+  const volume = join(dir, 'volume')
+  mkdirSync(volume)
+  const link = join(dir, 'askad.db')
+  // The link comes first, its target does not exist yet (a fresh install on a mounted volume).
+  symlinkSync(join(volume, 'askad.db'), link)
+  const db = openDb(link)
+  migrate(db)
+  const real = join(volume, 'askad.db')
+  expect([mode(real), mode(`${real}-wal`), mode(`${real}-shm`)]).toEqual(['600', '600', '600'])
+  db.$client.close()
 })
