@@ -65,28 +65,18 @@ export function createPgClaimer(pg: PgDb, deps: { clock: Clock; logger: Logger }
       ) d ON true
       WHERE e.enabled
       ORDER BY d.next_attempt_at`
-    const workspaceOf = new Map(rows.map((e) => [e.id, e.workspace_id]))
-    const capOf = new Map(rows.map((e) => [e.id, e.max_in_flight]))
-    const free = new Map(rows.map((e) => [e.id, e.max_in_flight - e.leased]))
-    const endpointsPerWorkspace = new Map<string, number>()
-    for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
-    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-    const room = (endpointId: string) =>
-      Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants, capOf.get(endpointId)!))
-    const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
+    const plan = shares.plan(rows.map((e) => ({ id: e.id, workspaceId: e.workspace_id, cap: e.max_in_flight, free: e.max_in_flight - e.leased })))
 
     // Slots counted in the fair shares while planning: given back for rows the claim did not get, or all of them if it fails.
     const planned = new Map<string, { workspaceId: string; n: number }>()
     let total = 0
     for (const { id, due } of rows) {
-      if (!due || room(id) <= 0) continue
-      const workspaceId = workspaceOf.get(id)!
-      free.set(id, free.get(id)! - 1)
-      shares.add(workspaceId, id)
-      const plan = planned.get(id) ?? { workspaceId, n: 0 }
-      plan.n++
-      planned.set(id, plan)
-      if (++total === limit || open.every((other) => room(other) <= 0)) break
+      if (!due || plan.room(id) <= 0) continue
+      const workspaceId = plan.take(id)
+      const planning = planned.get(id) ?? { workspaceId, n: 0 }
+      planning.n++
+      planned.set(id, planning)
+      if (++total === limit || plan.full()) break
     }
     if (planned.size === 0) return []
 

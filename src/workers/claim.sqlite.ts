@@ -73,28 +73,19 @@ export function createClaimer(db: Db, engine: StorageEngine, deps: { clock: Cloc
 
   /** Inside the claim's transaction: picks due deliveries within the caps and shares (counting them in `counted`), leases them, reads their jobs. */
   function leaseDue(limit: number, now: number, counted: Slot[]): ClaimedJob[] {
-    const endpoints = stmt.enabledEndpoints.all()
-    const workspaceOf = new Map(endpoints.map((e) => [e.id, e.workspace_id]))
-    const capOf = new Map(endpoints.map((e) => [e.id, e.max_in_flight]))
-    const free = new Map(capOf)
-    for (const { endpoint_id, n } of stmt.leasedPerEndpoint.all({ now, settling: JSON.stringify([...settling]) }))
-      if (free.has(endpoint_id)) free.set(endpoint_id, capOf.get(endpoint_id)! - n)
-    const endpointsPerWorkspace = new Map<string, number>()
-    for (const workspaceId of workspaceOf.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
-    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
-    const room = (endpointId: string) =>
-      Math.min(free.get(endpointId)!, shares.room(workspaceOf.get(endpointId)!, endpointId, claimants, capOf.get(endpointId)!))
-    const open = [...workspaceOf.keys()].filter((id) => room(id) > 0)
-    if (limit <= 0 || open.length === 0) return []
+    const leased = new Map(stmt.leasedPerEndpoint.all({ now, settling: JSON.stringify([...settling]) }).map((r) => [r.endpoint_id, r.n]))
+    const plan = shares.plan(
+      stmt.enabledEndpoints
+        .all()
+        .map((e) => ({ id: e.id, workspaceId: e.workspace_id, cap: e.max_in_flight, free: e.max_in_flight - (leased.get(e.id) ?? 0) })),
+    )
+    if (limit <= 0 || plan.open.length === 0) return []
     const ids: string[] = []
-    for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(open) })) {
-      if (room(row.endpoint_id) <= 0) continue
-      const workspaceId = workspaceOf.get(row.endpoint_id)!
-      free.set(row.endpoint_id, free.get(row.endpoint_id)! - 1)
-      shares.add(workspaceId, row.endpoint_id)
-      counted.push({ workspaceId, endpointId: row.endpoint_id })
+    for (const row of stmt.dueOldestFirst.iterate({ now, endpoints: JSON.stringify(plan.open) })) {
+      if (plan.room(row.endpoint_id) <= 0) continue
+      counted.push({ workspaceId: plan.take(row.endpoint_id), endpointId: row.endpoint_id })
       ids.push(row.id)
-      if (ids.length === limit || open.every((id) => room(id) <= 0)) break
+      if (ids.length === limit || plan.full()) break
     }
     if (ids.length === 0) return []
     const json = JSON.stringify(ids)

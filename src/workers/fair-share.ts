@@ -21,6 +21,26 @@ export interface Claimants {
   endpointsOf(workspaceId: string): number
 }
 
+/** An enabled endpoint as a claim sees it: its workspace, its cap (max_in_flight) and its places free under the cap across processes. */
+export interface ClaimEndpoint {
+  id: string
+  workspaceId: string
+  cap: number
+  free: number
+}
+
+/** A claim's plan over the enabled endpoints (InFlightShares.plan). */
+export interface ClaimPlan {
+  /** What the endpoint may start now: its free places, within its fair share of this process's slots. */
+  room(endpointId: string): number
+  /** The endpoints that had room when the plan was made. */
+  readonly open: string[]
+  /** Counts a delivery of the endpoint as started: a place less, a slot of the shares more; returns its workspace. */
+  take(endpointId: string): string
+  /** True once none of the open endpoints has room left. */
+  full(): boolean
+}
+
 /** Attempts in flight in this process per workspace and per endpoint, and what each may still start. */
 export class InFlightShares {
   private readonly perWorkspace = new Map<string, number>()
@@ -39,6 +59,33 @@ export class InFlightShares {
     const busyEndpoints = (this.busyEndpoints.get(workspaceId) ?? 0) + (heldByEndpoint ? 0 : 1)
     const endpointShare = fairShare(workspaceShare, busyEndpoints, claimants.endpointsOf(workspaceId) - busyEndpoints)
     return Math.min(workspaceShare - heldByWorkspace, Math.min(endpointCap, endpointShare) - heldByEndpoint)
+  }
+
+  /**
+   * Plans a claim over the enabled endpoints (an endpoint may come more than once, as in PostgreSQL's
+   * plan with a row per due delivery): the SQLite and PostgreSQL claimers pick deliveries through it.
+   */
+  plan(endpoints: ClaimEndpoint[]): ClaimPlan {
+    const byId = new Map(endpoints.map((e) => [e.id, { ...e }]))
+    const endpointsPerWorkspace = new Map<string, number>()
+    for (const { workspaceId } of byId.values()) endpointsPerWorkspace.set(workspaceId, (endpointsPerWorkspace.get(workspaceId) ?? 0) + 1)
+    const claimants = { workspaces: endpointsPerWorkspace.size, endpointsOf: (id: string) => endpointsPerWorkspace.get(id) ?? 0 }
+    const room = (endpointId: string) => {
+      const e = byId.get(endpointId)!
+      return Math.min(e.free, this.room(e.workspaceId, endpointId, claimants, e.cap))
+    }
+    const open = [...byId.keys()].filter((id) => room(id) > 0)
+    return {
+      room,
+      open,
+      take: (endpointId) => {
+        const e = byId.get(endpointId)!
+        e.free--
+        this.add(e.workspaceId, endpointId)
+        return e.workspaceId
+      },
+      full: () => open.every((id) => room(id) <= 0),
+    }
   }
 
   /** Counts an attempt that starts. */
