@@ -72,6 +72,19 @@ async function drive(eventId: string): Promise<void> {
   throw new Error('delivery never settled')
 }
 
+/** A receiver's handler that holds every request open until `release`, then answers 204. */
+function heldAnswers(): { held: () => Promise<Response>; release: () => void } {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  return {
+    held: async () => {
+      await gate
+      return new Response(null, { status: 204 })
+    },
+    release,
+  }
+}
+
 describe('what a receiver gets', () => {
   test('POST /leads/inbound reaches the receiver at once, signed so that standardwebhooks verifies it', async () => {
     await setup()
@@ -440,12 +453,8 @@ describe('send-time SSRF check', () => {
 describe('leases and concurrency', () => {
   test('at most 10 attempts in flight per endpoint', async () => {
     await setup()
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const rx = receiver(async () => {
-      await gate
-      return new Response(null, { status: 204 })
-    })
+    const { held, release } = heldAnswers()
+    const rx = receiver(held)
     await endpoint(rx.url)
     for (let i = 0; i < 25; i++) await emit('lead.created', { i })
     await until(() => rx.open() === 10, 5_000, '10 open requests')
@@ -459,12 +468,7 @@ describe('leases and concurrency', () => {
 
   test("an endpoint's max_in_flight is its cap: 15 for one endpoint, the default 10 for another, at the same time", async () => {
     await setup()
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const held = async () => {
-      await gate
-      return new Response(null, { status: 204 })
-    }
+    const { held, release } = heldAnswers()
     const roomy = receiver(held)
     const plain = receiver(held)
     await endpoint(roomy.url, { max_in_flight: 15 })
@@ -481,12 +485,8 @@ describe('leases and concurrency', () => {
 
   test('a lowered max_in_flight holds from the next claim: 2 at once after PATCH, where 10 were allowed', async () => {
     await setup()
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const rx = receiver(async () => {
-      await gate
-      return new Response(null, { status: 204 })
-    })
+    const { held, release } = heldAnswers()
+    const rx = receiver(held)
     const { id } = await endpoint(rx.url)
     expect((await h.request('PATCH', `/api/v1/webhooks/${id}`, { key: ws.key, body: { max_in_flight: 2 } })).status).toBe(200)
     for (let i = 0; i < 8; i++) await emit('lead.created', { i })
