@@ -159,6 +159,7 @@ export const dashboard = (deps: AppDeps) => {
       const workspaceId = active.session.workspaceId
       const viewer = {
         workspace: (await findWorkspace(deps, workspaceId))?.name ?? workspaceId,
+        base: BASE,
         keyPrefix: `${active.key.prefix}…`,
         csrf: active.session.csrfToken,
         keyId: active.key.id,
@@ -249,17 +250,19 @@ export const dashboard = (deps: AppDeps) => {
         }),
         FORM_POST,
       )
-      .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.workspaceId, clock.now())))), HIDDEN)
+      .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))), HIDDEN)
       .get(
         `${BASE}/contacts`,
-        signedIn(needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.workspaceId, c.query, pageRequest(c.query))))),
+        signedIn(
+          needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query)))),
+        ),
         HIDDEN,
       )
       .get(
         `${BASE}/contacts/:id`,
         signedIn(
           needs('contacts:read', async (c) => {
-            const { title, content } = await contactPage(deps, c.workspaceId, c.params.id!, pageRequest(c.query))
+            const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query))
             return page(c, title, content)
           }),
         ),
@@ -267,7 +270,7 @@ export const dashboard = (deps: AppDeps) => {
       )
       .get(
         `${BASE}/leads`,
-        signedIn(needs('leads:read', async (c) => page(c, 'Leads', await leadsPage(deps, c.workspaceId, c.query, pageRequest(c.query))))),
+        signedIn(needs('leads:read', async (c) => page(c, 'Leads', await leadsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),
         HIDDEN,
       )
       .get(`${BASE}/deals`, signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer)))), HIDDEN)
@@ -278,7 +281,7 @@ export const dashboard = (deps: AppDeps) => {
             // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
             const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
             await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
-            return redirect(`${BASE}/deals?done=moved`)
+            return redirect(`${c.viewer.base}/deals?done=moved`)
           }),
         ),
         FORM_POST,
@@ -316,7 +319,7 @@ export const dashboard = (deps: AppDeps) => {
                 allowedOrigins: body.allowed_origins,
               },
             )
-            return page(c, 'API keys', createdKeyPage(record, key, new URL(c.request.url).origin), 201, [])
+            return page(c, 'API keys', createdKeyPage(c.viewer.base, record, key, new URL(c.request.url).origin), 201, [])
           } catch (error) {
             if (error instanceof ApiError) return keysView(c, form, error)
             throw error
@@ -328,7 +331,7 @@ export const dashboard = (deps: AppDeps) => {
         `${KEYS_PATH}/:id/revoke`,
         signedIn(async (c) => {
           await revokeKey(deps, c.workspaceId, c.params.id!)
-          return redirect(`${KEYS_PATH}?done=revoked`)
+          return redirect(`${c.viewer.base}/settings/api-keys?done=revoked`)
         }),
         FORM_POST,
       )
@@ -343,7 +346,7 @@ export const dashboard = (deps: AppDeps) => {
           const form = endpointForm(c.body)
           try {
             const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
-            return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
+            return page(c, 'Webhooks', secretOnce(c.viewer.base, endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
           } catch (error) {
             if (error instanceof ApiError) return webhooksView(c, form, error)
             throw error
@@ -365,7 +368,7 @@ export const dashboard = (deps: AppDeps) => {
           const form = endpointForm(c.body)
           try {
             await updateEndpoint(deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
-            return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=saved`)
+            return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=saved`)
           } catch (error) {
             if (!(error instanceof ApiError) || error.code === 'not_found') throw error
             const { title, content } = await endpointPage(deps, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now(), form)
@@ -378,7 +381,7 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/test`,
         webhooksAction(async (c) => {
           await sendTestEvent(deps, c.workspaceId, c.params.id!)
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=test`)
+          return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=test`)
         }),
         FORM_POST,
       )
@@ -386,7 +389,7 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/rotate`,
         webhooksAction(async (c) => {
           const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
-          return page(c, 'Webhooks', secretOnce(endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
+          return page(c, 'Webhooks', secretOnce(c.viewer.base, endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
         }),
         FORM_POST,
       )
@@ -394,7 +397,7 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/enable`,
         webhooksAction(async (c) => {
           await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=enabled`)
+          return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=enabled`)
         }),
         FORM_POST,
       )
@@ -402,7 +405,7 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/disable`,
         webhooksAction(async (c) => {
           await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=disabled`)
+          return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=disabled`)
         }),
         FORM_POST,
       )
@@ -410,7 +413,7 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/recover`,
         webhooksAction(async (c) => {
           await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=recovered`)
+          return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=recovered`)
         }),
         FORM_POST,
       )
@@ -418,13 +421,13 @@ export const dashboard = (deps: AppDeps) => {
         `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
         webhooksAction(async (c) => {
           await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
-          return redirect(`${WEBHOOKS_PATH}/${c.params.id}?done=retried`)
+          return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=retried`)
         }),
         FORM_POST,
       )
       .get(
         `${BASE}/embed`,
-        signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
+        signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.viewer.base, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
         HIDDEN,
       )
       .get(

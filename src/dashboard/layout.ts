@@ -13,6 +13,8 @@ const asset = (name: string) => assetUrl(ASSETS, name)
 /** What every signed-in page knows about its viewer. */
 export interface Viewer {
   workspace: string
+  /** Where this workspace's pages live: every link and form action of a page starts here. */
+  base: string
   keyPrefix: string
   csrf: string
 }
@@ -22,14 +24,15 @@ export interface Notice {
   text: string
 }
 
-const NAV: { href: string; label: string }[] = [
-  { href: BASE, label: 'Overview' },
-  { href: `${BASE}/contacts`, label: 'Contacts' },
-  { href: `${BASE}/leads`, label: 'Leads' },
-  { href: `${BASE}/deals`, label: 'Deals' },
-  { href: KEYS_PATH, label: 'API keys' },
-  { href: WEBHOOKS_PATH, label: 'Webhooks' },
-  { href: `${BASE}/embed`, label: 'Embed' },
+/** The main navigation, as paths under a workspace's base. */
+const NAV: { path: string; label: string }[] = [
+  { path: '', label: 'Overview' },
+  { path: '/contacts', label: 'Contacts' },
+  { path: '/leads', label: 'Leads' },
+  { path: '/deals', label: 'Deals' },
+  { path: '/settings/api-keys', label: 'API keys' },
+  { path: '/settings/webhooks', label: 'Webhooks' },
+  { path: '/embed', label: 'Embed' },
 ]
 
 function head(title: string): Html {
@@ -43,14 +46,15 @@ function head(title: string): Html {
 
 /** A full signed-in page: navigation, notices, then the content. */
 export function layout(opts: { title: string; path: string; viewer: Viewer; notices?: Notice[]; content: Interpolation }): Html {
-  const current = (href: string) => (href === BASE ? opts.path === BASE : opts.path.startsWith(href))
+  const base = opts.viewer.base
+  const current = (path: string) => (path === '' ? opts.path === base : opts.path.startsWith(base + path))
   return html`<!doctype html>
 <html lang="en">
 <head>${head(opts.title)}</head>
 <body>
 <header class="top">
-  <a class="brand" href="${BASE}">askad</a>
-  <nav aria-label="Main">${NAV.map((n) => html`<a href="${n.href}"${current(n.href) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  <a class="brand" href="${base}">askad</a>
+  <nav aria-label="Main">${NAV.map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
   <form class="who" method="post" action="${BASE}/sign-out">
     ${csrfField(opts.viewer)}
     <span title="Signed in with ${opts.viewer.keyPrefix}">${opts.viewer.workspace}</span>

@@ -3,7 +3,7 @@ import type { ReadDeps } from '../../deps'
 import { SCOPES } from '../../lib/scopes'
 import { keyLive, listKeys, serializeKey, type ApiKey } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
-import { KEYS_PATH, actionButton, csrfField, table, when, type Viewer } from '../layout'
+import { actionButton, csrfField, table, when, type Viewer } from '../layout'
 import { snippets } from './embed'
 
 /** What the create form was sent with, to show it again next to an error. */
@@ -23,7 +23,7 @@ function status(k: ApiKey, now: number): Html {
 
 function createForm(viewer: Viewer, form: KeyForm): Html {
   const checked = (on: boolean) => (on ? html` checked` : '')
-  return html`<form method="post" action="${KEYS_PATH}" class="card stack" id="create-key">
+  return html`<form method="post" action="${viewer.base}/settings/api-keys" class="card stack" id="create-key">
   <h2>Create a key</h2>
   ${csrfField(viewer)}
   <fieldset class="row">
@@ -62,7 +62,7 @@ export async function keysPage(
   <td>${when(k.created_at)}</td>
   <td>${when(k.last_used_at)}</td>
   <td>${status(row, now)}</td>
-  <td>${live ? actionButton(viewer, `${KEYS_PATH}/${k.id}/revoke`, 'Revoke', { confirm: self ? 'Revoke the key you are signed in with? You will be signed out.' : `Revoke ${k.prefix}? Requests with it fail from now on.`, className: 'danger' }) : ''}</td>
+  <td>${live ? actionButton(viewer, `${viewer.base}/settings/api-keys/${k.id}/revoke`, 'Revoke', { confirm: self ? 'Revoke the key you are signed in with? You will be signed out.' : `Revoke ${k.prefix}? Requests with it fail from now on.`, className: 'danger' }) : ''}</td>
 </tr>`
   })
   return html`${table(['Name', 'Key', 'Kind', 'Scopes / origins', 'Created', 'Last used', 'Status', ''], rows, 'No keys.')}
@@ -70,12 +70,12 @@ ${createForm(viewer, form)}`
 }
 
 /** The one time a key is shown in full: right after creation, with a copy button (and, for publishable keys, the embed snippets). */
-export function createdKeyPage(record: ApiKey, key: string, apiOrigin: string): Html {
+export function createdKeyPage(base: string, record: ApiKey, key: string, apiOrigin: string): Html {
   return html`<section class="card once" role="status">
   <h2>Your new ${record.kind} key “${record.name}”</h2>
   <p><b>Copy it now.</b> askad keeps only a hash: this is the only time the key is shown.</p>
   <div class="secret"><code id="new-key">${key}</code><button type="button" data-copy="new-key">Copy</button></div>
-  <p><a href="${KEYS_PATH}">Done, back to the keys</a></p>
+  <p><a href="${base}/settings/api-keys">Done, back to the keys</a></p>
 </section>
 ${record.kind === 'publishable' ? html`<h2>Ready-to-paste snippets</h2>${snippets(apiOrigin, key)}` : ''}`
 }

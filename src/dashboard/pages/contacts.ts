@@ -5,7 +5,7 @@ import { listDeals } from '../../modules/deals/service'
 import { listLeads } from '../../modules/leads/service'
 import { MAX_LIMIT, type PageRequest } from '../../lib/pagination'
 import { html, type Html } from '../html'
-import { BASE, pager, personName, table, when } from '../layout'
+import { pager, personName, table, when } from '../layout'
 import { dealCard } from './deals'
 import { LEAD_HEADERS, leadRow } from './leads'
 
@@ -16,12 +16,12 @@ export interface ContactQuery {
 }
 
 /** The filter form, one page of contacts and the pager. */
-export async function contactsPage(deps: ServiceDeps, workspaceId: string, query: ContactQuery, req: PageRequest): Promise<Html> {
+export async function contactsPage(deps: ServiceDeps, base: string, workspaceId: string, query: ContactQuery, req: PageRequest): Promise<Html> {
   const filters = { email: query.email || undefined, source: query.source || undefined }
   const page = await listContacts(deps, workspaceId, filters, req)
   const rows = page.data.map(
     (c) => html`<tr>
-  <td><a href="${BASE}/contacts/${c.id}">${personName(c) || c.email || c.phone}</a></td>
+  <td><a href="${base}/contacts/${c.id}">${personName(c) || c.email || c.phone}</a></td>
   <td>${c.email}</td>
   <td>${c.phone}</td>
   <td>${c.first_source}</td>
@@ -29,18 +29,24 @@ export async function contactsPage(deps: ServiceDeps, workspaceId: string, query
   <td>${when(c.updated_at)}</td>
 </tr>`,
   )
-  return html`<form class="filters" method="get" action="${BASE}/contacts" role="search">
+  return html`<form class="filters" method="get" action="${base}/contacts" role="search">
   <label>Email <input name="email" type="search" value="${query.email ?? ''}" placeholder="jane@example.com"></label>
   <label>First source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
   <button type="submit">Search</button>
-  ${filters.email || filters.source ? html`<a href="${BASE}/contacts">Clear</a>` : ''}
+  ${filters.email || filters.source ? html`<a href="${base}/contacts">Clear</a>` : ''}
 </form>
 ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'No contacts match.')}
-${pager(`${BASE}/contacts`, { ...query }, page)}`
+${pager(`${base}/contacts`, { ...query }, page)}`
 }
 
 /** One contact: its facts and metadata, a page of its leads, its deals. */
-export async function contactPage(deps: ServiceDeps, workspaceId: string, id: string, req: PageRequest): Promise<{ title: string; content: Html }> {
+export async function contactPage(
+  deps: ServiceDeps,
+  base: string,
+  workspaceId: string,
+  id: string,
+  req: PageRequest,
+): Promise<{ title: string; content: Html }> {
   const contact = await getContactDetail(deps, workspaceId, id)
   const [leads, deals] = await Promise.all([
     listLeads(deps, workspaceId, { contactId: id }, req),
@@ -60,12 +66,12 @@ export async function contactPage(deps: ServiceDeps, workspaceId: string, id: st
 </section>
 <section class="card">
   <h2>Leads</h2>
-  ${table(LEAD_HEADERS, leads.data.map(leadRow), 'No leads.')}
-  ${pager(`${BASE}/contacts/${id}`, {}, leads)}
+  ${table(LEAD_HEADERS, leads.data.map(leadRow(base)), 'No leads.')}
+  ${pager(`${base}/contacts/${id}`, {}, leads)}
 </section>
 <section class="card">
   <h2>Deals</h2>
-  ${deals.data.length ? html`<div class="cards">${deals.data.map((d) => dealCard(d, null))}</div>` : html`<p class="empty">No deals yet.</p>`}
+  ${deals.data.length ? html`<div class="cards">${deals.data.map((d) => dealCard(base, d, null))}</div>` : html`<p class="empty">No deals yet.</p>`}
 </section>`
   return { title: personName(contact) || contact.email || contact.phone || 'Contact', content }
 }

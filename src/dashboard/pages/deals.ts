@@ -2,7 +2,7 @@
 import type { ServiceDeps } from '../../deps'
 import { DEAL_STAGES, listDeals, type serializeDeal } from '../../modules/deals/service'
 import { html, type Html } from '../html'
-import { BASE, csrfField, type Viewer } from '../layout'
+import { csrfField, type Viewer } from '../layout'
 
 /** Cards shown per stage column; the count above each column is exact. */
 const DEALS_PER_STAGE = 50
@@ -14,9 +14,9 @@ function money(value: number, currency: string): string {
 }
 
 /** A deal as a card; with a viewer it carries the form that moves it to another stage. */
-export function dealCard(d: DealView, viewer: Viewer | null): Html {
+export function dealCard(base: string, d: DealView, viewer: Viewer | null): Html {
   const move = viewer
-    ? html`<form method="post" action="${BASE}/deals/${d.id}/stage" class="move">
+    ? html`<form method="post" action="${base}/deals/${d.id}/stage" class="move">
     ${csrfField(viewer)}
     <label class="sr-only" for="stage-${d.id}">Stage of ${d.title}</label>
     <select id="stage-${d.id}" name="stage">${DEAL_STAGES.map((s) => html`<option${s === d.stage ? html` selected` : ''}>${s}</option>`)}</select>
@@ -26,7 +26,7 @@ export function dealCard(d: DealView, viewer: Viewer | null): Html {
   return html`<article class="deal" data-deal="${d.id}">
   <h3>${d.title}</h3>
   <p class="value">${money(d.value, d.currency)}</p>
-  ${d.contact_id ? html`<p><a href="${BASE}/contacts/${d.contact_id}">Contact</a></p>` : ''}
+  ${d.contact_id ? html`<p><a href="${base}/contacts/${d.contact_id}">Contact</a></p>` : ''}
   ${move}
 </article>`
 }
@@ -39,7 +39,7 @@ export async function dealsPage(deps: ServiceDeps, workspaceId: string, viewer: 
     const more = page.pagination.total - page.data.length
     return html`<section class="column" aria-labelledby="stage-h-${stage}">
   <h2 id="stage-h-${stage}">${stage} <span class="count">${page.pagination.total}</span></h2>
-  ${page.data.map((d) => dealCard(d, viewer))}
+  ${page.data.map((d) => dealCard(viewer.base, d, viewer))}
   ${more > 0 ? html`<p class="muted small">${more} older not shown (GET /api/v1/deals?stage=${stage} lists all).</p>` : ''}
 </section>`
   })

@@ -2,7 +2,6 @@
 import type { ReadDeps } from '../../deps'
 import { keyLive, listKeys } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
-import { KEYS_PATH } from '../layout'
 
 /** What the snippets show until a key is pasted in (the dashboard never knows a full key after its creation). */
 const KEY_PLACEHOLDER = 'ask_pk_YOUR_PUBLISHABLE_KEY'
@@ -39,7 +38,7 @@ export function snippets(apiOrigin: string, key: string): Html {
 }
 
 /** The live publishable keys, a field to paste one into, and the snippets. */
-export async function embedPage(deps: ReadDeps, workspaceId: string, apiOrigin: string, now: number): Promise<Html> {
+export async function embedPage(deps: ReadDeps, base: string, workspaceId: string, apiOrigin: string, now: number): Promise<Html> {
   const live = (await listKeys(deps, workspaceId)).filter((k) => k.kind === 'publishable' && keyLive(k, now))
   return html`<p>Paste one of these into a page on an allowed origin of a publishable key. Submissions arrive as leads with source
 <code>website</code> (change the hidden field to tell forms apart); a form sends the visitor back to the page it came from,
@@ -49,7 +48,7 @@ or to <code>_redirect</code> when you add that field.</p>
   ${
     live.length
       ? html`<p>Live publishable keys: ${live.map((k) => html`<code>${k.prefix}…</code> (${k.allowedOrigins.join(', ')}) `)}</p>`
-      : html`<p>No publishable key yet. <a href="${KEYS_PATH}">Create one</a> for the origins of your site.</p>`
+      : html`<p>No publishable key yet. <a href="${base}/settings/api-keys">Create one</a> for the origins of your site.</p>`
   }
   <p class="muted small">askad stores only a hash of each key, so it cannot fill the key in for you: paste the key you copied when you created it.
   Creating a publishable key also shows these snippets with the key already in them.</p>

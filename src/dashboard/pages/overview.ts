@@ -2,7 +2,7 @@
 import type { ServiceDeps } from '../../deps'
 import { leadTotals, leadsBySource, leadsPerDay, listLeads } from '../../modules/leads/service'
 import { html, type Html } from '../html'
-import { BASE, table } from '../layout'
+import { table } from '../layout'
 import { LEAD_HEADERS, leadRow } from './leads'
 
 const CHART_DAYS = 30
@@ -29,7 +29,7 @@ function chart(days: { day: string; count: number }[]): Html {
 }
 
 /** Totals, the chart, leads by source and the newest leads. */
-export async function overviewPage(deps: ServiceDeps, workspaceId: string, now: number): Promise<Html> {
+export async function overviewPage(deps: ServiceDeps, base: string, workspaceId: string, now: number): Promise<Html> {
   const [days, sources, { leads, contacts }, newest] = await Promise.all([
     leadsPerDay(deps, workspaceId, now, CHART_DAYS),
     leadsBySource(deps, workspaceId),
@@ -50,14 +50,14 @@ export async function overviewPage(deps: ServiceDeps, workspaceId: string, now: 
     <h2>By source</h2>
     ${table(
       ['Source', 'Leads'],
-      sources.map((s) => html`<tr><td><a href="${BASE}/leads?source=${encodeURIComponent(s.source)}">${s.source}</a></td><td class="num">${s.count}</td></tr>`),
+      sources.map((s) => html`<tr><td><a href="${base}/leads?source=${encodeURIComponent(s.source)}">${s.source}</a></td><td class="num">${s.count}</td></tr>`),
       'No leads yet.',
     )}
   </section>
   <section class="card wide">
     <h2>Newest leads</h2>
-    ${table(LEAD_HEADERS, newest.map(leadRow), 'No leads yet. The Embed page has a form to paste into your site.')}
-    <p><a href="${BASE}/leads">All leads →</a></p>
+    ${table(LEAD_HEADERS, newest.map(leadRow(base)), 'No leads yet. The Embed page has a form to paste into your site.')}
+    <p><a href="${base}/leads">All leads →</a></p>
   </section>
 </div>`
 }

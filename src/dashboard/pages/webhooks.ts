@@ -5,7 +5,7 @@ import type { WebhooksStoreDeps } from '../../modules/webhooks/store'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { ENDPOINT_MAX_IN_FLIGHT } from '../../modules/webhooks/rules'
 import { html, type Html } from '../html'
-import { WEBHOOKS_PATH, actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
+import { actionButton, csrfField, pager, table, when, type Viewer } from '../layout'
 
 /** Endpoints listed on one page; a workspace has a handful. */
 const ENDPOINTS_SHOWN = 200
@@ -44,7 +44,7 @@ function endpointFields(form: EndpointForm): Html {
 }
 
 function createForm(viewer: Viewer, form: EndpointForm): Html {
-  return html`<form method="post" action="${WEBHOOKS_PATH}" class="card stack" id="create-webhook">
+  return html`<form method="post" action="${viewer.base}/settings/webhooks" class="card stack" id="create-webhook">
   <h2>Add an endpoint</h2>
   ${csrfField(viewer)}
   ${endpointFields(form)}
@@ -69,7 +69,7 @@ export async function webhooksPage(deps: WebhooksStoreDeps, workspaceId: string,
   const endpoints = (await listEndpoints(deps, workspaceId, { page: 1, limit: ENDPOINTS_SHOWN, afterSeq: null })).data
   const rows = endpoints.map(
     (e) => html`<tr>
-  <td><a href="${WEBHOOKS_PATH}/${e.id}">${e.url}</a>${e.description ? html`<br><span class="muted small">${e.description}</span>` : ''}</td>
+  <td><a href="${viewer.base}/settings/webhooks/${e.id}">${e.url}</a>${e.description ? html`<br><span class="muted small">${e.description}</span>` : ''}</td>
   <td class="scopes">${e.events.join(', ')}</td>
   <td>${health(e)}</td>
   <td>${when(e.last_success_at)}</td>
@@ -80,12 +80,12 @@ ${createForm(viewer, form)}`
 }
 
 /** The one time a signing secret is shown: after creation or rotation. */
-export function secretOnce(endpointId: string, secret: string, what: string): Html {
+export function secretOnce(base: string, endpointId: string, secret: string, what: string): Html {
   return html`<section class="card once" role="status">
   <h2>${what}</h2>
   <p><b>Copy it now.</b> Use it to verify the <code>webhook-signature</code> header (Standard Webhooks); it is not shown again.</p>
   <div class="secret"><code id="new-secret">${secret}</code><button type="button" data-copy="new-secret">Copy</button></div>
-  <p><a href="${WEBHOOKS_PATH}/${endpointId}">Continue to the endpoint</a></p>
+  <p><a href="${base}/settings/webhooks/${endpointId}">Continue to the endpoint</a></p>
 </section>`
 }
 
@@ -119,7 +119,7 @@ export async function endpointPage(
 ): Promise<{ title: string; content: Html }> {
   const e = serializeEndpoint(await getEndpoint(deps, workspaceId, id))
   const deliveries = await listDeliveries(deps, workspaceId, id, undefined, req)
-  const base = `${WEBHOOKS_PATH}/${e.id}`
+  const here = `${viewer.base}/settings/webhooks/${e.id}`
   const dayAgo = new Date(now - 24 * 60 * 60 * 1000).toISOString().slice(0, 16)
   const items = deliveries.data.map(
     (d) => html`<article class="delivery" data-delivery="${d.id}" data-event-type="${d.event_type}">
@@ -127,7 +127,7 @@ export async function endpointPage(
     <code>${d.event_type}</code>
     <span class="badge ${d.status === 'succeeded' ? 'good' : d.status === 'failed' ? 'bad' : 'warn'}">${d.status}</span>
     <span class="muted small">${when(d.created_at)} · ${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}${d.next_attempt_at ? html` · next ${when(d.next_attempt_at)}` : ''}</span>
-    ${e.enabled ? actionButton(viewer, `${base}/deliveries/${d.id}/retry`, 'Retry') : ''}
+    ${e.enabled ? actionButton(viewer, `${here}/deliveries/${d.id}/retry`, 'Retry') : ''}
   </header>
   ${attemptsTable(d)}
 </article>`,
@@ -143,20 +143,20 @@ export async function endpointPage(
     <dt>Previous secret valid until</dt><dd>${when(e.previous_secret_expires_at)}</dd>
   </dl>
   <div class="actions">
-    ${e.enabled ? actionButton(viewer, `${base}/test`, 'Send test event') : ''}
-    ${actionButton(viewer, `${base}/rotate`, 'Rotate secret', { confirm: 'Rotate the signing secret? The current one keeps signing for 24 hours.' })}
+    ${e.enabled ? actionButton(viewer, `${here}/test`, 'Send test event') : ''}
+    ${actionButton(viewer, `${here}/rotate`, 'Rotate secret', { confirm: 'Rotate the signing secret? The current one keeps signing for 24 hours.' })}
     ${
       e.enabled
-        ? actionButton(viewer, `${base}/disable`, 'Disable', {
+        ? actionButton(viewer, `${here}/disable`, 'Disable', {
             className: 'danger',
             confirm: 'Disable this endpoint? Events are not queued for it while disabled.',
           })
-        : actionButton(viewer, `${base}/enable`, 'Enable', { className: 'primary' })
+        : actionButton(viewer, `${here}/enable`, 'Enable', { className: 'primary' })
     }
   </div>
   ${
     e.enabled
-      ? html`<form method="post" action="${base}/recover" class="row recover">
+      ? html`<form method="post" action="${here}/recover" class="row recover">
     ${csrfField(viewer)}
     <label>Re-send every failed delivery since <input type="datetime-local" name="since" value="${dayAgo}" required> UTC</label>
     <button type="submit">Recover</button>
@@ -164,11 +164,11 @@ export async function endpointPage(
       : ''
   }
 </section>
-${editForm(viewer, base, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*'), max_in_flight: e.max_in_flight }, form !== undefined)}
+${editForm(viewer, here, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*'), max_in_flight: e.max_in_flight }, form !== undefined)}
 <section>
   <h2>Deliveries</h2>
   ${items.length ? items : html`<p class="empty">No deliveries yet. Send a test event, or wait for the next lead.</p>`}
-  ${pager(base, {}, deliveries)}
+  ${pager(here, {}, deliveries)}
 </section>`
   return { title: e.url, content }
 }
