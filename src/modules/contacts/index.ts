@@ -5,7 +5,13 @@ import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
-import { getContactDetail, listContacts, serializeContact, updateContact } from './service'
+import { SEARCH_COUNT_LIMIT } from './search'
+import { getContactDetail, listContacts, serializeContact, updateContact, type ContactFilters } from './service'
+
+/** The list filters of a contacts query string (the JSON list and the CSV export). */
+export function contactFilters(query: ContactModel.listQuery): ContactFilters {
+  return { email: query.email, source: query.source, updatedSince: query.updated_since, q: query.q }
+}
 
 /** The /contacts routes. */
 export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
@@ -14,11 +20,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       async ({ query, auth, request, set }) => {
-        return sendPage(
-          request.url,
-          set,
-          await listContacts(deps, auth.workspaceId, { email: query.email, source: query.source, updatedSince: query.updated_since }, parsePageQuery(query)),
-        )
+        return sendPage(request.url, set, await listContacts(deps, auth.workspaceId, contactFilters(query), parsePageQuery(query)))
       },
       {
         scope: 'contacts:read',
@@ -29,7 +31,9 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
           description:
             'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
             "A page past the end is an empty `data` array. Each contact's metadata is at most 64 KB, so a page (at most 200) stays within about 13 MB. " +
-            'Scope `contacts:read`.',
+            `Search with \`q\` (see the parameter) is served by indexes at any size: \`total\` is exact up to ${SEARCH_COUNT_LIMIT.toLocaleString('en')} ` +
+            `matches per field; a query matching more (a one- or two-letter prefix in a big workspace) reports ${SEARCH_COUNT_LIMIT.toLocaleString('en')} ` +
+            '(read "at least"), page numbers reach that far, and the `after` cursor walks every match. Scope `contacts:read`.',
         },
       },
     )

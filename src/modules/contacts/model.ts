@@ -2,6 +2,7 @@
 import { t } from 'elysia'
 import { optionalText } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
+import { MAX_SEARCH_LENGTH } from './search'
 import { DealModel } from '../deals/model'
 
 export namespace ContactModel {
@@ -30,6 +31,16 @@ export namespace ContactModel {
     email: t.Optional(t.String({ description: 'Exact email (matched after trim and lower-case).' })),
     source: t.Optional(t.String({ description: "The contact's first source (the channel that acquired it)." })),
     updated_since: t.Optional(t.String({ description: 'RFC 3339 time: only contacts changed at or after it.', examples: ['2026-01-31T00:00:00Z'] })),
+    q: t.Optional(
+      t.String({
+        maxLength: MAX_SEARCH_LENGTH,
+        description:
+          'Search: a case-insensitive prefix of the email, the full name ("first last", so also the first name) or the last name; a query of ' +
+          "phone characters (digits, spaces, + - . ( )) also matches phones whose digits start with its digits. Case folding is the database's " +
+          'lower(): ASCII letters on SQLite. Blank means no search.',
+        examples: ['jan'],
+      }),
+    ),
   })
   export type listQuery = typeof listQuery.static
 

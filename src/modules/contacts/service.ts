@@ -8,6 +8,7 @@ import { checkContactMetadata, mergeMetadata } from '../../lib/metadata'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { singleLine } from '../../lib/text'
 import { serializeDeal } from '../deals/service'
+import { parseSearch } from './search'
 import { contactsStore } from './store'
 
 export type Contact = typeof contacts.$inferSelect
@@ -115,14 +116,17 @@ export interface ContactFilters {
   email?: string
   source?: string
   updatedSince?: string
+  /** Search text (search.ts tells what it matches). */
+  q?: string
 }
 
-/** Contacts newest first, filtered by email, first source, or updated since a time. */
+/** Contacts newest first, filtered by email, first source, updated since a time, or a search. */
 export async function listContacts(deps: ServiceDeps, workspaceId: string, filters: ContactFilters, req: PageRequest) {
   const query = {
     email: filters.email === undefined ? undefined : normaliseEmail(filters.email),
     source: filters.source,
     updatedSince: filters.updatedSince === undefined ? undefined : parseTimestamp(filters.updatedSince, 'query.updated_since'),
+    search: parseSearch(filters.q) ?? undefined,
   }
   const { rows, total, hasMore } = await contactsStore(deps).list(workspaceId, query, req)
   return buildPage(
