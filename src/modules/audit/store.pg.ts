@@ -1,19 +1,12 @@
 /** The audit log on PostgreSQL. */
-import { and, eq, gte, type SQL } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { rowidPagePg } from '../../db/pg/pages'
 import { auditLog } from '../../db/pg/schema'
 import { writePg } from '../../db/pg/unit-of-work'
-import type { AuditFilters, AuditRow, AuditStore, AuditStoreDeps } from './store'
+import { auditWhere } from './filters'
+import type { AuditRow, AuditStore, AuditStoreDeps } from './store'
 
 const NOTHING_TO_WAKE = () => {}
-
-function where(workspaceId: string, filters: AuditFilters): SQL {
-  const conditions: SQL[] = [eq(auditLog.workspaceId, workspaceId)]
-  if (filters.action) conditions.push(eq(auditLog.action, filters.action))
-  if (filters.since !== undefined) conditions.push(gte(auditLog.createdAt, filters.since))
-  return and(...conditions)!
-}
 
 /** A row without its insertion-order column: the engine-neutral AuditRow. */
 function withoutRowid(row: typeof auditLog.$inferSelect): AuditRow {
@@ -25,7 +18,7 @@ function withoutRowid(row: typeof auditLog.$inferSelect): AuditRow {
 export function pgAuditStore(deps: AuditStoreDeps & { pg: PgDb }): AuditStore {
   return {
     async page(workspaceId, filters, req) {
-      const { rows, total, hasMore } = await rowidPagePg(deps.pg, auditLog, where(workspaceId, filters), req)
+      const { rows, total, hasMore } = await rowidPagePg(deps.pg, auditLog, auditWhere(auditLog, workspaceId, filters), req)
       return { rows: rows.map(({ seq, row }) => ({ seq, row: withoutRowid(row) })), total, hasMore }
     },
     async record(entry, now) {
