@@ -17,6 +17,7 @@ import { dashboardKit, forbidden, HIDDEN, redirect } from './kit'
 import { ASSETS, BASE } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
+import { dataIoRoutes } from './routes/data-io'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { webhookRoutes } from './routes/webhooks'
@@ -38,6 +39,7 @@ export const dashboard = (deps: AppDeps) => {
       .get(`${ASSETS}/dashboard.css`, () => assetResponse(css, 'text/css; charset=utf-8'), HIDDEN)
       .get(`${ASSETS}/dashboard.js`, () => assetResponse(script, 'text/javascript; charset=utf-8'), HIDDEN)
       .use(sessionRoutes(kit))
+      .use(dataIoRoutes(kit))
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))

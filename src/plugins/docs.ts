@@ -179,7 +179,10 @@ function refineOperation(op: Json, route: RouteInfo): void {
     if (Number(status) >= 400) {
       op.responses[status] = { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } }
     } else if (schema) {
-      op.responses[status] = { description, content: { [schema.type === 'string' ? 'text/plain' : 'application/json']: mediaType(schema) } }
+      op.responses[status] = {
+        description,
+        content: { [schema.type === 'string' ? (schema.contentMediaType ?? 'text/plain') : 'application/json']: mediaType(schema) },
+      }
     } else {
       op.responses[status] = { description }
     }

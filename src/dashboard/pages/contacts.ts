@@ -6,7 +6,7 @@ import { listLeads } from '../../modules/leads/service'
 import { MAX_LIMIT, type PageRequest } from '../../lib/pagination'
 import { MAX_SEARCH_LENGTH } from '../../modules/contacts/search'
 import { html, type Html } from '../html'
-import { pager, personName, table, when } from '../layout'
+import { exportLink, pager, personName, table, when } from '../layout'
 import { dealCard } from './deals'
 import { LEAD_HEADERS, leadRow } from './leads'
 
@@ -38,6 +38,7 @@ export async function contactsPage(deps: ServiceDeps, base: string, workspaceId:
   <button type="submit">Search</button>
   ${filters.q || filters.email || filters.source ? html`<a href="${base}/contacts">Clear</a>` : ''}
 </form>
+<p class="actions">${exportLink(`${base}/contacts.csv`, filters)}</p>
 ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'No contacts match.')}
 ${pager(`${base}/contacts`, { ...query }, page)}`
 }

@@ -4,7 +4,7 @@ import { leads } from '../../db/schema'
 import { listLeads, type serializeLead } from '../../modules/leads/service'
 import type { PageRequest } from '../../lib/pagination'
 import { html, type Html } from '../html'
-import { pager, personName, table, when } from '../layout'
+import { exportLink, pager, personName, table, when } from '../layout'
 
 /** One row of a leads table (this page, the overview, a contact). */
 export const leadRow =
@@ -42,6 +42,7 @@ export async function leadsPage(deps: ServiceDeps, base: string, workspaceId: st
   <button type="submit">Search</button>
   ${query.source || query.status ? html`<a href="${base}/leads">Clear</a>` : ''}
 </form>
+<p class="actions">${exportLink(`${base}/leads.csv`, { source: query.source || undefined, status: query.status || undefined })}</p>
 ${table(LEAD_HEADERS, page.data.map(leadRow(base)), 'No leads match.')}
 ${pager(`${base}/leads`, { ...query }, page)}`
 }

@@ -3,15 +3,53 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
+import { csvResponse } from '../../lib/csv'
+import { csvFile } from '../../lib/model-fields'
+import { actingFor } from '../../plugins/request-context'
 import type { AuthPlugin } from '../../plugins/auth'
 import { ContactModel } from './model'
 import { SEARCH_COUNT_LIMIT } from './search'
-import { getContactDetail, listContacts, serializeContact, updateContact, type ContactFilters } from './service'
+import { exportContactsCsv, getContactDetail, listContacts, serializeContact, updateContact, type ContactFilters } from './service'
 
 /** The list filters of a contacts query string (the JSON list and the CSV export). */
-export function contactFilters(query: ContactModel.listQuery): ContactFilters {
+export function contactFilters(query: Omit<ContactModel.listQuery, 'page' | 'limit' | 'after'>): ContactFilters {
   return { email: query.email, source: query.source, updatedSince: query.updated_since, q: query.q }
 }
+
+/** The date a download's file name carries. */
+export function csvFileName(what: string, now: number): string {
+  return `${what}-${new Date(now).toISOString().slice(0, 10)}.csv`
+}
+
+/** Shared text of the CSV exports' descriptions. */
+export const CSV_EXPORT_TEXT =
+  'Streamed as RFC 4180 CSV (UTF-8, CRLF line ends, a header row, fields quoted when they hold a comma, quote or line break, quotes doubled), ' +
+  "read along the list's cursor 500 rows at a time, so any size streams in constant memory; it is not a snapshot: rows changed while it " +
+  "streams may show either version. Formula-injection safe (OWASP): a cell starting with `=`, `+`, `-`, `@`, tab or CR is written as `'` " +
+  "plus the text, in quotes, so a spreadsheet shows text instead of running a formula (a phone `+1555…` reads `'+1555…`; the import takes " +
+  'the quote off again). `metadata` (and `context`) are JSON text; empty cells are null. Bad filters are a 422 before anything is sent. ' +
+  'Recorded in the audit log with its filters.'
+
+/** GET /contacts.csv: beside the /contacts routes, outside their prefix (Elysia would put a slash before `.csv`). */
+export const contactsExportModule = (deps: AppDeps, auth: AuthPlugin) =>
+  new Elysia({ tags: ['Contacts'] }).use(auth).get(
+    '/contacts.csv',
+    async ({ query, auth, request }) => {
+      const stream = await exportContactsCsv(actingFor(deps, request), auth.workspaceId, contactFilters(query), { bom: query.bom === 'true' })
+      return csvResponse(stream, csvFileName('contacts', deps.clock.now()))
+    },
+    {
+      scope: 'contacts:read',
+      query: ContactModel.exportQuery,
+      response: { 200: csvFile('Every matching contact, newest first; saved as contacts-<date>.csv.'), ...problems(...AUTH_ERRORS, 422) },
+      detail: {
+        summary: 'Export contacts as CSV',
+        description:
+          'Every contact matching the same filters as `GET /contacts` (email, source, updated_since, q; no pages), newest first. Columns: id, email, ' +
+          `phone, first_name, last_name, first_source, last_source, lead_count, metadata, created_at, updated_at. ${CSV_EXPORT_TEXT} Scope \`contacts:read\`.`,
+      },
+    },
+  )
 
 /** The /contacts routes. */
 export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>

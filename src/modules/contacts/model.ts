@@ -1,6 +1,7 @@
 /** Schemas of the contact endpoints, each paired with its type. */
 import { t } from 'elysia'
 import { optionalText } from '../../lib/model-fields'
+import { csvBomQuery } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_SEARCH_LENGTH } from './search'
 import { DealModel } from '../deals/model'
@@ -45,6 +46,10 @@ export namespace ContactModel {
   export type listQuery = typeof listQuery.static
 
   export const list = pageSchema(contact)
+
+  const { page: _page, limit: _limit, after: _after, ...filters } = listQuery.properties
+  export const exportQuery = t.Object({ ...filters, bom: csvBomQuery })
+  export type exportQuery = typeof exportQuery.static
 
   export const detail = t.Object({
     ...contact.properties,

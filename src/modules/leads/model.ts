@@ -2,6 +2,7 @@
 import { t } from 'elysia'
 import { leads } from '../../db/schema'
 import { optionalText as text } from '../../lib/model-fields'
+import { csvBomQuery } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DealModel } from '../deals/model'
 
@@ -72,6 +73,10 @@ export namespace LeadModel {
   export type listQuery = typeof listQuery.static
 
   export const list = pageSchema(lead)
+
+  const { page: _page, limit: _limit, after: _after, ...filters } = listQuery.properties
+  export const exportQuery = t.Object({ ...filters, bom: csvBomQuery })
+  export type exportQuery = typeof exportQuery.static
 
   export const idParams = t.Object({ id: t.String({ description: 'Lead id.' }) })
 
