@@ -105,7 +105,7 @@ export const leads = sqliteTable(
       .references(() => contacts.id),
     seq: integer('seq').notNull(),
     sourceSeq: integer('source_seq').notNull(),
-    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture', 'import'] }).notNull(),
     source: text('source').notNull(),
     email: text('email'),
     phone: text('phone'),

@@ -6,10 +6,13 @@
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../errors'
-import { acceptsForms, FORM_PARSER, fromRouteTable, type RouteEntry } from './route-table'
+import { acceptsCsv, acceptsForms, CSV_PARSER, FORM_PARSER, fromRouteTable, type RouteEntry } from './route-table'
 
 /** Largest request body accepted, in bytes (SPEC §9). */
 const MAX_BODY_BYTES = 1024 * 1024
+
+/** Largest CSV file a route that names the CSV parser takes (the contact import), in bytes. */
+export const MAX_CSV_BODY_BYTES = 50 * 1024 * 1024
 
 /**
  * Deepest JSON nesting accepted. Deeper bodies are refused before anything recursive walks them:
@@ -26,29 +29,43 @@ export const MAX_FORM_FIELDS = 1_000
 
 const NO_BODY = Symbol('no body')
 
-async function readLimited(request: Request): Promise<Uint8Array> {
+async function readLimited(request: Request, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const tooLarge = () => tooLargeError(maxBytes)
   const declared = request.headers.get('content-length')
-  if (declared && Number(declared) > MAX_BODY_BYTES) throw tooLarge()
+  if (declared && Number(declared) > maxBytes) throw tooLarge()
   if (!request.body) return new Uint8Array()
   if (declared !== null && !request.headers.has('transfer-encoding')) {
     // HTTP framing bounds the body by its declared length: read it whole, which costs far less than
     // a stream reader per chunk (~10 % of a lead's CPU when profiled).
     const body = new Uint8Array(await request.arrayBuffer())
-    if (body.byteLength > MAX_BODY_BYTES) throw tooLarge()
+    if (body.byteLength > maxBytes) throw tooLarge()
     return body
   }
   const chunks: Uint8Array[] = []
   let total = 0
   for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
     total += chunk.byteLength
-    if (total > MAX_BODY_BYTES) throw tooLarge()
+    if (total > maxBytes) throw tooLarge()
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
 }
 
-function tooLarge(): ApiError {
-  return new ApiError('payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`)
+function tooLargeError(maxBytes: number): ApiError {
+  return new ApiError('payload_too_large', `Request bodies are limited to ${maxBytes} bytes (${maxBytes / 1024 / 1024} MiB).`)
+}
+
+/** A CSV route's body: `text/csv` only (415 otherwise), up to MAX_CSV_BODY_BYTES, UTF-8 (400 otherwise), as text. */
+async function parseCsvBody(request: Request): Promise<string | typeof NO_BODY> {
+  const type = mediaType(request.headers.get('content-type'))
+  if (type !== 'text/csv') throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send text/csv.`)
+  const bytes = await readLimited(request, MAX_CSV_BODY_BYTES)
+  if (bytes.byteLength === 0) return NO_BODY
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new ApiError('bad_request', 'The file is not UTF-8 text; save the CSV as UTF-8 and send it again.')
+  }
 }
 
 /**
@@ -184,14 +201,15 @@ async function parseBody(request: Request, acceptsForms: boolean): Promise<unkno
   throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send ${accepted}.`)
 }
 
-/** `METHOD path` of every route of the app that names the form parser. */
-function formRoutesOf(routes: RouteEntry[]): Set<string> {
-  return new Set(routes.filter(acceptsForms).map((route) => `${route.method} ${route.path}`))
+/** `METHOD path` of every route of the app that names the form parser, and of those that name the CSV parser. */
+function parserRoutesOf(routes: RouteEntry[]): { forms: Set<string>; csv: Set<string> } {
+  const named = (accepts: (route: RouteEntry) => boolean) => new Set(routes.filter(accepts).map((route) => `${route.method} ${route.path}`))
+  return { forms: named(acceptsForms), csv: named(acceptsCsv) }
 }
 
-async function parse(request: Request, acceptsForms: boolean): Promise<unknown> {
+async function parse(request: Request, acceptsForms: boolean, acceptsCsv = false): Promise<unknown> {
   if (request.method === 'GET' || request.method === 'HEAD') return
-  const body = await parseBody(request, acceptsForms)
+  const body = acceptsCsv ? await parseCsvBody(request) : await parseBody(request, acceptsForms)
   return body === NO_BODY ? null : body
 }
 
@@ -201,14 +219,21 @@ async function parse(request: Request, acceptsForms: boolean): Promise<unknown> 
  */
 export const formParser = new Elysia({ name: 'form-parser' }).parser(FORM_PARSER, ({ request }) => parse(request, true))
 
+/** The named CSV parser, for routes that declare `parse: CSV_PARSER`; in practice `bodyParser` answers first (below). */
+export const csvParser = new Elysia({ name: 'csv-parser' }).parser(CSV_PARSER, ({ request }) => parse(request, false, true))
+
 /**
  * Parses every request body of one app under the limits above, before Elysia validates it.
  * Elysia runs this global parser before a route's named one, so it reads the route's choice from
- * this app's route table and parses forms itself where the route named FORM_PARSER; every other
- * route takes JSON only.
+ * this app's route table and parses forms itself where the route named FORM_PARSER, and CSV text
+ * where it named CSV_PARSER; every other route takes JSON only.
  */
 export const bodyParser = () => {
   const plugin = new Elysia({ name: 'body-parser' })
-  const formRoutes = fromRouteTable(plugin, formRoutesOf)
-  return plugin.onParse({ as: 'global' }, ({ request, route }) => parse(request, formRoutes().has(`${request.method} ${route}`)))
+  const parserRoutes = fromRouteTable(plugin, parserRoutesOf)
+  return plugin.onParse({ as: 'global' }, ({ request, route }) => {
+    const key = `${request.method} ${route}`
+    const { forms, csv } = parserRoutes()
+    return parse(request, forms.has(key), csv.has(key))
+  })
 }

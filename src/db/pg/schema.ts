@@ -127,7 +127,7 @@ export const leads = pgTable(
       .references(() => contacts.id),
     seq: ms('seq').notNull(),
     sourceSeq: ms('source_seq').notNull(),
-    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture', 'import'] }).notNull(),
     source: text('source').notNull(),
     email: text('email'),
     phone: text('phone'),

@@ -4,6 +4,10 @@ import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import { csvResponse } from '../../lib/csv'
+import { csvParser, MAX_CSV_BODY_BYTES } from '../../plugins/body'
+import { answerWrite } from '../../plugins/idempotency'
+import { CSV_PARSER } from '../../plugins/route-table'
+import { EXPORT_ONLY_COLUMNS, IMPORT_CHUNK_ROWS, importContacts, MAX_IMPORT_ROWS, MAX_REPORTED_ERRORS } from './import'
 import { csvFile } from '../../lib/model-fields'
 import { actingFor } from '../../plugins/request-context'
 import type { AuthPlugin } from '../../plugins/auth'
@@ -55,6 +59,52 @@ export const contactsExportModule = (deps: AppDeps, auth: AuthPlugin) =>
 export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
   new Elysia({ prefix: '/contacts', tags: ['Contacts'] })
     .use(auth)
+    .use(csvParser)
+    .post(
+      '/import',
+      ({ body, query, auth, request, set }) => {
+        const columns = {
+          email: query.column_email,
+          phone: query.column_phone,
+          first_name: query.column_first_name,
+          last_name: query.column_last_name,
+          source: query.column_source,
+        }
+        const options = { dryRun: query.dry_run === 'true', emitEvents: query.emit_events === 'true', defaultSource: query.source ?? 'import', columns }
+        return answerWrite(
+          { request, set },
+          actingFor(deps, request),
+          (d) => importContacts(d, auth.workspaceId, body, options),
+          (report) => ({ status: 200, body: report }),
+        )
+      },
+      {
+        scope: 'contacts:write',
+        parse: CSV_PARSER,
+        query: ContactModel.importQuery,
+        body: ContactModel.importBody,
+        response: { 200: ContactModel.importReport, ...problems(...BODY_ERRORS) },
+        detail: {
+          summary: 'Import contacts from CSV',
+          description:
+            `The body is the file itself: \`Content-Type: text/csv\` (else 415), UTF-8 (else 400), at most ${MAX_CSV_BODY_BYTES / 1024 / 1024} MiB ` +
+            `(413) and ${MAX_IMPORT_ROWS.toLocaleString('en')} rows (413), header row first. Columns named email, phone, first_name, last_name and ` +
+            'source (any case) are read as those fields; `column_<field>=<header>` maps another column instead. Every other column is kept in ' +
+            "the row's metadata (empty cells left out); a `metadata` column of JSON objects is merged in, and the columns of our own exports " +
+            `that cannot be set (${EXPORT_ONLY_COLUMNS.join(', ')}) are skipped, with first_source read as source: an export imports back. ` +
+            'Each row is stored as a lead of channel `import` exactly as `POST /leads/inbound` stores one (the same checks; the contact found ' +
+            'by normalised email, else phone, and merged, or created), in file order, so rows dedupe against existing contacts and each other. ' +
+            "A cell starting with `'` before `= + - @` has that quote taken off (our export writes it). A row that fails (bad email, neither " +
+            'email nor phone, a width other than the header’s, metadata over its limits) is skipped and reported with its row, line, field ' +
+            `and message (the first ${MAX_REPORTED_ERRORS}; all counted); the others are stored. A file that is not CSV (an unclosed quote), ` +
+            'is empty, or has no email or phone column is a 422 and stores nothing. `dry_run=true` checks every row and stores nothing. ' +
+            '`lead.created` is not emitted unless `emit_events=true`. Rows are stored in transactions of ' +
+            `${IMPORT_CHUNK_ROWS}; the last one records \`contacts.imported\` in the audit log and the Idempotency-Key's report, so a retry ` +
+            'with the key replays the report and stores nothing again. If the server stops mid-import, the chunks already committed stay ' +
+            '(a retry then merges those rows into the same contacts again, each adding a lead). Scope `contacts:write`.',
+        },
+      },
+    )
     .get(
       '',
       async ({ query, auth, request, set }) => {

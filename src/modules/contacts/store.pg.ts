@@ -18,7 +18,7 @@ import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
 
 /** The advisory-lock keys of a contact's email and phone in a workspace: every writer that may create or claim them takes these first. */
-function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
+export function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
   const keys: string[] = []
   if (email) keys.push(`contact-email:${workspaceId}:${email}`)
   if (phone) keys.push(`contact-phone:${workspaceId}:${phone}`)

@@ -38,9 +38,14 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
 
 /**
  * Finds the lead's contact or creates it, inside the caller's unit of work (see mergedWithLead);
- * lead_count is bumped. Returns the metadata keys dropped.
+ * lead_count is bumped. Returns the metadata keys dropped, and whether the contact is new.
  */
-export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
+export function upsertContactForLead(
+  tx: Tx,
+  now: number,
+  workspaceId: string,
+  person: LeadPerson,
+): { contact: Contact; droppedMetadataKeys: string[]; created: boolean } {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
     const { dropped, metadata, ...fields } = mergedWithLead(existing, person)
@@ -64,7 +69,7 @@ export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, p
     )
     // Bound as raw SQL text, so the JSON column's encoder does not run: stringify here.
     const contact = merge.get({ id: existing.id, ...fields, metadata: JSON.stringify(metadata), updatedAt: now })!
-    return { contact, droppedMetadataKeys: dropped }
+    return { contact, droppedMetadataKeys: dropped, created: false }
   }
   const row: Contact = {
     id: newId(),
@@ -83,7 +88,7 @@ export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, p
     updatedAt: now,
   }
   rawStatement(tx, 'contacts.insert', contactRows.insert).run(contactRows.encode(row))
-  return { contact: row, droppedMetadataKeys: [] }
+  return { contact: row, droppedMetadataKeys: [], created: true }
 }
 
 /** `value` in the range, both ends lower-cased by SQLite as the indexed name expressions are. */

@@ -46,7 +46,10 @@ export namespace LeadModel {
     id: t.String({ format: 'uuid' }),
     object: t.Literal('lead'),
     contact_id: t.String({ format: 'uuid' }),
-    channel: t.String({ enum: [...leads.channel.enumValues], description: 'How it arrived: pushed by a server (`inbound`) or a browser (`capture`).' }),
+    channel: t.String({
+      enum: [...leads.channel.enumValues],
+      description: 'How it arrived: pushed by a server (`inbound`), a browser (`capture`) or a CSV import (`import`).',
+    }),
     source: t.String(),
     email: t.Union([t.String(), t.Null()]),
     phone: t.Union([t.String(), t.Null()]),
