@@ -63,3 +63,46 @@ describe('contacts and leads pages', async () => {
     expect(anonymous.status).toBe(303)
   })
 })
+
+describe('import page', async () => {
+  const ws = await h.workspace()
+
+  /** The upload form's post: multipart with the file, as a browser sends it. */
+  async function upload(cookie: string, csv: string, fields: Record<string, string>) {
+    const form = new FormData()
+    for (const [name, value] of Object.entries(fields)) form.append(name, value)
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'people.csv')
+    return h.request('POST', '/dashboard/contacts/import', { rawBody: form, headers: { cookie, origin: ORIGIN } })
+  }
+
+  test('the form, a dry run that stores nothing, then the import and its report', async () => {
+    const s = await signIn(ws.key)
+    const formPage = await (await s.get('/dashboard/contacts/import')).text()
+    expect(formPage).toContain('enctype="multipart/form-data" data-upload')
+    expect(formPage).toContain('name="column_email"')
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(formPage)![1]!
+    const csv = 'E-mail,Name\nann@example.com,Ann\nnope,Bad\n'
+    const dry = await upload(s.cookie, csv, { _csrf: csrf, dry_run: 'true', column_email: 'E-mail', column_first_name: 'Name' })
+    expect(dry.status).toBe(200)
+    const dryPage = await dry.text()
+    expect(dryPage).toContain('Dry run: nothing was stored. 2 rows read, 1 would be imported, 1 failed.')
+    expect(dryPage).toContain('is not an email address')
+    expect(await h.rows.count('contacts', { workspaceId: ws.id })).toBe(0)
+    const done = await (await upload(s.cookie, csv, { _csrf: csrf, column_email: 'E-mail', column_first_name: 'Name' })).text()
+    expect(done).toContain('1 new contacts')
+    const [contact] = await h.rows.all('contacts', { workspaceId: ws.id })
+    expect(contact).toMatchObject({ email: 'ann@example.com', firstName: 'Ann', firstSource: 'import' })
+  })
+
+  test('without a session or CSRF token nothing is read or stored; a bad file is an error page', async () => {
+    const anonymous = await upload('', 'email\nx@example.com\n', {})
+    expect(anonymous.status).toBe(403)
+    const s = await signIn(ws.key)
+    expect((await upload(s.cookie, 'email\nx@example.com\n', { _csrf: 'wrong' })).status).toBe(403)
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await s.get('/dashboard/contacts/import')).text())![1]!
+    const bad = await upload(s.cookie, 'name\nann\n', { _csrf: csrf })
+    expect(bad.status).toBe(422)
+    expect(await bad.text()).toContain('needs an email or a phone column')
+    expect(await h.rows.count('contacts', { workspaceId: ws.id, email: 'x@example.com' })).toBe(0)
+  })
+})

@@ -38,7 +38,7 @@ export async function contactsPage(deps: ServiceDeps, base: string, workspaceId:
   <button type="submit">Search</button>
   ${filters.q || filters.email || filters.source ? html`<a href="${base}/contacts">Clear</a>` : ''}
 </form>
-<p class="actions">${exportLink(`${base}/contacts.csv`, filters)}</p>
+<p class="actions">${exportLink(`${base}/contacts.csv`, filters)} <a class="button" href="${base}/contacts/import">Import CSV</a></p>
 ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'No contacts match.')}
 ${pager(`${base}/contacts`, { ...query }, page)}`
 }
