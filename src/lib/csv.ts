@@ -137,6 +137,11 @@ function countNewlines(text: string, from: number, to: number): number {
   return count
 }
 
+/** A download's file name: what it holds and the date, e.g. contacts-2026-11-01.csv. */
+export function csvFileName(what: string, now: number): string {
+  return `${what}-${new Date(now).toISOString().slice(0, 10)}.csv`
+}
+
 /** The response of a CSV download: UTF-8 text/csv, saved as `filename`, never cached. */
 export function csvResponse(body: ReadableStream<Uint8Array>, filename: string, headers: Record<string, string> = {}): Response {
   return new Response(body, {

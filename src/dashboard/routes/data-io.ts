@@ -3,8 +3,7 @@
  * contacts import, through the API's own services.
  */
 import { Elysia } from 'elysia'
-import { csvResponse } from '../../lib/csv'
-import { csvFileName } from '../../modules/contacts'
+import { csvFileName, csvResponse } from '../../lib/csv'
 import { exportContactsCsv } from '../../modules/contacts/service'
 import { exportLeadsCsv } from '../../modules/leads/service'
 import { IMPORT_FIELDS, importContacts } from '../../modules/contacts/import'

@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
-import { csvResponse } from '../../lib/csv'
+import { csvFileName, csvResponse } from '../../lib/csv'
 import { csvParser, MAX_CSV_BODY_BYTES } from '../../plugins/body'
 import { answerWrite } from '../../plugins/idempotency'
 import { CSV_PARSER } from '../../plugins/route-table'
@@ -18,11 +18,6 @@ import { exportContactsCsv, getContactDetail, listContacts, serializeContact, up
 /** The list filters of a contacts query string (the JSON list and the CSV export). */
 export function contactFilters(query: Omit<ContactModel.listQuery, 'page' | 'limit' | 'after'>): ContactFilters {
   return { email: query.email, source: query.source, updatedSince: query.updated_since, q: query.q }
-}
-
-/** The date a download's file name carries. */
-export function csvFileName(what: string, now: number): string {
-  return `${what}-${new Date(now).toISOString().slice(0, 10)}.csv`
 }
 
 /** Shared text of the CSV exports' descriptions. */

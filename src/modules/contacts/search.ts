@@ -12,7 +12,6 @@
  */
 import { invalid } from '../../errors'
 import type { PageRequest } from '../../lib/pagination'
-import { normaliseEmail } from './service'
 
 /** Matches counted exactly per arm; past it a search is "common" and its total is this number. */
 export const SEARCH_COUNT_LIMIT = 10_000
@@ -33,7 +32,7 @@ export interface PrefixRange {
 export interface SearchTerms {
   /** The query in NFC, trimmed, runs of white space as one space: lower-cased by the database, as names are. */
   name: PrefixRange
-  /** The query lower-cased as emails are stored; null when it cannot start an email (it has a space). */
+  /** The query lower-cased as emails are stored (normaliseEmail: it is already trimmed and NFC); null when it cannot start an email (it has a space). */
   email: PrefixRange | null
   /** Phone prefixes (with and without '+') for a query of phone characters; empty otherwise. */
   phones: PrefixRange[]
@@ -56,7 +55,7 @@ export function parseSearch(q: string | undefined): SearchTerms | null {
   if (/[\u0000-\u001f\u007f]/.test(text)) throw invalid('query.q', 'must not contain control characters')
   const digits = text.replace(/\D/g, '')
   const phones = PHONE_QUERY.test(text) && digits !== '' ? [prefix(`+${digits}`), prefix(digits)] : []
-  return { name: prefix(text), email: text.includes(' ') ? null : prefix(normaliseEmail(text)), phones }
+  return { name: prefix(text), email: text.includes(' ') ? null : prefix(text.toLowerCase()), phones }
 }
 
 /** One page of search results, cut from what the arms found. */

@@ -9,10 +9,10 @@ import { answerWrite } from '../../plugins/idempotency'
 import { serializeDeal } from '../deals/service'
 import { LeadModel } from './model'
 import { convertLead, createLead, exportLeadsCsv, getLead, listLeads, serializeLead, type LeadFilters } from './service'
-import { csvResponse } from '../../lib/csv'
+import { csvFileName, csvResponse } from '../../lib/csv'
 import { csvFile } from '../../lib/model-fields'
 import { actingFor } from '../../plugins/request-context'
-import { CSV_EXPORT_TEXT, csvFileName } from '../contacts'
+import { CSV_EXPORT_TEXT } from '../contacts'
 
 /** The list filters of a leads query string (the JSON list and the CSV export). */
 function leadFilters(query: Omit<LeadModel.listQuery, 'page' | 'limit' | 'after'>): LeadFilters {
