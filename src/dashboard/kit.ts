@@ -45,6 +45,9 @@ export const DONE: Record<string, string> = {
   retried: 'Delivery queued again.',
   recovered: 'Failed deliveries queued again.',
   saved: 'Endpoint saved.',
+  campaign_created: 'Campaign created.',
+  campaign_saved: 'Campaign saved.',
+  spend_recorded: 'Spend recorded.',
 }
 
 export interface RouteContext {

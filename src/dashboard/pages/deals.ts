@@ -9,7 +9,8 @@ const DEALS_PER_STAGE = 50
 
 type DealView = ReturnType<typeof serializeDeal>
 
-function money(value: number, currency: string): string {
+/** An amount with two decimals and its currency code: '1,234.50 USD'. */
+export function money(value: number, currency: string): string {
   return `${value.toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${currency}`
 }
 
