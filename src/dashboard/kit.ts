@@ -48,6 +48,9 @@ export const DONE: Record<string, string> = {
   campaign_created: 'Campaign created.',
   campaign_saved: 'Campaign saved.',
   spend_recorded: 'Spend recorded.',
+  deal_created: 'Deal created.',
+  deal_saved: 'Deal saved.',
+  converted: 'Lead converted into this deal.',
 }
 
 export interface RouteContext {
