@@ -51,6 +51,7 @@ export const DONE: Record<string, string> = {
   deal_created: 'Deal created.',
   deal_saved: 'Deal saved.',
   converted: 'Lead converted into this deal.',
+  endpoint_deleted: 'Endpoint deleted with its delivery log.',
 }
 
 export interface RouteContext {
@@ -95,9 +96,9 @@ export function safeNext(next: string | undefined): string {
   return next && (next === BASE || next.startsWith(`${BASE}/`) || next.startsWith(`${BASE}?`)) && !next.startsWith('//') ? next : BASE
 }
 
-/** `datetime-local` gives no zone; the form says UTC. */
-export function utcTime(value: string | undefined): string {
-  if (!value) throw invalid('/since', 'is required')
+/** `datetime-local` gives no zone; the form says UTC. `path` names the field in the error when it is empty. */
+export function utcTime(value: string | undefined, path = '/since'): string {
+  if (!value) throw invalid(path, 'is required')
   return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.length === 16 ? `${value}:00` : value}Z`
 }
 
