@@ -16,6 +16,7 @@ import { html } from './html'
 import { dashboardKit, forbidden, HIDDEN, redirect } from './kit'
 import { ASSETS, BASE } from './layout'
 import { keyRoutes } from './routes/api-keys'
+import { auditRoutes } from './routes/audit'
 import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
@@ -42,6 +43,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
       .use(campaignRoutes(kit))
+      .use(auditRoutes(kit))
       .get(
         `${BASE}/*`,
         signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),

@@ -33,6 +33,7 @@ const NAV: { path: string; label: string }[] = [
   { path: '/campaigns', label: 'Campaigns' },
   { path: '/settings/api-keys', label: 'API keys' },
   { path: '/settings/webhooks', label: 'Webhooks' },
+  { path: '/settings/audit-log', label: 'Audit log' },
   { path: '/embed', label: 'Embed' },
 ]
 

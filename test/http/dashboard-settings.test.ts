@@ -12,6 +12,13 @@ async function endpoint(key: string, events: string[] = []) {
   return ((await res.json()) as { id: string }).id
 }
 
+/** The workspace's audit-log entries of one action, newest first, as the API lists them. */
+async function auditLog(key: string, action: string): Promise<{ actor: unknown; target: unknown; details: Record<string, unknown> }[]> {
+  const res = await h.request('GET', `/api/v1/audit-log?action=${action}`, { key })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { data: { actor: unknown; target: unknown; details: Record<string, unknown> }[] }).data
+}
+
 describe('webhook endpoints', () => {
   test('delete: needs the ticked confirmation (422, nothing deleted), then removes the endpoint and its deliveries', async () => {
     const ws = await h.workspace()
@@ -37,6 +44,8 @@ describe('webhook endpoints', () => {
     expect(await h.rows.find('webhookEndpoints', { id })).toBeUndefined()
     expect(await h.rows.all('webhookDeliveries', { endpointId: id })).toHaveLength(0)
     expect(await s.page('/dashboard/settings/webhooks?done=endpoint_deleted')).toContain('Endpoint deleted')
+    const [entry] = await auditLog(ws.key, 'webhook.deleted')
+    expect(entry).toMatchObject({ actor: { type: 'key', id: ws.keyId }, target: { type: 'webhook_endpoint', id } })
     expect((await s.send(`${base}/delete`, { confirm: 'yes' })).status).toBe(404)
   })
 
@@ -77,6 +86,12 @@ describe('API keys: rate limit and expiry', () => {
     const row = (await h.rows.find('apiKeys', { name: 'Limited' }))!
     expect(row.rateLimit).toBe(30)
     expect(row.expiresAt).toBe(Date.parse('2026-12-24T18:30:00Z'))
+    const [entry] = await auditLog(ws.key, 'key.created')
+    expect(entry).toMatchObject({
+      actor: { type: 'key', id: ws.keyId },
+      target: { type: 'api_key', id: row.id },
+      details: { name: 'Limited', rate_limit: 30, expires_at: '2026-12-24T18:30:00.000Z' },
+    })
     expect((await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Plain', rate_limit: '', expires_at: '' })).status).toBe(201)
     expect(await h.rows.find('apiKeys', { name: 'Plain' })).toMatchObject({ rateLimit: null, expiresAt: null })
 
@@ -111,6 +126,7 @@ describe('API keys: rate limit and expiry', () => {
       expect(text).not.toContain('id="new-key"')
     }
     expect(await h.rows.all('apiKeys', { workspaceId: ws.id })).toHaveLength(before)
+    expect(await auditLog(ws.key, 'key.created')).toHaveLength(before)
     // Left empty, the expiry is the session key's, as the API does.
     expect((await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Inherits' })).status).toBe(201)
     expect((await h.rows.find('apiKeys', { name: 'Inherits' }))!.expiresAt).toBe(Date.parse('2027-01-01T00:00:00Z'))

@@ -60,7 +60,7 @@ export const keyRoutes = (kit: DashboardKit) => {
             ...(form.expires ? { expires_at: utcTime(form.expires, '/expires_at') } : {}),
           })
           const { record, key } = await createKeyFor(
-            deps,
+            c.deps,
             { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity },
             {
               kind: body.kind,
@@ -82,7 +82,7 @@ export const keyRoutes = (kit: DashboardKit) => {
     .post(
       `${KEYS_PATH}/:id/revoke`,
       signedIn(async (c) => {
-        await revokeKey(deps, c.workspaceId, c.params.id!)
+        await revokeKey(c.deps, c.workspaceId, c.params.id!)
         return redirect(`${c.viewer.base}/settings/api-keys?done=revoked`)
       }),
       FORM_POST,

@@ -76,7 +76,7 @@ export const campaignRoutes = (kit: DashboardKit) => {
                 ...(form.budget ? { budget: form.budget } : {}),
                 spend_thresholds: thresholdList(form.thresholds),
               })
-              const campaign = await createCampaign(deps, c.workspaceId, body)
+              const campaign = await createCampaign(c.deps, c.workspaceId, body)
               return redirect(`${c.viewer.base}/campaigns/${campaign.id}?done=campaign_created`)
             },
             (error) => listView(c, form, error),
@@ -100,7 +100,7 @@ export const campaignRoutes = (kit: DashboardKit) => {
                 budget: form.budget || null,
                 spend_thresholds: thresholdList(form.thresholds),
               })
-              await updateCampaign(deps, c.workspaceId, c.params.id!, body)
+              await updateCampaign(c.deps, c.workspaceId, c.params.id!, body)
               return redirect(`${c.viewer.base}/campaigns/${c.params.id}?done=campaign_saved`)
             },
             (error) => campaignView(c, { edit: form }, error),
@@ -118,7 +118,7 @@ export const campaignRoutes = (kit: DashboardKit) => {
             c,
             async () => {
               const body = checkModel(CampaignModel.spendBody, form.mode === 'total' ? { total: form.amount } : { amount: form.amount })
-              await recordSpend(deps, c.workspaceId, c.params.id!, body)
+              await recordSpend(c.deps, c.workspaceId, c.params.id!, body)
               return redirect(`${c.viewer.base}/campaigns/${c.params.id}?done=spend_recorded`)
             },
             (error) => campaignView(c, { spend: form }, error),

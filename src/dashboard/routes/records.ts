@@ -85,7 +85,7 @@ export const recordRoutes = (kit: DashboardKit) => {
         needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
           const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
-          await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
+          await updateDeal(c.deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${c.viewer.base}/deals?done=moved`)
         }),
       ),
@@ -103,7 +103,7 @@ export const recordRoutes = (kit: DashboardKit) => {
           const form = dealForm(c.body)
           try {
             const body = checkModel(DealModel.createBody, { ...dealBody(form), title: form.title, ...(form.contact ? { contact_id: form.contact } : {}) })
-            const deal = await createDeal(deps, c.workspaceId, { ...body, contactId: body.contact_id })
+            const deal = await createDeal(c.deps, c.workspaceId, { ...body, contactId: body.contact_id })
             return redirect(`${c.viewer.base}/deals/${deal.id}?done=deal_created`)
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
@@ -131,7 +131,7 @@ export const recordRoutes = (kit: DashboardKit) => {
           try {
             // A PATCH of the fields the form shows: an empty value or currency leaves it as it is.
             const body = checkModel(DealModel.patchBody, { ...dealBody(form), title: form.title })
-            await updateDeal(deps, c.workspaceId, c.params.id!, body)
+            await updateDeal(c.deps, c.workspaceId, c.params.id!, body)
             return redirect(`${c.viewer.base}/deals/${c.params.id}?done=deal_saved`)
           } catch (error) {
             if (!(error instanceof ApiError) || error.code === 'not_found') throw error
@@ -159,7 +159,7 @@ export const recordRoutes = (kit: DashboardKit) => {
           const form = dealForm(c.body)
           try {
             const body = checkModel(LeadModel.convertBody, { ...dealBody(form), ...(form.title.trim() ? { title: form.title } : {}) }) ?? {}
-            const { deal } = await convertLead(deps, c.workspaceId, c.params.id!, body)
+            const { deal } = await convertLead(c.deps, c.workspaceId, c.params.id!, body)
             return redirect(`${c.viewer.base}/deals/${deal.id}?done=converted`)
           } catch (error) {
             if (!(error instanceof ApiError) || error.code === 'not_found') throw error
