@@ -50,7 +50,7 @@ export const campaignRoutes = (kit: DashboardKit) => {
   }
 
   /** Runs a write; a refusal other than a 404 shows the page again with what was sent and the reason. */
-  const orShow = async (c: SignedIn, work: () => Promise<Response>, show: (error: ApiError) => Promise<Response>) => {
+  const orShow = async (work: () => Promise<Response>, show: (error: ApiError) => Promise<Response>) => {
     try {
       return await work()
     } catch (error) {
@@ -68,7 +68,6 @@ export const campaignRoutes = (kit: DashboardKit) => {
         needs('campaigns:write', (c) => {
           const form = campaignForm(c.body)
           return orShow(
-            c,
             async () => {
               const body = checkModel(CampaignModel.createBody, {
                 name: form.name,
@@ -92,7 +91,6 @@ export const campaignRoutes = (kit: DashboardKit) => {
         needs('campaigns:write', (c) => {
           const form = campaignForm(c.body)
           return orShow(
-            c,
             async () => {
               // Every field of the form is sent, as a PATCH with all of them: an empty budget removes it, no thresholds clears them.
               const body = checkModel(CampaignModel.patchBody, {
@@ -115,7 +113,6 @@ export const campaignRoutes = (kit: DashboardKit) => {
         needs('campaigns:write', (c) => {
           const form: SpendForm = { mode: field(c.body, 'mode') === 'total' ? 'total' : 'add', amount: (field(c.body, 'amount') ?? '').trim() }
           return orShow(
-            c,
             async () => {
               const body = checkModel(CampaignModel.spendBody, form.mode === 'total' ? { total: form.amount } : { amount: form.amount })
               await recordSpend(c.deps, c.workspaceId, c.params.id!, body)
