@@ -18,7 +18,7 @@ import { createHarness, type Harness } from '../helpers'
 const hasChromium = chromiumAvailable('the dashboard browser tests')
 const SCREENSHOTS = join(import.meta.dir, '..', '..', 'screenshots')
 const DESKTOP = { width: 1280, height: 900 }
-const PHONE = { width: 390, height: 844 }
+const PHONE = { width: 375, height: 812 }
 
 interface Received {
   headers: Record<string, string>
