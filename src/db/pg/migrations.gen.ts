@@ -2,11 +2,11 @@
 import m0 from '../../../drizzle/pg/0000_init.sql' with { type: 'text' }
 import m1 from '../../../drizzle/pg/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../../drizzle/pg/0002_audit_log.sql' with { type: 'text' }
-import m3 from '../../../drizzle/pg/0003_slim_scalphunter.sql' with { type: 'text' }
+import m3 from '../../../drizzle/pg/0003_campaign_threshold_crossings.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786920, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175579686, breakpoints: true, sql: m2 },
-  { tag: '0003_slim_scalphunter', when: 1796176233056, breakpoints: true, sql: m3 },
+  { tag: '0003_campaign_threshold_crossings', when: 1796177061871, breakpoints: true, sql: m3 },
 ]
