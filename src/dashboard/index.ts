@@ -18,6 +18,7 @@ import { ASSETS, BASE } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
 import { dataIoRoutes } from './routes/data-io'
+import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { webhookRoutes } from './routes/webhooks'
@@ -43,6 +44,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
+      .use(campaignRoutes(kit))
       .use(auditRoutes(kit))
       .get(
         `${BASE}/*`,
