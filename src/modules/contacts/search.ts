@@ -4,11 +4,11 @@
  * A query matches a contact when it is a case-insensitive prefix of its email, of its full name
  * ("first last"; so also of its first name), or of its last name, or, for a query made of phone
  * characters, when its digits are a prefix of the phone's digits. Each of these is one range over
- * one index (the "arms"), so a rare prefix costs a few index entries at any size. Each arm is read
- * up to SEARCH_COUNT_LIMIT + 1 entries: when all stay within it the matches' seqs are merged here
- * and the total is exact; when one passes it the prefix is common (at least 1 % of a million
- * contacts), so the newest matches are found by walking the contacts newest first, and `total` is
- * reported as SEARCH_COUNT_LIMIT (read "at least") with page numbers reaching that far.
+ * one index (the "arms"), so a rare prefix costs a few index entries at any size. Each arm's matches
+ * are counted up to SEARCH_COUNT_LIMIT + 1 in the database: when all stay within it their seqs are
+ * read and merged here and the total is exact; when one passes it the prefix is common (at least
+ * 1 % of a million contacts), so the newest matches are found by walking the contacts newest first,
+ * and `total` is reported as SEARCH_COUNT_LIMIT (read "at least") with page numbers reaching that far.
  */
 import { invalid } from '../../errors'
 import type { PageRequest } from '../../lib/pagination'
@@ -67,12 +67,14 @@ export type SearchPlan =
   /** A page number past the matches that page numbers reach. */
   | { kind: 'empty'; total: number }
 
-/**
- * Cuts the page `req` asks for from the seqs the arms returned (each list at most
- * SEARCH_COUNT_LIMIT + 1 long; one that long means the search is common).
- */
-export function planSearchPage(arms: number[][], req: PageRequest): SearchPlan {
-  if (arms.some((seqs) => seqs.length > SEARCH_COUNT_LIMIT)) {
+/** Whether the arms' bounded counts make a search common (see the file comment). */
+export function isCommon(counts: number[]): boolean {
+  return counts.some((n) => n > SEARCH_COUNT_LIMIT)
+}
+
+/** Cuts the page `req` asks for from the seqs the arms matched, or, for a common search (null), plans the walk. */
+export function planSearchPage(arms: number[][] | null, req: PageRequest): SearchPlan {
+  if (arms === null) {
     const total = SEARCH_COUNT_LIMIT
     if (req.afterSeq !== null) return { kind: 'walk', beforeSeq: req.afterSeq, skip: 0, take: req.limit, total }
     const skip = (req.page - 1) * req.limit

@@ -3,7 +3,7 @@
  * phone are advisory-locked before the look-up (the rows may not exist yet), a matched contact is
  * taken FOR UPDATE, and the unique index on (workspace, email) backs it all up.
  */
-import { and, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, count, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
@@ -13,7 +13,7 @@ import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { notFound } from '../../errors'
 import type { PageRequest } from '../../lib/pagination'
-import { planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
+import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
 
@@ -128,16 +128,30 @@ function searchArms(terms: SearchTerms): SQL[] {
 async function searchPagePg(pg: PgDb, workspaceId: string, terms: SearchTerms, where: SQL[], req: PageRequest) {
   const scope = [eq(contacts.workspaceId, workspaceId), ...where]
   const arms = searchArms(terms)
-  const found = await Promise.all(
+  // Counted in the database first: a common prefix then costs no rows sent to this process.
+  const counts = await Promise.all(
     arms.map(async (arm) => {
-      const rows = await pg
-        .select({ seq: contacts.seq })
+      const bounded = pg
+        .select({ one: sql`1` })
         .from(contacts)
         .where(and(...scope, arm))
         .limit(SEARCH_COUNT_LIMIT + 1)
-      return rows.map((r) => r.seq)
+        .as('bounded')
+      const [row] = await pg.select({ n: count() }).from(bounded)
+      return row!.n
     }),
   )
+  const found = isCommon(counts)
+    ? null
+    : await Promise.all(
+        arms.map(async (arm) => {
+          const rows = await pg
+            .select({ seq: contacts.seq })
+            .from(contacts)
+            .where(and(...scope, arm))
+          return rows.map((r) => r.seq)
+        }),
+      )
   const plan = planSearchPage(found, req)
   if (plan.kind === 'empty') return { rows: [], total: plan.total, hasMore: false }
   if (plan.kind === 'exact') {

@@ -10,7 +10,7 @@ import type { ServiceDeps } from '../../deps'
 import type { PageRequest } from '../../lib/pagination'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import { newId } from '../../lib/ids'
-import { planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
+import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, mergedWithLead, type ContactsStore } from './store'
 
@@ -112,15 +112,21 @@ function searchArms(terms: SearchTerms): SQL[] {
 function searchPage(db: DbOrTx, workspaceId: string, terms: SearchTerms, where: SQL[], req: PageRequest) {
   const scope = [eq(contacts.workspaceId, workspaceId), ...where]
   const arms = searchArms(terms)
-  const found = arms.map((arm) =>
-    db
-      .select({ seq: contacts.seq })
-      .from(contacts)
-      .where(and(...scope, arm))
-      .limit(SEARCH_COUNT_LIMIT + 1)
-      .all()
-      .map((r) => r.seq),
+  // Counted in SQLite first: a common prefix then costs no rows handed to JavaScript.
+  const counts = arms.map(
+    // drizzle's get() on raw SQL answers the row as an array of its values.
+    (arm) => db.get<[number]>(sql`SELECT count(*) FROM (SELECT 1 FROM contacts WHERE ${and(...scope, arm)} LIMIT ${SEARCH_COUNT_LIMIT + 1})`)[0],
   )
+  const found = isCommon(counts)
+    ? null
+    : arms.map((arm) =>
+        db
+          .select({ seq: contacts.seq })
+          .from(contacts)
+          .where(and(...scope, arm))
+          .all()
+          .map((r) => r.seq),
+      )
   const plan = planSearchPage(found, req)
   if (plan.kind === 'empty') return { rows: [], total: plan.total, hasMore: false }
   if (plan.kind === 'exact') {
