@@ -6,8 +6,15 @@ import { html, type Html, type Interpolation } from './html'
 
 export const BASE = '/dashboard'
 export const ASSETS = `${BASE}/assets`
-export const KEYS_PATH = `${BASE}/settings/api-keys`
-export const WEBHOOKS_PATH = `${BASE}/settings/webhooks`
+/** The route pattern of a workspace's pages: every workspace page is registered under it (`${WORKSPACE}/contacts`). */
+export const WORKSPACE = `${BASE}/w/:workspace`
+export const KEYS_PATH = `${WORKSPACE}/settings/api-keys`
+export const WEBHOOKS_PATH = `${WORKSPACE}/settings/webhooks`
+
+/** Where a workspace's pages live. */
+export function workspaceBase(slug: string): string {
+  return `${BASE}/w/${slug}`
+}
 const asset = (name: string) => assetUrl(ASSETS, name)
 
 /** What every signed-in page knows about its viewer. */
@@ -15,8 +22,13 @@ export interface Viewer {
   workspace: string
   /** Where this workspace's pages live: every link and form action of a page starts here. */
   base: string
-  keyPrefix: string
+  /** Who is signed in: an operator's email, or the prefix of the key the session was opened with. */
+  who: string
   csrf: string
+  /** An operator's role in this workspace (null for a session opened with a key). */
+  role: 'owner' | 'admin' | 'viewer' | null
+  /** The workspaces the header's switcher offers (an operator's; none for a key session). */
+  workspaces: { slug: string; name: string }[]
 }
 
 export interface Notice {
@@ -33,6 +45,7 @@ const NAV: { path: string; label: string }[] = [
   { path: '/settings/api-keys', label: 'API keys' },
   { path: '/settings/webhooks', label: 'Webhooks' },
   { path: '/embed', label: 'Embed' },
+  { path: '/settings/members', label: 'Members' },
 ]
 
 function head(title: string): Html {
@@ -55,9 +68,10 @@ export function layout(opts: { title: string; path: string; viewer: Viewer; noti
 <header class="top">
   <a class="brand" href="${base}">askad</a>
   <nav aria-label="Main">${NAV.map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  ${switcher(opts.viewer)}
   <form class="who" method="post" action="${BASE}/sign-out">
     ${csrfField(opts.viewer)}
-    <span title="Signed in with ${opts.viewer.keyPrefix}">${opts.viewer.workspace}</span>
+    <span title="Signed in as ${opts.viewer.who}">${opts.viewer.workspaces.length > 0 ? opts.viewer.who : opts.viewer.workspace}</span>
     <button type="submit" class="link">Sign out</button>
   </form>
 </header>
@@ -68,6 +82,18 @@ export function layout(opts: { title: string; path: string; viewer: Viewer; noti
 </main>
 </body>
 </html>`
+}
+
+/** The workspace switcher of an operator: a GET form that works without JavaScript, and a link to create one. */
+function switcher(viewer: Viewer): Html {
+  if (viewer.workspaces.length === 0) return html``
+  const current = viewer.base.slice(`${BASE}/w/`.length)
+  return html`<form class="switcher" method="get" action="${BASE}/switch">
+    <label for="switch-workspace" class="visually-hidden">Workspace</label>
+    <select id="switch-workspace" name="to">${viewer.workspaces.map((w) => html`<option value="${w.slug}"${w.slug === current ? html` selected` : ''}>${w.name}</option>`)}</select>
+    <button type="submit">Open</button>
+    <a href="${BASE}/workspaces">All workspaces</a>
+  </form>`
 }
 
 /** A page for visitors who are not signed in (the sign-in form). */

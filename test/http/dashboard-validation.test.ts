@@ -16,11 +16,14 @@ async function signIn(key: string) {
   const headers = { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }
   const res = await h.request('POST', '/dashboard/sign-in', { rawBody: form({ key, next: '/dashboard' }), headers })
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!
-  const home = await (await h.request('GET', '/dashboard', { headers: { cookie } })).text()
+  // Workspace pages live under /dashboard/w/<slug>, where /dashboard redirects.
+  const base = (await h.request('GET', '/dashboard', { headers: { cookie } })).headers.get('location')!
+  const at = (path: string) => `${base}${path.replace(/^\/dashboard/, '')}`
+  const home = await (await h.request('GET', base, { headers: { cookie } })).text()
   const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!
   const send = (path: string, fields: Record<string, string | string[]> = {}) =>
-    h.request('POST', path, { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
-  const page = async (path: string) => (await h.request('GET', path, { headers: { cookie } })).text()
+    h.request('POST', at(path), { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
+  const page = async (path: string) => (await h.request('GET', at(path), { headers: { cookie } })).text()
   return { send, page }
 }
 

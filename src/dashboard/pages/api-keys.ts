@@ -46,7 +46,7 @@ function createForm(viewer: Viewer, form: KeyForm): Html {
 /** The workspace's keys with their status and revoke buttons, then the create form. */
 export async function keysPage(
   deps: ReadDeps,
-  viewer: Viewer & { keyId: string; workspaceId: string },
+  viewer: Viewer & { keyId: string | null; workspaceId: string },
   now: number,
   form: KeyForm = EMPTY_FORM,
 ): Promise<Html> {

@@ -9,9 +9,15 @@ import { KEYS_PATH } from '../layout'
 import { createdKeyPage, keysPage, type KeyForm } from '../pages/api-keys'
 import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn } from '../kit'
 
-/** The key pages; creating and revoking act with the session's own rights, like the API. */
+/** What an operator creates keys within: their role's scopes, and no rate limit or expiry beyond the instance's. */
+function operatorBounds(c: SignedIn) {
+  return { scopes: [...c.scopes], workspaceId: c.workspaceId, rateLimit: null, expiresAt: null }
+}
+
+/** The key pages (keys:manage); creating and revoking act with the session's own rights, like the API. */
 export const keyRoutes = (kit: DashboardKit) => {
-  const { deps, clock, signedIn, page } = kit
+  const { deps, clock, signedIn, needs, page } = kit
+  const keysAction = (handler: (c: SignedIn) => Response | Promise<Response>) => signedIn(needs('keys:manage', handler))
 
   const keysView = async (c: SignedIn, form?: KeyForm, error?: ApiError) =>
     page(c, 'API keys', await keysPage(deps, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
@@ -19,12 +25,12 @@ export const keyRoutes = (kit: DashboardKit) => {
     .use(formParser)
     .get(
       KEYS_PATH,
-      signedIn((c) => keysView(c)),
+      keysAction((c) => keysView(c)),
       HIDDEN,
     )
     .post(
       KEYS_PATH,
-      signedIn(async (c) => {
+      keysAction(async (c) => {
         const form: KeyForm = {
           kind: field(c.body, 'kind') ?? 'secret',
           name: field(c.body, 'name') ?? '',
@@ -42,7 +48,7 @@ export const keyRoutes = (kit: DashboardKit) => {
           })
           const { record, key } = await createKeyFor(
             deps,
-            { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity },
+            { key: c.active.key ?? operatorBounds(c), defaultRateLimit: deps.config.rateLimit.capacity },
             {
               kind: body.kind,
               name: body.name,
@@ -60,7 +66,7 @@ export const keyRoutes = (kit: DashboardKit) => {
     )
     .post(
       `${KEYS_PATH}/:id/revoke`,
-      signedIn(async (c) => {
+      keysAction(async (c) => {
         await revokeKey(deps, c.workspaceId, c.params.id!)
         return redirect(`${c.viewer.base}/settings/api-keys?done=revoked`)
       }),

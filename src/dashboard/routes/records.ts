@@ -4,7 +4,7 @@ import { formParser } from '../../plugins/body'
 import { checkModel } from '../../lib/check-model'
 import { DealModel } from '../../modules/deals/model'
 import { updateDeal } from '../../modules/deals/service'
-import { BASE } from '../layout'
+import { WORKSPACE } from '../layout'
 import { contactPage, contactsPage } from '../pages/contacts'
 import { dealsPage } from '../pages/deals'
 import { embedPage } from '../pages/embed'
@@ -18,14 +18,14 @@ export const recordRoutes = (kit: DashboardKit) => {
 
   return new Elysia()
     .use(formParser)
-    .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))), HIDDEN)
+    .get(WORKSPACE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))), HIDDEN)
     .get(
-      `${BASE}/contacts`,
+      `${WORKSPACE}/contacts`,
       signedIn(needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),
       HIDDEN,
     )
     .get(
-      `${BASE}/contacts/:id`,
+      `${WORKSPACE}/contacts/:id`,
       signedIn(
         needs('contacts:read', async (c) => {
           const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query))
@@ -35,13 +35,13 @@ export const recordRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .get(
-      `${BASE}/leads`,
+      `${WORKSPACE}/leads`,
       signedIn(needs('leads:read', async (c) => page(c, 'Leads', await leadsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),
       HIDDEN,
     )
-    .get(`${BASE}/deals`, signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer)))), HIDDEN)
+    .get(`${WORKSPACE}/deals`, signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer)))), HIDDEN)
     .post(
-      `${BASE}/deals/:id/stage`,
+      `${WORKSPACE}/deals/:id/stage`,
       signedIn(
         needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
@@ -53,7 +53,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .get(
-      `${BASE}/embed`,
+      `${WORKSPACE}/embed`,
       signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.viewer.base, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
       HIDDEN,
     )

@@ -43,6 +43,12 @@ export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
     find(slugOrId) {
       return find(pg, slugOrId)
     },
+    rename(id, name) {
+      return writePg(deps, async (tx) => (await tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).returning({ id: workspaces.id })).length > 0)
+    },
+    delete(id) {
+      return writePg(deps, async (tx) => (await tx.delete(workspaces).where(eq(workspaces.id, id)).returning({ id: workspaces.id })).length > 0)
+    },
     bootstrap(make) {
       return writePg(deps, async (tx) => {
         // Held until the commit: a node that waited here then sees the workspace the first one made.

@@ -3,8 +3,12 @@ import { asc, eq, or } from 'drizzle-orm'
 import type { Db, DbOrTx } from '../../db/client'
 import { commitAlone } from '../../db/group-commit'
 import { workspaces } from '../../db/schema'
+import { write } from '../../db/unit-of-work'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
 import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+
+/** Workspaces emit no events: there is never a dispatcher to wake. */
+const NOTHING_TO_WAKE = () => {}
 
 function find(db: DbOrTx, slugOrId: string): Workspace | undefined {
   return db
@@ -30,6 +34,12 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
     },
     async find(slugOrId) {
       return find(db, slugOrId)
+    },
+    rename(id, name) {
+      return write({ db, wake: NOTHING_TO_WAKE }, (tx) => tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0)
+    },
+    delete(id) {
+      return write({ db, wake: NOTHING_TO_WAKE }, (tx) => tx.delete(workspaces).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0)
     },
     async bootstrap(make) {
       // Through commitAlone: with durability full, the key the banner shows once is on disk before it is shown.

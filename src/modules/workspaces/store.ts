@@ -16,6 +16,10 @@ export interface WorkspacesStore {
   list(): Promise<Workspace[]>
   /** A workspace by slug or id. */
   find(slugOrId: string): Promise<Workspace | undefined>
+  /** Sets a workspace's display name; false when it does not exist. */
+  rename(id: string, name: string): Promise<boolean>
+  /** Deletes a workspace and, by cascade, everything in it; false when it does not exist. */
+  delete(id: string): Promise<boolean>
   /**
    * In one transaction, and only while there is no workspace at all: stores the workspace and the
    * first key that `make` builds (called only then). Null when a workspace exists, nothing stored.
