@@ -41,6 +41,25 @@ const SPECS: CommandSpec[] = [
   },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
   {
+    path: ['operator', 'create'],
+    arguments: ['EMAIL'],
+    usage: 'askad operator create EMAIL',
+    summary: 'Create a dashboard operator (owner of every workspace).',
+    details: [
+      'The password (10 to 200 bytes) is asked for without echo on a terminal, else read from the first line of stdin:',
+      '  echo "$PASSWORD" | askad operator create me@example.com',
+    ],
+    options: {},
+  },
+  { path: ['operator', 'list'], usage: 'askad operator list', summary: 'List dashboard operators.', options: {} },
+  {
+    path: ['operator', 'password'],
+    arguments: ['EMAIL'],
+    usage: 'askad operator password EMAIL',
+    summary: "Set an operator's new password (read like operator create's).",
+    options: {},
+  },
+  {
     path: ['key', 'create'],
     usage:
       'askad key create --workspace W [--name N] [--scopes a,b] [--publishable --origins https://a.example,https://b.example] [--rate-limit N] [--expires-at RFC3339]',

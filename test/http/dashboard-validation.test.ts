@@ -24,7 +24,7 @@ async function signIn(key: string) {
   const send = (path: string, fields: Record<string, string | string[]> = {}) =>
     h.request('POST', at(path), { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
   const page = async (path: string) => (await h.request('GET', at(path), { headers: { cookie } })).text()
-  return { send, page }
+  return { send, page, at }
 }
 
 const endpointsOf = (workspaceId: string) => h.rows.all('webhookEndpoints', { workspaceId })
@@ -50,7 +50,7 @@ describe('webhook forms', () => {
     expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201)
     const [endpoint] = await endpointsOf(ws.id)
     const base = `/dashboard/settings/webhooks/${endpoint!.id}`
-    expect(await s.page(base)).toContain(`action="${base}/edit"`)
+    expect(await s.page(base)).toContain(`action="${s.at(base)}/edit"`)
 
     const bad = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', description: 'y'.repeat(501), events: ['bogus.event'] })
     expect(bad.status).toBe(422)
@@ -61,7 +61,7 @@ describe('webhook forms', () => {
 
     const ok = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
     expect(ok.status).toBe(303)
-    expect(ok.headers.get('location')).toBe(`${base}?done=saved`)
+    expect(ok.headers.get('location')).toBe(`${s.at(base)}?done=saved`)
     expect((await endpointsOf(ws.id))[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
   })
 

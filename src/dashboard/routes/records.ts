@@ -18,7 +18,11 @@ export const recordRoutes = (kit: DashboardKit) => {
 
   return new Elysia()
     .use(formParser)
-    .get(WORKSPACE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))), HIDDEN)
+    .get(
+      WORKSPACE,
+      signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))),
+      HIDDEN,
+    )
     .get(
       `${WORKSPACE}/contacts`,
       signedIn(needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),

@@ -45,7 +45,11 @@ export const teamRoutes = (kit: DashboardKit) => {
       return handler({ ...c, operatorId: c.active.operator.id, email: c.active.operator.email })
     })
 
-  const workspacesView = async (c: InSession & { operatorId: string; email: string }, status = 200, extra: Partial<Parameters<typeof workspacesPage>[0]> = {}) => {
+  const workspacesView = async (
+    c: InSession & { operatorId: string; email: string },
+    status = 200,
+    extra: Partial<Parameters<typeof workspacesPage>[0]> = {},
+  ) => {
     const done = c.query.done && Object.hasOwn(DONE_OUTSIDE, c.query.done) ? DONE_OUTSIDE[c.query.done] : undefined
     const mine = await workspacesOf(deps, c.operatorId)
     const notice = done ? { kind: 'ok' as const, text: done } : undefined
@@ -53,7 +57,13 @@ export const teamRoutes = (kit: DashboardKit) => {
   }
 
   const setupRefused = () =>
-    respond(bareLayout('Set up askad', html`<section class="card sign-in"><h1>Set up askad</h1><p>This setup link is not valid (used already, or the server restarted since it was printed). Sign in instead.</p><p><a href="${BASE}/sign-in">Sign in</a></p></section>`), 404)
+    respond(
+      bareLayout(
+        'Set up askad',
+        html`<section class="card sign-in"><h1>Set up askad</h1><p>This setup link is not valid (used already, or the server restarted since it was printed). Sign in instead.</p><p><a href="${BASE}/sign-in">Sign in</a></p></section>`,
+      ),
+      404,
+    )
 
   return (
     new Elysia()
@@ -91,11 +101,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         FORM_POST,
       )
       // First-run setup: no session (there is no operator yet); the printed token is the proof.
-      .get(
-        `${BASE}/setup`,
-        async ({ query }) => (deps.setupGate?.check(query.token) ? respond(setupPage({ token: query.token! })) : setupRefused()),
-        HIDDEN,
-      )
+      .get(`${BASE}/setup`, async ({ query }) => (deps.setupGate?.check(query.token) ? respond(setupPage({ token: query.token! })) : setupRefused()), HIDDEN)
       .post(
         `${BASE}/setup`,
         async ({ request, body }) => {
@@ -156,7 +162,10 @@ export const teamRoutes = (kit: DashboardKit) => {
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
             if (error.status === 404) return respond(inviteGonePage(), 404)
-            return respond(invitePage({ token: params.token, workspace, role: invite.role, email, notice: { kind: 'error', text: error.detail } }), error.status)
+            return respond(
+              invitePage({ token: params.token, workspace, role: invite.role, email, notice: { kind: 'error', text: error.detail } }),
+              error.status,
+            )
           }
         },
         FORM_POST,

@@ -193,7 +193,11 @@ export async function acceptInvite(deps: ClockDeps, token: string, operatorId: s
 }
 
 /** A new person accepts an invite by creating an operator account; resolves with the operator and the workspace id. */
-export async function joinByInvite(deps: ClockDeps, token: string, input: { email: string; password: string }): Promise<{ operator: Operator; workspaceId: string }> {
+export async function joinByInvite(
+  deps: ClockDeps,
+  token: string,
+  input: { email: string; password: string },
+): Promise<{ operator: Operator; workspaceId: string }> {
   const operator = await newOperator(deps, input.email, input.password)
   const result = await operatorsStore(deps).acceptInvite(hashToken(token), operator.id, operator.createdAt, operator)
   if (result === 'gone') throw new ApiError('not_found', INVITE_GONE)

@@ -36,7 +36,14 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
         .select({ id: memberships.operatorId })
         .from(memberships)
         .where(and(eq(memberships.workspaceId, workspaceId), eq(memberships.role, 'owner')))
-      if (leavesNoOwner(owners.map((o) => o.id), operatorId, role)) return 'last-owner'
+      if (
+        leavesNoOwner(
+          owners.map((o) => o.id),
+          operatorId,
+          role,
+        )
+      )
+        return 'last-owner'
       if (role) await tx.update(memberships).set({ role }).where(where)
       else await tx.delete(memberships).where(where)
       return 'done'
@@ -81,7 +88,10 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
       return pg.select().from(operators).orderBy(asc(operators.createdAt))
     },
     setPassword(id, passwordHash) {
-      return writePg(deps, async (tx) => (await tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id })).length > 0)
+      return writePg(
+        deps,
+        async (tx) => (await tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id })).length > 0,
+      )
     },
     async signedIn(id, now) {
       await writePg(deps, (tx) => tx.update(operators).set({ lastSignInAt: now }).where(eq(operators.id, id)))
@@ -134,7 +144,16 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
       return row
     },
     revokeInvite(workspaceId, id) {
-      return writePg(deps, async (tx) => (await tx.delete(invites).where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id))).returning({ id: invites.id })).length > 0)
+      return writePg(
+        deps,
+        async (tx) =>
+          (
+            await tx
+              .delete(invites)
+              .where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id)))
+              .returning({ id: invites.id })
+          ).length > 0,
+      )
     },
   }
 }

@@ -128,7 +128,15 @@ export function sqliteOperatorsStore(db: Db): OperatorsStore {
       return db.select().from(invites).where(eq(invites.hash, hash)).get()
     },
     revokeInvite(workspaceId, id) {
-      return write(deps, (tx) => tx.delete(invites).where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id))).returning({ id: invites.id }).all().length > 0)
+      return write(
+        deps,
+        (tx) =>
+          tx
+            .delete(invites)
+            .where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id)))
+            .returning({ id: invites.id })
+            .all().length > 0,
+      )
     },
   }
 }

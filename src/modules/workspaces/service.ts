@@ -39,7 +39,10 @@ function checkName(name: string): string {
 
 /** Creates a workspace owned by an operator (the dashboard); 409 when the slug is taken. */
 export async function createWorkspaceFor(deps: ClockDeps, operatorId: string, input: { slug: string; name?: string }): Promise<Workspace> {
-  const row = newWorkspace(deps.clock.now(), { slug: input.slug, name: input.name === undefined || input.name.trim() === '' ? undefined : checkName(input.name) })
+  const row = newWorkspace(deps.clock.now(), {
+    slug: input.slug,
+    name: input.name === undefined || input.name.trim() === '' ? undefined : checkName(input.name),
+  })
   await insertOwnedWorkspace(deps, row, operatorId)
   return row
 }

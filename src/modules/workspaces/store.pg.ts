@@ -6,7 +6,7 @@
 import { asc, eq, or } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import type { PgDbOrTx } from '../../db/pg/pages'
-import { workspaces } from '../../db/pg/schema'
+import { memberships, operators, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
 import { insertKeyPg } from '../api-keys/store.pg'
 import { slugTaken, type Workspace, type WorkspacesStore } from './store'
@@ -58,6 +58,12 @@ export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
         const made = make()
         await insert(tx, made.workspace)
         await insertKeyPg(tx, made.key)
+        // Operators made before the first start (askad operator create) own every workspace, this one too.
+        const owners = await tx.select({ id: operators.id }).from(operators)
+        if (owners.length > 0)
+          await tx
+            .insert(memberships)
+            .values(owners.map(({ id }) => ({ workspaceId: made.workspace.id, operatorId: id, role: 'owner' as const, createdAt: made.workspace.createdAt })))
         return made
       })
     },

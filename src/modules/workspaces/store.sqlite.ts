@@ -2,7 +2,7 @@
 import { asc, eq, or } from 'drizzle-orm'
 import type { Db, DbOrTx } from '../../db/client'
 import { commitAlone } from '../../db/group-commit'
-import { workspaces } from '../../db/schema'
+import { memberships, operators, workspaces } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
 import { slugTaken, type Workspace, type WorkspacesStore } from './store'
@@ -36,7 +36,10 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
       return find(db, slugOrId)
     },
     rename(id, name) {
-      return write({ db, wake: NOTHING_TO_WAKE }, (tx) => tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0)
+      return write(
+        { db, wake: NOTHING_TO_WAKE },
+        (tx) => tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0,
+      )
     },
     delete(id) {
       return write({ db, wake: NOTHING_TO_WAKE }, (tx) => tx.delete(workspaces).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0)
@@ -48,6 +51,9 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
         const made = make()
         insert(tx, made.workspace)
         insertKeySqlite(tx, made.key)
+        // Operators made before the first start (askad operator create) own every workspace, this one too.
+        for (const { id } of tx.select({ id: operators.id }).from(operators).all())
+          tx.insert(memberships).values({ workspaceId: made.workspace.id, operatorId: id, role: 'owner', createdAt: made.workspace.createdAt }).run()
         return made
       })
     },
