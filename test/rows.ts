@@ -27,6 +27,7 @@ export type TableName =
   | 'operators'
   | 'memberships'
   | 'invites'
+  | 'auditLog'
 
 export type Row<K extends TableName> = (typeof sqliteSchema)[K]['$inferSelect']
 

@@ -16,6 +16,7 @@ import { html } from './html'
 import { currentWorkspace, dashboardKit, forbidden, FORM_POST, HIDDEN, type InSession, notFoundPage, redirect } from './kit'
 import { ASSETS, BASE, WORKSPACE, workspaceBase } from './layout'
 import { keyRoutes } from './routes/api-keys'
+import { auditRoutes } from './routes/audit'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { teamRoutes } from './routes/team'
@@ -54,6 +55,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
       .use(teamRoutes(kit))
+      .use(auditRoutes(kit))
       .get(
         `${WORKSPACE}/*`,
         signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${c.viewer.base}">Overview</a></p>`, 404)),

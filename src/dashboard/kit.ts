@@ -3,6 +3,7 @@
  * signed-in wrapper (session, same-origin and CSRF checks, scope checks, errors shown as pages).
  */
 import type { AppDeps } from '../deps'
+import { keyActor, operatorActor, type Actor } from '../lib/actor'
 import { ApiError, invalid } from '../errors'
 import { missingScope } from '../errors/messages'
 import { parsePageQuery } from '../lib/pagination'
@@ -11,6 +12,7 @@ import { findWorkspace } from '../modules/workspaces/service'
 import { ROLE_SCOPES, roleIn, workspacesOf, type Role } from '../modules/operators/service'
 import { findSession, rememberWorkspace, type ActiveSession } from '../modules/sessions/service'
 import type { Workspace } from '../modules/workspaces/store'
+import { clientIpOf } from '../plugins/request-context'
 import { FORM_PARSER } from '../plugins/route-table'
 import { contentSecurityPolicy } from '../plugins/web-page'
 import { CSRF_FIELD, clearedCookie, csrfMatches, readCookie, sameOrigin, SESSION_COOKIE } from './guard'
@@ -65,10 +67,16 @@ export interface RouteContext {
   query: Record<string, string | undefined>
   params: Record<string, string>
   body: unknown
+  server: ClientServer
 }
+
+/** The server of a request, as the client-IP look-up takes it. */
+type ClientServer = Parameters<typeof clientIpOf>[1]
 
 /** A request of a signed-in session, its CSRF token already checked when it changes anything. */
 export interface InSession extends RouteContext {
+  /** The app's deps acting for the signed-in viewer: what dashboard actions pass to services, so the audit log names them. */
+  deps: AppDeps & { actor: Actor }
   active: ActiveSession
   path: string
 }
@@ -144,7 +152,9 @@ export function dashboardKit(deps: AppDeps) {
         if (!csrfMatches(token, active.session.csrfToken))
           return forbidden('The form is out of date (missing or wrong CSRF token); reload the page and try again.')
       }
-      return handler({ ...c, active, path: url.pathname })
+      const ip = clientIpOf(c.request, c.server, deps.config.trustedProxies)
+      const actor = active.operator ? operatorActor(active.operator, ip) : keyActor(active.key, ip)
+      return handler({ ...c, deps: { ...deps, actor }, active, path: url.pathname })
     }
 
   /**

@@ -3,11 +3,14 @@
  * sign-in and its limits, workspaces in the URL (old paths redirect), the switcher, creating,
  * renaming and deleting workspaces, members and roles (viewer, admin, owner) and invite links.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SIGN_IN_FAILURES_PER_WINDOW } from '../../src/dashboard/guard'
 import { createDeal } from '../../src/modules/deals/service'
 import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, type Role } from '../../src/modules/operators/service'
 import { createHarness, type Harness } from '../helpers'
+
+// argon2id is slow on purpose, more so on a busy machine.
+setDefaultTimeout(60_000)
 
 const ORIGIN = 'http://localhost'
 const PASSWORD = 'correct horse battery'

@@ -2,6 +2,8 @@
 import { Elysia } from 'elysia'
 import { formParser } from '../../plugins/body'
 import { SIGN_IN_FAILURES } from '../../errors/messages'
+import { keyActor, operatorActor } from '../../lib/actor'
+import { actingAs, recordAudit } from '../../modules/audit/service'
 import { checkPassword } from '../../modules/operators/service'
 import { endSession, findSession, signIn, signInOperator } from '../../modules/sessions/service'
 import { clientIpOf } from '../../plugins/request-context'
@@ -49,11 +51,22 @@ export const sessionRoutes = (kit: DashboardKit) => {
         if (key !== undefined) {
           const result = await signIn(deps, key)
           if ('failure' in result) return failed(SIGN_IN_FAILURES[result.failure])
+          await recordAudit(actingAs(deps, keyActor(result.key, ip)), {
+            workspaceId: result.session.workspaceId,
+            action: 'session.signed_in',
+            target: { type: 'session', id: null },
+          })
           return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
         }
         const operator = await checkPassword(deps, email, field(body, 'password') ?? '')
         if (!operator) return failed(WRONG_PASSWORD)
         const opened = await signInOperator(deps, operator.id)
+        // An operator signs in to no workspace in particular: the entry belongs to none.
+        await recordAudit(actingAs(deps, operatorActor(operator, ip)), {
+          workspaceId: null,
+          action: 'session.signed_in',
+          target: { type: 'session', id: null },
+        })
         return redirect(next, { 'set-cookie': sessionCookie(request, opened.token) })
       },
       FORM_POST,

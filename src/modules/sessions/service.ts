@@ -44,12 +44,12 @@ function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
 }
 
 /** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
-export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session } | { failure: SignInFailure }> {
+export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session; key: ApiKey } | { failure: SignInFailure }> {
   const result = await authenticateKey(deps, presented.trim())
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
   if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
-  return open(deps, { workspaceId: result.key.workspaceId, apiKeyId: result.key.id, operatorId: null })
+  return { ...(await open(deps, { workspaceId: result.key.workspaceId, apiKeyId: result.key.id, operatorId: null })), key: result.key }
 }
 
 /** Opens a session for an operator whose password was checked (operators/service.ts checkPassword). */
