@@ -388,3 +388,45 @@ describe('CSRF on the new forms', () => {
     expect(await h.rows.all('invites', { workspaceId: ws.id })).toHaveLength(1)
   })
 })
+
+describe('audit log', () => {
+  test('workspace, member and invite changes are recorded with the operator who made them', async () => {
+    const o = await owner()
+    expect((await o.send('/dashboard/workspaces', { slug: 'audited', name: 'Audited' })).status).toBe(303)
+    const ws = (await h.rows.find('workspaces', { slug: 'audited' }))!
+    const base = '/dashboard/w/audited'
+    const link = /(\/dashboard\/invite\/[\w-]+)/.exec(await (await o.send(`${base}/settings/invites`, { role: 'viewer' })).text())![1]!
+    const email = nextEmail()
+    expect((await post(`${link}/join`, { email, password: PASSWORD })).status).toBe(303)
+    const joiner = (await h.rows.find('operators', { email }))!
+    expect((await o.send(`${base}/settings/members/${joiner.id}/role`, { role: 'admin' })).status).toBe(303)
+    expect((await o.send(`${base}/settings/members/${joiner.id}/remove`)).status).toBe(303)
+    const spare = await createInvite(h.deps, ws.id, 'admin')
+    expect((await o.send(`${base}/settings/invites/${spare.invite.id}/revoke`)).status).toBe(303)
+    expect((await o.send(`${base}/settings/workspace`, { name: 'Audited Inc.' })).status).toBe(303)
+    expect((await o.send(`${base}/settings/workspace/delete`, { confirm: 'audited' })).status).toBe(303)
+
+    const rows = await h.rows.all('auditLog', { workspaceId: ws.id })
+    const by = (action: string) => rows.filter((r) => r.action === action)
+    const mine = { actorType: 'operator', actorId: o.operator.id, actorLabel: o.email }
+    expect(by('workspace.created')[0]).toMatchObject({ ...mine, details: { slug: 'audited', name: 'Audited' } })
+    expect(by('member.invited')).toHaveLength(2)
+    expect(by('member.invited')[0]).toMatchObject(mine)
+    expect(by('member.joined')[0]).toMatchObject({
+      actorType: 'operator',
+      actorId: joiner.id,
+      actorLabel: email,
+      targetId: joiner.id,
+      details: { role: 'viewer' },
+    })
+    expect(by('member.role_changed')[0]).toMatchObject({ ...mine, targetId: joiner.id, details: { from: 'viewer', to: 'admin' } })
+    expect(by('member.removed')[0]).toMatchObject({ ...mine, targetId: joiner.id, details: { role: 'admin' } })
+    expect(by('invite.revoked')[0]).toMatchObject({ ...mine, targetId: spare.invite.id })
+    expect(by('workspace.renamed')[0]).toMatchObject({ ...mine, details: { from: 'Audited', to: 'Audited Inc.' } })
+    // The record of the deletion outlives the workspace.
+    expect(by('workspace.deleted')[0]).toMatchObject({ ...mine, details: { slug: 'audited', name: 'Audited Inc.' } })
+    const signIns = await h.rows.all('auditLog', { action: 'session.signed_in', actorId: o.operator.id })
+    expect(signIns.length).toBeGreaterThan(0)
+    expect(signIns[0]).toMatchObject({ workspaceId: null, actorType: 'operator', actorLabel: o.email })
+  })
+})

@@ -4,7 +4,10 @@
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../../errors'
+import { SYSTEM_ACTOR } from '../../lib/actor'
+import { actingAs } from '../../modules/audit/service'
 import { formParser } from '../../plugins/body'
+import { clientIpOf } from '../../plugins/request-context'
 import {
   acceptInvite,
   changeRole,
@@ -56,6 +59,10 @@ export const teamRoutes = (kit: DashboardKit) => {
     return respond(workspacesPage({ who: c.email, csrf: c.active.session.csrfToken, mine, notice, ...extra }), status)
   }
 
+  /** Deps for a request without a session (setup, joining by invite): the system acts, from the client's address. */
+  const anonymous = (request: Request, server: Parameters<typeof clientIpOf>[1]) =>
+    actingAs(deps, { ...SYSTEM_ACTOR, ip: clientIpOf(request, server, deps.config.trustedProxies) })
+
   const setupRefused = () =>
     respond(
       bareLayout(
@@ -91,7 +98,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         operatorOnly(async (c) => {
           const form = { slug: field(c.body, 'slug') ?? '', name: field(c.body, 'name') ?? '' }
           try {
-            const created = await createWorkspaceFor(deps, c.operatorId, form)
+            const created = await createWorkspaceFor(c.deps, c.operatorId, form)
             return redirect(`${workspaceBase(created.slug)}?done=created`)
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
@@ -104,13 +111,13 @@ export const teamRoutes = (kit: DashboardKit) => {
       .get(`${BASE}/setup`, async ({ query }) => (deps.setupGate?.check(query.token) ? respond(setupPage({ token: query.token! })) : setupRefused()), HIDDEN)
       .post(
         `${BASE}/setup`,
-        async ({ request, body }) => {
+        async ({ request, body, server }) => {
           const token = field(body, 'token')
           const gate = deps.setupGate
           if (!gate?.check(token)) return setupRefused()
           const email = field(body, 'email') ?? ''
           try {
-            const operator = await createOwner(deps, { email, password: field(body, 'password') ?? '' })
+            const operator = await createOwner(anonymous(request, server), { email, password: field(body, 'password') ?? '' })
             gate.close()
             const opened = await signInOperator(deps, operator.id)
             return redirect(BASE, { 'set-cookie': sessionCookie(request, opened.token) })
@@ -138,7 +145,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${BASE}/invite/:token/accept`,
         operatorOnly(async (c) => {
           try {
-            const workspaceId = await acceptInvite(deps, c.params.token!, c.operatorId)
+            const workspaceId = await acceptInvite(c.deps, c.params.token!, c.operatorId)
             const workspace = await findWorkspace(deps, workspaceId)
             return redirect(workspace ? `${workspaceBase(workspace.slug)}?done=joined` : BASE)
           } catch (error) {
@@ -150,13 +157,13 @@ export const teamRoutes = (kit: DashboardKit) => {
       )
       .post(
         `${BASE}/invite/:token/join`,
-        async ({ request, params, body }) => {
+        async ({ request, params, body, server }) => {
           const invite = await findInvite(deps, params.token)
           const workspace = invite && (await findWorkspace(deps, invite.workspaceId))
           if (!invite || !workspace) return respond(inviteGonePage(), 404)
           const email = field(body, 'email') ?? ''
           try {
-            const { operator } = await joinByInvite(deps, params.token, { email, password: field(body, 'password') ?? '' })
+            const { operator } = await joinByInvite(anonymous(request, server), params.token, { email, password: field(body, 'password') ?? '' })
             const opened = await signInOperator(deps, operator.id, workspace.id)
             return redirect(`${workspaceBase(workspace.slug)}?done=joined`, { 'set-cookie': sessionCookie(request, opened.token) })
           } catch (error) {
@@ -179,7 +186,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${WORKSPACE}/settings/workspace`,
         signedIn(
           ownerOnly(async (c) => {
-            await renameWorkspace(deps, c.workspaceId, field(c.body, 'name') ?? '')
+            await renameWorkspace(c.deps, c.workspaceId, field(c.body, 'name') ?? '')
             return redirect(`${c.viewer.base}/settings/workspace?done=renamed`)
           }),
         ),
@@ -191,7 +198,7 @@ export const teamRoutes = (kit: DashboardKit) => {
           ownerOnly(async (c) => {
             if (field(c.body, 'confirm')?.trim() !== c.workspace.slug)
               throw new ApiError('validation_failed', `Type the workspace's slug, ${c.workspace.slug}, to confirm its deletion; nothing was deleted.`)
-            await deleteWorkspace(deps, c.workspaceId)
+            await deleteWorkspace(c.deps, c.workspaceId)
             return redirect(`${BASE}/workspaces?done=deleted`)
           }),
         ),
@@ -209,7 +216,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${WORKSPACE}/settings/members/:operator/role`,
         signedIn(
           ownerOnly(async (c) => {
-            await changeRole(deps, c.workspaceId, c.params.operator!, parseRole(field(c.body, 'role')))
+            await changeRole(c.deps, c.workspaceId, c.params.operator!, parseRole(field(c.body, 'role')))
             return redirect(`${c.viewer.base}/settings/members?done=role`)
           }),
         ),
@@ -219,7 +226,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${WORKSPACE}/settings/members/:operator/remove`,
         signedIn(
           ownerOnly(async (c) => {
-            await removeMember(deps, c.workspaceId, c.params.operator!)
+            await removeMember(c.deps, c.workspaceId, c.params.operator!)
             return redirect(`${c.viewer.base}/settings/members?done=removed`)
           }),
         ),
@@ -230,7 +237,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         signedIn(
           ownerOnly(async (c) => {
             const role = parseRole(field(c.body, 'role'))
-            const { token } = await createInvite(deps, c.workspaceId, role)
+            const { token } = await createInvite(c.deps, c.workspaceId, role)
             const link = `${new URL(c.request.url).origin}${BASE}/invite/${token}`
             return page(c, 'Members', inviteCreatedPage(c.viewer, link, role), 201, [])
           }),
@@ -241,7 +248,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${WORKSPACE}/settings/invites/:id/revoke`,
         signedIn(
           ownerOnly(async (c) => {
-            await revokeInvite(deps, c.workspaceId, c.params.id!)
+            await revokeInvite(c.deps, c.workspaceId, c.params.id!)
             return redirect(`${c.viewer.base}/settings/members?done=uninvited`)
           }),
         ),

@@ -6,6 +6,7 @@
  * SHA-256 of their token is stored, they expire after 7 days, and using or revoking one deletes it.
  */
 import type { ClockDeps, ReadDeps } from '../../deps'
+import { operatorActor, type Actor } from '../../lib/actor'
 import { ApiError, invalid } from '../../errors'
 import { iso } from '../../lib/clock'
 import { newId } from '../../lib/ids'
@@ -15,6 +16,9 @@ import type { Workspace } from '../workspaces/store'
 import { operatorsStore, type Invite, type Member, type Operator, type Role } from './store'
 
 export type { Invite, Member, Operator, Role } from './store'
+
+/** Deps of a change: storage, time, and who acts (what the audit log records). */
+export type ActingDeps = ClockDeps & { actor?: Actor }
 
 export const ROLES: Role[] = ['owner', 'admin', 'viewer']
 
@@ -67,7 +71,7 @@ function emailTaken(email: string): ApiError {
 }
 
 /** Creates an operator who owns every existing workspace (the agency owner): the CLI and the first-run setup. */
-export async function createOwner(deps: ClockDeps, input: { email: string; password: string }): Promise<Operator> {
+export async function createOwner(deps: ActingDeps, input: { email: string; password: string }): Promise<Operator> {
   const row = await newOperator(deps, input.email, input.password)
   if (!(await operatorsStore(deps).insertOwner(row, row.createdAt))) throw emailTaken(row.email)
   return row
@@ -126,7 +130,7 @@ export function workspacesOf(deps: ReadDeps, operatorId: string): Promise<{ work
 }
 
 /** Stores a new workspace (checked by the workspace service) with the operator as its owner; 409 when its slug is taken. */
-export async function insertOwnedWorkspace(deps: ReadDeps, row: Workspace, operatorId: string): Promise<void> {
+export async function insertOwnedWorkspace(deps: ActingDeps, row: Workspace, operatorId: string): Promise<void> {
   if (!(await operatorsStore(deps).insertWorkspace(row, operatorId))) throw new ApiError('conflict', `Workspace '${row.slug}' already exists.`)
 }
 
@@ -147,21 +151,21 @@ export function parseRole(value: string | undefined): Role {
 const LAST_OWNER = 'A workspace always keeps at least one owner: make another member owner first.'
 
 /** Changes a member's role; the last owner is never demoted. */
-export async function changeRole(deps: ReadDeps, workspaceId: string, operatorId: string, role: Role): Promise<void> {
-  const result = await operatorsStore(deps).setRole(workspaceId, operatorId, role)
+export async function changeRole(deps: ActingDeps, workspaceId: string, operatorId: string, role: Role): Promise<void> {
+  const result = await operatorsStore(deps).setRole(workspaceId, operatorId, role, deps.clock.now())
   if (result === 'missing') throw new ApiError('not_found', 'No such member in this workspace.')
   if (result === 'last-owner') throw new ApiError('conflict', LAST_OWNER)
 }
 
 /** Removes a member (their sessions lose the workspace at once); never the last owner. */
-export async function removeMember(deps: ReadDeps, workspaceId: string, operatorId: string): Promise<void> {
-  const result = await operatorsStore(deps).removeMember(workspaceId, operatorId)
+export async function removeMember(deps: ActingDeps, workspaceId: string, operatorId: string): Promise<void> {
+  const result = await operatorsStore(deps).removeMember(workspaceId, operatorId, deps.clock.now())
   if (result === 'missing') throw new ApiError('not_found', 'No such member in this workspace.')
   if (result === 'last-owner') throw new ApiError('conflict', LAST_OWNER)
 }
 
 /** Creates an invite; the token (for the link) is returned once, only its hash is stored. */
-export async function createInvite(deps: ClockDeps, workspaceId: string, role: Role): Promise<{ invite: Invite; token: string }> {
+export async function createInvite(deps: ActingDeps, workspaceId: string, role: Role): Promise<{ invite: Invite; token: string }> {
   const token = Buffer.from(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES))).toString('base64url')
   const now = deps.clock.now()
   const invite: Invite = { id: newId(), workspaceId, hash: hashToken(token), role, createdAt: now, expiresAt: now + INVITE_TTL_MS }
@@ -173,8 +177,9 @@ export function listInvites(deps: ReadDeps, workspaceId: string): Promise<Invite
   return operatorsStore(deps).invites(workspaceId)
 }
 
-export async function revokeInvite(deps: ReadDeps, workspaceId: string, id: string): Promise<void> {
-  if (!(await operatorsStore(deps).revokeInvite(workspaceId, id))) throw new ApiError('not_found', 'No such invite (used or revoked already).')
+export async function revokeInvite(deps: ActingDeps, workspaceId: string, id: string): Promise<void> {
+  if (!(await operatorsStore(deps).revokeInvite(workspaceId, id, deps.clock.now())))
+    throw new ApiError('not_found', 'No such invite (used or revoked already).')
 }
 
 /** A live invite by its link's token, or undefined (unknown, used, revoked or expired). */
@@ -186,7 +191,7 @@ export async function findInvite(deps: ClockDeps, token: string): Promise<Invite
 const INVITE_GONE = 'This invite link is not valid: it was used, revoked or has expired. Ask for a new one.'
 
 /** An existing operator accepts an invite; resolves with the workspace id. */
-export async function acceptInvite(deps: ClockDeps, token: string, operatorId: string): Promise<string> {
+export async function acceptInvite(deps: ActingDeps, token: string, operatorId: string): Promise<string> {
   const result = await operatorsStore(deps).acceptInvite(hashToken(token), operatorId, deps.clock.now())
   if (result === 'gone' || result === 'taken') throw new ApiError('not_found', INVITE_GONE)
   return result
@@ -194,12 +199,14 @@ export async function acceptInvite(deps: ClockDeps, token: string, operatorId: s
 
 /** A new person accepts an invite by creating an operator account; resolves with the operator and the workspace id. */
 export async function joinByInvite(
-  deps: ClockDeps,
+  deps: ActingDeps,
   token: string,
   input: { email: string; password: string },
 ): Promise<{ operator: Operator; workspaceId: string }> {
   const operator = await newOperator(deps, input.email, input.password)
-  const result = await operatorsStore(deps).acceptInvite(hashToken(token), operator.id, operator.createdAt, operator)
+  // The new operator acts here (from the request's address): the log names who joined.
+  const acting = { ...deps, actor: operatorActor(operator, deps.actor?.ip ?? null) }
+  const result = await operatorsStore(acting).acceptInvite(hashToken(token), operator.id, operator.createdAt, operator)
   if (result === 'gone') throw new ApiError('not_found', INVITE_GONE)
   if (result === 'taken') throw new ApiError('conflict', `An operator with email '${operator.email}' already exists: sign in to accept the invite.`)
   return { operator, workspaceId: result }

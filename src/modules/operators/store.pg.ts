@@ -7,7 +7,8 @@ import { and, asc, desc, eq, gt } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { invites, memberships, operators, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
-import { leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
+import type { Actor } from '../../lib/actor'
+import { audit, leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
 
 /** Membership changes emit no events: there is never a dispatcher to wake. */
 const NOTHING_TO_WAKE = () => {}
@@ -24,10 +25,10 @@ async function insertOperator(tx: PgTx, row: Operator): Promise<boolean> {
 }
 
 /** The PostgreSQL implementation of the operator store. */
-export function pgOperatorsStore(pg: PgDb): OperatorsStore {
-  const deps = { pg, wake: NOTHING_TO_WAKE }
-  const change = (workspaceId: string, operatorId: string, role: Role | null) =>
-    writePg(deps, async (tx): Promise<MemberChange> => {
+export function pgOperatorsStore(pg: PgDb, actor?: Actor): OperatorsStore {
+  const deps = { pg, wake: NOTHING_TO_WAKE, actor }
+  const change = (workspaceId: string, operatorId: string, role: Role | null, now: number) =>
+    writePg(deps, async (tx, emit): Promise<MemberChange> => {
       await lockKeys(tx, [`askad:members:${workspaceId}`])
       const where = and(eq(memberships.workspaceId, workspaceId), eq(memberships.operatorId, operatorId))
       const [member] = await tx.select({ role: memberships.role }).from(memberships).where(where)
@@ -46,12 +47,14 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
         return 'last-owner'
       if (role) await tx.update(memberships).set({ role }).where(where)
       else await tx.delete(memberships).where(where)
+      await emit.audit(role ? audit.roleChanged(workspaceId, operatorId, member.role, role) : audit.removed(workspaceId, operatorId, member.role), now)
       return 'done'
     })
   return {
     insertOwner(row, now) {
-      return writePg(deps, async (tx) => {
+      return writePg(deps, async (tx, emit) => {
         if (!(await insertOperator(tx, row))) return false
+        await emit.audit(audit.operatorCreated(row), now)
         const all = await tx.select({ id: workspaces.id }).from(workspaces)
         if (all.length > 0)
           await tx.insert(memberships).values(all.map(({ id }) => ({ workspaceId: id, operatorId: row.id, role: 'owner' as const, createdAt: now })))
@@ -59,7 +62,7 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
       })
     },
     acceptInvite(hash, operatorId, now, row?: Operator) {
-      return writePg(deps, async (tx) => {
+      return writePg(deps, async (tx, emit) => {
         const [invite] = await tx
           .select()
           .from(invites)
@@ -67,9 +70,13 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
           .for('update')
         if (!invite) return 'gone'
         if (row && (await emailTaken(tx, row.email))) return 'taken'
-        if (row && !(await insertOperator(tx, row))) return 'taken'
+        if (row) {
+          if (!(await insertOperator(tx, row))) return 'taken'
+          await emit.audit(audit.operatorCreated(row), now)
+        }
         await tx.delete(invites).where(eq(invites.id, invite.id))
         await tx.insert(memberships).values({ workspaceId: invite.workspaceId, operatorId, role: invite.role, createdAt: now }).onConflictDoNothing()
+        await emit.audit(audit.joined(invite, operatorId), now)
         return invite.workspaceId
       })
     },
@@ -112,10 +119,11 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
         .orderBy(asc(workspaces.createdAt), asc(workspaces.slug))
     },
     insertWorkspace(row, operatorId) {
-      return writePg(deps, async (tx) => {
+      return writePg(deps, async (tx, emit) => {
         const inserted = await tx.insert(workspaces).values(row).onConflictDoNothing({ target: workspaces.slug }).returning({ id: workspaces.id })
         if (inserted.length === 0) return false
         await tx.insert(memberships).values({ workspaceId: row.id, operatorId, role: 'owner', createdAt: row.createdAt })
+        await emit.audit(audit.workspaceCreated(row), row.createdAt)
         return true
       })
     },
@@ -127,14 +135,17 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
         .where(eq(memberships.workspaceId, workspaceId))
         .orderBy(asc(operators.email))
     },
-    setRole(workspaceId, operatorId, role) {
-      return change(workspaceId, operatorId, role)
+    setRole(workspaceId, operatorId, role, now) {
+      return change(workspaceId, operatorId, role, now)
     },
-    removeMember(workspaceId, operatorId) {
-      return change(workspaceId, operatorId, null)
+    removeMember(workspaceId, operatorId, now) {
+      return change(workspaceId, operatorId, null, now)
     },
     async insertInvite(row) {
-      await writePg(deps, (tx) => tx.insert(invites).values(row))
+      await writePg(deps, async (tx, emit) => {
+        await tx.insert(invites).values(row)
+        await emit.audit(audit.invited(row), row.createdAt)
+      })
     },
     invites(workspaceId) {
       return pg.select().from(invites).where(eq(invites.workspaceId, workspaceId)).orderBy(desc(invites.createdAt))
@@ -143,17 +154,16 @@ export function pgOperatorsStore(pg: PgDb): OperatorsStore {
       const [row] = await pg.select().from(invites).where(eq(invites.hash, hash))
       return row
     },
-    revokeInvite(workspaceId, id) {
-      return writePg(
-        deps,
-        async (tx) =>
-          (
-            await tx
-              .delete(invites)
-              .where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id)))
-              .returning({ id: invites.id })
-          ).length > 0,
-      )
+    revokeInvite(workspaceId, id, now) {
+      return writePg(deps, async (tx, emit) => {
+        const gone = await tx
+          .delete(invites)
+          .where(and(eq(invites.workspaceId, workspaceId), eq(invites.id, id)))
+          .returning({ id: invites.id })
+        if (gone.length === 0) return false
+        await emit.audit(audit.inviteRevoked(workspaceId, id), now)
+        return true
+      })
     },
   }
 }

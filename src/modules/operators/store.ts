@@ -1,6 +1,8 @@
 /** The storage of operators, their workspace memberships and invites: one interface, a SQLite and a PostgreSQL implementation. */
 import type { invites, memberships, operators } from '../../db/schema'
+import type { AuditEntry } from '../../db/audit'
 import type { ServiceDeps } from '../../deps'
+import type { Actor } from '../../lib/actor'
 import type { Workspace } from '../workspaces/store'
 import { pgOperatorsStore } from './store.pg'
 import { sqliteOperatorsStore } from './store.sqlite'
@@ -45,21 +47,65 @@ export interface OperatorsStore {
   insertWorkspace(row: Workspace, operatorId: string): Promise<boolean>
   members(workspaceId: string): Promise<Member[]>
   /** Changes a member's role; never leaves a workspace without an owner. */
-  setRole(workspaceId: string, operatorId: string, role: Role): Promise<MemberChange>
+  setRole(workspaceId: string, operatorId: string, role: Role, now: number): Promise<MemberChange>
   /** Removes a member; never the last owner. */
-  removeMember(workspaceId: string, operatorId: string): Promise<MemberChange>
+  removeMember(workspaceId: string, operatorId: string, now: number): Promise<MemberChange>
   insertInvite(row: Invite): Promise<void>
   /** A workspace's invites not yet used or revoked, newest first (expired ones included, marked by their expiry). */
   invites(workspaceId: string): Promise<Invite[]>
   /** An invite by token hash (whatever its expiry). */
   findInvite(hash: string): Promise<Invite | undefined>
   /** Deletes an invite of the workspace; false when there is none. */
-  revokeInvite(workspaceId: string, id: string): Promise<boolean>
+  revokeInvite(workspaceId: string, id: string, now: number): Promise<boolean>
 }
 
+/** What the stores need: the engine, and who acts (the audit log records each change in its own transaction). */
+export type OperatorsStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & { actor?: Actor }
+
 /** The operator store of the engine the deps run on. */
-export function operatorsStore(deps: Pick<ServiceDeps, 'db' | 'pg'>): OperatorsStore {
-  return deps.pg ? pgOperatorsStore(deps.pg) : sqliteOperatorsStore(deps.db)
+export function operatorsStore(deps: OperatorsStoreDeps): OperatorsStore {
+  return deps.pg ? pgOperatorsStore(deps.pg, deps.actor) : sqliteOperatorsStore(deps.db, deps.actor)
+}
+
+/** The audit-log entries of operator and membership changes, alike on both engines. */
+export const audit = {
+  operatorCreated: (o: Operator): AuditEntry => ({
+    workspaceId: null,
+    action: 'operator.created',
+    target: { type: 'operator', id: o.id },
+    details: { email: o.email },
+  }),
+  workspaceCreated: (w: Workspace): AuditEntry => ({
+    workspaceId: w.id,
+    action: 'workspace.created',
+    target: { type: 'workspace', id: w.id },
+    details: { slug: w.slug, name: w.name },
+  }),
+  joined: (i: Invite, operatorId: string): AuditEntry => ({
+    workspaceId: i.workspaceId,
+    action: 'member.joined',
+    target: { type: 'operator', id: operatorId },
+    details: { role: i.role, invite: i.id },
+  }),
+  invited: (i: Invite): AuditEntry => ({
+    workspaceId: i.workspaceId,
+    action: 'member.invited',
+    target: { type: 'invite', id: i.id },
+    details: { role: i.role },
+  }),
+  inviteRevoked: (workspaceId: string, id: string): AuditEntry => ({ workspaceId, action: 'invite.revoked', target: { type: 'invite', id } }),
+  roleChanged: (workspaceId: string, operatorId: string, from: Role, to: Role): AuditEntry => ({
+    workspaceId,
+    action: 'member.role_changed',
+    target: { type: 'operator', id: operatorId },
+    details: { from, to },
+  }),
+  removed: (workspaceId: string, operatorId: string, role: Role): AuditEntry => ({
+    workspaceId,
+    action: 'member.removed',
+    target: { type: 'operator', id: operatorId },
+    details: { role },
+  }),
 }
 
 /** True when a change would leave the workspace without an owner: it takes away the role of its only one. */

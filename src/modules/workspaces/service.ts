@@ -4,7 +4,7 @@ import { iso } from '../../lib/clock'
 import { ApiError, invalid, notFound } from '../../errors'
 import { newId } from '../../lib/ids'
 import { newKey, type CreatedKey } from '../api-keys/service'
-import { insertOwnedWorkspace } from '../operators/service'
+import { insertOwnedWorkspace, type ActingDeps } from '../operators/service'
 import { workspacesStore, type Workspace } from './store'
 
 export type { Workspace } from './store'
@@ -38,7 +38,7 @@ function checkName(name: string): string {
 }
 
 /** Creates a workspace owned by an operator (the dashboard); 409 when the slug is taken. */
-export async function createWorkspaceFor(deps: ClockDeps, operatorId: string, input: { slug: string; name?: string }): Promise<Workspace> {
+export async function createWorkspaceFor(deps: ActingDeps, operatorId: string, input: { slug: string; name?: string }): Promise<Workspace> {
   const row = newWorkspace(deps.clock.now(), {
     slug: input.slug,
     name: input.name === undefined || input.name.trim() === '' ? undefined : checkName(input.name),
@@ -48,13 +48,13 @@ export async function createWorkspaceFor(deps: ClockDeps, operatorId: string, in
 }
 
 /** Renames a workspace (its display name; the slug in URLs and the API stays). */
-export async function renameWorkspace(deps: ReadDeps, id: string, name: string): Promise<void> {
-  if (!(await workspacesStore(deps).rename(id, checkName(name)))) throw notFound('workspace', id)
+export async function renameWorkspace(deps: ActingDeps, id: string, name: string): Promise<void> {
+  if (!(await workspacesStore(deps).rename(id, checkName(name), deps.clock.now()))) throw notFound('workspace', id)
 }
 
 /** Deletes a workspace and everything in it (contacts, leads, deals, keys, webhooks, members). */
-export async function deleteWorkspace(deps: ReadDeps, id: string): Promise<void> {
-  if (!(await workspacesStore(deps).delete(id))) throw notFound('workspace', id)
+export async function deleteWorkspace(deps: ActingDeps, id: string): Promise<void> {
+  if (!(await workspacesStore(deps).delete(id, deps.clock.now()))) throw notFound('workspace', id)
 }
 
 /** Creates a workspace; the slug is lower-case letters, digits and dashes. */

@@ -4,8 +4,9 @@ import type { Db, DbOrTx } from '../../db/client'
 import { commitAlone } from '../../db/group-commit'
 import { memberships, operators, workspaces } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
+import type { Actor } from '../../lib/actor'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
-import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+import { slugTaken, workspaceDeleted, workspaceRenamed, type Workspace, type WorkspacesStore } from './store'
 
 /** Workspaces emit no events: there is never a dispatcher to wake. */
 const NOTHING_TO_WAKE = () => {}
@@ -24,7 +25,7 @@ function insert(db: DbOrTx, row: Workspace): void {
 }
 
 /** The SQLite implementation of the workspace store. */
-export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
+export function sqliteWorkspacesStore(db: Db, actor?: Actor): WorkspacesStore {
   return {
     async insert(row) {
       insert(db, row)
@@ -35,14 +36,23 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
     async find(slugOrId) {
       return find(db, slugOrId)
     },
-    rename(id, name) {
-      return write(
-        { db, wake: NOTHING_TO_WAKE },
-        (tx) => tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0,
-      )
+    rename(id, name, now) {
+      return write({ db, wake: NOTHING_TO_WAKE, actor }, (tx, emit) => {
+        const before = find(tx, id)
+        if (!before || before.id !== id) return false
+        tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).run()
+        emit.audit(workspaceRenamed(before, name), now)
+        return true
+      })
     },
-    delete(id) {
-      return write({ db, wake: NOTHING_TO_WAKE }, (tx) => tx.delete(workspaces).where(eq(workspaces.id, id)).returning({ id: workspaces.id }).all().length > 0)
+    delete(id, now) {
+      return write({ db, wake: NOTHING_TO_WAKE, actor }, (tx, emit) => {
+        const before = find(tx, id)
+        if (!before || before.id !== id) return false
+        tx.delete(workspaces).where(eq(workspaces.id, id)).run()
+        emit.audit(workspaceDeleted(before), now)
+        return true
+      })
     },
     async bootstrap(make) {
       // Through commitAlone: with durability full, the key the banner shows once is on disk before it is shown.
