@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { Webhook } from 'standardwebhooks'
 import { createDeal } from '../../src/modules/deals/service'
+import { createOwner } from '../../src/modules/operators/service'
 import { startDispatcher, type Dispatcher } from '../../src/workers/dispatcher'
 import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
@@ -81,8 +82,11 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     h?.close()
   })
 
+  /** Where the signed-in workspace's pages live (`/dashboard/w/<slug>`), known after sign-in. */
+  let base = ''
+
   /** Follows a main-navigation link and waits for its page. */
-  const visit = (label: string, path: string) => Promise.all([page.waitForURL(`${api}/dashboard${path}`), page.click(`nav >> text=${label}`)])
+  const visit = (label: string, path: string) => Promise.all([page.waitForURL(`${api}${base}${path}`), page.click(`nav >> text=${label}`)])
 
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-desktop.png`), fullPage: true })
 
@@ -90,11 +94,15 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     await page.goto(`${api}/`)
     await page.waitForURL(`${api}/dashboard/sign-in?next=%2Fdashboard`)
     await shot('sign-in')
+    // Email and password come first; signing in with a key is the second form, behind a disclosure.
+    expect(await page.isVisible('#key')).toBe(false)
+    await page.click('summary')
     await page.fill('#key', 'ask_sk_wrong')
-    await page.click('button[type=submit]')
+    await page.click('details button[type=submit]')
     expect(await page.textContent('.notice.error')).toContain('That is not an askad key')
     await page.fill('#key', secretKey)
-    await Promise.all([page.waitForURL(`${api}/dashboard`), page.click('button[type=submit]')])
+    await Promise.all([page.waitForURL(/\/dashboard\/w\/[\w-]+$/), page.click('details button[type=submit]')])
+    base = new URL(page.url()).pathname
     const cookies = await context.cookies()
     expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).toEqual([['askad_session', true, 'Strict', '/']])
     expect(await page.evaluate(() => document.cookie)).toBe('')
@@ -163,7 +171,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     // Revoking the key: the row says so, and the site's form stops working.
     await visit('API keys', '/settings/api-keys')
     await page.click(`tr:has-text("Landing page") button:has-text("Revoke")`)
-    await page.waitForURL(`${api}/dashboard/settings/api-keys?done=revoked`)
+    await page.waitForURL(`${api}${base}/settings/api-keys?done=revoked`)
     expect(await page.textContent('tr:has-text("Landing page")')).toContain('revoked')
     const refused = await fetch(`${api}/api/v1/leads/capture?key=${key}`, {
       method: 'POST',
@@ -182,6 +190,8 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
       'api-keys': '/settings/api-keys',
       webhooks: '/settings/webhooks',
       embed: '/embed',
+      members: '/settings/members',
+      'workspace-settings': '/settings/workspace',
     }
     for (const [viewport, label] of [
       [DESKTOP, 'desktop'],
@@ -189,7 +199,9 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     ] as const) {
       await page.setViewportSize(viewport)
       for (const [name, path] of Object.entries(pages)) {
+        // Old paths: redirected to the same page of the session's workspace.
         const response = await page.goto(`${api}/dashboard${path}`)
+        expect(page.url()).toBe(`${api}${base}${path}`)
         expect(response!.status()).toBe(200)
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
         await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-${label}.png`), fullPage: true })
@@ -198,4 +210,39 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     expect(requested.length).toBeGreaterThan(20)
     expect(requested.filter((url) => !url.startsWith('http://127.0.0.1:'))).toEqual([])
   }, 30_000)
+
+  test('an operator signs in by password, switches workspace in the header without JavaScript, and the team pages fit a phone', async () => {
+    await h.workspace('globex')
+    // Like `askad operator create`: the owner of every workspace there is.
+    await createOwner(h.deps, { email: 'owner@agency.example', password: 'correct horse battery' })
+    const operator = await browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false })
+    try {
+      const tab = await operator.newPage()
+      await tab.goto(`${api}/dashboard/sign-in`)
+      await tab.fill('#email', 'owner@agency.example')
+      await tab.fill('#password', 'correct horse battery')
+      await Promise.all([tab.waitForURL(`${api}/dashboard/w/acme`), tab.click('form:not(details form) button[type=submit]')])
+      await tab.selectOption('#switch-workspace', 'globex')
+      await Promise.all([tab.waitForURL(`${api}/dashboard/w/globex`), tab.click('.switcher button')])
+      expect(await tab.textContent('.switcher option[selected]')).toBe('globex')
+      const pages = {
+        members: '/dashboard/w/globex/settings/members',
+        'workspace-settings': '/dashboard/w/globex/settings/workspace',
+        workspaces: '/dashboard/workspaces',
+      }
+      for (const [viewport, label] of [
+        [DESKTOP, 'desktop'],
+        [PHONE, 'phone'],
+      ] as const) {
+        await tab.setViewportSize(viewport)
+        for (const [name, path] of Object.entries(pages)) {
+          expect((await tab.goto(`${api}${path}`))!.status()).toBe(200)
+          expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
+          await tab.screenshot({ path: join(SCREENSHOTS, `dashboard-operator-${name}-${label}.png`), fullPage: true })
+        }
+      }
+    } finally {
+      await operator.close()
+    }
+  }, 60_000)
 })
