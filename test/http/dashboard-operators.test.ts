@@ -331,6 +331,11 @@ describe('invites', () => {
     expect((await existing.send(`${link}/accept`)).status).toBe(404)
   })
 
+  test('a link whose token does not decode is a dead link too, not an error', async () => {
+    expect((await h.request('GET', '/dashboard/invite/%C0%AE')).status).toBe(404)
+    expect((await post('/dashboard/invite/%C0%AE/join', { email: nextEmail(), password: PASSWORD })).status).toBe(404)
+  })
+
   test('an expired or revoked invite is a dead link', async () => {
     const ws = await h.workspace()
     const { email } = await member(ws.id, 'owner')

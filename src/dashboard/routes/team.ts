@@ -31,6 +31,9 @@ import { setupPage } from '../pages/sign-in'
 import { inviteCreatedPage, inviteGonePage, invitePage, membersPage, workspaceSettingsPage, workspacesPage } from '../pages/team'
 import { currentWorkspace, type DashboardKit, DONE_OUTSIDE, field, FORM_POST, HIDDEN, type InSession, notFoundPage, redirect, respond } from '../kit'
 
+/** The token of an invite link; a path segment that does not decode (`%C0%AE`) is no token, so it finds no invite. */
+const inviteToken = (params: Record<string, string | undefined>) => params.token ?? ''
+
 /** A slug as the switcher may send it; anything else cannot name a workspace. */
 const SLUG_SHAPE = /^[a-z0-9][a-z0-9-]{0,62}$/
 
@@ -132,12 +135,13 @@ export const teamRoutes = (kit: DashboardKit) => {
       .get(
         `${BASE}/invite/:token`,
         async ({ request, params }) => {
-          const invite = await findInvite(deps, params.token)
+          const token = inviteToken(params)
+          const invite = await findInvite(deps, token)
           const workspace = invite && (await findWorkspace(deps, invite.workspaceId))
           if (!invite || !workspace) return respond(inviteGonePage(), 404)
           const active = await findSession(deps, readCookie(request, SESSION_COOKIE))
           const signedInAs = active?.operator ? { email: active.operator.email, csrf: active.session.csrfToken } : undefined
-          return respond(invitePage({ token: params.token, workspace, role: invite.role, signedInAs }))
+          return respond(invitePage({ token, workspace, role: invite.role, signedInAs }))
         },
         HIDDEN,
       )
@@ -145,7 +149,7 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${BASE}/invite/:token/accept`,
         operatorOnly(async (c) => {
           try {
-            const workspaceId = await acceptInvite(c.deps, c.params.token!, c.operatorId)
+            const workspaceId = await acceptInvite(c.deps, inviteToken(c.params), c.operatorId)
             const workspace = await findWorkspace(deps, workspaceId)
             return redirect(workspace ? `${workspaceBase(workspace.slug)}?done=joined` : BASE)
           } catch (error) {
@@ -158,21 +162,19 @@ export const teamRoutes = (kit: DashboardKit) => {
       .post(
         `${BASE}/invite/:token/join`,
         async ({ request, params, body, server }) => {
-          const invite = await findInvite(deps, params.token)
+          const token = inviteToken(params)
+          const invite = await findInvite(deps, token)
           const workspace = invite && (await findWorkspace(deps, invite.workspaceId))
           if (!invite || !workspace) return respond(inviteGonePage(), 404)
           const email = field(body, 'email') ?? ''
           try {
-            const { operator } = await joinByInvite(anonymous(request, server), params.token, { email, password: field(body, 'password') ?? '' })
+            const { operator } = await joinByInvite(anonymous(request, server), token, { email, password: field(body, 'password') ?? '' })
             const opened = await signInOperator(deps, operator.id, workspace.id)
             return redirect(`${workspaceBase(workspace.slug)}?done=joined`, { 'set-cookie': sessionCookie(request, opened.token) })
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
             if (error.status === 404) return respond(inviteGonePage(), 404)
-            return respond(
-              invitePage({ token: params.token, workspace, role: invite.role, email, notice: { kind: 'error', text: error.detail } }),
-              error.status,
-            )
+            return respond(invitePage({ token, workspace, role: invite.role, email, notice: { kind: 'error', text: error.detail } }), error.status)
           }
         },
         FORM_POST,
