@@ -39,6 +39,27 @@ const EMAIL_MAX_CHARS = 254
 export const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const TOKEN_BYTES = 32
 
+/**
+ * Argon2id hashes and verifications running at once; more wait their turn. Each takes 64 MiB and
+ * tens of milliseconds on purpose, so a burst of sign-ins must queue rather than exhaust memory.
+ */
+export const HASHING_AT_ONCE = 2
+let hashing = 0
+const waiting: (() => void)[] = []
+
+/** Runs one argon2id operation when a slot is free. */
+export async function hashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (hashing >= HASHING_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve))
+  else hashing++
+  try {
+    return await work()
+  } finally {
+    const next = waiting.shift()
+    if (next) next()
+    else hashing--
+  }
+}
+
 /** Verified against when the email is unknown, so a sign-in takes as long whether or not the email exists. */
 let decoyHash: Promise<string> | undefined
 
@@ -53,7 +74,7 @@ export function normalizeEmail(email: string): string {
 export function hashPassword(password: string): Promise<string> {
   if (password.length < PASSWORD_MIN_CHARS) throw invalid('/password', `must be at least ${PASSWORD_MIN_CHARS} characters long`)
   if (Buffer.byteLength(password) > PASSWORD_MAX_BYTES) throw invalid('/password', `must be at most ${PASSWORD_MAX_BYTES} bytes long`)
-  return Bun.password.hash(password, 'argon2id')
+  return hashSlot(() => Bun.password.hash(password, 'argon2id'))
 }
 
 /** The public shape of an operator (never the hash). */
@@ -111,9 +132,9 @@ export async function checkPassword(deps: ClockDeps, email: string, password: st
   } catch (error) {
     if (!(error instanceof ApiError)) throw error
   }
-  decoyHash ??= Bun.password.hash(crypto.randomUUID(), 'argon2id')
+  decoyHash ??= hashSlot(() => Bun.password.hash(crypto.randomUUID(), 'argon2id'))
   const hash = operator?.passwordHash ?? (await decoyHash)
-  const matches = await Bun.password.verify(password.slice(0, PASSWORD_MAX_BYTES), hash).catch(() => false)
+  const matches = await hashSlot(() => Bun.password.verify(password.slice(0, PASSWORD_MAX_BYTES), hash)).catch(() => false)
   if (!operator || !matches) return null
   await operatorsStore(deps).signedIn(operator.id, deps.clock.now())
   return operator
