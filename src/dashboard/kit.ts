@@ -170,6 +170,7 @@ export function dashboardKit(deps: AppDeps) {
       const { workspace, role } = access
       if (active.operator) await rememberWorkspace(deps, active.session, workspace.id)
       const mine = active.operator ? await workspacesOf(deps, active.operator.id) : []
+      const scopes = active.key ? active.key.scopes : ROLE_SCOPES[role!]
       const viewer = {
         workspace: workspace.name,
         base: workspaceBase(workspace.slug),
@@ -177,10 +178,10 @@ export function dashboardKit(deps: AppDeps) {
         csrf: active.session.csrfToken,
         role,
         workspaces: mine.map((m) => ({ slug: m.workspace.slug, name: m.workspace.name })),
+        scopes,
         keyId: active.key?.id ?? null,
         workspaceId: workspace.id,
       }
-      const scopes = active.key ? active.key.scopes : ROLE_SCOPES[role!]
       const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
       const ctx: SignedIn = { ...c, workspaceId: workspace.id, workspace, role, scopes, viewer, notices: done ? [{ kind: 'ok', text: done }] : [] }
       try {

@@ -1,5 +1,6 @@
 /** The page shell (head, navigation, notices) and the small view helpers every page shares. */
 import type { Page } from '../lib/pagination'
+import type { Scope } from '../lib/scopes'
 import { assetUrl } from '../plugins/web-page'
 import { CSRF_FIELD } from './guard'
 import { html, type Html, type Interpolation } from './html'
@@ -29,6 +30,8 @@ export interface Viewer {
   role: 'owner' | 'admin' | 'viewer' | null
   /** The workspaces the header's switcher offers (an operator's; none for a key session). */
   workspaces: { slug: string; name: string }[]
+  /** What the viewer may do here (the key's scopes, or the operator's role's): pages hide what they could not use. */
+  scopes: readonly string[]
 }
 
 export interface Notice {
@@ -36,15 +39,15 @@ export interface Notice {
   text: string
 }
 
-/** The main navigation, as paths under a workspace's base. */
-const NAV: { path: string; label: string }[] = [
-  { path: '', label: 'Overview' },
-  { path: '/contacts', label: 'Contacts' },
-  { path: '/leads', label: 'Leads' },
-  { path: '/deals', label: 'Deals' },
-  { path: '/settings/api-keys', label: 'API keys' },
-  { path: '/settings/webhooks', label: 'Webhooks' },
-  { path: '/settings/audit-log', label: 'Audit log' },
+/** The main navigation, as paths under a workspace's base; a link shows only to viewers holding its page's scope. */
+const NAV: { path: string; label: string; scope?: Scope }[] = [
+  { path: '', label: 'Overview', scope: 'leads:read' },
+  { path: '/contacts', label: 'Contacts', scope: 'contacts:read' },
+  { path: '/leads', label: 'Leads', scope: 'leads:read' },
+  { path: '/deals', label: 'Deals', scope: 'deals:read' },
+  { path: '/settings/api-keys', label: 'API keys', scope: 'keys:manage' },
+  { path: '/settings/webhooks', label: 'Webhooks', scope: 'webhooks:manage' },
+  { path: '/settings/audit-log', label: 'Audit log', scope: 'keys:manage' },
   { path: '/embed', label: 'Embed' },
   { path: '/settings/members', label: 'Members' },
 ]
@@ -68,7 +71,7 @@ export function layout(opts: { title: string; path: string; viewer: Viewer; noti
 <body>
 <header class="top">
   <a class="brand" href="${base}">askad</a>
-  <nav aria-label="Main">${NAV.map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  <nav aria-label="Main">${NAV.filter((n) => !n.scope || opts.viewer.scopes.includes(n.scope)).map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
   ${switcher(opts.viewer)}
   <form class="who" method="post" action="${BASE}/sign-out">
     ${csrfField(opts.viewer)}

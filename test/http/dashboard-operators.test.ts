@@ -220,6 +220,10 @@ describe('roles', () => {
     expect((await h.rows.find('deals', { id: deal.id }))!.stage).toBe(deal.stage)
     const members = await (await v.get(`${base}/settings/members`)).text()
     expect(members).toContain(v.email)
+    // The navigation offers only what the role may open.
+    expect(members).toContain(`href="${base}/deals"`)
+    expect(members).not.toContain(`href="${base}/settings/api-keys"`)
+    expect(members).not.toContain(`href="${base}/settings/webhooks"`)
     expect(members).not.toContain('Create invite link')
     expect(members).not.toContain('/remove')
     expect((await v.send(`${base}/settings/invites`, { role: 'owner' })).status).toBe(403)
@@ -245,7 +249,9 @@ describe('roles', () => {
     expect((await a.send(`${base}/settings/workspace`, { name: 'Renamed' })).status).toBe(403)
     expect((await a.send(`${base}/settings/workspace/delete`, { confirm: ws.slug })).status).toBe(403)
     expect(await h.rows.find('workspaces', { id: ws.id })).toMatchObject({ name: ws.slug })
-    expect(await (await a.get(`${base}/settings/workspace`)).text()).not.toContain('Delete this workspace')
+    const settings = await (await a.get(`${base}/settings/workspace`)).text()
+    expect(settings).not.toContain('Delete this workspace')
+    expect(settings).toContain(`href="${base}/settings/api-keys"`)
   })
 
   test('an owner changes roles and removes members (whose sessions lose the workspace at once); the last owner stays', async () => {
