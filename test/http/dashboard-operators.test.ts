@@ -7,6 +7,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SIGN_IN_FAILURES_PER_WINDOW } from '../../src/dashboard/guard'
 import { createDeal } from '../../src/modules/deals/service'
 import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, type Role } from '../../src/modules/operators/service'
+import { openSetupGate } from '../../src/modules/operators/setup'
 import { createHarness, type Harness } from '../helpers'
 
 // argon2id is slow on purpose, more so on a busy machine.
@@ -439,5 +440,30 @@ describe('audit log', () => {
     const signIns = await h.rows.all('auditLog', { action: 'session.signed_in', actorId: o.operator.id })
     expect(signIns.length).toBeGreaterThan(0)
     expect(signIns[0]).toMatchObject({ workspaceId: null, actorType: 'operator', actorLabel: o.email })
+  })
+})
+
+describe('first-run setup page', () => {
+  test('works once, one form at a time, and closes when an operator exists by other means', async () => {
+    const own = createHarness()
+    try {
+      const first = openSetupGate()
+      own.deps.setupGate = first.gate
+      const send = (email: string) => post('/dashboard/setup', { token: first.token, email, password: PASSWORD }, {}, own)
+      expect((await own.request('GET', `/dashboard/setup?token=${first.token}`)).status).toBe(200)
+      const [a, b] = await Promise.all([send('a@agency.example'), send('b@agency.example')])
+      expect([a.status, b.status].sort()).toEqual([303, 404])
+      expect(await own.rows.all('operators', {})).toHaveLength(1)
+      expect((await own.request('GET', `/dashboard/setup?token=${first.token}`)).status).toBe(404)
+
+      // A link printed at start stops working once `askad operator create` made someone.
+      const second = openSetupGate()
+      own.deps.setupGate = second.gate
+      expect((await own.request('GET', `/dashboard/setup?token=${second.token}`)).status).toBe(404)
+      expect((await post('/dashboard/setup', { token: second.token, email: 'c@agency.example', password: PASSWORD }, {}, own)).status).toBe(404)
+      expect(await own.rows.all('operators', {})).toHaveLength(1)
+    } finally {
+      own.close()
+    }
   })
 })

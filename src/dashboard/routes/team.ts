@@ -10,6 +10,7 @@ import { formParser } from '../../plugins/body'
 import { clientIpOf } from '../../plugins/request-context'
 import {
   acceptInvite,
+  anyOperator,
   changeRole,
   createInvite,
   createOwner,
@@ -66,6 +67,16 @@ export const teamRoutes = (kit: DashboardKit) => {
   const anonymous = (request: Request, server: Parameters<typeof clientIpOf>[1]) =>
     actingAs(deps, { ...SYSTEM_ACTOR, ip: clientIpOf(request, server, deps.config.trustedProxies) })
 
+  let setupBusy = false
+
+  /** The setup link works while its token matches and no operator exists (one made by the CLI meanwhile closes it too). */
+  const setupOpen = async (token: string | undefined) => {
+    if (!deps.setupGate?.check(token)) return false
+    if (!(await anyOperator(deps))) return true
+    deps.setupGate.close()
+    return false
+  }
+
   const setupRefused = () =>
     respond(
       bareLayout(
@@ -111,13 +122,15 @@ export const teamRoutes = (kit: DashboardKit) => {
         FORM_POST,
       )
       // First-run setup: no session (there is no operator yet); the printed token is the proof.
-      .get(`${BASE}/setup`, async ({ query }) => (deps.setupGate?.check(query.token) ? respond(setupPage({ token: query.token! })) : setupRefused()), HIDDEN)
+      .get(`${BASE}/setup`, async ({ query }) => ((await setupOpen(query.token)) ? respond(setupPage({ token: query.token! })) : setupRefused()), HIDDEN)
       .post(
         `${BASE}/setup`,
         async ({ request, body, server }) => {
           const token = field(body, 'token')
           const gate = deps.setupGate
-          if (!gate?.check(token)) return setupRefused()
+          // One setup at a time: two forms sent at once with the link must not make two first operators.
+          if (!gate || setupBusy || !(await setupOpen(token)) || setupBusy) return setupRefused()
+          setupBusy = true
           const email = field(body, 'email') ?? ''
           try {
             const operator = await createOwner(anonymous(request, server), { email, password: field(body, 'password') ?? '' })
@@ -127,6 +140,8 @@ export const teamRoutes = (kit: DashboardKit) => {
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
             return respond(setupPage({ token: token!, email, notice: { kind: 'error', text: error.detail } }), error.status)
+          } finally {
+            setupBusy = false
           }
         },
         FORM_POST,
