@@ -17,6 +17,7 @@ import { currentWorkspace, dashboardKit, forbidden, FORM_POST, HIDDEN, type InSe
 import { ASSETS, BASE, WORKSPACE, workspaceBase } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
+import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { teamRoutes } from './routes/team'
@@ -54,6 +55,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
+      .use(campaignRoutes(kit))
       .use(teamRoutes(kit))
       .use(auditRoutes(kit))
       .get(

@@ -45,6 +45,7 @@ const NAV: { path: string; label: string; scope?: Scope }[] = [
   { path: '/contacts', label: 'Contacts', scope: 'contacts:read' },
   { path: '/leads', label: 'Leads', scope: 'leads:read' },
   { path: '/deals', label: 'Deals', scope: 'deals:read' },
+  { path: '/campaigns', label: 'Campaigns', scope: 'campaigns:read' },
   { path: '/settings/api-keys', label: 'API keys', scope: 'keys:manage' },
   { path: '/settings/webhooks', label: 'Webhooks', scope: 'webhooks:manage' },
   { path: '/settings/audit-log', label: 'Audit log', scope: 'keys:manage' },

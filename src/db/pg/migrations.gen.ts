@@ -2,13 +2,15 @@
 import m0 from '../../../drizzle/pg/0000_init.sql' with { type: 'text' }
 import m1 from '../../../drizzle/pg/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../../drizzle/pg/0002_audit_log.sql' with { type: 'text' }
-import m3 from '../../../drizzle/pg/0003_operators.sql' with { type: 'text' }
-import m4 from '../../../drizzle/pg/0004_session_operator.sql' with { type: 'text' }
+import m3 from '../../../drizzle/pg/0003_campaign_threshold_crossings.sql' with { type: 'text' }
+import m4 from '../../../drizzle/pg/0004_operators.sql' with { type: 'text' }
+import m5 from '../../../drizzle/pg/0005_session_operator.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786920, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175579686, breakpoints: true, sql: m2 },
-  { tag: '0003_operators', when: 1796176481985, breakpoints: true, sql: m3 },
-  { tag: '0004_session_operator', when: 1796176486906, breakpoints: true, sql: m4 },
+  { tag: '0003_campaign_threshold_crossings', when: 1796177061871, breakpoints: true, sql: m3 },
+  { tag: '0004_operators', when: 1796177592959, breakpoints: true, sql: m4 },
+  { tag: '0005_session_operator', when: 1796177609512, breakpoints: true, sql: m5 },
 ]
