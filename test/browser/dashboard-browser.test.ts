@@ -76,7 +76,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     context.on('request', (request) => void requested.push(request.url()))
     page = await context.newPage()
     page.on('dialog', (dialog) => void dialog.accept())
-  })
+  }, 60_000) // Chromium starts slowly on a busy machine
 
   afterAll(async () => {
     await browser?.close()

@@ -3,12 +3,15 @@
  * from stdin, hashed with argon2id, never printed), and the first-run setup link `serve` prints
  * while no operator exists (single use, gone after a restart).
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServer } from '../exe'
+
+// Each test runs several processes, each hashing with argon2id: slow on a busy machine.
+setDefaultTimeout(90_000)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const dir = mkdtempSync(join(tmpdir(), 'askad-operators-'))
@@ -111,7 +114,7 @@ describe('askad operator', () => {
     } finally {
       await server.stop()
     }
-  }, 30_000)
+  })
 })
 
 describe('first-run setup', () => {
@@ -145,5 +148,5 @@ describe('first-run setup', () => {
     } finally {
       await server.stop()
     }
-  }, 60_000)
+  })
 })
