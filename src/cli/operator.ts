@@ -62,8 +62,8 @@ export async function operatorList(deps: ClockDeps, out: Output): Promise<void> 
   out.result(all, () => table(all, ['email', 'id', 'created_at', 'last_sign_in_at']))
 }
 
-/** `askad operator password EMAIL`: sets a new password; the operator's open sessions stay. */
+/** `askad operator password EMAIL`: sets a new password; the operator's open sessions end. */
 export async function operatorPassword(deps: ClockDeps, out: Output, email: string): Promise<void> {
   const operator = serializeOperator(await resetPassword(deps, email, await newPassword()))
-  out.result(operator, () => `New password set for ${operator.email}.`)
+  out.result(operator, () => `New password set for ${operator.email}; their dashboard sessions have ended.`)
 }

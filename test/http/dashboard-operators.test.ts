@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SIGN_IN_FAILURES_PER_WINDOW } from '../../src/dashboard/guard'
 import { createDeal } from '../../src/modules/deals/service'
-import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, type Role } from '../../src/modules/operators/service'
+import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, resetPassword, type Role } from '../../src/modules/operators/service'
 import { openSetupGate } from '../../src/modules/operators/setup'
 import { createHarness, type Harness } from '../helpers'
 
@@ -104,6 +104,16 @@ describe('sign-in by email and password', () => {
     } finally {
       own.close()
     }
+  })
+
+  test('a new password (askad operator password) ends the operator’s sessions; the new one signs in', async () => {
+    const ws = await h.workspace()
+    const o = await member(ws.id, 'viewer')
+    expect((await o.get(`/dashboard/w/${ws.slug}`)).status).toBe(200)
+    await resetPassword(h.deps, o.email, 'a brand new password')
+    expect((await o.get(`/dashboard/w/${ws.slug}`)).status).toBe(303)
+    expect((await post('/dashboard/sign-in', { email: o.email, password: PASSWORD })).status).toBe(401)
+    expect((await post('/dashboard/sign-in', { email: o.email, password: 'a brand new password' })).status).toBe(303)
   })
 
   test('the sign-in page offers both: email and password, and a key', async () => {

@@ -111,7 +111,7 @@ export function getOperator(deps: ReadDeps, id: string): Promise<Operator | unde
   return operatorsStore(deps).get(id)
 }
 
-/** Sets a new password (`askad operator password`); 404 for an unknown email. */
+/** Sets a new password (`askad operator password`), signing the operator out everywhere; 404 for an unknown email. */
 export async function resetPassword(deps: ClockDeps, email: string, password: string): Promise<Operator> {
   const store = operatorsStore(deps)
   const operator = await store.findByEmail(normalizeEmail(email))

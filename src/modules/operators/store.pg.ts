@@ -5,7 +5,7 @@
  */
 import { and, asc, desc, eq, gt } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
-import { invites, memberships, operators, workspaces } from '../../db/pg/schema'
+import { invites, memberships, operators, sessions, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
 import type { Actor } from '../../lib/actor'
 import { audit, leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
@@ -95,10 +95,11 @@ export function pgOperatorsStore(pg: PgDb, actor?: Actor): OperatorsStore {
       return pg.select().from(operators).orderBy(asc(operators.createdAt))
     },
     setPassword(id, passwordHash) {
-      return writePg(
-        deps,
-        async (tx) => (await tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id })).length > 0,
-      )
+      return writePg(deps, async (tx) => {
+        if ((await tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id })).length === 0) return false
+        await tx.delete(sessions).where(eq(sessions.operatorId, id))
+        return true
+      })
     },
     async signedIn(id, now) {
       await writePg(deps, (tx) => tx.update(operators).set({ lastSignInAt: now }).where(eq(operators.id, id)))

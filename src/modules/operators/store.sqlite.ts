@@ -1,7 +1,7 @@
 /** Operators, memberships and invites on SQLite: reads on the connection, writes through the unit of work. */
 import { and, asc, desc, eq, gt } from 'drizzle-orm'
 import type { Db, Tx } from '../../db/client'
-import { invites, memberships, operators, workspaces } from '../../db/schema'
+import { invites, memberships, operators, sessions, workspaces } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import type { Actor } from '../../lib/actor'
 import { audit, leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
@@ -76,7 +76,11 @@ export function sqliteOperatorsStore(db: Db, actor?: Actor): OperatorsStore {
       return db.select().from(operators).orderBy(asc(operators.createdAt)).all()
     },
     setPassword(id, passwordHash) {
-      return write(deps, (tx) => tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id }).all().length > 0)
+      return write(deps, (tx) => {
+        if (tx.update(operators).set({ passwordHash }).where(eq(operators.id, id)).returning({ id: operators.id }).all().length === 0) return false
+        tx.delete(sessions).where(eq(sessions.operatorId, id)).run()
+        return true
+      })
     },
     async signedIn(id, now) {
       await write(deps, (tx) => {

@@ -37,6 +37,7 @@ export interface OperatorsStore {
   findByEmail(email: string): Promise<Operator | undefined>
   get(id: string): Promise<Operator | undefined>
   list(): Promise<Operator[]>
+  /** Sets a new password hash and ends the operator's sessions (a reset is often because the old one leaked). */
   setPassword(id: string, passwordHash: string): Promise<boolean>
   signedIn(id: string, now: number): Promise<void>
   /** The operator's role in a workspace, or undefined when not a member. */
