@@ -106,7 +106,7 @@ interface DataCommand {
 async function dataCommand(deps: ServiceDeps, shown: string, { name, out, args, flags, config }: DataCommand): Promise<void> {
   switch (name) {
     case 'workspace create':
-      return workspaceCreate(deps, out, args[0]!, flags as { name?: string })
+      return workspaceCreate(deps, out, args[0]!, flags as { name?: string; owner?: string })
     case 'workspace list':
       return workspaceList(deps, out)
     case 'operator create':

@@ -35,9 +35,10 @@ const SPECS: CommandSpec[] = [
   {
     path: ['workspace', 'create'],
     arguments: ['SLUG'],
-    usage: 'askad workspace create SLUG [--name "Display name"]',
+    usage: 'askad workspace create SLUG [--name "Display name"] [--owner EMAIL]',
     summary: 'Create a workspace (tenant).',
-    options: { name: { type: 'string' } },
+    details: ['--owner makes that dashboard operator its owner (without one, only API keys open it until someone is invited).'],
+    options: { name: { type: 'string' }, owner: { type: 'string' } },
   },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
   {

@@ -115,6 +115,27 @@ describe('askad operator', () => {
       await server.stop()
     }
   })
+
+  test('workspace create --owner EMAIL: that operator owns the new workspace; an unknown email creates nothing', () => {
+    const made = cli(db, ['workspace', 'create', 'acme', '--owner', 'BOSS@agency.example', '--json'])
+    expect(made.code).toBe(0)
+    expect(JSON.parse(made.stdout)).toMatchObject({ slug: 'acme', owner: 'boss@agency.example' })
+    const sqlite = new Database(db, { readonly: true })
+    try {
+      const roles = sqlite
+        .query(
+          "SELECT m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id JOIN operators o ON o.id = m.operator_id WHERE w.slug = 'acme' AND o.email = 'boss@agency.example'",
+        )
+        .all()
+      expect(roles).toEqual([{ role: 'owner' }])
+    } finally {
+      sqlite.close()
+    }
+    const unknown = cli(db, ['workspace', 'create', 'globex', '--owner', 'nobody@agency.example'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("No operator with email 'nobody@agency.example'")
+    expect(JSON.parse(cli(db, ['workspace', 'list', '--json']).stdout).map((w: { slug: string }) => w.slug)).not.toContain('globex')
+  })
 })
 
 describe('first-run setup', () => {

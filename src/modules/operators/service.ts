@@ -107,6 +107,13 @@ export function listOperators(deps: ReadDeps): Promise<Operator[]> {
   return operatorsStore(deps).list()
 }
 
+/** An operator by email (trimmed, case-blind); 404 when there is none. */
+export async function operatorByEmail(deps: ReadDeps, email: string): Promise<Operator> {
+  const operator = await operatorsStore(deps).findByEmail(normalizeEmail(email))
+  if (!operator) throw new ApiError('not_found', `No operator with email '${email.trim()}'.`)
+  return operator
+}
+
 export function getOperator(deps: ReadDeps, id: string): Promise<Operator | undefined> {
   return operatorsStore(deps).get(id)
 }
@@ -114,8 +121,7 @@ export function getOperator(deps: ReadDeps, id: string): Promise<Operator | unde
 /** Sets a new password (`askad operator password`), signing the operator out everywhere; 404 for an unknown email. */
 export async function resetPassword(deps: ClockDeps, email: string, password: string): Promise<Operator> {
   const store = operatorsStore(deps)
-  const operator = await store.findByEmail(normalizeEmail(email))
-  if (!operator) throw new ApiError('not_found', `No operator with email '${email.trim()}'.`)
+  const operator = await operatorByEmail(deps, email)
   const passwordHash = await hashPassword(password)
   await store.setPassword(operator.id, passwordHash)
   return { ...operator, passwordHash }
