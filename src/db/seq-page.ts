@@ -1,13 +1,21 @@
 /**
- * Fast pages over append-only tables (contacts, leads). Each row has a dense per-workspace
- * `seq` (and `source_seq` per source) and the totals are kept counters, so page N maps to a
- * seq range: an index seek, whatever the depth. Other filters fall back to COUNT + OFFSET.
+ * Fast pages over append-mostly tables (contacts, leads). Each row has a per-workspace `seq` (and
+ * `source_seq` per source) handed out densely by a kept counter, so page N maps to a seq range: an
+ * index seek, whatever the depth. Other filters fall back to COUNT + OFFSET.
+ *
+ * Erasure (GDPR) deletes rows and leaves holes; rows are never renumbered (that would rewrite up to
+ * a million rows and break `after` cursors). Instead the counter stays the high-water mark, the
+ * erased numbers are listed in `erased_seqs` and counted in `erased:<counter>`: the total is
+ * `counter - erased`, and page N's upper seq is `counter - skip` moved down by the erased numbers
+ * above it (pageUpperSeq), read newest first from the primary key: a deep page reads at most every
+ * erased number of its counter, the first pages only the few above them.
  */
 import { and, count, desc, eq, lt, lte, type SQL } from 'drizzle-orm'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { PageRequest } from '../lib/pagination'
+import { rawStatement } from './prepared'
 import type { contacts, leads } from './schema'
-import { readCounter, type DbOrTx } from './tx'
+import { COUNTERS, readCounter, type DbOrTx } from './tx'
 
 type SeqTable = typeof contacts | typeof leads
 
@@ -29,6 +37,9 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
   const scope = eq(table.workspaceId, q.workspaceId)
   const all = [scope, ...q.where, ...(q.source ? [eq(q.source.column, q.source.value)] : [])]
 
+  const counter = q.source ? q.source.counter : q.counter
+  const high = readCounter(db, q.workspaceId, counter)
+  const erased = readCounter(db, q.workspaceId, COUNTERS.erased(counter))
   const total =
     q.where.length > 0
       ? db
@@ -36,7 +47,7 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
           .from(table)
           .where(and(...all))
           .get()!.n
-      : readCounter(db, q.workspaceId, q.source ? q.source.counter : q.counter)
+      : high - erased
 
   if (req.afterSeq !== null) {
     const rows = db
@@ -54,7 +65,7 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
   if (skip >= total) return { rows: [], total, hasMore: false }
   if (q.where.length === 0) {
     const seqColumn = q.source ? table.sourceSeq : table.seq
-    const upper = total - skip
+    const upper = erased === 0 ? high - skip : pageUpperSeq(high, skip, erasedSeqsAbove(db, q.workspaceId, counter, high - skip - erased))
     const rows = db
       .select()
       .from(table)
@@ -73,4 +84,30 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
     .offset(skip)
     .all()
   return { rows: rows as Row[], total, hasMore }
+}
+
+/**
+ * The highest seq on a page (newest first) that has `skip` live rows above it: seqs 1..`high` were
+ * handed out, and `erasedDesc` lists the erased ones, newest first, down to at least the answer.
+ * Each erased seq above the candidate moves it one down; the first one at or below it ends the walk
+ * (every later one is lower still). Erased seqs at or below the answer need no care: the page's
+ * `seq <= upper ORDER BY seq DESC` seek skips their missing rows by itself.
+ */
+export function pageUpperSeq(high: number, skip: number, erasedDesc: Iterable<number>): number {
+  let upper = high - skip
+  for (const seq of erasedDesc) {
+    if (seq <= upper) break
+    upper--
+  }
+  return upper
+}
+
+/** Erased seqs of a counter above `floor`, newest first, read lazily (pageUpperSeq stops early). */
+function* erasedSeqsAbove(db: DbOrTx, workspaceId: string, counter: string, floor: number): Generator<number> {
+  const rows = rawStatement<{ seq: number }>(
+    db,
+    'erasedSeqs.above',
+    'SELECT seq FROM erased_seqs WHERE workspace_id = $workspaceId AND counter = $counter AND seq > $floor ORDER BY seq DESC',
+  )
+  for (const row of rows.iterate({ workspaceId, counter, floor })) yield row.seq
 }
