@@ -45,6 +45,7 @@ export const DONE: Record<string, string> = {
   retried: 'Delivery queued again.',
   recovered: 'Failed deliveries queued again.',
   saved: 'Endpoint saved.',
+  erased: 'Contact erased: it, its leads and their data are gone; its deals stay, unlinked.',
 }
 
 export interface RouteContext {

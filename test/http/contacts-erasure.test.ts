@@ -162,6 +162,35 @@ describe('contact pages stay exact around erased contacts', async () => {
   })
 })
 
+describe('leads racing an erasure', async () => {
+  const ws = await h.workspace()
+
+  test('a lead for the same email ends before the erasure (erased with it) or after it (a fresh contact), never on a deleted contact', async () => {
+    for (let round = 0; round < 5; round++) {
+      const email = `race${round}@example.com`
+      const victim = await h.pushLead(ws.key, { email, phone: `+1555010${round}00` })
+      const push = (i: number) =>
+        h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: { email, ...(i % 2 ? { phone: `+1555010${round}00` } : {}), source: 'race' } })
+      const [erased, ...pushed] = await Promise.all([erase(ws.key, victim.contact_id), ...Array.from({ length: 8 }, (_, i) => push(i))])
+      expect(erased.status).toBe(200)
+      const { leads_deleted } = (await erased.json()) as { leads_deleted: number }
+      const created = await Promise.all(pushed.map(async (r) => ({ ...((await r.json()) as { id: string; contact_id: string }), code: r.status })))
+      expect(created.map((c) => c.code)).toEqual(created.map(() => 201))
+      // Every lead that survived points at a contact that exists (not the erased one); the others went with the erasure.
+      const survivors = created.filter((c) => c.contact_id !== victim.contact_id)
+      for (const c of survivors) {
+        expect(await h.rows.count('contacts', { id: c.contact_id })).toBe(1)
+        expect(await h.rows.count('leads', { id: c.id })).toBe(1)
+      }
+      expect(leads_deleted).toBe(1 + created.length - survivors.length)
+      expect(await h.rows.count('leads', { contactId: victim.contact_id })).toBe(0)
+      expect(new Set(survivors.map((c) => c.contact_id)).size).toBeLessThanOrEqual(1)
+    }
+    const { body } = await getPage(ws.key, '/api/v1/leads?limit=200')
+    expect(body.pagination.total).toBe(body.data.length)
+  })
+})
+
 describe('refusals', async () => {
   const ws = await h.workspace()
   const other = await h.workspace()
@@ -266,6 +295,63 @@ describe('what an erasure leaves', async () => {
       h.db.$client.exec('PRAGMA wal_checkpoint(TRUNCATE)')
       expect(readFileSync(h.dbPath).includes(Buffer.from(EMAIL))).toBe(false)
     }
+  })
+})
+
+describe('the dashboard', async () => {
+  const ws = await h.workspace()
+  const ORIGIN = 'http://localhost'
+  const formBody = (fields: Record<string, string>) => new URLSearchParams(fields)
+
+  /** A signed-in session of `key`: GET a page, POST a form with the page's CSRF token. */
+  async function session(key: string) {
+    const res = await h.request('POST', '/dashboard/sign-in', {
+      rawBody: formBody({ key, next: '/dashboard' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
+    })
+    expect(res.status).toBe(303)
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!
+    const get = (path: string) => h.request('GET', path, { headers: { cookie } })
+    const csrf = async () => /name="_csrf" value="([^"]+)"/.exec(await (await get('/dashboard')).text())![1]!
+    const send = async (path: string, fields: Record<string, string>) =>
+      h.request('POST', path, {
+        rawBody: formBody({ _csrf: await csrf(), ...fields }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, cookie },
+      })
+    return { get, send }
+  }
+
+  test('the contact page erases behind "I understand" (and data-confirm), then the list says so', async () => {
+    const s = await session(ws.key)
+    const lead = await h.pushLead(ws.key, { email: 'dash.erase@example.com', first_name: 'Dana' })
+    const page = await (await s.get(`/dashboard/contacts/${lead.contact_id}`)).text()
+    expect(page).toContain(`action="/dashboard/contacts/${lead.contact_id}/erase"`)
+    expect(page).toContain('data-confirm=')
+    expect(page).toMatch(/<input type="checkbox" name="understood" value="yes" required>/)
+
+    const unticked = await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, {})
+    expect(unticked.status).toBe(422)
+    expect(await unticked.text()).toContain('I understand')
+    expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(1)
+
+    const done = await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, { understood: 'yes' })
+    expect(done.status).toBe(303)
+    expect(done.headers.get('location')).toBe('/dashboard/contacts?done=erased')
+    expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(0)
+    const list = await (await s.get('/dashboard/contacts?done=erased')).text()
+    expect(list).toContain('Contact erased')
+    expect(list).not.toContain('dash.erase@example.com')
+    expect((await s.get(`/dashboard/contacts/${lead.contact_id}`)).status).toBe(404)
+  })
+
+  test('a session whose key lacks contacts:write sees no erase form and cannot post one', async () => {
+    const reader = await h.key(ws.id, { scopes: ['keys:manage', 'contacts:read', 'leads:read'] })
+    const s = await session(reader.key)
+    const lead = await h.pushLead(ws.key, { email: 'dash.keep@example.com' })
+    const page = await (await s.get(`/dashboard/contacts/${lead.contact_id}`)).text()
+    expect(page).not.toContain('/erase"')
+    expect((await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, { understood: 'yes' })).status).toBe(403)
+    expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(1)
   })
 })
 

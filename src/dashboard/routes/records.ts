@@ -4,6 +4,8 @@ import { formParser } from '../../plugins/body'
 import { checkModel } from '../../lib/check-model'
 import { DealModel } from '../../modules/deals/model'
 import { updateDeal } from '../../modules/deals/service'
+import { eraseContact } from '../../modules/contacts/service'
+import { invalid } from '../../errors'
 import { BASE } from '../layout'
 import { contactPage, contactsPage } from '../pages/contacts'
 import { dealsPage } from '../pages/deals'
@@ -28,11 +30,24 @@ export const recordRoutes = (kit: DashboardKit) => {
       `${BASE}/contacts/:id`,
       signedIn(
         needs('contacts:read', async (c) => {
-          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query))
+          const eraser = c.active.key.scopes.includes('contacts:write') ? c.viewer : null
+          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), eraser)
           return page(c, title, content)
         }),
       ),
       HIDDEN,
+    )
+    .post(
+      `${BASE}/contacts/:id/erase`,
+      signedIn(
+        needs('contacts:write', async (c) => {
+          // The box is required in the form; a post without it (no browser check, a crafted request) erases nothing.
+          if (field(c.body, 'understood') !== 'yes') throw invalid('/understood', 'tick "I understand" to erase the contact')
+          await eraseContact(deps, c.workspaceId, c.params.id!)
+          return redirect(`${c.viewer.base}/contacts?done=erased`)
+        }),
+      ),
+      FORM_POST,
     )
     .get(
       `${BASE}/leads`,
