@@ -13,6 +13,7 @@ import { errors } from './plugins/errors'
 import { idempotency } from './plugins/idempotency'
 import { metrics } from './plugins/metrics'
 import { apiKeysModule } from './modules/api-keys'
+import { auditModule } from './modules/audit'
 import { authenticateKey } from './modules/api-keys/service'
 import { campaignsModule } from './modules/campaigns'
 import { captureModule } from './modules/capture'
@@ -83,7 +84,8 @@ export function createApp(deps: AppDeps) {
         .use(dealsModule(deps, scopes))
         .use(campaignsModule(deps, scopes))
         .use(webhooksModule(deps, scopes))
-        .use(apiKeysModule(deps, scopes)),
+        .use(apiKeysModule(deps, scopes))
+        .use(auditModule(deps, scopes)),
     )
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 /** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
+import { CLI_ACTOR } from './lib/actor'
 import './production'
 import { parseArgs } from 'node:util'
 import { backup, pgBackupRefusal } from './cli/backup'
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
     migrate(db)
     if (name === 'backup') return backup(db, out, args[0]!)
     // Awaited here: the database closes once the command has finished.
-    return await dataCommand({ db, clock: systemClock, wake: NOTHING_TO_WAKE }, config.dbPath, { name, out, args, flags, config })
+    return await dataCommand({ db, clock: systemClock, wake: NOTHING_TO_WAKE, actor: CLI_ACTOR }, config.dbPath, { name, out, args, flags, config })
   } finally {
     db.$client.close()
   }
@@ -84,7 +85,7 @@ async function onPostgres(url: string, command: DataCommand) {
   try {
     await migratePg(pg)
     // ServiceDeps names a SQLite `db`, which is never touched while `pg` is set (deps.ts).
-    const deps = { pg, clock: systemClock, wake: NOTHING_TO_WAKE } as Omit<ServiceDeps, 'db'> as ServiceDeps
+    const deps = { pg, clock: systemClock, wake: NOTHING_TO_WAKE, actor: CLI_ACTOR } as Omit<ServiceDeps, 'db'> as ServiceDeps
     return await dataCommand(deps, shown, command)
   } finally {
     await pg.$client.close()

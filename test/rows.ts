@@ -24,6 +24,7 @@ export type TableName =
   | 'webhookAttempts'
   | 'idempotencyKeys'
   | 'sessions'
+  | 'auditLog'
 
 export type Row<K extends TableName> = (typeof sqliteSchema)[K]['$inferSelect']
 

@@ -16,6 +16,7 @@ import { html } from './html'
 import { dashboardKit, forbidden, HIDDEN, redirect } from './kit'
 import { ASSETS, BASE } from './layout'
 import { keyRoutes } from './routes/api-keys'
+import { auditRoutes } from './routes/audit'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { webhookRoutes } from './routes/webhooks'
@@ -40,6 +41,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
+      .use(auditRoutes(kit))
       .get(
         `${BASE}/*`,
         signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),

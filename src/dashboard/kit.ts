@@ -3,12 +3,14 @@
  * signed-in wrapper (session, same-origin and CSRF checks, scope checks, errors shown as pages).
  */
 import type { AppDeps } from '../deps'
+import { keyActor, type Actor } from '../lib/actor'
 import { ApiError, invalid } from '../errors'
 import { parsePageQuery } from '../lib/pagination'
 import type { Scope } from '../lib/scopes'
 import { findWorkspace } from '../modules/workspaces/service'
 import { findSession, type ActiveSession } from '../modules/sessions/service'
 import { requireScope } from '../plugins/auth'
+import { clientIpOf } from '../plugins/request-context'
 import { FORM_PARSER } from '../plugins/route-table'
 import { contentSecurityPolicy } from '../plugins/web-page'
 import { CSRF_FIELD, clearedCookie, csrfMatches, readCookie, sameOrigin, SESSION_COOKIE } from './guard'
@@ -53,10 +55,16 @@ export interface RouteContext {
   query: Record<string, string | undefined>
   params: Record<string, string>
   body: unknown
+  server: ClientServer
 }
+
+/** The server of a request, as the client-IP look-up takes it. */
+type ClientServer = Parameters<typeof clientIpOf>[1]
 
 /** A signed-in request, its CSRF token already checked when it changes anything. */
 export interface SignedIn extends RouteContext {
+  /** The app's deps acting for the signed-in viewer: what dashboard actions pass to services, so the audit log names them. */
+  deps: AppDeps & { actor: Actor }
   active: ActiveSession
   workspaceId: string
   viewer: Viewer & { keyId: string; workspaceId: string }
@@ -133,7 +141,16 @@ export function dashboardKit(deps: AppDeps) {
         workspaceId,
       }
       const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
-      const ctx: SignedIn = { ...c, active, workspaceId, viewer, path: url.pathname, notices: done ? [{ kind: 'ok', text: done }] : [] }
+      const actor = keyActor(active.key, clientIpOf(c.request, c.server, deps.config.trustedProxies))
+      const ctx: SignedIn = {
+        ...c,
+        deps: { ...deps, actor },
+        active,
+        workspaceId,
+        viewer,
+        path: url.pathname,
+        notices: done ? [{ kind: 'ok', text: done }] : [],
+      }
       try {
         return await handler(ctx)
       } catch (error) {

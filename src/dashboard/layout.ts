@@ -32,6 +32,7 @@ const NAV: { path: string; label: string }[] = [
   { path: '/deals', label: 'Deals' },
   { path: '/settings/api-keys', label: 'API keys' },
   { path: '/settings/webhooks', label: 'Webhooks' },
+  { path: '/settings/audit-log', label: 'Audit log' },
   { path: '/embed', label: 'Embed' },
 ]
 

@@ -1,5 +1,6 @@
 /** Drizzle schema: every table of askad. Times are Unix milliseconds; money is integer minor units. */
 import { sql } from 'drizzle-orm'
+import { ACTOR_TYPES } from '../lib/actor'
 import { KEY_KINDS } from '../lib/keys'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
@@ -320,4 +321,28 @@ export const sessions = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
   },
   (t) => [index('sessions_expiry_idx').on(t.expiresAt)],
+)
+
+/**
+ * Who did what, when and from where: key, webhook, member and workspace changes, sign-ins, exports
+ * and erasures (db/audit.ts). No foreign key on the workspace: the record of a deleted workspace
+ * (and of its deletion) outlives it. Rows are kept until an operator removes them.
+ */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id'),
+    actorType: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
+    actorId: text('actor_id'),
+    actorLabel: text('actor_label').notNull(),
+    ip: text('ip'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    details: json<Record<string, unknown>>('details').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  // Newest first within a workspace: the index holds the rowid after workspace_id, so no sort.
+  (t) => [index('audit_log_workspace_idx').on(t.workspaceId)],
 )

@@ -5,6 +5,8 @@
  * Idempotency-Key answer stored in that same transaction, then wakes the webhook dispatcher after
  * the commit when deliveries were queued. Services return plain values.
  */
+import { SYSTEM_ACTOR, type Actor } from '../lib/actor'
+import { insertAudit, type AuditEntry } from './audit'
 import type { Db, Tx } from './client'
 import { sqliteEngine, type StorageEngine } from './engine'
 import { emitEvent, emitTestEvent, type EventType } from './outbox'
@@ -21,6 +23,8 @@ export interface Emit {
   test(workspaceId: string, endpointId: string, data: Record<string, unknown>, now: number): { eventId: string; deliveryId: string }
   /** Tells that `count` stored deliveries became due in this transaction (requeued, or their endpoint enabled). */
   due(count?: number): void
+  /** Records an action in the audit log, done by the deps' actor (the system when none), at `now`. */
+  audit(entry: AuditEntry, now: number): void
 }
 
 /** What a unit of work does inside its transaction. */
@@ -35,6 +39,8 @@ export interface WriteDeps {
   storeAnswer?: StoreAnswer
   /** The storage engine writes go through (db/engine.ts); another engine plugs in here. */
   engine?: StorageEngine
+  /** Who the writes are done for, as the audit log records them; the system when absent. */
+  actor?: Actor
 }
 
 /** Runs `work` in a write transaction of its own; resolves with its result after the commit. */
@@ -70,6 +76,9 @@ async function run<T>(deps: WriteDeps, work: Work<T>, engine: StorageEngine, bat
         },
         due(count = 1) {
           queued += count
+        },
+        audit(entry: AuditEntry, now: number) {
+          insertAudit(tx, deps.actor ?? SYSTEM_ACTOR, entry, now)
         },
       },
     )

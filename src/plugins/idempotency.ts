@@ -39,7 +39,7 @@ import { redactSigningSecrets } from '../lib/signing'
 import { authOf } from './auth'
 import { JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, toResponse } from './elysia-response'
 import { lockedRowPg, rowPg, writeAnswerPg, type KeySlot } from './idempotency.pg'
-import { clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
+import { actingFor, clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
 
 /** How long a stored response is replayed. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
@@ -171,7 +171,7 @@ function putAnswer(tx: Tx, pending: Pick<PendingKey, 'apiKeyId' | 'key' | 'reque
  * in the same transaction as the change: `write` gets deps carrying `storeAnswer` and `storePgAnswer`,
  * which the unit of work of its engine (db/unit-of-work.ts, db/pg/unit-of-work.ts) calls inside the
  * service's transaction with the result of its work, and `answer` turns that result into the route's
- * answer there and for this response. Returns the body to send (status and headers are set), or a
+ * answer there and for this response. The deps act for the request's key (the audit log's actor). Returns the body to send (status and headers are set), or a
  * Response replaying the answer another process committed first under the same key.
  */
 export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
@@ -183,14 +183,15 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   const pending = requestContext(ctx.request).idempotency
   let result: R
   try {
+    const acting = actingFor(deps, ctx.request)
     result = await write(
       pending
         ? {
-            ...deps,
+            ...acting,
             storeAnswer: (tx: Tx, value: unknown) => pending.store(tx, stored(value as R), deps.clock.now()),
             storePgAnswer: (tx: PgTx, value: unknown) => pending.storePg(tx, stored(value as R), deps.clock.now()),
           }
-        : deps,
+        : acting,
     )
   } catch (error) {
     if (!(error instanceof AlreadyAnswered)) throw error

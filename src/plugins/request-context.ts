@@ -12,6 +12,7 @@
 import type { PgTx } from '../db/pg/unit-of-work'
 import type { Tx } from '../db/tx'
 import type { Auth, ApiKey } from '../db/api-key'
+import { keyActor, SYSTEM_ACTOR, type Actor } from '../lib/actor'
 import { requestClientIp } from '../lib/client-ip'
 import type { MaybePromise } from '../lib/maybe-async'
 import { ApiError } from '../errors'
@@ -95,6 +96,18 @@ export function clientIpOf(request: Request, server: Server, trustedProxies: Add
   const context = requestContext(request)
   context.ip ??= requestClientIp(request, server, trustedProxies)
   return context.ip
+}
+
+/** Who a request acts as, for the audit log: its API key (by prefix) and its client IP. */
+export function requestActor(request: Request): Actor {
+  const context = requestContext(request)
+  const ip = context.ip ?? null
+  return context.auth ? keyActor(context.auth.key, ip) : { ...SYSTEM_ACTOR, ip }
+}
+
+/** `deps` acting for the request (what its writes record in the audit log). */
+export function actingFor<D extends object>(deps: D, request: Request): D & { actor: Actor } {
+  return { ...deps, actor: requestActor(request) }
 }
 
 /**

@@ -85,6 +85,15 @@ describe('the executable alone in an empty folder', () => {
     expect(cli('key', 'revoke', key.id, '--json').code).toBe(0)
     const after = await fetch(`${server.url}/api/v1/contacts`, { headers: { authorization: `Bearer ${key.key}` } })
     expect(after.status).toBe(401)
+
+    // The CLI's changes are in the audit log, done by `cli`.
+    const reader = JSON.parse(cli('key', 'create', '--workspace', 'acme', '--json').stdout)
+    const log = await fetch(`${server.url}/api/v1/audit-log`, { headers: { authorization: `Bearer ${reader.key}` } })
+    const entries: { action: string; actor: { type: string }; target: { id: string } }[] = (await log.json()).data
+    expect(entries.filter((e) => e.target.id === key.id).map((e) => [e.action, e.actor.type])).toEqual([
+      ['key.revoked', 'cli'],
+      ['key.created', 'cli'],
+    ])
   })
 
   test('CLI errors are clear and exit non-zero; --help and --version work everywhere', () => {

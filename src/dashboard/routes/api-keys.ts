@@ -41,7 +41,7 @@ export const keyRoutes = (kit: DashboardKit) => {
             ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
           })
           const { record, key } = await createKeyFor(
-            deps,
+            c.deps,
             { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity },
             {
               kind: body.kind,
@@ -61,7 +61,7 @@ export const keyRoutes = (kit: DashboardKit) => {
     .post(
       `${KEYS_PATH}/:id/revoke`,
       signedIn(async (c) => {
-        await revokeKey(deps, c.workspaceId, c.params.id!)
+        await revokeKey(c.deps, c.workspaceId, c.params.id!)
         return redirect(`${c.viewer.base}/settings/api-keys?done=revoked`)
       }),
       FORM_POST,

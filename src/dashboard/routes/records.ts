@@ -61,7 +61,7 @@ export const recordRoutes = (kit: DashboardKit) => {
         needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
           const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
-          await updateDeal(deps, c.workspaceId, c.params.id!, { stage })
+          await updateDeal(c.deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${c.viewer.base}/deals?done=moved`)
         }),
       ),

@@ -2,6 +2,8 @@
 import { Elysia } from 'elysia'
 import { formParser } from '../../plugins/body'
 import { SIGN_IN_FAILURES } from '../../errors/messages'
+import { keyActor } from '../../lib/actor'
+import { actingAs, recordAudit } from '../../modules/audit/service'
 import { endSession, findSession, signIn } from '../../modules/sessions/service'
 import { clientIpOf } from '../../plugins/request-context'
 import { clearedCookie, createSignInLimiter, readCookie, sameOrigin, SESSION_COOKIE, sessionCookie } from '../guard'
@@ -39,6 +41,11 @@ export const sessionRoutes = (kit: DashboardKit) => {
           }
           return respond(signInPage({ next, notice: { kind: 'error', text: SIGN_IN_FAILURES[result.failure] } }), 401)
         }
+        await recordAudit(actingAs(deps, keyActor(result.key, ip)), {
+          workspaceId: result.session.workspaceId,
+          action: 'session.signed_in',
+          target: { type: 'session', id: null },
+        })
         return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
       },
       FORM_POST,

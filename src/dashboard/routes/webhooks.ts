@@ -48,7 +48,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
       webhooksAction(async (c) => {
         const form = endpointForm(c.body)
         try {
-          const { endpoint, secret } = await createEndpoint(deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
+          const { endpoint, secret } = await createEndpoint(c.deps, c.workspaceId, checkModel(WebhookModel.createBody, form))
           return page(c, 'Webhooks', secretOnce(c.viewer.base, endpoint.id, secret, `Signing secret of ${endpoint.url}`), 201, [])
         } catch (error) {
           if (error instanceof ApiError) return webhooksView(c, form, error)
@@ -70,7 +70,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
       webhooksAction(async (c) => {
         const form = endpointForm(c.body)
         try {
-          await updateEndpoint(deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
+          await updateEndpoint(c.deps, c.workspaceId, c.params.id!, checkModel(WebhookModel.patchBody, form))
           return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=saved`)
         } catch (error) {
           if (!(error instanceof ApiError) || error.code === 'not_found') throw error
@@ -83,7 +83,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/test`,
       webhooksAction(async (c) => {
-        await sendTestEvent(deps, c.workspaceId, c.params.id!)
+        await sendTestEvent(c.deps, c.workspaceId, c.params.id!)
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=test`)
       }),
       FORM_POST,
@@ -91,7 +91,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/rotate`,
       webhooksAction(async (c) => {
-        const { endpoint, secret } = await rotateSecret(deps, c.workspaceId, c.params.id!)
+        const { endpoint, secret } = await rotateSecret(c.deps, c.workspaceId, c.params.id!)
         return page(c, 'Webhooks', secretOnce(c.viewer.base, endpoint.id, secret, `New signing secret of ${endpoint.url}`), 200, [])
       }),
       FORM_POST,
@@ -99,7 +99,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/enable`,
       webhooksAction(async (c) => {
-        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: true })
+        await updateEndpoint(c.deps, c.workspaceId, c.params.id!, { enabled: true })
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=enabled`)
       }),
       FORM_POST,
@@ -107,7 +107,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/disable`,
       webhooksAction(async (c) => {
-        await updateEndpoint(deps, c.workspaceId, c.params.id!, { enabled: false })
+        await updateEndpoint(c.deps, c.workspaceId, c.params.id!, { enabled: false })
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=disabled`)
       }),
       FORM_POST,
@@ -115,7 +115,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/recover`,
       webhooksAction(async (c) => {
-        await recoverDeliveries(deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
+        await recoverDeliveries(c.deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=recovered`)
       }),
       FORM_POST,
@@ -123,7 +123,7 @@ export const webhookRoutes = (kit: DashboardKit) => {
     .post(
       `${WEBHOOKS_PATH}/:id/deliveries/:did/retry`,
       webhooksAction(async (c) => {
-        await retryDelivery(deps, c.workspaceId, c.params.id!, c.params.did!)
+        await retryDelivery(c.deps, c.workspaceId, c.params.id!, c.params.did!)
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=retried`)
       }),
       FORM_POST,

@@ -11,6 +11,7 @@
  */
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { ACTOR_TYPES } from '../../lib/actor'
 import { KEY_KINDS } from '../../lib/keys'
 
 /** A JSON value stored as text, encoded and decoded here (see the file comment). */
@@ -337,4 +338,24 @@ export const sessions = pgTable(
     expiresAt: ms('expires_at').notNull(),
   },
   (t) => [index('sessions_expiry_idx').on(t.expiresAt)],
+)
+
+/** Who did what, when and from where (see ../schema.ts). */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id'),
+    actorType: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
+    actorId: text('actor_id'),
+    actorLabel: text('actor_label').notNull(),
+    ip: text('ip'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    details: json<Record<string, unknown>>('details').notNull(),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [index('audit_log_workspace_idx').on(t.workspaceId, t.rowid)],
 )

@@ -12,7 +12,9 @@
  */
 import type { SQL } from 'bun'
 import { drizzle, type BunSQLDatabase } from 'drizzle-orm/bun-sql'
+import { SYSTEM_ACTOR, type Actor } from '../../lib/actor'
 import { iso } from '../../lib/clock'
+import { auditRow, type AuditEntry } from '../audit'
 import { newEventId, newId } from '../../lib/ids'
 import type { EventType } from '../outbox'
 import type { PgDb } from './client'
@@ -32,6 +34,8 @@ export interface PgEmit {
   test(workspaceId: string, endpointId: string, data: Record<string, unknown>, now: number): Promise<{ eventId: string; deliveryId: string }>
   /** Tells that `count` stored deliveries became due in this transaction (requeued, or their endpoint enabled). */
   due(count?: number): void
+  /** Records an action in the audit log, done by the deps' actor (the system when none), at `now`. */
+  audit(entry: AuditEntry, now: number): Promise<void>
 }
 
 /** What the PostgreSQL unit of work does inside its transaction. */
@@ -47,6 +51,8 @@ export interface PgWriteDeps {
   wake: () => void
   /** A request's pending Idempotency-Key answer: stored with the work's result inside its transaction. */
   storePgAnswer?: PgStoreAnswer
+  /** Who the writes are done for, as the audit log records them; the system when absent. */
+  actor?: Actor
 }
 
 /** Runs `work` in a transaction; resolves with its result after the commit, rejects (rolled back) with what it threw. */
@@ -69,6 +75,9 @@ export async function writePg<T>(deps: PgWriteDeps, work: PgWork<T>): Promise<T>
         },
         due(count = 1) {
           queued += count
+        },
+        async audit(entry: AuditEntry, now: number) {
+          await insertAuditPg(tx, deps.actor ?? SYSTEM_ACTOR, entry, now)
         },
       },
     )
@@ -169,4 +178,9 @@ export async function lockKeys(tx: PgTx, keys: string[]): Promise<void> {
   const sorted = [...new Set(keys)].sort()
   if (sorted.length === 0) return
   await tx.$client`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${sorted}::text[]) WITH ORDINALITY AS t(k, ord) ORDER BY ord`
+}
+
+/** Records `entry` as done by `actor` inside `tx` (the PostgreSQL twin of insertAudit). */
+export async function insertAuditPg(tx: PgTx, actor: Actor, entry: AuditEntry, now: number): Promise<void> {
+  await tx.$client`INSERT INTO audit_log ${tx.$client(auditRow(actor, entry, now))}`
 }

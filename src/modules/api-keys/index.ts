@@ -7,6 +7,7 @@ import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import { API_PREFIX } from '../../lib/api-prefix'
 import type { AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
+import { actingFor } from '../../plugins/request-context'
 import { ApiKeyModel, MAX_KEY_RATE_LIMIT } from './model'
 import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
 
@@ -75,7 +76,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
       detail: { summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
     })
-    .delete('/:id', async ({ params, auth }) => serializeKey(await revokeKey(deps, auth.workspaceId, params.id)), {
+    .delete('/:id', async ({ params, auth, request }) => serializeKey(await revokeKey(actingFor(deps, request), auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },

@@ -13,6 +13,7 @@ import { apiKeys } from '../../db/pg/schema'
 import { type PgTx, writePg } from '../../db/pg/unit-of-work'
 import { ApiError, notFound } from '../../errors'
 import type { KeyKind } from '../../lib/keys'
+import { keyCreated, keyRevoked } from './audit'
 import type { ApiKeysStore, KeyStoreDeps } from './store'
 
 /** API keys emit no events: there is never a dispatcher to wake. */
@@ -74,8 +75,9 @@ export function pgApiKeysStore(deps: KeyStoreDeps & { pg: PgDb }): ApiKeysStore 
   const sql = pg.$client
   return {
     insert(created) {
-      return writePg({ ...deps, wake: NOTHING_TO_WAKE }, async (tx) => {
+      return writePg({ ...deps, wake: NOTHING_TO_WAKE }, async (tx, emit) => {
         await insertKeyPg(tx, created.record)
+        await emit.audit(keyCreated(created.record), created.record.createdAt)
         return created
       })
     },
@@ -91,12 +93,16 @@ export function pgApiKeysStore(deps: KeyStoreDeps & { pg: PgDb }): ApiKeysStore 
       return rows.map(withoutRowid)
     },
     async revoke(workspaceId, id, now) {
-      // One statement: the first revocation's time stays, and the answer is the row as committed.
-      const rows: RawKeyRow[] = await writePg({ ...deps, wake: NOTHING_TO_WAKE }, (tx) =>
-        workspaceId
-          ? tx.$client`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ${now}) WHERE id = ${id} AND workspace_id = ${workspaceId} RETURNING *`
-          : tx.$client`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ${now}) WHERE id = ${id} RETURNING *`,
-      )
+      // The first revocation's time stays, and the answer is the row as committed; only the revocation that sets it is recorded.
+      const rows: RawKeyRow[] = await writePg({ ...deps, wake: NOTHING_TO_WAKE }, async (tx, emit) => {
+        const [row]: RawKeyRow[] = workspaceId
+          ? await tx.$client`SELECT * FROM api_keys WHERE id = ${id} AND workspace_id = ${workspaceId} FOR UPDATE`
+          : await tx.$client`SELECT * FROM api_keys WHERE id = ${id} FOR UPDATE`
+        if (!row || row.revoked_at !== null) return row ? [row] : []
+        const revoked: RawKeyRow[] = await tx.$client`UPDATE api_keys SET revoked_at = ${now} WHERE id = ${id} RETURNING *`
+        await emit.audit(keyRevoked(fromRaw(revoked[0]!)), now)
+        return revoked
+      })
       if (rows.length === 0) throw notFound('API key', id)
       return fromRaw(rows[0]!)
     },

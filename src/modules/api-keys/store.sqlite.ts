@@ -10,6 +10,7 @@ import { storageProblem } from '../../db/storage'
 import type { DbOrTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
 import { ApiError, notFound } from '../../errors'
+import { keyCreated, keyRevoked } from './audit'
 import type { ApiKeysStore, KeyStoreDeps } from './store'
 
 /** API keys emit no events: there is never a dispatcher to wake. */
@@ -67,8 +68,9 @@ export function sqliteApiKeysStore(deps: KeyStoreDeps): ApiKeysStore {
   const { db } = deps
   return {
     insert(created) {
-      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx) => {
+      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx, emit) => {
         insertKeySqlite(tx, created.record)
+        emit.audit(keyCreated(created.record), created.record.createdAt)
         return created
       })
     },
@@ -86,10 +88,12 @@ export function sqliteApiKeysStore(deps: KeyStoreDeps): ApiKeysStore {
       const row = db.select().from(apiKeys).where(where).get()
       if (!row) throw notFound('API key', id)
       if (row.revokedAt) return row
-      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx) => {
+      return write({ ...deps, wake: NOTHING_TO_WAKE }, (tx, emit) => {
         // Inside the transaction: nothing runs between it and the commit, so no look-up can cache the key as it was.
         keyCaches.delete(db)
-        return tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!
+        const revoked = tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning().get()!
+        emit.audit(keyRevoked(revoked), now)
+        return revoked
       })
     },
     async byHash(hash) {

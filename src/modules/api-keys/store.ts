@@ -27,7 +27,7 @@ export interface ApiKeysStore {
 }
 
 /** What the stores are built from: storage and, for writes that answer a request, its pending Idempotency-Key answer. */
-export type KeyStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'engine' | 'storeAnswer' | 'storePgAnswer'>>
+export type KeyStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'engine' | 'storeAnswer' | 'storePgAnswer' | 'actor'>>
 
 /** The API-key store of the engine the deps run on. */
 export function apiKeysStore(deps: KeyStoreDeps): ApiKeysStore {

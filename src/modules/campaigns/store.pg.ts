@@ -28,7 +28,7 @@ async function campaignIn(db: PgDbOrTx, workspaceId: string, id: string, forUpda
 /** The PostgreSQL campaigns store on `deps.pg`. */
 export function pgCampaignsStore(deps: CampaignsStoreDeps & { pg: PgDb }): CampaignsStore {
   const { pg } = deps
-  const unit = { pg, wake: deps.wake ?? (() => {}), storePgAnswer: deps.storePgAnswer }
+  const unit = { pg, wake: deps.wake ?? (() => {}), storePgAnswer: deps.storePgAnswer, actor: deps.actor }
   return {
     get(workspaceId, id) {
       return campaignIn(pg, workspaceId, id)

@@ -33,7 +33,7 @@ export interface CampaignsStore {
 }
 
 /** What the store is built from: the engine (`pg`, else SQLite on `db`) and the unit of work's deps. */
-export type CampaignsStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'wake' | 'storeAnswer' | 'storePgAnswer' | 'engine'>>
+export type CampaignsStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'wake' | 'storeAnswer' | 'storePgAnswer' | 'engine' | 'actor'>>
 
 /** The store of the engine the node runs on. */
 export function campaignsStore(deps: CampaignsStoreDeps): CampaignsStore {

@@ -46,7 +46,7 @@ function keyUsable(key: ApiKey | undefined, now: number): key is ApiKey {
 }
 
 /** Checks a presented key and opens a session for it; the token goes to the browser, its hash to the table. */
-export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session } | { failure: SignInFailure }> {
+export async function signIn(deps: ServiceDeps, presented: string): Promise<{ token: string; session: Session; key: ApiKey } | { failure: SignInFailure }> {
   const result = await authenticateKey(deps, presented.trim())
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
@@ -63,7 +63,7 @@ export async function signIn(deps: ServiceDeps, presented: string): Promise<{ to
   }
   // Sessions that ended on their own are deleted by the retention worker (workers/retention.ts).
   await sessionsStore(deps).insert(session)
-  return { token, session }
+  return { token, session, key: result.key }
 }
 
 /** The live session of a token, its idle deadline moved forward; null (and the row gone) when it has ended. */

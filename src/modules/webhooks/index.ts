@@ -7,6 +7,7 @@ import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import { API_PREFIX } from '../../lib/api-prefix'
 import type { AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
+import { actingFor } from '../../plugins/request-context'
 import { WebhookModel } from './model'
 import {
   createEndpoint,
@@ -77,24 +78,28 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
       response: { 200: WebhookModel.endpoint, ...problems(...AUTH_ERRORS, 404) },
       detail: { summary: 'Get a webhook endpoint', description: 'One endpoint, its state and health, without its secret. Scope `webhooks:manage`.' },
     })
-    .patch('/:id', async ({ params, body, auth }) => serializeEndpoint(await updateEndpoint(deps, auth.workspaceId, params.id, body)), {
-      scope: 'webhooks:manage',
-      params: WebhookModel.idParams,
-      body: WebhookModel.patchBody,
-      response: { 200: WebhookModel.endpoint, ...problems(...BODY_ERRORS, 404) },
-      detail: {
-        summary: 'Update a webhook endpoint',
-        description:
-          'Changes the fields sent. `enabled: true` re-enables an endpoint askad disabled (410 Gone, or 5 days without a 2xx) and resumes ' +
-          'its pending deliveries; while disabled, new events are not queued for it. ' +
-          SSRF_NOTE +
-          ' Scope `webhooks:manage`.',
+    .patch(
+      '/:id',
+      async ({ params, body, auth, request }) => serializeEndpoint(await updateEndpoint(actingFor(deps, request), auth.workspaceId, params.id, body)),
+      {
+        scope: 'webhooks:manage',
+        params: WebhookModel.idParams,
+        body: WebhookModel.patchBody,
+        response: { 200: WebhookModel.endpoint, ...problems(...BODY_ERRORS, 404) },
+        detail: {
+          summary: 'Update a webhook endpoint',
+          description:
+            'Changes the fields sent. `enabled: true` re-enables an endpoint askad disabled (410 Gone, or 5 days without a 2xx) and resumes ' +
+            'its pending deliveries; while disabled, new events are not queued for it. ' +
+            SSRF_NOTE +
+            ' Scope `webhooks:manage`.',
+        },
       },
-    })
+    )
     .delete(
       '/:id',
-      async ({ params, auth, set }) => {
-        await deleteEndpoint(deps, auth.workspaceId, params.id)
+      async ({ params, auth, set, request }) => {
+        await deleteEndpoint(actingFor(deps, request), auth.workspaceId, params.id)
         set.status = 204
       },
       {

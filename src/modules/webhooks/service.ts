@@ -1,4 +1,5 @@
 /** Webhook endpoints and their delivery log: configuration, secrets, test events, manual redelivery. */
+import type { AuditAction, AuditNote } from '../../db/audit'
 import type { WebhookModel } from './model'
 import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
@@ -79,6 +80,11 @@ function normaliseHeaders(headers: Record<string, string>): Record<string, strin
   return out
 }
 
+/** The audit-log record of a change to an endpoint. */
+function endpointNote(workspaceId: string, id: string, action: AuditAction, now: number, details?: Record<string, unknown>): AuditNote {
+  return { entry: { workspaceId, action, target: { type: 'webhook_endpoint', id }, details }, now }
+}
+
 /** What creating or changing an endpoint takes: the API's own body models, so the two cannot drift apart. */
 export type EndpointInput = WebhookModel.patchBody
 
@@ -108,7 +114,12 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     updatedAt: now,
   }
   // Checked again in the insert's transaction: concurrent creations cannot pass the limit together.
-  return store.insertEndpoint(endpoint, deps.config.webhookMaxEndpoints, (inserted) => ({ endpoint: inserted, secret }))
+  return store.insertEndpoint(
+    endpoint,
+    deps.config.webhookMaxEndpoints,
+    (inserted) => ({ endpoint: inserted, secret }),
+    endpointNote(workspaceId, endpoint.id, 'webhook.created', now, { url: endpoint.url }),
+  )
 }
 
 /** An endpoint of the workspace, or 404. */
@@ -147,12 +158,14 @@ export async function updateEndpoint(deps: AppDeps, workspaceId: string, id: str
       return { ...changes, enabled: input.enabled, disabledReason: null, ...(input.enabled ? { failingSince: null } : {}) }
     },
     (updated) => updated,
+    // Which fields were sent, never their values: headers hold receivers' secrets.
+    endpointNote(workspaceId, id, 'webhook.updated', changes.updatedAt!, { fields: Object.keys(input).sort() }),
   )
 }
 
 /** Deletes an endpoint with its deliveries and their attempts. */
 export async function deleteEndpoint(deps: ServiceDeps, workspaceId: string, id: string): Promise<void> {
-  return webhooksStore(deps).deleteEndpoint(workspaceId, id)
+  return webhooksStore(deps).deleteEndpoint(workspaceId, id, endpointNote(workspaceId, id, 'webhook.deleted', deps.clock.now()))
 }
 
 /** New signing secret; the current one keeps signing alongside it for 24 h (an older previous one is dropped). */
@@ -166,6 +179,7 @@ export async function rotateSecret(deps: AppDeps, workspaceId: string, id: strin
     id,
     (current) => ({ secret: sealed, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now }),
     (endpoint) => ({ endpoint, secret }),
+    endpointNote(workspaceId, id, 'webhook.secret_rotated', now),
   )
 }
 

@@ -55,7 +55,7 @@ async function countIn(db: PgDbOrTx, workspaceId: string): Promise<number> {
 /** The PostgreSQL webhooks store on `deps.pg`. */
 export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): WebhooksStore {
   const { pg } = deps
-  const unit = { pg, wake: deps.wake ?? (() => {}), storePgAnswer: deps.storePgAnswer }
+  const unit = { pg, wake: deps.wake ?? (() => {}), storePgAnswer: deps.storePgAnswer, actor: deps.actor }
 
   return {
     getEndpoint(workspaceId, id) {
@@ -71,28 +71,30 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
       return { ...page, rows: page.rows.map((r) => ({ seq: r.seq, row: withoutRowid(r.row) })) }
     },
 
-    insertEndpoint(endpoint, limit, result) {
-      return writePg(unit, async (tx) => {
+    insertEndpoint(endpoint, limit, result, note) {
+      return writePg(unit, async (tx, emit) => {
         // Concurrent creations in the workspace queue here, so each counts the ones committed before it.
         await lockKeys(tx, [`webhook_endpoints:${endpoint.workspaceId}`])
         assertRoomForEndpoint(limit, await countIn(tx, endpoint.workspaceId))
         await tx.insert(webhookEndpoints).values(endpoint)
+        await emit.audit(note.entry, note.now)
         return result(endpoint)
       })
     },
 
-    updateEndpoint(workspaceId, id, change, result) {
+    updateEndpoint(workspaceId, id, change, result, note) {
       return writePg(unit, async (tx, emit) => {
         const changes = change(await endpointIn(tx, workspaceId, id, 'no key update'))
         const [updated] = await tx.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning(endpointColumns)
         // Its pending deliveries resume.
         if (changes.enabled) emit.due()
+        if (note) await emit.audit(note.entry, note.now)
         return result(updated!)
       })
     },
 
-    async deleteEndpoint(workspaceId, id) {
-      await writePg(unit, async (tx) => {
+    async deleteEndpoint(workspaceId, id, note) {
+      await writePg(unit, async (tx, emit) => {
         assertStorableId(id, 'webhook endpoint')
         // The dispatcher's lock order (workers/recorder.pg.ts): the endpoint, then the deliveries the delete cascades to.
         await endpointIn(tx, workspaceId, id, 'update')
@@ -107,6 +109,7 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
           .where(and(eq(webhookEndpoints.workspaceId, workspaceId), eq(webhookEndpoints.id, id)))
           .returning({ id: webhookEndpoints.id })
         if (deleted.length === 0) throw notFound('webhook endpoint', id)
+        await emit.audit(note.entry, note.now)
       })
     },
 

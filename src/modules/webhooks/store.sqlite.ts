@@ -30,28 +30,31 @@ export function sqliteWebhooksStore(deps: WebhooksStoreDeps): WebhooksStore {
       return rowidPage(db, webhookEndpoints, eq(webhookEndpoints.workspaceId, workspaceId), req)
     },
 
-    insertEndpoint(endpoint, limit, result) {
-      return write(unit, (tx) => {
+    insertEndpoint(endpoint, limit, result, note) {
+      return write(unit, (tx, emit) => {
         assertRoomForEndpoint(limit, countIn(tx, endpoint.workspaceId))
         tx.insert(webhookEndpoints).values(endpoint).run()
+        emit.audit(note.entry, note.now)
         return result(endpoint)
       })
     },
 
-    updateEndpoint(workspaceId, id, change, result) {
+    updateEndpoint(workspaceId, id, change, result, note) {
       return write(unit, (tx, emit) => {
         const changes = change(endpointIn(tx, workspaceId, id))
         const updated = tx.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id)).returning().get()!
         // Its pending deliveries resume.
         if (changes.enabled) emit.due()
+        if (note) emit.audit(note.entry, note.now)
         return result(updated)
       })
     },
 
-    async deleteEndpoint(workspaceId, id) {
-      await write(unit, (tx) => {
+    async deleteEndpoint(workspaceId, id, note) {
+      await write(unit, (tx, emit) => {
         endpointIn(tx, workspaceId, id)
         tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run()
+        emit.audit(note.entry, note.now)
       })
     },
 

@@ -4,6 +4,7 @@
  * depends on (room for one more endpoint, the endpoint enabled, no attempt in flight) run inside
  * its transaction (rules.ts), so concurrent requests, on one node or several, cannot both pass them.
  */
+import type { AuditNote } from '../../db/audit'
 import type { ServiceDeps } from '../../deps'
 import type { webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import type { PageRequest } from '../../lib/pagination'
@@ -34,7 +35,8 @@ export type EndpointSecrets = Pick<Endpoint, 'secret' | 'previousSecret' | 'head
 /**
  * The webhooks store. A write resolves with what its transaction returned, which is also what a
  * request's Idempotency-Key answer is made from: the writes whose service answers more than the
- * row take `result`, which shapes it inside the transaction.
+ * row take `result`, which shapes it inside the transaction. A write given an audit `note` records
+ * it in the same transaction.
  */
 export interface WebhooksStore {
   /** The workspace's endpoint, else a 404 (another workspace's too). */
@@ -47,15 +49,21 @@ export interface WebhooksStore {
    * Inserts the endpoint unless the workspace already has `limit`: counted in the insert's
    * transaction, which concurrent creations in the workspace queue on.
    */
-  insertEndpoint<R>(endpoint: Endpoint, limit: number, result: (endpoint: Endpoint) => R): Promise<R>
+  insertEndpoint<R>(endpoint: Endpoint, limit: number, result: (endpoint: Endpoint) => R, note: AuditNote): Promise<R>
   /**
    * Applies `change(current)` to the endpoint, its row locked while the change is computed and
    * stored (404 when it is not the workspace's); its pending deliveries become due when the change
    * enables it.
    */
-  updateEndpoint<R>(workspaceId: string, id: string, change: (current: Endpoint) => Partial<Endpoint>, result: (updated: Endpoint) => R): Promise<R>
+  updateEndpoint<R>(
+    workspaceId: string,
+    id: string,
+    change: (current: Endpoint) => Partial<Endpoint>,
+    result: (updated: Endpoint) => R,
+    note?: AuditNote,
+  ): Promise<R>
   /** Deletes the endpoint with its deliveries and their attempts (404 when it is not the workspace's). */
-  deleteEndpoint(workspaceId: string, id: string): Promise<void>
+  deleteEndpoint(workspaceId: string, id: string, note: AuditNote): Promise<void>
   /** Queues a `webhook.test` event with one delivery to the endpoint, which must be enabled (409). */
   queueTestEvent(workspaceId: string, id: string, data: Record<string, unknown>, now: number): Promise<{ eventId: string; deliveryId: string }>
   /** The endpoint's deliveries (of `status` when given), newest first (404 for an endpoint not the workspace's). */
@@ -71,7 +79,7 @@ export interface WebhooksStore {
 }
 
 /** What the store is built from: the engine (`pg`, else SQLite on `db`) and, for writes through the unit of work, its deps. */
-export type WebhooksStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'wake' | 'storeAnswer' | 'storePgAnswer' | 'engine'>>
+export type WebhooksStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'wake' | 'storeAnswer' | 'storePgAnswer' | 'engine' | 'actor'>>
 
 /** The store of the engine the node runs on. */
 export function webhooksStore(deps: WebhooksStoreDeps): WebhooksStore {
