@@ -29,6 +29,20 @@ async function erase(key: string, id: string): Promise<Response> {
   return h.request('DELETE', `/api/v1/contacts/${id}`, { key })
 }
 
+interface AuditEntry {
+  action: string
+  actor: { type: string; label: string }
+  target: { type: string; id: string }
+  details: Record<string, unknown>
+}
+
+/** The workspace's `contact.erased` audit entries for `contactId`. */
+async function erasedEntries(key: string, contactId: string): Promise<AuditEntry[]> {
+  const res = await h.request('GET', '/api/v1/audit-log?action=contact.erased&limit=200', { key })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { data: AuditEntry[] }).data.filter((e) => e.target.id === contactId)
+}
+
 const LIMITS = [1, 4, 7, 200]
 
 /**
@@ -207,6 +221,7 @@ describe('refusals', async () => {
     const reader = await h.key(ws.id, { scopes: ['contacts:read', 'leads:write', 'leads:read'] })
     await expectProblem(await erase(reader.key, lead.contact_id), 403)
     expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(1)
+    expect(await erasedEntries(ws.key, lead.contact_id)).toEqual([])
   })
 })
 
@@ -250,6 +265,13 @@ describe('what an erasure leaves', async () => {
     const res = await erase(ws.key, first.contact_id)
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ leads_deleted: 2, deals_unlinked: 2, events_redacted: 4 })
+    const [audited, ...more] = await erasedEntries(ws.key, first.contact_id)
+    expect(more).toEqual([])
+    expect(audited).toMatchObject({
+      actor: { type: 'key', label: expect.stringMatching(/^ask_sk_/) },
+      target: { type: 'contact', id: first.contact_id },
+      details: { leads_deleted: 2, deals_unlinked: 2, events_redacted: 4 },
+    })
 
     const kept = await h.rows.find('deals', { id: deal.id })
     expect(kept).toMatchObject({ title: 'Erased contact', contactId: null, leadId: null, stage: 'won' })
@@ -342,6 +364,8 @@ describe('the dashboard', async () => {
     expect(list).toContain('Contact erased')
     expect(list).not.toContain('dash.erase@example.com')
     expect((await s.get(`/dashboard/contacts/${lead.contact_id}`)).status).toBe(404)
+    const [audited] = await erasedEntries(ws.key, lead.contact_id)
+    expect(audited).toMatchObject({ action: 'contact.erased', details: { leads_deleted: 1 } })
   })
 
   test('a session whose key lacks contacts:write sees no erase form and cannot post one', async () => {

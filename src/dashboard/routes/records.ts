@@ -43,7 +43,7 @@ export const recordRoutes = (kit: DashboardKit) => {
         needs('contacts:write', async (c) => {
           // The box is required in the form; a post without it (no browser check, a crafted request) erases nothing.
           if (field(c.body, 'understood') !== 'yes') throw invalid('/understood', 'tick "I understand" to erase the contact')
-          await eraseContact(deps, c.workspaceId, c.params.id!)
+          await eraseContact(c.deps, c.workspaceId, c.params.id!)
           return redirect(`${c.viewer.base}/contacts?done=erased`)
         }),
       ),

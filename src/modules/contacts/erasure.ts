@@ -3,6 +3,7 @@
  * their stored payloads are deleted; deals are business data and stay, unlinked; the events that
  * carried the person's data are redacted to ids, so pending deliveries send the redacted payload.
  */
+import type { AuditEntry } from '../../db/audit'
 import { COUNTERS } from '../../db/tx'
 import { iso } from '../../lib/clock'
 
@@ -74,6 +75,16 @@ export function contactDeletedData(receipt: ErasureReceipt) {
     lead_count: receipt.leadIds.length,
     lead_ids: receipt.leadIds.slice(0, DELETED_EVENT_MAX_LEAD_IDS),
     lead_ids_truncated: receipt.leadIds.length > DELETED_EVENT_MAX_LEAD_IDS,
+  }
+}
+
+/** The audit log's record of an erasure: ids and counts only, like the event. */
+export function erasureAudit(workspaceId: string, r: ErasureReceipt): AuditEntry {
+  return {
+    workspaceId,
+    action: 'contact.erased',
+    target: { type: 'contact', id: r.contactId },
+    details: { leads_deleted: r.leadIds.length, deals_unlinked: r.dealsUnlinked, events_redacted: r.eventsRedacted },
   }
 }
 

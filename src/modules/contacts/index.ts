@@ -4,6 +4,7 @@ import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import type { AuthPlugin } from '../../plugins/auth'
+import { actingFor } from '../../plugins/request-context'
 import { ContactModel } from './model'
 import { eraseContact, getContactDetail, listContacts, serializeContact, serializeErasure, updateContact } from './service'
 
@@ -59,7 +60,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
-    .delete('/:id', async ({ params, auth }) => serializeErasure(await eraseContact(deps, auth.workspaceId, params.id)), {
+    .delete('/:id', async ({ params, auth, request }) => serializeErasure(await eraseContact(actingFor(deps, request), auth.workspaceId, params.id)), {
       scope: 'contacts:write',
       params: ContactModel.idParams,
       response: { 200: ContactModel.erased, ...problems(...AUTH_ERRORS, 404, 409) },

@@ -11,7 +11,7 @@ import { lockKeys, writePg, type PgEmit, type PgTx } from '../../db/pg/unit-of-w
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { ApiError, notFound } from '../../errors'
-import { answerMentioning, contactDeletedData, erasedTitle, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
+import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
 
@@ -204,6 +204,7 @@ async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: s
   )
   const receipt = { contactId: id, leadIds: erased.map((l) => l.id), dealsUnlinked: linked.length, eventsRedacted: carried.length, deletedAt: now }
   await emit(workspaceId, 'contact.deleted', contactDeletedData(receipt), now)
+  await emit.audit(erasureAudit(workspaceId, receipt), now)
   return receipt
 }
 

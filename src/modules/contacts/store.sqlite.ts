@@ -8,7 +8,7 @@ import { COUNTERS, nextSeq, type DbOrTx, type Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { newId } from '../../lib/ids'
-import { answerMentioning, contactDeletedData, erasedTitle, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
+import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, mergedWithLead, type ContactsStore } from './store'
 
@@ -150,6 +150,7 @@ function eraseContact(tx: Tx, emit: Emit, contact: Contact, now: number): Erasur
   }
   const receipt = { contactId: contact.id, leadIds: erased.map((l) => l.id), dealsUnlinked: linked.length, eventsRedacted: carried.length, deletedAt: now }
   emit(workspaceId, 'contact.deleted', contactDeletedData(receipt), now)
+  emit.audit(erasureAudit(workspaceId, receipt), now)
   return receipt
 }
 
