@@ -7,8 +7,9 @@
  * a million rows and break `after` cursors). Instead the counter stays the high-water mark, the
  * erased numbers are listed in `erased_seqs` and counted in `erased:<counter>`: the total is
  * `counter - erased`, and page N's upper seq is `counter - skip` moved down by the erased numbers
- * above it (pageUpperSeq), read newest first from the primary key: a deep page reads at most every
- * erased number of its counter, the first pages only the few above them.
+ * above it (pageUpperSeq), or found from the bottom by the erased numbers below it
+ * (pageUpperSeqFromBottom), whichever side of the page is shorter: a page reads at most half of its
+ * counter's erased numbers from the primary key, the first and the last pages only the few beyond them.
  */
 import { and, count, desc, eq, lt, lte, type SQL } from 'drizzle-orm'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
@@ -65,7 +66,12 @@ export function seqPage<Row>(db: DbOrTx, q: SeqPageQuery): { rows: Row[]; total:
   if (skip >= total) return { rows: [], total, hasMore: false }
   if (q.where.length === 0) {
     const seqColumn = q.source ? table.sourceSeq : table.seq
-    const upper = erased === 0 ? high - skip : pageUpperSeq(high, skip, erasedSeqsAbove(db, q.workspaceId, counter, high - skip - erased))
+    const upper =
+      erased === 0
+        ? high - skip
+        : walksFromTop(total, skip)
+          ? pageUpperSeq(high, skip, erasedSeqs(db, 'above', q.workspaceId, counter, high - skip - erased))
+          : pageUpperSeqFromBottom(total, skip, erasedSeqs(db, 'atOrBelow', q.workspaceId, counter, high - skip))
     const rows = db
       .select()
       .from(table)
@@ -102,12 +108,32 @@ export function pageUpperSeq(high: number, skip: number, erasedDesc: Iterable<nu
   return upper
 }
 
-/** Erased seqs of a counter above `floor`, newest first, read lazily (pageUpperSeq stops early). */
-function* erasedSeqsAbove(db: DbOrTx, workspaceId: string, counter: string, floor: number): Generator<number> {
-  const rows = rawStatement<{ seq: number }>(
-    db,
-    'erasedSeqs.above',
-    'SELECT seq FROM erased_seqs WHERE workspace_id = $workspaceId AND counter = $counter AND seq > $floor ORDER BY seq DESC',
-  )
-  for (const row of rows.iterate({ workspaceId, counter, floor })) yield row.seq
+/**
+ * The same seq found from the bottom: the page's first row is the one with `total - skip` live seqs
+ * at or below it. `erasedAsc` lists the erased seqs, oldest first, up to at least the answer; each
+ * at or below the candidate moves it one up, and the first one above it ends the walk.
+ */
+export function pageUpperSeqFromBottom(total: number, skip: number, erasedAsc: Iterable<number>): number {
+  let upper = total - skip
+  for (const seq of erasedAsc) {
+    if (seq > upper) break
+    upper++
+  }
+  return upper
+}
+
+/** Whether a page `skip` rows deep finds its upper seq from the top (the erased seqs above it) rather than the bottom: the shorter side. */
+export function walksFromTop(total: number, skip: number): boolean {
+  return skip * 2 <= total
+}
+
+const ERASED_SEQS_SQL = {
+  above: 'SELECT seq FROM erased_seqs WHERE workspace_id = $workspaceId AND counter = $counter AND seq > $bound ORDER BY seq DESC',
+  atOrBelow: 'SELECT seq FROM erased_seqs WHERE workspace_id = $workspaceId AND counter = $counter AND seq <= $bound ORDER BY seq',
+}
+
+/** Erased seqs of a counter above `bound` (newest first) or at or below it (oldest first), read lazily: the walks stop early. */
+function* erasedSeqs(db: DbOrTx, side: keyof typeof ERASED_SEQS_SQL, workspaceId: string, counter: string, bound: number): Generator<number> {
+  const rows = rawStatement<{ seq: number }>(db, `erasedSeqs.${side}`, ERASED_SEQS_SQL[side])
+  for (const row of rows.iterate({ workspaceId, counter, bound })) yield row.seq
 }

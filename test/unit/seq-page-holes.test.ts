@@ -1,21 +1,21 @@
-/** pageUpperSeq: page N's upper seq over a sequence with erased holes, checked against counting. */
+/** pageUpperSeq and pageUpperSeqFromBottom: page N's upper seq over a sequence with erased holes, checked against counting. */
 import { expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { pageUpperSeq } from '../../src/db/seq-page'
+import { pageUpperSeq, pageUpperSeqFromBottom } from '../../src/db/seq-page'
 
-test('the upper seq has exactly `skip` live seqs above it, and is live itself when a row is left', () => {
+test('both walks start the page at the live row `skip` rows from the top', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.integer({ min: 1, max: 300 })), fc.nat(300), (high, holes, skipWanted) => {
       const erased = [...new Set(holes.filter((s) => s <= high))].sort((a, b) => b - a)
       const total = high - erased.length
       const skip = Math.min(skipWanted, Math.max(0, total - 1))
       if (total === 0) return
-      const upper = pageUpperSeq(high, skip, erased)
-      const liveAbove = Array.from({ length: high - upper }, (_, i) => upper + 1 + i).filter((s) => !erased.includes(s)).length
-      expect(liveAbove).toBe(skip)
-      // The first row of the page is the highest live seq at or below it.
-      const first = Array.from({ length: upper }, (_, i) => upper - i).find((s) => !erased.includes(s))
-      expect(first).toBeDefined()
+      const live = Array.from({ length: high }, (_, i) => i + 1).filter((s) => !erased.includes(s))
+      // The page's first row (the highest live seq at or below the bound) is the one `skip` live rows from the top.
+      const firstRow = (upper: number) => live.filter((s) => s <= upper).at(-1)
+      const want = live.at(-1 - skip)
+      expect(firstRow(pageUpperSeq(high, skip, erased))).toBe(want)
+      expect(firstRow(pageUpperSeqFromBottom(total, skip, [...erased].reverse()))).toBe(want)
     }),
     { numRuns: 2000 },
   )
@@ -28,4 +28,10 @@ test('a run of erased seqs right below the estimate is crossed in one walk', () 
   expect(pageUpperSeq(100, 0, [100, 99])).toBe(100)
   expect(pageUpperSeq(100, 1, [99])).toBe(99)
   expect(pageUpperSeq(100, 1, [50])).toBe(99)
+})
+
+test('from the bottom, a run of erased seqs below the start is crossed in one walk', () => {
+  // seqs 1..100 with 1..10 erased: 90 live; skipping 89 leaves the oldest live row, 11.
+  expect(pageUpperSeqFromBottom(90, 89, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).toBe(11)
+  expect(pageUpperSeqFromBottom(90, 0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).toBe(100)
 })
