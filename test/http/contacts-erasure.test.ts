@@ -205,6 +205,56 @@ describe('leads racing an erasure', async () => {
   })
 })
 
+describe('a contact with thousands of leads', async () => {
+  const ws = await h.workspace()
+  /** More leads than one PostgreSQL statement could bind as erased seqs (2 per lead, 3 parameters each, 65,535 at most). */
+  const LEADS = 11_000
+
+  /** Adds `n` leads (and their lead.created events) to a contact straight in SQL, numbered as ingest numbers them. */
+  async function bulkLeads(contactId: string, n: number) {
+    const base = (await leadTotals(h.deps, ws.id)).leads
+    const now = h.clock.now()
+    const payload = JSON.stringify({ type: 'lead.created', data: { lead: { email: 'busy@example.com' } } })
+    if (h.deps.pg) {
+      const pg = h.deps.pg.$client
+      await pg`INSERT INTO leads (id, workspace_id, contact_id, seq, source_seq, channel, source, email, metadata, status, created_at)
+        SELECT gen_random_uuid()::text, ${ws.id}, ${contactId}, ${base} + g, g, 'inbound', 'cron', 'busy@example.com', '{}', 'new', ${now}::bigint FROM generate_series(1, ${n}) g`
+      await pg`INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
+        SELECT gen_random_uuid()::text, ${ws.id}, 'lead.created', ${payload}, ${contactId}, ${now}::bigint FROM generate_series(1, ${n}) g`
+      await pg`UPDATE counters SET value = value + ${n} WHERE workspace_id = ${ws.id} AND name = 'leads'`
+      await pg`INSERT INTO counters (workspace_id, name, value) VALUES (${ws.id}, 'leads:source:cron', ${n})`
+      return
+    }
+    const sqlite = h.db.$client
+    const series = 'WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $n)'
+    sqlite
+      .query(`${series} INSERT INTO leads (id, workspace_id, contact_id, seq, source_seq, channel, source, email, metadata, status, created_at)
+        SELECT lower(hex(randomblob(16))), $ws, $contact, $base + i, i, 'inbound', 'cron', 'busy@example.com', '{}', 'new', $now FROM g`)
+      .run({ n, ws: ws.id, contact: contactId, base, now })
+    sqlite
+      .query(`${series} INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
+        SELECT lower(hex(randomblob(16))), $ws, 'lead.created', $payload, $contact, $now FROM g`)
+      .run({ n, ws: ws.id, contact: contactId, payload, now })
+    sqlite.query("UPDATE counters SET value = value + $n WHERE workspace_id = $ws AND name = 'leads'").run({ n, ws: ws.id })
+    sqlite.query("INSERT INTO counters (workspace_id, name, value) VALUES ($ws, 'leads:source:cron', $n)").run({ n, ws: ws.id })
+  }
+
+  test('is erased in one go: every lead, event and seq, in statements PostgreSQL can bind', async () => {
+    const kept = await h.pushLead(ws.key, { email: 'kept@example.com', source: 'kept' })
+    const busy = await h.pushLead(ws.key, { email: 'busy@example.com', source: 'web' })
+    await bulkLeads(busy.contact_id, LEADS)
+    expect((await leadTotals(h.deps, ws.id)).leads).toBe(LEADS + 2)
+
+    const res = await erase(ws.key, busy.contact_id)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ leads_deleted: LEADS + 1, events_redacted: LEADS + 1 })
+    expect(await leadTotals(h.deps, ws.id)).toEqual({ leads: 1, contacts: 1 })
+    expect(await leadsBySource(h.deps, ws.id)).toEqual([{ source: 'kept', count: 1 }])
+    await expectList(ws.key, '/api/v1/leads', '', [kept.id])
+    expect(await findEverywhere(h, 'busy@example.com')).toEqual([])
+  }, 60_000)
+})
+
 describe('refusals', async () => {
   const ws = await h.workspace()
   const other = await h.workspace()

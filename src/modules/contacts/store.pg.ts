@@ -172,16 +172,8 @@ async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: s
       .update(events)
       .set({ payload: redactedPayload(event.payload, personal), contactId: null })
       .where(eq(events.id, event.id))
-  if (carried.length > 0) {
-    const deliveries = tx
-      .select({ id: webhookDeliveries.id })
-      .from(webhookDeliveries)
-      .where(
-        inArray(
-          webhookDeliveries.eventId,
-          carried.map((e) => e.id),
-        ),
-      )
+  for (const ids of chunks(carried.map((e) => e.id))) {
+    const deliveries = tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.eventId, ids))
     await tx.update(webhookAttempts).set({ responseBody: null }).where(inArray(webhookAttempts.deliveryId, deliveries))
   }
 
@@ -196,7 +188,7 @@ async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: s
   await tx.delete(leads).where(ofContact)
   await tx.delete(contacts).where(eq(contacts.id, id))
   const freed = freedSeqs(contact, erased)
-  await tx.insert(erasedSeqs).values(freed.map(({ counter, seq }) => ({ workspaceId, counter, seq })))
+  for (const rows of chunks(freed)) await tx.insert(erasedSeqs).values(rows.map(({ counter, seq }) => ({ workspaceId, counter, seq })))
   await addToCounters(
     tx,
     workspaceId,
@@ -206,6 +198,16 @@ async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: s
   await emit(workspaceId, 'contact.deleted', contactDeletedData(receipt), now)
   await emit.audit(erasureAudit(workspaceId, receipt), now)
   return receipt
+}
+
+/** Rows or ids per statement: PostgreSQL binds at most 65,535 parameters, and a contact may have thousands of leads. */
+const PER_STATEMENT = 5_000
+
+/** `items` in slices of PER_STATEMENT. */
+function chunks<T>(items: T[]): T[][] {
+  const slices: T[][] = []
+  for (let i = 0; i < items.length; i += PER_STATEMENT) slices.push(items.slice(i, i + PER_STATEMENT))
+  return slices
 }
 
 /** Adds one to a counter per time its name is listed, in one statement, rows in sorted order (like nextSeqs). */
