@@ -17,6 +17,7 @@ import { dashboardKit, forbidden, HIDDEN, redirect } from './kit'
 import { ASSETS, BASE } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
+import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
 import { webhookRoutes } from './routes/webhooks'
@@ -41,6 +42,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
+      .use(campaignRoutes(kit))
       .use(auditRoutes(kit))
       .get(
         `${BASE}/*`,

@@ -47,6 +47,13 @@ export const DONE: Record<string, string> = {
   retried: 'Delivery queued again.',
   recovered: 'Failed deliveries queued again.',
   saved: 'Endpoint saved.',
+  campaign_created: 'Campaign created.',
+  campaign_saved: 'Campaign saved.',
+  spend_recorded: 'Spend recorded.',
+  deal_created: 'Deal created.',
+  deal_saved: 'Deal saved.',
+  converted: 'Lead converted into this deal.',
+  endpoint_deleted: 'Endpoint deleted with its delivery log.',
   erased: 'Contact erased: it, its leads and their data are gone; its deals stay, unlinked.',
 }
 
@@ -98,9 +105,9 @@ export function safeNext(next: string | undefined): string {
   return next && (next === BASE || next.startsWith(`${BASE}/`) || next.startsWith(`${BASE}?`)) && !next.startsWith('//') ? next : BASE
 }
 
-/** `datetime-local` gives no zone; the form says UTC. */
-export function utcTime(value: string | undefined): string {
-  if (!value) throw invalid('/since', 'is required')
+/** `datetime-local` gives no zone; the form says UTC. `path` names the field in the error when it is empty. */
+export function utcTime(value: string | undefined, path = '/since'): string {
+  if (!value) throw invalid(path, 'is required')
   return /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.length === 16 ? `${value}:00` : value}Z`
 }
 

@@ -30,6 +30,7 @@ const NAV: { path: string; label: string }[] = [
   { path: '/contacts', label: 'Contacts' },
   { path: '/leads', label: 'Leads' },
   { path: '/deals', label: 'Deals' },
+  { path: '/campaigns', label: 'Campaigns' },
   { path: '/settings/api-keys', label: 'API keys' },
   { path: '/settings/webhooks', label: 'Webhooks' },
   { path: '/settings/audit-log', label: 'Audit log' },

@@ -2,11 +2,13 @@
 import m0 from '../../drizzle/0000_init.sql' with { type: 'text' }
 import m1 from '../../drizzle/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../drizzle/0002_audit_log.sql' with { type: 'text' }
-import m3 from '../../drizzle/0003_flawless_the_hood.sql' with { type: 'text' }
+import m3 from '../../drizzle/0003_campaign_threshold_crossings.sql' with { type: 'text' }
+import m4 from '../../drizzle/0004_erased_seqs.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1795903355692, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786052, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175578975, breakpoints: true, sql: m2 },
-  { tag: '0003_flawless_the_hood', when: 1796176377477, breakpoints: true, sql: m3 },
+  { tag: '0003_campaign_threshold_crossings', when: 1796177056634, breakpoints: true, sql: m3 },
+  { tag: '0004_erased_seqs', when: 1796177494966, breakpoints: true, sql: m4 },
 ]

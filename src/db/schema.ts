@@ -157,6 +157,13 @@ export const deals = sqliteTable(
   ],
 )
 
+/** One threshold firing of a campaign: the amount (minor units), when, and the event it emitted. */
+export interface ThresholdCrossing {
+  threshold: number
+  at: number
+  eventId: string
+}
+
 export const campaigns = sqliteTable(
   'campaigns',
   {
@@ -170,6 +177,8 @@ export const campaigns = sqliteTable(
     spendMinor: integer('spend_minor').notNull().default(0),
     spendThresholdsMinor: json<number[]>('spend_thresholds').notNull(),
     thresholdsCrossedMinor: json<number[]>('thresholds_crossed').notNull().default(sql`'[]'`),
+    /** When each threshold fired and its `campaign.spend_threshold` event, in firing order (the dashboard shows them with their deliveries). */
+    thresholdCrossings: json<ThresholdCrossing[]>('threshold_crossings').notNull().default(sql`'[]'`),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

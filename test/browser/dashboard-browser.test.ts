@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { Webhook } from 'standardwebhooks'
+import { createCampaign, recordSpend } from '../../src/modules/campaigns/service'
 import { createDeal } from '../../src/modules/deals/service'
 import { startDispatcher, type Dispatcher } from '../../src/workers/dispatcher'
 import { chromiumAvailable, launchChromium } from '../browser'
@@ -17,7 +18,7 @@ import { createHarness, type Harness } from '../helpers'
 const hasChromium = chromiumAvailable('the dashboard browser tests')
 const SCREENSHOTS = join(import.meta.dir, '..', '..', 'screenshots')
 const DESKTOP = { width: 1280, height: 900 }
-const PHONE = { width: 390, height: 844 }
+const PHONE = { width: 375, height: 812 }
 
 interface Received {
   headers: Record<string, string>
@@ -32,6 +33,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
   let page: Page
   let api: string
   let secretKey: string
+  let campaignId: string
   let receiver: ReturnType<typeof Bun.serve>
   let site: ReturnType<typeof Bun.serve>
   const received: Received[] = []
@@ -51,6 +53,9 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     secretKey = ws.key
     await createDeal(h.deps, ws.id, { title: 'Website redesign', value: '4800.00', currency: 'EUR', stage: 'proposal' })
     await createDeal(h.deps, ws.id, { title: 'SEO retainer', value: 950, currency: 'EUR', stage: 'negotiation' })
+    const campaign = await createCampaign(h.deps, ws.id, { name: 'Spring search ads', currency: 'EUR', budget: 5000, spend_thresholds: [1000, 2500, 4500] })
+    campaignId = campaign.id
+    await recordSpend(h.deps, ws.id, campaign.id, { amount: 2600 })
 
     receiver = Bun.serve({
       hostname: '127.0.0.1',
@@ -173,6 +178,50 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     expect(refused.status).toBe(401)
   }, 30_000)
 
+  test('convert the captured lead, then drag its deal to won: moved by the server, deal.closed once; the select still moves by keyboard', async () => {
+    const workspaceId = (await h.rows.find('workspaces', { slug: 'acme' }))!.id
+    await visit('Leads', '/leads')
+    await Promise.all([page.waitForURL(/\/convert$/), page.click('tr:has-text("Grace Hopper") a.button:text-is("Convert")')])
+    expect(await page.inputValue('#convert-lead input[name=title]')).toBe('Grace Hopper')
+    await page.fill('#convert-lead input[name=value]', '1200')
+    await page.fill('#convert-lead input[name=currency]', 'EUR')
+    await shot('lead-convert')
+    await Promise.all([page.waitForURL(/\/dashboard\/deals\/.+\?done=converted$/), page.click('#convert-lead button[type=submit]')])
+    expect(await page.textContent('.notice.ok')).toContain('Lead converted')
+    const [deal] = await h.rows.all('deals', { workspaceId, title: 'Grace Hopper' })
+    expect(deal).toMatchObject({ stage: 'new', valueMinor: 120000, currency: 'EUR' })
+    await visit('Leads', '/leads')
+    expect(await page.textContent('tr:has-text("Grace Hopper")')).toContain('converted')
+    expect(await page.locator('tr:has-text("Grace Hopper") a.button:text-is("Convert")').count()).toBe(0)
+
+    await visit('Deals', '/deals')
+    const card = page.locator(`article.deal[data-deal="${deal!.id}"]`)
+    const won = page.locator('.column[data-stage="won"]')
+    expect(await page.textContent('.column[data-stage="new"] .totals')).toContain('1,200.00 EUR')
+    await card.dragTo(won)
+    await page.waitForSelector('.notice.ok')
+    expect(await page.textContent('.notice.ok')).toContain('Deal moved')
+    // Moved by the script's fetch: the board was redrawn in place, the address is the board's.
+    expect(page.url()).toBe(`${api}/dashboard/deals`)
+    expect(await won.locator(`article.deal[data-deal="${deal!.id}"]`).count()).toBe(1)
+    expect(await page.textContent('.column[data-stage="won"] .totals')).toContain('1,200.00 EUR')
+    expect(await page.textContent('.column[data-stage="won"] .count')).toBe('1')
+    expect((await h.rows.find('deals', { id: deal!.id }))!.stage).toBe('won')
+    // Dropped on its own column again: nothing is sent, deal.closed stays at one.
+    await won.locator(`article.deal[data-deal="${deal!.id}"]`).dragTo(won)
+    const closed = await h.rows.all('events', { workspaceId, type: 'deal.closed' })
+    expect(closed.filter((e) => e.payload.includes(deal!.id))).toHaveLength(1)
+    await shot('deals-moved')
+
+    // Keyboard: the select and its Move button, a full page load.
+    const seo = page.locator('article.deal:has-text("SEO retainer")')
+    await seo.locator('select').focus()
+    await seo.locator('select').selectOption('lost')
+    await seo.locator('button').focus()
+    await Promise.all([page.waitForURL(`${api}/dashboard/deals?done=moved`), page.keyboard.press('Enter')])
+    expect(await page.locator('.column[data-stage="lost"] article.deal:has-text("SEO retainer")').count()).toBe(1)
+  }, 30_000)
+
   test('every page renders at desktop and phone width without sideways scrolling, loading only from 127.0.0.1', async () => {
     const pages = {
       overview: '',
@@ -182,6 +231,9 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
       'api-keys': '/settings/api-keys',
       webhooks: '/settings/webhooks',
       embed: '/embed',
+      campaigns: '/campaigns',
+      campaign: `/campaigns/${campaignId}`,
+      'deal-new': '/deals/new',
     }
     for (const [viewport, label] of [
       [DESKTOP, 'desktop'],

@@ -54,3 +54,76 @@ document.addEventListener('input', (event) => {
 document.addEventListener('DOMContentLoaded', () => {
   for (const form of document.querySelectorAll('form#create-key')) showKindFields(form)
 })
+
+// The deals board: a card dropped on another column is moved by its own Move form (the stage picked,
+// the form posted with its CSRF token), so the server moves it exactly as without a script; the
+// board is then redrawn from the page the server answers with. Keyboard and no-script users keep the
+// select and its Move button.
+let draggedDeal = null
+
+function dropColumn(event) {
+  return draggedDeal && event.target.closest ? event.target.closest('.column[data-stage]') : null
+}
+
+function clearDropTargets() {
+  for (const column of document.querySelectorAll('.column.drop-target')) column.classList.remove('drop-target')
+}
+
+document.addEventListener('dragstart', (event) => {
+  const card = event.target.closest ? event.target.closest('.deal[draggable=true]') : null
+  if (!card) return
+  draggedDeal = card
+  event.dataTransfer.effectAllowed = 'move'
+  event.dataTransfer.setData('text/plain', card.dataset.deal)
+  card.classList.add('dragging')
+})
+
+document.addEventListener('dragend', () => {
+  if (draggedDeal) draggedDeal.classList.remove('dragging')
+  draggedDeal = null
+  clearDropTargets()
+})
+
+document.addEventListener('dragover', (event) => {
+  const column = dropColumn(event)
+  if (!column) return
+  event.preventDefault()
+  event.dataTransfer.dropEffect = 'move'
+  if (!column.classList.contains('drop-target')) {
+    clearDropTargets()
+    column.classList.add('drop-target')
+  }
+})
+
+document.addEventListener('drop', (event) => {
+  const column = dropColumn(event)
+  if (!column) return
+  event.preventDefault()
+  const card = draggedDeal
+  const form = card.querySelector('form.move')
+  const select = form && form.querySelector('select[name=stage]')
+  clearDropTargets()
+  if (!select || select.value === column.dataset.stage) return
+  select.value = column.dataset.stage
+  card.classList.add('moving')
+  column.appendChild(card)
+  moveDeal(form)
+})
+
+function moveDeal(form) {
+  const csrf = form.querySelector('input[name=_csrf]')
+  fetch(form.action, {
+    method: 'POST',
+    body: new URLSearchParams(new FormData(form)),
+    headers: { 'x-csrf-token': csrf ? csrf.value : '' },
+    credentials: 'same-origin',
+  })
+    .then((response) => response.text())
+    .then((text) => {
+      // The answer is a whole page (the board with "Deal moved.", or an error page): its main part replaces ours.
+      const main = new DOMParser().parseFromString(text, 'text/html').querySelector('main')
+      if (!main) throw new Error('no page')
+      document.querySelector('main').replaceWith(main)
+    })
+    .catch(() => form.submit())
+}

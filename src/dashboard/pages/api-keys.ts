@@ -1,6 +1,7 @@
 /** Settings > API keys: list, create (the full key shown once, with a copy button), revoke. */
 import type { ReadDeps } from '../../deps'
 import { SCOPES } from '../../lib/scopes'
+import { MAX_KEY_RATE_LIMIT } from '../../modules/api-keys/model'
 import { keyLive, listKeys, serializeKey, type ApiKey } from '../../modules/api-keys/service'
 import { html, type Html } from '../html'
 import { actionButton, csrfField, table, when, type Viewer } from '../layout'
@@ -12,16 +13,35 @@ export interface KeyForm {
   name: string
   scopes: string[]
   origins: string
+  /** Requests per window as typed; empty for the default. */
+  rateLimit: string
+  /** `datetime-local` text, read as UTC; empty for no expiry of its own. */
+  expires: string
 }
 
-const EMPTY_FORM: KeyForm = { kind: 'secret', name: '', scopes: [], origins: '' }
+/** What bounds a new key of this session: its rate-limit ceiling and default, the window, and its own expiry. */
+export interface KeyLimits {
+  ceiling: number
+  instanceDefault: number
+  windowSeconds: number
+  expiresAt: number | null
+}
+
+const EMPTY_FORM: KeyForm = { kind: 'secret', name: '', scopes: [], origins: '', rateLimit: '', expires: '' }
 
 function status(k: ApiKey, now: number): Html {
   if (keyLive(k, now)) return html`<span class="badge good">active</span>`
   return html`<span class="badge bad">${k.revokedAt && k.revokedAt <= now ? 'revoked' : 'expired'}</span>`
 }
 
-function createForm(viewer: Viewer, form: KeyForm): Html {
+/** A key's limit as the list shows it: its own, else the instance's. */
+function rateLimitText(k: ApiKey, limits: KeyLimits): string {
+  return k.rateLimit === null ? `default (${limits.instanceDefault})` : String(k.rateLimit)
+}
+
+function createForm(viewer: Viewer, form: KeyForm, limits: KeyLimits): Html {
+  const capped = limits.ceiling < limits.instanceDefault
+  const expiry = limits.expiresAt === null ? null : new Date(limits.expiresAt).toISOString()
   const checked = (on: boolean) => (on ? html` checked` : '')
   return html`<form method="post" action="${viewer.base}/settings/api-keys" class="card stack" id="create-key">
   <h2>Create a key</h2>
@@ -39,6 +59,13 @@ function createForm(viewer: Viewer, form: KeyForm): Html {
   <label data-kind="publishable">Allowed origins (publishable keys; one per line)
     <textarea name="allowed_origins" rows="2" placeholder="https://www.example.com">${form.origins}</textarea>
   </label>
+  <div class="row">
+    <label>Rate limit (requests per ${limits.windowSeconds} s, 1–${Math.min(limits.ceiling, MAX_KEY_RATE_LIMIT)}; optional)
+      <input name="rate_limit" type="number" min="1" max="${Math.min(limits.ceiling, MAX_KEY_RATE_LIMIT)}" value="${form.rateLimit}" placeholder="${capped ? `${limits.ceiling} (your key's)` : `default (${limits.instanceDefault})`}"></label>
+    <label>Expires (UTC; optional${expiry ? html`, at the latest ${when(expiry)}` : ''})
+      <input name="expires_at" type="datetime-local" value="${form.expires}"${expiry ? html` max="${expiry.slice(0, 16)}"` : ''}></label>
+  </div>
+  <p class="muted small">A key never gets a higher limit or a later expiry than the key you signed in with${expiry ? '; left empty, the expiry is that key’s' : ''}.</p>
   <button type="submit" class="primary">Create key</button>
 </form>`
 }
@@ -48,6 +75,7 @@ export async function keysPage(
   deps: ReadDeps,
   viewer: Viewer & { keyId: string; workspaceId: string },
   now: number,
+  limits: KeyLimits,
   form: KeyForm = EMPTY_FORM,
 ): Promise<Html> {
   const rows = (await listKeys(deps, viewer.workspaceId)).map((row: ApiKey) => {
@@ -61,12 +89,14 @@ export async function keysPage(
   <td class="scopes">${k.kind === 'publishable' ? k.allowed_origins.join(', ') : k.scopes.length === SCOPES.length ? 'all scopes' : k.scopes.join(', ')}</td>
   <td>${when(k.created_at)}</td>
   <td>${when(k.last_used_at)}</td>
+  <td class="num">${rateLimitText(row, limits)}</td>
+  <td>${when(k.expires_at)}</td>
   <td>${status(row, now)}</td>
   <td>${live ? actionButton(viewer, `${viewer.base}/settings/api-keys/${k.id}/revoke`, 'Revoke', { confirm: self ? 'Revoke the key you are signed in with? You will be signed out.' : `Revoke ${k.prefix}? Requests with it fail from now on.`, className: 'danger' }) : ''}</td>
 </tr>`
   })
-  return html`${table(['Name', 'Key', 'Kind', 'Scopes / origins', 'Created', 'Last used', 'Status', ''], rows, 'No keys.')}
-${createForm(viewer, form)}`
+  return html`${table(['Name', 'Key', 'Kind', 'Scopes / origins', 'Created', 'Last used', 'Rate limit', 'Expires', 'Status', ''], rows, 'No keys.')}
+${createForm(viewer, form, limits)}`
 }
 
 /** The one time a key is shown in full: right after creation, with a copy button (and, for publishable keys, the embed snippets). */

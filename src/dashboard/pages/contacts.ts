@@ -49,6 +49,7 @@ export async function contactPage(
   workspaceId: string,
   id: string,
   req: PageRequest,
+  canConvert = false,
   eraser: Viewer | null = null,
 ): Promise<{ title: string; content: Html }> {
   const contact = await getContactDetail(deps, workspaceId, id)
@@ -70,12 +71,13 @@ export async function contactPage(
 </section>
 <section class="card">
   <h2>Leads</h2>
-  ${table(LEAD_HEADERS, leads.data.map(leadRow(base)), 'No leads.')}
+  ${table(LEAD_HEADERS, leads.data.map(leadRow(base, canConvert)), 'No leads.')}
   ${pager(`${base}/contacts/${id}`, {}, leads)}
 </section>
 <section class="card">
   <h2>Deals</h2>
   ${deals.data.length ? html`<div class="cards">${deals.data.map((d) => dealCard(base, d, null))}</div>` : html`<p class="empty">No deals yet.</p>`}
+  <p><a href="${base}/deals/new?contact=${id}">New deal for this contact</a></p>
 </section>
 ${eraser ? eraseForm(base, eraser, id, contact.lead_count) : ''}`
   return { title: personName(contact) || contact.email || contact.phone || 'Contact', content }

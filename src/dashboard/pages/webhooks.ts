@@ -1,6 +1,6 @@
 /** Settings > Webhooks: endpoints with their health, creation (secret shown once), and one endpoint's delivery log and actions. */
 import type { PageRequest } from '../../lib/pagination'
-import { getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
+import { eventPayloads, getEndpoint, listDeliveries, listEndpoints, serializeEndpoint, type serializeDelivery } from '../../modules/webhooks/service'
 import type { WebhooksStoreDeps } from '../../modules/webhooks/store'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
 import { ENDPOINT_MAX_IN_FLIGHT } from '../../modules/webhooks/rules'
@@ -89,6 +89,18 @@ export function secretOnce(base: string, endpointId: string, secret: string, wha
 </section>`
 }
 
+/** The body sent (the stored event), pretty-printed, folded away. */
+function payloadDetails(payload: string | undefined): Html {
+  if (payload === undefined) return html``
+  let pretty = payload
+  try {
+    pretty = JSON.stringify(JSON.parse(payload), null, 2)
+  } catch {
+    // Shown as stored: the body was sent byte for byte like this.
+  }
+  return html`<details class="payload"><summary>Payload sent</summary><pre>${pretty}</pre></details>`
+}
+
 function attemptsTable(d: DeliveryView): Html {
   return table(
     ['#', 'Trigger', 'Started', 'Duration', 'Status', 'Error', 'Response'],
@@ -119,6 +131,11 @@ export async function endpointPage(
 ): Promise<{ title: string; content: Html }> {
   const e = serializeEndpoint(await getEndpoint(deps, workspaceId, id))
   const deliveries = await listDeliveries(deps, workspaceId, id, undefined, req)
+  const payloads = await eventPayloads(
+    deps,
+    workspaceId,
+    deliveries.data.map((d) => d.event_id),
+  )
   const here = `${viewer.base}/settings/webhooks/${e.id}`
   const dayAgo = new Date(now - 24 * 60 * 60 * 1000).toISOString().slice(0, 16)
   const items = deliveries.data.map(
@@ -129,6 +146,7 @@ export async function endpointPage(
     <span class="muted small">${when(d.created_at)} · ${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}${d.next_attempt_at ? html` · next ${when(d.next_attempt_at)}` : ''}</span>
     ${e.enabled ? actionButton(viewer, `${here}/deliveries/${d.id}/retry`, 'Retry') : ''}
   </header>
+  ${payloadDetails(payloads.get(d.event_id))}
   ${attemptsTable(d)}
 </article>`,
   )
@@ -165,6 +183,15 @@ export async function endpointPage(
   }
 </section>
 ${editForm(viewer, here, form ?? { url: e.url, description: e.description, events: e.events.filter((t) => t !== '*'), max_in_flight: e.max_in_flight }, form !== undefined)}
+<details class="card danger-zone">
+  <summary>Delete this endpoint</summary>
+  <form method="post" action="${here}/delete" class="stack" data-confirm="Delete ${e.url} with its delivery log? This cannot be undone.">
+    ${csrfField(viewer)}
+    <p>Deleting removes the endpoint, its pending deliveries and its delivery log. Events are no longer sent to it.</p>
+    <label class="check"><input type="checkbox" name="confirm" value="yes" required> Yes, delete <code>${e.url}</code></label>
+    <button type="submit" class="danger">Delete endpoint</button>
+  </form>
+</details>
 <section>
   <h2>Deliveries</h2>
   ${items.length ? items : html`<p class="empty">No deliveries yet. Send a test event, or wait for the next lead.</p>`}

@@ -3,18 +3,32 @@ import { Elysia } from 'elysia'
 import { formParser } from '../../plugins/body'
 import { ApiError } from '../../errors'
 import { checkModel } from '../../lib/check-model'
+import { parseTimestamp } from '../../lib/clock'
 import { ApiKeyModel } from '../../modules/api-keys/model'
 import { createKeyFor, revokeKey } from '../../modules/api-keys/service'
 import { KEYS_PATH } from '../layout'
-import { createdKeyPage, keysPage, type KeyForm } from '../pages/api-keys'
-import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn } from '../kit'
+import { createdKeyPage, keysPage, type KeyForm, type KeyLimits } from '../pages/api-keys'
+import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn, utcTime } from '../kit'
 
 /** The key pages; creating and revoking act with the session's own rights, like the API. */
 export const keyRoutes = (kit: DashboardKit) => {
   const { deps, clock, signedIn, page } = kit
 
+  /** The rate limit a key made by this session gets by default and may not exceed, and the window it counts in. */
+  const limits = (c: SignedIn): KeyLimits => ({
+    ceiling: c.active.key.rateLimit ?? deps.config.rateLimit.capacity,
+    instanceDefault: deps.config.rateLimit.capacity,
+    windowSeconds: Math.round(deps.config.rateLimit.windowMs / 1000),
+    expiresAt: c.active.key.expiresAt,
+  })
   const keysView = async (c: SignedIn, form?: KeyForm, error?: ApiError) =>
-    page(c, 'API keys', await keysPage(deps, c.viewer, clock.now(), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
+    page(
+      c,
+      'API keys',
+      await keysPage(deps, c.viewer, clock.now(), limits(c), form),
+      error?.status ?? 200,
+      error ? [{ kind: 'error', text: error.detail }] : c.notices,
+    )
   return new Elysia()
     .use(formParser)
     .get(
@@ -30,6 +44,8 @@ export const keyRoutes = (kit: DashboardKit) => {
           name: field(c.body, 'name') ?? '',
           scopes: fields(c.body, 'scopes'),
           origins: field(c.body, 'allowed_origins') ?? '',
+          rateLimit: (field(c.body, 'rate_limit') ?? '').trim(),
+          expires: (field(c.body, 'expires_at') ?? '').trim(),
         }
         try {
           // The API's own model first, so the form accepts exactly what POST /api-keys does.
@@ -39,6 +55,9 @@ export const keyRoutes = (kit: DashboardKit) => {
             name: form.name,
             ...(publishable || form.scopes.length === 0 ? {} : { scopes: form.scopes }),
             ...(publishable ? { allowed_origins: form.origins.split(/[\s,]+/).filter(Boolean) } : {}),
+            // Not a whole number: kept as typed, so the model's check names the field.
+            ...(form.rateLimit ? { rate_limit: /^\d{1,9}$/.test(form.rateLimit) ? Number(form.rateLimit) : form.rateLimit } : {}),
+            ...(form.expires ? { expires_at: utcTime(form.expires, '/expires_at') } : {}),
           })
           const { record, key } = await createKeyFor(
             c.deps,
@@ -48,6 +67,8 @@ export const keyRoutes = (kit: DashboardKit) => {
               name: body.name,
               scopes: body.scopes,
               allowedOrigins: body.allowed_origins,
+              rateLimit: body.rate_limit,
+              expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
             },
           )
           return page(c, 'API keys', createdKeyPage(c.viewer.base, record, key, new URL(c.request.url).origin), 201, [])

@@ -3,18 +3,48 @@ import { Elysia } from 'elysia'
 import { formParser } from '../../plugins/body'
 import { checkModel } from '../../lib/check-model'
 import { DealModel } from '../../modules/deals/model'
-import { updateDeal } from '../../modules/deals/service'
+import { createDeal, updateDeal } from '../../modules/deals/service'
 import { eraseContact } from '../../modules/contacts/service'
-import { invalid } from '../../errors'
+import { LeadModel } from '../../modules/leads/model'
+import { convertLead } from '../../modules/leads/service'
+import { ApiError, invalid } from '../../errors'
+import type { Scope } from '../../lib/scopes'
 import { BASE } from '../layout'
 import { contactPage, contactsPage } from '../pages/contacts'
-import { dealsPage } from '../pages/deals'
+import { dealPage, dealsPage, newDealPage, type DealForm } from '../pages/deals'
 import { embedPage } from '../pages/embed'
-import { leadsPage } from '../pages/leads'
+import { convertPage, leadsPage } from '../pages/leads'
 import { overviewPage } from '../pages/overview'
-import { type DashboardKit, field, FORM_POST, HIDDEN, redirect } from '../kit'
+import { type DashboardKit, field, FORM_POST, HIDDEN, redirect, type SignedIn } from '../kit'
 
-/** Overview, contacts, leads, deals (with moving a deal) and embed. */
+const EMPTY_DEAL: DealForm = { title: '', value: '', currency: 'USD', stage: 'new', contact: '' }
+
+/** The deal form as typed (the currency in capitals, as ISO 4217 writes it). */
+function dealForm(body: unknown): DealForm {
+  return {
+    title: field(body, 'title') ?? '',
+    value: (field(body, 'value') ?? '').trim(),
+    currency: (field(body, 'currency') ?? '').trim().toUpperCase(),
+    stage: field(body, 'stage') ?? '',
+    contact: (field(body, 'contact_id') ?? '').trim(),
+  }
+}
+
+/** Value, currency and stage as the API's bodies take them: an empty field is left out (the default, or unchanged). */
+function dealBody(form: DealForm) {
+  return {
+    ...(form.value ? { value: form.value } : {}),
+    ...(form.currency ? { currency: form.currency } : {}),
+    ...(form.stage ? { stage: form.stage } : {}),
+  }
+}
+
+/** Whether the session's key holds `scope` (to offer a form only to who may send it; every action checks again). */
+function holds(c: SignedIn, scope: Scope): boolean {
+  return c.active.key.scopes.includes(scope)
+}
+
+/** Overview, contacts, leads (with converting one), deals (create, edit, move) and embed. */
 export const recordRoutes = (kit: DashboardKit) => {
   const { deps, clock, signedIn, needs, page, pageRequest } = kit
 
@@ -30,8 +60,8 @@ export const recordRoutes = (kit: DashboardKit) => {
       `${BASE}/contacts/:id`,
       signedIn(
         needs('contacts:read', async (c) => {
-          const eraser = c.active.key.scopes.includes('contacts:write') ? c.viewer : null
-          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), eraser)
+          const eraser = holds(c, 'contacts:write') ? c.viewer : null
+          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), holds(c, 'leads:write'), eraser)
           return page(c, title, content)
         }),
       ),
@@ -51,10 +81,18 @@ export const recordRoutes = (kit: DashboardKit) => {
     )
     .get(
       `${BASE}/leads`,
-      signedIn(needs('leads:read', async (c) => page(c, 'Leads', await leadsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),
+      signedIn(
+        needs('leads:read', async (c) =>
+          page(c, 'Leads', await leadsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query), holds(c, 'leads:write'))),
+        ),
+      ),
       HIDDEN,
     )
-    .get(`${BASE}/deals`, signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer)))), HIDDEN)
+    .get(
+      `${BASE}/deals`,
+      signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer, holds(c, 'deals:write'))))),
+      HIDDEN,
+    )
     .post(
       `${BASE}/deals/:id/stage`,
       signedIn(
@@ -63,6 +101,85 @@ export const recordRoutes = (kit: DashboardKit) => {
           const { stage } = checkModel(DealModel.patchBody, { stage: field(c.body, 'stage') ?? '' })
           await updateDeal(c.deps, c.workspaceId, c.params.id!, { stage })
           return redirect(`${c.viewer.base}/deals?done=moved`)
+        }),
+      ),
+      FORM_POST,
+    )
+    .get(
+      `${BASE}/deals/new`,
+      signedIn(needs('deals:write', (c) => page(c, 'New deal', newDealPage(c.viewer, { ...EMPTY_DEAL, contact: c.query.contact ?? '' })))),
+      HIDDEN,
+    )
+    .post(
+      `${BASE}/deals`,
+      signedIn(
+        needs('deals:write', async (c) => {
+          const form = dealForm(c.body)
+          try {
+            const body = checkModel(DealModel.createBody, { ...dealBody(form), title: form.title, ...(form.contact ? { contact_id: form.contact } : {}) })
+            const deal = await createDeal(c.deps, c.workspaceId, { ...body, contactId: body.contact_id })
+            return redirect(`${c.viewer.base}/deals/${deal.id}?done=deal_created`)
+          } catch (error) {
+            if (!(error instanceof ApiError)) throw error
+            return page(c, 'New deal', newDealPage(c.viewer, form), error.status, [{ kind: 'error', text: error.detail }])
+          }
+        }),
+      ),
+      FORM_POST,
+    )
+    .get(
+      `${BASE}/deals/:id`,
+      signedIn(
+        needs('deals:read', async (c) => {
+          const { title, content } = await dealPage(deps, c.workspaceId, c.params.id!, c.viewer, holds(c, 'deals:write'))
+          return page(c, title, content)
+        }),
+      ),
+      HIDDEN,
+    )
+    .post(
+      `${BASE}/deals/:id/edit`,
+      signedIn(
+        needs('deals:write', async (c) => {
+          const form = dealForm(c.body)
+          try {
+            // A PATCH of the fields the form shows: an empty value or currency leaves it as it is.
+            const body = checkModel(DealModel.patchBody, { ...dealBody(form), title: form.title })
+            await updateDeal(c.deps, c.workspaceId, c.params.id!, body)
+            return redirect(`${c.viewer.base}/deals/${c.params.id}?done=deal_saved`)
+          } catch (error) {
+            if (!(error instanceof ApiError) || error.code === 'not_found') throw error
+            const { title, content } = await dealPage(deps, c.workspaceId, c.params.id!, c.viewer, true, form)
+            return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
+          }
+        }),
+      ),
+      FORM_POST,
+    )
+    .get(
+      `${BASE}/leads/:id/convert`,
+      signedIn(
+        needs('leads:write', async (c) => {
+          const { title, content } = await convertPage(deps, c.viewer, c.workspaceId, c.params.id!)
+          return page(c, title, content)
+        }),
+      ),
+      HIDDEN,
+    )
+    .post(
+      `${BASE}/leads/:id/convert`,
+      signedIn(
+        needs('leads:write', async (c) => {
+          const form = dealForm(c.body)
+          try {
+            const body = checkModel(LeadModel.convertBody, { ...dealBody(form), ...(form.title.trim() ? { title: form.title } : {}) }) ?? {}
+            const { deal } = await convertLead(c.deps, c.workspaceId, c.params.id!, body)
+            return redirect(`${c.viewer.base}/deals/${deal.id}?done=converted`)
+          } catch (error) {
+            if (!(error instanceof ApiError) || error.code === 'not_found') throw error
+            const { title, content } = await convertPage(deps, c.viewer, c.workspaceId, c.params.id!, form)
+            return page(c, title, content, error.status, [{ kind: 'error', text: error.detail }])
+          }
         }),
       ),
       FORM_POST,

@@ -4,7 +4,7 @@ import { formParser } from '../../plugins/body'
 import { ApiError } from '../../errors'
 import { checkModel } from '../../lib/check-model'
 import { WebhookModel } from '../../modules/webhooks/model'
-import { createEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../../modules/webhooks/service'
+import { createEndpoint, deleteEndpoint, recoverDeliveries, retryDelivery, rotateSecret, sendTestEvent, updateEndpoint } from '../../modules/webhooks/service'
 import { WEBHOOKS_PATH } from '../layout'
 import { endpointPage, secretOnce, webhooksPage, type EndpointForm } from '../pages/webhooks'
 import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn, utcTime } from '../kit'
@@ -117,6 +117,19 @@ export const webhookRoutes = (kit: DashboardKit) => {
       webhooksAction(async (c) => {
         await recoverDeliveries(c.deps, c.workspaceId, c.params.id!, utcTime(field(c.body, 'since')))
         return redirect(`${c.viewer.base}/settings/webhooks/${c.params.id}?done=recovered`)
+      }),
+      FORM_POST,
+    )
+    .post(
+      `${WEBHOOKS_PATH}/:id/delete`,
+      webhooksAction(async (c) => {
+        // Ticking the box is the confirmation that works without a script.
+        if (field(c.body, 'confirm') !== 'yes') {
+          const { title, content } = await endpointPage(deps, c.workspaceId, c.params.id!, c.viewer, pageRequest(c.query), clock.now())
+          return page(c, title, content, 422, [{ kind: 'error', text: 'Tick the box to confirm the deletion; nothing was deleted.' }])
+        }
+        await deleteEndpoint(c.deps, c.workspaceId, c.params.id!)
+        return redirect(`${c.viewer.base}/settings/webhooks?done=endpoint_deleted`)
       }),
       FORM_POST,
     )

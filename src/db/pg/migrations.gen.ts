@@ -2,11 +2,13 @@
 import m0 from '../../../drizzle/pg/0000_init.sql' with { type: 'text' }
 import m1 from '../../../drizzle/pg/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../../drizzle/pg/0002_audit_log.sql' with { type: 'text' }
-import m3 from '../../../drizzle/pg/0003_tricky_shape.sql' with { type: 'text' }
+import m3 from '../../../drizzle/pg/0003_campaign_threshold_crossings.sql' with { type: 'text' }
+import m4 from '../../../drizzle/pg/0004_erased_seqs.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786920, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175579686, breakpoints: true, sql: m2 },
-  { tag: '0003_tricky_shape', when: 1796176379693, breakpoints: true, sql: m3 },
+  { tag: '0003_campaign_threshold_crossings', when: 1796177061871, breakpoints: true, sql: m3 },
+  { tag: '0004_erased_seqs', when: 1796177499168, breakpoints: true, sql: m4 },
 ]

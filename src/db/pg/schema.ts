@@ -13,6 +13,7 @@ import { sql } from 'drizzle-orm'
 import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
 import { ACTOR_TYPES } from '../../lib/actor'
 import { KEY_KINDS } from '../../lib/keys'
+import type { ThresholdCrossing } from '../schema'
 
 /** A JSON value stored as text, encoded and decoded here (see the file comment). */
 const json = <T>(name: string) =>
@@ -197,6 +198,8 @@ export const campaigns = pgTable(
     spendMinor: ms('spend_minor').notNull().default(0),
     spendThresholdsMinor: json<number[]>('spend_thresholds').notNull(),
     thresholdsCrossedMinor: json<number[]>('thresholds_crossed').notNull().default(sql`'[]'`),
+    /** When each threshold fired and its `campaign.spend_threshold` event, in firing order (the dashboard shows them with their deliveries). */
+    thresholdCrossings: json<ThresholdCrossing[]>('threshold_crossings').notNull().default(sql`'[]'`),
     createdAt: ms('created_at').notNull(),
     updatedAt: ms('updated_at').notNull(),
   },

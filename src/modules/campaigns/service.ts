@@ -47,7 +47,10 @@ function crossThresholds(current: Campaign, changes: Partial<Campaign>): Campaig
   return {
     changes: { ...changes, thresholdsCrossedMinor: [...next.thresholdsCrossedMinor, ...due].sort((a, b) => a - b) },
     thresholdEvents: (updated) =>
-      due.map((threshold) => ({ campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) })),
+      due.map((threshold) => ({
+        threshold,
+        data: { campaign: serializeCampaign(updated), threshold: formatMoney(threshold), spend: formatMoney(updated.spendMinor) },
+      })),
   }
 }
 
@@ -68,6 +71,7 @@ export async function createCampaign(deps: ServiceDeps, workspaceId: string, bod
     spendMinor: 0,
     spendThresholdsMinor: parseThresholds(body.spend_thresholds ?? []),
     thresholdsCrossedMinor: [],
+    thresholdCrossings: [],
     createdAt: now,
     updatedAt: now,
   }

@@ -50,8 +50,17 @@ export function pgCampaignsStore(deps: CampaignsStoreDeps & { pg: PgDb }): Campa
       return writePg(unit, async (tx, emit) => {
         const { changes, thresholdEvents } = change(await campaignIn(tx, workspaceId, id, true))
         const [updated] = await tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning(columns)
-        for (const data of thresholdEvents(updated!)) await emit(workspaceId, 'campaign.spend_threshold', data, now)
-        return updated!
+        const fired = []
+        for (const { threshold, data } of thresholdEvents(updated!)) {
+          fired.push({ threshold, at: now, eventId: await emit(workspaceId, 'campaign.spend_threshold', data, now) })
+        }
+        if (fired.length === 0) return updated!
+        const [recorded] = await tx
+          .update(campaigns)
+          .set({ thresholdCrossings: [...updated!.thresholdCrossings, ...fired] })
+          .where(eq(campaigns.id, id))
+          .returning(columns)
+        return recorded!
       })
     },
   }

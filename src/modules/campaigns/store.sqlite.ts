@@ -30,8 +30,18 @@ export function sqliteCampaignsStore(deps: CampaignsStoreDeps): CampaignsStore {
       return write(unit, (tx, emit) => {
         const { changes, thresholdEvents } = change(rowInWorkspace(tx, campaigns, workspaceId, id, 'campaign'))
         const updated = tx.update(campaigns).set(changes).where(eq(campaigns.id, id)).returning().get()!
-        for (const data of thresholdEvents(updated)) emit(workspaceId, 'campaign.spend_threshold', data, now)
-        return updated
+        const fired = thresholdEvents(updated).map(({ threshold, data }) => ({
+          threshold,
+          at: now,
+          eventId: emit(workspaceId, 'campaign.spend_threshold', data, now),
+        }))
+        if (fired.length === 0) return updated
+        return tx
+          .update(campaigns)
+          .set({ thresholdCrossings: [...updated.thresholdCrossings, ...fired] })
+          .where(eq(campaigns.id, id))
+          .returning()
+          .get()!
       })
     },
   }

@@ -11,10 +11,13 @@ import { sqliteCampaignsStore } from './store.sqlite'
 
 export type Campaign = typeof campaigns.$inferSelect
 
-/** What a change makes of a campaign: the columns to set and the data of each `campaign.spend_threshold` event it fires. */
+/**
+ * What a change makes of a campaign: the columns to set, and each threshold it fires with the data of
+ * its `campaign.spend_threshold` event (the store records the firing in `thresholdCrossings`).
+ */
 export interface CampaignChange {
   changes: Partial<Campaign>
-  thresholdEvents: (updated: Campaign) => Record<string, unknown>[]
+  thresholdEvents: (updated: Campaign) => { threshold: number; data: Record<string, unknown> }[]
 }
 
 export interface CampaignsStore {
@@ -26,8 +29,8 @@ export interface CampaignsStore {
   insert(row: Campaign): Promise<Campaign>
   /**
    * Applies `change(current)` to the campaign, locked from the read to the commit (404 when it is
-   * not the workspace's), and emits the threshold events it names, at `now`; resolves with the row
-   * as stored.
+   * not the workspace's), emits the threshold events it names, at `now`, and records each firing with
+   * its event id; resolves with the row as stored.
    */
   change(workspaceId: string, id: string, now: number, change: (current: Campaign) => CampaignChange): Promise<Campaign>
 }

@@ -17,7 +17,7 @@ export type Deal = typeof deals.$inferSelect
 
 /** The pipeline stages, in order: the schema's list. */
 export const DEAL_STAGES = deals.stage.enumValues
-type DealStage = (typeof DEAL_STAGES)[number]
+export type DealStage = (typeof DEAL_STAGES)[number]
 
 /** Currency of a deal created without one. */
 const DEFAULT_CURRENCY = 'USD'
@@ -114,6 +114,12 @@ export async function listDeals(deps: ServiceDeps, workspaceId: string, filters:
     total,
     hasMore,
   )
+}
+
+/** Per stage and currency: how many deals and their summed value (a decimal), over all of the workspace's deals. */
+export async function dealTotals(deps: ServiceDeps, workspaceId: string): Promise<{ stage: DealStage; currency: string; count: number; value: number }[]> {
+  const rows = await dealsStore(deps).totals(workspaceId)
+  return rows.map((r) => ({ stage: r.stage, currency: r.currency, count: r.count, value: formatMoney(r.valueMinor) }))
 }
 
 /** The deal as the API and events show it: money as a decimal number, times as RFC 3339. */

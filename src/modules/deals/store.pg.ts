@@ -3,7 +3,7 @@
  * concurrent edits that move it to won or lost queue, and only the first one closes it (emits
  * `deal.closed`); the second sees the deal already closed.
  */
-import { and, eq } from 'drizzle-orm'
+import { and, count, eq, sql } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, rowidPagePg, type PgDbOrTx } from '../../db/pg/pages'
 import { contacts, deals } from '../../db/pg/schema'
@@ -79,6 +79,17 @@ export function pgDealsStore(deps: ServiceDeps & { pg: PgDb }): DealsStore {
       if (query.contactId !== undefined) where.push(eq(deals.contactId, query.contactId))
       const page = await rowidPagePg(pg, deals, and(...where)!, req)
       return { ...page, rows: page.rows.map((r) => ({ seq: r.seq, row: withoutRowid(r.row) })) }
+    },
+
+    async totals(workspaceId) {
+      const rows = await pg
+        .select({ stage: deals.stage, currency: deals.currency, count: count(), valueMinor: sql<string>`coalesce(sum(${deals.valueMinor}), 0)` })
+        .from(deals)
+        .where(eq(deals.workspaceId, workspaceId))
+        .groupBy(deals.stage, deals.currency)
+        .orderBy(deals.stage, deals.currency)
+      // sum(bigint) is numeric, which the driver hands over as text.
+      return rows.map((r) => ({ ...r, valueMinor: Number(r.valueMinor) }))
     },
 
     create(workspaceId, now, deal) {

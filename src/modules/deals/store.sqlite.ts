@@ -1,5 +1,5 @@
 /** Deals on SQLite: synchronous drizzle inside the unit of work. */
-import { and, eq } from 'drizzle-orm'
+import { and, count, eq, sql } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { rowidPage } from '../../db/rowid-page'
 import { contacts, deals } from '../../db/schema'
@@ -50,6 +50,16 @@ export function sqliteDealsStore(deps: ServiceDeps): DealsStore {
       if (query.stage !== undefined) where.push(eq(deals.stage, query.stage))
       if (query.contactId !== undefined) where.push(eq(deals.contactId, query.contactId))
       return rowidPage(db, deals, and(...where)!, req)
+    },
+
+    async totals(workspaceId) {
+      return db
+        .select({ stage: deals.stage, currency: deals.currency, count: count(), valueMinor: sql<number>`coalesce(sum(${deals.valueMinor}), 0)` })
+        .from(deals)
+        .where(eq(deals.workspaceId, workspaceId))
+        .groupBy(deals.stage, deals.currency)
+        .orderBy(deals.stage, deals.currency)
+        .all()
     },
 
     create(workspaceId, now, deal) {

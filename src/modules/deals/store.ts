@@ -22,11 +22,21 @@ export interface DealListQuery {
   contactId?: string
 }
 
+/** How many deals a stage holds in one currency, and their summed value in minor units. */
+export interface DealTotal {
+  stage: Deal['stage']
+  currency: string
+  count: number
+  valueMinor: number
+}
+
 export interface DealsStore {
   /** One deal of the workspace; 404 for any other id. */
   get(workspaceId: string, id: string): Promise<Deal>
   /** One page of deals, newest first, each with its insertion-order cursor. */
   list(workspaceId: string, query: DealListQuery, req: PageRequest): Promise<{ rows: { seq: number; row: Deal }[]; total: number; hasMore: boolean }>
+  /** Count and summed value of the workspace's deals per stage and currency (index deals_stage_idx). */
+  totals(workspaceId: string): Promise<DealTotal[]>
   /** Inserts a deal (its contact checked: 422), emitting `deal.closed` when it starts won or lost. */
   create(workspaceId: string, now: number, deal: NewDeal): Promise<Deal>
   /**

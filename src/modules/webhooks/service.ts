@@ -209,6 +209,26 @@ function serializeDetail({ delivery, eventType, attempts }: DeliveryDetail): Web
   return serializeDelivery(delivery, eventType, attempts)
 }
 
+/** The JSON body sent for each of the workspace's events among `eventIds`, by event id (absent: not the workspace's). */
+export function eventPayloads(deps: WebhooksStoreDeps, workspaceId: string, eventIds: string[]): Promise<Map<string, string>> {
+  return webhooksStore(deps).eventPayloads(workspaceId, eventIds)
+}
+
+/** Every delivery of the workspace's events among `eventIds` (to any endpoint), newest first. */
+export async function deliveriesOfEvents(deps: WebhooksStoreDeps, workspaceId: string, eventIds: string[]) {
+  const rows = await webhooksStore(deps).deliveriesOfEvents(workspaceId, eventIds)
+  return rows.map(({ delivery: d, endpointUrl }) => ({
+    id: d.id,
+    endpoint_id: d.endpointId,
+    endpoint_url: endpointUrl,
+    event_id: d.eventId,
+    status: d.status,
+    attempt_count: d.attemptCount,
+    last_status_code: d.lastStatusCode,
+    created_at: iso(d.createdAt)!,
+  }))
+}
+
 /** Sends one delivery again now (trigger `manual`), whatever its state, unless an attempt is in flight. */
 export async function retryDelivery(deps: ServiceDeps, workspaceId: string, endpointId: string, deliveryId: string): Promise<WebhookModel.delivery> {
   return webhooksStore(deps).retryDelivery(workspaceId, endpointId, deliveryId, deps.clock.now(), serializeDetail)

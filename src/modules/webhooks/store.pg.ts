@@ -7,7 +7,7 @@
  * endpoint, then its deliveries in id order (as retention takes them), so no two paths wait on each
  * other in opposite orders.
  */
-import { and, asc, count, eq, getTableColumns, gte, inArray, like, or } from 'drizzle-orm'
+import { and, asc, count, desc, eq, getTableColumns, gte, inArray, like, or } from 'drizzle-orm'
 import { notFound } from '../../errors'
 import type { PgDbOrTx } from '../../db/pg/pages'
 import { rowidPagePg } from '../../db/pg/pages'
@@ -131,6 +131,27 @@ export function pgWebhooksStore(deps: WebhooksStoreDeps & { pg: PgDb }): Webhook
         rows.map((r) => withoutRowid(r.row)),
       )
       return { rows: rows.map((r) => ({ seq: r.seq, row: details(withoutRowid(r.row)) })), total, hasMore }
+    },
+
+    async eventPayloads(workspaceId, eventIds) {
+      const ids = eventIds.filter((id) => !id.includes('\0'))
+      if (ids.length === 0) return new Map()
+      const rows = await pg
+        .select({ id: events.id, payload: events.payload })
+        .from(events)
+        .where(and(eq(events.workspaceId, workspaceId), inArray(events.id, ids)))
+      return new Map(rows.map((r) => [r.id, r.payload]))
+    },
+
+    async deliveriesOfEvents(workspaceId, eventIds) {
+      const ids = eventIds.filter((id) => !id.includes('\0'))
+      if (ids.length === 0) return []
+      return pg
+        .select({ delivery: deliveryColumns, endpointUrl: webhookEndpoints.url })
+        .from(webhookDeliveries)
+        .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+        .where(and(eq(webhookDeliveries.workspaceId, workspaceId), inArray(webhookDeliveries.eventId, ids)))
+        .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     },
 
     retryDelivery(workspaceId, endpointId, deliveryId, now, result) {

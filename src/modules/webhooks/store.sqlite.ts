@@ -1,5 +1,5 @@
 /** The webhooks store on SQLite: reads on `db`, writes through the unit of work (one BEGIN IMMEDIATE transaction each). */
-import { and, asc, count, eq, gte, inArray, like, or } from 'drizzle-orm'
+import { and, asc, count, desc, eq, gte, inArray, like, or } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { rowidPage } from '../../db/rowid-page'
 import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema'
@@ -75,6 +75,27 @@ export function sqliteWebhooksStore(deps: WebhooksStoreDeps): WebhooksStore {
         rows.map((r) => r.row),
       )
       return { rows: rows.map((r) => ({ seq: r.seq, row: details(r.row) })), total, hasMore }
+    },
+
+    async eventPayloads(workspaceId, eventIds) {
+      if (eventIds.length === 0) return new Map()
+      const rows = db
+        .select({ id: events.id, payload: events.payload })
+        .from(events)
+        .where(and(eq(events.workspaceId, workspaceId), inArray(events.id, eventIds)))
+        .all()
+      return new Map(rows.map((r) => [r.id, r.payload]))
+    },
+
+    async deliveriesOfEvents(workspaceId, eventIds) {
+      if (eventIds.length === 0) return []
+      return db
+        .select({ delivery: webhookDeliveries, endpointUrl: webhookEndpoints.url })
+        .from(webhookDeliveries)
+        .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+        .where(and(eq(webhookDeliveries.workspaceId, workspaceId), inArray(webhookDeliveries.eventId, eventIds)))
+        .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+        .all()
     },
 
     retryDelivery(workspaceId, endpointId, deliveryId, now, result) {

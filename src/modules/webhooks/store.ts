@@ -22,6 +22,12 @@ export interface DeliveryDetail {
   attempts: Attempt[]
 }
 
+/** A delivery of an event, with the URL of the endpoint it goes to. */
+export interface EventDelivery {
+  delivery: Delivery
+  endpointUrl: string
+}
+
 /** One page of rows, newest first, each with its insertion-order cursor. */
 export interface StorePage<T> {
   rows: { seq: number; row: T }[]
@@ -68,6 +74,10 @@ export interface WebhooksStore {
   queueTestEvent(workspaceId: string, id: string, data: Record<string, unknown>, now: number): Promise<{ eventId: string; deliveryId: string }>
   /** The endpoint's deliveries (of `status` when given), newest first (404 for an endpoint not the workspace's). */
   listDeliveries(workspaceId: string, endpointId: string, status: Delivery['status'] | undefined, req: PageRequest): Promise<StorePage<DeliveryDetail>>
+  /** The bodies sent for the workspace's events among `eventIds` (the stored event JSON), by event id. */
+  eventPayloads(workspaceId: string, eventIds: string[]): Promise<Map<string, string>>
+  /** The workspace's deliveries of the events `eventIds`, newest first, each with its endpoint's URL. */
+  deliveriesOfEvents(workspaceId: string, eventIds: string[]): Promise<EventDelivery[]>
   /** Requeues one delivery now as a manual attempt: the endpoint enabled and no attempt in flight (409), both checked under lock. */
   retryDelivery<R>(workspaceId: string, endpointId: string, deliveryId: string, now: number, result: (requeued: DeliveryDetail) => R): Promise<R>
   /** Requeues every failed delivery of the enabled endpoint created at or after `since`; resolves with how many. */

@@ -1,0 +1,1 @@
+ALTER TABLE `campaigns` ADD `threshold_crossings` text DEFAULT '[]' NOT NULL;
