@@ -56,6 +56,7 @@ export const DONE: Record<string, string> = {
   deal_saved: 'Deal saved.',
   converted: 'Lead converted into this deal.',
   endpoint_deleted: 'Endpoint deleted with its delivery log.',
+  erased: 'Contact erased: it, its leads and their data are gone; its deals stay, unlinked.',
   created: 'Workspace created; you are its owner.',
   joined: 'Welcome: you joined this workspace.',
   renamed: 'Workspace renamed.',

@@ -26,6 +26,24 @@ export const counters = sqliteTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
 )
 
+/**
+ * Sequence numbers of erased rows (GDPR erasure of a contact, its leads), per workspace and counter
+ * (`contacts`, `leads`, and their per-source counters). The counters stay the high-water mark and
+ * `erased:<counter>` counts these, so totals are `counter - erased` and page N's seq range is
+ * corrected by the erased seqs above it (db/seq-page.ts): the rows are never renumbered.
+ */
+export const erasedSeqs = sqliteTable(
+  'erased_seqs',
+  {
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    counter: text('counter').notNull(),
+    seq: integer('seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.counter, t.seq] })],
+)
+
 export const apiKeys = sqliteTable(
   'api_keys',
   {
@@ -177,9 +195,13 @@ export const events = sqliteTable(
       .references(() => workspaces.id, { onDelete: 'cascade' }),
     type: text('type').notNull(),
     payload: text('payload').notNull(),
+    /** The contact whose data the payload carries (lead and deal events), so an erasure finds and redacts it. */
+    contactId: text('contact_id'),
     createdAt: integer('created_at').notNull(),
   },
-  // No secondary index: events are only read by id (deliveries point at them), and every lead writes one.
+  // Events are read by id (deliveries point at them); the one secondary index finds a contact's events
+  // when it is erased (GDPR Art. 17), the price of one index entry per lead event.
+  (t) => [index('events_contact_idx').on(t.contactId).where(sql`contact_id is not null`)],
 )
 
 export const webhookEndpoints = sqliteTable(

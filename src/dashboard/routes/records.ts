@@ -4,9 +4,10 @@ import { formParser } from '../../plugins/body'
 import { checkModel } from '../../lib/check-model'
 import { DealModel } from '../../modules/deals/model'
 import { createDeal, updateDeal } from '../../modules/deals/service'
+import { eraseContact } from '../../modules/contacts/service'
 import { LeadModel } from '../../modules/leads/model'
 import { convertLead } from '../../modules/leads/service'
-import { ApiError } from '../../errors'
+import { ApiError, invalid } from '../../errors'
 import type { Scope } from '../../lib/scopes'
 import { WORKSPACE } from '../layout'
 import { contactPage, contactsPage } from '../pages/contacts'
@@ -63,11 +64,24 @@ export const recordRoutes = (kit: DashboardKit) => {
       `${WORKSPACE}/contacts/:id`,
       signedIn(
         needs('contacts:read', async (c) => {
-          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), holds(c, 'leads:write'))
+          const eraser = holds(c, 'contacts:write') ? c.viewer : null
+          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), holds(c, 'leads:write'), eraser)
           return page(c, title, content)
         }),
       ),
       HIDDEN,
+    )
+    .post(
+      `${BASE}/contacts/:id/erase`,
+      signedIn(
+        needs('contacts:write', async (c) => {
+          // The box is required in the form; a post without it (no browser check, a crafted request) erases nothing.
+          if (field(c.body, 'understood') !== 'yes') throw invalid('/understood', 'tick "I understand" to erase the contact')
+          await eraseContact(c.deps, c.workspaceId, c.params.id!)
+          return redirect(`${c.viewer.base}/contacts?done=erased`)
+        }),
+      ),
+      FORM_POST,
     )
     .get(
       `${WORKSPACE}/leads`,

@@ -52,6 +52,24 @@ export const counters = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
 )
 
+/**
+ * Sequence numbers of erased rows (GDPR erasure of a contact, its leads), per workspace and counter
+ * (`contacts`, `leads`, and their per-source counters). The counters stay the high-water mark and
+ * `erased:<counter>` counts these, so totals are `counter - erased` and page N's seq range is
+ * corrected by the erased seqs above it (db/seq-page.ts): the rows are never renumbered.
+ */
+export const erasedSeqs = pgTable(
+  'erased_seqs',
+  {
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    counter: text('counter').notNull(),
+    seq: ms('seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.counter, t.seq] })],
+)
+
 export const apiKeys = pgTable(
   'api_keys',
   {
@@ -189,16 +207,22 @@ export const campaigns = pgTable(
 )
 
 /** The outbox: one row per event, written in the transaction that caused it. */
-export const events = pgTable('events', {
-  rowid: rowid(),
-  id: text('id').primaryKey(),
-  workspaceId: text('workspace_id')
-    .notNull()
-    .references(() => workspaces.id, { onDelete: 'cascade' }),
-  type: text('type').notNull(),
-  payload: text('payload').notNull(),
-  createdAt: ms('created_at').notNull(),
-})
+export const events = pgTable(
+  'events',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: text('payload').notNull(),
+    /** The contact whose data the payload carries (lead and deal events), so an erasure finds and redacts it. */
+    contactId: text('contact_id'),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [index('events_contact_idx').on(t.contactId).where(sql`contact_id is not null`)],
+)
 
 export const webhookEndpoints = pgTable(
   'webhook_endpoints',
