@@ -372,6 +372,7 @@ describe('what an erasure leaves', async () => {
 
 describe('the dashboard', async () => {
   const ws = await h.workspace()
+  const base = `/dashboard/w/${ws.slug}`
   const ORIGIN = 'http://localhost'
   const formBody = (fields: Record<string, string>) => new URLSearchParams(fields)
 
@@ -384,7 +385,7 @@ describe('the dashboard', async () => {
     expect(res.status).toBe(303)
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!
     const get = (path: string) => h.request('GET', path, { headers: { cookie } })
-    const csrf = async () => /name="_csrf" value="([^"]+)"/.exec(await (await get('/dashboard')).text())![1]!
+    const csrf = async () => /name="_csrf" value="([^"]+)"/.exec(await (await get(base)).text())![1]!
     const send = async (path: string, fields: Record<string, string>) =>
       h.request('POST', path, {
         rawBody: formBody({ _csrf: await csrf(), ...fields }),
@@ -396,24 +397,24 @@ describe('the dashboard', async () => {
   test('the contact page erases behind "I understand" (and data-confirm), then the list says so', async () => {
     const s = await session(ws.key)
     const lead = await h.pushLead(ws.key, { email: 'dash.erase@example.com', first_name: 'Dana' })
-    const page = await (await s.get(`/dashboard/contacts/${lead.contact_id}`)).text()
-    expect(page).toContain(`action="/dashboard/contacts/${lead.contact_id}/erase"`)
+    const page = await (await s.get(`${base}/contacts/${lead.contact_id}`)).text()
+    expect(page).toContain(`action="${base}/contacts/${lead.contact_id}/erase"`)
     expect(page).toContain('data-confirm=')
     expect(page).toMatch(/<input type="checkbox" name="understood" value="yes" required>/)
 
-    const unticked = await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, {})
+    const unticked = await s.send(`${base}/contacts/${lead.contact_id}/erase`, {})
     expect(unticked.status).toBe(422)
     expect(await unticked.text()).toContain('I understand')
     expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(1)
 
-    const done = await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, { understood: 'yes' })
+    const done = await s.send(`${base}/contacts/${lead.contact_id}/erase`, { understood: 'yes' })
     expect(done.status).toBe(303)
-    expect(done.headers.get('location')).toBe('/dashboard/contacts?done=erased')
+    expect(done.headers.get('location')).toBe(`${base}/contacts?done=erased`)
     expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(0)
-    const list = await (await s.get('/dashboard/contacts?done=erased')).text()
+    const list = await (await s.get(`${base}/contacts?done=erased`)).text()
     expect(list).toContain('Contact erased')
     expect(list).not.toContain('dash.erase@example.com')
-    expect((await s.get(`/dashboard/contacts/${lead.contact_id}`)).status).toBe(404)
+    expect((await s.get(`${base}/contacts/${lead.contact_id}`)).status).toBe(404)
     const [audited] = await erasedEntries(ws.key, lead.contact_id)
     expect(audited).toMatchObject({ action: 'contact.erased', details: { leads_deleted: 1 } })
   })
@@ -422,9 +423,9 @@ describe('the dashboard', async () => {
     const reader = await h.key(ws.id, { scopes: ['keys:manage', 'contacts:read', 'leads:read'] })
     const s = await session(reader.key)
     const lead = await h.pushLead(ws.key, { email: 'dash.keep@example.com' })
-    const page = await (await s.get(`/dashboard/contacts/${lead.contact_id}`)).text()
+    const page = await (await s.get(`${base}/contacts/${lead.contact_id}`)).text()
     expect(page).not.toContain('/erase"')
-    expect((await s.send(`/dashboard/contacts/${lead.contact_id}/erase`, { understood: 'yes' })).status).toBe(403)
+    expect((await s.send(`${base}/contacts/${lead.contact_id}/erase`, { understood: 'yes' })).status).toBe(403)
     expect(await h.rows.count('contacts', { id: lead.contact_id })).toBe(1)
   })
 })

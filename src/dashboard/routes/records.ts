@@ -72,7 +72,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .post(
-      `${BASE}/contacts/:id/erase`,
+      `${WORKSPACE}/contacts/:id/erase`,
       signedIn(
         needs('contacts:write', async (c) => {
           // The box is required in the form; a post without it (no browser check, a crafted request) erases nothing.
