@@ -8,6 +8,7 @@ import type { Clock } from './lib/clock'
 import type { Logger } from './lib/logger'
 import type { RateLimitStoreHandle } from './lib/rate-limit-store'
 import type { HostResolver } from './lib/ssrf'
+import type { SetupGate } from './modules/operators/setup'
 
 /**
  * The part services need: storage (reads on `db`; writes only through the unit of work,
@@ -50,6 +51,8 @@ export interface AppDeps extends ServiceDeps {
   resolveHost?: HostResolver
   /** Where the rate-limit buckets live (lib/rate-limit-store.ts); the app's own memory when absent. */
   rateLimitStore?: RateLimitStoreHandle
+  /** The first-run setup page's one-time token, while no operator exists (modules/operators/setup.ts). */
+  setupGate?: SetupGate
   /** The webhook dispatcher's state for /healthz, when one runs in this process. */
   dispatcherState?: () => DispatcherState
 }

@@ -7,6 +7,7 @@ import { backup, pgBackupRefusal } from './cli/backup'
 import { healthcheck } from './cli/healthcheck'
 import { findCommand, generalHelp, COMMANDS } from './cli/commands'
 import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
+import { operatorCreate, operatorList, operatorPassword } from './cli/operator'
 import { CliError, createOutput } from './cli/output'
 import { secretsEncrypt, secretsRotate } from './cli/secrets'
 import { serve } from './cli/serve'
@@ -105,9 +106,15 @@ interface DataCommand {
 async function dataCommand(deps: ServiceDeps, shown: string, { name, out, args, flags, config }: DataCommand): Promise<void> {
   switch (name) {
     case 'workspace create':
-      return workspaceCreate(deps, out, args[0]!, flags as { name?: string })
+      return workspaceCreate(deps, out, args[0]!, flags as { name?: string; owner?: string })
     case 'workspace list':
       return workspaceList(deps, out)
+    case 'operator create':
+      return operatorCreate(deps, out, args[0]!)
+    case 'operator list':
+      return operatorList(deps, out)
+    case 'operator password':
+      return operatorPassword(deps, out, args[0]!)
     case 'key create':
       return keyCreate(deps, out, flags)
     case 'key list':

@@ -16,14 +16,18 @@ export async function dashboardSession(h: Harness, key: string) {
   const res = await h.request('POST', '/dashboard/sign-in', { rawBody: form({ key, next: '/dashboard/embed' }), headers })
   if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`)
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!
-  const home = await (await h.request('GET', '/dashboard/embed', { headers: { cookie } })).text()
+  // The workspace's pages live under /dashboard/w/<slug>, where /dashboard redirects; tests name them /dashboard/<page>.
+  const base = (await h.request('GET', '/dashboard', { headers: { cookie } })).headers.get('location')!
+  /** The path of a page of the session's workspace: `/dashboard/deals` is `/dashboard/w/<slug>/deals`. */
+  const at = (path: string) => (path.startsWith(`${base}/`) || path === base ? path : `${base}${path.replace(/^\/dashboard/, '')}`)
+  const home = await (await h.request('GET', at('/dashboard/embed'), { headers: { cookie } })).text()
   const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!
   const send = (path: string, fields: Record<string, string | string[]> = {}, extra: Record<string, string> = {}) =>
-    h.request('POST', path, { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie, ...extra } })
+    h.request('POST', at(path), { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie, ...extra } })
   /** A post without the CSRF token: must be refused. */
   const sendWithoutCsrf = (path: string, fields: Record<string, string | string[]> = {}) =>
-    h.request('POST', path, { rawBody: form(fields), headers: { ...headers, cookie } })
-  const get = (path: string) => h.request('GET', path, { headers: { cookie } })
+    h.request('POST', at(path), { rawBody: form(fields), headers: { ...headers, cookie } })
+  const get = (path: string) => h.request('GET', at(path), { headers: { cookie } })
   const page = async (path: string) => (await get(path)).text()
-  return { send, sendWithoutCsrf, get, page, cookie, csrf }
+  return { send, sendWithoutCsrf, get, page, cookie, csrf, base, at }
 }

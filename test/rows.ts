@@ -24,6 +24,9 @@ export type TableName =
   | 'webhookAttempts'
   | 'idempotencyKeys'
   | 'sessions'
+  | 'operators'
+  | 'memberships'
+  | 'invites'
   | 'auditLog'
 
 export type Row<K extends TableName> = (typeof sqliteSchema)[K]['$inferSelect']

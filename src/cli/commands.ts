@@ -35,11 +35,31 @@ const SPECS: CommandSpec[] = [
   {
     path: ['workspace', 'create'],
     arguments: ['SLUG'],
-    usage: 'askad workspace create SLUG [--name "Display name"]',
+    usage: 'askad workspace create SLUG [--name "Display name"] [--owner EMAIL]',
     summary: 'Create a workspace (tenant).',
-    options: { name: { type: 'string' } },
+    details: ['--owner makes that dashboard operator its owner (without one, only API keys open it until someone is invited).'],
+    options: { name: { type: 'string' }, owner: { type: 'string' } },
   },
   { path: ['workspace', 'list'], usage: 'askad workspace list', summary: 'List workspaces.', options: {} },
+  {
+    path: ['operator', 'create'],
+    arguments: ['EMAIL'],
+    usage: 'askad operator create EMAIL',
+    summary: 'Create a dashboard operator (owner of every workspace).',
+    details: [
+      'The password (10 to 200 bytes) is asked for without echo on a terminal, else read from the first line of stdin:',
+      '  echo "$PASSWORD" | askad operator create me@example.com',
+    ],
+    options: {},
+  },
+  { path: ['operator', 'list'], usage: 'askad operator list', summary: 'List dashboard operators.', options: {} },
+  {
+    path: ['operator', 'password'],
+    arguments: ['EMAIL'],
+    usage: 'askad operator password EMAIL',
+    summary: "Set an operator's new password (read like operator create's).",
+    options: {},
+  },
   {
     path: ['key', 'create'],
     usage:

@@ -11,6 +11,8 @@ import { createSecretBox } from '../lib/secret-box'
 import { createLogger, type Logger } from '../lib/logger'
 import { createRateLimitStore } from '../lib/rate-limit-store'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
+import { anyOperator } from '../modules/operators/service'
+import { openSetupGate } from '../modules/operators/setup'
 import { bootstrap } from '../modules/workspaces/service'
 import { storageProblem, writeProbe } from '../db/storage'
 import { startDispatcher } from '../workers/dispatcher'
@@ -61,6 +63,8 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const dispatcher = startDispatcher(deps)
 
   const boot = await bootstrap(deps, config.bootstrapKey)
+  const setup = (await anyOperator(deps)) ? null : openSetupGate()
+  deps.setupGate = setup?.gate
   storage.serving()
   const retention = startRetention(deps)
   const app = createApp(deps).listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES })
@@ -69,11 +73,13 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${server.port}`
 
   const say = (line = '') => process.stdout.write(`${line}\n`)
+  const setupUrl = setup && `${url}/dashboard/setup?token=${setup.token}`
   if (options.json) {
     const first = boot && { workspace: boot.workspace.slug, key_id: boot.created.record.id, key: boot.created.key }
-    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: storage.shown, bootstrap: first ?? null }))
+    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: storage.shown, bootstrap: first ?? null, setup_url: setupUrl }))
   } else {
     printBanner(say, url, storage.shown, boot)
+    if (setupUrl) say(`No operator yet: create the first one at ${setupUrl} (works once; or run askad operator create EMAIL)`)
   }
   logger.info('server started', {
     url,

@@ -13,20 +13,33 @@ import css from './assets/dashboard.css' with { type: 'text' }
 import script from './assets/dashboard.js' with { type: 'text' }
 import { sameOrigin } from './guard'
 import { html } from './html'
-import { dashboardKit, forbidden, HIDDEN, redirect } from './kit'
-import { ASSETS, BASE } from './layout'
+import { currentWorkspace, dashboardKit, forbidden, FORM_POST, HIDDEN, type InSession, notFoundPage, redirect } from './kit'
+import { ASSETS, BASE, WORKSPACE, workspaceBase } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
 import { dataIoRoutes } from './routes/data-io'
 import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
+import { teamRoutes } from './routes/team'
 import { webhookRoutes } from './routes/webhooks'
+
+/** Answers an old `/dashboard/<page>` path with a redirect to `/dashboard/w/<current workspace>/<page>`. */
+function toCurrentWorkspace(deps: AppDeps, status: 303 | 307) {
+  return async (c: InSession): Promise<Response> => {
+    const rest = c.path.slice(BASE.length)
+    if (rest === '/w' || rest.startsWith('/w/')) return notFoundPage(c.path)
+    const mine = await currentWorkspace(deps, c.active)
+    if (!mine) return redirect(`${BASE}/workspaces`)
+    const url = new URL(c.request.url)
+    return new Response(null, { status, headers: { location: `${workspaceBase(mine.slug)}${rest}${url.search}`, 'cache-control': 'no-store' } })
+  }
+}
 
 /** The dashboard routes, each behind the session, CSRF and scope checks it needs. */
 export const dashboard = (deps: AppDeps) => {
   const kit = dashboardKit(deps)
-  const { signedIn, page } = kit
+  const { inSession, signedIn, page } = kit
   return (
     new Elysia({ name: 'dashboard' })
       .use(formParser)
@@ -45,11 +58,16 @@ export const dashboard = (deps: AppDeps) => {
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))
       .use(campaignRoutes(kit))
+      .use(teamRoutes(kit))
       .use(auditRoutes(kit))
       .get(
-        `${BASE}/*`,
-        signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${BASE}">Overview</a></p>`, 404)),
+        `${WORKSPACE}/*`,
+        signedIn((c) => page(c, 'Not found', html`<p>No page here. <a href="${c.viewer.base}">Overview</a></p>`, 404)),
         HIDDEN,
       )
+      // Pages from before workspaces were in the URL (bookmarks): the same page of the session's current workspace.
+      .get(`${BASE}/*`, inSession(toCurrentWorkspace(deps, 303)), HIDDEN)
+      // A form posted to such a path is sent on with its body (307 keeps the method).
+      .post(`${BASE}/*`, inSession(toCurrentWorkspace(deps, 307)), FORM_POST)
   )
 }

@@ -3,19 +3,21 @@
  * signed-in wrapper (session, same-origin and CSRF checks, scope checks, errors shown as pages).
  */
 import type { AppDeps } from '../deps'
-import { keyActor, type Actor } from '../lib/actor'
+import { keyActor, operatorActor, type Actor } from '../lib/actor'
 import { ApiError, invalid } from '../errors'
+import { missingScope } from '../errors/messages'
 import { parsePageQuery } from '../lib/pagination'
 import type { Scope } from '../lib/scopes'
 import { findWorkspace } from '../modules/workspaces/service'
-import { findSession, type ActiveSession } from '../modules/sessions/service'
-import { requireScope } from '../plugins/auth'
+import { ROLE_SCOPES, roleIn, workspacesOf, type Role } from '../modules/operators/service'
+import { findSession, rememberWorkspace, type ActiveSession } from '../modules/sessions/service'
+import type { Workspace } from '../modules/workspaces/store'
 import { clientIpOf } from '../plugins/request-context'
 import { FORM_PARSER } from '../plugins/route-table'
 import { contentSecurityPolicy } from '../plugins/web-page'
 import { CSRF_FIELD, clearedCookie, csrfMatches, readCookie, sameOrigin, SESSION_COOKIE } from './guard'
 import { html, type Html } from './html'
-import { BASE, layout, type Notice, type Viewer } from './layout'
+import { BASE, bareLayout, layout, type Notice, type Viewer, workspaceBase } from './layout'
 import { signInPage } from './pages/sign-in'
 
 /** Pages load nothing from anywhere but this server, no other site may frame them, and forms post only here. */
@@ -54,6 +56,18 @@ export const DONE: Record<string, string> = {
   deal_saved: 'Deal saved.',
   converted: 'Lead converted into this deal.',
   endpoint_deleted: 'Endpoint deleted with its delivery log.',
+  erased: 'Contact erased: it, its leads and their data are gone; its deals stay, unlinked.',
+  created: 'Workspace created; you are its owner.',
+  joined: 'Welcome: you joined this workspace.',
+  renamed: 'Workspace renamed.',
+  role: 'Role changed.',
+  removed: 'Member removed; their access ended.',
+  uninvited: 'Invite revoked: its link no longer works.',
+}
+
+/** The fixed texts of pages outside a workspace (the workspaces page). */
+export const DONE_OUTSIDE: Record<string, string> = {
+  deleted: 'Workspace deleted, with everything in it.',
 }
 
 export interface RouteContext {
@@ -67,14 +81,23 @@ export interface RouteContext {
 /** The server of a request, as the client-IP look-up takes it. */
 type ClientServer = Parameters<typeof clientIpOf>[1]
 
-/** A signed-in request, its CSRF token already checked when it changes anything. */
-export interface SignedIn extends RouteContext {
+/** A request of a signed-in session, its CSRF token already checked when it changes anything. */
+export interface InSession extends RouteContext {
   /** The app's deps acting for the signed-in viewer: what dashboard actions pass to services, so the audit log names them. */
   deps: AppDeps & { actor: Actor }
   active: ActiveSession
-  workspaceId: string
-  viewer: Viewer & { keyId: string; workspaceId: string }
   path: string
+}
+
+/** A signed-in request to a page of a workspace the session may open. */
+export interface SignedIn extends InSession {
+  workspaceId: string
+  workspace: Workspace
+  /** The operator's role here; null for a session opened with a key. */
+  role: Role | null
+  /** What the session may do here: its key's scopes, or its operator's role's (ROLE_SCOPES). */
+  scopes: readonly string[]
+  viewer: Viewer & { keyId: string | null; workspaceId: string }
   notices: Notice[]
 }
 
@@ -118,9 +141,9 @@ export function forbidden(text: string): Response {
 export function dashboardKit(deps: AppDeps) {
   const { clock } = deps
 
-  /** Wraps a handler of a signed-in page: session, CSRF and origin checks, and errors shown as pages. */
-  const signedIn =
-    (handler: (c: SignedIn) => Response | Promise<Response>) =>
+  /** Wraps a handler that needs a session (any page, workspace or not): session, CSRF and origin checks. */
+  const inSession =
+    (handler: (c: InSession) => Response | Promise<Response>) =>
     async (c: RouteContext): Promise<Response> => {
       const url = new URL(c.request.url)
       const active = await findSession(deps, readCookie(c.request, SESSION_COOKIE))
@@ -137,39 +160,57 @@ export function dashboardKit(deps: AppDeps) {
         if (!csrfMatches(token, active.session.csrfToken))
           return forbidden('The form is out of date (missing or wrong CSRF token); reload the page and try again.')
       }
-      const workspaceId = active.session.workspaceId
+      const ip = clientIpOf(c.request, c.server, deps.config.trustedProxies)
+      const actor = active.operator ? operatorActor(active.operator, ip) : keyActor(active.key, ip)
+      return handler({ ...c, deps: { ...deps, actor }, active, path: url.pathname })
+    }
+
+  /**
+   * Wraps a handler of a workspace's page (`/dashboard/w/:workspace/…`): the session must be
+   * allowed in that workspace (a key session in its key's, an operator in one they are a member
+   * of), else the answer is the same 404 as for a workspace that does not exist. Errors are shown as pages.
+   */
+  const signedIn = (handler: (c: SignedIn) => Response | Promise<Response>) =>
+    inSession(async (c) => {
+      const { active } = c
+      const access = await workspaceAccess(deps, active, c.params?.workspace ?? '')
+      if (!access) return notFoundPage(c.path)
+      const { workspace, role } = access
+      if (active.operator) await rememberWorkspace(deps, active.session, workspace.id)
+      const mine = active.operator ? await workspacesOf(deps, active.operator.id) : []
+      const scopes = active.key ? active.key.scopes : ROLE_SCOPES[role!]
       const viewer = {
-        workspace: (await findWorkspace(deps, workspaceId))?.name ?? workspaceId,
-        base: BASE,
-        keyPrefix: `${active.key.prefix}…`,
+        workspace: workspace.name,
+        base: workspaceBase(workspace.slug),
+        who: active.operator ? active.operator.email : `${active.key.prefix}…`,
         csrf: active.session.csrfToken,
-        keyId: active.key.id,
-        workspaceId,
+        role,
+        workspaces: mine.map((m) => ({ slug: m.workspace.slug, name: m.workspace.name })),
+        scopes,
+        keyId: active.key?.id ?? null,
+        workspaceId: workspace.id,
       }
       const done = c.query.done && Object.hasOwn(DONE, c.query.done) ? DONE[c.query.done] : undefined
-      const actor = keyActor(active.key, clientIpOf(c.request, c.server, deps.config.trustedProxies))
-      const ctx: SignedIn = {
-        ...c,
-        deps: { ...deps, actor },
-        active,
-        workspaceId,
-        viewer,
-        path: url.pathname,
-        notices: done ? [{ kind: 'ok', text: done }] : [],
-      }
+      const ctx: SignedIn = { ...c, workspaceId: workspace.id, workspace, role, scopes, viewer, notices: done ? [{ kind: 'ok', text: done }] : [] }
       try {
         return await handler(ctx)
       } catch (error) {
         if (!(error instanceof ApiError)) throw error
         const title = error.status === 404 ? 'Not found' : 'That did not work'
-        const content = html`<p><a href="${backLink(c.request)}">← Back</a></p>`
-        return respond(layout({ title, path: url.pathname, viewer, notices: [{ kind: 'error', text: error.detail }], content }), error.status)
+        const content = html`<p><a href="${backLink(c.request, viewer.base)}">← Back</a></p>`
+        return respond(layout({ title, path: c.path, viewer, notices: [{ kind: 'error', text: error.detail }], content }), error.status)
       }
-    }
+    })
 
-  /** A page or action that needs a scope: the session acts with its key's scopes, like the same call to the API. */
+  /** A page or action that needs a scope: a key session acts with its key's scopes, an operator with their role's, like the same call to the API. */
   const needs = (scope: Scope, handler: (c: SignedIn) => Response | Promise<Response>) => (c: SignedIn) => {
-    requireScope({ key: c.active.key, workspaceId: c.workspaceId }, scope)
+    if (!c.scopes.includes(scope)) throw new ApiError('insufficient_scope', missingScope(scope))
+    return handler(c)
+  }
+
+  /** An action only a workspace's owner may take (members, rename, delete). */
+  const ownerOnly = (handler: (c: SignedIn) => Response | Promise<Response>) => (c: SignedIn) => {
+    if (c.role !== 'owner') throw new ApiError('insufficient_scope', 'Only an owner of this workspace can do this.')
     return handler(c)
   }
 
@@ -178,20 +219,51 @@ export function dashboardKit(deps: AppDeps) {
 
   const pageRequest = (query: Record<string, string | undefined>) => parsePageQuery({ page: query.page })
 
-  return { deps, clock, signedIn, needs, page, pageRequest }
+  return { deps, clock, inSession, signedIn, needs, ownerOnly, page, pageRequest }
 }
 
 /** What route files get: the app's deps and the signed-in wrappers. */
 export type DashboardKit = ReturnType<typeof dashboardKit>
 
 /** Where "Back" goes after an error: the page the form was on when it is ours, else the overview. */
-export function backLink(request: Request): string {
+export function backLink(request: Request, fallback: string = BASE): string {
   const referrer = request.headers.get('referer')
-  if (!referrer) return BASE
+  if (!referrer) return fallback
   try {
     const url = new URL(referrer)
-    return url.host === new URL(request.url).host && url.pathname.startsWith(BASE) ? url.pathname + url.search : BASE
+    return url.host === new URL(request.url).host && url.pathname.startsWith(BASE) ? url.pathname + url.search : fallback
   } catch {
-    return BASE
+    return fallback
   }
+}
+
+/** The workspace a session may open by this slug, with the operator's role there; null when it may not (or none has this slug). */
+export async function workspaceAccess(deps: AppDeps, active: ActiveSession, slug: string): Promise<{ workspace: Workspace; role: Role | null } | null> {
+  const workspace = await findWorkspace(deps, slug)
+  if (!workspace || workspace.slug !== slug) return null
+  if (active.key) return workspace.id === active.key.workspaceId ? { workspace, role: null } : null
+  const role = await roleIn(deps, workspace.id, active.operator.id)
+  return role ? { workspace, role } : null
+}
+
+/**
+ * The workspace a session is in when a URL names none (old bookmarks, the sign-in's landing):
+ * a key's own; an operator's last used while still a member, else their first. Null when an
+ * operator is a member of none.
+ */
+export async function currentWorkspace(deps: AppDeps, active: ActiveSession): Promise<Workspace | null> {
+  if (active.key) return (await findWorkspace(deps, active.key.workspaceId)) ?? null
+  const mine = await workspacesOf(deps, active.operator.id)
+  return (mine.find((m) => m.workspace.id === active.session.workspaceId) ?? mine[0])?.workspace ?? null
+}
+
+/** The answer for a workspace the session may not open: the same as for one that does not exist. */
+export function notFoundPage(path: string): Response {
+  return respond(
+    bareLayout(
+      'Not found',
+      html`<section class="card"><h1>Not found</h1><p>There is no page at <code>${path}</code> for you.</p><p><a href="${BASE}/workspaces">Your workspaces</a></p></section>`,
+    ),
+    404,
+  )
 }

@@ -1,13 +1,21 @@
 /** The page shell (head, navigation, notices) and the small view helpers every page shares. */
 import type { Page } from '../lib/pagination'
+import type { Scope } from '../lib/scopes'
 import { assetUrl } from '../plugins/web-page'
 import { CSRF_FIELD } from './guard'
 import { html, type Html, type Interpolation } from './html'
 
 export const BASE = '/dashboard'
 export const ASSETS = `${BASE}/assets`
-export const KEYS_PATH = `${BASE}/settings/api-keys`
-export const WEBHOOKS_PATH = `${BASE}/settings/webhooks`
+/** The route pattern of a workspace's pages: every workspace page is registered under it (`${WORKSPACE}/contacts`). */
+export const WORKSPACE = `${BASE}/w/:workspace`
+export const KEYS_PATH = `${WORKSPACE}/settings/api-keys`
+export const WEBHOOKS_PATH = `${WORKSPACE}/settings/webhooks`
+
+/** Where a workspace's pages live. */
+export function workspaceBase(slug: string): string {
+  return `${BASE}/w/${slug}`
+}
 const asset = (name: string) => assetUrl(ASSETS, name)
 
 /** What every signed-in page knows about its viewer. */
@@ -15,8 +23,15 @@ export interface Viewer {
   workspace: string
   /** Where this workspace's pages live: every link and form action of a page starts here. */
   base: string
-  keyPrefix: string
+  /** Who is signed in: an operator's email, or the prefix of the key the session was opened with. */
+  who: string
   csrf: string
+  /** An operator's role in this workspace (null for a session opened with a key). */
+  role: 'owner' | 'admin' | 'viewer' | null
+  /** The workspaces the header's switcher offers (an operator's; none for a key session). */
+  workspaces: { slug: string; name: string }[]
+  /** What the viewer may do here (the key's scopes, or the operator's role's): pages hide what they could not use. */
+  scopes: readonly string[]
 }
 
 export interface Notice {
@@ -24,17 +39,18 @@ export interface Notice {
   text: string
 }
 
-/** The main navigation, as paths under a workspace's base. */
-const NAV: { path: string; label: string }[] = [
-  { path: '', label: 'Overview' },
-  { path: '/contacts', label: 'Contacts' },
-  { path: '/leads', label: 'Leads' },
-  { path: '/deals', label: 'Deals' },
-  { path: '/campaigns', label: 'Campaigns' },
-  { path: '/settings/api-keys', label: 'API keys' },
-  { path: '/settings/webhooks', label: 'Webhooks' },
-  { path: '/settings/audit-log', label: 'Audit log' },
+/** The main navigation, as paths under a workspace's base; a link shows only to viewers holding its page's scope. */
+const NAV: { path: string; label: string; scope?: Scope }[] = [
+  { path: '', label: 'Overview', scope: 'leads:read' },
+  { path: '/contacts', label: 'Contacts', scope: 'contacts:read' },
+  { path: '/leads', label: 'Leads', scope: 'leads:read' },
+  { path: '/deals', label: 'Deals', scope: 'deals:read' },
+  { path: '/campaigns', label: 'Campaigns', scope: 'campaigns:read' },
+  { path: '/settings/api-keys', label: 'API keys', scope: 'keys:manage' },
+  { path: '/settings/webhooks', label: 'Webhooks', scope: 'webhooks:manage' },
+  { path: '/settings/audit-log', label: 'Audit log', scope: 'keys:manage' },
   { path: '/embed', label: 'Embed' },
+  { path: '/settings/members', label: 'Members' },
 ]
 
 function head(title: string): Html {
@@ -56,10 +72,11 @@ export function layout(opts: { title: string; path: string; viewer: Viewer; noti
 <body>
 <header class="top">
   <a class="brand" href="${base}">askad</a>
-  <nav aria-label="Main">${NAV.map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  <nav aria-label="Main">${NAV.filter((n) => !n.scope || opts.viewer.scopes.includes(n.scope)).map((n) => html`<a href="${base}${n.path}"${current(n.path) ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
+  ${switcher(opts.viewer)}
   <form class="who" method="post" action="${BASE}/sign-out">
     ${csrfField(opts.viewer)}
-    <span title="Signed in with ${opts.viewer.keyPrefix}">${opts.viewer.workspace}</span>
+    <span title="Signed in as ${opts.viewer.who}">${opts.viewer.workspaces.length > 0 ? opts.viewer.who : opts.viewer.workspace}</span>
     <button type="submit" class="link">Sign out</button>
   </form>
 </header>
@@ -70,6 +87,18 @@ export function layout(opts: { title: string; path: string; viewer: Viewer; noti
 </main>
 </body>
 </html>`
+}
+
+/** The workspace switcher of an operator: a GET form that works without JavaScript, and a link to create one. */
+function switcher(viewer: Viewer): Html {
+  if (viewer.workspaces.length === 0) return html``
+  const current = viewer.base.slice(`${BASE}/w/`.length)
+  return html`<form class="switcher" method="get" action="${BASE}/switch">
+    <label for="switch-workspace" class="visually-hidden">Workspace</label>
+    <select id="switch-workspace" name="to">${viewer.workspaces.map((w) => html`<option value="${w.slug}"${w.slug === current ? html` selected` : ''}>${w.name}</option>`)}</select>
+    <button type="submit">Open</button>
+    <a href="${BASE}/workspaces">All workspaces</a>
+  </form>`
 }
 
 /** A page for visitors who are not signed in (the sign-in form). */

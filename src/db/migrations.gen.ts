@@ -3,12 +3,20 @@ import m0 from '../../drizzle/0000_init.sql' with { type: 'text' }
 import m1 from '../../drizzle/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../drizzle/0002_audit_log.sql' with { type: 'text' }
 import m3 from '../../drizzle/0003_campaign_threshold_crossings.sql' with { type: 'text' }
-import m4 from '../../drizzle/0004_contact_search.sql' with { type: 'text' }
+import m4 from '../../drizzle/0004_operators.sql' with { type: 'text' }
+import m5 from '../../drizzle/0005_session_operator.sql' with { type: 'text' }
+import m6 from '../../drizzle/0006_erased_seqs.sql' with { type: 'text' }
+import m7 from '../../drizzle/0007_backfill_event_contacts.sql' with { type: 'text' }
+import m8 from '../../drizzle/0008_contact_search.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1795903355692, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786052, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175578975, breakpoints: true, sql: m2 },
   { tag: '0003_campaign_threshold_crossings', when: 1796177056634, breakpoints: true, sql: m3 },
-  { tag: '0004_contact_search', when: 1796178659326, breakpoints: true, sql: m4 },
+  { tag: '0004_operators', when: 1796177588127, breakpoints: true, sql: m4 },
+  { tag: '0005_session_operator', when: 1796177602228, breakpoints: true, sql: m5 },
+  { tag: '0006_erased_seqs', when: 1796179071068, breakpoints: true, sql: m6 },
+  { tag: '0007_backfill_event_contacts', when: 1796179164501, breakpoints: true, sql: m7 },
+  { tag: '0008_contact_search', when: 1796179400355, breakpoints: true, sql: m8 },
 ]

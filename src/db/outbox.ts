@@ -6,21 +6,21 @@ import { webhookDeliveries, webhookEndpoints } from './schema'
 import { iso } from '../lib/clock'
 import { newEventId, newId } from '../lib/ids'
 
-const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'webhook.test'] as const
+const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'contact.deleted', 'webhook.test'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 /** Event types an endpoint can subscribe to; `webhook.test` only ever goes to the endpoint it was sent to. */
 export const SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== 'webhook.test')
 
-function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): string {
+function insertEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>, contactId: string | null = null): string {
   const id = newEventId()
   const payload = JSON.stringify({ id, type, timestamp: iso(now), data })
   const insert = rawStatement(
     tx,
     'events.insert',
-    'INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES ($id, $workspaceId, $type, $payload, $createdAt)',
+    'INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at) VALUES ($id, $workspaceId, $type, $payload, $contactId, $createdAt)',
   )
-  insert.run({ id, workspaceId, type, payload, createdAt: now })
+  insert.run({ id, workspaceId, type, payload, contactId, createdAt: now })
   return id
 }
 
@@ -44,9 +44,19 @@ function queueDelivery(tx: DbOrTx, now: number, workspaceId: string, endpointId:
   return id
 }
 
-/** Records an event and one pending delivery per enabled endpoint subscribed to it; returns the event id and deliveries queued. */
-export function emitEvent(tx: DbOrTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): { eventId: string; queued: number } {
-  const id = insertEvent(tx, now, workspaceId, type, data)
+/**
+ * Records an event and one pending delivery per enabled endpoint subscribed to it; returns the event id and deliveries queued.
+ * `contactId` names the contact whose personal data `data` carries, so erasing the contact redacts the event.
+ */
+export function emitEvent(
+  tx: DbOrTx,
+  now: number,
+  workspaceId: string,
+  type: EventType,
+  data: Record<string, unknown>,
+  contactId: string | null = null,
+): { eventId: string; queued: number } {
+  const id = insertEvent(tx, now, workspaceId, type, data, contactId)
   const enabledEndpoints = prepared(tx, 'webhookEndpoints.enabled', (db) =>
     db
       .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })

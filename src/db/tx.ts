@@ -12,14 +12,22 @@ export type { DbOrTx, Tx } from './client'
 export type StoreAnswer = (tx: Tx, result: unknown) => void
 
 const LEADS_SOURCE_PREFIX = 'leads:source:'
+const ERASED_PREFIX = 'erased:'
 
-/** Names of the kept counters: per-workspace totals and dense sequences, overall and per source. */
+/**
+ * Names of the kept counters: per-workspace totals and dense sequences, overall and per source.
+ * A sequence counter is the high-water mark; `erased(name)` counts the numbers of its erased rows
+ * (listed in `erased_seqs`), so the live total is their difference (see db/seq-page.ts).
+ */
 export const COUNTERS = {
   contacts: 'contacts',
   leads: 'leads',
   contactsFromSource: (source: string) => `contacts:source:${source}`,
   leadsFromSource: (source: string) => `${LEADS_SOURCE_PREFIX}${source}`,
   leadsSourcePrefix: LEADS_SOURCE_PREFIX,
+  /** The count of erased sequence numbers of a counter; its prefix keeps it out of `leadsSourcePrefix` look-ups. */
+  erased: (name: string) => `${ERASED_PREFIX}${name}`,
+  erasedPrefix: ERASED_PREFIX,
 } as const
 
 /** A counter a write transaction has taken numbers from: its latest value, stored once before the commit. */
@@ -77,6 +85,11 @@ export function nextSeq(tx: Tx, workspaceId: string, name: string): number {
 /** Current value of a per-workspace counter (0 when never used), counting what the running transaction took. */
 export function readCounter(db: DbOrTx, workspaceId: string, name: string): number {
   return takenCounters.get(db)?.get(`${workspaceId}\u0000${name}`)?.value ?? storedCounter(db, workspaceId, name)
+}
+
+/** Rows a sequence counter numbered that still exist: its high-water mark less its erased numbers. */
+export function liveCount(db: DbOrTx, workspaceId: string, name: string): number {
+  return readCounter(db, workspaceId, name) - readCounter(db, workspaceId, COUNTERS.erased(name))
 }
 
 function storedCounter(db: DbOrTx, workspaceId: string, name: string): number {

@@ -14,8 +14,11 @@ import type { StoreAnswer } from './tx'
 
 /** Records events in the outbox of the running unit of work. */
 export interface Emit {
-  /** Records an event and a pending delivery per enabled endpoint subscribed to it, at `now`; returns the event id. */
-  (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number): string
+  /**
+   * Records an event and a pending delivery per enabled endpoint subscribed to it, at `now`; returns the event id.
+   * `contactId`: the contact whose personal data `data` carries (erasing the contact redacts the event).
+   */
+  (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number, contactId?: string | null): string
   /** Records a `webhook.test` event with one delivery, to the endpoint it is for. */
   test(workspaceId: string, endpointId: string, data: Record<string, unknown>, now: number): { eventId: string; deliveryId: string }
   /** Tells that `count` stored deliveries became due in this transaction (requeued, or their endpoint enabled). */
@@ -61,8 +64,8 @@ async function run<T>(deps: WriteDeps, work: Work<T>, engine: StorageEngine, bat
     // The engine may run a job twice (a shared transaction rolled back): only the committed run counts.
     queued = 0
     const emit: Emit = Object.assign(
-      (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number) => {
-        const event = emitEvent(tx, now, workspaceId, type, data)
+      (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number, contactId?: string | null) => {
+        const event = emitEvent(tx, now, workspaceId, type, data, contactId)
         queued += event.queued
         return event.eventId
       },

@@ -27,3 +27,8 @@ export const CLI_ACTOR: Actor = { type: 'cli', id: null, label: 'cli', ip: null 
 export function keyActor(key: { id: string; prefix: string }, ip: string | null): Actor {
   return { type: 'key', id: key.id, label: `${key.prefix}…`, ip }
 }
+
+/** An operator acting in the dashboard (their email is what listings show). */
+export function operatorActor(operator: { id: string; email: string }, ip: string | null): Actor {
+  return { type: 'operator', id: operator.id, label: operator.email, ip }
+}

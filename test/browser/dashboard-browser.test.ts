@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { Webhook } from 'standardwebhooks'
 import { createCampaign, recordSpend } from '../../src/modules/campaigns/service'
 import { createDeal } from '../../src/modules/deals/service'
+import { createOwner } from '../../src/modules/operators/service'
 import { startDispatcher, type Dispatcher } from '../../src/workers/dispatcher'
 import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
@@ -75,7 +76,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     context.on('request', (request) => void requested.push(request.url()))
     page = await context.newPage()
     page.on('dialog', (dialog) => void dialog.accept())
-  })
+  }, 60_000) // Chromium starts slowly on a busy machine
 
   afterAll(async () => {
     await browser?.close()
@@ -86,8 +87,11 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     h?.close()
   })
 
+  /** Where the signed-in workspace's pages live (`/dashboard/w/<slug>`), known after sign-in. */
+  let base = ''
+
   /** Follows a main-navigation link and waits for its page. */
-  const visit = (label: string, path: string) => Promise.all([page.waitForURL(`${api}/dashboard${path}`), page.click(`nav >> text=${label}`)])
+  const visit = (label: string, path: string) => Promise.all([page.waitForURL(`${api}${base}${path}`), page.click(`nav >> text=${label}`)])
 
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-desktop.png`), fullPage: true })
 
@@ -95,11 +99,15 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     await page.goto(`${api}/`)
     await page.waitForURL(`${api}/dashboard/sign-in?next=%2Fdashboard`)
     await shot('sign-in')
+    // Email and password come first; signing in with a key is the second form, behind a disclosure.
+    expect(await page.isVisible('#key')).toBe(false)
+    await page.click('summary')
     await page.fill('#key', 'ask_sk_wrong')
-    await page.click('button[type=submit]')
+    await page.click('details button[type=submit]')
     expect(await page.textContent('.notice.error')).toContain('That is not an askad key')
     await page.fill('#key', secretKey)
-    await Promise.all([page.waitForURL(`${api}/dashboard`), page.click('button[type=submit]')])
+    await Promise.all([page.waitForURL(/\/dashboard\/w\/[\w-]+$/), page.click('details button[type=submit]')])
+    base = new URL(page.url()).pathname
     const cookies = await context.cookies()
     expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).toEqual([['askad_session', true, 'Strict', '/']])
     expect(await page.evaluate(() => document.cookie)).toBe('')
@@ -168,7 +176,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     // Revoking the key: the row says so, and the site's form stops working.
     await visit('API keys', '/settings/api-keys')
     await page.click(`tr:has-text("Landing page") button:has-text("Revoke")`)
-    await page.waitForURL(`${api}/dashboard/settings/api-keys?done=revoked`)
+    await page.waitForURL(`${api}${base}/settings/api-keys?done=revoked`)
     expect(await page.textContent('tr:has-text("Landing page")')).toContain('revoked')
     const refused = await fetch(`${api}/api/v1/leads/capture?key=${key}`, {
       method: 'POST',
@@ -186,7 +194,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     await page.fill('#convert-lead input[name=value]', '1200')
     await page.fill('#convert-lead input[name=currency]', 'EUR')
     await shot('lead-convert')
-    await Promise.all([page.waitForURL(/\/dashboard\/deals\/.+\?done=converted$/), page.click('#convert-lead button[type=submit]')])
+    await Promise.all([page.waitForURL(/\/dashboard\/w\/acme\/deals\/.+\?done=converted$/), page.click('#convert-lead button[type=submit]')])
     expect(await page.textContent('.notice.ok')).toContain('Lead converted')
     const [deal] = await h.rows.all('deals', { workspaceId, title: 'Grace Hopper' })
     expect(deal).toMatchObject({ stage: 'new', valueMinor: 120000, currency: 'EUR' })
@@ -202,7 +210,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     await page.waitForSelector('.notice.ok')
     expect(await page.textContent('.notice.ok')).toContain('Deal moved')
     // Moved by the script's fetch: the board was redrawn in place, the address is the board's.
-    expect(page.url()).toBe(`${api}/dashboard/deals`)
+    expect(page.url()).toBe(`${api}${base}/deals`)
     expect(await won.locator(`article.deal[data-deal="${deal!.id}"]`).count()).toBe(1)
     expect(await page.textContent('.column[data-stage="won"] .totals')).toContain('1,200.00 EUR')
     expect(await page.textContent('.column[data-stage="won"] .count')).toBe('1')
@@ -218,7 +226,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     await seo.locator('select').focus()
     await seo.locator('select').selectOption('lost')
     await seo.locator('button').focus()
-    await Promise.all([page.waitForURL(`${api}/dashboard/deals?done=moved`), page.keyboard.press('Enter')])
+    await Promise.all([page.waitForURL(`${api}${base}/deals?done=moved`), page.keyboard.press('Enter')])
     expect(await page.locator('.column[data-stage="lost"] article.deal:has-text("SEO retainer")').count()).toBe(1)
   }, 30_000)
 
@@ -234,6 +242,8 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
       campaigns: '/campaigns',
       campaign: `/campaigns/${campaignId}`,
       'deal-new': '/deals/new',
+      members: '/settings/members',
+      'workspace-settings': '/settings/workspace',
     }
     for (const [viewport, label] of [
       [DESKTOP, 'desktop'],
@@ -241,7 +251,9 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     ] as const) {
       await page.setViewportSize(viewport)
       for (const [name, path] of Object.entries(pages)) {
+        // Old paths: redirected to the same page of the session's workspace.
         const response = await page.goto(`${api}/dashboard${path}`)
+        expect(page.url()).toBe(`${api}${base}${path}`)
         expect(response!.status()).toBe(200)
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
         await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}-${label}.png`), fullPage: true })
@@ -250,4 +262,39 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     expect(requested.length).toBeGreaterThan(20)
     expect(requested.filter((url) => !url.startsWith('http://127.0.0.1:'))).toEqual([])
   }, 30_000)
+
+  test('an operator signs in by password, switches workspace in the header without JavaScript, and the team pages fit a phone', async () => {
+    await h.workspace('globex')
+    // Like `askad operator create`: the owner of every workspace there is.
+    await createOwner(h.deps, { email: 'owner@agency.example', password: 'correct horse battery' })
+    const operator = await browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false })
+    try {
+      const tab = await operator.newPage()
+      await tab.goto(`${api}/dashboard/sign-in`)
+      await tab.fill('#email', 'owner@agency.example')
+      await tab.fill('#password', 'correct horse battery')
+      await Promise.all([tab.waitForURL(`${api}/dashboard/w/acme`), tab.click('form:not(details form) button[type=submit]')])
+      await tab.selectOption('#switch-workspace', 'globex')
+      await Promise.all([tab.waitForURL(`${api}/dashboard/w/globex`), tab.click('.switcher button')])
+      expect(await tab.textContent('.switcher option[selected]')).toBe('globex')
+      const pages = {
+        members: '/dashboard/w/globex/settings/members',
+        'workspace-settings': '/dashboard/w/globex/settings/workspace',
+        workspaces: '/dashboard/workspaces',
+      }
+      for (const [viewport, label] of [
+        [DESKTOP, 'desktop'],
+        [PHONE, 'phone'],
+      ] as const) {
+        await tab.setViewportSize(viewport)
+        for (const [name, path] of Object.entries(pages)) {
+          expect((await tab.goto(`${api}${path}`))!.status()).toBe(200)
+          expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
+          await tab.screenshot({ path: join(SCREENSHOTS, `dashboard-operator-${name}-${label}.png`), fullPage: true })
+        }
+      }
+    } finally {
+      await operator.close()
+    }
+  }, 60_000)
 })

@@ -52,6 +52,30 @@ describe.skipIf(skipUnlessPg('CLI on PostgreSQL'))('askad CLI on PostgreSQL', ()
     expect(missing.code).toBe(1)
   })
 
+  test('operator create|list|password: the password from stdin, an argon2id hash, owner of every workspace', async () => {
+    const run = Bun.spawnSync(['bun', ENTRY, 'operator', 'create', 'Boss@Agency.Example', '--db', database.url, '--json'], {
+      env: { ...process.env, ASKAD_DB: '' },
+      stdin: Buffer.from('correct horse battery\n'),
+      stdout: 'pipe',
+      stderr: 'pipe',
+      timeout: COMMAND_TIMEOUT_MS,
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout.toString()).not.toContain('correct horse battery')
+    const made = JSON.parse(run.stdout.toString())
+    expect(made.email).toBe('boss@agency.example')
+    expect(json(['operator', 'list']).map((o: { email: string }) => o.email)).toEqual(['boss@agency.example'])
+    const sql = new Bun.SQL(database.url)
+    try {
+      const [row] = await sql`SELECT password_hash FROM operators WHERE id = ${made.id}`
+      expect(row.password_hash).toStartWith('$argon2id$')
+      const owned = await sql`SELECT w.slug, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE m.operator_id = ${made.id}`
+      expect(owned.map((r: { slug: string; role: string }) => [r.slug, r.role])).toEqual([['acme', 'owner']])
+    } finally {
+      await sql.close()
+    }
+  })
+
   test('ASKAD_DB=postgres://… selects PostgreSQL too', () => {
     const run = askad(['workspace', 'list', '--json'], { ASKAD_DB: database.url })
     expect(run.code).toBe(0)

@@ -145,9 +145,10 @@ describe('the dashboard', async () => {
     })
     expect(signIn.status).toBe(303)
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!
-    const overview = await (await h.request('GET', '/dashboard', { headers: { cookie } })).text()
+    const base = `/dashboard/w/${ws.slug}`
+    const overview = await (await h.request('GET', base, { headers: { cookie } })).text()
     const csrf = /name="_csrf" value="([^"]+)"/.exec(overview)![1]!
-    const created = await h.request('POST', '/dashboard/settings/api-keys', {
+    const created = await h.request('POST', `${base}/settings/api-keys`, {
       rawBody: form({ _csrf: csrf, kind: 'secret', name: 'from the dashboard' }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, cookie, ...fromClient },
     })
@@ -158,7 +159,7 @@ describe('the dashboard', async () => {
     expect(data.find((e) => e.action === 'session.signed_in')).toMatchObject({ actor: { type: 'key', label: prefix }, ip: CLIENT })
     expect(data.find((e) => e.action === 'key.created' && e.details.name === 'from the dashboard')).toMatchObject({ actor: { label: prefix }, ip: CLIENT })
 
-    const page = await h.request('GET', '/dashboard/settings/audit-log?action=key.created', { headers: { cookie } })
+    const page = await h.request('GET', `${base}/settings/audit-log?action=key.created`, { headers: { cookie } })
     expect(page.status).toBe(200)
     const text = await page.text()
     expect(text).toContain('from the dashboard')

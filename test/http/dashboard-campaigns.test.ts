@@ -12,14 +12,14 @@ describe('campaigns pages', () => {
   test('create from the form: thresholds as a comma/space list, listed with spend against budget', async () => {
     const ws = await h.workspace()
     const s = await dashboardSession(h, ws.key)
-    expect(await s.page('/dashboard')).toContain('href="/dashboard/campaigns"')
+    expect(await s.page('/dashboard')).toContain(`href="${s.base}/campaigns"`)
     const res = await s.send('/dashboard/campaigns', { name: 'Spring ads', currency: 'usd', budget: '5000', spend_thresholds: '1000, 2500 4500.50,,' })
     expect(res.status).toBe(303)
     const [row] = await campaignsOf(ws.id)
     expect(row).toMatchObject({ name: 'Spring ads', currency: 'USD', budgetMinor: 500000, spendThresholdsMinor: [100000, 250000, 450050], spendMinor: 0 })
-    expect(res.headers.get('location')).toBe(`/dashboard/campaigns/${row!.id}?done=campaign_created`)
+    expect(res.headers.get('location')).toBe(`${s.base}/campaigns/${row!.id}?done=campaign_created`)
     const list = await s.page('/dashboard/campaigns')
-    expect(list).toContain(`href="/dashboard/campaigns/${row!.id}"`)
+    expect(list).toContain(`href="${s.base}/campaigns/${row!.id}"`)
     expect(list).toContain('0.00 USD of 5,000.00 USD')
     expect(list).toContain('4500.5')
     expect(await s.page(res.headers.get('location')!)).toContain('Campaign created.')
@@ -56,7 +56,7 @@ describe('campaigns pages', () => {
     const endpointId = ((await hook.json()) as { id: string }).id
     await s.send('/dashboard/campaigns', { name: 'Search', currency: 'EUR', spend_thresholds: '100 200 300' })
     const [campaign] = await campaignsOf(ws.id)
-    const base = `/dashboard/campaigns/${campaign!.id}`
+    const base = s.at(`/dashboard/campaigns/${campaign!.id}`)
 
     const added = await s.send(`${base}/spend`, { mode: 'add', amount: '150' })
     expect(added.status).toBe(303)
@@ -78,7 +78,7 @@ describe('campaigns pages', () => {
     const deliveries = await h.rows.all('webhookDeliveries', { endpointId })
     expect(deliveries).toHaveLength(2)
     for (const d of deliveries) expect(page).toContain(`data-delivery="${d.id}"`)
-    expect(page).toContain(`href="/dashboard/settings/webhooks/${endpointId}"`)
+    expect(page).toContain(`href="${s.base}/settings/webhooks/${endpointId}"`)
   })
 
   test('spend refusals: a total below the spend (409), both empty, bad amount: notices, spend unchanged', async () => {
@@ -86,7 +86,7 @@ describe('campaigns pages', () => {
     const s = await dashboardSession(h, ws.key)
     await s.send('/dashboard/campaigns', { name: 'C', currency: 'USD', spend_thresholds: '50' })
     const [campaign] = await campaignsOf(ws.id)
-    const base = `/dashboard/campaigns/${campaign!.id}`
+    const base = s.at(`/dashboard/campaigns/${campaign!.id}`)
     await s.send(`${base}/spend`, { amount: '100' })
     const below = await s.send(`${base}/spend`, { mode: 'total', amount: '10' })
     expect(below.status).toBe(409)
@@ -104,7 +104,7 @@ describe('campaigns pages', () => {
     const s = await dashboardSession(h, ws.key)
     await s.send('/dashboard/campaigns', { name: 'Old', currency: 'USD', budget: '900', spend_thresholds: '500' })
     const [campaign] = await campaignsOf(ws.id)
-    const base = `/dashboard/campaigns/${campaign!.id}`
+    const base = s.at(`/dashboard/campaigns/${campaign!.id}`)
     await s.send(`${base}/spend`, { amount: '100' })
     expect(await s.page(base)).toContain(`action="${base}/edit"`)
 
@@ -128,7 +128,7 @@ describe('campaigns pages', () => {
     const owner = await dashboardSession(h, ws.key)
     await owner.send('/dashboard/campaigns', { name: 'C', currency: 'USD', spend_thresholds: '1' })
     const [campaign] = await campaignsOf(ws.id)
-    const base = `/dashboard/campaigns/${campaign!.id}`
+    const base = owner.at(`/dashboard/campaigns/${campaign!.id}`)
 
     const reader = await dashboardSession(h, (await h.key(ws.id, { scopes: ['keys:manage', 'campaigns:read'] })).key)
     const page = await reader.page(base)

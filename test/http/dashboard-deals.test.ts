@@ -14,9 +14,9 @@ describe('deals pages', () => {
     const ws = await h.workspace()
     const s = await dashboardSession(h, ws.key)
     const lead = await h.pushLead(ws.key, { email: 'ann@example.com', first_name: 'Ann' })
-    expect(await s.page('/dashboard/deals')).toContain('href="/dashboard/deals/new"')
+    expect(await s.page('/dashboard/deals')).toContain(`href="${s.base}/deals/new"`)
     const contactPage = await s.page(`/dashboard/contacts/${lead.contact_id}`)
-    expect(contactPage).toContain(`href="/dashboard/deals/new?contact=${lead.contact_id}"`)
+    expect(contactPage).toContain(`href="${s.base}/deals/new?contact=${lead.contact_id}"`)
     expect(await s.page(`/dashboard/deals/new?contact=${lead.contact_id}`)).toContain(`name="contact_id" value="${lead.contact_id}"`)
 
     const bad: [Record<string, string>, string][] = [
@@ -44,7 +44,7 @@ describe('deals pages', () => {
     expect(deals.find((d) => d.title === 'Plain')).toMatchObject({ valueMinor: 0, currency: 'USD', stage: 'new', contactId: null })
     const won = deals.find((d) => d.title === 'Redesign')!
     expect(won).toMatchObject({ valueMinor: 499999, currency: 'EUR', stage: 'won', contactId: lead.contact_id })
-    expect(withContact.headers.get('location')).toBe(`/dashboard/deals/${won.id}?done=deal_created`)
+    expect(withContact.headers.get('location')).toBe(`${s.base}/deals/${won.id}?done=deal_created`)
     expect(await closedEvents(ws.id)).toHaveLength(1)
   })
 
@@ -53,7 +53,7 @@ describe('deals pages', () => {
     const s = await dashboardSession(h, ws.key)
     await s.send('/dashboard/deals', { title: 'Deal', value: '100', stage: 'proposal' })
     const [deal] = await dealsOf(ws.id)
-    const base = `/dashboard/deals/${deal!.id}`
+    const base = s.at(`/dashboard/deals/${deal!.id}`)
     expect(await s.page(base)).toContain(`action="${base}/edit"`)
 
     const bad = await s.send(`${base}/edit`, { title: 'Changed', value: 'lots', currency: 'USD', stage: 'won' })
@@ -144,7 +144,7 @@ describe('converting a lead', () => {
     const ws = await h.workspace()
     const s = await dashboardSession(h, ws.key)
     const lead = await h.pushLead(ws.key, { email: 'jane@example.com', first_name: 'Jane', last_name: 'Smith' })
-    const convert = `/dashboard/leads/${lead.id}/convert`
+    const convert = s.at(`/dashboard/leads/${lead.id}/convert`)
     expect(await s.page('/dashboard/leads')).toContain(`href="${convert}"`)
     expect(await s.page(`/dashboard/contacts/${lead.contact_id}`)).toContain(`href="${convert}"`)
     const form = await s.page(convert)
@@ -160,14 +160,14 @@ describe('converting a lead', () => {
     expect(ok.status).toBe(303)
     const [deal] = await dealsOf(ws.id)
     expect(deal).toMatchObject({ title: 'Jane — annual', valueMinor: 120000, currency: 'EUR', stage: 'qualified', leadId: lead.id, contactId: lead.contact_id })
-    expect(ok.headers.get('location')).toBe(`/dashboard/deals/${deal!.id}?done=converted`)
+    expect(ok.headers.get('location')).toBe(`${s.base}/deals/${deal!.id}?done=converted`)
     expect((await h.rows.find('leads', { id: lead.id }))!).toMatchObject({ status: 'converted', dealId: deal!.id })
     expect(await h.rows.all('events', { workspaceId: ws.id, type: 'lead.converted' })).toHaveLength(1)
 
     const list = await s.page('/dashboard/leads')
     expect(list).not.toContain(`href="${convert}"`)
-    expect(list).toContain(`href="/dashboard/deals/${deal!.id}"`)
-    expect(await s.page(convert)).toContain(`href="/dashboard/deals/${deal!.id}"`)
+    expect(list).toContain(`href="${s.base}/deals/${deal!.id}"`)
+    expect(await s.page(convert)).toContain(`href="${s.base}/deals/${deal!.id}"`)
     // Converting again changes nothing, as the API's retry does.
     expect((await s.send(convert, { title: 'Again', value: '5' })).status).toBe(303)
     expect(await dealsOf(ws.id)).toHaveLength(1)

@@ -25,7 +25,7 @@ describe('webhook endpoints', () => {
     const s = await dashboardSession(h, ws.key)
     const id = await endpoint(ws.key)
     await h.pushLead(ws.key, { email: 'a@example.com' })
-    const base = `/dashboard/settings/webhooks/${id}`
+    const base = s.at(`/dashboard/settings/webhooks/${id}`)
     const page = await s.page(base)
     expect(page).toContain(`action="${base}/delete"`)
     expect(page).toContain('data-confirm="Delete http://127.0.0.1:9/hook')
@@ -40,7 +40,7 @@ describe('webhook endpoints', () => {
 
     const deleted = await s.send(`${base}/delete`, { confirm: 'yes' })
     expect(deleted.status).toBe(303)
-    expect(deleted.headers.get('location')).toBe('/dashboard/settings/webhooks?done=endpoint_deleted')
+    expect(deleted.headers.get('location')).toBe(`${s.base}/settings/webhooks?done=endpoint_deleted`)
     expect(await h.rows.find('webhookEndpoints', { id })).toBeUndefined()
     expect(await h.rows.all('webhookDeliveries', { endpointId: id })).toHaveLength(0)
     expect(await s.page('/dashboard/settings/webhooks?done=endpoint_deleted')).toContain('Endpoint deleted')

@@ -16,12 +16,15 @@ async function signIn(key: string) {
   const headers = { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }
   const res = await h.request('POST', '/dashboard/sign-in', { rawBody: form({ key, next: '/dashboard' }), headers })
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!
-  const home = await (await h.request('GET', '/dashboard', { headers: { cookie } })).text()
+  // Workspace pages live under /dashboard/w/<slug>, where /dashboard redirects.
+  const base = (await h.request('GET', '/dashboard', { headers: { cookie } })).headers.get('location')!
+  const at = (path: string) => `${base}${path.replace(/^\/dashboard/, '')}`
+  const home = await (await h.request('GET', base, { headers: { cookie } })).text()
   const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!
   const send = (path: string, fields: Record<string, string | string[]> = {}) =>
-    h.request('POST', path, { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
-  const page = async (path: string) => (await h.request('GET', path, { headers: { cookie } })).text()
-  return { send, page }
+    h.request('POST', at(path), { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
+  const page = async (path: string) => (await h.request('GET', at(path), { headers: { cookie } })).text()
+  return { send, page, at }
 }
 
 const endpointsOf = (workspaceId: string) => h.rows.all('webhookEndpoints', { workspaceId })
@@ -47,7 +50,7 @@ describe('webhook forms', () => {
     expect((await s.send('/dashboard/settings/webhooks', { url: 'http://127.0.0.1:9/hook' })).status).toBe(201)
     const [endpoint] = await endpointsOf(ws.id)
     const base = `/dashboard/settings/webhooks/${endpoint!.id}`
-    expect(await s.page(base)).toContain(`action="${base}/edit"`)
+    expect(await s.page(base)).toContain(`action="${s.at(base)}/edit"`)
 
     const bad = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/hook', description: 'y'.repeat(501), events: ['bogus.event'] })
     expect(bad.status).toBe(422)
@@ -58,7 +61,7 @@ describe('webhook forms', () => {
 
     const ok = await s.send(`${base}/edit`, { url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
     expect(ok.status).toBe(303)
-    expect(ok.headers.get('location')).toBe(`${base}?done=saved`)
+    expect(ok.headers.get('location')).toBe(`${s.at(base)}?done=saved`)
     expect((await endpointsOf(ws.id))[0]).toMatchObject({ url: 'http://127.0.0.1:9/v2', description: 'Sales', events: ['deal.closed'] })
   })
 

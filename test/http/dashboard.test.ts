@@ -39,16 +39,21 @@ async function signIn(key: string, harness: Harness = h) {
   const setCookie = res.headers.get('set-cookie')!
   const cookie = setCookie.split(';')[0]!
   const token = cookie.split('=')[1]!
-  const get = (path: string) => harness.request('GET', path, { headers: { cookie } })
+  const raw = (path: string) => harness.request('GET', path, { headers: { cookie } })
+  // The workspace's pages live under /dashboard/w/<slug>; /dashboard itself redirects there.
+  const base = (await raw('/dashboard')).headers.get('location')!
+  /** The path of a page under the workspace: `/dashboard/leads` is `/dashboard/w/<slug>/leads`. */
+  const at = (path: string) => (path.startsWith('/dashboard/w/') || path.startsWith('/dashboard/sign') ? path : `${base}${path.replace(/^\/dashboard/, '')}`)
+  const get = (path: string) => raw(at(path))
   const page = async (path: string) => {
-    const r = await get(path)
+    const r = await get(at(path))
     expect(r.status).toBe(200)
     return r.text()
   }
   const csrf = async () => /name="_csrf" value="([^"]+)"/.exec(await page('/dashboard'))![1]!
   const send = async (path: string, fields: Record<string, string | string[]> = {}, headers: Record<string, string> = {}) =>
-    post(path, { _csrf: await csrf(), ...fields }, { cookie, ...headers })
-  return { res, setCookie, cookie, token, get, page, csrf, send }
+    post(at(path), { _csrf: await csrf(), ...fields }, { cookie, ...headers })
+  return { res, setCookie, cookie, token, get, page, csrf, send, base, at }
 }
 
 describe('sign-in', () => {
@@ -245,7 +250,7 @@ describe('CSRF', () => {
     const ws = await h.workspace()
     const victim = await h.key(ws.id, { name: 'victim' })
     const s = await signIn(ws.key)
-    const path = `/dashboard/settings/api-keys/${victim.id}/revoke`
+    const path = s.at(`/dashboard/settings/api-keys/${victim.id}/revoke`)
     const csrf = await s.csrf()
     const refusals = [
       await post(path, {}, { cookie: s.cookie }),
@@ -320,12 +325,12 @@ describe('pages', () => {
 
     const first = await s.page('/dashboard/contacts')
     expect(first).toContain('Page 1 of 2 · 55 in all')
-    expect(first).toContain('href="/dashboard/contacts?page=2"')
+    expect(first).toContain(`href="${s.base}/contacts?page=2"`)
     expect(await s.page('/dashboard/contacts?page=2')).toContain('Page 2 of 2')
 
     const found = await s.page('/dashboard/contacts?email=p7%40example.com')
     expect(found).toContain('1 in all')
-    expect(found).toContain(`/dashboard/contacts/${again.contactId}`)
+    expect(found).toContain(`${s.base}/contacts/${again.contactId}`)
     expect(await s.page('/dashboard/contacts?source=odd')).toContain('27 in all')
 
     const contact = await s.page(`/dashboard/contacts/${again.contactId}`)
@@ -359,7 +364,7 @@ describe('pages', () => {
     expect(board).toContain('Big one')
 
     const closedEvents = () => h.rows.all('events', { workspaceId: ws.id, type: 'deal.closed' })
-    expect((await s.send(`/dashboard/deals/${deal.id}/stage`, { stage: 'won' })).headers.get('location')).toBe('/dashboard/deals?done=moved')
+    expect((await s.send(`/dashboard/deals/${deal.id}/stage`, { stage: 'won' })).headers.get('location')).toBe(`${s.base}/deals?done=moved`)
     expect((await s.send(`/dashboard/deals/${deal.id}/stage`, { stage: 'won' })).status).toBe(303)
     const closed = await closedEvents()
     expect(closed).toHaveLength(1)
@@ -442,7 +447,7 @@ describe('Settings > API keys', () => {
     const list = await s.page('/dashboard/settings/api-keys')
     expect(list).toContain(`${row.prefix}…`)
 
-    expect((await s.send(`/dashboard/settings/api-keys/${row.id}/revoke`)).headers.get('location')).toBe('/dashboard/settings/api-keys?done=revoked')
+    expect((await s.send(`/dashboard/settings/api-keys/${row.id}/revoke`)).headers.get('location')).toBe(`${s.base}/settings/api-keys?done=revoked`)
     expect((await h.rows.find('apiKeys', { id: row.id }))!.revokedAt).toBe(h.clock.now())
     const after = await s.page('/dashboard/settings/api-keys?done=revoked')
     expect(after).toContain('Key revoked')
@@ -493,7 +498,7 @@ describe('Settings > Webhooks', () => {
     const secret = /<code id="new-secret">(whsec_[A-Za-z0-9+/=]+)<\/code>/.exec(created)![1]!
     const endpoint = (await h.rows.find('webhookEndpoints', { workspaceId: ws.id }))!
     expect([endpoint.secret, endpoint.events, endpoint.description]).toEqual([secret, ['lead.created', 'deal.closed'], 'CRM'])
-    const base = `/dashboard/settings/webhooks/${endpoint.id}`
+    const base = s.at(`/dashboard/settings/webhooks/${endpoint.id}`)
 
     const list = await s.page('/dashboard/settings/webhooks')
     expect(list).toContain('no deliveries yet')

@@ -78,7 +78,7 @@ describe.skipIf(skipUnlessPg('API keys over HTTP on PostgreSQL'))('API keys, gat
     )
     expect(opened.status).toBe(303)
     const cookie = opened.headers.get('set-cookie')!.split(';')[0]!
-    const keysPage = await call(1, 'GET', '/dashboard/settings/api-keys', { headers: { cookie } })
+    const keysPage = await call(1, 'GET', '/dashboard/w/acme/settings/api-keys', { headers: { cookie } })
     expect(keysPage.status).toBe(200)
     const html = await keysPage.text()
     expect(html).toContain('this session')

@@ -34,11 +34,14 @@ async function dashboardSession(key: string) {
   })
   expect(res.status).toBe(303)
   const cookie = res.headers.get('set-cookie')!.split(';')[0]!
-  const get = (path: string) => h.request('GET', path, { headers: { cookie } })
+  // Workspace pages live under /dashboard/w/<slug>, where /dashboard redirects; paths here are given as /dashboard/<page>.
+  const base = (await h.request('GET', '/dashboard', { headers: { cookie } })).headers.get('location')!
+  const at = (path: string) => `${base}${path.replace(/^\/dashboard/, '')}`
+  const get = (path: string) => h.request('GET', at(path), { headers: { cookie } })
   const keysPage = await (await get('/dashboard/settings/api-keys')).text()
   const csrf = /name="_csrf" value="([^"]+)"/.exec(keysPage)![1]!
   const post = (path: string, fields: Record<string, string>) =>
-    h.request('POST', path, {
+    h.request('POST', at(path), {
       rawBody: form({ _csrf: csrf, ...fields }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, cookie },
     })

@@ -37,7 +37,7 @@ for (const engine of ENGINES) {
 
       const idle = await token(key)
       const active = await findSession(e.deps, idle)
-      expect(active?.key.id).toBe(record.id)
+      expect(active?.key?.id).toBe(record.id)
       expect(active?.session.workspaceId).toBe(ws.id)
       e.deps.clock.advance(SESSION_IDLE_MS - 1)
       // Used just in time: the idle deadline moves forward.

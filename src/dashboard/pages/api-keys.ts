@@ -73,7 +73,7 @@ function createForm(viewer: Viewer, form: KeyForm, limits: KeyLimits): Html {
 /** The workspace's keys with their status and revoke buttons, then the create form. */
 export async function keysPage(
   deps: ReadDeps,
-  viewer: Viewer & { keyId: string; workspaceId: string },
+  viewer: Viewer & { keyId: string | null; workspaceId: string },
   now: number,
   limits: KeyLimits,
   form: KeyForm = EMPTY_FORM,

@@ -6,7 +6,7 @@ import { listLeads } from '../../modules/leads/service'
 import { MAX_LIMIT, type PageRequest } from '../../lib/pagination'
 import { MAX_SEARCH_LENGTH } from '../../modules/contacts/search'
 import { html, type Html } from '../html'
-import { exportLink, pager, personName, table, when } from '../layout'
+import { csrfField, exportLink, pager, personName, table, when, type Viewer } from '../layout'
 import { dealCard } from './deals'
 import { LEAD_HEADERS, leadRow } from './leads'
 
@@ -43,7 +43,10 @@ ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'N
 ${pager(`${base}/contacts`, { ...query }, page)}`
 }
 
-/** One contact: its facts and metadata, a page of its leads, its deals. */
+/**
+ * One contact: its facts and metadata, a page of its leads, its deals, and (for a viewer who may,
+ * `eraser`) the erase form.
+ */
 export async function contactPage(
   deps: ServiceDeps,
   base: string,
@@ -51,6 +54,7 @@ export async function contactPage(
   id: string,
   req: PageRequest,
   canConvert = false,
+  eraser: Viewer | null = null,
 ): Promise<{ title: string; content: Html }> {
   const contact = await getContactDetail(deps, workspaceId, id)
   const [leads, deals] = await Promise.all([
@@ -78,6 +82,24 @@ export async function contactPage(
   <h2>Deals</h2>
   ${deals.data.length ? html`<div class="cards">${deals.data.map((d) => dealCard(base, d, null))}</div>` : html`<p class="empty">No deals yet.</p>`}
   <p><a href="${base}/deals/new?contact=${id}">New deal for this contact</a></p>
-</section>`
+</section>
+${eraser ? eraseForm(base, eraser, id, contact.lead_count) : ''}`
   return { title: personName(contact) || contact.email || contact.phone || 'Contact', content }
+}
+
+/**
+ * Erasure (GDPR Art. 17) behind two confirmations: a required "I understand" box, which works
+ * without JavaScript (the server checks it too), and with JavaScript the data-confirm prompt.
+ */
+function eraseForm(base: string, viewer: Viewer, id: string, leadCount: number): Html {
+  return html`<section class="card danger-zone">
+  <h2>Erase this contact</h2>
+  <p>Deletes the contact and its ${leadCount} ${leadCount === 1 ? 'lead' : 'leads'} with everything they hold, and removes the person from stored webhook
+    events (GDPR right to erasure). Deals stay, without the link to the person. Webhook endpoints get <code>contact.deleted</code>. This cannot be undone.</p>
+  <form method="post" action="${base}/contacts/${id}/erase" data-confirm="Erase this contact and all of its leads? This cannot be undone.">
+    ${csrfField(viewer)}
+    <label><input type="checkbox" name="understood" value="yes" required> I understand that this person's data is deleted for good</label>
+    <button type="submit" class="danger">Erase contact</button>
+  </form>
+</section>`
 }

@@ -10,17 +10,26 @@ import { KEYS_PATH } from '../layout'
 import { createdKeyPage, keysPage, type KeyForm, type KeyLimits } from '../pages/api-keys'
 import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn, utcTime } from '../kit'
 
-/** The key pages; creating and revoking act with the session's own rights, like the API. */
+/** What an operator creates keys within: their role's scopes, and no rate limit or expiry beyond the instance's. */
+function operatorBounds(c: SignedIn) {
+  return { scopes: [...c.scopes], workspaceId: c.workspaceId, rateLimit: null, expiresAt: null }
+}
+
+/** The key pages (keys:manage); creating and revoking act with the session's own rights, like the API. */
 export const keyRoutes = (kit: DashboardKit) => {
-  const { deps, clock, signedIn, page } = kit
+  const { deps, clock, signedIn, needs, page } = kit
+  const keysAction = (handler: (c: SignedIn) => Response | Promise<Response>) => signedIn(needs('keys:manage', handler))
 
   /** The rate limit a key made by this session gets by default and may not exceed, and the window it counts in. */
-  const limits = (c: SignedIn): KeyLimits => ({
-    ceiling: c.active.key.rateLimit ?? deps.config.rateLimit.capacity,
-    instanceDefault: deps.config.rateLimit.capacity,
-    windowSeconds: Math.round(deps.config.rateLimit.windowMs / 1000),
-    expiresAt: c.active.key.expiresAt,
-  })
+  const limits = (c: SignedIn): KeyLimits => {
+    const creator = c.active.key ?? operatorBounds(c)
+    return {
+      ceiling: creator.rateLimit ?? deps.config.rateLimit.capacity,
+      instanceDefault: deps.config.rateLimit.capacity,
+      windowSeconds: Math.round(deps.config.rateLimit.windowMs / 1000),
+      expiresAt: creator.expiresAt,
+    }
+  }
   const keysView = async (c: SignedIn, form?: KeyForm, error?: ApiError) =>
     page(
       c,
@@ -33,12 +42,12 @@ export const keyRoutes = (kit: DashboardKit) => {
     .use(formParser)
     .get(
       KEYS_PATH,
-      signedIn((c) => keysView(c)),
+      keysAction((c) => keysView(c)),
       HIDDEN,
     )
     .post(
       KEYS_PATH,
-      signedIn(async (c) => {
+      keysAction(async (c) => {
         const form: KeyForm = {
           kind: field(c.body, 'kind') ?? 'secret',
           name: field(c.body, 'name') ?? '',
@@ -61,7 +70,7 @@ export const keyRoutes = (kit: DashboardKit) => {
           })
           const { record, key } = await createKeyFor(
             c.deps,
-            { key: c.active.key, defaultRateLimit: deps.config.rateLimit.capacity },
+            { key: c.active.key ?? operatorBounds(c), defaultRateLimit: deps.config.rateLimit.capacity },
             {
               kind: body.kind,
               name: body.name,
@@ -81,7 +90,7 @@ export const keyRoutes = (kit: DashboardKit) => {
     )
     .post(
       `${KEYS_PATH}/:id/revoke`,
-      signedIn(async (c) => {
+      keysAction(async (c) => {
         await revokeKey(c.deps, c.workspaceId, c.params.id!)
         return redirect(`${c.viewer.base}/settings/api-keys?done=revoked`)
       }),

@@ -6,7 +6,7 @@ import type { Scope } from '../../lib/scopes'
 import { CampaignModel } from '../../modules/campaigns/model'
 import { createCampaign, recordSpend, updateCampaign } from '../../modules/campaigns/service'
 import { formParser } from '../../plugins/body'
-import { BASE } from '../layout'
+import { WORKSPACE } from '../layout'
 import { campaignPage, campaignsPage, type CampaignForm, type SpendForm } from '../pages/campaigns'
 import { type DashboardKit, field, FORM_POST, HIDDEN, redirect, type SignedIn } from '../kit'
 
@@ -25,9 +25,9 @@ function thresholdList(text: string): string[] {
   return text.split(/[\s,]+/).filter(Boolean)
 }
 
-/** Whether the session's key holds `scope` (to offer a form only to who may send it; every action checks again). */
+/** Whether the session (its key, or its operator's role) holds `scope` (to offer a form only to who may send it; every action checks again). */
 function holds(c: SignedIn, scope: Scope): boolean {
-  return c.active.key.scopes.includes(scope)
+  return c.scopes.includes(scope)
 }
 
 /** Campaign pages need `campaigns:read`, their actions `campaigns:write`, like the API. */
@@ -61,9 +61,9 @@ export const campaignRoutes = (kit: DashboardKit) => {
 
   return new Elysia()
     .use(formParser)
-    .get(`${BASE}/campaigns`, signedIn(needs('campaigns:read', (c) => listView(c))), HIDDEN)
+    .get(`${WORKSPACE}/campaigns`, signedIn(needs('campaigns:read', (c) => listView(c))), HIDDEN)
     .post(
-      `${BASE}/campaigns`,
+      `${WORKSPACE}/campaigns`,
       signedIn(
         needs('campaigns:write', (c) => {
           const form = campaignForm(c.body)
@@ -84,9 +84,9 @@ export const campaignRoutes = (kit: DashboardKit) => {
       ),
       FORM_POST,
     )
-    .get(`${BASE}/campaigns/:id`, signedIn(needs('campaigns:read', (c) => campaignView(c))), HIDDEN)
+    .get(`${WORKSPACE}/campaigns/:id`, signedIn(needs('campaigns:read', (c) => campaignView(c))), HIDDEN)
     .post(
-      `${BASE}/campaigns/:id/edit`,
+      `${WORKSPACE}/campaigns/:id/edit`,
       signedIn(
         needs('campaigns:write', (c) => {
           const form = campaignForm(c.body)
@@ -108,7 +108,7 @@ export const campaignRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .post(
-      `${BASE}/campaigns/:id/spend`,
+      `${WORKSPACE}/campaigns/:id/spend`,
       signedIn(
         needs('campaigns:write', (c) => {
           const form: SpendForm = { mode: field(c.body, 'mode') === 'total' ? 'total' : 'add', amount: (field(c.body, 'amount') ?? '').trim() }

@@ -13,14 +13,17 @@ import { routedPath } from '../../plugins/request-context'
 import { UPLOAD_PARSER } from '../../plugins/route-table'
 import { readCookie, SESSION_COOKIE } from '../guard'
 import { type DashboardKit, field, forbidden, HIDDEN } from '../kit'
-import { BASE } from '../layout'
+import { WORKSPACE } from '../layout'
 import { importForm, importReportView } from '../pages/import'
 
 /** Blank form fields mean "no filter", as on the list pages. */
 const given = (value: string | undefined) => value || undefined
 
 /** The import's upload: read whole before its handler runs, so only a signed-in browser gets that far (checked before the body). */
-const IMPORT_PATH = `${BASE}/contacts/import`
+const IMPORT_PATH = `${WORKSPACE}/contacts/import`
+
+/** The routed path of an import upload in any workspace. */
+const IMPORT_UPLOAD = /^\/dashboard\/w\/[^/]+\/contacts\/import\/?$/
 
 /** GET contacts.csv and leads.csv beside the list pages; the import page and its upload. */
 export const dataIoRoutes = (kit: DashboardKit) => {
@@ -29,7 +32,7 @@ export const dataIoRoutes = (kit: DashboardKit) => {
     .use(uploadParser)
     .onRequest(async (context) => {
       const { request } = context
-      if (request.method !== 'POST' || routedPath(context) !== IMPORT_PATH) return
+      if (request.method !== 'POST' || !IMPORT_UPLOAD.test(routedPath(context))) return
       if (!(await findSession(deps, readCookie(request, SESSION_COOKIE)))) return forbidden('Sign in to import contacts.')
     })
     .get(IMPORT_PATH, signedIn(needs('contacts:write', async (c) => page(c, 'Import contacts', importForm(c.viewer)))), HIDDEN)
@@ -51,7 +54,7 @@ export const dataIoRoutes = (kit: DashboardKit) => {
       { ...HIDDEN, parse: UPLOAD_PARSER },
     )
     .get(
-      `${BASE}/contacts.csv`,
+      `${WORKSPACE}/contacts.csv`,
       signedIn(
         needs('contacts:read', async (c) => {
           const filters = { q: given(c.query.q), email: given(c.query.email), source: given(c.query.source) }
@@ -62,7 +65,7 @@ export const dataIoRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .get(
-      `${BASE}/leads.csv`,
+      `${WORKSPACE}/leads.csv`,
       signedIn(
         needs('leads:read', async (c) => {
           const filters = { source: given(c.query.source), status: given(c.query.status) }

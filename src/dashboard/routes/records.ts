@@ -4,11 +4,12 @@ import { formParser } from '../../plugins/body'
 import { checkModel } from '../../lib/check-model'
 import { DealModel } from '../../modules/deals/model'
 import { createDeal, updateDeal } from '../../modules/deals/service'
+import { eraseContact } from '../../modules/contacts/service'
 import { LeadModel } from '../../modules/leads/model'
 import { convertLead } from '../../modules/leads/service'
-import { ApiError } from '../../errors'
+import { ApiError, invalid } from '../../errors'
 import type { Scope } from '../../lib/scopes'
-import { BASE } from '../layout'
+import { WORKSPACE } from '../layout'
 import { contactPage, contactsPage } from '../pages/contacts'
 import { dealPage, dealsPage, newDealPage, type DealForm } from '../pages/deals'
 import { embedPage } from '../pages/embed'
@@ -38,9 +39,9 @@ function dealBody(form: DealForm) {
   }
 }
 
-/** Whether the session's key holds `scope` (to offer a form only to who may send it; every action checks again). */
+/** Whether the session (its key, or its operator's role) holds `scope` (to offer a form only to who may send it; every action checks again). */
 function holds(c: SignedIn, scope: Scope): boolean {
-  return c.active.key.scopes.includes(scope)
+  return c.scopes.includes(scope)
 }
 
 /** Overview, contacts, leads (with converting one), deals (create, edit, move) and embed. */
@@ -49,24 +50,41 @@ export const recordRoutes = (kit: DashboardKit) => {
 
   return new Elysia()
     .use(formParser)
-    .get(BASE, signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))), HIDDEN)
     .get(
-      `${BASE}/contacts`,
+      WORKSPACE,
+      signedIn(needs('leads:read', async (c) => page(c, 'Overview', await overviewPage(deps, c.viewer.base, c.workspaceId, clock.now())))),
+      HIDDEN,
+    )
+    .get(
+      `${WORKSPACE}/contacts`,
       signedIn(needs('contacts:read', async (c) => page(c, 'Contacts', await contactsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query))))),
       HIDDEN,
     )
     .get(
-      `${BASE}/contacts/:id`,
+      `${WORKSPACE}/contacts/:id`,
       signedIn(
         needs('contacts:read', async (c) => {
-          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), holds(c, 'leads:write'))
+          const eraser = holds(c, 'contacts:write') ? c.viewer : null
+          const { title, content } = await contactPage(deps, c.viewer.base, c.workspaceId, c.params.id!, pageRequest(c.query), holds(c, 'leads:write'), eraser)
           return page(c, title, content)
         }),
       ),
       HIDDEN,
     )
+    .post(
+      `${WORKSPACE}/contacts/:id/erase`,
+      signedIn(
+        needs('contacts:write', async (c) => {
+          // The box is required in the form; a post without it (no browser check, a crafted request) erases nothing.
+          if (field(c.body, 'understood') !== 'yes') throw invalid('/understood', 'tick "I understand" to erase the contact')
+          await eraseContact(c.deps, c.workspaceId, c.params.id!)
+          return redirect(`${c.viewer.base}/contacts?done=erased`)
+        }),
+      ),
+      FORM_POST,
+    )
     .get(
-      `${BASE}/leads`,
+      `${WORKSPACE}/leads`,
       signedIn(
         needs('leads:read', async (c) =>
           page(c, 'Leads', await leadsPage(deps, c.viewer.base, c.workspaceId, c.query, pageRequest(c.query), holds(c, 'leads:write'))),
@@ -75,12 +93,12 @@ export const recordRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .get(
-      `${BASE}/deals`,
+      `${WORKSPACE}/deals`,
       signedIn(needs('deals:read', async (c) => page(c, 'Deals', await dealsPage(deps, c.workspaceId, c.viewer, holds(c, 'deals:write'))))),
       HIDDEN,
     )
     .post(
-      `${BASE}/deals/:id/stage`,
+      `${WORKSPACE}/deals/:id/stage`,
       signedIn(
         needs('deals:write', async (c) => {
           // The API's own PATCH path: the service decides whether this closes the deal and emits deal.closed.
@@ -92,12 +110,12 @@ export const recordRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .get(
-      `${BASE}/deals/new`,
+      `${WORKSPACE}/deals/new`,
       signedIn(needs('deals:write', (c) => page(c, 'New deal', newDealPage(c.viewer, { ...EMPTY_DEAL, contact: c.query.contact ?? '' })))),
       HIDDEN,
     )
     .post(
-      `${BASE}/deals`,
+      `${WORKSPACE}/deals`,
       signedIn(
         needs('deals:write', async (c) => {
           const form = dealForm(c.body)
@@ -114,7 +132,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .get(
-      `${BASE}/deals/:id`,
+      `${WORKSPACE}/deals/:id`,
       signedIn(
         needs('deals:read', async (c) => {
           const { title, content } = await dealPage(deps, c.workspaceId, c.params.id!, c.viewer, holds(c, 'deals:write'))
@@ -124,7 +142,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .post(
-      `${BASE}/deals/:id/edit`,
+      `${WORKSPACE}/deals/:id/edit`,
       signedIn(
         needs('deals:write', async (c) => {
           const form = dealForm(c.body)
@@ -143,7 +161,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .get(
-      `${BASE}/leads/:id/convert`,
+      `${WORKSPACE}/leads/:id/convert`,
       signedIn(
         needs('leads:write', async (c) => {
           const { title, content } = await convertPage(deps, c.viewer, c.workspaceId, c.params.id!)
@@ -153,7 +171,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       HIDDEN,
     )
     .post(
-      `${BASE}/leads/:id/convert`,
+      `${WORKSPACE}/leads/:id/convert`,
       signedIn(
         needs('leads:write', async (c) => {
           const form = dealForm(c.body)
@@ -171,7 +189,7 @@ export const recordRoutes = (kit: DashboardKit) => {
       FORM_POST,
     )
     .get(
-      `${BASE}/embed`,
+      `${WORKSPACE}/embed`,
       signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.viewer.base, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
       HIDDEN,
     )

@@ -3,12 +3,20 @@ import m0 from '../../../drizzle/pg/0000_init.sql' with { type: 'text' }
 import m1 from '../../../drizzle/pg/0001_endpoint_max_in_flight.sql' with { type: 'text' }
 import m2 from '../../../drizzle/pg/0002_audit_log.sql' with { type: 'text' }
 import m3 from '../../../drizzle/pg/0003_campaign_threshold_crossings.sql' with { type: 'text' }
-import m4 from '../../../drizzle/pg/0004_contact_search.sql' with { type: 'text' }
+import m4 from '../../../drizzle/pg/0004_operators.sql' with { type: 'text' }
+import m5 from '../../../drizzle/pg/0005_session_operator.sql' with { type: 'text' }
+import m6 from '../../../drizzle/pg/0006_erased_seqs.sql' with { type: 'text' }
+import m7 from '../../../drizzle/pg/0007_backfill_event_contacts.sql' with { type: 'text' }
+import m8 from '../../../drizzle/pg/0008_contact_search.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
   { tag: '0001_endpoint_max_in_flight', when: 1796168786920, breakpoints: true, sql: m1 },
   { tag: '0002_audit_log', when: 1796175579686, breakpoints: true, sql: m2 },
   { tag: '0003_campaign_threshold_crossings', when: 1796177061871, breakpoints: true, sql: m3 },
-  { tag: '0004_contact_search', when: 1796178661332, breakpoints: true, sql: m4 },
+  { tag: '0004_operators', when: 1796177592959, breakpoints: true, sql: m4 },
+  { tag: '0005_session_operator', when: 1796177609512, breakpoints: true, sql: m5 },
+  { tag: '0006_erased_seqs', when: 1796179072652, breakpoints: true, sql: m6 },
+  { tag: '0007_backfill_event_contacts', when: 1796179166989, breakpoints: true, sql: m7 },
+  { tag: '0008_contact_search', when: 1796179401756, breakpoints: true, sql: m8 },
 ]

@@ -8,7 +8,9 @@ import { notFound } from '../../errors'
 import type { PageRequest } from '../../lib/pagination'
 import type { PgDb } from './client'
 import type { contacts, leads } from './schema'
-import { readCounterPg, type PgTx } from './unit-of-work'
+import { COUNTERS } from '../tx'
+import { pageUpperSeq, pageUpperSeqFromBottom, walksFromTop } from '../seq-page'
+import type { PgTx } from './unit-of-work'
 
 /** The pool or a running transaction: reads run alike on both. */
 export type PgDbOrTx = PgDb | PgTx
@@ -50,6 +52,9 @@ export interface SeqPageQueryPg {
 export async function seqPagePg<Row>(db: PgDbOrTx, q: SeqPageQueryPg): Promise<{ rows: Row[]; total: number; hasMore: boolean }> {
   const { table, req } = q
   const all = [eq(table.workspaceId, q.workspaceId), ...q.where, ...(q.source ? [eq(q.source.column, q.source.value)] : [])]
+  const skip = (req.page - 1) * req.limit
+  const counter = q.source ? q.source.counter : q.counter
+  const kept = await keptCounts(db, q.workspaceId, counter, req.afterSeq === null && q.where.length === 0 ? skip : null)
   const total =
     q.where.length > 0
       ? (
@@ -58,7 +63,7 @@ export async function seqPagePg<Row>(db: PgDbOrTx, q: SeqPageQueryPg): Promise<{
             .from(table)
             .where(and(...all))
         )[0]!.n
-      : await readCounterPg(db, q.workspaceId, q.source ? q.source.counter : q.counter)
+      : kept.high - kept.erased
 
   if (req.afterSeq !== null) {
     const rows = (await db
@@ -70,7 +75,6 @@ export async function seqPagePg<Row>(db: PgDbOrTx, q: SeqPageQueryPg): Promise<{
     return { rows: rows.slice(0, req.limit), total, hasMore: rows.length > req.limit }
   }
 
-  const skip = (req.page - 1) * req.limit
   const hasMore = skip + req.limit < total
   if (skip >= total) return { rows: [], total, hasMore: false }
   if (q.where.length === 0) {
@@ -78,7 +82,7 @@ export async function seqPagePg<Row>(db: PgDbOrTx, q: SeqPageQueryPg): Promise<{
     const rows = await db
       .select()
       .from(table)
-      .where(and(...all, lte(seqColumn, total - skip)))
+      .where(and(...all, lte(seqColumn, upperSeq(kept, skip))))
       .orderBy(desc(seqColumn))
       .limit(req.limit)
     return { rows: rows as Row[], total, hasMore }
@@ -91,6 +95,44 @@ export async function seqPagePg<Row>(db: PgDbOrTx, q: SeqPageQueryPg): Promise<{
     .limit(req.limit)
     .offset(skip)
   return { rows: rows as Row[], total, hasMore }
+}
+
+/** A seq counter's kept counts and the erased seqs a page needs (see keptCounts). */
+interface KeptCounts {
+  high: number
+  erased: number
+  /** Erased seqs above the page, newest first, when it walks from the top; else those at or below its start, oldest first. */
+  walk: number[]
+}
+
+/** The page's upper seq from the kept counts (../seq-page.ts explains both walks). */
+function upperSeq(kept: KeptCounts, skip: number): number {
+  const total = kept.high - kept.erased
+  if (kept.erased === 0) return kept.high - skip
+  return walksFromTop(total, skip) ? pageUpperSeq(kept.high, skip, kept.walk) : pageUpperSeqFromBottom(total, skip, kept.walk)
+}
+
+/**
+ * A seq counter's high-water mark and erased count and, for a page `skip` rows deep, the erased seqs
+ * its walk reads (from the top or the bottom, as walksFromTop decides, in the same terms): one
+ * statement, so all come from one snapshot.
+ */
+async function keptCounts(db: PgDbOrTx, workspaceId: string, counter: string, skip: number | null): Promise<KeptCounts> {
+  const erasedName = COUNTERS.erased(counter)
+  const [row] = (await db.$client`
+    SELECT k.high, k.erased,
+      CASE WHEN ${skip}::bigint IS NULL OR k.erased = 0 THEN '{}'::bigint[]
+        WHEN ${skip}::bigint * 2 <= k.high - k.erased THEN ARRAY(
+          SELECT seq FROM erased_seqs WHERE workspace_id = ${workspaceId} AND counter = ${counter} AND seq > k.high - ${skip}::bigint - k.erased ORDER BY seq DESC)
+        ELSE ARRAY(
+          SELECT seq FROM erased_seqs WHERE workspace_id = ${workspaceId} AND counter = ${counter} AND seq <= k.high - ${skip}::bigint ORDER BY seq) END AS walk
+    FROM (SELECT coalesce(max(value) FILTER (WHERE name = ${counter}), 0) AS high, coalesce(max(value) FILTER (WHERE name = ${erasedName}), 0) AS erased
+          FROM counters WHERE workspace_id = ${workspaceId} AND name IN (${counter}, ${erasedName})) k`) as {
+    high: string
+    erased: string
+    walk: (string | number)[]
+  }[]
+  return { high: Number(row!.high), erased: Number(row!.erased), walk: row!.walk.map(Number) }
 }
 
 /** A table with the explicit insertion-order column (schema.ts `rowid`). */

@@ -56,6 +56,24 @@ export const counters = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.name] })],
 )
 
+/**
+ * Sequence numbers of erased rows (GDPR erasure of a contact, its leads), per workspace and counter
+ * (`contacts`, `leads`, and their per-source counters). The counters stay the high-water mark and
+ * `erased:<counter>` counts these, so totals are `counter - erased` and page N's seq range is
+ * corrected by the erased seqs above it (db/seq-page.ts): the rows are never renumbered.
+ */
+export const erasedSeqs = pgTable(
+  'erased_seqs',
+  {
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    counter: text('counter').notNull(),
+    seq: ms('seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.counter, t.seq] })],
+)
+
 export const apiKeys = pgTable(
   'api_keys',
   {
@@ -199,16 +217,22 @@ export const campaigns = pgTable(
 )
 
 /** The outbox: one row per event, written in the transaction that caused it. */
-export const events = pgTable('events', {
-  rowid: rowid(),
-  id: text('id').primaryKey(),
-  workspaceId: text('workspace_id')
-    .notNull()
-    .references(() => workspaces.id, { onDelete: 'cascade' }),
-  type: text('type').notNull(),
-  payload: text('payload').notNull(),
-  createdAt: ms('created_at').notNull(),
-})
+export const events = pgTable(
+  'events',
+  {
+    rowid: rowid(),
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: text('payload').notNull(),
+    /** The contact whose data the payload carries (lead and deal events), so an erasure finds and redacts it. */
+    contactId: text('contact_id'),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [index('events_contact_idx').on(t.contactId).where(sql`contact_id is not null`)],
+)
 
 export const webhookEndpoints = pgTable(
   'webhook_endpoints',
@@ -311,17 +335,58 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)],
 )
 
+/** People who sign in to the dashboard by email and password (argon2id hash; the email trimmed and lower-cased). */
+export const operators = pgTable('operators', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  createdAt: ms('created_at').notNull(),
+  lastSignInAt: ms('last_sign_in_at'),
+})
+
+/** Which operators may open which workspace, and with which role (owner, admin, viewer). */
+export const memberships = pgTable(
+  'memberships',
+  {
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    operatorId: text('operator_id')
+      .notNull()
+      .references(() => operators.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'viewer'] }).notNull(),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.operatorId] }), index('memberships_operator_idx').on(t.operatorId)],
+)
+
+/** Pending invitations to a workspace: only the SHA-256 of the one-time link's token is stored; deleted when used or revoked. */
+export const invites = pgTable(
+  'invites',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    hash: text('hash').notNull().unique(),
+    role: text('role', { enum: ['owner', 'admin', 'viewer'] }).notNull(),
+    createdAt: ms('created_at').notNull(),
+    expiresAt: ms('expires_at').notNull(),
+  },
+  (t) => [index('invites_workspace_idx').on(t.workspaceId)],
+)
+
 /** Dashboard sessions: only the SHA-256 of the cookie value is stored. */
 export const sessions = pgTable(
   'sessions',
   {
     hash: text('hash').primaryKey(),
-    workspaceId: text('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
-    apiKeyId: text('api_key_id')
-      .notNull()
-      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    /** The workspace a key session is bound to, or an operator's last used one (null once deleted). */
+    workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'set null' }),
+    /** Set for a session opened with an API key (it ends with the key). */
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
+    /** Set for a session opened by an operator's email and password. */
+    operatorId: text('operator_id').references(() => operators.id, { onDelete: 'cascade' }),
     csrfToken: text('csrf_token').notNull(),
     createdAt: ms('created_at').notNull(),
     expiresAt: ms('expires_at').notNull(),

@@ -25,8 +25,11 @@ export type PgTx = BunSQLDatabase<typeof schema> & { $client: SQL }
 
 /** Records events in the outbox of the running unit of work (the asynchronous twin of SQLite's Emit). */
 export interface PgEmit {
-  /** Records an event and a pending delivery per enabled endpoint subscribed to it, at `now`; resolves with the event id. */
-  (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number): Promise<string>
+  /**
+   * Records an event and a pending delivery per enabled endpoint subscribed to it, at `now`; resolves with the event id.
+   * `contactId`: the contact whose personal data `data` carries (erasing the contact redacts the event).
+   */
+  (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number, contactId?: string | null): Promise<string>
   /** Records a `webhook.test` event with one delivery, to the endpoint it is for. */
   test(workspaceId: string, endpointId: string, data: Record<string, unknown>, now: number): Promise<{ eventId: string; deliveryId: string }>
   /** Tells that `count` stored deliveries became due in this transaction (requeued, or their endpoint enabled). */
@@ -58,8 +61,8 @@ export async function writePg<T>(deps: PgWriteDeps, work: PgWork<T>): Promise<T>
   const result = await deps.pg.$client.begin(async (client) => {
     const tx = drizzle({ client, schema }) as PgTx
     const emit: PgEmit = Object.assign(
-      async (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number) => {
-        const event = await emitEventPg(tx, now, workspaceId, type, data)
+      async (workspaceId: string, type: EventType, data: Record<string, unknown>, now: number, contactId?: string | null) => {
+        const event = await emitEventPg(tx, now, workspaceId, type, data, contactId)
         queued += event.queued
         return event.eventId
       },
@@ -86,10 +89,17 @@ export async function writePg<T>(deps: PgWriteDeps, work: PgWork<T>): Promise<T>
   return result as T
 }
 
-async function insertEvent(tx: PgTx, now: number, workspaceId: string, type: EventType, data: Record<string, unknown>): Promise<string> {
+async function insertEvent(
+  tx: PgTx,
+  now: number,
+  workspaceId: string,
+  type: EventType,
+  data: Record<string, unknown>,
+  contactId: string | null = null,
+): Promise<string> {
   const id = newEventId()
   const payload = JSON.stringify({ id, type, timestamp: iso(now), data })
-  await tx.$client`INSERT INTO events (id, workspace_id, type, payload, created_at) VALUES (${id}, ${workspaceId}, ${type}, ${payload}, ${now})`
+  await tx.$client`INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at) VALUES (${id}, ${workspaceId}, ${type}, ${payload}, ${contactId}, ${now})`
   return id
 }
 
@@ -119,8 +129,9 @@ export async function emitEventPg(
   workspaceId: string,
   type: EventType,
   data: Record<string, unknown>,
+  contactId: string | null = null,
 ): Promise<{ eventId: string; queued: number }> {
-  const eventId = await insertEvent(tx, now, workspaceId, type, data)
+  const eventId = await insertEvent(tx, now, workspaceId, type, data, contactId)
   const endpoints: { id: string; events: string }[] = await tx.$client`
     SELECT id, events FROM webhook_endpoints WHERE workspace_id = ${workspaceId} AND enabled FOR KEY SHARE`
   const subscribed = endpoints.filter((e) => {

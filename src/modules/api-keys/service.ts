@@ -113,7 +113,8 @@ export async function createKey(deps: ClockDeps & KeyStoreDeps, input: CreateKey
 
 /** The creating key and the instance-wide rate limit its own null `rate_limit` stands for. */
 export interface KeyCreator {
-  key: ApiKey
+  /** The creating key, or what stands for an operator: their role's scopes, no limit or expiry of their own. */
+  key: Pick<ApiKey, 'scopes' | 'workspaceId' | 'rateLimit' | 'expiresAt'>
   defaultRateLimit: number
 }
 
@@ -130,7 +131,7 @@ function childRateLimit(creator: KeyCreator, requested: number | null | undefine
 }
 
 /** The minted key's expiry: never after its creator's; without one it expires with its creator. */
-function childExpiry(creator: ApiKey, now: number, requested: number | null | undefined): number | null {
+function childExpiry(creator: KeyCreator['key'], now: number, requested: number | null | undefined): number | null {
   if (requested != null && requested <= now) throw invalid('/expires_at', 'must be in the future')
   if (creator.expiresAt === null) return requested ?? null
   if (requested == null) return creator.expiresAt

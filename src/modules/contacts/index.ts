@@ -1,4 +1,4 @@
-/** Contact routes: list, read with recent leads and deals, edit. */
+/** Contact routes: list, read with recent leads and deals, edit, erase. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
@@ -9,11 +9,20 @@ import { answerWrite } from '../../plugins/idempotency'
 import { CSV_PARSER } from '../../plugins/route-table'
 import { EXPORT_ONLY_COLUMNS, IMPORT_CHUNK_ROWS, importContacts, MAX_IMPORT_ROWS, MAX_REPORTED_ERRORS } from './import'
 import { csvFile } from '../../lib/model-fields'
-import { actingFor } from '../../plugins/request-context'
 import type { AuthPlugin } from '../../plugins/auth'
+import { actingFor } from '../../plugins/request-context'
 import { ContactModel } from './model'
 import { SEARCH_COUNT_LIMIT } from './search'
-import { exportContactsCsv, getContactDetail, listContacts, serializeContact, updateContact, type ContactFilters } from './service'
+import {
+  eraseContact,
+  exportContactsCsv,
+  getContactDetail,
+  listContacts,
+  serializeContact,
+  serializeErasure,
+  updateContact,
+  type ContactFilters,
+} from './service'
 
 /** The list filters of a contacts query string (the JSON list and the CSV export). */
 export function contactFilters(query: Omit<ContactModel.listQuery, 'page' | 'limit' | 'after'>): ContactFilters {
@@ -146,3 +155,19 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         },
       },
     )
+    .delete('/:id', async ({ params, auth, request }) => serializeErasure(await eraseContact(actingFor(deps, request), auth.workspaceId, params.id)), {
+      scope: 'contacts:write',
+      params: ContactModel.idParams,
+      response: { 200: ContactModel.erased, ...problems(...AUTH_ERRORS, 404, 409) },
+      detail: {
+        summary: 'Erase a contact',
+        description:
+          'Erasure (GDPR Art. 17), in one transaction: deletes the contact and all its leads with their metadata and capture context, and emits ' +
+          '`contact.deleted` (ids and counts only). Its deals are business data and stay, with `contact_id` and `lead_id` set to null; a deal title ' +
+          "that was the person's name, email or phone (a conversion's default) becomes `Erased contact`. Stored webhook events that carried the person " +
+          '(`lead.created`, `lead.converted`, `deal.closed`) keep their id, type and time, but their lead is reduced to `{id, object, erased: true}` and ' +
+          "their deal unlinked: deliveries still pending send that redacted payload, and receivers' stored answers to them are dropped. " +
+          "A conversion's stored Idempotency-Key answer (it carried the lead) is dropped too, so its retry answers 404. Totals, pages, cursors and the " +
+          'per-source counts stay exact. Answers **200** with a receipt; erasing again (or an unknown id) is a 404. Scope `contacts:write`.',
+      },
+    })

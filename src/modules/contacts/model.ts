@@ -85,6 +85,17 @@ export namespace ContactModel {
   )
   export type patchBody = typeof patchBody.static
 
+  export const erased = t.Object({
+    id: t.String({ format: 'uuid', description: 'The erased contact.' }),
+    object: t.Literal('contact'),
+    deleted: t.Literal(true),
+    deleted_at: t.String({ format: 'date-time' }),
+    leads_deleted: t.Integer({ description: 'Its leads, deleted with their metadata and capture context.' }),
+    deals_unlinked: t.Integer({ description: 'Deals kept (business data) with `contact_id` and `lead_id` set to null.' }),
+    events_redacted: t.Integer({ description: 'Stored webhook events whose payload carried the person, now reduced to ids.' }),
+  })
+  export type erased = typeof erased.static
+
   export const idParams = t.Object({ id: t.String({ description: 'Contact id.' }) })
 
   const column = (field: string) =>

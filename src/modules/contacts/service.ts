@@ -10,6 +10,7 @@ import { allPages, buildPage, type PageRequest } from '../../lib/pagination'
 import { recordAudit } from '../audit/service'
 import { singleLine } from '../../lib/text'
 import { serializeDeal } from '../deals/service'
+import type { ErasureReceipt } from './erasure'
 import { parseSearch } from './search'
 import { contactsStore } from './store'
 
@@ -112,6 +113,28 @@ export async function updateContact(deps: ServiceDeps, workspaceId: string, id: 
     if (next.email === null && next.phone === null) throw invalid(patch.email === null ? '/email' : '/phone', 'a contact needs an email or a phone')
     return next
   })
+}
+
+/**
+ * Erases a contact (GDPR Art. 17): the contact, its leads and their payloads are deleted, its deals
+ * kept but unlinked, the events that carried its data redacted, and `contact.deleted` emitted; 404
+ * for any other id, and for a contact already erased.
+ */
+export function eraseContact(deps: ServiceDeps, workspaceId: string, id: string): Promise<ErasureReceipt> {
+  return contactsStore(deps).erase(workspaceId, id, deps.clock.now())
+}
+
+/** The answer of `DELETE /contacts/:id`: what was erased, by id and count. */
+export function serializeErasure(r: ErasureReceipt): ContactModel.erased {
+  return {
+    id: r.contactId,
+    object: 'contact' as const,
+    deleted: true as const,
+    deleted_at: iso(r.deletedAt)!,
+    leads_deleted: r.leadIds.length,
+    deals_unlinked: r.dealsUnlinked,
+    events_redacted: r.eventsRedacted,
+  }
 }
 
 export interface ContactFilters {

@@ -3,16 +3,17 @@
  * phone are advisory-locked before the look-up (the rows may not exist yet), a matched contact is
  * taken FOR UPDATE, and the unique index on (workspace, email) backs it all up.
  */
-import { and, count, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, count, desc, eq, gte, inArray, like, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
-import { contactNameKeyPg, contacts, deals, leads } from '../../db/pg/schema'
-import { lockKeys, writePg, type PgTx } from '../../db/pg/unit-of-work'
+import { apiKeys, contactNameKeyPg, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/pg/schema'
+import { lockKeys, writePg, type PgEmit, type PgTx } from '../../db/pg/unit-of-work'
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
-import { notFound } from '../../errors'
+import { ApiError, notFound } from '../../errors'
 import type { PageRequest } from '../../lib/pagination'
+import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
 import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
@@ -177,6 +178,120 @@ async function searchPagePg(pg: PgDb, workspaceId: string, terms: SearchTerms, w
   return { rows: walked.slice(0, plan.take), total: plan.total, hasMore: more }
 }
 
+/** Times an erasure runs again when its contact changed between the look-up and the locks (a concurrent edit or lead). */
+const ERASE_ATTEMPTS = 3
+
+/** The contact's email, phone or leads changed while its erasure took its locks: run it again with the new ones. */
+class ContactMoved extends Error {}
+
+/**
+ * Erases a contact in the caller's transaction. Locks, in the documented order (advisory → rows →
+ * counters): the advisory keys of its email and phone, which every lead that could match it takes
+ * first, so a concurrent lead for it either commits before (its lead is erased too) or waits and then
+ * finds no contact (it makes a fresh one); then its leads and its deals FOR UPDATE (a conversion locks
+ * the lead, then the contact), then the contact; the erased counters last. The locked contact is
+ * compared with the one whose keys were locked: a PATCH or a lead in between throws ContactMoved.
+ */
+async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: string, now: number): Promise<ErasureReceipt> {
+  const seen = await rowInWorkspacePg(tx, contacts, workspaceId, id, 'contact')
+  await lockKeys(tx, contactKeys(workspaceId, seen.email, seen.phone))
+  const ofContact = eq(leads.contactId, id)
+  const erased = await tx
+    .select({
+      id: leads.id,
+      seq: leads.seq,
+      sourceSeq: leads.sourceSeq,
+      source: leads.source,
+      status: leads.status,
+      firstName: leads.firstName,
+      lastName: leads.lastName,
+      email: leads.email,
+      phone: leads.phone,
+    })
+    .from(leads)
+    .where(ofContact)
+    .orderBy(desc(leads.seq))
+    .for('update')
+  const linkedWhere = and(
+    eq(deals.workspaceId, workspaceId),
+    or(eq(deals.contactId, id), inArray(deals.leadId, tx.select({ id: leads.id }).from(leads).where(ofContact))),
+  )
+  await tx.select({ id: deals.id }).from(deals).where(linkedWhere).orderBy(deals.id).for('update')
+  const [contact] = await tx
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, id)))
+    .for('update')
+  if (!contact) throw notFound('contact', id)
+  const leadsNow = await tx.select({ id: leads.id }).from(leads).where(ofContact)
+  if (contact.email !== seen.email || contact.phone !== seen.phone || leadsNow.length !== erased.length) throw new ContactMoved()
+  const personal = personalTexts([contact, ...erased])
+
+  // Deals stay (business data), without their link to the person; a deal linked meanwhile is found here too.
+  const linked = await tx.select({ id: deals.id, title: deals.title }).from(deals).where(linkedWhere)
+  for (const deal of linked)
+    await tx
+      .update(deals)
+      .set({ contactId: null, leadId: null, title: erasedTitle(deal.title, personal), updatedAt: now })
+      .where(eq(deals.id, deal.id))
+
+  // Events that carried the person: redacted to ids; their receivers' answers (which may echo the payload) are dropped.
+  const carried = await tx.select({ id: events.id, payload: events.payload }).from(events).where(eq(events.contactId, id))
+  for (const event of carried)
+    await tx
+      .update(events)
+      .set({ payload: redactedPayload(event.payload, personal), contactId: null })
+      .where(eq(events.id, event.id))
+  for (const ids of chunks(carried.map((e) => e.id))) {
+    const deliveries = tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(inArray(webhookDeliveries.eventId, ids))
+    await tx.update(webhookAttempts).set({ responseBody: null }).where(inArray(webhookAttempts.deliveryId, deliveries))
+  }
+
+  // A conversion's stored Idempotency-Key answer carries its lead in full: dropped, so a retry now answers 404.
+  const workspaceKeys = tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId))
+  for (const lead of erased)
+    if (lead.status === 'converted')
+      await tx
+        .delete(idempotencyKeys)
+        .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(lead.id))))
+
+  await tx.delete(leads).where(ofContact)
+  await tx.delete(contacts).where(eq(contacts.id, id))
+  const freed = freedSeqs(contact, erased)
+  for (const rows of chunks(freed)) await tx.insert(erasedSeqs).values(rows.map(({ counter, seq }) => ({ workspaceId, counter, seq })))
+  await addToCounters(
+    tx,
+    workspaceId,
+    freed.map(({ counter }) => COUNTERS.erased(counter)),
+  )
+  const receipt = { contactId: id, leadIds: erased.map((l) => l.id), dealsUnlinked: linked.length, eventsRedacted: carried.length, deletedAt: now }
+  await emit(workspaceId, 'contact.deleted', contactDeletedData(receipt), now)
+  await emit.audit(erasureAudit(workspaceId, receipt), now)
+  return receipt
+}
+
+/** Rows or ids per statement: PostgreSQL binds at most 65,535 parameters, and a contact may have thousands of leads. */
+const PER_STATEMENT = 5_000
+
+/** `items` in slices of PER_STATEMENT. */
+function chunks<T>(items: T[]): T[][] {
+  const slices: T[][] = []
+  for (let i = 0; i < items.length; i += PER_STATEMENT) slices.push(items.slice(i, i + PER_STATEMENT))
+  return slices
+}
+
+/** Adds one to a counter per time its name is listed, in one statement, rows in sorted order (like nextSeqs). */
+async function addToCounters(tx: PgTx, workspaceId: string, names: string[]): Promise<void> {
+  const counts = new Map<string, number>()
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1)
+  const sorted = [...counts.keys()].sort()
+  const by = sorted.map((name) => counts.get(name)!)
+  await tx.$client`
+    INSERT INTO counters (workspace_id, name, value)
+    SELECT ${workspaceId}, name, n FROM unnest(${sorted}::text[], ${by}::bigint[]) WITH ORDINALITY AS c(name, n, ord) ORDER BY ord
+    ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value`
+}
+
 /** The contacts store on PostgreSQL. */
 export function pgContactsStore(deps: ServiceDeps & { pg: PgDb }): ContactsStore {
   const { pg } = deps
@@ -237,6 +352,17 @@ export function pgContactsStore(deps: ServiceDeps & { pg: PgDb }): ContactsStore
         // Only reachable if a writer skipped the lock: the index still refuses, with the same 409.
         if (uniqueViolation(error) === 'contacts_email_idx' && keys.email) throw emailTaken(keys.email)
         throw error
+      }
+    },
+
+    async erase(workspaceId, id, now) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await writePg(deps, (tx, emit) => eraseContactPg(tx, emit, workspaceId, id, now))
+        } catch (error) {
+          if (!(error instanceof ContactMoved)) throw error
+          if (attempt === ERASE_ATTEMPTS) throw new ApiError('conflict', 'The contact kept changing while it was being erased; try again.')
+        }
       }
     },
   }

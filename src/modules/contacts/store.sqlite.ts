@@ -1,15 +1,16 @@
 /** Contacts on SQLite: synchronous drizzle inside the unit of work, prepared statements on the ingest path. */
-import { and, desc, eq, gte, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, like, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { prepared, rawStatement, rawTable } from '../../db/prepared'
-import { contactNameKey, contacts, deals, leads } from '../../db/schema'
+import { apiKeys, contactNameKey, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx, type Tx } from '../../db/tx'
-import { write } from '../../db/unit-of-work'
+import { write, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import type { PageRequest } from '../../lib/pagination'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import { newId } from '../../lib/ids'
+import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
 import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, mergedWithLead, type ContactsStore } from './store'
@@ -152,6 +153,76 @@ function searchPage(db: DbOrTx, workspaceId: string, terms: SearchTerms, where: 
   return { rows, total: plan.total, hasMore: more }
 }
 
+/** Erases `contact` inside the caller's unit of work (see ContactsStore.erase and erasure.ts). */
+function eraseContact(tx: Tx, emit: Emit, contact: Contact, now: number): ErasureReceipt {
+  const workspaceId = contact.workspaceId
+  const ofContact = eq(leads.contactId, contact.id)
+  const erased = tx
+    .select({
+      id: leads.id,
+      seq: leads.seq,
+      sourceSeq: leads.sourceSeq,
+      source: leads.source,
+      status: leads.status,
+      firstName: leads.firstName,
+      lastName: leads.lastName,
+      email: leads.email,
+      phone: leads.phone,
+    })
+    .from(leads)
+    .where(ofContact)
+    .orderBy(desc(leads.seq))
+    .all()
+  const personal = personalTexts([contact, ...erased])
+
+  // Deals stay (business data), without their link to the person (also deals moved to another contact but made from one of its leads).
+  const linked = tx
+    .select({ id: deals.id, title: deals.title })
+    .from(deals)
+    .where(
+      and(
+        eq(deals.workspaceId, workspaceId),
+        or(eq(deals.contactId, contact.id), inArray(deals.leadId, tx.select({ id: leads.id }).from(leads).where(ofContact))),
+      ),
+    )
+    .all()
+  for (const deal of linked)
+    tx.update(deals)
+      .set({ contactId: null, leadId: null, title: erasedTitle(deal.title, personal), updatedAt: now })
+      .where(eq(deals.id, deal.id))
+      .run()
+
+  // Events that carried the person: redacted to ids; their receivers' answers (which may echo the payload) are dropped.
+  const carried = tx.select({ id: events.id, payload: events.payload }).from(events).where(eq(events.contactId, contact.id)).all()
+  for (const event of carried) {
+    tx.update(events)
+      .set({ payload: redactedPayload(event.payload, personal), contactId: null })
+      .where(eq(events.id, event.id))
+      .run()
+    const deliveries = tx.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.eventId, event.id))
+    tx.update(webhookAttempts).set({ responseBody: null }).where(inArray(webhookAttempts.deliveryId, deliveries)).run()
+  }
+
+  // A conversion's stored Idempotency-Key answer carries its lead in full: dropped, so a retry now answers 404.
+  const workspaceKeys = tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.workspaceId, workspaceId))
+  for (const lead of erased)
+    if (lead.status === 'converted')
+      tx.delete(idempotencyKeys)
+        .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(lead.id))))
+        .run()
+
+  tx.delete(leads).where(ofContact).run()
+  tx.delete(contacts).where(eq(contacts.id, contact.id)).run()
+  for (const { counter, seq } of freedSeqs(contact, erased)) {
+    tx.insert(erasedSeqs).values({ workspaceId, counter, seq }).run()
+    nextSeq(tx, workspaceId, COUNTERS.erased(counter))
+  }
+  const receipt = { contactId: contact.id, leadIds: erased.map((l) => l.id), dealsUnlinked: linked.length, eventsRedacted: carried.length, deletedAt: now }
+  emit(workspaceId, 'contact.deleted', contactDeletedData(receipt), now)
+  emit.audit(erasureAudit(workspaceId, receipt), now)
+  return receipt
+}
+
 /** The contacts store on the SQLite database of `deps`. */
 export function sqliteContactsStore(deps: ServiceDeps): ContactsStore {
   const { db } = deps
@@ -197,6 +268,21 @@ export function sqliteContactsStore(deps: ServiceDeps): ContactsStore {
           if (taken) throw emailTaken(next.email)
         }
         return tx.update(contacts).set(next).where(eq(contacts.id, id)).returning().get()!
+      })
+    },
+
+    erase(workspaceId, id, now) {
+      return write(deps, (tx, emit) => {
+        const contact = rowInWorkspace(tx, contacts, workspaceId, id, 'contact')
+        // While erasing, SQLite zeroes freed cells and pages, so the person's data does not stay in the file's free space.
+        const { secure_delete: before } = tx.get<{ secure_delete: number }>(sql`PRAGMA secure_delete`)
+        tx.run(sql`PRAGMA secure_delete = ON`)
+        try {
+          return eraseContact(tx, emit, contact, now)
+        } finally {
+          // Back to the connection's setting (FAST, see db/client.ts), given as SQLite reports it (0, 1 or 2).
+          tx.run(sql.raw(`PRAGMA secure_delete = ${Number(before)}`))
+        }
       })
     },
   }

@@ -5,6 +5,7 @@ import { mergeLeadMetadata } from '../../lib/metadata'
 import type { PageRequest } from '../../lib/pagination'
 import type { Deal } from '../deals/service'
 import type { Lead } from '../leads/service'
+import type { ErasureReceipt } from './erasure'
 import type { SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { pgContactsStore } from './store.pg'
@@ -40,6 +41,12 @@ export interface ContactsStore {
    * may refuse with a 422); an email another contact of the workspace has is a 409 (emailTaken).
    */
   update(workspaceId: string, id: string, keys: ContactKeys, change: (current: Contact) => ContactChanges): Promise<Contact>
+  /**
+   * Erases a contact in one transaction (see erasure.ts): deletes it and its leads, unlinks its deals,
+   * redacts the events that carried its data, records the erased sequence numbers (so counts and
+   * pages stay exact) and emits `contact.deleted`. 404 for any other id, and for an erased one.
+   */
+  erase(workspaceId: string, id: string, now: number): Promise<ErasureReceipt>
 }
 
 /** The contacts store of the node's engine: PostgreSQL when `deps.pg` is set, else SQLite. */

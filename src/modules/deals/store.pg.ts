@@ -14,12 +14,16 @@ import { newId } from '../../lib/ids'
 import { isClosed, type Deal } from './service'
 import { dealClosedEvent, noSuchContact, type DealsStore, type NewDeal } from './store'
 
-/** 422 unless the contact is in the workspace. */
+/**
+ * 422 unless the contact is in the workspace. Held FOR KEY SHARE (what the deal's foreign key takes
+ * anyway): a contact being erased is waited for and then not found, never a foreign-key failure.
+ */
 async function checkContact(tx: PgTx, workspaceId: string, contactId: string): Promise<string> {
   const [found] = await tx
     .select({ id: contacts.id })
     .from(contacts)
     .where(and(eq(contacts.workspaceId, workspaceId), eq(contacts.id, contactId)))
+    .for('key share')
   if (!found) throw noSuchContact(contactId)
   return contactId
 }
@@ -41,7 +45,7 @@ export async function insertDealPg(tx: PgTx, emit: PgEmit, now: number, workspac
     updatedAt: now,
   }
   await tx.insert(deals).values(row)
-  if (isClosed(row.stage)) await emit(workspaceId, 'deal.closed', dealClosedEvent(row, null), now)
+  if (isClosed(row.stage)) await emit(workspaceId, 'deal.closed', dealClosedEvent(row, null), now, row.contactId)
   return row
 }
 
@@ -103,7 +107,7 @@ export function pgDealsStore(deps: ServiceDeps & { pg: PgDb }): DealsStore {
           .where(eq(deals.id, id))
           .returning()
         const deal = withoutRowid(updated!)
-        if (closes) await emit(workspaceId, 'deal.closed', dealClosedEvent(deal, current.stage), changes.updatedAt)
+        if (closes) await emit(workspaceId, 'deal.closed', dealClosedEvent(deal, current.stage), changes.updatedAt, deal.contactId)
         return deal
       })
     },

@@ -33,7 +33,7 @@ export function insertDeal(tx: Tx, emit: Emit, now: number, workspaceId: string,
     updatedAt: now,
   }
   tx.insert(deals).values(row).run()
-  if (isClosed(row.stage)) emit(workspaceId, 'deal.closed', dealClosedEvent(row, null), now)
+  if (isClosed(row.stage)) emit(workspaceId, 'deal.closed', dealClosedEvent(row, null), now, row.contactId)
   return row
 }
 
@@ -77,7 +77,7 @@ export function sqliteDealsStore(deps: ServiceDeps): DealsStore {
           .where(eq(deals.id, id))
           .returning()
           .get()!
-        if (closes) emit(workspaceId, 'deal.closed', dealClosedEvent(deal, current.stage), changes.updatedAt)
+        if (closes) emit(workspaceId, 'deal.closed', dealClosedEvent(deal, current.stage), changes.updatedAt, deal.contactId)
         return deal
       })
     },

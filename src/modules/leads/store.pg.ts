@@ -9,7 +9,7 @@
  * them from (2) to the commit), so while they are held only one more statement runs (plus the
  * request's Idempotency-Key answer, when it has one) before the commit.
  */
-import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
+import { and, eq, gte, inArray, like, or, sql } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
 import { counters, leads } from '../../db/pg/schema'
@@ -25,7 +25,7 @@ import { contactKeys, findContactForLeadPg } from '../contacts/store.pg'
 import { serializeDeal } from '../deals/service'
 import { getDealPg, insertDealPg } from '../deals/store.pg'
 import { eventLead, type Lead } from './service'
-import type { LeadsStore, NewLead } from './store'
+import { liveBySource, type LeadsStore, type NewLead } from './store'
 
 /** Times a lead's transaction is run again when its new contact lost a race the locks should have prevented. */
 const CONTACT_RACE_RETRIES = 3
@@ -83,7 +83,8 @@ async function insertLead(
           SELECT ${lead.id}, ${lead.workspaceId}, c.id, ${lead.seq}::bigint, ${lead.sourceSeq}::bigint, ${lead.channel}, ${lead.source}, ${lead.email}, ${lead.phone},
             ${lead.firstName}, ${lead.lastName}, ${metadata}, ${context}, 'new', ${now}::bigint FROM c RETURNING id
         ), e AS (
-          INSERT INTO events (id, workspace_id, type, payload, created_at) SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
+          INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
+          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
         ), d AS (
           INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, next_attempt_at, created_at, updated_at)
           SELECT q.id, ${lead.workspaceId}, q.endpoint_id, e.id, ${now}::bigint, ${now}::bigint, ${now}::bigint
@@ -101,7 +102,8 @@ async function insertLead(
           SELECT ${lead.id}, ${lead.workspaceId}, c.id, ${lead.seq}::bigint, ${lead.sourceSeq}::bigint, ${lead.channel}, ${lead.source}, ${lead.email}, ${lead.phone},
             ${lead.firstName}, ${lead.lastName}, ${metadata}, ${context}, 'new', ${now}::bigint FROM c RETURNING id
         ), e AS (
-          INSERT INTO events (id, workspace_id, type, payload, created_at) SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
+          INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
+          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
         ), d AS (
           INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, next_attempt_at, created_at, updated_at)
           SELECT q.id, ${lead.workspaceId}, q.endpoint_id, e.id, ${now}::bigint, ${now}::bigint, ${now}::bigint
@@ -119,11 +121,14 @@ async function insertLead(
  * (across nodes up to their clocks' skew, which only blurs a chart's day boundary).
  */
 async function firstLeadSeqSince(pg: PgDb, workspaceId: string, since: number): Promise<number | null> {
+  // A seq whose lead was erased reads as the next lead's time, which keeps the times ascending.
   const createdAt = async (seq: number) => {
     const [row] = await pg
       .select({ t: leads.createdAt })
       .from(leads)
-      .where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq)))
+      .where(and(eq(leads.workspaceId, workspaceId), gte(leads.seq, seq)))
+      .orderBy(leads.seq)
+      .limit(1)
     return row?.t ?? Number.POSITIVE_INFINITY
   }
   const last = await readCounterPg(pg, workspaceId, COUNTERS.leads)
@@ -200,7 +205,7 @@ export function pgLeadsStore(deps: ServiceDeps & { pg: PgDb }): LeadsStore {
         if (lead.status === 'converted') return { lead, deal: await getDealPg(tx, workspaceId, lead.dealId!), created: false }
         const deal = await insertDealPg(tx, emit, now, workspaceId, dealFor(lead))
         const [converted] = await tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning()
-        await emit(workspaceId, 'lead.converted', { lead: eventLead(converted!), deal: serializeDeal(deal) }, now)
+        await emit(workspaceId, 'lead.converted', { lead: eventLead(converted!), deal: serializeDeal(deal) }, now, converted!.contactId)
         return { lead: converted!, deal, created: true }
       })
     },
@@ -221,17 +226,30 @@ export function pgLeadsStore(deps: ServiceDeps & { pg: PgDb }): LeadsStore {
     },
 
     async countsBySource(workspaceId) {
-      const rows = await pg
+      const kept = await pg
         .select({ name: counters.name, value: counters.value })
         .from(counters)
-        .where(and(eq(counters.workspaceId, workspaceId), like(counters.name, `${COUNTERS.leadsSourcePrefix}%`)))
-        .orderBy(desc(counters.value))
-      return rows.map((r) => ({ source: r.name.slice(COUNTERS.leadsSourcePrefix.length), count: r.value }))
+        .where(
+          and(
+            eq(counters.workspaceId, workspaceId),
+            or(like(counters.name, `${COUNTERS.leadsSourcePrefix}%`), like(counters.name, `${COUNTERS.erased(COUNTERS.leadsSourcePrefix)}%`)),
+          ),
+        )
+      return liveBySource(kept)
     },
 
     async totals(workspaceId) {
-      const [leadsTotal, contactsTotal] = await Promise.all([readCounterPg(pg, workspaceId, COUNTERS.leads), readCounterPg(pg, workspaceId, COUNTERS.contacts)])
-      return { leads: leadsTotal, contacts: contactsTotal }
+      // One statement: the four counters from one snapshot.
+      const names = [COUNTERS.leads, COUNTERS.contacts, COUNTERS.erased(COUNTERS.leads), COUNTERS.erased(COUNTERS.contacts)]
+      const rows = await pg
+        .select({ name: counters.name, value: counters.value })
+        .from(counters)
+        .where(and(eq(counters.workspaceId, workspaceId), inArray(counters.name, names)))
+      const value = (name: string) => rows.find((r) => r.name === name)?.value ?? 0
+      return {
+        leads: value(COUNTERS.leads) - value(COUNTERS.erased(COUNTERS.leads)),
+        contacts: value(COUNTERS.contacts) - value(COUNTERS.erased(COUNTERS.contacts)),
+      }
     },
   }
 

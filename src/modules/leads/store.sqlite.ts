@@ -1,10 +1,10 @@
 /** Leads on SQLite: synchronous drizzle inside the unit of work; ingest is group-committed with prepared statements. */
-import { and, desc, eq, gte, like, sql } from 'drizzle-orm'
+import { and, eq, gte, like, or, sql } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { rawStatement, rawTable } from '../../db/prepared'
 import { counters, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, nextSeq, readCounter, type DbOrTx, type Tx } from '../../db/tx'
+import { COUNTERS, liveCount, nextSeq, readCounter, type DbOrTx, type Tx } from '../../db/tx'
 import { write, writeBatched, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { newId } from '../../lib/ids'
@@ -12,18 +12,21 @@ import { upsertContactForLead } from '../contacts/store.sqlite'
 import { serializeDeal } from '../deals/service'
 import { insertDeal } from '../deals/store.sqlite'
 import { eventLead, type Lead } from './service'
-import type { LeadsStore, NewLead } from './store'
+import { liveBySource, type LeadsStore, type NewLead } from './store'
 
 /**
  * The first lead sequence number created at or after `since`, by binary search over the
  * (workspace, seq) index: leads are numbered in insertion order, so their times ascend with seq.
+ * A seq whose lead was erased reads as the next lead's time, which keeps the times ascending.
  */
 function firstLeadSeqSince(db: DbOrTx, workspaceId: string, since: number): number | null {
   const createdAt = (seq: number) =>
     db
       .select({ t: leads.createdAt })
       .from(leads)
-      .where(and(eq(leads.workspaceId, workspaceId), eq(leads.seq, seq)))
+      .where(and(eq(leads.workspaceId, workspaceId), gte(leads.seq, seq)))
+      .orderBy(leads.seq)
+      .limit(1)
       .get()?.t ?? Number.POSITIVE_INFINITY
   let lo = 1
   let hi = readCounter(db, workspaceId, COUNTERS.leads) + 1
@@ -64,7 +67,7 @@ function storeLead(tx: Tx, emit: Emit, workspaceId: string, now: number, { chann
     createdAt: now,
   }
   rawStatement(tx, 'leads.insert', leadRows.insert).run(leadRows.encode(lead))
-  if (announce) emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now)
+  if (announce) emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now, lead.contactId)
   return { lead, droppedMetadataKeys: upserted.droppedMetadataKeys, contactCreated: upserted.created }
 }
 
@@ -113,7 +116,7 @@ export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
         if (lead.status === 'converted') return { lead, deal: rowInWorkspace(tx, deals, workspaceId, lead.dealId!, 'deal'), created: false }
         const deal = insertDeal(tx, emit, now, workspaceId, dealFor(lead))
         const converted = tx.update(leads).set({ status: 'converted', dealId: deal.id, convertedAt: now }).where(eq(leads.id, lead.id)).returning().get()!
-        emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now)
+        emit(workspaceId, 'lead.converted', { lead: eventLead(converted), deal: serializeDeal(deal) }, now, converted.contactId)
         return { lead: converted, deal, created: true }
       })
     },
@@ -134,17 +137,21 @@ export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
     },
 
     async countsBySource(workspaceId) {
-      return db
+      const kept = db
         .select({ name: counters.name, value: counters.value })
         .from(counters)
-        .where(and(eq(counters.workspaceId, workspaceId), like(counters.name, `${COUNTERS.leadsSourcePrefix}%`)))
-        .orderBy(desc(counters.value))
+        .where(
+          and(
+            eq(counters.workspaceId, workspaceId),
+            or(like(counters.name, `${COUNTERS.leadsSourcePrefix}%`), like(counters.name, `${COUNTERS.erased(COUNTERS.leadsSourcePrefix)}%`)),
+          ),
+        )
         .all()
-        .map((r) => ({ source: r.name.slice(COUNTERS.leadsSourcePrefix.length), count: r.value }))
+      return liveBySource(kept)
     },
 
     async totals(workspaceId) {
-      return { leads: readCounter(db, workspaceId, COUNTERS.leads), contacts: readCounter(db, workspaceId, COUNTERS.contacts) }
+      return { leads: liveCount(db, workspaceId, COUNTERS.leads), contacts: liveCount(db, workspaceId, COUNTERS.contacts) }
     },
   }
 }

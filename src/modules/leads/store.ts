@@ -1,5 +1,6 @@
 /** Where leads live: every data operation the leads service needs, on SQLite or on PostgreSQL. */
 import type { AuditEntry } from '../../db/audit'
+import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import type { PageRequest } from '../../lib/pagination'
 import type { LeadPerson } from '../contacts/service'
@@ -75,4 +76,22 @@ export interface LeadsStore {
 /** The leads store of the node's engine: PostgreSQL when `deps.pg` is set, else SQLite. */
 export function leadsStore(deps: ServiceDeps): LeadsStore {
   return deps.pg ? pgLeadsStore({ ...deps, pg: deps.pg }) : sqliteLeadsStore(deps)
+}
+
+/**
+ * Leads per source, largest first, from the kept per-source counters and their erased counts
+ * (`leads:source:<s>` and `erased:leads:source:<s>` rows); a source whose leads were all erased is left out.
+ */
+export function liveBySource(kept: { name: string; value: number }[]): { source: string; count: number }[] {
+  const erasedPrefix = COUNTERS.erased(COUNTERS.leadsSourcePrefix)
+  const counts = new Map<string, number>()
+  for (const { name, value } of kept) {
+    const erased = name.startsWith(erasedPrefix)
+    const source = name.slice((erased ? erasedPrefix : COUNTERS.leadsSourcePrefix).length)
+    counts.set(source, (counts.get(source) ?? 0) + (erased ? -value : value))
+  }
+  return [...counts]
+    .filter(([, count]) => count > 0)
+    .map(([source, count]) => ({ source, count }))
+    .sort((a, b) => b.count - a.count)
 }

@@ -1,12 +1,13 @@
 /**
- * Dashboard sessions. Signing in takes a secret key with `keys:manage` (checked by the API-key
- * service); the browser then holds a random 32-byte token, of which only the SHA-256 is stored.
+ * Dashboard sessions. Signing in takes an operator's email and password, or a secret key with
+ * `keys:manage` (checked by the API-key service); the browser then holds a random 32-byte token, of which only the SHA-256 is stored.
  * A session ends after 12 h without use, 7 days after sign-in at the latest, at sign-out, or as
- * soon as its key is revoked, expires or loses `keys:manage`.
+ * soon as its key is revoked, expires or loses `keys:manage` (or its operator is gone).
  */
 import type { SignInFailure } from '../../errors/messages'
 import type { ServiceDeps } from '../../deps'
 import { authenticateKey, keyLive, type ApiKey } from '../api-keys/service'
+import type { Operator } from '../operators/store'
 import { sessionsStore, type Session } from './store'
 
 export type { Session } from './store'
@@ -22,11 +23,8 @@ const SIGN_IN_SCOPE = 'keys:manage'
 
 const TOKEN_BYTES = 32
 
-/** A live session with the key it acts as. */
-export interface ActiveSession {
-  session: Session
-  key: ApiKey
-}
+/** A live session with the key or the operator it acts as (exactly one of them). */
+export type ActiveSession = { session: Session; key: ApiKey; operator?: undefined } | { session: Session; key?: undefined; operator: Operator }
 
 function randomToken(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES))).toString('base64url')
@@ -51,19 +49,21 @@ export async function signIn(deps: ServiceDeps, presented: string): Promise<{ to
   if ('failure' in result) return { failure: result.failure }
   if (result.key.kind !== 'secret') return { failure: 'publishable' }
   if (!result.key.scopes.includes(SIGN_IN_SCOPE)) return { failure: 'scope' }
+  return { ...(await open(deps, { workspaceId: result.key.workspaceId, apiKeyId: result.key.id, operatorId: null })), key: result.key }
+}
+
+/** Opens a session for an operator whose password was checked (operators/service.ts checkPassword). */
+export function signInOperator(deps: ServiceDeps, operatorId: string, workspaceId: string | null = null): Promise<{ token: string; session: Session }> {
+  return open(deps, { workspaceId, apiKeyId: null, operatorId })
+}
+
+async function open(deps: ServiceDeps, who: Pick<Session, 'workspaceId' | 'apiKeyId' | 'operatorId'>): Promise<{ token: string; session: Session }> {
   const now = deps.clock.now()
   const token = randomToken()
-  const session: Session = {
-    hash: hashToken(token),
-    workspaceId: result.key.workspaceId,
-    apiKeyId: result.key.id,
-    csrfToken: randomToken(),
-    createdAt: now,
-    expiresAt: deadline({ createdAt: now }, now),
-  }
+  const session: Session = { hash: hashToken(token), ...who, csrfToken: randomToken(), createdAt: now, expiresAt: deadline({ createdAt: now }, now) }
   // Sessions that ended on their own are deleted by the retention worker (workers/retention.ts).
   await sessionsStore(deps).insert(session)
-  return { token, session, key: result.key }
+  return { token, session }
 }
 
 /** The live session of a token, its idle deadline moved forward; null (and the row gone) when it has ended. */
@@ -74,8 +74,9 @@ export async function findSession(deps: ServiceDeps, token: string | null): Prom
   const row = await store.find(hash)
   if (!row) return null
   const now = deps.clock.now()
-  const key = row.key
-  if (row.session.expiresAt <= now || !keyUsable(key, now)) {
+  const { key, operator } = row
+  const live = row.session.operatorId ? !!operator : keyUsable(key, now)
+  if (row.session.expiresAt <= now || !live) {
     await store.delete(hash)
     return null
   }
@@ -84,7 +85,14 @@ export async function findSession(deps: ServiceDeps, token: string | null): Prom
     await store.slide(hash, next)
     row.session.expiresAt = next
   }
-  return { session: row.session, key }
+  return operator ? { session: row.session, operator } : { session: row.session, key: key! }
+}
+
+/** Remembers the workspace an operator used last, where old bookmarks (`/dashboard/…`) then lead. */
+export async function rememberWorkspace(deps: ServiceDeps, session: Session, workspaceId: string): Promise<void> {
+  if (session.workspaceId === workspaceId) return
+  await sessionsStore(deps).setWorkspace(session.hash, workspaceId)
+  session.workspaceId = workspaceId
 }
 
 /** Ends the session of a token (sign-out); a token without a session changes nothing. */

@@ -5,7 +5,7 @@
  */
 import { eq } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
-import { apiKeys, sessions } from '../../db/pg/schema'
+import { apiKeys, operators, sessions } from '../../db/pg/schema'
 import { writePg } from '../../db/pg/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import type { SessionsStore } from './store'
@@ -20,14 +20,19 @@ export function pgSessionsStore(deps: ServiceDeps & { pg: PgDb }): SessionsStore
     },
     async find(hash) {
       const [row] = await deps.pg
-        .select({ session: sessions, key: apiKeys })
+        .select({ session: sessions, key: apiKeys, operator: operators })
         .from(sessions)
         .leftJoin(apiKeys, eq(apiKeys.id, sessions.apiKeyId))
+        .leftJoin(operators, eq(operators.id, sessions.operatorId))
         .where(eq(sessions.hash, hash))
       if (!row) return undefined
-      if (!row.key) return { session: row.session, key: undefined }
+      const operator = row.operator ?? undefined
+      if (!row.key) return { session: row.session, key: undefined, operator }
       const { rowid: _, ...key } = row.key
-      return { session: row.session, key }
+      return { session: row.session, key, operator }
+    },
+    async setWorkspace(hash, workspaceId) {
+      await writePg(deps, (tx) => tx.update(sessions).set({ workspaceId }).where(eq(sessions.hash, hash)))
     },
     async slide(hash, expiresAt) {
       await writePg(deps, (tx) => tx.$client`UPDATE sessions SET expires_at = GREATEST(expires_at, ${expiresAt}) WHERE hash = ${hash}`)

@@ -1,12 +1,16 @@
 /** Workspaces (tenants): creation, lookup by slug or id, and the first-start bootstrap. */
 import type { ClockDeps, ReadDeps } from '../../deps'
 import { iso } from '../../lib/clock'
-import { ApiError } from '../../errors'
+import { ApiError, invalid, notFound } from '../../errors'
 import { newId } from '../../lib/ids'
 import { newKey, type CreatedKey } from '../api-keys/service'
+import { insertOwnedWorkspace, type ActingDeps } from '../operators/service'
 import { workspacesStore, type Workspace } from './store'
 
 export type { Workspace } from './store'
+
+/** Longest display name of a workspace. */
+const NAME_MAX_CHARS = 100
 
 const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
@@ -24,6 +28,33 @@ function newWorkspace(now: number, input: { slug: string; name?: string }): Work
     ])
   }
   return { id: newId(), slug, name: input.name?.trim() || slug, createdAt: now }
+}
+
+/** A workspace's display name, checked: 1 to 100 characters after trimming. */
+function checkName(name: string): string {
+  const trimmed = name.trim()
+  if (trimmed.length === 0 || trimmed.length > NAME_MAX_CHARS) throw invalid('/name', `must be 1 to ${NAME_MAX_CHARS} characters long`)
+  return trimmed
+}
+
+/** Creates a workspace owned by an operator (the dashboard); 409 when the slug is taken. */
+export async function createWorkspaceFor(deps: ActingDeps, operatorId: string, input: { slug: string; name?: string }): Promise<Workspace> {
+  const row = newWorkspace(deps.clock.now(), {
+    slug: input.slug,
+    name: input.name === undefined || input.name.trim() === '' ? undefined : checkName(input.name),
+  })
+  await insertOwnedWorkspace(deps, row, operatorId)
+  return row
+}
+
+/** Renames a workspace (its display name; the slug in URLs and the API stays). */
+export async function renameWorkspace(deps: ActingDeps, id: string, name: string): Promise<void> {
+  if (!(await workspacesStore(deps).rename(id, checkName(name), deps.clock.now()))) throw notFound('workspace', id)
+}
+
+/** Deletes a workspace and everything in it (contacts, leads, deals, keys, webhooks, members). */
+export async function deleteWorkspace(deps: ActingDeps, id: string): Promise<void> {
+  if (!(await workspacesStore(deps).delete(id, deps.clock.now()))) throw notFound('workspace', id)
 }
 
 /** Creates a workspace; the slug is lower-case letters, digits and dashes. */

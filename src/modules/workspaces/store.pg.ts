@@ -6,10 +6,11 @@
 import { asc, eq, or } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import type { PgDbOrTx } from '../../db/pg/pages'
-import { workspaces } from '../../db/pg/schema'
+import { memberships, operators, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
+import type { Actor } from '../../lib/actor'
 import { insertKeyPg } from '../api-keys/store.pg'
-import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+import { slugTaken, workspaceDeleted, workspaceRenamed, type Workspace, type WorkspacesStore } from './store'
 
 /** The advisory lock bootstrap runs under (lockKeys hashes it). */
 const BOOTSTRAP_LOCK = 'askad:bootstrap'
@@ -31,8 +32,8 @@ async function insert(tx: PgTx, row: Workspace): Promise<void> {
 }
 
 /** The PostgreSQL implementation of the workspace store. */
-export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
-  const deps = { pg, wake: NOTHING_TO_WAKE }
+export function pgWorkspacesStore(pg: PgDb, actor?: Actor): WorkspacesStore {
+  const deps = { pg, wake: NOTHING_TO_WAKE, actor }
   return {
     async insert(row) {
       await writePg(deps, (tx) => insert(tx, row))
@@ -43,6 +44,23 @@ export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
     find(slugOrId) {
       return find(pg, slugOrId)
     },
+    rename(id, name, now) {
+      return writePg(deps, async (tx, emit) => {
+        const [before] = await tx.select().from(workspaces).where(eq(workspaces.id, id)).for('update')
+        if (!before) return false
+        await tx.update(workspaces).set({ name }).where(eq(workspaces.id, id))
+        await emit.audit(workspaceRenamed(before, name), now)
+        return true
+      })
+    },
+    delete(id, now) {
+      return writePg(deps, async (tx, emit) => {
+        const [before] = await tx.delete(workspaces).where(eq(workspaces.id, id)).returning()
+        if (!before) return false
+        await emit.audit(workspaceDeleted(before), now)
+        return true
+      })
+    },
     bootstrap(make) {
       return writePg(deps, async (tx) => {
         // Held until the commit: a node that waited here then sees the workspace the first one made.
@@ -52,6 +70,12 @@ export function pgWorkspacesStore(pg: PgDb): WorkspacesStore {
         const made = make()
         await insert(tx, made.workspace)
         await insertKeyPg(tx, made.key)
+        // Operators made before the first start (askad operator create) own every workspace, this one too.
+        const owners = await tx.select({ id: operators.id }).from(operators)
+        if (owners.length > 0)
+          await tx
+            .insert(memberships)
+            .values(owners.map(({ id }) => ({ workspaceId: made.workspace.id, operatorId: id, role: 'owner' as const, createdAt: made.workspace.createdAt })))
         return made
       })
     },

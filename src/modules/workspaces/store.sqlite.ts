@@ -2,9 +2,14 @@
 import { asc, eq, or } from 'drizzle-orm'
 import type { Db, DbOrTx } from '../../db/client'
 import { commitAlone } from '../../db/group-commit'
-import { workspaces } from '../../db/schema'
+import { memberships, operators, workspaces } from '../../db/schema'
+import { write } from '../../db/unit-of-work'
+import type { Actor } from '../../lib/actor'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
-import { slugTaken, type Workspace, type WorkspacesStore } from './store'
+import { slugTaken, workspaceDeleted, workspaceRenamed, type Workspace, type WorkspacesStore } from './store'
+
+/** Workspaces emit no events: there is never a dispatcher to wake. */
+const NOTHING_TO_WAKE = () => {}
 
 function find(db: DbOrTx, slugOrId: string): Workspace | undefined {
   return db
@@ -20,7 +25,7 @@ function insert(db: DbOrTx, row: Workspace): void {
 }
 
 /** The SQLite implementation of the workspace store. */
-export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
+export function sqliteWorkspacesStore(db: Db, actor?: Actor): WorkspacesStore {
   return {
     async insert(row) {
       insert(db, row)
@@ -31,6 +36,24 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
     async find(slugOrId) {
       return find(db, slugOrId)
     },
+    rename(id, name, now) {
+      return write({ db, wake: NOTHING_TO_WAKE, actor }, (tx, emit) => {
+        const before = find(tx, id)
+        if (!before || before.id !== id) return false
+        tx.update(workspaces).set({ name }).where(eq(workspaces.id, id)).run()
+        emit.audit(workspaceRenamed(before, name), now)
+        return true
+      })
+    },
+    delete(id, now) {
+      return write({ db, wake: NOTHING_TO_WAKE, actor }, (tx, emit) => {
+        const before = find(tx, id)
+        if (!before || before.id !== id) return false
+        tx.delete(workspaces).where(eq(workspaces.id, id)).run()
+        emit.audit(workspaceDeleted(before), now)
+        return true
+      })
+    },
     async bootstrap(make) {
       // Through commitAlone: with durability full, the key the banner shows once is on disk before it is shown.
       return commitAlone(db, (tx) => {
@@ -38,6 +61,9 @@ export function sqliteWorkspacesStore(db: Db): WorkspacesStore {
         const made = make()
         insert(tx, made.workspace)
         insertKeySqlite(tx, made.key)
+        // Operators made before the first start (askad operator create) own every workspace, this one too.
+        for (const { id } of tx.select({ id: operators.id }).from(operators).all())
+          tx.insert(memberships).values({ workspaceId: made.workspace.id, operatorId: id, role: 'owner', createdAt: made.workspace.createdAt }).run()
         return made
       })
     },

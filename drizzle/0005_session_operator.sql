@@ -1,0 +1,1 @@
+ALTER TABLE `sessions` ADD `operator_id` text REFERENCES operators(id);
