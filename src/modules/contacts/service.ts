@@ -205,7 +205,7 @@ const CONTACT_CSV: [string, (c: ContactModel.contact) => unknown][] = [
  */
 export async function exportContactsCsv(deps: ServiceDeps, workspaceId: string, filters: ContactFilters, options: { bom: boolean }) {
   const pages = await allPages((req) => listContacts(deps, workspaceId, filters, req), EXPORT_PAGE_SIZE)
-  await recordAudit(deps, { workspaceId, action: 'contacts.exported', target: { type: 'contact', id: null }, details: { filters: definedOnly(filters) } })
+  await recordAudit(deps, { workspaceId, action: 'contacts.exported', target: { type: 'contact', id: null }, details: { filters: filtersForAudit(filters) } })
   return csvStream(
     CONTACT_CSV.map(([name]) => name),
     pages,
@@ -214,7 +214,14 @@ export async function exportContactsCsv(deps: ServiceDeps, workspaceId: string, 
   )
 }
 
-/** The filters that were given, for the audit log's details. */
-export function definedOnly(filters: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined))
+/** Filters whose values are a person's data: the audit log says they were given, not what they were (it outlives an erasure). */
+const PERSONAL_FILTERS = new Set(['email', 'q'])
+
+/** The filters that were given, for the audit log's details; personal values withheld. */
+export function filtersForAudit(filters: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(filters)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, PERSONAL_FILTERS.has(name) ? '(withheld)' : value]),
+  )
 }

@@ -9,7 +9,7 @@ import { csvStream } from '../../lib/csv'
 import { allPages, buildPage, type PageRequest } from '../../lib/pagination'
 import { recordAudit } from '../audit/service'
 import { singleLine } from '../../lib/text'
-import { clean, definedOnly, EXPORT_PAGE_SIZE, parseEmail, parsePhone, type LeadPerson } from '../contacts/service'
+import { clean, filtersForAudit, EXPORT_PAGE_SIZE, parseEmail, parsePhone, type LeadPerson } from '../contacts/service'
 import { newDeal, type Deal, type DealInput } from '../deals/service'
 import { leadsStore } from './store'
 
@@ -185,7 +185,7 @@ const LEAD_CSV: [string, (l: LeadModel.lead) => unknown][] = [
  */
 export async function exportLeadsCsv(deps: ServiceDeps, workspaceId: string, filters: LeadFilters, options: { bom: boolean }) {
   const pages = await allPages((req) => listLeads(deps, workspaceId, filters, req), EXPORT_PAGE_SIZE)
-  await recordAudit(deps, { workspaceId, action: 'leads.exported', target: { type: 'lead', id: null }, details: { filters: definedOnly(filters) } })
+  await recordAudit(deps, { workspaceId, action: 'leads.exported', target: { type: 'lead', id: null }, details: { filters: filtersForAudit(filters) } })
   return csvStream(
     LEAD_CSV.map(([name]) => name),
     pages,
