@@ -447,9 +447,17 @@ describe('audit log', () => {
     expect(by('workspace.renamed')[0]).toMatchObject({ ...mine, details: { from: 'Audited', to: 'Audited Inc.' } })
     // The record of the deletion outlives the workspace.
     expect(by('workspace.deleted')[0]).toMatchObject({ ...mine, details: { slug: 'audited', name: 'Audited Inc.' } })
+    // A sign-in is kept for the account (no workspace), and is in the log of every workspace the operator could open then.
     const signIns = await h.rows.all('auditLog', { action: 'session.signed_in', actorId: o.operator.id })
     expect(signIns.length).toBeGreaterThan(0)
-    expect(signIns[0]).toMatchObject({ workspaceId: null, actorType: 'operator', actorLabel: o.email })
+    expect(signIns.every((e) => e.actorType === 'operator' && e.actorLabel === o.email)).toBe(true)
+    expect(signIns.filter((e) => e.workspaceId === null)).toHaveLength(1)
+    const again = await operatorSignIn(o.email)
+    const memberships = await h.rows.all('memberships', { operatorId: o.operator.id })
+    expect(memberships.length).toBeGreaterThan(0)
+    const latest = (await h.rows.all('auditLog', { action: 'session.signed_in', actorId: o.operator.id })).filter((e) => !signIns.some((s) => s.id === e.id))
+    expect(new Set(latest.map((e) => e.workspaceId))).toEqual(new Set([null, ...memberships.map((m) => m.workspaceId)]))
+    expect(again).toBeDefined()
   })
 })
 

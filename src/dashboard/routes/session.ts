@@ -4,7 +4,7 @@ import { formParser } from '../../plugins/body'
 import { SIGN_IN_FAILURES } from '../../errors/messages'
 import { keyActor, operatorActor } from '../../lib/actor'
 import { actingAs, recordAudit } from '../../modules/audit/service'
-import { checkPassword } from '../../modules/operators/service'
+import { checkPassword, workspacesOf } from '../../modules/operators/service'
 import { endSession, findSession, signIn, signInOperator } from '../../modules/sessions/service'
 import { clientIpOf } from '../../plugins/request-context'
 import { clearedCookie, createSignInLimiter, readCookie, sameOrigin, SESSION_COOKIE, sessionCookie } from '../guard'
@@ -61,12 +61,13 @@ export const sessionRoutes = (kit: DashboardKit) => {
         const operator = await checkPassword(deps, email, field(body, 'password') ?? '')
         if (!operator) return failed(WRONG_PASSWORD)
         const opened = await signInOperator(deps, operator.id)
-        // An operator signs in to no workspace in particular: the entry belongs to none.
-        await recordAudit(actingAs(deps, operatorActor(operator, ip)), {
-          workspaceId: null,
-          action: 'session.signed_in',
-          target: { type: 'session', id: null },
-        })
+        // An operator signs in to no workspace in particular (the entry of none, kept for the account) and may open any
+        // of theirs: each one's log shows it too.
+        const workspaceIds = [null, ...(await workspacesOf(deps, operator.id)).map(({ workspace }) => workspace.id)]
+        await recordAudit(
+          actingAs(deps, operatorActor(operator, ip)),
+          workspaceIds.map((workspaceId) => ({ workspaceId, action: 'session.signed_in', target: { type: 'session', id: null } })),
+        )
         return redirect(next, { 'set-cookie': sessionCookie(request, opened.token) })
       },
       FORM_POST,

@@ -16,9 +16,9 @@ export function actingAs<D extends object>(deps: D, actor: Actor): D & { actor: 
   return { ...deps, actor }
 }
 
-/** Records an action that changes nothing else (a sign-in, an export), in a transaction of its own. */
-export function recordAudit(deps: AuditStoreDeps & Pick<ServiceDeps, 'clock'>, entry: AuditEntry): Promise<void> {
-  return auditStore(deps).record(entry, deps.clock.now())
+/** Records an action that changes nothing else (a sign-in, an export), in a transaction of its own; several entries commit together. */
+export function recordAudit(deps: AuditStoreDeps & Pick<ServiceDeps, 'clock'>, entry: AuditEntry | AuditEntry[]): Promise<void> {
+  return auditStore(deps).record([entry].flat(), deps.clock.now())
 }
 
 /** One page of a workspace's log, newest first. */

@@ -21,8 +21,10 @@ export function pgAuditStore(deps: AuditStoreDeps & { pg: PgDb }): AuditStore {
       const { rows, total, hasMore } = await rowidPagePg(deps.pg, auditLog, auditWhere(auditLog, workspaceId, filters), req)
       return { rows: rows.map(({ seq, row }) => ({ seq, row: withoutRowid(row) })), total, hasMore }
     },
-    async record(entry, now) {
-      await writePg({ ...deps, wake: NOTHING_TO_WAKE }, (_tx, emit) => emit.audit(entry, now))
+    async record(entries, now) {
+      await writePg({ ...deps, wake: NOTHING_TO_WAKE }, async (_tx, emit) => {
+        for (const entry of entries) await emit.audit(entry, now)
+      })
     },
   }
 }

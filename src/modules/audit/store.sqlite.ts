@@ -13,8 +13,10 @@ export function sqliteAuditStore(deps: AuditStoreDeps): AuditStore {
     async page(workspaceId, filters, req) {
       return rowidPage(deps.db, auditLog, auditWhere(auditLog, workspaceId, filters), req)
     },
-    async record(entry, now) {
-      await write({ ...deps, wake: NOTHING_TO_WAKE }, (_tx, emit) => emit.audit(entry, now))
+    async record(entries, now) {
+      await write({ ...deps, wake: NOTHING_TO_WAKE }, (_tx, emit) => {
+        for (const entry of entries) emit.audit(entry, now)
+      })
     },
   }
 }

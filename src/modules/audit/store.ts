@@ -19,8 +19,8 @@ export interface AuditFilters {
 export interface AuditStore {
   /** One page of a workspace's entries, newest first, each with its insertion order as the cursor. */
   page(workspaceId: string, filters: AuditFilters, req: PageRequest): Promise<{ rows: { seq: number; row: AuditRow }[]; total: number; hasMore: boolean }>
-  /** Records an entry in a transaction of its own (an action that changes nothing else: a sign-in, an export). */
-  record(entry: AuditEntry, now: number): Promise<void>
+  /** Records entries in a transaction of their own (an action that changes nothing else: a sign-in, an export). */
+  record(entries: AuditEntry[], now: number): Promise<void>
 }
 
 export type AuditStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'engine' | 'actor'>>
