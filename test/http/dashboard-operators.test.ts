@@ -4,7 +4,7 @@
  * renaming and deleting workspaces, members and roles (viewer, admin, owner) and invite links.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { SIGN_IN_FAILURES_PER_WINDOW } from '../../src/dashboard/guard'
+import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../../src/dashboard/guard'
 import { createDeal } from '../../src/modules/deals/service'
 import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, resetPassword, type Role } from '../../src/modules/operators/service'
 import { openSetupGate } from '../../src/modules/operators/setup'
@@ -89,7 +89,7 @@ describe('sign-in by email and password', () => {
     }
   })
 
-  test(`failed passwords count against the address: after ${SIGN_IN_FAILURES_PER_WINDOW} the answer is 429; the right password still works`, async () => {
+  test(`failed passwords count against the address: after ${SIGN_IN_FAILURES_PER_WINDOW} the answer is 429, for the right password too, until a failure is forgiven`, async () => {
     const own = createHarness()
     try {
       await createOwner(own.deps, { email: 'limit@agency.example', password: PASSWORD })
@@ -100,6 +100,11 @@ describe('sign-in by email and password', () => {
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
       // A key failure from the same address is refused alike: one budget.
       expect((await post('/dashboard/sign-in', { key: 'ask_sk_wrong' }, {}, own)).status).toBe(429)
+      // The right password is not even checked now: a 303 would tell a guesser the guess was right.
+      const right = await attempt(PASSWORD)
+      expect(right.status).toBe(429)
+      expect(right.headers.get('set-cookie')).toBeNull()
+      own.clock.advance(SIGN_IN_WINDOW_MS / SIGN_IN_FAILURES_PER_WINDOW)
       expect((await attempt(PASSWORD)).status).toBe(303)
     } finally {
       own.close()
