@@ -8,6 +8,7 @@ import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../../src/dashbo
 import { createDeal } from '../../src/modules/deals/service'
 import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, resetPassword, type Role } from '../../src/modules/operators/service'
 import { openSetupGate } from '../../src/modules/operators/setup'
+import { findWorkspace } from '../../src/modules/workspaces/service'
 import { createHarness, type Harness } from '../helpers'
 
 // argon2id is slow on purpose, more so on a busy machine.
@@ -214,6 +215,15 @@ describe('workspaces in the URL', () => {
     expect((await o.get('/dashboard/w/acme')).status).toBe(404)
     // The operator is still signed in; the workspaces page says what happened.
     expect(await (await o.get('/dashboard/workspaces?done=deleted')).text()).toContain('Workspace deleted')
+  })
+
+  test('no slug may be another workspace’s id: names by slug or id (invites, key sessions, the CLI) would then find the wrong one', async () => {
+    const victim = await h.workspace()
+    const anyone = await member((await h.workspace()).id, 'viewer')
+    const taken = await anyone.send('/dashboard/workspaces', { slug: victim.id, name: 'Look-alike' })
+    expect(taken.status).toBe(422)
+    expect(await h.rows.find('workspaces', { slug: victim.id })).toBeUndefined()
+    expect(await findWorkspace(h.deps, victim.id)).toMatchObject({ id: victim.id, slug: victim.slug })
   })
 })
 
