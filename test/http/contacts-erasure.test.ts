@@ -370,6 +370,22 @@ describe('what an erasure leaves', async () => {
   })
 })
 
+describe('stored answers', async () => {
+  const ws = await h.workspace()
+
+  test('a deal created with an Idempotency-Key and the person’s name as title: its stored answer goes, like the title', async () => {
+    const lead = await h.pushLead(ws.key, { email: 'zed@example.com', first_name: 'Zed', last_name: 'Zedson' })
+    const body = { title: 'Zed Zedson', value: 5, currency: 'USD', contact_id: lead.contact_id }
+    const headers = { 'idempotency-key': 'deal-named-after-zed' }
+    expect((await h.request('POST', '/api/v1/deals', { key: ws.key, body, headers })).status).toBe(201)
+    expect((await erase(ws.key, lead.contact_id)).status).toBe(200)
+    expect(await findEverywhere(h, 'Zedson')).toEqual([])
+    // A retry no longer replays the name: it is a new request, refused for the contact that is gone.
+    const retry = await h.request('POST', '/api/v1/deals', { key: ws.key, body, headers })
+    expect(await retry.text()).not.toContain('Zedson')
+  })
+})
+
 describe('the dashboard', async () => {
   const ws = await h.workspace()
   const base = `/dashboard/w/${ws.slug}`
