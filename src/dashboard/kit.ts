@@ -178,7 +178,8 @@ export function dashboardKit(deps: AppDeps) {
     inSession(async (c) => {
       const { active } = c
       const access = await workspaceAccess(deps, active, c.params?.workspace ?? '')
-      if (!access) return notFoundPage(c.path)
+      // A path segment that does not decode (`%ZZ`) arrives as a null param: it names no row, so there is no page.
+      if (!access || Object.values(c.params ?? {}).some((value) => value === null || value === undefined)) return notFoundPage(c.path)
       const { workspace, role } = access
       if (active.operator) await rememberWorkspace(deps, active.session, workspace.id)
       const mine = active.operator ? await workspacesOf(deps, active.operator.id) : []
