@@ -363,6 +363,23 @@ describe('invites', () => {
     expect((await existing.send(`${link}/accept`)).status).toBe(404)
   })
 
+  test('a member who opens and accepts a link of their own workspace (an owner trying it) changes nothing: it stays for whom it was meant', async () => {
+    const ws = await h.workspace()
+    const o = await member(ws.id, 'owner')
+    const { token, invite } = await createInvite(h.deps, ws.id, 'viewer')
+    const link = `/dashboard/invite/${token}`
+    const accepted = await o.send(`${link}/accept`)
+    expect(accepted.status).toBe(303)
+    expect(accepted.headers.get('location')).toBe(`/dashboard/w/${ws.slug}`)
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: o.operator.id })).toMatchObject({ role: 'owner' })
+    expect(await h.rows.find('invites', { id: invite.id })).toBeDefined()
+    expect(await h.rows.all('auditLog', { workspaceId: ws.id, action: 'member.joined', targetId: o.operator.id })).toHaveLength(1)
+    const email = nextEmail()
+    expect((await post(`${link}/join`, { email, password: PASSWORD })).status).toBe(303)
+    const joiner = (await h.rows.find('operators', { email }))!
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: joiner.id })).toMatchObject({ role: 'viewer' })
+  })
+
   test('a link whose token does not decode is a dead link too, not an error', async () => {
     expect((await h.request('GET', '/dashboard/invite/%C0%AE')).status).toBe(404)
     expect((await post('/dashboard/invite/%C0%AE/join', { email: nextEmail(), password: PASSWORD })).status).toBe(404)
