@@ -307,6 +307,16 @@ describe('roles', () => {
     expect((await v.get(`${base}/contacts`)).status).toBe(404)
     expect((await o.send(`${base}/settings/members/${v.operator.id}/remove`)).status).toBe(404)
   })
+  test('an owner who removes themselves (another owner stays) lands on their workspaces, not on a 404', async () => {
+    const ws = await h.workspace()
+    const leaving = await member(ws.id, 'owner')
+    await member(ws.id, 'owner')
+    const res = await leaving.send(`/dashboard/w/${ws.slug}/settings/members/${leaving.operator.id}/remove`)
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe('/dashboard/workspaces')
+    expect((await leaving.get('/dashboard/workspaces')).status).toBe(200)
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: leaving.operator.id })).toBeUndefined()
+  })
 })
 
 describe('invites', () => {

@@ -252,6 +252,8 @@ export const teamRoutes = (kit: DashboardKit) => {
         signedIn(
           ownerOnly(async (c) => {
             await removeMember(c.deps, c.workspaceId, c.params.operator!)
+            // An owner who left can no longer open this workspace's pages: their workspaces are what is left.
+            if (c.params.operator === c.active.operator?.id) return redirect(`${BASE}/workspaces`)
             return redirect(`${c.viewer.base}/settings/members?done=removed`)
           }),
         ),
