@@ -17,9 +17,9 @@ import { auditModule } from './modules/audit'
 import { authenticateKey } from './modules/api-keys/service'
 import { campaignsModule } from './modules/campaigns'
 import { captureModule } from './modules/capture'
-import { contactsModule } from './modules/contacts'
+import { contactsExportModule, contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
-import { leadsModule } from './modules/leads'
+import { leadsExportModule, leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
 import { writeProbe } from './db/storage'
 import { probePg } from './db/pg/health'
@@ -78,8 +78,10 @@ export function createApp(deps: AppDeps) {
     )
     .group(API_PREFIX, (api) =>
       api
+        .use(leadsExportModule(deps, scopes))
         .use(leadsModule(deps, scopes))
         .use(captureModule(deps, scopes))
+        .use(contactsExportModule(deps, scopes))
         .use(contactsModule(deps, scopes))
         .use(dealsModule(deps, scopes))
         .use(campaignsModule(deps, scopes))

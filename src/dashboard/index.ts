@@ -17,6 +17,7 @@ import { currentWorkspace, dashboardKit, forbidden, FORM_POST, HIDDEN, type InSe
 import { ASSETS, BASE, WORKSPACE, workspaceBase } from './layout'
 import { keyRoutes } from './routes/api-keys'
 import { auditRoutes } from './routes/audit'
+import { dataIoRoutes } from './routes/data-io'
 import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
@@ -52,6 +53,7 @@ export const dashboard = (deps: AppDeps) => {
       .get(`${ASSETS}/dashboard.css`, () => assetResponse(css, 'text/css; charset=utf-8'), HIDDEN)
       .get(`${ASSETS}/dashboard.js`, () => assetResponse(script, 'text/javascript; charset=utf-8'), HIDDEN)
       .use(sessionRoutes(kit))
+      .use(dataIoRoutes(kit))
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
       .use(webhookRoutes(kit))

@@ -159,3 +159,11 @@ export function pager(path: string, query: Record<string, string | undefined>, p
   ${has_more ? html`<a href="${link(n + 1)}" rel="next">Older →</a>` : html`<span></span>`}
 </nav>`
 }
+
+/** "Export CSV" for a list page: the download with the filters on screen (blank ones left out). */
+export function exportLink(path: string, filters: Record<string, string | undefined>): Html {
+  const params = new URLSearchParams()
+  for (const [k, v] of Object.entries(filters)) if (v) params.set(k, v)
+  const query = params.size ? `?${params}` : ''
+  return html`<a class="button" href="${path}${query}" download>Export CSV</a>`
+}

@@ -7,6 +7,7 @@ import m4 from '../../drizzle/0004_operators.sql' with { type: 'text' }
 import m5 from '../../drizzle/0005_session_operator.sql' with { type: 'text' }
 import m6 from '../../drizzle/0006_erased_seqs.sql' with { type: 'text' }
 import m7 from '../../drizzle/0007_backfill_event_contacts.sql' with { type: 'text' }
+import m8 from '../../drizzle/0008_contact_search.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1795903355692, breakpoints: true, sql: m0 },
@@ -17,4 +18,5 @@ export const embeddedMigrations: { tag: string; when: number; breakpoints: boole
   { tag: '0005_session_operator', when: 1796177602228, breakpoints: true, sql: m5 },
   { tag: '0006_erased_seqs', when: 1796179071068, breakpoints: true, sql: m6 },
   { tag: '0007_backfill_event_contacts', when: 1796179164501, breakpoints: true, sql: m7 },
+  { tag: '0008_contact_search', when: 1796179400355, breakpoints: true, sql: m8 },
 ]

@@ -2,9 +2,17 @@
 import { sql } from 'drizzle-orm'
 import { ACTOR_TYPES } from '../lib/actor'
 import { KEY_KINDS } from '../lib/keys'
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core'
 
 const json = <T>(name: string) => text(name, { mode: 'json' }).$type<T>()
+
+/**
+ * A contact's name as search matches it: first and last name (stored trimmed) joined by a space,
+ * lower-cased by SQLite's lower() (ASCII letters only). Shared by the index and the query, whose
+ * expressions must match; written without commas, which drizzle-kit splits index expressions on.
+ */
+export const contactNameKey = (t: { firstName: SQLiteColumn; lastName: SQLiteColumn }) =>
+  sql`lower(case when ${t.firstName} is null then ${t.lastName} when ${t.lastName} is null then ${t.firstName} else ${t.firstName} || ' ' || ${t.lastName} end)`
 
 export const workspaces = sqliteTable('workspaces', {
   id: text('id').primaryKey(),
@@ -95,6 +103,11 @@ export const contacts = sqliteTable(
     // phone but bring new emails scan every contact with that phone.
     index('contacts_phone_no_email_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null and email is null`),
     index('contacts_updated_idx').on(t.workspaceId, t.updatedAt),
+    // Search (modules/contacts/search.ts): prefix ranges on the lower-cased full and last name and the
+    // email, each with seq so the matches' seqs are read from the index alone (contacts_phone_idx serves phones).
+    index('contacts_name_search_idx').on(t.workspaceId, contactNameKey(t), t.seq),
+    index('contacts_last_name_search_idx').on(t.workspaceId, sql`lower(${t.lastName})`, t.seq),
+    index('contacts_email_search_idx').on(t.workspaceId, t.email, t.seq).where(sql`email is not null`),
   ],
 )
 
@@ -110,7 +123,7 @@ export const leads = sqliteTable(
       .references(() => contacts.id),
     seq: integer('seq').notNull(),
     sourceSeq: integer('source_seq').notNull(),
-    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture', 'import'] }).notNull(),
     source: text('source').notNull(),
     email: text('email'),
     phone: text('phone'),

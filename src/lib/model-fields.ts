@@ -25,3 +25,17 @@ export function literalUnion<const V extends readonly [string, ...string[]]>(val
     options,
   ) as unknown as TUnion<{ -readonly [K in keyof V]: TLiteral<V[K]> }>
 }
+
+/** `?bom=true` on a CSV export: start the file with a UTF-8 byte order mark, which Excel needs to read it as UTF-8. */
+export const csvBomQuery = t.Optional(
+  literalUnion(['true', 'false'], {
+    description:
+      'true: start the file with a UTF-8 byte order mark, so Excel (which otherwise guesses a legacy code page) shows accents right. Default false: ' +
+      'plain UTF-8, as most tools expect.',
+  }),
+)
+
+/** A CSV download, for the OpenAPI document. */
+export function csvFile(description: string) {
+  return t.String({ contentMediaType: 'text/csv', description })
+}

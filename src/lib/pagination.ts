@@ -91,6 +91,23 @@ export function buildPage<T>(req: PageRequest, rows: { seq: number; item: T }[],
   }
 }
 
+/**
+ * Every item of a list, a page at a time along its cursor (constant memory, holes in the seqs
+ * skipped by the list itself). The first page is read now, so bad filters fail before anything is
+ * sent; the rest as the consumer asks.
+ */
+export async function allPages<T>(read: (req: PageRequest) => Promise<Page<T>>, limit: number): Promise<AsyncGenerator<T[]>> {
+  const first = await read({ page: 1, limit, afterSeq: null })
+  return (async function* () {
+    let page = first
+    for (;;) {
+      if (page.data.length > 0) yield page.data
+      if (!page.pagination.next_cursor) return
+      page = await read({ page: 1, limit, afterSeq: decodeCursor(page.pagination.next_cursor) })
+    }
+  })()
+}
+
 /** RFC 8288 Link header: first, prev, next and last page links (or next by cursor). */
 function linkHeader(requestUrl: string, page: Page<unknown>): string {
   const url = new URL(requestUrl)

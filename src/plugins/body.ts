@@ -6,10 +6,13 @@
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../errors'
-import { acceptsForms, FORM_PARSER, fromRouteTable, type RouteEntry } from './route-table'
+import { acceptsCsv, acceptsForms, acceptsUpload, CSV_PARSER, FORM_PARSER, fromRouteTable, UPLOAD_PARSER, type RouteEntry } from './route-table'
 
 /** Largest request body accepted, in bytes (SPEC §9). */
 const MAX_BODY_BYTES = 1024 * 1024
+
+/** Largest CSV file a route that names the CSV parser takes (the contact import), in bytes. */
+export const MAX_CSV_BODY_BYTES = 50 * 1024 * 1024
 
 /**
  * Deepest JSON nesting accepted. Deeper bodies are refused before anything recursive walks them:
@@ -26,29 +29,65 @@ export const MAX_FORM_FIELDS = 1_000
 
 const NO_BODY = Symbol('no body')
 
-async function readLimited(request: Request): Promise<Uint8Array> {
+async function readLimited(request: Request, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const tooLarge = () => tooLargeError(maxBytes)
   const declared = request.headers.get('content-length')
-  if (declared && Number(declared) > MAX_BODY_BYTES) throw tooLarge()
+  if (declared && Number(declared) > maxBytes) throw tooLarge()
   if (!request.body) return new Uint8Array()
   if (declared !== null && !request.headers.has('transfer-encoding')) {
     // HTTP framing bounds the body by its declared length: read it whole, which costs far less than
     // a stream reader per chunk (~10 % of a lead's CPU when profiled).
     const body = new Uint8Array(await request.arrayBuffer())
-    if (body.byteLength > MAX_BODY_BYTES) throw tooLarge()
+    if (body.byteLength > maxBytes) throw tooLarge()
     return body
   }
   const chunks: Uint8Array[] = []
   let total = 0
   for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
     total += chunk.byteLength
-    if (total > MAX_BODY_BYTES) throw tooLarge()
+    if (total > maxBytes) throw tooLarge()
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
 }
 
-function tooLarge(): ApiError {
-  return new ApiError('payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes (1 MiB).`)
+function tooLargeError(maxBytes: number): ApiError {
+  return new ApiError('payload_too_large', `Request bodies are limited to ${maxBytes} bytes (${maxBytes / 1024 / 1024} MiB).`)
+}
+
+/** A CSV route's body: `text/csv` only (415 otherwise), up to MAX_CSV_BODY_BYTES, UTF-8 (400 otherwise), as text. */
+async function parseCsvBody(request: Request): Promise<string | typeof NO_BODY> {
+  const type = mediaType(request.headers.get('content-type'))
+  if (type !== 'text/csv') throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send text/csv.`)
+  const bytes = await readLimited(request, MAX_CSV_BODY_BYTES)
+  if (bytes.byteLength === 0) return NO_BODY
+  return utf8(bytes)
+}
+
+/** Bytes of a CSV file as text; 400 when they are not UTF-8. */
+function utf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new ApiError('bad_request', 'The file is not UTF-8 text; save the CSV as UTF-8 and send it again.')
+  }
+}
+
+/**
+ * An upload route's body: a multipart form (415 otherwise) up to MAX_CSV_BODY_BYTES whose files are
+ * kept as their UTF-8 text (400 otherwise), by field name like the other fields.
+ */
+async function parseUploadBody(request: Request): Promise<Record<string, string | string[]> | typeof NO_BODY> {
+  const header = request.headers.get('content-type')
+  if (mediaType(header) !== 'multipart/form-data')
+    throw new ApiError('unsupported_media_type', `Content-Type '${mediaType(header) || '(none)'}' is not supported here; send multipart/form-data.`)
+  const bytes = await readLimited(request, MAX_CSV_BODY_BYTES)
+  if (bytes.byteLength === 0) return NO_BODY
+  const form = await multipartForm(header!, bytes)
+  const fields: [string, string][] = []
+  for (const [name, value] of form.entries() as Iterable<[string, FormDataEntryValue]>)
+    fields.push([name, typeof value === 'string' ? value : utf8(new Uint8Array(await (value as Blob).arrayBuffer()))])
+  return formToObject(fields)
 }
 
 /**
@@ -147,6 +186,21 @@ function multipartParts(bytes: Uint8Array, boundary: string): number {
   return parts
 }
 
+/** A multipart body's fields, its parts counted (≤ MAX_FORM_FIELDS) before the parser sees it. */
+async function multipartForm(contentType: string, bytes: Uint8Array): Promise<FormData> {
+  const boundary = mediaTypeParameters(contentType)?.get('boundary')
+  if (!boundary || boundary.length > 70)
+    throw new ApiError('bad_request', 'A multipart body needs exactly one boundary parameter (1 to 70 characters) in its Content-Type.')
+  if (multipartParts(bytes, boundary) > MAX_FORM_FIELDS) throw tooManyFields()
+  try {
+    // The parser is handed the boundary that was counted, and no other parameter.
+    const counted = `multipart/form-data; boundary="${boundary.replace(/["\\]/g, '\\$&')}"`
+    return await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': counted } }).formData()
+  } catch {
+    throw new ApiError('bad_request', 'The multipart body could not be parsed.')
+  }
+}
+
 async function parseBody(request: Request, acceptsForms: boolean): Promise<unknown> {
   const type = mediaType(request.headers.get('content-type'))
   const bytes = await readLimited(request)
@@ -165,33 +219,28 @@ async function parseBody(request: Request, acceptsForms: boolean): Promise<unkno
     if (urlencodedPairs(bytes) > MAX_FORM_FIELDS) throw tooManyFields()
     return formToObject(new URLSearchParams(new TextDecoder().decode(bytes)))
   }
-  if (acceptsForms && type === 'multipart/form-data') {
-    const boundary = mediaTypeParameters(request.headers.get('content-type')!)?.get('boundary')
-    if (!boundary || boundary.length > 70)
-      throw new ApiError('bad_request', 'A multipart body needs exactly one boundary parameter (1 to 70 characters) in its Content-Type.')
-    if (multipartParts(bytes, boundary) > MAX_FORM_FIELDS) throw tooManyFields()
-    let form: FormData
-    try {
-      // The parser is handed the boundary that was counted, and no other parameter.
-      const contentType = `multipart/form-data; boundary="${boundary.replace(/["\\]/g, '\\$&')}"`
-      form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType } }).formData()
-    } catch {
-      throw new ApiError('bad_request', 'The multipart body could not be parsed.')
-    }
-    return formToObject(form.entries())
-  }
+  if (acceptsForms && type === 'multipart/form-data') return formToObject((await multipartForm(request.headers.get('content-type')!, bytes)).entries())
   const accepted = acceptsForms ? 'application/json, application/x-www-form-urlencoded or multipart/form-data' : 'application/json'
   throw new ApiError('unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send ${accepted}.`)
 }
 
-/** `METHOD path` of every route of the app that names the form parser. */
-function formRoutesOf(routes: RouteEntry[]): Set<string> {
-  return new Set(routes.filter(acceptsForms).map((route) => `${route.method} ${route.path}`))
+/** The parser each route of the app names, by `METHOD path` (routes that name none take JSON). */
+function parserRoutesOf(routes: RouteEntry[]): Map<string, Parser> {
+  const parsers = new Map<string, Parser>()
+  for (const route of routes) {
+    const parser = acceptsForms(route) ? 'form' : acceptsCsv(route) ? 'csv' : acceptsUpload(route) ? 'upload' : null
+    if (parser) parsers.set(`${route.method} ${route.path}`, parser)
+  }
+  return parsers
 }
 
-async function parse(request: Request, acceptsForms: boolean): Promise<unknown> {
+/** Which parser a route named, beside JSON. */
+type Parser = 'json' | 'form' | 'csv' | 'upload'
+
+async function parse(request: Request, parser: Parser): Promise<unknown> {
   if (request.method === 'GET' || request.method === 'HEAD') return
-  const body = await parseBody(request, acceptsForms)
+  const body =
+    parser === 'csv' ? await parseCsvBody(request) : parser === 'upload' ? await parseUploadBody(request) : await parseBody(request, parser === 'form')
   return body === NO_BODY ? null : body
 }
 
@@ -199,16 +248,22 @@ async function parse(request: Request, acceptsForms: boolean): Promise<unknown> 
  * The named form parser: a module that mounts it may declare `parse: FORM_PARSER` on a route. It
  * parses JSON and forms under the same limits; in practice `bodyParser` answers first (below).
  */
-export const formParser = new Elysia({ name: 'form-parser' }).parser(FORM_PARSER, ({ request }) => parse(request, true))
+export const formParser = new Elysia({ name: 'form-parser' }).parser(FORM_PARSER, ({ request }) => parse(request, 'form'))
+
+/** The named CSV parser, for routes that declare `parse: CSV_PARSER`; in practice `bodyParser` answers first (below). */
+export const csvParser = new Elysia({ name: 'csv-parser' }).parser(CSV_PARSER, ({ request }) => parse(request, 'csv'))
+
+/** The named upload parser, for routes that declare `parse: UPLOAD_PARSER`; in practice `bodyParser` answers first (below). */
+export const uploadParser = new Elysia({ name: 'upload-parser' }).parser(UPLOAD_PARSER, ({ request }) => parse(request, 'upload'))
 
 /**
  * Parses every request body of one app under the limits above, before Elysia validates it.
  * Elysia runs this global parser before a route's named one, so it reads the route's choice from
- * this app's route table and parses forms itself where the route named FORM_PARSER; every other
- * route takes JSON only.
+ * this app's route table and parses forms itself where the route named FORM_PARSER, CSV text
+ * where it named CSV_PARSER and uploads where it named UPLOAD_PARSER; every other route takes JSON only.
  */
 export const bodyParser = () => {
   const plugin = new Elysia({ name: 'body-parser' })
-  const formRoutes = fromRouteTable(plugin, formRoutesOf)
-  return plugin.onParse({ as: 'global' }, ({ request, route }) => parse(request, formRoutes().has(`${request.method} ${route}`)))
+  const parserRoutes = fromRouteTable(plugin, parserRoutesOf)
+  return plugin.onParse({ as: 'global' }, ({ request, route }) => parse(request, parserRoutes().get(`${request.method} ${route}`) ?? 'json'))
 }

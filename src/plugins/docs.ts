@@ -14,7 +14,7 @@ import { POST_PROBLEMS, Problem, PROBLEM_REF } from '../errors/openapi'
 import { VERSION } from '../version'
 import { assetResponse, assetUrl, contentSecurityPolicy } from './web-page'
 import { API_PREFIX } from '../lib/api-prefix'
-import { acceptsForms } from './route-table'
+import { acceptsCsv, acceptsForms } from './route-table'
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
 import { isOptionalSchema, swaggerPaths } from './openapi-adapter'
 
@@ -165,7 +165,11 @@ const IDEMPOTENCY_KEY_PARAMETER = {
 function refineOperation(op: Json, route: RouteInfo): void {
   const body = op.requestBody?.content?.['application/json']?.schema
   if (body) {
-    const types = acceptsForms(route) ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] : ['application/json']
+    const types = acceptsCsv(route)
+      ? ['text/csv']
+      : acceptsForms(route)
+        ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']
+        : ['application/json']
     const optional = isOptionalSchema(route.hooks?.body)
     op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
   }
@@ -179,7 +183,10 @@ function refineOperation(op: Json, route: RouteInfo): void {
     if (Number(status) >= 400) {
       op.responses[status] = { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } }
     } else if (schema) {
-      op.responses[status] = { description, content: { [schema.type === 'string' ? 'text/plain' : 'application/json']: mediaType(schema) } }
+      op.responses[status] = {
+        description,
+        content: { [schema.type === 'string' ? (schema.contentMediaType ?? 'text/plain') : 'application/json']: mediaType(schema) },
+      }
     } else {
       op.responses[status] = { description }
     }

@@ -12,6 +12,15 @@ export type KeySource = 'header' | 'query' | 'form'
 // Annotated so the literal type survives in route options (a plain const widens to string there).
 export const FORM_PARSER: 'form' = 'form'
 
+/** Name of the body parser a route names (`parse: CSV_PARSER`) to take a `text/csv` body (up to its own larger limit) instead of JSON. */
+export const CSV_PARSER: 'csv' = 'csv'
+
+/**
+ * Name of the body parser a route names (`parse: UPLOAD_PARSER`) to take a multipart form with a
+ * CSV file (the dashboard's import): up to the CSV limit, files kept as their UTF-8 text.
+ */
+export const UPLOAD_PARSER: 'upload' = 'upload'
+
 const KEY_SOURCES = Symbol('askad.keyFrom')
 
 type Hook = { fn?: unknown }
@@ -48,6 +57,16 @@ export function keySourcesOf(route: RouteEntry): KeySource[] | undefined {
 /** True when the route names the form parser (`parse: FORM_PARSER`). */
 export function acceptsForms(route: Pick<RouteEntry, 'hooks'>): boolean {
   return hooksOf(route.hooks?.parse).some((hook) => hook.fn === FORM_PARSER)
+}
+
+/** True when the route names the upload parser (`parse: UPLOAD_PARSER`). */
+export function acceptsUpload(route: Pick<RouteEntry, 'hooks'>): boolean {
+  return hooksOf(route.hooks?.parse).some((hook) => hook.fn === UPLOAD_PARSER)
+}
+
+/** True when the route names the CSV parser (`parse: CSV_PARSER`). */
+export function acceptsCsv(route: Pick<RouteEntry, 'hooks'>): boolean {
+  return hooksOf(route.hooks?.parse).some((hook) => hook.fn === CSV_PARSER)
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { SCOPE_EXTENSION } from '../../src/plugins/auth'
+import { acceptsCsv, type RouteEntry } from '../../src/plugins/route-table'
 import { SCOPES, type Scope } from '../../src/lib/scopes'
 import { createHarness, expectProblem } from '../helpers'
 
@@ -16,7 +17,8 @@ const routes = h.app.routes
   .filter((r) => r.path.startsWith('/api/v1/') && r.method !== 'OPTIONS')
   .map((r) => {
     const hooks = r.hooks as { detail?: Record<string, unknown>; body?: { examples?: unknown[] } }
-    return { method: r.method, path: r.path, scope: hooks.detail?.[SCOPE_EXTENSION] as Scope | undefined, example: hooks.body?.examples?.[0] }
+    const scope = hooks.detail?.[SCOPE_EXTENSION] as Scope | undefined
+    return { method: r.method, path: r.path, scope, example: hooks.body?.examples?.[0], csv: acceptsCsv(r as RouteEntry) }
   })
 
 /** Ids of the other workspace's objects, by the path segment before the parameter. */
@@ -60,7 +62,10 @@ describe('every route', async () => {
   for (const route of routes) {
     const name = `${route.method} ${route.path} (${route.scope})`
     const send = (key: string | undefined, path = route.path.replaceAll(/:[a-z]+/g, '00000000-0000-0000-0000-000000000000'), body: unknown = {}) =>
-      h.request(route.method, path, { key, body: route.method === 'GET' || route.method === 'DELETE' ? undefined : body })
+      route.csv
+        ? // A route that takes CSV is sent a CSV file: another content type is a 415 before the scope check.
+          h.request(route.method, path, { key, rawBody: 'email\r\n', headers: { 'content-type': 'text/csv' } })
+        : h.request(route.method, path, { key, body: route.method === 'GET' || route.method === 'DELETE' ? undefined : body })
 
     test(`${name}: 401 without a key`, async () => {
       await expectProblem(await send(undefined), 401)

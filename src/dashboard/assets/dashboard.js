@@ -127,3 +127,32 @@ function moveDeal(form) {
     })
     .catch(() => form.submit())
 }
+
+// An upload form (the contacts import) shows its upload's progress, then the page the server answers.
+document.addEventListener('submit', (event) => {
+  const form = event.target
+  if (!form.matches('form[data-upload]') || event.defaultPrevented) return
+  event.preventDefault()
+  const progress = form.querySelector('progress')
+  const button = form.querySelector('button[type=submit]')
+  progress.hidden = false
+  button.disabled = true
+  const request = new XMLHttpRequest()
+  request.open('POST', form.action)
+  request.upload.addEventListener('progress', (e) => {
+    if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100)
+  })
+  // Uploaded: the server is storing the rows now; an indeterminate bar says so.
+  request.upload.addEventListener('load', () => progress.removeAttribute('value'))
+  request.addEventListener('load', () => {
+    document.open()
+    document.write(request.responseText)
+    document.close()
+  })
+  request.addEventListener('error', () => {
+    button.disabled = false
+    progress.hidden = true
+    window.alert('The upload failed; check the connection and try again.')
+  })
+  request.send(new FormData(form))
+})

@@ -4,12 +4,14 @@ import { getContactDetail, listContacts } from '../../modules/contacts/service'
 import { listDeals } from '../../modules/deals/service'
 import { listLeads } from '../../modules/leads/service'
 import { MAX_LIMIT, type PageRequest } from '../../lib/pagination'
+import { MAX_SEARCH_LENGTH } from '../../modules/contacts/search'
 import { html, type Html } from '../html'
-import { csrfField, pager, personName, table, when, type Viewer } from '../layout'
+import { csrfField, exportLink, pager, personName, table, when, type Viewer } from '../layout'
 import { dealCard } from './deals'
 import { LEAD_HEADERS, leadRow } from './leads'
 
 export interface ContactQuery {
+  q?: string
   email?: string
   source?: string
   page?: string
@@ -17,7 +19,7 @@ export interface ContactQuery {
 
 /** The filter form, one page of contacts and the pager. */
 export async function contactsPage(deps: ServiceDeps, base: string, workspaceId: string, query: ContactQuery, req: PageRequest): Promise<Html> {
-  const filters = { email: query.email || undefined, source: query.source || undefined }
+  const filters = { q: query.q || undefined, email: query.email || undefined, source: query.source || undefined }
   const page = await listContacts(deps, workspaceId, filters, req)
   const rows = page.data.map(
     (c) => html`<tr>
@@ -30,11 +32,13 @@ export async function contactsPage(deps: ServiceDeps, base: string, workspaceId:
 </tr>`,
   )
   return html`<form class="filters" method="get" action="${base}/contacts" role="search">
+  <label>Name, email or phone <input name="q" type="search" maxlength="${MAX_SEARCH_LENGTH}" value="${query.q ?? ''}" placeholder="Jane Sm"></label>
   <label>Email <input name="email" type="search" value="${query.email ?? ''}" placeholder="jane@example.com"></label>
   <label>First source <input name="source" type="search" value="${query.source ?? ''}" placeholder="website"></label>
   <button type="submit">Search</button>
-  ${filters.email || filters.source ? html`<a href="${base}/contacts">Clear</a>` : ''}
+  ${filters.q || filters.email || filters.source ? html`<a href="${base}/contacts">Clear</a>` : ''}
 </form>
+<p class="actions">${exportLink(`${base}/contacts.csv`, filters)} <a class="button" href="${base}/contacts/import">Import CSV</a></p>
 ${table(['Name', 'Email', 'Phone', 'First source', 'Leads', 'Updated'], rows, 'No contacts match.')}
 ${pager(`${base}/contacts`, { ...query }, page)}`
 }

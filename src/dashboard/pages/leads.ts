@@ -4,7 +4,7 @@ import { leads } from '../../db/schema'
 import { getLead, listLeads, serializeLead } from '../../modules/leads/service'
 import type { PageRequest } from '../../lib/pagination'
 import { html, type Html } from '../html'
-import { csrfField, pager, personName, table, when, type Viewer } from '../layout'
+import { csrfField, exportLink, pager, personName, table, when, type Viewer } from '../layout'
 import { dealFields, type DealForm } from './deals'
 
 /** A lead's status: a converted one links to its deal; an unconverted one offers Convert when `canConvert`. */
@@ -49,6 +49,7 @@ export async function leadsPage(deps: ServiceDeps, base: string, workspaceId: st
   <button type="submit">Search</button>
   ${query.source || query.status ? html`<a href="${base}/leads">Clear</a>` : ''}
 </form>
+<p class="actions">${exportLink(`${base}/leads.csv`, { source: query.source || undefined, status: query.status || undefined })}</p>
 ${table(LEAD_HEADERS, page.data.map(leadRow(base, canConvert)), 'No leads match.')}
 ${pager(`${base}/leads`, { ...query }, page)}`
 }

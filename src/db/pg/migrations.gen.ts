@@ -7,6 +7,7 @@ import m4 from '../../../drizzle/pg/0004_operators.sql' with { type: 'text' }
 import m5 from '../../../drizzle/pg/0005_session_operator.sql' with { type: 'text' }
 import m6 from '../../../drizzle/pg/0006_erased_seqs.sql' with { type: 'text' }
 import m7 from '../../../drizzle/pg/0007_backfill_event_contacts.sql' with { type: 'text' }
+import m8 from '../../../drizzle/pg/0008_contact_search.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
@@ -17,4 +18,5 @@ export const embeddedMigrations: { tag: string; when: number; breakpoints: boole
   { tag: '0005_session_operator', when: 1796177609512, breakpoints: true, sql: m5 },
   { tag: '0006_erased_seqs', when: 1796179072652, breakpoints: true, sql: m6 },
   { tag: '0007_backfill_event_contacts', when: 1796179166989, breakpoints: true, sql: m7 },
+  { tag: '0008_contact_search', when: 1796179401756, breakpoints: true, sql: m8 },
 ]

@@ -10,7 +10,7 @@
  * - booleans are `boolean`.
  */
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex, type PgColumn } from 'drizzle-orm/pg-core'
 import { ACTOR_TYPES } from '../../lib/actor'
 import { KEY_KINDS } from '../../lib/keys'
 import type { ThresholdCrossing } from '../schema'
@@ -22,6 +22,10 @@ const json = <T>(name: string) =>
     toDriver: (value) => JSON.stringify(value),
     fromDriver: (value) => JSON.parse(value) as T,
   })(name)
+
+/** A contact's name as search matches it, as ../schema.ts `contactNameKey` (lower() here follows the database's LC_CTYPE). */
+export const contactNameKeyPg = (t: { firstName: PgColumn; lastName: PgColumn }) =>
+  sql`lower(case when ${t.firstName} is null then ${t.lastName} when ${t.lastName} is null then ${t.firstName} else ${t.firstName} || ' ' || ${t.lastName} end)`
 
 /** Unix milliseconds, or another integer that may pass 2^31. */
 const ms = (name: string) => bigint(name, { mode: 'number' })
@@ -121,6 +125,12 @@ export const contacts = pgTable(
     index('contacts_phone_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null`),
     index('contacts_phone_no_email_idx').on(t.workspaceId, t.phone, t.seq).where(sql`phone is not null and email is null`),
     index('contacts_updated_idx').on(t.workspaceId, t.updatedAt),
+    // Search (modules/contacts/search.ts): prefix ranges in byte order (COLLATE "C"; the database's own
+    // collation does not keep a prefix's matches together), with seq so the matches' seqs come from the index alone.
+    index('contacts_name_search_idx').on(t.workspaceId, sql`(${contactNameKeyPg(t)} COLLATE "C")`, t.seq),
+    index('contacts_last_name_search_idx').on(t.workspaceId, sql`(lower(${t.lastName}) COLLATE "C")`, t.seq),
+    index('contacts_email_search_idx').on(t.workspaceId, sql`(${t.email} COLLATE "C")`, t.seq).where(sql`email is not null`),
+    index('contacts_phone_search_idx').on(t.workspaceId, sql`(${t.phone} COLLATE "C")`, t.seq).where(sql`phone is not null`),
   ],
 )
 
@@ -136,7 +146,7 @@ export const leads = pgTable(
       .references(() => contacts.id),
     seq: ms('seq').notNull(),
     sourceSeq: ms('source_seq').notNull(),
-    channel: text('channel', { enum: ['inbound', 'capture'] }).notNull(),
+    channel: text('channel', { enum: ['inbound', 'capture', 'import'] }).notNull(),
     source: text('source').notNull(),
     email: text('email'),
     phone: text('phone'),

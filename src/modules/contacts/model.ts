@@ -1,7 +1,9 @@
 /** Schemas of the contact endpoints, each paired with its type. */
 import { t } from 'elysia'
 import { optionalText } from '../../lib/model-fields'
+import { csvBomQuery, literalUnion } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
+import { MAX_SEARCH_LENGTH } from './search'
 import { DealModel } from '../deals/model'
 
 export namespace ContactModel {
@@ -30,10 +32,24 @@ export namespace ContactModel {
     email: t.Optional(t.String({ description: 'Exact email (matched after trim and lower-case).' })),
     source: t.Optional(t.String({ description: "The contact's first source (the channel that acquired it)." })),
     updated_since: t.Optional(t.String({ description: 'RFC 3339 time: only contacts changed at or after it.', examples: ['2026-01-31T00:00:00Z'] })),
+    q: t.Optional(
+      t.String({
+        maxLength: MAX_SEARCH_LENGTH,
+        description:
+          'Search: a case-insensitive prefix of the email, the full name ("first last", so also the first name) or the last name; a query of ' +
+          "phone characters (digits, spaces, + - . ( )) also matches phones whose digits start with its digits. Case folding is the database's " +
+          'lower(): ASCII letters on SQLite. Blank means no search.',
+        examples: ['jan'],
+      }),
+    ),
   })
   export type listQuery = typeof listQuery.static
 
   export const list = pageSchema(contact)
+
+  const { page: _page, limit: _limit, after: _after, ...filters } = listQuery.properties
+  export const exportQuery = t.Object({ ...filters, bom: csvBomQuery })
+  export type exportQuery = typeof exportQuery.static
 
   export const detail = t.Object({
     ...contact.properties,
@@ -81,4 +97,62 @@ export namespace ContactModel {
   export type erased = typeof erased.static
 
   export const idParams = t.Object({ id: t.String({ description: 'Contact id.' }) })
+
+  const column = (field: string) =>
+    t.Optional(
+      t.String({ minLength: 1, maxLength: 200, description: `Header of the column read as ${field} (default: the column named \`${field}\`, any case).` }),
+    )
+  const flag = (description: string) => t.Optional(literalUnion(['true', 'false'], { description }))
+  export const importQuery = t.Object({
+    dry_run: flag('true: check every row and report, store nothing (default false).'),
+    emit_events: flag(
+      'true: emit `lead.created` for every imported row, as ingest does (default false: an import of 100,000 rows would otherwise send 100,000 webhooks).',
+    ),
+    source: t.Optional(t.String({ minLength: 1, maxLength: 100, description: "Source of rows without a source cell (default 'import')." })),
+    column_email: column('email'),
+    column_phone: column('phone'),
+    column_first_name: column('first_name'),
+    column_last_name: column('last_name'),
+    column_source: column('source'),
+  })
+  export type importQuery = typeof importQuery.static
+
+  export const importBody = t.Union([t.String({ contentMediaType: 'text/csv' }), t.Null()], {
+    description: 'The CSV file (UTF-8, RFC 4180; LF line ends and a BOM are fine), header row first.',
+    examples: ['email,first_name,last_name,phone,plan\r\njane@example.com,Jane,Smith,+1 234 567 890,pro\r\n'],
+  })
+
+  export const importReport = t.Object({
+    object: t.Literal('contact_import'),
+    dry_run: t.Boolean(),
+    rows: t.Integer({ description: 'Data rows read (the header row not counted).' }),
+    imported: t.Integer({ description: 'Rows stored as leads (on a dry run: rows that would be).' }),
+    failed: t.Integer({ description: 'Rows refused; each is in `errors` (the first 100).' }),
+    contacts_created: t.Union([t.Integer(), t.Null()], { description: 'Rows that made a new contact; null on a dry run.' }),
+    contacts_updated: t.Union([t.Integer(), t.Null()], {
+      description: 'Rows merged into a contact found by email, else phone (an earlier row of the same file included); null on a dry run.',
+    }),
+    events_emitted: t.Boolean({ description: 'Whether `lead.created` was emitted for the imported rows.' }),
+    columns: t.Object(
+      {
+        email: t.Union([t.String(), t.Null()]),
+        phone: t.Union([t.String(), t.Null()]),
+        first_name: t.Union([t.String(), t.Null()]),
+        last_name: t.Union([t.String(), t.Null()]),
+        source: t.Union([t.String(), t.Null()]),
+        metadata: t.Array(t.String(), { description: 'Columns kept in each lead’s metadata (a `metadata` column of JSON objects is merged in).' }),
+      },
+      { description: 'Which column each field was read from (null: none).' },
+    ),
+    errors: t.Array(
+      t.Object({
+        row: t.Integer({ description: 'Row number as a spreadsheet shows it (the header row is 1).' }),
+        line: t.Integer({ description: 'Line of the file the row starts on.' }),
+        field: t.Union([t.String(), t.Null()], { description: 'The field at fault; null for the row as a whole (its width).' }),
+        message: t.String(),
+      }),
+    ),
+    errors_truncated: t.Boolean({ description: 'More rows failed than `errors` lists.' }),
+  })
+  export type importReport = typeof importReport.static
 }

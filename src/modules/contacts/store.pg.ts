@@ -3,20 +3,23 @@
  * phone are advisory-locked before the look-up (the rows may not exist yet), a matched contact is
  * taken FOR UPDATE, and the unique index on (workspace, email) backs it all up.
  */
-import { and, desc, eq, gte, inArray, like, ne, or } from 'drizzle-orm'
+import { and, count, desc, eq, gte, inArray, like, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
-import { apiKeys, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/pg/schema'
+import { apiKeys, contactNameKeyPg, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/pg/schema'
 import { lockKeys, writePg, type PgEmit, type PgTx } from '../../db/pg/unit-of-work'
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { ApiError, notFound } from '../../errors'
+import type { PageRequest } from '../../lib/pagination'
 import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
+import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, type ContactsStore } from './store'
 
 /** The advisory-lock keys of a contact's email and phone in a workspace: every writer that may create or claim them takes these first. */
-function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
+export function contactKeys(workspaceId: string, email: string | null | undefined, phone: string | null | undefined): string[] {
   const keys: string[] = []
   if (email) keys.push(`contact-email:${workspaceId}:${email}`)
   if (phone) keys.push(`contact-phone:${workspaceId}:${phone}`)
@@ -106,6 +109,73 @@ function uniqueViolation(error: unknown): string | undefined {
     if (pg.errno === '23505') return pg.constraint ?? ''
   }
   return undefined
+}
+
+/** `value` in the range in byte order, as the search indexes (COLLATE "C") keep it. */
+function inRange(value: SQL | PgColumn, range: PrefixRange, lowered: boolean): SQL {
+  const bound = (text: string) => (lowered ? sql`lower(${text})` : sql`${text}`)
+  return sql`(${value} COLLATE "C") >= ${bound(range.from)} and (${value} COLLATE "C") < ${bound(range.to)}`
+}
+
+/** The search's conditions, each served by one index (see search.ts). */
+function searchArms(terms: SearchTerms): SQL[] {
+  const arms = [inRange(contactNameKeyPg(contacts), terms.name, true), inRange(sql`lower(${contacts.lastName})`, terms.name, true)]
+  if (terms.email) arms.push(inRange(contacts.email, terms.email, false))
+  for (const phone of terms.phones) arms.push(inRange(contacts.phone, phone, false))
+  return arms
+}
+
+/** One page of search results, newest first (search.ts tells how). */
+async function searchPagePg(pg: PgDb, workspaceId: string, terms: SearchTerms, where: SQL[], req: PageRequest) {
+  const scope = [eq(contacts.workspaceId, workspaceId), ...where]
+  const arms = searchArms(terms)
+  // Counted in the database first: a common prefix then costs no rows sent to this process.
+  const counts = await Promise.all(
+    arms.map(async (arm) => {
+      const bounded = pg
+        .select({ one: sql`1` })
+        .from(contacts)
+        .where(and(...scope, arm))
+        .limit(SEARCH_COUNT_LIMIT + 1)
+        .as('bounded')
+      const [row] = await pg.select({ n: count() }).from(bounded)
+      return row!.n
+    }),
+  )
+  const found = isCommon(counts)
+    ? null
+    : await Promise.all(
+        arms.map(async (arm) => {
+          const rows = await pg
+            .select({ seq: contacts.seq })
+            .from(contacts)
+            .where(and(...scope, arm))
+          return rows.map((r) => r.seq)
+        }),
+      )
+  const plan = planSearchPage(found, req)
+  if (plan.kind === 'empty') return { rows: [], total: plan.total, hasMore: false }
+  if (plan.kind === 'exact') {
+    const rows =
+      plan.seqs.length === 0
+        ? []
+        : await pg
+            .select()
+            .from(contacts)
+            .where(and(scope[0], inArray(contacts.seq, plan.seqs)))
+            .orderBy(desc(contacts.seq))
+    return { rows, total: plan.total, hasMore: plan.hasMore }
+  }
+  // A common prefix: the planner walks the (workspace, seq) index newest first, which meets a page of matches soon.
+  const walked = await pg
+    .select()
+    .from(contacts)
+    .where(and(...scope, or(...arms), plan.beforeSeq === null ? undefined : lt(contacts.seq, plan.beforeSeq)))
+    .orderBy(desc(contacts.seq))
+    .limit(plan.take + 1)
+    .offset(plan.skip)
+  const more = walked.length > plan.take && (plan.beforeSeq !== null || plan.skip + plan.take < plan.total)
+  return { rows: walked.slice(0, plan.take), total: plan.total, hasMore: more }
 }
 
 /** Times an erasure runs again when its contact changed between the look-up and the locks (a concurrent edit or lead). */
@@ -254,6 +324,8 @@ export function pgContactsStore(deps: ServiceDeps & { pg: PgDb }): ContactsStore
       const where = []
       if (query.email !== undefined) where.push(eq(contacts.email, query.email))
       if (query.updatedSince !== undefined) where.push(gte(contacts.updatedAt, query.updatedSince))
+      if (query.search)
+        return searchPagePg(pg, workspaceId, query.search, query.source === undefined ? where : [...where, eq(contacts.firstSource, query.source)], req)
       const source =
         query.source === undefined ? undefined : { column: contacts.firstSource, value: query.source, counter: COUNTERS.contactsFromSource(query.source) }
       return seqPagePg<Contact>(pg, { table: contacts, workspaceId, counter: COUNTERS.contacts, source, where, req })

@@ -1,14 +1,17 @@
 /** Contacts on SQLite: synchronous drizzle inside the unit of work, prepared statements on the ingest path. */
-import { and, desc, eq, gte, inArray, like, ne, or, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, like, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { prepared, rawStatement, rawTable } from '../../db/prepared'
-import { apiKeys, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/schema'
+import { apiKeys, contactNameKey, contacts, deals, erasedSeqs, events, idempotencyKeys, leads, webhookAttempts, webhookDeliveries } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
 import { COUNTERS, nextSeq, type DbOrTx, type Tx } from '../../db/tx'
 import { write, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
+import type { PageRequest } from '../../lib/pagination'
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import { newId } from '../../lib/ids'
 import { answerMentioning, contactDeletedData, erasedTitle, erasureAudit, freedSeqs, personalTexts, redactedPayload, type ErasureReceipt } from './erasure'
+import { isCommon, planSearchPage, SEARCH_COUNT_LIMIT, type PrefixRange, type SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { emailTaken, mergedWithLead, type ContactsStore } from './store'
 
@@ -36,9 +39,14 @@ function findMatch(tx: DbOrTx, workspaceId: string, person: LeadPerson): Contact
 
 /**
  * Finds the lead's contact or creates it, inside the caller's unit of work (see mergedWithLead);
- * lead_count is bumped. Returns the metadata keys dropped.
+ * lead_count is bumped. Returns the metadata keys dropped, and whether the contact is new.
  */
-export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, person: LeadPerson): { contact: Contact; droppedMetadataKeys: string[] } {
+export function upsertContactForLead(
+  tx: Tx,
+  now: number,
+  workspaceId: string,
+  person: LeadPerson,
+): { contact: Contact; droppedMetadataKeys: string[]; created: boolean } {
   const existing = findMatch(tx, workspaceId, person)
   if (existing) {
     const { dropped, metadata, ...fields } = mergedWithLead(existing, person)
@@ -62,7 +70,7 @@ export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, p
     )
     // Bound as raw SQL text, so the JSON column's encoder does not run: stringify here.
     const contact = merge.get({ id: existing.id, ...fields, metadata: JSON.stringify(metadata), updatedAt: now })!
-    return { contact, droppedMetadataKeys: dropped }
+    return { contact, droppedMetadataKeys: dropped, created: false }
   }
   const row: Contact = {
     id: newId(),
@@ -81,7 +89,68 @@ export function upsertContactForLead(tx: Tx, now: number, workspaceId: string, p
     updatedAt: now,
   }
   rawStatement(tx, 'contacts.insert', contactRows.insert).run(contactRows.encode(row))
-  return { contact: row, droppedMetadataKeys: [] }
+  return { contact: row, droppedMetadataKeys: [], created: true }
+}
+
+/** `value` in the range, both ends lower-cased by SQLite as the indexed name expressions are. */
+function inLowerRange(value: SQL, range: PrefixRange): SQL {
+  return sql`${value} >= lower(${range.from}) and ${value} < lower(${range.to})`
+}
+
+function inRange(column: SQLiteColumn, range: PrefixRange): SQL {
+  return sql`${column} >= ${range.from} and ${column} < ${range.to}`
+}
+
+/** The search's conditions, each served by one index (see search.ts). */
+function searchArms(terms: SearchTerms): SQL[] {
+  const arms = [inLowerRange(contactNameKey(contacts), terms.name), inLowerRange(sql`lower(${contacts.lastName})`, terms.name)]
+  if (terms.email) arms.push(inRange(contacts.email, terms.email))
+  for (const phone of terms.phones) arms.push(inRange(contacts.phone, phone))
+  return arms
+}
+
+/** One page of search results, newest first (search.ts tells how). */
+function searchPage(db: DbOrTx, workspaceId: string, terms: SearchTerms, where: SQL[], req: PageRequest) {
+  const scope = [eq(contacts.workspaceId, workspaceId), ...where]
+  const arms = searchArms(terms)
+  // Counted in SQLite first: a common prefix then costs no rows handed to JavaScript.
+  const counts = arms.map(
+    // drizzle's get() on raw SQL answers the row as an array of its values.
+    (arm) => db.get<[number]>(sql`SELECT count(*) FROM (SELECT 1 FROM contacts WHERE ${and(...scope, arm)} LIMIT ${SEARCH_COUNT_LIMIT + 1})`)[0],
+  )
+  const found = isCommon(counts)
+    ? null
+    : arms.map((arm) =>
+        db
+          .select({ seq: contacts.seq })
+          .from(contacts)
+          .where(and(...scope, arm))
+          .all()
+          .map((r) => r.seq),
+      )
+  const plan = planSearchPage(found, req)
+  if (plan.kind === 'empty') return { rows: [], total: plan.total, hasMore: false }
+  if (plan.kind === 'exact') {
+    const rows =
+      plan.seqs.length === 0
+        ? []
+        : db
+            .select()
+            .from(contacts)
+            .where(and(scope[0], inArray(contacts.seq, plan.seqs)))
+            .orderBy(desc(contacts.seq))
+            .all()
+    return { rows, total: plan.total, hasMore: plan.hasMore }
+  }
+  // A common prefix: newest first along the seq index, which meets a page of matches soon; without
+  // INDEXED BY SQLite may prefer the arms' indexes and sort every match.
+  const conditions = and(...scope, or(...arms), plan.beforeSeq === null ? undefined : lt(contacts.seq, plan.beforeSeq))
+  const raw = db.all<Record<string, unknown>>(
+    sql`SELECT ${sql.raw(contactRows.columns)} FROM contacts INDEXED BY contacts_seq_idx WHERE ${conditions} ORDER BY seq DESC LIMIT ${plan.take + 1} OFFSET ${plan.skip}`,
+  )
+  const rows = raw.slice(0, plan.take).map((r) => contactRows.decode(r))
+  const more = raw.length > plan.take && (plan.beforeSeq !== null || plan.skip + plan.take < plan.total)
+  return { rows, total: plan.total, hasMore: more }
 }
 
 /** Erases `contact` inside the caller's unit of work (see ContactsStore.erase and erasure.ts). */
@@ -185,6 +254,8 @@ export function sqliteContactsStore(deps: ServiceDeps): ContactsStore {
       const where = []
       if (query.email !== undefined) where.push(eq(contacts.email, query.email))
       if (query.updatedSince !== undefined) where.push(gte(contacts.updatedAt, query.updatedSince))
+      if (query.search)
+        return searchPage(db, workspaceId, query.search, query.source === undefined ? where : [...where, eq(contacts.firstSource, query.source)], req)
       const source =
         query.source === undefined ? undefined : { column: contacts.firstSource, value: query.source, counter: COUNTERS.contactsFromSource(query.source) }
       return seqPage<Contact>(db, { table: contacts, workspaceId, counter: COUNTERS.contacts, source, where, req })

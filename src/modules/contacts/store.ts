@@ -6,6 +6,7 @@ import type { PageRequest } from '../../lib/pagination'
 import type { Deal } from '../deals/service'
 import type { Lead } from '../leads/service'
 import type { ErasureReceipt } from './erasure'
+import type { SearchTerms } from './search'
 import type { Contact, LeadPerson } from './service'
 import { pgContactsStore } from './store.pg'
 import { sqliteContactsStore } from './store.sqlite'
@@ -18,6 +19,8 @@ export interface ContactListQuery {
   email?: string
   source?: string
   updatedSince?: number
+  /** A search (`?q=`), already parsed. */
+  search?: SearchTerms
 }
 
 /** The email and phone a contact edit sets (undefined: unchanged), known before its transaction. */

@@ -8,7 +8,38 @@ import type { AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
 import { serializeDeal } from '../deals/service'
 import { LeadModel } from './model'
-import { convertLead, createLead, getLead, listLeads, serializeLead } from './service'
+import { convertLead, createLead, exportLeadsCsv, getLead, listLeads, serializeLead, type LeadFilters } from './service'
+import { csvFileName, csvResponse } from '../../lib/csv'
+import { csvFile } from '../../lib/model-fields'
+import { actingFor } from '../../plugins/request-context'
+import { CSV_EXPORT_TEXT } from '../contacts'
+
+/** The list filters of a leads query string (the JSON list and the CSV export). */
+function leadFilters(query: Omit<LeadModel.listQuery, 'page' | 'limit' | 'after'>): LeadFilters {
+  return { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
+}
+
+/** GET /leads.csv: beside the /leads routes, outside their prefix (Elysia would put a slash before `.csv`). */
+export const leadsExportModule = (deps: AppDeps, auth: AuthPlugin) =>
+  new Elysia({ tags: ['Leads'] }).use(auth).get(
+    '/leads.csv',
+    async ({ query, auth, request }) => {
+      const stream = await exportLeadsCsv(actingFor(deps, request), auth.workspaceId, leadFilters(query), { bom: query.bom === 'true' })
+      return csvResponse(stream, csvFileName('leads', deps.clock.now()))
+    },
+    {
+      scope: 'leads:read',
+      query: LeadModel.exportQuery,
+      response: { 200: csvFile('Every matching lead, newest first; saved as leads-<date>.csv.'), ...problems(...AUTH_ERRORS, 422) },
+      detail: {
+        summary: 'Export leads as CSV',
+        description:
+          'Every lead matching the same filters as `GET /leads` (source, status, contact_id, created_since; no pages), newest first. Columns: id, ' +
+          'contact_id, channel, source, email, phone, first_name, last_name, status, deal_id, metadata, context, created_at, converted_at. ' +
+          `${CSV_EXPORT_TEXT} Scope \`leads:read\`.`,
+      },
+    },
+  )
 
 /** The /leads routes (browser capture lives in the capture module). */
 export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
@@ -17,8 +48,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .get(
       '',
       async ({ query, auth, request, set }) => {
-        const filters = { source: query.source, status: query.status, contactId: query.contact_id, createdSince: query.created_since }
-        return sendPage(request.url, set, await listLeads(deps, auth.workspaceId, filters, parsePageQuery(query)))
+        return sendPage(request.url, set, await listLeads(deps, auth.workspaceId, leadFilters(query), parsePageQuery(query)))
       },
       {
         scope: 'leads:read',

@@ -2,6 +2,7 @@
 import { t } from 'elysia'
 import { leads } from '../../db/schema'
 import { optionalText as text } from '../../lib/model-fields'
+import { csvBomQuery } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { DealModel } from '../deals/model'
 
@@ -45,7 +46,10 @@ export namespace LeadModel {
     id: t.String({ format: 'uuid' }),
     object: t.Literal('lead'),
     contact_id: t.String({ format: 'uuid' }),
-    channel: t.String({ enum: [...leads.channel.enumValues], description: 'How it arrived: pushed by a server (`inbound`) or a browser (`capture`).' }),
+    channel: t.String({
+      enum: [...leads.channel.enumValues],
+      description: 'How it arrived: pushed by a server (`inbound`), a browser (`capture`) or a CSV import (`import`).',
+    }),
     source: t.String(),
     email: t.Union([t.String(), t.Null()]),
     phone: t.Union([t.String(), t.Null()]),
@@ -72,6 +76,10 @@ export namespace LeadModel {
   export type listQuery = typeof listQuery.static
 
   export const list = pageSchema(lead)
+
+  const { page: _page, limit: _limit, after: _after, ...filters } = listQuery.properties
+  export const exportQuery = t.Object({ ...filters, bom: csvBomQuery })
+  export type exportQuery = typeof exportQuery.static
 
   export const idParams = t.Object({ id: t.String({ description: 'Lead id.' }) })
 

@@ -5,9 +5,11 @@ import type { AppDeps, ServiceDeps } from '../../deps'
 import { iso, parseTimestamp } from '../../lib/clock'
 import { invalid } from '../../errors'
 import { checkMetadata } from '../../lib/metadata'
-import { buildPage, type PageRequest } from '../../lib/pagination'
+import { csvStream } from '../../lib/csv'
+import { allPages, buildPage, type PageRequest } from '../../lib/pagination'
+import { recordAudit } from '../audit/service'
 import { singleLine } from '../../lib/text'
-import { clean, parseEmail, parsePhone, type LeadPerson } from '../contacts/service'
+import { clean, definedOnly, EXPORT_PAGE_SIZE, parseEmail, parsePhone, type LeadPerson } from '../contacts/service'
 import { newDeal, type Deal, type DealInput } from '../deals/service'
 import { leadsStore } from './store'
 
@@ -156,4 +158,38 @@ export function serializeLead(l: Lead): LeadModel.lead {
     converted_at: iso(l.convertedAt),
     created_at: iso(l.createdAt)!,
   }
+}
+
+/** The CSV export's columns, in order, with how each is read off a lead. */
+const LEAD_CSV: [string, (l: LeadModel.lead) => unknown][] = [
+  ['id', (l) => l.id],
+  ['contact_id', (l) => l.contact_id],
+  ['channel', (l) => l.channel],
+  ['source', (l) => l.source],
+  ['email', (l) => l.email],
+  ['phone', (l) => l.phone],
+  ['first_name', (l) => l.first_name],
+  ['last_name', (l) => l.last_name],
+  ['status', (l) => l.status],
+  ['deal_id', (l) => l.deal_id],
+  ['metadata', (l) => l.metadata],
+  ['context', (l) => l.context],
+  ['created_at', (l) => l.created_at],
+  ['converted_at', (l) => l.converted_at],
+]
+
+/**
+ * Every lead matching the filters as a CSV stream (lib/csv.ts), newest first, read along the list's
+ * cursor a page at a time; the filters are checked (422) before it starts, and the export is
+ * recorded in the audit log as done by the deps' actor.
+ */
+export async function exportLeadsCsv(deps: ServiceDeps, workspaceId: string, filters: LeadFilters, options: { bom: boolean }) {
+  const pages = await allPages((req) => listLeads(deps, workspaceId, filters, req), EXPORT_PAGE_SIZE)
+  await recordAudit(deps, { workspaceId, action: 'leads.exported', target: { type: 'lead', id: null }, details: { filters: definedOnly(filters) } })
+  return csvStream(
+    LEAD_CSV.map(([name]) => name),
+    pages,
+    (l) => LEAD_CSV.map(([, read]) => read(l)),
+    options.bom,
+  )
 }

@@ -13,7 +13,7 @@ import { and, eq, gte, inArray, like, or, sql } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { rowInWorkspacePg, seqPagePg } from '../../db/pg/pages'
 import { counters, leads } from '../../db/pg/schema'
-import { nextSeqs, readCounterPg, writePg, type PgTx } from '../../db/pg/unit-of-work'
+import { lockKeys, nextSeqs, readCounterPg, writePg, type PgEmit, type PgTx } from '../../db/pg/unit-of-work'
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import { notFound } from '../../errors'
@@ -21,7 +21,7 @@ import { iso } from '../../lib/clock'
 import { newEventId, newId } from '../../lib/ids'
 import type { Contact } from '../contacts/service'
 import { mergedWithLead } from '../contacts/store'
-import { findContactForLeadPg } from '../contacts/store.pg'
+import { contactKeys, findContactForLeadPg } from '../contacts/store.pg'
 import { serializeDeal } from '../deals/service'
 import { getDealPg, insertDealPg } from '../deals/store.pg'
 import { eventLead, type Lead } from './service'
@@ -53,9 +53,17 @@ async function subscribedEndpoints(tx: PgTx, workspaceId: string, type: string):
  * The lead with its contact, event and deliveries, written in one statement after the counters were
  * taken. The outbox rows are the ones emitEventPg (db/pg/unit-of-work.ts) writes, in the same shape,
  * made here to spare its round trips under the counter locks; the caller reports the deliveries
- * with `emit.due`, so the dispatcher is woken after the commit all the same.
+ * with `emit.due`, so the dispatcher is woken after the commit all the same. Without `announce` (an
+ * import that does not emit) no event is written.
  */
-async function insertLead(tx: PgTx, lead: Lead, existing: Contact | undefined, contactSeqs: { seq: number; sourceSeq: number }, endpointIds: string[]) {
+async function insertLead(
+  tx: PgTx,
+  lead: Lead,
+  existing: Contact | undefined,
+  contactSeqs: { seq: number; sourceSeq: number },
+  endpointIds: string[],
+  announce: boolean,
+) {
   const eventId = newEventId()
   const payload = JSON.stringify({ id: eventId, type: 'lead.created', timestamp: iso(lead.createdAt), data: { lead: eventLead(lead) } })
   const deliveryIds = endpointIds.map(() => newId())
@@ -76,7 +84,7 @@ async function insertLead(tx: PgTx, lead: Lead, existing: Contact | undefined, c
             ${lead.firstName}, ${lead.lastName}, ${metadata}, ${context}, 'new', ${now}::bigint FROM c RETURNING id
         ), e AS (
           INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
-          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l RETURNING id
+          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
         ), d AS (
           INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, next_attempt_at, created_at, updated_at)
           SELECT q.id, ${lead.workspaceId}, q.endpoint_id, e.id, ${now}::bigint, ${now}::bigint, ${now}::bigint
@@ -95,7 +103,7 @@ async function insertLead(tx: PgTx, lead: Lead, existing: Contact | undefined, c
             ${lead.firstName}, ${lead.lastName}, ${metadata}, ${context}, 'new', ${now}::bigint FROM c RETURNING id
         ), e AS (
           INSERT INTO events (id, workspace_id, type, payload, contact_id, created_at)
-          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l RETURNING id
+          SELECT ${eventId}, ${lead.workspaceId}, 'lead.created', ${payload}, ${lead.contactId}, ${now}::bigint FROM l WHERE ${announce}::boolean RETURNING id
         ), d AS (
           INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, next_attempt_at, created_at, updated_at)
           SELECT q.id, ${lead.workspaceId}, q.endpoint_id, e.id, ${now}::bigint, ${now}::bigint, ${now}::bigint
@@ -155,6 +163,30 @@ export function pgLeadsStore(deps: ServiceDeps & { pg: PgDb }): LeadsStore {
       for (let attempt = 0; ; attempt++) {
         try {
           return await createOnce(workspaceId, now, newLead)
+        } catch (error) {
+          if (!(error instanceof ContactRace) || attempt === CONTACT_RACE_RETRIES) throw error
+        }
+      }
+    },
+
+    async importChunk(workspaceId, now, newLeads, options, conclude) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await writePg(deps, async (tx, emit) => {
+            // Every row's email and phone locked first, in one sorted statement: rows after the first
+            // would otherwise take advisory locks after the counters, against the lock order.
+            await lockKeys(
+              tx,
+              newLeads.flatMap(({ person }) => contactKeys(workspaceId, person.email, person.phone)),
+            )
+            const imported = []
+            for (const newLead of newLeads) {
+              const { lead, contactCreated } = await storeLeadPg(tx, emit, workspaceId, now, newLead, options.emitEvents)
+              imported.push({ leadId: lead.id, contactId: lead.contactId, contactCreated })
+            }
+            if (options.audit) await emit.audit(options.audit, now)
+            return conclude(imported)
+          })
         } catch (error) {
           if (!(error instanceof ContactRace) || attempt === CONTACT_RACE_RETRIES) throw error
         }
@@ -222,37 +254,48 @@ export function pgLeadsStore(deps: ServiceDeps & { pg: PgDb }): LeadsStore {
   }
 
   /** One run of a lead's transaction (see the file comment). */
-  async function createOnce(workspaceId: string, now: number, { channel, person, context }: NewLead) {
+  async function createOnce(workspaceId: string, now: number, newLead: NewLead) {
     let droppedMetadataKeys: string[] = []
     const lead = await writePg(deps, async (tx, emit) => {
-      const existing = await findContactForLeadPg(tx, workspaceId, person)
-      const endpointIds = await subscribedEndpoints(tx, workspaceId, 'lead.created')
-      const contactCounters = existing ? [] : [COUNTERS.contacts, COUNTERS.contactsFromSource(person.source)]
-      const seqs = await nextSeqs(tx, workspaceId, [COUNTERS.leads, COUNTERS.leadsFromSource(person.source), ...contactCounters])
-      const lead: Lead = {
-        id: newId(),
-        workspaceId,
-        contactId: existing?.id ?? newId(),
-        seq: seqs[COUNTERS.leads]!,
-        sourceSeq: seqs[COUNTERS.leadsFromSource(person.source)]!,
-        channel,
-        source: person.source,
-        email: person.email,
-        phone: person.phone,
-        firstName: person.firstName,
-        lastName: person.lastName,
-        metadata: person.metadata,
-        context,
-        status: 'new',
-        dealId: null,
-        convertedAt: null,
-        createdAt: now,
-      }
-      const contactSeqs = { seq: seqs[COUNTERS.contacts] ?? 0, sourceSeq: seqs[COUNTERS.contactsFromSource(person.source)] ?? 0 }
-      droppedMetadataKeys = await insertLead(tx, lead, existing, contactSeqs, endpointIds)
-      emit.due(endpointIds.length)
-      return lead
+      const stored = await storeLeadPg(tx, emit, workspaceId, now, newLead, true)
+      droppedMetadataKeys = stored.droppedMetadataKeys
+      return stored.lead
     })
     return { lead, droppedMetadataKeys }
   }
+}
+
+/**
+ * Stores a lead inside the caller's transaction (see the file comment): its contact found or created
+ * and merged, the lead inserted, and `lead.created` with its deliveries when `announce` is set. One
+ * function for ingest and import.
+ */
+async function storeLeadPg(tx: PgTx, emit: PgEmit, workspaceId: string, now: number, { channel, person, context }: NewLead, announce: boolean) {
+  const existing = await findContactForLeadPg(tx, workspaceId, person)
+  const endpointIds = announce ? await subscribedEndpoints(tx, workspaceId, 'lead.created') : []
+  const contactCounters = existing ? [] : [COUNTERS.contacts, COUNTERS.contactsFromSource(person.source)]
+  const seqs = await nextSeqs(tx, workspaceId, [COUNTERS.leads, COUNTERS.leadsFromSource(person.source), ...contactCounters])
+  const lead: Lead = {
+    id: newId(),
+    workspaceId,
+    contactId: existing?.id ?? newId(),
+    seq: seqs[COUNTERS.leads]!,
+    sourceSeq: seqs[COUNTERS.leadsFromSource(person.source)]!,
+    channel,
+    source: person.source,
+    email: person.email,
+    phone: person.phone,
+    firstName: person.firstName,
+    lastName: person.lastName,
+    metadata: person.metadata,
+    context,
+    status: 'new',
+    dealId: null,
+    convertedAt: null,
+    createdAt: now,
+  }
+  const contactSeqs = { seq: seqs[COUNTERS.contacts] ?? 0, sourceSeq: seqs[COUNTERS.contactsFromSource(person.source)] ?? 0 }
+  const droppedMetadataKeys = await insertLead(tx, lead, existing, contactSeqs, endpointIds, announce)
+  emit.due(endpointIds.length)
+  return { lead, droppedMetadataKeys, contactCreated: !existing }
 }

@@ -4,15 +4,15 @@ import { rowInWorkspace } from '../../db/in-workspace'
 import { rawStatement, rawTable } from '../../db/prepared'
 import { counters, deals, leads } from '../../db/schema'
 import { seqPage } from '../../db/seq-page'
-import { COUNTERS, liveCount, nextSeq, readCounter, type DbOrTx } from '../../db/tx'
-import { write, writeBatched } from '../../db/unit-of-work'
+import { COUNTERS, liveCount, nextSeq, readCounter, type DbOrTx, type Tx } from '../../db/tx'
+import { write, writeBatched, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
 import { newId } from '../../lib/ids'
 import { upsertContactForLead } from '../contacts/store.sqlite'
 import { serializeDeal } from '../deals/service'
 import { insertDeal } from '../deals/store.sqlite'
 import { eventLead, type Lead } from './service'
-import { liveBySource, type LeadsStore } from './store'
+import { liveBySource, type LeadsStore, type NewLead } from './store'
 
 /**
  * The first lead sequence number created at or after `since`, by binary search over the
@@ -41,6 +41,36 @@ function firstLeadSeqSince(db: DbOrTx, workspaceId: string, since: number): numb
 /** Leads as the ingest path writes them, on bun:sqlite directly. */
 const leadRows = rawTable(leads)
 
+/**
+ * Stores a lead inside the caller's unit of work: its contact found or created and merged, the lead
+ * inserted, and `lead.created` emitted when `announce` is set. One function for ingest and import.
+ */
+function storeLead(tx: Tx, emit: Emit, workspaceId: string, now: number, { channel, person, context }: NewLead, announce: boolean) {
+  const upserted = upsertContactForLead(tx, now, workspaceId, person)
+  const lead: Lead = {
+    id: newId(),
+    workspaceId,
+    contactId: upserted.contact.id,
+    seq: nextSeq(tx, workspaceId, COUNTERS.leads),
+    sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
+    channel,
+    source: person.source,
+    email: person.email,
+    phone: person.phone,
+    firstName: person.firstName,
+    lastName: person.lastName,
+    metadata: person.metadata,
+    context,
+    status: 'new',
+    dealId: null,
+    convertedAt: null,
+    createdAt: now,
+  }
+  rawStatement(tx, 'leads.insert', leadRows.insert).run(leadRows.encode(lead))
+  if (announce) emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now, lead.contactId)
+  return { lead, droppedMetadataKeys: upserted.droppedMetadataKeys, contactCreated: upserted.created }
+}
+
 /** The leads store on the SQLite database of `deps`. */
 export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
   const { db } = deps
@@ -58,37 +88,26 @@ export function sqliteLeadsStore(deps: ServiceDeps): LeadsStore {
       return seqPage<Lead>(db, { table: leads, workspaceId, counter: COUNTERS.leads, source, where, req })
     },
 
-    async create(workspaceId, now, { channel, person, context }) {
+    async create(workspaceId, now, newLead) {
       // Set by the run that commits; the work's result is the lead, which a stored answer is made from.
       let droppedMetadataKeys: string[] = []
       const lead = await writeBatched(deps, (tx, emit) => {
-        const upserted = upsertContactForLead(tx, now, workspaceId, person)
-        const contact = upserted.contact
-        droppedMetadataKeys = upserted.droppedMetadataKeys
-        const lead: Lead = {
-          id: newId(),
-          workspaceId,
-          contactId: contact.id,
-          seq: nextSeq(tx, workspaceId, COUNTERS.leads),
-          sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
-          channel,
-          source: person.source,
-          email: person.email,
-          phone: person.phone,
-          firstName: person.firstName,
-          lastName: person.lastName,
-          metadata: person.metadata,
-          context,
-          status: 'new',
-          dealId: null,
-          convertedAt: null,
-          createdAt: now,
-        }
-        rawStatement(tx, 'leads.insert', leadRows.insert).run(leadRows.encode(lead))
-        emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now, lead.contactId)
-        return lead
+        const stored = storeLead(tx, emit, workspaceId, now, newLead, true)
+        droppedMetadataKeys = stored.droppedMetadataKeys
+        return stored.lead
       })
       return { lead, droppedMetadataKeys }
+    },
+
+    importChunk(workspaceId, now, newLeads, options, conclude) {
+      return write(deps, (tx, emit) => {
+        const imported = newLeads.map((newLead) => {
+          const { lead, contactCreated } = storeLead(tx, emit, workspaceId, now, newLead, options.emitEvents)
+          return { leadId: lead.id, contactId: lead.contactId, contactCreated }
+        })
+        if (options.audit) emit.audit(options.audit, now)
+        return conclude(imported)
+      })
     },
 
     convert(workspaceId, id, now, dealFor) {

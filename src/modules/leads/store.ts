@@ -1,4 +1,5 @@
 /** Where leads live: every data operation the leads service needs, on SQLite or on PostgreSQL. */
+import type { AuditEntry } from '../../db/audit'
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import type { PageRequest } from '../../lib/pagination'
@@ -14,6 +15,22 @@ export interface NewLead {
   channel: Lead['channel']
   person: LeadPerson
   context: Record<string, unknown> | null
+}
+
+/** How one imported row was stored. */
+export interface ImportedLead {
+  leadId: string
+  contactId: string
+  /** The row made a new contact (else it was merged into a known one). */
+  contactCreated: boolean
+}
+
+/** What an import chunk does besides storing its leads. */
+export interface ImportChunkOptions {
+  /** Emit `lead.created` for each lead (imports default to not). */
+  emitEvents: boolean
+  /** An audit entry to record in the chunk's transaction (the import's last chunk records the import). */
+  audit?: AuditEntry
 }
 
 /** List filters, already checked. */
@@ -35,6 +52,13 @@ export interface LeadsStore {
    * Idempotency-Key answer is made from) and the metadata keys the contact's merge dropped.
    */
   create(workspaceId: string, now: number, lead: NewLead): Promise<{ lead: Lead; droppedMetadataKeys: string[] }>
+  /**
+   * Stores a chunk of a CSV import in ONE transaction: each lead exactly as `create` stores one (the
+   * same contact matching and merge, so import rules cannot drift from ingest), in order, so rows of
+   * one file dedupe against each other. Resolves after the commit with `conclude(imported)`: the
+   * work's result, which an Idempotency-Key answer is made from.
+   */
+  importChunk<R>(workspaceId: string, now: number, leads: NewLead[], options: ImportChunkOptions, conclude: (imported: ImportedLead[]) => R): Promise<R>
   /**
    * Converts a lead into a deal (`dealFor` builds it from the lead, and may refuse with a 422) and
    * emits `lead.converted`, in one transaction holding the lead; an already converted lead changes

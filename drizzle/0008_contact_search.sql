@@ -1,0 +1,3 @@
+CREATE INDEX `contacts_name_search_idx` ON `contacts` (`workspace_id`,lower(case when "first_name" is null then "last_name" when "last_name" is null then "first_name" else "first_name" || ' ' || "last_name" end),`seq`);--> statement-breakpoint
+CREATE INDEX `contacts_last_name_search_idx` ON `contacts` (`workspace_id`,lower("last_name"),`seq`);--> statement-breakpoint
+CREATE INDEX `contacts_email_search_idx` ON `contacts` (`workspace_id`,`email`,`seq`) WHERE email is not null;

@@ -1,0 +1,4 @@
+CREATE INDEX "contacts_name_search_idx" ON "contacts" USING btree ("workspace_id",(lower(case when "first_name" is null then "last_name" when "last_name" is null then "first_name" else "first_name" || ' ' || "last_name" end) COLLATE "C"),"seq");--> statement-breakpoint
+CREATE INDEX "contacts_last_name_search_idx" ON "contacts" USING btree ("workspace_id",(lower("last_name") COLLATE "C"),"seq");--> statement-breakpoint
+CREATE INDEX "contacts_email_search_idx" ON "contacts" USING btree ("workspace_id",("email" COLLATE "C"),"seq") WHERE email is not null;--> statement-breakpoint
+CREATE INDEX "contacts_phone_search_idx" ON "contacts" USING btree ("workspace_id",("phone" COLLATE "C"),"seq") WHERE phone is not null;
