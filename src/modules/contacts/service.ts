@@ -205,7 +205,7 @@ const CONTACT_CSV: [string, (c: ContactModel.contact) => unknown][] = [
  */
 export async function exportContactsCsv(deps: ServiceDeps, workspaceId: string, filters: ContactFilters, options: { bom: boolean }) {
   const pages = await allPages((req) => listContacts(deps, workspaceId, filters, req), EXPORT_PAGE_SIZE)
-  await recordAudit(deps, { workspaceId, action: 'contacts.exported', target: { type: 'contact', id: null }, details: { filters: definedOnly(filters) } })
+  await recordAudit(deps, { workspaceId, action: 'contacts.exported', target: { type: 'contact', id: null }, details: { filters: auditedFilters(filters) } })
   return csvStream(
     CONTACT_CSV.map(([name]) => name),
     pages,
@@ -217,4 +217,14 @@ export async function exportContactsCsv(deps: ServiceDeps, workspaceId: string, 
 /** The filters that were given, for the audit log's details. */
 export function definedOnly(filters: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined))
+}
+
+/** What the log shows of a filter that names a person (an email, a search for a name): it must not outlive the person's erasure. */
+export const WITHHELD_FILTER = '(withheld: personal data)'
+
+/** The contact filters that were given, for the audit log: the email and the search text are noted, their values withheld. */
+function auditedFilters(filters: ContactFilters): Record<string, unknown> {
+  const given = definedOnly(filters)
+  for (const name of ['email', 'q'] as const) if (name in given) given[name] = WITHHELD_FILTER
+  return given
 }
