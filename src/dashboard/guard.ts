@@ -4,7 +4,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../lib/clock'
-import { createTokenBuckets, type RateLimitStore } from '../lib/token-bucket'
+import { createTokenBuckets, type RateLimitStore, type TakeResult } from '../lib/token-bucket'
 import { SESSION_MAX_MS } from '../modules/sessions/service'
 
 export const SESSION_COOKIE = 'askad_session'
@@ -69,18 +69,24 @@ export function csrfMatches(presented: string | null | undefined, expected: stri
 
 /**
  * Counts failed sign-ins per client IP; successful ones cost nothing, and a valid key signs in
- * even from an address whose failures are used up (an office behind one NAT stays usable).
+ * even from an address whose failures are used up (an office behind one NAT stays usable). A
+ * password is not even checked from such an address (`waitFor`): checking it would tell a guesser
+ * whether the guess was right, so the limit would slow no one.
  */
 export function createSignInLimiter(clock: Clock, store?: RateLimitStore) {
   // The API's rate-limit store when there is one (Redis or PostgreSQL: shared by every node, so N
   // nodes do not allow N times the guesses); this process's own buckets otherwise.
   const buckets: RateLimitStore = store ?? createTokenBuckets(clock)
   const id = (ip: string) => `sign-in:${ip}`
+  const secondsToWait = (result: TakeResult) => (result.allowed ? 0 : Math.max(1, Math.ceil((result.nextTokenAt - clock.now()) / 1000)))
   return {
     /** Counts a failed sign-in; resolves with the seconds to wait when this IP has no failures left (0: it may try again now). */
     async failed(ip: string): Promise<number> {
-      const result = await buckets.take(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS)
-      return result.allowed ? 0 : Math.max(1, Math.ceil((result.nextTokenAt - clock.now()) / 1000))
+      return secondsToWait(await buckets.take(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS))
+    },
+    /** The seconds to wait when this IP has no failures left, without counting anything (0: it may try now). */
+    async waitFor(ip: string): Promise<number> {
+      return secondsToWait(await buckets.peek(id(ip), SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS))
     },
   }
 }

@@ -122,9 +122,13 @@ export function redirect(location: string, headers: Record<string, string> = {})
   return new Response(null, { status: 303, headers: { location, 'cache-control': 'no-store', ...headers } })
 }
 
-/** Only a path inside the dashboard may be a sign-in's destination (no open redirect). */
+/** Characters a Location header may not carry: a `next` holding one is no path of ours. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/** Only a path inside the dashboard may be a sign-in's destination (no open redirect), and no control character (a header cannot hold one). */
 export function safeNext(next: string | undefined): string {
-  return next && (next === BASE || next.startsWith(`${BASE}/`) || next.startsWith(`${BASE}?`)) && !next.startsWith('//') ? next : BASE
+  return next && (next === BASE || next.startsWith(`${BASE}/`) || next.startsWith(`${BASE}?`)) && !next.startsWith('//') && !CONTROL.test(next) ? next : BASE
 }
 
 /** `datetime-local` gives no zone; the form says UTC. `path` names the field in the error when it is empty. */
@@ -174,7 +178,8 @@ export function dashboardKit(deps: AppDeps) {
     inSession(async (c) => {
       const { active } = c
       const access = await workspaceAccess(deps, active, c.params?.workspace ?? '')
-      if (!access) return notFoundPage(c.path)
+      // A path segment that does not decode (`%ZZ`) arrives as a null param: it names no row, so there is no page.
+      if (!access || Object.values(c.params ?? {}).some((value) => value === null || value === undefined)) return notFoundPage(c.path)
       const { workspace, role } = access
       if (active.operator) await rememberWorkspace(deps, active.session, workspace.id)
       const mine = active.operator ? await workspacesOf(deps, active.operator.id) : []

@@ -370,6 +370,32 @@ describe('what an erasure leaves', async () => {
   })
 })
 
+describe('stored answers', async () => {
+  const ws = await h.workspace()
+
+  test('an export filtered by the person’s email or a search for them leaves neither in the audit log', async () => {
+    const lead = await h.pushLead(ws.key, { email: 'exported.person@example.com', first_name: 'Xavier', last_name: 'Exportson' })
+    for (const query of ['email=exported.person@example.com', 'q=Exportson', 'q=exported.person'])
+      expect((await h.request('GET', `/api/v1/contacts.csv?${query}`, { key: ws.key })).status).toBe(200)
+    expect((await erase(ws.key, lead.contact_id)).status).toBe(200)
+    for (const personal of ['exported.person', 'Exportson']) expect(await findEverywhere(h, personal)).toEqual([])
+    const exports = (await h.rows.all('auditLog', { workspaceId: ws.id, action: 'contacts.exported' })).map((r) => r.details)
+    expect(exports).toHaveLength(3)
+  })
+
+  test('a deal created with an Idempotency-Key and the person’s name as title: its stored answer goes, like the title', async () => {
+    const lead = await h.pushLead(ws.key, { email: 'zed@example.com', first_name: 'Zed', last_name: 'Zedson' })
+    const body = { title: 'Zed Zedson', value: 5, currency: 'USD', contact_id: lead.contact_id }
+    const headers = { 'idempotency-key': 'deal-named-after-zed' }
+    expect((await h.request('POST', '/api/v1/deals', { key: ws.key, body, headers })).status).toBe(201)
+    expect((await erase(ws.key, lead.contact_id)).status).toBe(200)
+    expect(await findEverywhere(h, 'Zedson')).toEqual([])
+    // A retry no longer replays the name: it is a new request, refused for the contact that is gone.
+    const retry = await h.request('POST', '/api/v1/deals', { key: ws.key, body, headers })
+    expect(await retry.text()).not.toContain('Zedson')
+  })
+})
+
 describe('the dashboard', async () => {
   const ws = await h.workspace()
   const base = `/dashboard/w/${ws.slug}`

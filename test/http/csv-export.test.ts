@@ -1,5 +1,6 @@
 /** GET /api/v1/contacts.csv and /leads.csv: RFC 4180, formula-safe, filtered like the lists, streamed page by page; on both engines. */
 import { afterAll, describe, expect, test } from 'bun:test'
+import { WITHHELD_FILTER } from '../../src/modules/contacts/service'
 import { parseCsv } from '../../src/lib/csv'
 import { bulkContacts } from '../bulk-contacts'
 import { createHarness, expectProblem } from '../helpers'
@@ -82,7 +83,7 @@ describe('contacts.csv', async () => {
     const body = await res.json()
     const details = body.data.map((e: { details: unknown }) => e.details)
     expect(details).toContainEqual({ filters: { source: 'hubspot' } })
-    expect(details).toContainEqual({ filters: { email: '(withheld)', q: '(withheld)' } })
+    expect(details).toContainEqual({ filters: { email: WITHHELD_FILTER, q: WITHHELD_FILTER } })
     expect(JSON.stringify(await h.rows.all('auditLog'))).not.toContain('private.person')
   })
 })

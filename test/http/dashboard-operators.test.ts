@@ -4,10 +4,11 @@
  * renaming and deleting workspaces, members and roles (viewer, admin, owner) and invite links.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { SIGN_IN_FAILURES_PER_WINDOW } from '../../src/dashboard/guard'
+import { SIGN_IN_FAILURES_PER_WINDOW, SIGN_IN_WINDOW_MS } from '../../src/dashboard/guard'
 import { createDeal } from '../../src/modules/deals/service'
 import { createInvite, createOwner, INVITE_TTL_MS, joinByInvite, resetPassword, type Role } from '../../src/modules/operators/service'
 import { openSetupGate } from '../../src/modules/operators/setup'
+import { findWorkspace } from '../../src/modules/workspaces/service'
 import { createHarness, type Harness } from '../helpers'
 
 // argon2id is slow on purpose, more so on a busy machine.
@@ -89,7 +90,7 @@ describe('sign-in by email and password', () => {
     }
   })
 
-  test(`failed passwords count against the address: after ${SIGN_IN_FAILURES_PER_WINDOW} the answer is 429; the right password still works`, async () => {
+  test(`failed passwords count against the address: after ${SIGN_IN_FAILURES_PER_WINDOW} the answer is 429, for the right password too, until a failure is forgiven`, async () => {
     const own = createHarness()
     try {
       await createOwner(own.deps, { email: 'limit@agency.example', password: PASSWORD })
@@ -100,6 +101,11 @@ describe('sign-in by email and password', () => {
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
       // A key failure from the same address is refused alike: one budget.
       expect((await post('/dashboard/sign-in', { key: 'ask_sk_wrong' }, {}, own)).status).toBe(429)
+      // The right password is not even checked now: a 303 would tell a guesser the guess was right.
+      const right = await attempt(PASSWORD)
+      expect(right.status).toBe(429)
+      expect(right.headers.get('set-cookie')).toBeNull()
+      own.clock.advance(SIGN_IN_WINDOW_MS / SIGN_IN_FAILURES_PER_WINDOW)
       expect((await attempt(PASSWORD)).status).toBe(303)
     } finally {
       own.close()
@@ -210,6 +216,15 @@ describe('workspaces in the URL', () => {
     // The operator is still signed in; the workspaces page says what happened.
     expect(await (await o.get('/dashboard/workspaces?done=deleted')).text()).toContain('Workspace deleted')
   })
+
+  test('no slug may be another workspace’s id: names by slug or id (invites, key sessions, the CLI) would then find the wrong one', async () => {
+    const victim = await h.workspace()
+    const anyone = await member((await h.workspace()).id, 'viewer')
+    const taken = await anyone.send('/dashboard/workspaces', { slug: victim.id, name: 'Look-alike' })
+    expect(taken.status).toBe(422)
+    expect(await h.rows.find('workspaces', { slug: victim.id })).toBeUndefined()
+    expect(await findWorkspace(h.deps, victim.id)).toMatchObject({ id: victim.id, slug: victim.slug })
+  })
 })
 
 describe('roles', () => {
@@ -292,6 +307,16 @@ describe('roles', () => {
     expect((await v.get(`${base}/contacts`)).status).toBe(404)
     expect((await o.send(`${base}/settings/members/${v.operator.id}/remove`)).status).toBe(404)
   })
+  test('an owner who removes themselves (another owner stays) lands on their workspaces, not on a 404', async () => {
+    const ws = await h.workspace()
+    const leaving = await member(ws.id, 'owner')
+    await member(ws.id, 'owner')
+    const res = await leaving.send(`/dashboard/w/${ws.slug}/settings/members/${leaving.operator.id}/remove`)
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe('/dashboard/workspaces')
+    expect((await leaving.get('/dashboard/workspaces')).status).toBe(200)
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: leaving.operator.id })).toBeUndefined()
+  })
 })
 
 describe('invites', () => {
@@ -346,6 +371,23 @@ describe('invites', () => {
     expect(accepted.headers.get('location')).toBe(`/dashboard/w/${ws.slug}?done=joined`)
     expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: existing.operator.id })).toMatchObject({ role: 'viewer' })
     expect((await existing.send(`${link}/accept`)).status).toBe(404)
+  })
+
+  test('a member who opens and accepts a link of their own workspace (an owner trying it) changes nothing: it stays for whom it was meant', async () => {
+    const ws = await h.workspace()
+    const o = await member(ws.id, 'owner')
+    const { token, invite } = await createInvite(h.deps, ws.id, 'viewer')
+    const link = `/dashboard/invite/${token}`
+    const accepted = await o.send(`${link}/accept`)
+    expect(accepted.status).toBe(303)
+    expect(accepted.headers.get('location')).toBe(`/dashboard/w/${ws.slug}`)
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: o.operator.id })).toMatchObject({ role: 'owner' })
+    expect(await h.rows.find('invites', { id: invite.id })).toBeDefined()
+    expect(await h.rows.all('auditLog', { workspaceId: ws.id, action: 'member.joined', targetId: o.operator.id })).toHaveLength(1)
+    const email = nextEmail()
+    expect((await post(`${link}/join`, { email, password: PASSWORD })).status).toBe(303)
+    const joiner = (await h.rows.find('operators', { email }))!
+    expect(await h.rows.find('memberships', { workspaceId: ws.id, operatorId: joiner.id })).toMatchObject({ role: 'viewer' })
   })
 
   test('a link whose token does not decode is a dead link too, not an error', async () => {

@@ -24,7 +24,7 @@ async function signIn(key: string) {
   const send = (path: string, fields: Record<string, string | string[]> = {}) =>
     h.request('POST', at(path), { rawBody: form({ _csrf: csrf, ...fields }), headers: { ...headers, cookie } })
   const page = async (path: string) => (await h.request('GET', at(path), { headers: { cookie } })).text()
-  return { send, page, at }
+  return { send, page, at, cookie }
 }
 
 const endpointsOf = (workspaceId: string) => h.rows.all('webhookEndpoints', { workspaceId })
@@ -102,5 +102,28 @@ describe('key form', () => {
     expect(await kind.text()).toContain('/kind')
     expect(await h.rows.all('apiKeys', { workspaceId: ws.id })).toHaveLength(before)
     expect((await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'CRM', scopes: ['leads:read'] })).status).toBe(201)
+  })
+})
+
+describe('ids in the path', () => {
+  test('a segment that does not decode (%ZZ, %C0%AE) is a 404 page on every page and form that takes an id, not a 500', async () => {
+    const ws = await h.workspace()
+    const s = await signIn(ws.key)
+    for (const id of ['%ZZ', '%C0%AE']) {
+      for (const path of ['/settings/webhooks/ID', '/campaigns/ID', '/contacts/ID', '/deals/ID', '/leads/ID/convert']) {
+        const res = await h.request('GET', s.at(`/dashboard${path.replace('ID', id)}`), { headers: { cookie: s.cookie } })
+        expect({ path, id, status: res.status }).toEqual({ path, id, status: 404 })
+      }
+      for (const path of [
+        '/settings/webhooks/ID/delete',
+        '/settings/webhooks/ID/test',
+        '/campaigns/ID/edit',
+        '/campaigns/ID/spend',
+        '/settings/api-keys/ID/revoke',
+      ]) {
+        const res = await s.send(`/dashboard${path.replace('ID', id)}`, { confirm: 'yes', name: 'n', amount: '1' })
+        expect({ path, id, status: res.status }).toEqual({ path, id, status: 404 })
+      }
+    }
   })
 })

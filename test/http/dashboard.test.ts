@@ -181,10 +181,20 @@ describe('sign-in', () => {
       ['https://evil.example/', '/dashboard'],
       ['//evil.example', '/dashboard'],
       ['/dashboardx', '/dashboard'],
+      // A line break cannot go into a header: such a next is no path (not a 500).
+      ['/dashboard/\r\nx-injected: 1', '/dashboard'],
+      ['/dashboard/\u0000', '/dashboard'],
     ]) {
       const res = await post('/dashboard/sign-in', { key: ws.key, next: next! })
+      expect(res.status).toBe(303)
       expect(res.headers.get('location')).toBe(expected!)
     }
+    // The sign-in page of a session goes straight on to next, from the query.
+    const signedIn = await post('/dashboard/sign-in', { key: ws.key })
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!
+    const again = await h.request('GET', '/dashboard/sign-in?next=%2Fdashboard%2F%0D%0Ax-injected%3A%201', { headers: { cookie } })
+    expect(again.status).toBe(303)
+    expect(again.headers.get('location')).toBe('/dashboard')
   })
 })
 

@@ -38,14 +38,15 @@ export const sessionRoutes = (kit: DashboardKit) => {
         const ip = clientIpOf(request, server, deps.config.trustedProxies)
         const key = field(body, 'key')
         const email = field(body, 'email') ?? ''
+        const page = (notice: Notice) => signInPage({ next, notice, email, withKey: key !== undefined })
+        const tooMany = (wait: number) =>
+          respond(page({ kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }), 429, {
+            'retry-after': String(wait),
+          })
         // A failed key or password counts against the address alike.
         const failed = async (text: string) => {
           const wait = await limiter.failed(ip)
-          const page = (notice: Notice) => signInPage({ next, notice, email, withKey: key !== undefined })
-          if (wait > 0)
-            return respond(page({ kind: 'error', text: `Too many failed sign-ins from your address; try again in ${wait} seconds.` }), 429, {
-              'retry-after': String(wait),
-            })
+          if (wait > 0) return tooMany(wait)
           return respond(page({ kind: 'error', text }), 401)
         }
         if (key !== undefined) {
@@ -58,6 +59,9 @@ export const sessionRoutes = (kit: DashboardKit) => {
           })
           return redirect(next, { 'set-cookie': sessionCookie(request, result.token) })
         }
+        // Once the address's failures are used up no password is checked: a 303 for the right one would tell a guesser to stop.
+        const wait = await limiter.waitFor(ip)
+        if (wait > 0) return tooMany(wait)
         const operator = await checkPassword(deps, email, field(body, 'password') ?? '')
         if (!operator) return failed(WRONG_PASSWORD)
         const opened = await signInOperator(deps, operator.id)

@@ -21,6 +21,7 @@ import {
   parseRole,
   removeMember,
   revokeInvite,
+  roleIn,
   workspacesOf,
 } from '../../modules/operators/service'
 import { findSession, signInOperator } from '../../modules/sessions/service'
@@ -66,6 +67,12 @@ export const teamRoutes = (kit: DashboardKit) => {
   /** Deps for a request without a session (setup, joining by invite): the system acts, from the client's address. */
   const anonymous = (request: Request, server: Parameters<typeof clientIpOf>[1]) =>
     actingAs(deps, { ...SYSTEM_ACTOR, ip: clientIpOf(request, server, deps.config.trustedProxies) })
+
+  /** Whether the operator is a member of the workspace of a live invite already (accepting it then changes nothing). */
+  const memberOfInvited = async (token: string, operatorId: string) => {
+    const invite = await findInvite(deps, token)
+    return !!invite && !!(await roleIn(deps, invite.workspaceId, operatorId))
+  }
 
   let setupBusy = false
 
@@ -164,9 +171,10 @@ export const teamRoutes = (kit: DashboardKit) => {
         `${BASE}/invite/:token/accept`,
         operatorOnly(async (c) => {
           try {
+            const wasMember = await memberOfInvited(inviteToken(c.params), c.operatorId)
             const workspaceId = await acceptInvite(c.deps, inviteToken(c.params), c.operatorId)
             const workspace = await findWorkspace(deps, workspaceId)
-            return redirect(workspace ? `${workspaceBase(workspace.slug)}?done=joined` : BASE)
+            return redirect(workspace ? `${workspaceBase(workspace.slug)}${wasMember ? '' : '?done=joined'}` : BASE)
           } catch (error) {
             if (!(error instanceof ApiError)) throw error
             return respond(inviteGonePage(), 404)
@@ -244,6 +252,8 @@ export const teamRoutes = (kit: DashboardKit) => {
         signedIn(
           ownerOnly(async (c) => {
             await removeMember(c.deps, c.workspaceId, c.params.operator!)
+            // An owner who left can no longer open this workspace's pages: their workspaces are what is left.
+            if (c.params.operator === c.active.operator?.id) return redirect(`${BASE}/workspaces`)
             return redirect(`${c.viewer.base}/settings/members?done=removed`)
           }),
         ),

@@ -28,7 +28,8 @@ export namespace AuditModel {
         { description: 'What it was done to.' },
       ),
       details: t.Record(t.String(), t.Unknown(), {
-        description: 'Small facts about the action (a new name, a row count, the filters of an export); never secrets or erased data.',
+        description:
+          'Small facts about the action (a new name, a row count, the filters of an export, an email or search filter noted but its value withheld); never secrets or personal data.',
       }),
       created_at: t.String({ format: 'date-time' }),
     },

@@ -217,11 +217,14 @@ export async function exportContactsCsv(deps: ServiceDeps, workspaceId: string, 
 /** Filters whose values are a person's data: the audit log says they were given, not what they were (it outlives an erasure). */
 const PERSONAL_FILTERS = new Set(['email', 'q'])
 
+/** What the log shows instead of such a filter's value. */
+export const WITHHELD_FILTER = '(withheld: personal data)'
+
 /** The filters that were given, for the audit log's details; personal values withheld. */
 export function filtersForAudit(filters: object): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(filters)
       .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => [name, PERSONAL_FILTERS.has(name) ? '(withheld)' : value]),
+      .map(([name, value]) => [name, PERSONAL_FILTERS.has(name) ? WITHHELD_FILTER : value]),
   )
 }

@@ -254,6 +254,12 @@ async function eraseContactPg(tx: PgTx, emit: PgEmit, workspaceId: string, id: s
       await tx
         .delete(idempotencyKeys)
         .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(lead.id))))
+  // A deal's stored answer (POST /deals) carries its title: dropped when the title was the person's, as the deal's own was replaced.
+  for (const deal of linked)
+    if (erasedTitle(deal.title, personal) !== deal.title)
+      await tx
+        .delete(idempotencyKeys)
+        .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(deal.id))))
 
   await tx.delete(leads).where(ofContact)
   await tx.delete(contacts).where(eq(contacts.id, id))

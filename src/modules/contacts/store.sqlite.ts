@@ -210,6 +210,12 @@ function eraseContact(tx: Tx, emit: Emit, contact: Contact, now: number): Erasur
       tx.delete(idempotencyKeys)
         .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(lead.id))))
         .run()
+  // A deal's stored answer (POST /deals) carries its title: dropped when the title was the person's, as the deal's own was replaced.
+  for (const deal of linked)
+    if (erasedTitle(deal.title, personal) !== deal.title)
+      tx.delete(idempotencyKeys)
+        .where(and(inArray(idempotencyKeys.apiKeyId, workspaceKeys), like(idempotencyKeys.responseBody, answerMentioning(deal.id))))
+        .run()
 
   tx.delete(leads).where(ofContact).run()
   tx.delete(contacts).where(eq(contacts.id, contact.id)).run()

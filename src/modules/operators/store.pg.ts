@@ -69,6 +69,9 @@ export function pgOperatorsStore(pg: PgDb, actor?: Actor): OperatorsStore {
           .where(and(eq(invites.hash, hash), gt(invites.expiresAt, now)))
           .for('update')
         if (!invite) return 'gone'
+        // A member already (an owner trying their own link): the invite stays for whom it was meant, and nothing is recorded.
+        const member = and(eq(memberships.workspaceId, invite.workspaceId), eq(memberships.operatorId, operatorId))
+        if (!row && (await tx.select({ role: memberships.role }).from(memberships).where(member)).length > 0) return invite.workspaceId
         if (row && (await emailTaken(tx, row.email))) return 'taken'
         if (row) {
           if (!(await insertOperator(tx, row))) return 'taken'

@@ -52,6 +52,9 @@ export function sqliteOperatorsStore(db: Db, actor?: Actor): OperatorsStore {
         const live = and(eq(invites.hash, hash), gt(invites.expiresAt, now))
         const invite = tx.select().from(invites).where(live).get()
         if (!invite) return 'gone'
+        // A member already (an owner trying their own link): the invite stays for whom it was meant, and nothing is recorded.
+        const member = and(eq(memberships.workspaceId, invite.workspaceId), eq(memberships.operatorId, operatorId))
+        if (!row && tx.select({ role: memberships.role }).from(memberships).where(member).get()) return invite.workspaceId
         if (row) {
           if (emailTaken(tx, row.email)) return 'taken'
           tx.insert(operators).values(row).run()

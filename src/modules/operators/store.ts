@@ -30,7 +30,8 @@ export interface OperatorsStore {
   /**
    * Uses up a live invite (by token hash) and makes the operator a member with its role, in one
    * transaction; with `row`, the operator is created first. The workspace id, or 'gone' when the
-   * invite is used, revoked or expired, or 'taken' when `row`'s email exists.
+   * invite is used, revoked or expired, or 'taken' when `row`'s email exists. An operator who is a
+   * member already changes nothing (the invite stays live): the workspace id.
    */
   acceptInvite(hash: string, operatorId: string, now: number, row?: Operator): Promise<string | 'gone' | 'taken'>
   count(): Promise<number>

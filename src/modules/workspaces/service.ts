@@ -13,6 +13,11 @@ export type { Workspace } from './store'
 const NAME_MAX_CHARS = 100
 
 const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
+/**
+ * Workspace ids' shape (UUIDs). A workspace is named by its slug or its id, so a slug of this shape
+ * could be another workspace's id: look-ups by id (invites, key sessions, the CLI) would find the wrong one.
+ */
+const ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The public shape of a workspace, as the CLI prints it. */
 export function serializeWorkspace(w: Workspace) {
@@ -27,6 +32,7 @@ function newWorkspace(now: number, input: { slug: string; name?: string }): Work
       { path: '/slug', message: 'must match ^[a-z0-9][a-z0-9-]{0,62}$' },
     ])
   }
+  if (ID_SHAPE.test(slug)) throw invalid('/slug', 'must not have the shape of a workspace id (a UUID)')
   return { id: newId(), slug, name: input.name?.trim() || slug, createdAt: now }
 }
 
