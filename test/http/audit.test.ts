@@ -65,7 +65,11 @@ describe('API actions are recorded with the acting key and its client IP', async
   })
 
   test('creating, changing, rotating and deleting a webhook endpoint; headers are named, never their values', async () => {
-    const res = await h.request('POST', '/api/v1/webhooks', { key: ws.key, body: { url: 'http://127.0.0.1:9/hook' }, headers: fromClient })
+    const res = await h.request('POST', '/api/v1/webhooks', {
+      key: ws.key,
+      body: { url: 'http://127.0.0.1:9/hook/T0KEN-in-path?token=in-query' },
+      headers: fromClient,
+    })
     expect(res.status).toBe(201)
     const { id } = await res.json()
     const patched = await h.request('PATCH', `/api/v1/webhooks/${id}`, {
@@ -81,7 +85,9 @@ describe('API actions are recorded with the acting key and its client IP', async
     expect(entries.map((e) => e.action)).toEqual(['webhook.deleted', 'webhook.secret_rotated', 'webhook.updated', 'webhook.created'])
     for (const e of entries) expect(e).toMatchObject({ actor: { type: 'key', label: prefix }, ip: CLIENT, target: { type: 'webhook_endpoint' } })
     expect(entries[2]!.details).toEqual({ fields: ['description', 'headers'] })
-    expect(entries[3]!.details).toEqual({ url: 'http://127.0.0.1:9/hook' })
+    // The URL's origin only: a receiver's URL may carry its own secret.
+    expect(entries[3]!.details).toEqual({ origin: 'http://127.0.0.1:9' })
+    expect(JSON.stringify(await h.rows.all('auditLog'))).not.toContain('T0KEN')
     expect(JSON.stringify(await h.rows.all('auditLog'))).not.toContain('receiver-secret-123')
   })
 

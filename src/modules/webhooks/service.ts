@@ -118,7 +118,8 @@ export async function createEndpoint(deps: AppDeps, workspaceId: string, input: 
     endpoint,
     deps.config.webhookMaxEndpoints,
     (inserted) => ({ endpoint: inserted, secret }),
-    endpointNote(workspaceId, endpoint.id, 'webhook.created', now, { url: endpoint.url }),
+    // The origin only: receivers' URLs often carry a token in their path or query (Slack, Zapier), and the log is kept for good.
+    endpointNote(workspaceId, endpoint.id, 'webhook.created', now, { origin: new URL(endpoint.url).origin }),
   )
 }
 
