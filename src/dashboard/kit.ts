@@ -61,7 +61,7 @@ export const DONE: Record<string, string> = {
   joined: 'Welcome: you joined this workspace.',
   renamed: 'Workspace renamed.',
   role: 'Role changed.',
-  removed: 'Member removed; their access ended.',
+  removed: 'Member removed: their access ended, with the keys minted for them and the invites they made.',
   uninvited: 'Invite revoked: its link no longer works.',
 }
 

@@ -66,6 +66,8 @@ export const apiKeys = sqliteTable(
     scopes: json<string[]>('scopes').notNull(),
     allowedOrigins: json<string[]>('allowed_origins').notNull().default(sql`'[]'`),
     rateLimit: integer('rate_limit'),
+    /** The operator it was minted for (directly, or by a key they minted): revoked when they leave the workspace. */
+    createdByOperator: text('created_by_operator'),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),
     expiresAt: integer('expires_at'),
@@ -364,6 +366,8 @@ export const invites = sqliteTable(
     role: text('role', { enum: ['owner', 'admin', 'viewer'] }).notNull(),
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
+    /** The operator who made it: their pending invites go when they leave the workspace. */
+    createdBy: text('created_by'),
   },
   (t) => [index('invites_workspace_idx').on(t.workspaceId)],
 )

@@ -420,6 +420,42 @@ describe('invites', () => {
   })
 })
 
+describe('a member who leaves', () => {
+  test('takes along the keys minted for them (and by those keys) and the invites they made; keys of others stay', async () => {
+    const ws = await h.workspace()
+    const base = `/dashboard/w/${ws.slug}`
+    const boss = await member(ws.id, 'owner')
+    const leaver = await member(ws.id, 'owner')
+    const made = await leaver.send(`${base}/settings/api-keys`, { kind: 'secret', name: 'leaver key' })
+    expect(made.status).toBe(201)
+    const theirKey = /id="new-key">(ask_sk_\w+)</.exec(await made.text())![1]!
+    // A key minted through their key is theirs too.
+    const child = await h.request('POST', '/api/v1/api-keys', { key: theirKey, body: { kind: 'secret', name: 'child of leaver key' } })
+    expect(child.status).toBe(201)
+    const childKey = (await child.json()).key as string
+    const link = /(\/dashboard\/invite\/[\w-]+)/.exec(await (await leaver.send(`${base}/settings/invites`, { role: 'owner' })).text())![1]!
+    const bossKey = /id="new-key">(ask_sk_\w+)</.exec(await (await boss.send(`${base}/settings/api-keys`, { kind: 'secret', name: 'boss key' })).text())![1]!
+    for (const key of [theirKey, childKey, bossKey]) expect((await h.request('GET', '/api/v1/contacts', { key })).status).toBe(200)
+
+    const removed = await boss.send(`${base}/settings/members/${leaver.operator.id}/remove`)
+    expect(removed.status).toBe(303)
+    for (const key of [theirKey, childKey]) expect((await h.request('GET', '/api/v1/contacts', { key })).status).toBe(401)
+    expect((await h.request('GET', '/api/v1/contacts', { key: bossKey })).status).toBe(200)
+    // Their invite cannot bring them (or anyone) back.
+    expect((await h.request('GET', link)).status).toBe(404)
+    expect(await h.rows.count('invites', { workspaceId: ws.id })).toBe(0)
+    const revoked = await h.rows.all('auditLog', { workspaceId: ws.id, action: 'key.revoked' })
+    expect(revoked.map((e) => e.targetId).sort()).toEqual(
+      (await h.rows.all('apiKeys', { workspaceId: ws.id }))
+        .filter((k) => k.revokedAt !== null)
+        .map((k) => k.id)
+        .sort(),
+    )
+    expect(revoked).toHaveLength(2)
+    expect(await h.rows.count('auditLog', { workspaceId: ws.id, action: 'invite.revoked' })).toBe(1)
+  })
+})
+
 describe('CSRF on the new forms', () => {
   test('every new state-changing form refuses a missing token or a foreign origin, and changes nothing', async () => {
     const ws = await h.workspace()

@@ -10,9 +10,12 @@ import { KEYS_PATH } from '../layout'
 import { createdKeyPage, keysPage, type KeyForm, type KeyLimits } from '../pages/api-keys'
 import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn, utcTime } from '../kit'
 
-/** What an operator creates keys within: their role's scopes, and no rate limit or expiry beyond the instance's. */
+/**
+ * What an operator creates keys within: their role's scopes, and no rate limit or expiry beyond the
+ * instance's. The keys are marked as theirs, so they are revoked when the operator leaves the workspace.
+ */
 function operatorBounds(c: SignedIn) {
-  return { scopes: [...c.scopes], workspaceId: c.workspaceId, rateLimit: null, expiresAt: null }
+  return { scopes: [...c.scopes], workspaceId: c.workspaceId, rateLimit: null, expiresAt: null, createdByOperator: c.active.operator?.id ?? null }
 }
 
 /** The key pages (keys:manage); creating and revoking act with the session's own rights, like the API. */

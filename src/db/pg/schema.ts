@@ -89,6 +89,8 @@ export const apiKeys = pgTable(
     scopes: json<string[]>('scopes').notNull(),
     allowedOrigins: json<string[]>('allowed_origins').notNull().default(sql`'[]'`),
     rateLimit: integer('rate_limit'),
+    /** The operator it was minted for (directly, or by a key they minted): revoked when they leave the workspace. */
+    createdByOperator: text('created_by_operator'),
     createdAt: ms('created_at').notNull(),
     lastUsedAt: ms('last_used_at'),
     expiresAt: ms('expires_at'),
@@ -372,6 +374,8 @@ export const invites = pgTable(
     role: text('role', { enum: ['owner', 'admin', 'viewer'] }).notNull(),
     createdAt: ms('created_at').notNull(),
     expiresAt: ms('expires_at').notNull(),
+    /** The operator who made it: their pending invites go when they leave the workspace. */
+    createdBy: text('created_by'),
   },
   (t) => [index('invites_workspace_idx').on(t.workspaceId)],
 )

@@ -22,6 +22,8 @@ export interface CreateKeyInput {
   allowedOrigins?: string[]
   rateLimit?: number | null
   expiresAt?: number | null
+  /** The operator the key is minted for, directly or through a key of theirs. */
+  createdByOperator?: string | null
 }
 
 export interface CreatedKey {
@@ -98,6 +100,7 @@ export function newKey(now: number, input: CreateKeyInput, presetKey?: string): 
     scopes,
     allowedOrigins,
     rateLimit: input.rateLimit ?? null,
+    createdByOperator: input.createdByOperator ?? null,
     createdAt: now,
     lastUsedAt: null,
     expiresAt: input.expiresAt ?? null,
@@ -114,7 +117,7 @@ export async function createKey(deps: ClockDeps & KeyStoreDeps, input: CreateKey
 /** The creating key and the instance-wide rate limit its own null `rate_limit` stands for. */
 export interface KeyCreator {
   /** The creating key, or what stands for an operator: their role's scopes, no limit or expiry of their own. */
-  key: Pick<ApiKey, 'scopes' | 'workspaceId' | 'rateLimit' | 'expiresAt'>
+  key: Pick<ApiKey, 'scopes' | 'workspaceId' | 'rateLimit' | 'expiresAt' | 'createdByOperator'>
   defaultRateLimit: number
 }
 
@@ -152,7 +155,9 @@ export async function createKeyFor(deps: ServiceDeps, creator: KeyCreator, input
   }
   const rateLimit = childRateLimit(creator, input.rateLimit)
   const expiresAt = childExpiry(creator.key, deps.clock.now(), input.expiresAt)
-  return createKey(deps, { ...input, scopes, rateLimit, expiresAt, workspaceId: creator.key.workspaceId })
+  // A key minted by an operator's key is theirs too: it goes when they leave the workspace.
+  const createdByOperator = creator.key.createdByOperator
+  return createKey(deps, { ...input, scopes, rateLimit, expiresAt, createdByOperator, workspaceId: creator.key.workspaceId })
 }
 
 /** One page of a workspace's keys, newest first. */

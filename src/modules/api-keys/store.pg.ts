@@ -30,6 +30,7 @@ interface RawKeyRow {
   scopes: string
   allowed_origins: string
   rate_limit: number | null
+  created_by_operator: string | null
   created_at: string
   last_used_at: string | null
   expires_at: string | null
@@ -49,6 +50,7 @@ function fromRaw(r: RawKeyRow): ApiKey {
     scopes: JSON.parse(r.scopes) as string[],
     allowedOrigins: JSON.parse(r.allowed_origins) as string[],
     rateLimit: r.rate_limit,
+    createdByOperator: r.created_by_operator,
     createdAt: Number(r.created_at),
     lastUsedAt: orNull(r.last_used_at),
     expiresAt: orNull(r.expires_at),

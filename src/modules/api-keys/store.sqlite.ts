@@ -63,6 +63,11 @@ export function insertKeySqlite(tx: DbOrTx, record: ApiKey): void {
   tx.insert(apiKeys).values(record).run()
 }
 
+/** Drops the database's cached keys; called inside a transaction that revokes keys, so no look-up caches them as they were. */
+export function forgetCachedKeys(db: Db): void {
+  keyCaches.delete(db)
+}
+
 /** The SQLite implementation of the API-key store. */
 export function sqliteApiKeysStore(deps: KeyStoreDeps): ApiKeysStore {
   const { db } = deps

@@ -195,7 +195,9 @@ export async function removeMember(deps: ActingDeps, workspaceId: string, operat
 export async function createInvite(deps: ActingDeps, workspaceId: string, role: Role): Promise<{ invite: Invite; token: string }> {
   const token = Buffer.from(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES))).toString('base64url')
   const now = deps.clock.now()
-  const invite: Invite = { id: newId(), workspaceId, hash: hashToken(token), role, createdAt: now, expiresAt: now + INVITE_TTL_MS }
+  // Made by an operator (the acting one), the invite goes when they leave the workspace.
+  const createdBy = deps.actor?.type === 'operator' ? deps.actor.id : null
+  const invite: Invite = { id: newId(), workspaceId, hash: hashToken(token), role, createdAt: now, expiresAt: now + INVITE_TTL_MS, createdBy }
   await operatorsStore(deps).insertInvite(invite)
   return { invite, token }
 }

@@ -3,11 +3,12 @@
  * creations; a membership change locks its workspace's member list first, so two owners demoting
  * each other at once cannot leave it without an owner, and an invite is used up under a row lock.
  */
-import { and, asc, desc, eq, gt } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, isNull } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
-import { invites, memberships, operators, sessions, workspaces } from '../../db/pg/schema'
+import { apiKeys, invites, memberships, operators, sessions, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
 import type { Actor } from '../../lib/actor'
+import { keyRevoked } from '../api-keys/audit'
 import { audit, leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
 
 /** Membership changes emit no events: there is never a dispatcher to wake. */
@@ -48,6 +49,12 @@ export function pgOperatorsStore(pg: PgDb, actor?: Actor): OperatorsStore {
       if (role) await tx.update(memberships).set({ role }).where(where)
       else await tx.delete(memberships).where(where)
       await emit.audit(role ? audit.roleChanged(workspaceId, operatorId, member.role, role) : audit.removed(workspaceId, operatorId, member.role), now)
+      if (role) return 'done'
+      // Leaving ends what they left behind: the keys minted for them and the invites they made.
+      const mine = and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.createdByOperator, operatorId), isNull(apiKeys.revokedAt))
+      for (const { rowid: _, ...key } of await tx.update(apiKeys).set({ revokedAt: now }).where(mine).returning()) await emit.audit(keyRevoked(key), now)
+      const theirs = and(eq(invites.workspaceId, workspaceId), eq(invites.createdBy, operatorId))
+      for (const { id } of await tx.delete(invites).where(theirs).returning({ id: invites.id })) await emit.audit(audit.inviteRevoked(workspaceId, id), now)
       return 'done'
     })
   return {

@@ -1,9 +1,11 @@
 /** Operators, memberships and invites on SQLite: reads on the connection, writes through the unit of work. */
-import { and, asc, desc, eq, gt } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, isNull } from 'drizzle-orm'
 import type { Db, Tx } from '../../db/client'
-import { invites, memberships, operators, sessions, workspaces } from '../../db/schema'
+import { apiKeys, invites, memberships, operators, sessions, workspaces } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import type { Actor } from '../../lib/actor'
+import { keyRevoked } from '../api-keys/audit'
+import { forgetCachedKeys } from '../api-keys/store.sqlite'
 import { audit, leavesNoOwner, type MemberChange, type Operator, type OperatorsStore, type Role } from './store'
 
 /** Membership changes emit no events: there is never a dispatcher to wake. */
@@ -34,6 +36,14 @@ export function sqliteOperatorsStore(db: Db, actor?: Actor): OperatorsStore {
       if (role) tx.update(memberships).set({ role }).where(where).run()
       else tx.delete(memberships).where(where).run()
       emit.audit(role ? audit.roleChanged(workspaceId, operatorId, member.role, role) : audit.removed(workspaceId, operatorId, member.role), now)
+      if (role) return 'done'
+      // Leaving ends what they left behind: the keys minted for them and the invites they made.
+      const mine = and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.createdByOperator, operatorId), isNull(apiKeys.revokedAt))
+      const revoked = tx.update(apiKeys).set({ revokedAt: now }).where(mine).returning().all()
+      if (revoked.length > 0) forgetCachedKeys(db)
+      for (const key of revoked) emit.audit(keyRevoked(key), now)
+      const theirs = and(eq(invites.workspaceId, workspaceId), eq(invites.createdBy, operatorId))
+      for (const { id } of tx.delete(invites).where(theirs).returning({ id: invites.id }).all()) emit.audit(audit.inviteRevoked(workspaceId, id), now)
       return 'done'
     })
   return {
