@@ -3,9 +3,8 @@ import { Elysia } from 'elysia'
 import { formParser } from '../../plugins/body'
 import { ApiError } from '../../errors'
 import { checkModel } from '../../lib/check-model'
-import { parseTimestamp } from '../../lib/clock'
 import { ApiKeyModel } from '../../modules/api-keys/model'
-import { createKeyFor, revokeKey } from '../../modules/api-keys/service'
+import { createKeyFor, keyInputOf, revokeKey } from '../../modules/api-keys/service'
 import { KEYS_PATH } from '../layout'
 import { createdKeyPage, keysPage, type KeyForm, type KeyLimits } from '../pages/api-keys'
 import { type DashboardKit, field, fields, FORM_POST, HIDDEN, redirect, type SignedIn, utcTime } from '../kit'
@@ -74,14 +73,7 @@ export const keyRoutes = (kit: DashboardKit) => {
           const { record, key } = await createKeyFor(
             c.deps,
             { key: c.active.key ?? operatorBounds(c), defaultRateLimit: deps.config.rateLimit.capacity },
-            {
-              kind: body.kind,
-              name: body.name,
-              scopes: body.scopes,
-              allowedOrigins: body.allowed_origins,
-              rateLimit: body.rate_limit,
-              expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
-            },
+            keyInputOf(body),
           )
           return page(c, 'API keys', createdKeyPage(c.viewer.base, record, key, new URL(c.request.url).origin), 201, [])
         } catch (error) {

@@ -1,7 +1,6 @@
 /** API-key routes: list, create (the full key shown once), get and revoke. */
 import { Elysia } from 'elysia'
 import type { AppDeps } from '../../deps'
-import { parseTimestamp } from '../../lib/clock'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import { problems, AUTH_ERRORS, BODY_ERRORS } from '../../errors/openapi'
 import { API_PREFIX } from '../../lib/api-prefix'
@@ -9,7 +8,7 @@ import type { AuthPlugin } from '../../plugins/auth'
 import { answerWrite } from '../../plugins/idempotency'
 import { actingFor } from '../../plugins/request-context'
 import { ApiKeyModel, MAX_KEY_RATE_LIMIT } from './model'
-import { createKeyFor, getKey, listKeysPage, revokeKey, serializeKey } from './service'
+import { createKeyFor, getKey, keyInputOf, listKeysPage, revokeKey, serializeKey } from './service'
 
 /** The /api-keys routes. */
 export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
@@ -35,14 +34,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
     .post(
       '',
       ({ body, auth, request, set }) => {
-        const input = {
-          kind: body.kind,
-          name: body.name,
-          scopes: body.scopes,
-          allowedOrigins: body.allowed_origins,
-          rateLimit: body.rate_limit,
-          expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
-        }
+        const input = keyInputOf(body)
         return answerWrite(
           { request, set },
           deps,

@@ -1,7 +1,7 @@
 /** API keys: minting (shown once), hash-only storage, listing by prefix, revocation, authentication. */
 import type { ClockDeps, ReadDeps, ServiceDeps } from '../../deps'
 import { MAX_KEY_RATE_LIMIT, type ApiKeyModel } from './model'
-import { iso } from '../../lib/clock'
+import { iso, parseTimestamp } from '../../lib/clock'
 import { ApiError, invalid } from '../../errors'
 import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
@@ -140,6 +140,18 @@ function childExpiry(creator: KeyCreator['key'], now: number, requested: number 
   if (requested == null) return creator.expiresAt
   if (requested > creator.expiresAt) throw invalid('/expires_at', `must not be after the creating key's own expiry, ${iso(creator.expiresAt)}`)
   return requested
+}
+
+/** What `POST /api-keys` (and the dashboard's form, checked against the same model) asks for, as createKeyFor takes it. */
+export function keyInputOf(body: ApiKeyModel.createBody): Omit<CreateKeyInput, 'workspaceId'> {
+  return {
+    kind: body.kind,
+    name: body.name,
+    scopes: body.scopes,
+    allowedOrigins: body.allowed_origins,
+    rateLimit: body.rate_limit,
+    expiresAt: body.expires_at == null ? null : parseTimestamp(body.expires_at, '/expires_at'),
+  }
 }
 
 /**
