@@ -203,6 +203,9 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
     }
     expect(await delivery.locator('.badge').textContent()).toBe('succeeded')
     expect(await delivery.textContent()).toContain('"type": "deal.closed"')
+    // Opened for the screenshot: the payload that was sent, as the receiver got it.
+    await delivery.locator('summary:has-text("Payload sent")').click()
+    expect(await delivery.locator('details[open]').textContent()).toContain('"title": "Ada Lovelace"')
     await shot('webhook-endpoint')
 
     // Export the contacts as CSV.
