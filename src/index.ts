@@ -2,10 +2,12 @@
 /** Entry point: parse the command line → config → open db → migrate → serve | run a command. */
 import { CLI_ACTOR } from './lib/actor'
 import './production'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { backup, pgBackupRefusal } from './cli/backup'
 import { healthcheck } from './cli/healthcheck'
-import { findCommand, generalHelp, COMMANDS } from './cli/commands'
+import { commandWords, findCommand, generalHelp, COMMANDS } from './cli/commands'
 import { keyCreate, keyGenerate, keyList, keyRevoke } from './cli/key'
 import { operatorCreate, operatorList, operatorPassword } from './cli/operator'
 import { CliError, createOutput } from './cli/output'
@@ -28,9 +30,9 @@ const NOTHING_TO_WAKE = () => {}
 const CLI_POOL_SIZE = 2
 
 async function main(argv: string[]): Promise<void> {
-  const words = argv.filter((a) => !a.startsWith('-'))
+  const words = commandWords(argv)
   if (words.length === 0 && (argv.includes('--help') || argv.includes('-h'))) return void console.log(generalHelp(VERSION))
-  const command = argv.length === 0 || argv[0]!.startsWith('-') ? findCommand(['serve']) : findCommand(words)
+  const command = findCommand(words.length === 0 ? ['serve'] : words)
   if (!command) {
     if (argv.includes('--version') || argv.includes('-v')) return void console.log(VERSION)
     if (argv.includes('--help') || argv.includes('-h') || words.length === 0 || words[0] === 'help') return void console.log(generalHelp(VERSION))
@@ -67,6 +69,9 @@ async function main(argv: string[]): Promise<void> {
   if (command.path.join(' ') === 'key generate') return keyGenerate(out, flags)
   const name = command.path.join(' ')
   if (isPostgresUrl(config.dbPath)) return onPostgres(config.dbPath, { name, out, args, flags, config })
+  // Only `serve` and `migrate` create a database: any other command run from the wrong folder (or with a
+  // mistyped --db) would otherwise work on a new, empty one and report success.
+  if (name !== 'migrate' && !existsSync(config.dbPath)) throw missingDatabase(config.dbPath, name)
   const db = openDb(config.dbPath, { busyTimeoutMs: CLI_BUSY_TIMEOUT_MS, synchronous: config.durability === 'full' ? 'FULL' : 'NORMAL' })
   try {
     migrate(db)
@@ -91,6 +96,14 @@ async function onPostgres(url: string, command: DataCommand) {
   } finally {
     await pg.$client.close()
   }
+}
+
+/** The refusal of a command given a SQLite database that does not exist. */
+function missingDatabase(path: string, name: string): CliError {
+  return new CliError(
+    `No askad database at ${resolve(path)}: '${name}' works on an existing one and created nothing. ` +
+      `Point --db (or ASKAD_DB) at the server's database, or create one with 'askad migrate --db ${path}' (the server creates it at its first start).`,
+  )
 }
 
 /** A command that works on the data, alike on both engines. */

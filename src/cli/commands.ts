@@ -131,6 +131,28 @@ const SPECS: CommandSpec[] = [
 export const COMMANDS: CommandSpec[] = SPECS.map((c) => ({ ...c, options: { ...common, ...c.options } }))
 
 /** The command whose path the leading words spell, if any. */
+/**
+ * The words of a command line that name its command: every argument that is neither a flag nor a
+ * flag's value, so flags may come before the command (`askad --db x.db workspace list`).
+ */
+export function commandWords(argv: string[]): string[] {
+  const takesValue = new Set(
+    COMMANDS.flatMap((c) =>
+      Object.entries(c.options)
+        .filter(([, o]) => o.type === 'string')
+        .map(([name]) => `--${name}`),
+    ),
+  )
+  const words: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('-')) words.push(arg)
+    else if (takesValue.has(arg)) i++
+  }
+  return words
+}
+
+/** The command named by the leading words, if any. */
 export function findCommand(words: string[]): CommandSpec | undefined {
   return COMMANDS.find((c) => c.path.every((p, i) => words[i] === p))
 }

@@ -25,6 +25,8 @@ const COLLEAGUE = { email: 'sam@agency.example', password: 'staple battery horse
 
 // The executable is built if the sources changed (≈10 s), and argon2id runs on every sign-in.
 setDefaultTimeout(120_000)
+/** The longest one browser step may take (a navigation, a click that posts, a download). */
+const STEP_TIMEOUT_MS = 20_000
 
 interface Received {
   headers: Record<string, string>
@@ -49,6 +51,8 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true })
     const exe = ensureExecutable()
+    // Before the first start, as a newcomer would: `migrate` makes the database, then the operator.
+    expect(Bun.spawnSync([exe, 'migrate', '--db', db], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir } }).exitCode).toBe(0)
     const created = Bun.spawnSync([exe, 'operator', 'create', OWNER.email, '--db', db, '--json'], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', HOME: dir },
@@ -75,6 +79,8 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
     owner = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true })
     owner.on('request', (request) => void requested.push(request.url()))
     page = await owner.newPage()
+    // A step that hangs fails by name within this, well before the test's own limit.
+    page.setDefaultTimeout(STEP_TIMEOUT_MS)
     page.on('dialog', (dialog) => void dialog.accept())
   })
 
@@ -128,6 +134,7 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
     const colleague = await browser.newContext({ viewport: DESKTOP })
     colleague.on('request', (request) => void requested.push(request.url()))
     const theirs = await colleague.newPage()
+    theirs.setDefaultTimeout(STEP_TIMEOUT_MS)
     await theirs.goto(link)
     await shot('invite', theirs)
     await theirs.fill('#join-invite input[name=email]', COLLEAGUE.email)
@@ -212,7 +219,9 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
     await open(`${base}/contacts`)
     await shot('contacts')
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href*="contacts.csv"]')])
-    const csv = readFileSync((await download.path())!, 'utf8')
+    // download.path() has no timeout of its own: a response that never ends must fail here, by name.
+    const saved = await Promise.race([download.path(), Bun.sleep(STEP_TIMEOUT_MS).then(() => Promise.reject(new Error('the CSV download did not finish')))])
+    const csv = readFileSync(saved!, 'utf8')
     expect(csv.split('\r\n')[0]).toContain('email')
     expect(csv).toContain('ada@example.com')
 

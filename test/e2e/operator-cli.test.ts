@@ -52,6 +52,8 @@ describe('askad operator', () => {
   const db = join(dir, 'cli.db')
 
   test('create: the password from stdin, stored as an argon2id hash, never printed; --json; the email normalized', () => {
+    // Before the first start: `migrate` makes the database (no other command creates one).
+    expect(cli(db, ['migrate']).code).toBe(0)
     const run = cli(db, ['operator', 'create', '  Boss@Agency.Example ', '--json'], `${PASSWORD}\n`)
     expect(run.code).toBe(0)
     const shown = JSON.parse(run.stdout)
