@@ -25,7 +25,7 @@ import { contactKeys, findContactForLeadPg } from '../contacts/store.pg'
 import { serializeDeal } from '../deals/service'
 import { getDealPg, insertDealPg } from '../deals/store.pg'
 import { eventLead, type Lead } from './service'
-import { liveBySource, type LeadsStore, type NewLead } from './store'
+import { liveBySource, newLeadRow, type LeadsStore, type NewLead } from './store'
 
 /** Times a lead's transaction is run again when its new contact lost a race the locks should have prevented. */
 const CONTACT_RACE_RETRIES = 3
@@ -275,25 +275,16 @@ async function storeLeadPg(tx: PgTx, emit: PgEmit, workspaceId: string, now: num
   const endpointIds = announce ? await subscribedEndpoints(tx, workspaceId, 'lead.created') : []
   const contactCounters = existing ? [] : [COUNTERS.contacts, COUNTERS.contactsFromSource(person.source)]
   const seqs = await nextSeqs(tx, workspaceId, [COUNTERS.leads, COUNTERS.leadsFromSource(person.source), ...contactCounters])
-  const lead: Lead = {
-    id: newId(),
+  const lead = newLeadRow(
     workspaceId,
-    contactId: existing?.id ?? newId(),
-    seq: seqs[COUNTERS.leads]!,
-    sourceSeq: seqs[COUNTERS.leadsFromSource(person.source)]!,
-    channel,
-    source: person.source,
-    email: person.email,
-    phone: person.phone,
-    firstName: person.firstName,
-    lastName: person.lastName,
-    metadata: person.metadata,
-    context,
-    status: 'new',
-    dealId: null,
-    convertedAt: null,
-    createdAt: now,
-  }
+    now,
+    { channel, person, context },
+    {
+      contactId: existing?.id ?? newId(),
+      seq: seqs[COUNTERS.leads]!,
+      sourceSeq: seqs[COUNTERS.leadsFromSource(person.source)]!,
+    },
+  )
   const contactSeqs = { seq: seqs[COUNTERS.contacts] ?? 0, sourceSeq: seqs[COUNTERS.contactsFromSource(person.source)] ?? 0 }
   const droppedMetadataKeys = await insertLead(tx, lead, existing, contactSeqs, endpointIds, announce)
   emit.due(endpointIds.length)

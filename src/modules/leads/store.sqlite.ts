@@ -7,12 +7,11 @@ import { seqPage } from '../../db/seq-page'
 import { COUNTERS, liveCount, nextSeq, readCounter, type DbOrTx, type Tx } from '../../db/tx'
 import { write, writeBatched, type Emit } from '../../db/unit-of-work'
 import type { ServiceDeps } from '../../deps'
-import { newId } from '../../lib/ids'
 import { upsertContactForLead } from '../contacts/store.sqlite'
 import { serializeDeal } from '../deals/service'
 import { insertDeal } from '../deals/store.sqlite'
 import { eventLead, type Lead } from './service'
-import { liveBySource, type LeadsStore, type NewLead } from './store'
+import { liveBySource, newLeadRow, type LeadsStore, type NewLead } from './store'
 
 /**
  * The first lead sequence number created at or after `since`, by binary search over the
@@ -47,25 +46,16 @@ const leadRows = rawTable(leads)
  */
 function storeLead(tx: Tx, emit: Emit, workspaceId: string, now: number, { channel, person, context }: NewLead, announce: boolean) {
   const upserted = upsertContactForLead(tx, now, workspaceId, person)
-  const lead: Lead = {
-    id: newId(),
+  const lead = newLeadRow(
     workspaceId,
-    contactId: upserted.contact.id,
-    seq: nextSeq(tx, workspaceId, COUNTERS.leads),
-    sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
-    channel,
-    source: person.source,
-    email: person.email,
-    phone: person.phone,
-    firstName: person.firstName,
-    lastName: person.lastName,
-    metadata: person.metadata,
-    context,
-    status: 'new',
-    dealId: null,
-    convertedAt: null,
-    createdAt: now,
-  }
+    now,
+    { channel, person, context },
+    {
+      contactId: upserted.contact.id,
+      seq: nextSeq(tx, workspaceId, COUNTERS.leads),
+      sourceSeq: nextSeq(tx, workspaceId, COUNTERS.leadsFromSource(person.source)),
+    },
+  )
   rawStatement(tx, 'leads.insert', leadRows.insert).run(leadRows.encode(lead))
   if (announce) emit(workspaceId, 'lead.created', { lead: eventLead(lead) }, now, lead.contactId)
   return { lead, droppedMetadataKeys: upserted.droppedMetadataKeys, contactCreated: upserted.created }

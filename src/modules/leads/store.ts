@@ -1,5 +1,6 @@
 /** Where leads live: every data operation the leads service needs, on SQLite or on PostgreSQL. */
 import type { AuditEntry } from '../../db/audit'
+import { newId } from '../../lib/ids'
 import { COUNTERS } from '../../db/tx'
 import type { ServiceDeps } from '../../deps'
 import type { PageRequest } from '../../lib/pagination'
@@ -76,6 +77,32 @@ export interface LeadsStore {
 /** The leads store of the node's engine: PostgreSQL when `deps.pg` is set, else SQLite. */
 export function leadsStore(deps: ServiceDeps): LeadsStore {
   return deps.pg ? pgLeadsStore({ ...deps, pg: deps.pg }) : sqliteLeadsStore(deps)
+}
+
+/** A new lead's row, as both engines insert it: the submission as given, placed on its contact and in the sequences. */
+export function newLeadRow(
+  workspaceId: string,
+  now: number,
+  { channel, person, context }: NewLead,
+  placed: Pick<Lead, 'contactId' | 'seq' | 'sourceSeq'>,
+): Lead {
+  return {
+    id: newId(),
+    workspaceId,
+    ...placed,
+    channel,
+    source: person.source,
+    email: person.email,
+    phone: person.phone,
+    firstName: person.firstName,
+    lastName: person.lastName,
+    metadata: person.metadata,
+    context,
+    status: 'new',
+    dealId: null,
+    convertedAt: null,
+    createdAt: now,
+  }
 }
 
 /**
