@@ -8,6 +8,9 @@ import type { Browser } from 'playwright-core'
 import { leads } from '../../src/db/schema'
 import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const hasChromium = chromiumAvailable('the browser capture tests')
 

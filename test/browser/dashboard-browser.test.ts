@@ -15,6 +15,9 @@ import { createOwner } from '../../src/modules/operators/service'
 import { startDispatcher, type Dispatcher } from '../../src/workers/dispatcher'
 import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const hasChromium = chromiumAvailable('the dashboard browser tests')
 const SCREENSHOTS = join(import.meta.dir, '..', '..', 'screenshots')

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
 import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const hasChromium = chromiumAvailable('the /docs browser test')
 

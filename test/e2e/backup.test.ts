@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
 import { startServer } from '../exe'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const WRITERS = 4

@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { skipUnlessPg, testDatabase, type TestDatabase } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ENTRY = join(import.meta.dir, '..', '..', 'src', 'index.ts')
 /** A command that does not exit (a pool left open) fails the test instead of hanging it. */

@@ -11,6 +11,9 @@ import { ensureExecutable, spawnTogether, startServer, type RunningServer } from
 import { skipUnlessPg, testDatabase, type TestDatabase } from '../pg'
 import { startProxy, type Balancer } from '../proxy'
 import { startReceiver, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const skip = skipUnlessPg('cluster test')
 const ROOT = `${import.meta.dir}/../..`

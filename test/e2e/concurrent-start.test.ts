@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { openDb } from '../../src/db/client'
 import { countRows, spawnTogether } from '../exe'
 import { drizzleMigrate } from '../legacy-migrate'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 /** Processes started at the same moment per round. */

@@ -18,6 +18,9 @@ import { startDispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg, type TestDatabase } from '../pg'
 import { startReceiver, until, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const SECRET = `whsec_${Buffer.from('cluster-test-secret-0123456789ab').toString('base64')}`
 /** Connections per node: a small pool, as several nodes share the server's max_connections. */

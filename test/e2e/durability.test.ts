@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
 import { ensureExecutable, startServer } from '../exe'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const dir = mkdtempSync(join(tmpdir(), 'askad-durability-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

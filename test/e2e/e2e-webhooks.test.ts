@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
 import { ensureExecutable, startServer, type RunningServer } from '../exe'
 import { startReceiver, until, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let exe: string
 let dir: string

@@ -5,6 +5,9 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureExecutable, startServer, type RunningServer } from '../exe'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let dir: string
 let exe: string

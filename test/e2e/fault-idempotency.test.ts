@@ -2,6 +2,9 @@
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { duplicatesIn, faultTarget, killCycle } from '../bench/fault-idempotency'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 /** Cycles run until this much time has passed (at least one). */
 const BUDGET_MS = 15_000

@@ -2,6 +2,9 @@
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { ingestDb, killCycle } from '../bench/fault-ingest'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const target = ingestDb()
 afterAll(() => rmSync(target.dir, { recursive: true, force: true }))

@@ -13,6 +13,9 @@ import { startFaultyReceiver, type FaultPhase, type FaultyReceiver } from '../be
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { verifyAt } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const EVENTS = 12
 const ATTEMPT_TIMEOUT_MS = 200

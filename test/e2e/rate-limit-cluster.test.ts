@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { startServer, type RunningServer } from '../exe'
 import { skipUnlessPg, testDatabase } from '../pg'
 import { skipUnlessRedis, startRedis } from '../redis'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const NODES = 3

@@ -14,6 +14,9 @@ import { emitEvent } from '../../src/db/outbox'
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { startReceiver, verifyAt, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const newKey = () => randomBytes(32).toString('base64')

@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
 import { startServer } from '../exe'
 import { startReceiver, until } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const SLOW_REQUESTS = 50

@@ -9,6 +9,9 @@ import { join } from 'node:path'
 import { percentile } from '../bench/lib'
 import { holdWriteLock, sample, startLockTarget, type LockTarget } from '../bench/lock-hold'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const dirs: string[] = []

@@ -4,6 +4,9 @@ import { newId } from '../../src/lib/ids'
 import { hashKey } from '../../src/lib/keys'
 import { SCOPES } from '../../src/lib/scopes'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -5,6 +5,9 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 // The harness has no socket: the peer is 127.0.0.1, trusted here, so X-Forwarded-For names the client.
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ASKAD_TRUSTED_PROXIES: '127.0.0.1/32' } })

@@ -2,6 +2,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { generateKey } from '../../src/lib/keys'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

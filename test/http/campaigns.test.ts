@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { newId } from '../../src/lib/ids'
 import { createHarness, type Harness, TEST_ENGINE } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 // Webhook endpoints here point at a closed local port: saved, never reached.
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { revokeKey } from '../../src/modules/api-keys/service'
 import { prefersHtml, splitName } from '../../src/modules/capture/service'
 import { createHarness, expectProblem, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const SITE = 'https://shop.example'
 const OTHER_SITE = 'https://evil.example'

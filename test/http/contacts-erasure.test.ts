@@ -9,6 +9,9 @@ import { leadTotals, leadsBySource, leadsPerDay } from '../../src/modules/leads/
 import { startDispatcherDriver } from '../dispatcher-driver'
 import { createHarness, expectProblem, type Harness } from '../helpers'
 import { startReceiver, until, verifyAt } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 // The list checks make hundreds of requests with one key.
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ASKAD_RATE_LIMIT: '100000' } })

@@ -3,6 +3,9 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { MAX_CSV_BODY_BYTES } from '../../src/plugins/body'
 import { MAX_REPORTED_ERRORS } from '../../src/modules/contacts/import'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -1,6 +1,9 @@
 /** One contact: read it with its recent leads and deals, edit it. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -3,6 +3,9 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { SEARCH_COUNT_LIMIT } from '../../src/modules/contacts/search'
 import { bulkContacts } from '../bulk-contacts'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

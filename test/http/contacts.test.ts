@@ -1,6 +1,9 @@
 /** GET /api/v1/contacts and contact dedupe/merge rules. */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

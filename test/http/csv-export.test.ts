@@ -4,6 +4,9 @@ import { WITHHELD_FILTER } from '../../src/modules/contacts/service'
 import { parseCsv } from '../../src/lib/csv'
 import { bulkContacts } from '../bulk-contacts'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -3,6 +3,9 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { WITHHELD_FILTER } from '../../src/modules/contacts/service'
 import { createLead } from '../../src/modules/leads/service'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ORIGIN = 'http://localhost'
 const h = createHarness()

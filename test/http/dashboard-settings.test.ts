@@ -2,6 +2,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { dashboardSession } from '../dashboard-session'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ASKAD_RATE_LIMIT: '100/60s' } })
 afterAll(() => h.close())

@@ -1,6 +1,9 @@
 /** Dashboard forms go through the API's own TypeBox models: what the API refuses, the dashboard refuses too, shown on the page. */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ORIGIN = 'http://localhost'
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })

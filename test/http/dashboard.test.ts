@@ -12,6 +12,9 @@ import { createHarness, testClock, type Harness } from '../helpers'
 import { loadConfig } from '../../src/config'
 import { createRateLimitStore } from '../../src/lib/rate-limit-store'
 import { createLogger } from '../../src/lib/logger'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ORIGIN = 'http://localhost'
 const HOUR = 60 * 60 * 1000

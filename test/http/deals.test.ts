@@ -1,6 +1,9 @@
 /** Deals: create with exact money, list by stage with pagination, read, edit. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -3,6 +3,9 @@ import { afterEach, expect, test } from 'bun:test'
 import { startDispatcher } from '../../src/workers/dispatcher'
 import { createHarness, type Harness } from '../helpers'
 import { startReceiver, until, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 /** Grace given to stop() here; the production default is SHUTDOWN_GRACE_MS. */
 const GRACE_MS = 200

@@ -12,6 +12,9 @@ import { DELIVERY_BACKOFF_MS, MAX_SCHEDULED_ATTEMPTS, parseRetryAfter, retryDela
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { startReceiver, until, verifyAt, type Answer, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let h: Harness
 let dispatcher: DispatcherDriver

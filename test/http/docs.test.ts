@@ -169,6 +169,9 @@ describe('GET /openapi.json', () => {
       join(dir, 'client.ts'),
       `import createClient from 'openapi-fetch'
 import type { paths } from './schema'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 /** Pushes the seed's example lead through the generated client. */
 export async function createLead(baseUrl: string, key: string) {

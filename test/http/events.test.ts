@@ -1,6 +1,9 @@
 /** The outbox rows behind lead.converted and deal.closed: written once, in the transaction of the change. */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 // The endpoints below point at a closed local port: nothing is sent, the SSRF guard only lets them be saved.
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })

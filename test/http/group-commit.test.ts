@@ -4,6 +4,9 @@ import { Database } from 'bun:sqlite'
 import { groupCommit, WRITE_LOCK_WAIT_MS } from '../../src/db/group-commit'
 import { workspaces } from '../../src/db/schema'
 import { createHarness, TEST_ENGINE } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -11,6 +11,9 @@ import { createKey, listKeys } from '../../src/modules/api-keys/service'
 import { createWorkspace } from '../../src/modules/workspaces/service'
 import { pgNodes, type PgNodes } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const NODES = 3
 

@@ -10,6 +10,9 @@ import { errors } from '../../src/plugins/errors'
 import { IDEMPOTENCY_TTL_MS, idempotency } from '../../src/plugins/idempotency'
 import { startRetention } from '../../src/workers/retention'
 import { createHarness, type Harness, TEST_ENGINE } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const INBOUND = '/api/v1/leads/inbound'
 

@@ -1,6 +1,9 @@
 /** POST /api/v1/leads/inbound: the seed document's example, and every way a request can be bad. */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -2,6 +2,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { parseTimestamp } from '../../src/lib/clock'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

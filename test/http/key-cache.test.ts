@@ -8,6 +8,9 @@ import { eq } from 'drizzle-orm'
 import { openDb } from '../../src/db/client'
 import { apiKeys } from '../../src/db/schema'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let h: Harness
 beforeEach(() => {

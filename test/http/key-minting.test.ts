@@ -3,6 +3,9 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { keyCreate } from '../../src/cli/key'
 import { MAX_KEY_RATE_LIMIT } from '../../src/modules/api-keys/model'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness({ env: { ASKAD_RATE_LIMIT: '100/60s' } })
 afterAll(() => h.close())

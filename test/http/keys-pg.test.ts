@@ -7,6 +7,9 @@ import { createKey } from '../../src/modules/api-keys/service'
 import { createWorkspace } from '../../src/modules/workspaces/service'
 import { pgNodes, type PgNodes } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ORIGIN = 'http://localhost'
 

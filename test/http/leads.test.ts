@@ -1,6 +1,9 @@
 /** Leads: list with filters and pagination, read one, convert into a deal. */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -2,6 +2,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { CONTACT_METADATA_MAX_BYTES, METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../src/lib/metadata'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

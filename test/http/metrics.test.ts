@@ -2,6 +2,9 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { LATENCY_BUCKETS_SECONDS, UNMATCHED_ROUTE } from '../../src/plugins/metrics'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let h: Harness
 afterEach(() => h?.close())

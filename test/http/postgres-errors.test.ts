@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SQL } from 'bun'
 import { createHarness, expectProblem, TEST_ENGINE, type Harness } from '../helpers'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 describe.skipIf(skipUnlessPg('PostgreSQL error answers'))('on PostgreSQL', () => {
   let h: Harness

@@ -10,6 +10,9 @@ import { createPostgresStore } from '../../src/lib/rate-limit-postgres'
 import { createHarness, type Harness } from '../helpers'
 import { skipUnlessPg, testDatabase, type TestDatabase } from '../pg'
 import { skipUnlessRedis, startRedis, type TestRedis } from '../redis'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const SITE = 'https://shop.example'
 const CONTACTS = '/api/v1/contacts'

@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
 import { createTokenBuckets } from '../../src/lib/token-bucket'
 import { createHarness, testClock, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const CONTACTS = '/api/v1/contacts'
 const CAPTURE = '/api/v1/leads/capture'

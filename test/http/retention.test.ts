@@ -11,6 +11,9 @@ import { startRetention, type Retention } from '../../src/workers/retention'
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
 import { createHarness, type Harness } from '../helpers'
 import { startReceiver, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const DAY_MS = 24 * 60 * 60 * 1000
 

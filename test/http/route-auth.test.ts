@@ -9,6 +9,9 @@ import { SCOPE_EXTENSION } from '../../src/plugins/auth'
 import { acceptsCsv, type RouteEntry } from '../../src/plugins/route-table'
 import { SCOPES, type Scope } from '../../src/lib/scopes'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
 afterAll(() => h.close())

@@ -7,6 +7,9 @@ import { bodyParser, formParser } from '../../src/plugins/body'
 import { errors } from '../../src/plugins/errors'
 import { acceptsForms, FORM_PARSER, keySourcesOf, routeMatcher, routeTable } from '../../src/plugins/route-table'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const app = new Elysia()
   .use(scopes)

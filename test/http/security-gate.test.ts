@@ -7,6 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
 import { createHarness, expectProblem } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness({ env: { ASKAD_RATE_LIMIT: '5/60s' } })
 let port = 0

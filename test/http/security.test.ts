@@ -11,6 +11,9 @@ import { parseRanges } from '../../src/lib/client-ip'
 import { checkUrl, specialRange, type HostResolver } from '../../src/lib/ssrf'
 import { sendAttempt, type AttemptEnv, type AttemptRequest, tcpProbe } from '../../src/workers/send-attempt'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness({ env: { ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' } })
 afterAll(() => h.close())

@@ -15,6 +15,9 @@ import { SCOPES } from '../../src/lib/scopes'
 import { startDispatcher } from '../../src/workers/dispatcher'
 import { createHarness } from '../helpers'
 import { startReceiver, until } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const dir = mkdtempSync(join(tmpdir(), 'askad-spec-'))

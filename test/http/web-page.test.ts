@@ -1,6 +1,9 @@
 /** The docs page and the dashboard serve their assets and pages with one set of headers (plugins/web-page.ts). */
 import { afterAll, expect, test } from 'bun:test'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

@@ -1,6 +1,9 @@
 /** Webhook endpoint management over HTTP: create/list/get/update/delete, secrets, validation, SSRF refusals, tenancy. */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { createHarness, expectProblem, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 let h: Harness
 afterEach(() => h?.close())

@@ -8,6 +8,9 @@ import { embeddedMigrations as sqliteMigrations } from '../../src/db/migrations.
 import { embeddedMigrations as pgMigrations } from '../../src/db/pg/migrations.gen'
 import { createHarness, type Harness } from '../helpers'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const TAG = '0007_backfill_event_contacts'
 

@@ -7,6 +7,9 @@ import { startCheckpointer, type Checkpointer } from '../../src/db/checkpointer'
 import { openDb, type Db } from '../../src/db/client'
 import { writeTx } from '../../src/db/tx'
 import { createLogger } from '../../src/lib/logger'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const dir = mkdtempSync(join(tmpdir(), 'askad-checkpointer-'))
 const logs: string[] = []

@@ -1,6 +1,9 @@
 /** lib/csv.ts: RFC 4180 cells and lines, formula defusing, and the parser the import reads with. */
 import { describe, expect, test } from 'bun:test'
 import { csvCell, csvLine, CsvSyntaxError, parseCsv, undefuse } from '../../src/lib/csv'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const parse = (text: string) => [...parseCsv(text)].map((r) => r.fields)
 

@@ -2,6 +2,9 @@
 import { describe, expect, test } from 'bun:test'
 import { AUTO_DISABLE_AFTER_MS, decide, DISABLED_FAILING, DISABLED_GONE, type AttemptFacts, type Decision, type DeliveryState } from '../../src/workers/decide'
 import { DELIVERY_BACKOFF_MS, MAX_SCHEDULED_ATTEMPTS, MIN_WAIT_AFTER_TIMEOUT_OR_429_MS } from '../../src/workers/retry-policy'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const SECOND = 1000
 const MINUTE = 60 * SECOND

@@ -7,6 +7,9 @@ import { openDb, type Db } from '../../src/db/client'
 import { durable, syncCommits, syncFailure } from '../../src/db/durability'
 import { commitAlone, groupCommit } from '../../src/db/group-commit'
 import { storageProblem, writeProbe } from '../../src/db/storage'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const dir = mkdtempSync(join(tmpdir(), 'askad-durability-'))
 let db: Db

@@ -2,6 +2,9 @@
 import { expect, test } from 'bun:test'
 import { Elysia, status, type Context } from 'elysia'
 import { toResponse } from '../../src/plugins/elysia-response'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const cases: { name: string; run: (set: Context['set']) => unknown }[] = [
   { name: 'an object', run: () => ({ id: 'lead_1', status: 'created' }) },

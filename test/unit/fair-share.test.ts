@@ -1,6 +1,9 @@
 /** The dispatcher's fair-share rules, without sockets: who may start how many attempts. */
 import { describe, expect, test } from 'bun:test'
 import { fairShare, InFlightShares, type Claimants } from '../../src/workers/fair-share'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const claimants = (workspaces: number, endpointsPerWorkspace: number): Claimants => ({ workspaces, endpointsOf: () => endpointsPerWorkspace })
 

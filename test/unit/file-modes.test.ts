@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { backup } from '../../src/cli/backup'
 import { openDb } from '../../src/db/client'
 import { migrate } from '../../src/db/migrate'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8)
 const quiet = { json: true, result: () => {} }

@@ -3,6 +3,9 @@ import { afterAll, expect, test } from 'bun:test'
 import { MAX_JSON_DEPTH } from '../../src/plugins/body'
 import { createWorld, fingerprint, runFuzz, statsRows } from '../bench/fuzz'
 import { printTable } from '../bench/lib'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 /** Fixed, so a failure reproduces; FUZZ_SEED / FUZZ_RUNS override it. */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261101)

@@ -1,6 +1,9 @@
 /** Argon2id work queues for a slot: bursts of sign-ins never run more than HASHING_AT_ONCE hashes at once. */
 import { expect, test } from 'bun:test'
 import { HASHING_AT_ONCE, hashSlot } from '../../src/modules/operators/service'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 test('at most HASHING_AT_ONCE run at once; the rest run in turn, also after a failure', async () => {
   let running = 0

@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { generateKey, hashKey, keyPrefix, parseKey, redactKeys } from '../../src/lib/keys'
 import { parseRateLimit } from '../../src/config'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 describe('API key format', () => {
   test('generated keys parse back to their kind', () => {

@@ -7,6 +7,9 @@ import { openDb, type Db } from '../../src/db/client'
 import { migrate } from '../../src/db/migrate'
 import { embeddedMigrations } from '../../src/db/migrations.gen'
 import { drizzleMigrate } from '../legacy-migrate'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const dir = mkdtempSync(join(tmpdir(), 'askad-migrate-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -3,6 +3,9 @@ import { expect, test } from 'bun:test'
 import { openPg } from '../../src/db/pg/client'
 import { createLogger } from '../../src/lib/logger'
 import { createNotifier } from '../../src/workers/notify.pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 test('a LISTEN that cannot connect is logged and retried later instead of failing the start; close stops the retries', async () => {
   const logs: string[] = []

@@ -2,6 +2,9 @@
 import { expect, test } from 'bun:test'
 import { Elysia, t } from 'elysia'
 import { isOptionalSchema, swaggerPaths, type WalkableRoute } from '../../src/plugins/openapi-adapter'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const app = new Elysia()
   .post('/things/:id', ({ body }) => body, {

@@ -4,6 +4,9 @@ import { migratePg, openPg, type PgDb } from '../../src/db/pg/client'
 import { embeddedMigrations } from '../../src/db/pg/migrations.gen'
 import { lockKeys, nextSeqs, readCounterPg, writePg } from '../../src/db/pg/unit-of-work'
 import { migratedTestDatabase, skipUnlessPg, testDatabase } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const skip = skipUnlessPg('PostgreSQL engine tests')
 

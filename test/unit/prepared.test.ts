@@ -5,6 +5,9 @@ import { prepared, rawStatement, rawTable, sessionOf } from '../../src/db/prepar
 import { contacts, webhookEndpoints } from '../../src/db/schema'
 import { writeTx } from '../../src/db/tx'
 import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const h = createHarness()
 afterAll(() => h.close())

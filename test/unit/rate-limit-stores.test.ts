@@ -13,6 +13,9 @@ import { createTokenBuckets, type RateLimitStore, type TakeResult } from '../../
 import { testClock } from '../helpers'
 import { skipUnlessPg, testDatabase, type TestDatabase } from '../pg'
 import { skipUnlessRedis, startRedis, type TestRedis } from '../redis'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const MINUTE = 60_000
 

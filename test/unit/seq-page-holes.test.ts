@@ -2,6 +2,9 @@
 import { expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { pageUpperSeq, pageUpperSeqFromBottom } from '../../src/db/seq-page'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 test('both walks start the page at the live row `skip` rows from the top', () => {
   fc.assert(

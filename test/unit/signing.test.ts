@@ -3,6 +3,9 @@ import { describe, expect, test } from 'bun:test'
 import { Webhook } from 'standardwebhooks'
 import { generateSecret, sign, signatureHeader } from '../../src/lib/signing'
 import { verifyAt } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 describe('signing', () => {
   test('matches the Standard Webhooks reference vector', () => {

@@ -2,6 +2,9 @@
 import { describe, expect, test } from 'bun:test'
 import { parseRanges } from '../../src/lib/client-ip'
 import { blockedReason, checkUrl, systemResolver, urlProblem, type HostResolver } from '../../src/lib/ssrf'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const none = parseRanges([])
 const publicDns: HostResolver = async () => ['93.184.216.34']

@@ -7,6 +7,9 @@ import { authenticateKey, createKey, createKeyFor, getKey, listKeys, listKeysPag
 import { createWorkspace } from '../../src/modules/workspaces/service'
 import { ENGINES, engineDeps, type EngineDeps } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const MINUTE = 60_000
 

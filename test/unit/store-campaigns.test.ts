@@ -7,6 +7,9 @@ import { ApiError } from '../../src/errors'
 import { createCampaign, getCampaign, listCampaigns, recordSpend, updateCampaign } from '../../src/modules/campaigns/service'
 import { ENGINES, openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const FIRST_PAGE = { page: 1, limit: 50, afterSeq: null }
 

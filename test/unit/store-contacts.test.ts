@@ -6,6 +6,9 @@ import { createDeal } from '../../src/modules/deals/service'
 import { createLead } from '../../src/modules/leads/service'
 import { ENGINES, openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const firstPage = { page: 1, limit: 50, afterSeq: null }
 

@@ -5,6 +5,9 @@ import { parsePageQuery } from '../../src/lib/pagination'
 import { createLead } from '../../src/modules/leads/service'
 import { ENGINES, openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const firstPage = { page: 1, limit: 50, afterSeq: null }
 

@@ -12,6 +12,9 @@ import type { AttemptOutcome } from '../../src/workers/send-attempt'
 import { retryDelayMs } from '../../src/workers/retry-policy'
 import { createHarness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const LEASE_MS = 60_000
 /** The cap of the endpoints seeded below: the column default of `max_in_flight`. */

@@ -11,6 +11,9 @@ import { createDeal, updateDeal } from '../../src/modules/deals/service'
 import { convertLead, createLead, type LeadDeps } from '../../src/modules/leads/service'
 import { openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const NODES = 3
 const LEADS = 500

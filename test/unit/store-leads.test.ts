@@ -6,6 +6,9 @@ import { convertLead, createLead, getLead, leadTotals, leadsBySource, leadsPerDa
 import { getContact } from '../../src/modules/contacts/service'
 import { ENGINES, openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const firstPage = (limit = 50) => ({ page: 1, limit, afterSeq: null })
 

@@ -8,6 +8,9 @@ import type { AppDeps } from '../../src/deps'
 import { startRetention, type Retention } from '../../src/workers/retention'
 import { createHarness } from '../helpers'
 import { migratedTestDatabase, skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const DAY_MS = 24 * 60 * 60 * 1000
 

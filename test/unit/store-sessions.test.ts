@@ -9,6 +9,9 @@ import { endSession, findSession, SESSION_IDLE_MS, signIn } from '../../src/modu
 import { createWorkspace } from '../../src/modules/workspaces/service'
 import { ENGINES, engineDeps, type EngineDeps } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const DAY = 24 * 60 * 60 * 1000
 

@@ -20,6 +20,9 @@ import {
 } from '../../src/modules/webhooks/service'
 import { ENGINES, openEngine, type EngineFixture } from '../engine-fixture'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const KEY = Buffer.alloc(32, 7).toString('base64')
 const OTHER_KEY = Buffer.alloc(32, 9).toString('base64')

@@ -5,6 +5,9 @@ import { authenticateKey, listKeys } from '../../src/modules/api-keys/service'
 import { bootstrap, createWorkspace, findWorkspace, listWorkspaces } from '../../src/modules/workspaces/service'
 import { ENGINES, engineDeps, type EngineDeps } from '../keys-engines'
 import { skipUnlessPg } from '../pg'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 /** Races on PostgreSQL open several pools and databases: generous on a loaded 2-core machine. */
 const PG_RACE_TIMEOUT_MS = 60_000
