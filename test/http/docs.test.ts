@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHarness, type Harness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head']
@@ -169,9 +172,6 @@ describe('GET /openapi.json', () => {
       join(dir, 'client.ts'),
       `import createClient from 'openapi-fetch'
 import type { paths } from './schema'
-import { useTestTimeout } from '../timeout'
-
-useTestTimeout()
 
 /** Pushes the seed's example lead through the generated client. */
 export async function createLead(baseUrl: string, key: string) {
