@@ -65,6 +65,7 @@ export function createApp(deps: AppDeps) {
       },
       {
         detail: {
+          operationId: 'getHealth',
           summary: 'Health check',
           description:
             'Answers 200 when the process answers and its database can take writes. Answers 503, with `database.cause` (`locked`, `read-only`, ' +
