@@ -108,13 +108,14 @@ receive signed webhooks when things happen.
 
 **Authentication.** Send an API key as \`Authorization: Bearer ask_sk_…\` (secret keys, server to server) \
 or a publishable key \`ask_pk_…\` (browser capture only). A missing or invalid key is 401, a key without the \
-route's scope is 403. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\` need no key.
+route's scope is 403. A 401 carries \`WWW-Authenticate: Bearer realm="askad"\` (RFC 6750), with \
+\`error="invalid_token"\` when a key was sent and refused. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\` need no key.
 
 **Rate limits.** A token bucket per key. Every authenticated response carries \`X-RateLimit-Limit\`, \
 \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (Unix time when the bucket is full again) and the IETF draft \
 \`RateLimit-Policy\` / \`RateLimit\` headers; a 429 also carries \`Retry-After\` (seconds).
 
-**Idempotency.** Send \`Idempotency-Key\` on any POST: a retry with the same key and body within 24 h replays \
+**Idempotency.** Send \`Idempotency-Key\` on any POST, a new value you make up for each request (a UUID): a retry with the same key and body within 24 h replays \
 the stored response (\`Idempotent-Replayed: true\`); the same key with another body is 422, while the first \
 is still running 409. The stored response commits with the change, so a retry after a crash replays or runs \
 once. On a publishable key, keys are per browser (client IP and User-Agent).
@@ -127,7 +128,16 @@ database, a full disk, an I/O error) is a 503 \`unavailable\` problem with \`Ret
 jobs that walk a whole list pass \`next_cursor\` back as \`?after=\` instead of a page number.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with \`type\`, \`title\`, \`status\`, \
-\`detail\`, \`request_id\` and, for validation, \`errors: [{path, message}]\`. Every response has \`X-Request-Id\`.
+\`detail\`, \`request_id\` and, for validation, \`errors: [{path, message}]\`. Every response has \`X-Request-Id\`. \
+Each \`type\` links to its section under [Problem types](#problem-types) at the end of this page.
+
+**Webhooks.** What askad sends to your endpoints is in the document's \`webhooks\` section: one entry per event \
+type with its body and the Standard Webhooks headers (\`webhook-id\`, \`webhook-timestamp\`, \`webhook-signature\`), \
+so a receiver can generate its types from \`/openapi.json\` and verify with any Standard Webhooks library.
+
+**Clients.** Generate one from \`/openapi.json\` (openapi-typescript, @hey-api/openapi-ts, …): each operation has a \
+stable \`operationId\` (\`createInboundLead\`, \`listContacts\`, …) and the entities are named schemas (\`Contact\`, \
+\`Lead\`, \`Deal\`, \`Problem\`, …).
 
 ${errorTable()}
 `

@@ -167,16 +167,23 @@ function exampleContext(method: string, path: string, route: RouteInfo): Example
   return { method, path, scope: route.hooks?.detail?.[SCOPE_EXTENSION], bodyField: body?.required?.[0] ?? fields[0] }
 }
 
-/** An error response: the Problem schema with an example of each problem the status stands for. */
-function problemResponse(status: number, description: string, context: ExampleContext, route: RouteInfo): Json {
-  const examples = Object.entries(PROBLEM_EXAMPLES[status]?.(context) ?? {}).map(([code, value]) => [code, { summary: value!.title, value }])
+/**
+ * An error response: the Problem schema with an example of each problem the status stands for. An
+ * example alike for every operation (a 401, a 429) is kept once in `components.examples`.
+ */
+function problemResponse(status: number, description: string, context: ExampleContext, route: RouteInfo, shared: Json): Json {
+  const examples = Object.entries(PROBLEM_EXAMPLES[status]?.(context) ?? {}).map(([code, value]) => {
+    const example = { summary: value!.title, value }
+    shared[code] ??= example
+    return [code, JSON.stringify(shared[code]) === JSON.stringify(example) ? { $ref: `#/components/examples/${code}` } : example]
+  })
   const media: Json = { schema: PROBLEM_REF }
   if (examples.length > 0) media.examples = Object.fromEntries(examples)
   return { description, headers: responseHeaders(status, route, undefined), content: { 'application/problem+json': media } }
 }
 
 /** Gives one operation its true content types, responses with headers and examples, shared parameters and security. */
-function refineOperation(method: string, path: string, op: Json, route: RouteInfo): void {
+function refineOperation(method: string, path: string, op: Json, route: RouteInfo, examples: Json): void {
   const api = route.path.startsWith(`${API_PREFIX}/`)
   const body = op.requestBody?.content?.['application/json']?.schema
   if (body) {
@@ -212,7 +219,7 @@ function refineOperation(method: string, path: string, op: Json, route: RouteInf
     const description = response.description ?? schema?.description ?? STATUS_DESCRIPTIONS[status] ?? `HTTP ${status}.`
     const code = Number(status)
     if (code >= 400) {
-      op.responses[status] = problemResponse(code, description, context, route)
+      op.responses[status] = problemResponse(code, description, context, route, examples)
     } else if (schema && !['null', 'undefined', 'void'].includes(schema.type)) {
       const type = schema.type === 'string' ? (schema.contentMediaType ?? 'text/plain') : 'application/json'
       op.responses[status] = { description, headers: responseHeaders(code, route, schema), content: { [type]: mediaType(schema) } }
@@ -299,9 +306,10 @@ export function openApiDocument(routes: RouteInfo[], intro: string): Json {
   const paths = swaggerPaths(visible, {})
   const byKey = new Map(visible.map((r) => [`${r.method.toLowerCase()} ${r.path.replace(/:(\w+)\??/g, '{$1}')}`, r]))
   const tags = new Set<string>()
+  const examples: Json = {}
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item as Record<string, Json>)) {
-      refineOperation(method, path, op, byKey.get(`${method} ${path}`) ?? { method: method.toUpperCase(), path, hooks: {} })
+      refineOperation(method, path, op, byKey.get(`${method} ${path}`) ?? { method: method.toUpperCase(), path, hooks: {} }, examples)
       for (const tag of op.tags ?? []) tags.add(tag)
     }
   }
@@ -328,6 +336,7 @@ export function openApiDocument(routes: RouteInfo[], intro: string): Json {
       schemas: Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))),
       parameters: PARAMETERS,
       headers: HEADERS,
+      examples,
     },
   }
 }

@@ -68,5 +68,5 @@ describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
     expect(requested).toContain(`${origin}/openapi.json`)
     expect(problems).toEqual([])
     await page.close()
-  }, 30_000)
+  }, 45_000)
 })

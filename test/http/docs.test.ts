@@ -158,6 +158,11 @@ function unionTypes(node: Json): string[] {
   return branches ? branches.flatMap((b) => (b.type ? [b.type].flat() : [])) : []
 }
 
+/** An example, or the one in `components.examples` it refers to. */
+function resolved(example: Json): Json {
+  return example.$ref ? doc.components.examples[(example.$ref as string).split('/').at(-1)!] : example
+}
+
 describe('what generated clients get from /openapi.json', () => {
   test('integers are integers: no union of a string with a number anywhere, except decimal money in request bodies', () => {
     const mixed = schemasIn(doc).filter(({ pointer, node }) => {
@@ -272,13 +277,19 @@ describe('what generated clients get from /openapi.json', () => {
         const examples = Object.entries((response.content['application/problem+json'].examples ?? {}) as Json)
         if (examples.length === 0) wrong.push(`${method} ${path} ${status}: no example`)
         for (const [code, example] of examples) {
-          const { type, status: sent } = example.value
+          const { type, status: sent } = resolved(example).value
           if (type !== problemType(code as ErrorCode) || sent !== Number(status)) wrong.push(`${method} ${path} ${status}: ${code} is ${type} ${sent}`)
         }
       }
     }
     expect(wrong).toEqual([])
-    const examples = (method: string, path: string, status: string) => doc.paths[path][method].responses[status].content['application/problem+json'].examples
+    const examples = (method: string, path: string, status: string) =>
+      Object.fromEntries(
+        Object.entries(doc.paths[path][method].responses[status].content['application/problem+json'].examples as Json).map(([code, example]) => [
+          code,
+          resolved(example),
+        ]),
+      )
     expect(examples('get', '/api/v1/contacts', '403').insufficient_scope.value.detail).toContain("'contacts:read'")
     expect(examples('post', '/api/v1/leads/inbound', '422').validation_failed.value.errors).toEqual([{ path: '/email', message: expect.any(String) }])
     expect(Object.keys(examples('post', '/api/v1/leads/inbound', '422'))).toEqual(['validation_failed', 'idempotency_mismatch'])

@@ -52,9 +52,8 @@ describe('openApiDocument', () => {
     expect(Object.keys(list.responses['200'].headers)).toContain('Link')
     expect(Object.keys(create.responses['201'].headers)).toEqual(expect.arrayContaining(['Location', 'Idempotent-Replayed']))
     expect(Object.keys(list.responses['401'].headers)).toContain('WWW-Authenticate')
-    expect(create.responses['422'].content['application/problem+json'].examples.validation_failed.value.errors).toEqual([
-      { path: '/name', message: expect.any(String) },
-    ])
+    expect(create.responses['422'].content['application/problem+json'].examples.validation_failed).toEqual({ $ref: '#/components/examples/validation_failed' })
+    expect(doc.components.examples.validation_failed.value.errors).toEqual([{ path: '/name', message: expect.any(String) }])
   })
 
   test('two different schemas under one name fail loudly instead of one silently replacing the other', () => {
