@@ -11,7 +11,7 @@ import swaggerUiIcon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file
 import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../errors'
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
 import { html } from '../dashboard/html'
-import { openApiDocument, type RouteInfo } from './openapi-document'
+import { type EventPayloads, openApiDocument, type RouteInfo } from './openapi-document'
 import { assetResponse, assetUrl, contentSecurityPolicy } from './web-page'
 
 const DOCS_PATH = '/docs'
@@ -142,8 +142,8 @@ stable \`operationId\` (\`createInboundLead\`, \`listContacts\`, …) and the en
 ${errorTable()}
 `
 
-/** Serves `/openapi.json`, `/docs` and the docs' embedded assets; none of them needs a key. */
-export const docs = () => {
+/** Serves `/openapi.json`, `/docs` and the docs' embedded assets; none of them needs a key. `events` fill the document's `webhooks`. */
+export const docs = (events: EventPayloads) => {
   const plugin = new Elysia({ name: 'docs' })
   // The whole app's route table sits behind a protected method; @elysiajs/swagger's own handler reads it the same way.
   const table = plugin as unknown as { getGlobalRoutes(): RouteInfo[] }
@@ -155,7 +155,7 @@ export const docs = () => {
       ({ set }) => {
         const routes = table.getGlobalRoutes()
         if (cached?.routeCount !== routes.length) {
-          cached = { routeCount: routes.length, document: openApiDocument(routes, INTRO) }
+          cached = { routeCount: routes.length, document: openApiDocument(routes, INTRO, events) }
         }
         set.headers['cache-control'] = 'no-cache'
         set.headers['access-control-allow-origin'] = '*'

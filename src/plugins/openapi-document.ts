@@ -5,11 +5,10 @@
  * component schemas (`component(…)`), integers as integers, problem examples per status, documented
  * response headers, and the `webhooks` section. src/errors/openapi.ts says how a route takes part.
  */
-import { Kind } from '@sinclair/typebox'
+import { Kind, type TSchema } from '@sinclair/typebox'
 import { LOCATION_EXTENSION, PROBLEM_EXAMPLES, PROBLEM_REF, POST_PROBLEMS, Problem, type ExampleContext } from '../errors/openapi'
 import { API_PREFIX } from '../lib/api-prefix'
 import { COMPONENT_KEY, DOCUMENTED_AS_KEY } from '../lib/model-fields'
-import { EVENT_PAYLOADS } from '../modules/webhooks/events'
 import { VERSION } from '../version'
 import { SCOPE_EXTENSION } from './auth'
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
@@ -17,6 +16,9 @@ import { isOptionalSchema, swaggerPaths } from './openapi-adapter'
 import { acceptsCsv, acceptsForms } from './route-table'
 
 type Json = Record<string, any>
+
+/** The body of each webhook event, for the `webhooks` section (modules/webhooks/events.ts, handed over by app.ts). */
+export type EventPayloads = Record<string, { summary: string; body: TSchema }>
 
 /** A route of the app's table, as the document reads it. */
 export interface RouteInfo {
@@ -236,16 +238,16 @@ function webhookOperationId(type: string): string {
 }
 
 /** The OAS 3.1 `webhooks` section: what askad POSTs to an endpoint for each event type. */
-function webhooksSection(): Json {
+function webhooksSection(events: EventPayloads): Json {
   return Object.fromEntries(
-    Object.entries(EVENT_PAYLOADS).map(([type, { summary, body }]) => [
+    Object.entries(events).map(([type, { summary, body }]) => [
       type,
       {
         post: {
           operationId: webhookOperationId(type),
           summary,
           description:
-            `${body.description} askad POSTs it as JSON to every enabled endpoint subscribed to \`${type}\`, signed the Standard Webhooks way: ` +
+            `${body.description ?? summary} askad POSTs it as JSON to every enabled endpoint subscribed to \`${type}\`, signed the Standard Webhooks way: ` +
             'verify the `webhook-signature` before trusting the body. Answer any 2xx within 15 s; other answers and timeouts are retried ' +
             'with backoff, 410 Gone disables the endpoint.',
           tags: ['Webhooks'],
@@ -301,7 +303,7 @@ function documentTags(used: Set<string>): Json[] {
 }
 
 /** Builds the OpenAPI 3.1 document from the app's routes and the docs' introduction. */
-export function openApiDocument(routes: RouteInfo[], intro: string): Json {
+export function openApiDocument(routes: RouteInfo[], intro: string, events: EventPayloads = {}): Json {
   const visible = routes.filter((r) => HTTP_METHODS.has(r.method) && r.hooks?.detail?.hide !== true)
   const paths = swaggerPaths(visible, {})
   const byKey = new Map(visible.map((r) => [`${r.method.toLowerCase()} ${r.path.replace(/:(\w+)\??/g, '{$1}')}`, r]))
@@ -315,7 +317,7 @@ export function openApiDocument(routes: RouteInfo[], intro: string): Json {
   }
   const schemas: Json = {}
   finishSchemas(plain(Problem), schemas)
-  const finished = finishSchemas({ paths, webhooks: webhooksSection() }, schemas) as Json
+  const finished = finishSchemas({ paths, webhooks: webhooksSection(events) }, schemas) as Json
   return {
     openapi: '3.1.0',
     info: { title: 'askad API', version: VERSION, description: intro, license: { name: 'MIT', identifier: 'MIT' } },
