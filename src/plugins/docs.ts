@@ -21,8 +21,13 @@ const ASSETS_PATH = `${DOCS_PATH}/assets`
 /** Nothing on the docs page may load from, or send to, anywhere but this server; Swagger UI needs inline styles and fonts. */
 const DOCS_CSP = contentSecurityPolicy({ 'style-src': "'self' 'unsafe-inline'", 'font-src': "'self'" })
 
-/** Swagger UI settings: no validator badge (it calls validator.swagger.io), our document, nothing remote. */
-const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
+/**
+ * Swagger UI settings: no validator badge (it calls validator.swagger.io), our document, nothing remote.
+ * Its deep linking rewrites `#problem-…` (a problem's `type` URI) to `#/problem-…` and renders the
+ * operations above the section, so the page goes back to that anchor once the UI is complete.
+ */
+const INIT_SCRIPT = `const problemAnchor = /^#problem-[a-z-]+$/.test(location.hash) ? location.hash : null
+window.ui = SwaggerUIBundle({
   url: ${JSON.stringify(OPENAPI_PATH)},
   dom_id: '#swagger-ui',
   validatorUrl: null,
@@ -31,6 +36,11 @@ const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
   displayRequestDuration: true,
   docExpansion: 'list',
   defaultModelsExpandDepth: 0,
+  onComplete: () => {
+    if (!problemAnchor) return
+    history.replaceState(null, '', problemAnchor)
+    document.getElementById(problemAnchor.slice(1))?.scrollIntoView()
+  },
 })
 `
 

@@ -61,12 +61,27 @@ describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
     const idempotencyKey = inbound.locator('tr[data-param-name="Idempotency-Key"] input')
     await idempotencyKey.waitFor({ timeout: 5_000 })
     expect(await idempotencyKey.inputValue()).toBe('')
-    // The problem types' section is on the page, under the anchors the problems' `type` URIs name.
+    // The problem types' section is on the page, under the anchors the problems' `type` URIs name, and
+    // following such a URI lands on its entry although Swagger UI renders above it and rewrites the hash.
     expect(await page.locator('#problem-rate-limited').isVisible()).toBe(true)
+    // A fresh page: on this one the same URL with another hash would only scroll, not load.
+    const linked = await browser.newPage()
+    await linked.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()))
+    await linked.goto(`${origin}/docs#problem-rate-limited`, { waitUntil: 'load' })
+    await linked.waitForFunction(
+      () => {
+        const top = document.getElementById('problem-rate-limited')?.getBoundingClientRect().top
+        return top !== undefined && top >= 0 && top < window.innerHeight && document.querySelectorAll('.opblock').length > 10
+      },
+      undefined,
+      { timeout: 15_000 },
+    )
+    expect(new URL(linked.url()).hash).toBe('#problem-rate-limited')
+    await linked.close()
 
     expect(requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([])
     expect(requested).toContain(`${origin}/openapi.json`)
     expect(problems).toEqual([])
     await page.close()
-  }, 45_000)
+  }, 60_000)
 })
