@@ -21,6 +21,7 @@ import { contactsExportModule, contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
 import { leadsExportModule, leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
+import { EVENT_PAYLOADS } from './modules/webhooks/events'
 import { writeProbe } from './db/storage'
 import { probePg } from './db/pg/health'
 import { VERSION } from './version'
@@ -49,7 +50,7 @@ export function createApp(deps: AppDeps) {
     .use(bodyParser())
     .use(auth({ ...deps, authenticate: keyAuthenticator(deps) }))
     .use(idempotency(deps))
-    .use(docs())
+    .use(docs(EVENT_PAYLOADS))
     .use(dashboard(deps))
     .get(
       '/healthz',
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps) {
       },
       {
         detail: {
+          operationId: 'getHealth',
           summary: 'Health check',
           description:
             'Answers 200 when the process answers and its database can take writes. Answers 503, with `database.cause` (`locked`, `read-only`, ' +

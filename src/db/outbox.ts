@@ -6,7 +6,8 @@ import { webhookDeliveries, webhookEndpoints } from './schema'
 import { iso } from '../lib/clock'
 import { newEventId, newId } from '../lib/ids'
 
-const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'contact.deleted', 'webhook.test'] as const
+/** Every event type askad emits. */
+export const EVENT_TYPES = ['lead.created', 'lead.converted', 'deal.closed', 'campaign.spend_threshold', 'contact.deleted', 'webhook.test'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 /** Event types an endpoint can subscribe to; `webhook.test` only ever goes to the endpoint it was sent to. */

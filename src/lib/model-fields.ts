@@ -1,6 +1,30 @@
 /** TypeBox fields that several module models share, so each is described the same way everywhere. */
-import type { TLiteral, TUnion } from '@sinclair/typebox'
+import type { TLiteral, TSchema, TUnion } from '@sinclair/typebox'
 import { t } from 'elysia'
+
+/** Keyword naming a schema's entry in the OpenAPI document's `components.schemas` (plugins/openapi-document.ts moves it there). */
+export const COMPONENT_KEY = 'x-component'
+
+/** Keyword holding the schema the OpenAPI document shows instead of the one checked at run time. */
+export const DOCUMENTED_AS_KEY = 'x-documented-as'
+
+/**
+ * Names a schema for the OpenAPI document: wherever it appears the document says `$ref` to
+ * `components.schemas[name]`, the type name generated clients get. One name, one schema.
+ */
+export function component<T extends TSchema>(name: string, schema: T): T {
+  return Object.assign(schema, { [COMPONENT_KEY]: name })
+}
+
+/**
+ * A whole number in the query string, documented as the integer it is (`type: integer`, its bounds)
+ * while the route checks the text itself, so its 422 names the bound (lib/pagination.ts).
+ */
+export function queryInteger(options: { minimum: number; maximum: number; default: number; description: string }) {
+  const { description, ...bounds } = options
+  const documented = { type: 'integer', ...bounds, examples: [options.default] }
+  return t.Optional(t.String({ description, [DOCUMENTED_AS_KEY]: documented }))
+}
 
 /** An RFC 3339 time, or null. */
 export function nullableTime(description: string) {

@@ -4,6 +4,7 @@
  */
 import { t } from 'elysia'
 import { invalid } from '../errors'
+import { COMPONENT_KEY, component, queryInteger } from './model-fields'
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
@@ -12,8 +13,8 @@ const MAX_PAGE = 10_000_000
 
 /** Query parameters shared by every list endpoint (strings on the wire, checked by parsePageQuery). */
 export const pageQuery = {
-  page: t.Optional(t.String({ description: 'Page number, starting at 1 (default 1).', examples: ['1'] })),
-  limit: t.Optional(t.String({ description: `Items per page, ${1}–${MAX_LIMIT} (default ${DEFAULT_LIMIT}).`, examples: ['50'] })),
+  page: queryInteger({ minimum: 1, maximum: MAX_PAGE, default: 1, description: 'Page number, starting at 1 (default 1).' }),
+  limit: queryInteger({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Items per page, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT}).` }),
   after: t.Optional(
     t.String({ description: 'Opaque cursor from `pagination.next_cursor`: the items after it, for jobs that walk everything. Replaces `page`.' }),
   ),
@@ -59,18 +60,23 @@ export interface Page<T> {
   pagination: { page: number | null; limit: number; total: number; has_more: boolean; next_cursor: string | null }
 }
 
-/** Response schema of the envelope around an item schema, for the OpenAPI document. */
+/** The `pagination` object of every list, one named schema in the OpenAPI document. */
+const paginationSchema = component(
+  'Pagination',
+  t.Object({
+    page: t.Union([t.Integer(), t.Null()], { description: 'Current page; null when walking with a cursor.' }),
+    limit: t.Integer(),
+    total: t.Integer({ description: 'Exact number of items matching the filters.' }),
+    has_more: t.Boolean(),
+    next_cursor: t.Union([t.String(), t.Null()], { description: 'Pass as `after` to get the following items; null at the end.' }),
+  }),
+)
+
+/** Response schema of the envelope around an item schema; a named item (`Contact`) names its list (`ContactList`). */
 export function pageSchema<T extends ReturnType<typeof t.Object>>(item: T) {
-  return t.Object({
-    data: t.Array(item),
-    pagination: t.Object({
-      page: t.Union([t.Integer(), t.Null()], { description: 'Current page; null when walking with a cursor.' }),
-      limit: t.Integer(),
-      total: t.Integer({ description: 'Exact number of items matching the filters.' }),
-      has_more: t.Boolean(),
-      next_cursor: t.Union([t.String(), t.Null()], { description: 'Pass as `after` to get the following items; null at the end.' }),
-    }),
-  })
+  const envelope = t.Object({ data: t.Array(item), pagination: paginationSchema })
+  const name = (item as Record<string, unknown>)[COMPONENT_KEY]
+  return typeof name === 'string' ? component(`${name}List`, envelope) : envelope
 }
 
 /**

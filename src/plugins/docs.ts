@@ -10,13 +10,9 @@ import swaggerUiStyle from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' 
 import swaggerUiIcon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
 import { ApiError, ERROR_CODES, problemType, type ErrorCode } from '../errors'
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/pagination'
-import { POST_PROBLEMS, Problem, PROBLEM_REF } from '../errors/openapi'
-import { VERSION } from '../version'
+import { html } from '../dashboard/html'
+import { type EventPayloads, openApiDocument, type RouteInfo } from './openapi-document'
 import { assetResponse, assetUrl, contentSecurityPolicy } from './web-page'
-import { API_PREFIX } from '../lib/api-prefix'
-import { acceptsCsv, acceptsForms } from './route-table'
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency'
-import { isOptionalSchema, swaggerPaths } from './openapi-adapter'
 
 const DOCS_PATH = '/docs'
 const OPENAPI_PATH = '/openapi.json'
@@ -25,8 +21,13 @@ const ASSETS_PATH = `${DOCS_PATH}/assets`
 /** Nothing on the docs page may load from, or send to, anywhere but this server; Swagger UI needs inline styles and fonts. */
 const DOCS_CSP = contentSecurityPolicy({ 'style-src': "'self' 'unsafe-inline'", 'font-src': "'self'" })
 
-/** Swagger UI settings: no validator badge (it calls validator.swagger.io), our document, nothing remote. */
-const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
+/**
+ * Swagger UI settings: no validator badge (it calls validator.swagger.io), our document, nothing remote.
+ * Its deep linking rewrites `#problem-…` (a problem's `type` URI) to `#/problem-…` and renders the
+ * operations above the section, so the page goes back to that anchor once the UI is complete.
+ */
+const INIT_SCRIPT = `const problemAnchor = /^#problem-[a-z-]+$/.test(location.hash) ? location.hash : null
+window.ui = SwaggerUIBundle({
   url: ${JSON.stringify(OPENAPI_PATH)},
   dom_id: '#swagger-ui',
   validatorUrl: null,
@@ -35,6 +36,11 @@ const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
   displayRequestDuration: true,
   docExpansion: 'list',
   defaultModelsExpandDepth: 0,
+  onComplete: () => {
+    if (!problemAnchor) return
+    history.replaceState(null, '', problemAnchor)
+    document.getElementById(problemAnchor.slice(1))?.scrollIntoView()
+  },
 })
 `
 
@@ -46,6 +52,40 @@ const ASSETS: Record<string, { body: () => Blob | string; type: string }> = {
 }
 
 const asset = (name: keyof typeof ASSETS & string) => assetUrl(ASSETS_PATH, name)
+
+/** When each problem type is sent: the section of /docs that each problem's `type` URI points to. */
+const PROBLEM_HELP: Record<ErrorCode, string> = {
+  bad_request: 'The request itself is malformed: a NUL (%00) in the URL, a multipart body without a valid boundary, or the like.',
+  malformed_json: 'The body is not valid JSON (or not valid for its Content-Type).',
+  unauthorized: 'No API key, or one that is malformed, unknown, expired or revoked. The answer carries `WWW-Authenticate: Bearer`.',
+  forbidden: 'The key may not do this here, e.g. a secret key sent from a browser page.',
+  insufficient_scope: 'The key is valid but lacks the scope the operation needs (the operation lists it as `x-required-scope`).',
+  origin_not_allowed: "The page's origin is not on the publishable key's allowed origins.",
+  not_found: 'No such route, or no item with that id in this workspace (other workspaces are invisible).',
+  method_not_allowed: 'The route exists but not with this method.',
+  conflict: 'The request clashes with the stored state, e.g. another contact already has that email.',
+  idempotency_in_flight: 'A request with the same Idempotency-Key is still running; retry once it has finished.',
+  payload_too_large: 'The body is larger than the route takes (1 MiB for JSON).',
+  unsupported_media_type: 'The Content-Type is not one the route takes; the detail names the accepted ones.',
+  validation_failed: 'The body or query failed validation; `errors` lists each `path` (a JSON Pointer, or `query.<name>`) with its message.',
+  idempotency_mismatch: 'The Idempotency-Key was already used for a different request (method, path or body); use a new key.',
+  rate_limited: 'The rate limit is used up; wait `Retry-After` seconds. The `X-RateLimit-*` headers show the bucket.',
+  internal: 'A bug on the server; the `request_id` finds it in the server log.',
+  unavailable: 'The database cannot take writes now (locked, read-only, full disk, I/O error); retry after `Retry-After` seconds.',
+}
+
+/** The problem types, one anchor each (`/docs#problem-not-found`), below the interactive docs; readable without JavaScript. */
+const PROBLEM_SECTION = html`<section id="problem-types" style="max-width:1460px;margin:0 auto 48px;padding:0 20px;font-family:sans-serif">
+  <h2>Problem types</h2>
+  <p>Errors are RFC 9457 problem details (<code>application/problem+json</code>); their <code>type</code> links here.</p>
+  <dl>${(Object.keys(ERROR_CODES) as ErrorCode[]).map(
+    (code) =>
+      html`
+    <dt id="${problemType(code).split('#')[1]!}"><code>${code}</code>: ${ERROR_CODES[code].status} ${ERROR_CODES[code].title}</dt>
+    <dd>${PROBLEM_HELP[code]}</dd>`,
+  )}
+  </dl>
+</section>`
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -59,21 +99,12 @@ const PAGE = `<!doctype html>
 <body>
   <noscript>The interactive docs need JavaScript; the raw OpenAPI document is at <a href="${OPENAPI_PATH}">${OPENAPI_PATH}</a>.</noscript>
   <div id="swagger-ui"></div>
+  ${PROBLEM_SECTION}
   <script src="${asset('swagger-ui-bundle.js')}"></script>
   <script src="${asset('init.js')}"></script>
 </body>
 </html>
 `
-
-const TAG_DESCRIPTIONS: Record<string, string> = {
-  Leads: 'Submissions from servers (`inbound`) and browsers (`capture`), kept verbatim.',
-  Contacts: 'People, deduplicated by email or phone within the workspace.',
-  Deals: 'Opportunities moving through the pipeline stages.',
-  Campaigns: 'Budgets and spend, with alerts when thresholds are crossed.',
-  Webhooks: 'Signed outbound events (Standard Webhooks) and their delivery log.',
-  'API keys': 'Secret and publishable keys of the workspace.',
-  Operations: 'Health and monitoring endpoints for operators; no API key needed.',
-}
 
 function errorTable(): string {
   const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map(
@@ -87,13 +118,14 @@ receive signed webhooks when things happen.
 
 **Authentication.** Send an API key as \`Authorization: Bearer ask_sk_…\` (secret keys, server to server) \
 or a publishable key \`ask_pk_…\` (browser capture only). A missing or invalid key is 401, a key without the \
-route's scope is 403. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\` need no key.
+route's scope is 403. A 401 carries \`WWW-Authenticate: Bearer realm="askad"\` (RFC 6750), with \
+\`error="invalid_token"\` when a key was sent and refused. \`/healthz\`, \`/metrics\`, \`/docs\` and \`/openapi.json\` need no key.
 
 **Rate limits.** A token bucket per key. Every authenticated response carries \`X-RateLimit-Limit\`, \
 \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` (Unix time when the bucket is full again) and the IETF draft \
 \`RateLimit-Policy\` / \`RateLimit\` headers; a 429 also carries \`Retry-After\` (seconds).
 
-**Idempotency.** Send \`Idempotency-Key\` on any POST: a retry with the same key and body within 24 h replays \
+**Idempotency.** Send \`Idempotency-Key\` on any POST, a new value you make up for each request (a UUID): a retry with the same key and body within 24 h replays \
 the stored response (\`Idempotent-Replayed: true\`); the same key with another body is 422, while the first \
 is still running 409. The stored response commits with the change, so a retry after a crash replays or runs \
 once. On a publishable key, keys are per browser (client IP and User-Agent).
@@ -106,140 +138,26 @@ database, a full disk, an I/O error) is a 503 \`unavailable\` problem with \`Ret
 jobs that walk a whole list pass \`next_cursor\` back as \`?after=\` instead of a page number.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with \`type\`, \`title\`, \`status\`, \
-\`detail\`, \`request_id\` and, for validation, \`errors: [{path, message}]\`. Every response has \`X-Request-Id\`.
+\`detail\`, \`request_id\` and, for validation, \`errors: [{path, message}]\`. Every response has \`X-Request-Id\`. \
+Each \`type\` links to its section under [Problem types](#problem-types) at the end of this page.
+
+**Webhooks.** What askad sends to your endpoints is in the document's \`webhooks\` section: one entry per event \
+type with its body and the Standard Webhooks headers (\`webhook-id\`, \`webhook-timestamp\`, \`webhook-signature\`), \
+so a receiver can generate its types from \`/openapi.json\` and verify with any Standard Webhooks library.
+
+**Clients.** Generate one from \`/openapi.json\` (openapi-typescript, @hey-api/openapi-ts, …): each operation has a \
+stable \`operationId\` (\`createInboundLead\`, \`listContacts\`, …) and the entities are named schemas (\`Contact\`, \
+\`Lead\`, \`Deal\`, \`Problem\`, …).
 
 ${errorTable()}
 `
 
-const STATUS_DESCRIPTIONS: Record<string, string> = {
-  200: 'OK.',
-  201: 'Created.',
-  202: 'Accepted.',
-  204: 'No content.',
-  303: 'See other.',
-}
-
-const HTTP_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD'])
-
-type Json = Record<string, any>
-
-interface RouteInfo {
-  method: string
-  path: string
-  hooks: Json
-}
-
-/** The first element of a JSON Schema `examples` array, for media types and parameters (which take `example`). */
-function firstExample(schema: Json | undefined): unknown {
-  return Array.isArray(schema?.examples) ? schema.examples[0] : undefined
-}
-
-/** TypeBox `$id`s like '#/components/schemas/Problem' are not valid 2020-12 ids (no fragments) and would shift `$ref` resolution. */
-function dropIds(value: unknown): void {
-  if (Array.isArray(value)) return value.forEach(dropIds)
-  if (!value || typeof value !== 'object') return
-  delete (value as Json).$id
-  Object.values(value).forEach(dropIds)
-}
-
-function mediaType(schema: Json | undefined): Json {
-  const example = firstExample(schema)
-  return example === undefined ? { schema } : { schema, example }
-}
-
-/** Every POST under /api/v1 takes an Idempotency-Key (plugins/idempotency.ts). */
-const IDEMPOTENCY_KEY_PARAMETER = {
-  name: 'Idempotency-Key',
-  in: 'header',
-  required: false,
-  description:
-    `Any string up to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, unique per operation. Retrying with the same key and the same request within 24 h replays the ` +
-    'stored response with `Idempotent-Replayed: true`; a different request is 422; the same key still in flight is 409. The stored response commits ' +
-    'with the change, so a retry after a crash either replays it or runs the request once. Keys belong to the API key; on a publishable key also to ' +
-    'the browser (client IP and User-Agent), so visitors never share them.',
-  schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
-  example: 'lead-import-2026-11-28-000123',
-}
-
-/** Gives one operation its true content types, shared Problem responses, examples and security. */
-function refineOperation(op: Json, route: RouteInfo): void {
-  const body = op.requestBody?.content?.['application/json']?.schema
-  if (body) {
-    const types = acceptsCsv(route)
-      ? ['text/csv']
-      : acceptsForms(route)
-        ? ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']
-        : ['application/json']
-    const optional = isOptionalSchema(route.hooks?.body)
-    op.requestBody = { required: !optional, content: Object.fromEntries(types.map((type) => [type, mediaType(body)])) }
-  }
-  if (route.method === 'POST' && route.path.startsWith(`${API_PREFIX}/`)) {
-    op.parameters = [...(op.parameters ?? []), IDEMPOTENCY_KEY_PARAMETER]
-    for (const [status, description] of Object.entries(POST_PROBLEMS)) op.responses[status] ??= { description }
-  }
-  for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
-    const schema = response.content ? (Object.values(response.content)[0] as Json).schema : undefined
-    const description = response.description ?? schema?.description ?? STATUS_DESCRIPTIONS[status] ?? `HTTP ${status}.`
-    if (Number(status) >= 400) {
-      op.responses[status] = { description, content: { 'application/problem+json': { schema: PROBLEM_REF } } }
-    } else if (schema) {
-      op.responses[status] = {
-        description,
-        content: { [schema.type === 'string' ? (schema.contentMediaType ?? 'text/plain') : 'application/json']: mediaType(schema) },
-      }
-    } else {
-      op.responses[status] = { description }
-    }
-  }
-  for (const parameter of (op.parameters ?? []) as Json[]) {
-    if (Array.isArray(parameter.examples)) parameter.example = parameter.examples[0]
-    delete parameter.examples
-    if (parameter.description === undefined) delete parameter.description
-  }
-  if (!route.path.startsWith(`${API_PREFIX}/`)) op.security ??= []
-}
-
-/** Builds the OpenAPI 3.1 document from the app's routes (TypeBox emits JSON Schema 2020-12, which 3.1 speaks). */
-function openApiDocument(routes: RouteInfo[], models: Json = {}): Json {
-  const visible = routes.filter((r) => HTTP_METHODS.has(r.method) && r.hooks?.detail?.hide !== true)
-  const paths = swaggerPaths(visible, models)
-  const byKey = new Map(visible.map((r) => [`${r.method.toLowerCase()} ${r.path.replace(/:(\w+)\??/g, '{$1}')}`, r]))
-  const tags = new Set<string>()
-  for (const [path, item] of Object.entries(paths)) {
-    for (const [method, op] of Object.entries(item as Record<string, Json>)) {
-      refineOperation(op, byKey.get(`${method} ${path}`) ?? { method, path, hooks: {} })
-      for (const tag of op.tags ?? []) tags.add(tag)
-    }
-  }
-  const problem = JSON.parse(JSON.stringify(Problem))
-  dropIds([paths, problem])
-  return {
-    openapi: '3.1.0',
-    info: { title: 'askad API', version: VERSION, description: INTRO },
-    servers: [{ url: '/', description: 'This askad server' }],
-    tags: [...tags].sort().map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name })),
-    security: [{ bearerAuth: [] }],
-    paths,
-    components: {
-      securitySchemes: {
-        bearerAuth: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'ask_sk_… / ask_pk_…',
-          description: 'A secret key (`ask_sk_…`) or, for browser capture, a publishable key (`ask_pk_…`).',
-        },
-      },
-      schemas: { ...JSON.parse(JSON.stringify(models)), Problem: problem },
-    },
-  }
-}
-
-/** Serves `/openapi.json`, `/docs` and the docs' embedded assets; none of them needs a key. */
-export const docs = () => {
+/** Serves `/openapi.json`, `/docs` and the docs' embedded assets; none of them needs a key. `events` fill the document's `webhooks`. */
+export const docs = (events: EventPayloads) => {
   const plugin = new Elysia({ name: 'docs' })
   // The whole app's route table sits behind a protected method; @elysiajs/swagger's own handler reads it the same way.
-  const table = plugin as unknown as { getGlobalRoutes(): RouteInfo[]; getGlobalDefinitions?(): { type: Json } }
-  let cached: { routeCount: number; document: Json } | undefined
+  const table = plugin as unknown as { getGlobalRoutes(): RouteInfo[] }
+  let cached: { routeCount: number; document: ReturnType<typeof openApiDocument> } | undefined
   const hidden = { detail: { hide: true } }
   return plugin
     .get(
@@ -247,7 +165,7 @@ export const docs = () => {
       ({ set }) => {
         const routes = table.getGlobalRoutes()
         if (cached?.routeCount !== routes.length) {
-          cached = { routeCount: routes.length, document: openApiDocument(routes, table.getGlobalDefinitions?.().type) }
+          cached = { routeCount: routes.length, document: openApiDocument(routes, INTRO, events) }
         }
         set.headers['cache-control'] = 'no-cache'
         set.headers['access-control-allow-origin'] = '*'

@@ -3,7 +3,9 @@ import { Elysia, ValidationError } from 'elysia'
 import { firstReport, recordStorageFailure, storageProblem } from '../db/storage'
 import type { AppDeps } from '../deps'
 import { ApiError, type ErrorCode, ERROR_CODES, type FieldError, problemType } from '../errors'
+import { API_AUTH_FAILURES, NOT_GATED } from '../errors/messages'
 import { describeValueError } from '../errors/problem'
+import { API_PREFIX } from '../lib/api-prefix'
 import { redactKeys } from '../lib/keys'
 import { requestContext } from './request-context'
 
@@ -37,6 +39,15 @@ function answer(request: Request, code: ErrorCode, detail: string, errors?: Fiel
 }
 
 /**
+ * RFC 6750's challenge on a 401 of the API: `error="invalid_token"` when a key was presented and
+ * refused; no error code when none came, as the RFC asks.
+ */
+function bearerChallenge(detail: string): string {
+  const noKey = detail === API_AUTH_FAILURES.missing || detail === NOT_GATED
+  return noKey ? 'Bearer realm="askad"' : 'Bearer realm="askad", error="invalid_token"'
+}
+
+/**
  * Maps ApiError, validation, parse and routing errors to problem details, and storage trouble (lock,
  * read-only, full disk, I/O) to 503 with Retry-After, its cause logged once; anything else is logged and answered 500.
  */
@@ -44,7 +55,10 @@ export const errors = ({ db, pg, logger }: Pick<AppDeps, 'db' | 'pg' | 'logger'>
   new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
     const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
-    if (error instanceof ApiError) return answer(request, error.code, error.detail, error.errors)
+    if (error instanceof ApiError) {
+      const challenge = error.status === 401 && path.startsWith(`${API_PREFIX}/`) ? { 'www-authenticate': bearerChallenge(error.detail) } : undefined
+      return answer(request, error.code, error.detail, error.errors, challenge)
+    }
     switch (code) {
       case 'VALIDATION': {
         if (!(error instanceof ValidationError)) break

@@ -215,6 +215,7 @@ export const metrics = (deps: AppDeps) => {
       {
         response: { 200: t.String({ description: 'Prometheus text exposition.' }) },
         detail: {
+          operationId: 'getMetrics',
           summary: 'Prometheus metrics',
           description:
             'Prometheus text exposition (format 0.0.4): `askad_http_requests_total` and the `askad_http_request_duration_seconds` histogram by route pattern, ' +

@@ -1,6 +1,7 @@
 /**
  * /docs in the system's headless Chromium (playwright-core, never a downloaded browser): the
- * operation list renders, and every request the page makes goes to this server on 127.0.0.1.
+ * operation list renders, "Try it out" leaves Idempotency-Key empty, the problem types are listed,
+ * and every request the page makes goes to this server on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
@@ -56,9 +57,34 @@ describe.skipIf(!hasChromium)('/docs in headless Chromium', () => {
     expect(await page.locator('.btn.authorize').count()).toBe(1)
     expect(await page.locator('.validator-badge, img[src*="validator"]').count()).toBe(0)
 
+    // "Try it out" must not pre-fill Idempotency-Key: a fixed key would replay the first lead for 24 h.
+    const inbound = page.locator('.opblock-post', { hasText: '/api/v1/leads/inbound' }).first()
+    await inbound.locator('.opblock-summary').click()
+    await inbound.locator('button.try-out__btn').click()
+    const idempotencyKey = inbound.locator('tr[data-param-name="Idempotency-Key"] input')
+    await idempotencyKey.waitFor({ timeout: 5_000 })
+    expect(await idempotencyKey.inputValue()).toBe('')
+    // The problem types' section is on the page, under the anchors the problems' `type` URIs name, and
+    // following such a URI lands on its entry although Swagger UI renders above it and rewrites the hash.
+    expect(await page.locator('#problem-rate-limited').isVisible()).toBe(true)
+    // A fresh page: on this one the same URL with another hash would only scroll, not load.
+    const linked = await browser.newPage()
+    await linked.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()))
+    await linked.goto(`${origin}/docs#problem-rate-limited`, { waitUntil: 'load' })
+    await linked.waitForFunction(
+      () => {
+        const top = document.getElementById('problem-rate-limited')?.getBoundingClientRect().top
+        return top !== undefined && top >= 0 && top < window.innerHeight && document.querySelectorAll('.opblock').length > 10
+      },
+      undefined,
+      { timeout: 15_000 },
+    )
+    expect(new URL(linked.url()).hash).toBe('#problem-rate-limited')
+    await linked.close()
+
     expect(requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([])
     expect(requested).toContain(`${origin}/openapi.json`)
     expect(problems).toEqual([])
     await page.close()
-  }, 30_000)
+  }, 60_000)
 })

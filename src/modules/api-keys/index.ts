@@ -24,6 +24,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: ApiKeyModel.listQuery,
         response: { 200: ApiKeyModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listApiKeys',
           summary: 'List API keys',
           description:
             "The workspace's keys, revoked and expired ones included, newest first. Keys show only their prefix; the full key and its hash are never returned. " +
@@ -51,6 +52,7 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: ApiKeyModel.createBody,
         response: { 201: ApiKeyModel.created, ...problems(...BODY_ERRORS, 409) },
         detail: {
+          operationId: 'createApiKey',
           summary: 'Create an API key',
           description:
             'Mints a secret (`ask_sk_…`) or publishable (`ask_pk_…`) key. The full key is in `key` in this response only; askad keeps just its SHA-256. ' +
@@ -66,13 +68,14 @@ export const apiKeysModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
+      detail: { operationId: 'getApiKey', summary: 'Get an API key', description: 'One key, shown by its prefix only. Scope `keys:manage`.' },
     })
     .delete('/:id', async ({ params, auth, request }) => serializeKey(await revokeKey(actingFor(deps, request), auth.workspaceId, params.id)), {
       scope: 'keys:manage',
       params: ApiKeyModel.params,
       response: { 200: ApiKeyModel.apiKey, ...problems(...AUTH_ERRORS, 404) },
       detail: {
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         description:
           'Revokes the key at once: its next request gets 401. Answers the revoked key (with `revoked_at`); revoking it again changes nothing and answers the same. ' +

@@ -1,7 +1,7 @@
 /** Schemas of the API-key endpoints, each paired with its type. */
 import { t } from 'elysia'
 import { apiKeys } from '../../db/schema'
-import { literalUnion, nullableTime } from '../../lib/model-fields'
+import { component, literalUnion, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { SCOPES } from '../../lib/scopes'
 
@@ -24,12 +24,15 @@ const keyFields = {
 }
 
 export namespace ApiKeyModel {
-  export const apiKey = t.Object(keyFields, { description: 'An API key as listings show it: never the key itself or its hash.' })
+  export const apiKey = component('ApiKey', t.Object(keyFields, { description: 'An API key as listings show it: never the key itself or its hash.' }))
   export type apiKey = typeof apiKey.static
 
-  export const created = t.Object(
-    { ...keyFields, key: t.String({ description: 'The full key. Shown in this response only: store it now, it cannot be retrieved again.' }) },
-    { description: 'The new key, including the full key this one time.' },
+  export const created = component(
+    'ApiKeyCreated',
+    t.Object(
+      { ...keyFields, key: t.String({ description: 'The full key. Shown in this response only: store it now, it cannot be retrieved again.' }) },
+      { description: 'The new key, including the full key this one time.' },
+    ),
   )
   export type created = typeof created.static
 

@@ -20,6 +20,7 @@ export const auditModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: AuditModel.listQuery,
         response: { 200: AuditModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listAuditLog',
           summary: 'List the audit log',
           description:
             'Who created or revoked API keys, created, changed or deleted webhook endpoints (or rotated their secrets), invited, changed or removed members, ' +

@@ -27,6 +27,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: CampaignModel.listQuery,
         response: { 200: CampaignModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listCampaigns',
           summary: 'List campaigns',
           description: 'Campaigns of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header. Scope `campaigns:read`.',
         },
@@ -46,6 +47,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: CampaignModel.createBody,
         response: { 201: CampaignModel.campaign, ...problems(...BODY_ERRORS) },
         detail: {
+          operationId: 'createCampaign',
           summary: 'Create a campaign',
           description: `A campaign with a currency, an optional budget and spend thresholds; its spend starts at 0. ${THRESHOLD_RULES} Scope \`campaigns:write\`.`,
         },
@@ -55,7 +57,11 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'campaigns:read',
       params: CampaignModel.params,
       response: { 200: CampaignModel.campaign, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get a campaign', description: 'One campaign with its spend and the thresholds it has crossed. Scope `campaigns:read`.' },
+      detail: {
+        operationId: 'getCampaign',
+        summary: 'Get a campaign',
+        description: 'One campaign with its spend and the thresholds it has crossed. Scope `campaigns:read`.',
+      },
     })
     .patch('/:id', async ({ params, body, auth }) => serializeCampaign(await updateCampaign(deps, auth.workspaceId, params.id, body)), {
       scope: 'campaigns:write',
@@ -63,6 +69,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
       body: CampaignModel.patchBody,
       response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404) },
       detail: {
+        operationId: 'updateCampaign',
         summary: 'Update a campaign',
         description:
           'Changes the name, budget or thresholds (`spend_thresholds` replaces the list). Thresholds already crossed stay crossed and never fire again, ' +
@@ -85,6 +92,7 @@ export const campaignsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: CampaignModel.spendBody,
         response: { 200: CampaignModel.campaign, ...problems(...BODY_ERRORS, 404, 409) },
         detail: {
+          operationId: 'reportCampaignSpend',
           summary: 'Report spend',
           description:
             'Send exactly one of `amount` (added to the spend; greater than 0) or `total` (the new total). Spend only grows: a `total` below the ' +

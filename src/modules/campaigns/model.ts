@@ -1,6 +1,6 @@
 /** Schemas of the campaign endpoints, each paired with its type. */
 import { t } from 'elysia'
-import { moneyInput } from '../../lib/model-fields'
+import { component, moneyInput } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 
 /** Most thresholds one campaign may carry. */
@@ -12,18 +12,21 @@ const thresholds = t.Array(moneyInput('A spend amount that triggers `campaign.sp
 })
 
 export namespace CampaignModel {
-  export const campaign = t.Object({
-    id: t.String({ format: 'uuid' }),
-    object: t.Literal('campaign'),
-    name: t.String(),
-    currency: t.String({ description: 'ISO 4217 code; every amount of the campaign is in it.' }),
-    budget: t.Union([t.Number(), t.Null()], { description: 'Planned budget, informational; null when none was set.' }),
-    spend: t.Number({ description: 'Total spend so far.' }),
-    spend_thresholds: t.Array(t.Number(), { description: 'Threshold amounts, ascending.' }),
-    thresholds_crossed: t.Array(t.Number(), { description: 'The thresholds already reached; each emitted its event exactly once.' }),
-    created_at: t.String({ format: 'date-time' }),
-    updated_at: t.String({ format: 'date-time' }),
-  })
+  export const campaign = component(
+    'Campaign',
+    t.Object({
+      id: t.String({ format: 'uuid' }),
+      object: t.Literal('campaign'),
+      name: t.String(),
+      currency: t.String({ description: 'ISO 4217 code; every amount of the campaign is in it.' }),
+      budget: t.Union([t.Number(), t.Null()], { description: 'Planned budget, informational; null when none was set.' }),
+      spend: t.Number({ description: 'Total spend so far.' }),
+      spend_thresholds: t.Array(t.Number(), { description: 'Threshold amounts, ascending.' }),
+      thresholds_crossed: t.Array(t.Number(), { description: 'The thresholds already reached; each emitted its event exactly once.' }),
+      created_at: t.String({ format: 'date-time' }),
+      updated_at: t.String({ format: 'date-time' }),
+    }),
+  )
   export type campaign = typeof campaign.static
 
   export const createBody = t.Object(

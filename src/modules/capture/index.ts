@@ -4,7 +4,7 @@ import type { AppDeps } from '../../deps'
 import { ApiError } from '../../errors'
 import { NO_CAPTURE_KEY } from '../../errors/messages'
 import { newId } from '../../lib/ids'
-import { problems, BODY_ERRORS } from '../../errors/openapi'
+import { BODY_ERRORS, LOCATION_EXTENSION, problems } from '../../errors/openapi'
 import { authenticateFromPage, authOf, type Auth, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formParser, mediaType } from '../../plugins/body'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
@@ -143,6 +143,9 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         detail: {
           // Checked in the transform above (the key may come in the body), not by the scope macro.
           [SCOPE_EXTENSION]: 'leads:capture',
+          // The 201 is for a browser, which has no use for the lead's URL (it cannot read it with a publishable key).
+          [LOCATION_EXTENSION]: false,
+          operationId: 'captureLead',
           summary: 'Capture a lead from a web form or page',
           description:
             'For landing pages, embedded widgets and plain HTML forms (no JavaScript needed). Send a publishable key (`ask_pk_…`, scope `leads:capture`) as ' +

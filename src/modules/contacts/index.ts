@@ -51,6 +51,7 @@ export const contactsExportModule = (deps: AppDeps, auth: AuthPlugin) =>
       query: ContactModel.exportQuery,
       response: { 200: csvFile('Every matching contact, newest first; saved as contacts-<date>.csv.'), ...problems(...AUTH_ERRORS, 422) },
       detail: {
+        operationId: 'exportContacts',
         summary: 'Export contacts as CSV',
         description:
           'Every contact matching the same filters as `GET /contacts` (email, source, updated_since, q; no pages), newest first. Columns: id, email, ' +
@@ -89,6 +90,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: ContactModel.importBody,
         response: { 200: ContactModel.importReport, ...problems(...BODY_ERRORS) },
         detail: {
+          operationId: 'importContacts',
           summary: 'Import contacts from CSV',
           description:
             `The body is the file itself: \`Content-Type: text/csv\` (else 415), UTF-8 (else 400), at most ${MAX_CSV_BODY_BYTES / 1024 / 1024} MiB ` +
@@ -119,6 +121,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: ContactModel.listQuery,
         response: { 200: ContactModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listContacts',
           summary: 'List contacts',
           description:
             'Contacts of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header (first, prev, next, last). ' +
@@ -133,7 +136,11 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'contacts:read',
       params: ContactModel.idParams,
       response: { 200: ContactModel.detail, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get a contact', description: 'One contact with its 5 newest leads (summarised) and deals. Scope `contacts:read`.' },
+      detail: {
+        operationId: 'getContact',
+        summary: 'Get a contact',
+        description: 'One contact with its 5 newest leads (summarised) and deals. Scope `contacts:read`.',
+      },
     })
     .patch(
       '/:id',
@@ -147,6 +154,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: ContactModel.patchBody,
         response: { 200: ContactModel.contact, ...problems(...BODY_ERRORS, 404, 409) },
         detail: {
+          operationId: 'updateContact',
           summary: 'Update a contact',
           description:
             'Changes the fields sent (null or empty clears a name; email and phone are normalised as for leads). `metadata` is merged; a key ' +
@@ -160,6 +168,7 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
       params: ContactModel.idParams,
       response: { 200: ContactModel.erased, ...problems(...AUTH_ERRORS, 404, 409) },
       detail: {
+        operationId: 'deleteContact',
         summary: 'Erase a contact',
         description:
           'Erasure (GDPR Art. 17), in one transaction: deletes the contact and all its leads with their metadata and capture context, and emits ' +

@@ -1,30 +1,33 @@
 /** Schemas of the contact endpoints, each paired with its type. */
 import { t } from 'elysia'
-import { optionalText } from '../../lib/model-fields'
+import { component, optionalText } from '../../lib/model-fields'
 import { csvBomQuery, literalUnion } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_SEARCH_LENGTH } from './search'
 import { DealModel } from '../deals/model'
 
 export namespace ContactModel {
-  export const contact = t.Object({
-    id: t.String({ format: 'uuid' }),
-    object: t.Literal('contact'),
-    email: t.Union([t.String(), t.Null()]),
-    phone: t.Union([t.String(), t.Null()]),
-    first_name: t.Union([t.String(), t.Null()]),
-    last_name: t.Union([t.String(), t.Null()]),
-    first_source: t.String({ description: 'Source of the first lead: the channel that acquired the contact.' }),
-    last_source: t.String({ description: 'Source of the newest lead.' }),
-    lead_count: t.Integer(),
-    metadata: t.Record(t.String(), t.Unknown(), {
-      description:
-        "Its leads' metadata merged (newer wins per key) and PATCHed, at most 64 KB as JSON: when a lead would push it past that, the least recently " +
-        'written keys are dropped (the lead itself keeps all of its own).',
+  export const contact = component(
+    'Contact',
+    t.Object({
+      id: t.String({ format: 'uuid' }),
+      object: t.Literal('contact'),
+      email: t.Union([t.String(), t.Null()]),
+      phone: t.Union([t.String(), t.Null()]),
+      first_name: t.Union([t.String(), t.Null()]),
+      last_name: t.Union([t.String(), t.Null()]),
+      first_source: t.String({ description: 'Source of the first lead: the channel that acquired the contact.' }),
+      last_source: t.String({ description: 'Source of the newest lead.' }),
+      lead_count: t.Integer(),
+      metadata: t.Record(t.String(), t.Unknown(), {
+        description:
+          "Its leads' metadata merged (newer wins per key) and PATCHed, at most 64 KB as JSON: when a lead would push it past that, the least recently " +
+          'written keys are dropped (the lead itself keeps all of its own).',
+      }),
+      created_at: t.String({ format: 'date-time' }),
+      updated_at: t.String({ format: 'date-time' }),
     }),
-    created_at: t.String({ format: 'date-time' }),
-    updated_at: t.String({ format: 'date-time' }),
-  })
+  )
   export type contact = typeof contact.static
 
   export const listQuery = t.Object({
@@ -51,22 +54,25 @@ export namespace ContactModel {
   export const exportQuery = t.Object({ ...filters, bom: csvBomQuery })
   export type exportQuery = typeof exportQuery.static
 
-  export const detail = t.Object({
-    ...contact.properties,
-    recent_leads: t.Array(
-      t.Object({
-        id: t.String({ format: 'uuid' }),
-        object: t.Literal('lead'),
-        channel: t.String(),
-        source: t.String(),
-        status: t.String(),
-        deal_id: t.Union([t.String(), t.Null()]),
-        created_at: t.String({ format: 'date-time' }),
-      }),
-      { description: 'The 5 newest leads, summarised; `GET /leads?contact_id=` lists them all in full.' },
-    ),
-    recent_deals: t.Array(DealModel.deal, { description: 'The 5 newest deals; `GET /deals?contact_id=` lists them all.' }),
-  })
+  export const detail = component(
+    'ContactDetail',
+    t.Object({
+      ...contact.properties,
+      recent_leads: t.Array(
+        t.Object({
+          id: t.String({ format: 'uuid' }),
+          object: t.Literal('lead'),
+          channel: t.String(),
+          source: t.String(),
+          status: t.String(),
+          deal_id: t.Union([t.String(), t.Null()]),
+          created_at: t.String({ format: 'date-time' }),
+        }),
+        { description: 'The 5 newest leads, summarised; `GET /leads?contact_id=` lists them all in full.' },
+      ),
+      recent_deals: t.Array(DealModel.deal, { description: 'The 5 newest deals; `GET /deals?contact_id=` lists them all.' }),
+    }),
+  )
   export type detail = typeof detail.static
 
   export const patchBody = t.Object(

@@ -27,6 +27,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: DealModel.listQuery,
         response: { 200: DealModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listDeals',
           summary: 'List deals',
           description:
             'Deals of the workspace, newest first, in the pagination envelope with an RFC 8288 `Link` header. Filter by `stage` ' +
@@ -48,6 +49,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: DealModel.createBody,
         response: { 201: DealModel.deal, ...problems(...BODY_ERRORS) },
         detail: {
+          operationId: 'createDeal',
           summary: 'Create a deal',
           description:
             'Creates a deal with an exact `value` (at most 2 decimal places) in `currency` (default USD), in `stage` (default `new`), ' +
@@ -59,7 +61,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'deals:read',
       params: DealModel.idParams,
       response: { 200: DealModel.deal, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get a deal', description: 'One deal of the workspace. Scope `deals:read`.' },
+      detail: { operationId: 'getDeal', summary: 'Get a deal', description: 'One deal of the workspace. Scope `deals:read`.' },
     })
     .patch(
       '/:id',
@@ -71,6 +73,7 @@ export const dealsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: DealModel.patchBody,
         response: { 200: DealModel.deal, ...problems(...BODY_ERRORS, 404) },
         detail: {
+          operationId: 'updateDeal',
           summary: 'Update a deal',
           description: `Changes the fields sent; \`metadata\` is merged (a key set to null is removed). ${CLOSE_RULE} Scope \`deals:write\`.`,
         },

@@ -1,6 +1,6 @@
 /** Schemas of the deal endpoints, each paired with its type. */
 import { t } from 'elysia'
-import { moneyInput, nullableTime } from '../../lib/model-fields'
+import { component, moneyInput, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { deals } from '../../db/schema'
 
@@ -8,20 +8,23 @@ const DEAL_STAGES = deals.stage.enumValues
 const STAGE_LIST = DEAL_STAGES.join(', ')
 
 export namespace DealModel {
-  export const deal = t.Object({
-    id: t.String({ format: 'uuid' }),
-    object: t.Literal('deal'),
-    title: t.String(),
-    value: t.Number({ description: 'Exact amount in the currency, at most 2 decimal places.' }),
-    currency: t.String({ description: 'ISO 4217 code.' }),
-    stage: t.String({ enum: [...DEAL_STAGES], description: `One of ${STAGE_LIST}.` }),
-    contact_id: t.Union([t.String(), t.Null()]),
-    lead_id: t.Union([t.String(), t.Null()], { description: 'The lead this deal was converted from, if any.' }),
-    metadata: t.Record(t.String(), t.Unknown()),
-    closed_at: nullableTime('When the deal last entered won or lost; null while open.'),
-    created_at: t.String({ format: 'date-time' }),
-    updated_at: t.String({ format: 'date-time' }),
-  })
+  export const deal = component(
+    'Deal',
+    t.Object({
+      id: t.String({ format: 'uuid' }),
+      object: t.Literal('deal'),
+      title: t.String(),
+      value: t.Number({ description: 'Exact amount in the currency, at most 2 decimal places.' }),
+      currency: t.String({ description: 'ISO 4217 code.' }),
+      stage: t.String({ enum: [...DEAL_STAGES], description: `One of ${STAGE_LIST}.` }),
+      contact_id: t.Union([t.String(), t.Null()]),
+      lead_id: t.Union([t.String(), t.Null()], { description: 'The lead this deal was converted from, if any.' }),
+      metadata: t.Record(t.String(), t.Unknown()),
+      closed_at: nullableTime('When the deal last entered won or lost; null while open.'),
+      created_at: t.String({ format: 'date-time' }),
+      updated_at: t.String({ format: 'date-time' }),
+    }),
+  )
   export type deal = typeof deal.static
 
   // `enum` documents the stages; the service checks them, so the 422 can list the valid ones.

@@ -32,6 +32,7 @@ export const leadsExportModule = (deps: AppDeps, auth: AuthPlugin) =>
       query: LeadModel.exportQuery,
       response: { 200: csvFile('Every matching lead, newest first; saved as leads-<date>.csv.'), ...problems(...AUTH_ERRORS, 422) },
       detail: {
+        operationId: 'exportLeads',
         summary: 'Export leads as CSV',
         description:
           'Every lead matching the same filters as `GET /leads` (source, status, contact_id, created_since; no pages), newest first. Columns: id, ' +
@@ -55,6 +56,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: LeadModel.listQuery,
         response: { 200: LeadModel.list, ...problems(...AUTH_ERRORS, 422) },
         detail: {
+          operationId: 'listLeads',
           summary: 'List leads',
           description:
             'Every lead (each submission, verbatim), newest first, in the pagination envelope with an RFC 8288 `Link` header. ' +
@@ -66,7 +68,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'leads:read',
       params: LeadModel.idParams,
       response: { 200: LeadModel.lead, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get a lead', description: 'One lead with every field it arrived with. Scope `leads:read`.' },
+      detail: { operationId: 'getLead', summary: 'Get a lead', description: 'One lead with every field it arrived with. Scope `leads:read`.' },
     })
     .post(
       '/:id/convert',
@@ -87,6 +89,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: LeadModel.convertBody,
         response: { 200: LeadModel.converted, 201: LeadModel.converted, ...problems(...BODY_ERRORS, 404) },
         detail: {
+          operationId: 'convertLead',
           summary: 'Convert a lead into a deal',
           description:
             "Creates a deal for the lead's contact (title defaults to the lead's name, value 0, currency USD, stage new), marks the lead " +
@@ -117,6 +120,7 @@ export const leadsModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: LeadModel.inboundBody,
         response: { 201: LeadModel.created, ...problems(...BODY_ERRORS) },
         detail: {
+          operationId: 'createInboundLead',
           summary: 'Push a lead',
           description:
             'Push a lead from any server-side source (CRM, form builder, Zapier, cron). The contact is found by normalised email, else phone, ' +

@@ -41,7 +41,11 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         scope: 'webhooks:manage',
         query: WebhookModel.listQuery,
         response: { 200: WebhookModel.list, ...problems(...AUTH_ERRORS, 422) },
-        detail: { summary: 'List webhook endpoints', description: 'Endpoints of the workspace, newest first, without their secrets. Scope `webhooks:manage`.' },
+        detail: {
+          operationId: 'listWebhookEndpoints',
+          summary: 'List webhook endpoints',
+          description: 'Endpoints of the workspace, newest first, without their secrets. Scope `webhooks:manage`.',
+        },
       },
     )
     .post(
@@ -62,6 +66,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: WebhookModel.createBody,
         response: { 201: WebhookModel.created, ...problems(...BODY_ERRORS) },
         detail: {
+          operationId: 'createWebhookEndpoint',
           summary: 'Create a webhook endpoint',
           description:
             'Registers a receiver for events (default: all). The response carries the signing secret `whsec_…` (32 random bytes, base64) ' +
@@ -76,7 +81,11 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
       scope: 'webhooks:manage',
       params: WebhookModel.idParams,
       response: { 200: WebhookModel.endpoint, ...problems(...AUTH_ERRORS, 404) },
-      detail: { summary: 'Get a webhook endpoint', description: 'One endpoint, its state and health, without its secret. Scope `webhooks:manage`.' },
+      detail: {
+        operationId: 'getWebhookEndpoint',
+        summary: 'Get a webhook endpoint',
+        description: 'One endpoint, its state and health, without its secret. Scope `webhooks:manage`.',
+      },
     })
     .patch(
       '/:id',
@@ -87,6 +96,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: WebhookModel.patchBody,
         response: { 200: WebhookModel.endpoint, ...problems(...BODY_ERRORS, 404) },
         detail: {
+          operationId: 'updateWebhookEndpoint',
           summary: 'Update a webhook endpoint',
           description:
             'Changes the fields sent. `enabled: true` re-enables an endpoint askad disabled (410 Gone, or 5 days without a 2xx) and resumes ' +
@@ -106,7 +116,11 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         scope: 'webhooks:manage',
         params: WebhookModel.idParams,
         response: { 204: t.Void(), ...problems(...AUTH_ERRORS, 404) },
-        detail: { summary: 'Delete a webhook endpoint', description: 'Deletes the endpoint with its delivery log. Scope `webhooks:manage`.' },
+        detail: {
+          operationId: 'deleteWebhookEndpoint',
+          summary: 'Delete a webhook endpoint',
+          description: 'Deletes the endpoint with its delivery log. Scope `webhooks:manage`.',
+        },
       },
     )
     .post(
@@ -127,6 +141,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         params: WebhookModel.idParams,
         response: { 200: WebhookModel.rotated, ...problems(...AUTH_ERRORS, 404) },
         detail: {
+          operationId: 'rotateWebhookSecret',
           summary: 'Rotate the signing secret',
           description:
             'Returns a new secret, shown once. For 24 h every request carries two signatures, space-separated in `webhook-signature`: ' +
@@ -149,6 +164,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         params: WebhookModel.idParams,
         response: { 202: WebhookModel.testSent, ...problems(...AUTH_ERRORS, 404, 409) },
         detail: {
+          operationId: 'sendTestWebhook',
           summary: 'Send a test event',
           description:
             'Queues a `webhook.test` event for this endpoint only, sent at once like any other event (signed, retried, logged). ' +
@@ -171,6 +187,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         body: WebhookModel.recoverBody,
         response: { 202: WebhookModel.recovered, ...problems(...BODY_ERRORS, 404, 409) },
         detail: {
+          operationId: 'recoverWebhookDeliveries',
           summary: 'Recover failed deliveries',
           description:
             'Queues one manual attempt for every `failed` delivery of the endpoint created at or after `since`, with the original ' +
@@ -189,6 +206,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         query: WebhookModel.deliveriesQuery,
         response: { 200: WebhookModel.deliveries, ...problems(...AUTH_ERRORS, 404, 422) },
         detail: {
+          operationId: 'listWebhookDeliveries',
           summary: 'List deliveries',
           description:
             'The delivery log of an endpoint, newest first: each delivery with every attempt (number, trigger, start, duration, status code, ' +
@@ -211,6 +229,7 @@ export const webhooksModule = (deps: AppDeps, auth: AuthPlugin) =>
         params: WebhookModel.deliveryParams,
         response: { 202: WebhookModel.delivery, ...problems(...AUTH_ERRORS, 404, 409) },
         detail: {
+          operationId: 'retryWebhookDelivery',
           summary: 'Retry a delivery',
           description:
             'Queues one manual attempt of the delivery now, with its original `webhook-id`, whatever its state (a succeeded one is replayed). ' +

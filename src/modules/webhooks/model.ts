@@ -1,7 +1,7 @@
 /** Schemas of the webhook endpoints, each paired with its type. */
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
-import { literalUnion, nullableTime } from '../../lib/model-fields'
+import { component, literalUnion, nullableTime } from '../../lib/model-fields'
 import { pageQuery, pageSchema } from '../../lib/pagination'
 import { MAX_URL_LENGTH } from '../../lib/ssrf'
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../db/outbox'
@@ -28,27 +28,33 @@ const maxInFlightDescription =
 const maxInFlightField = Type.Integer({ minimum: ENDPOINT_MAX_IN_FLIGHT.min, maximum: ENDPOINT_MAX_IN_FLIGHT.max, description: maxInFlightDescription })
 
 export namespace WebhookModel {
-  export const endpoint = t.Object({
-    id: t.String({ format: 'uuid' }),
-    object: t.Literal('webhook_endpoint'),
-    url: t.String(),
-    description: t.String(),
-    events: t.Array(t.String(), { description: '`["*"]` when subscribed to every event type.' }),
-    enabled: t.Boolean(),
-    disabled_reason: t.Union([t.String(), t.Null()], {
-      description: 'Why askad disabled the endpoint (410 Gone, or 5 days without a 2xx); null when enabled or disabled by hand.',
+  export const endpoint = component(
+    'WebhookEndpoint',
+    t.Object({
+      id: t.String({ format: 'uuid' }),
+      object: t.Literal('webhook_endpoint'),
+      url: t.String(),
+      description: t.String(),
+      events: t.Array(t.String(), { description: '`["*"]` when subscribed to every event type.' }),
+      enabled: t.Boolean(),
+      disabled_reason: t.Union([t.String(), t.Null()], {
+        description: 'Why askad disabled the endpoint (410 Gone, or 5 days without a 2xx); null when enabled or disabled by hand.',
+      }),
+      headers: t.Record(t.String(), t.String(), { description: 'Names of the static headers; values are never shown.' }),
+      max_in_flight: Type.Integer({ description: maxInFlightDescription }),
+      previous_secret_expires_at: nullableTime('After a rotation: until then requests carry a signature with the previous secret too.'),
+      last_success_at: nullableTime('Time of the last 2xx answer.'),
+      failing_since: nullableTime('First failed attempt since the last 2xx; null while healthy. 5 days of failures disable the endpoint.'),
+      created_at: t.String({ format: 'date-time' }),
+      updated_at: t.String({ format: 'date-time' }),
     }),
-    headers: t.Record(t.String(), t.String(), { description: 'Names of the static headers; values are never shown.' }),
-    max_in_flight: Type.Integer({ description: maxInFlightDescription }),
-    previous_secret_expires_at: nullableTime('After a rotation: until then requests carry a signature with the previous secret too.'),
-    last_success_at: nullableTime('Time of the last 2xx answer.'),
-    failing_since: nullableTime('First failed attempt since the last 2xx; null while healthy. 5 days of failures disable the endpoint.'),
-    created_at: t.String({ format: 'date-time' }),
-    updated_at: t.String({ format: 'date-time' }),
-  })
+  )
   export type endpoint = typeof endpoint.static
 
-  export const created = t.Composite([endpoint, t.Object({ secret: t.String({ description: 'The signing secret (`whsec_…`). Shown only this once.' }) })])
+  export const created = component(
+    'WebhookEndpointCreated',
+    t.Composite([endpoint, t.Object({ secret: t.String({ description: 'The signing secret (`whsec_…`). Shown only this once.' }) })]),
+  )
   export type created = typeof created.static
 
   export const createBody = t.Object(
@@ -92,35 +98,41 @@ export namespace WebhookModel {
     previous_secret_expires_at: t.String({ format: 'date-time', description: 'Until then each request is signed with both secrets.' }),
   })
 
-  export const attempt = t.Object({
-    attempt: t.Integer({ description: '1 for the first attempt of the delivery, counting manual ones.' }),
-    trigger: literalUnion(webhookAttempts.trigger.enumValues),
-    started_at: t.String({ format: 'date-time' }),
-    duration_ms: t.Integer(),
-    status_code: t.Union([t.Integer(), t.Null()]),
-    error_class: t.Union([t.String({ enum: [...webhookAttempts.errorClass.enumValues] }), t.Null()], {
-      description: 'null on success; `http` for a non-2xx answer (redirects included).',
+  export const attempt = component(
+    'DeliveryAttempt',
+    t.Object({
+      attempt: t.Integer({ description: '1 for the first attempt of the delivery, counting manual ones.' }),
+      trigger: literalUnion(webhookAttempts.trigger.enumValues),
+      started_at: t.String({ format: 'date-time' }),
+      duration_ms: t.Integer(),
+      status_code: t.Union([t.Integer(), t.Null()]),
+      error_class: t.Union([t.String({ enum: [...webhookAttempts.errorClass.enumValues] }), t.Null()], {
+        description: 'null on success; `http` for a non-2xx answer (redirects included).',
+      }),
+      error_message: t.Union([t.String(), t.Null()]),
+      response_body: t.Union([t.String(), t.Null()], { description: 'First 20 KB of the response body.' }),
+      next_attempt_at: nullableTime('When the delivery is tried again after this attempt; null when it will not be.'),
     }),
-    error_message: t.Union([t.String(), t.Null()]),
-    response_body: t.Union([t.String(), t.Null()], { description: 'First 20 KB of the response body.' }),
-    next_attempt_at: nullableTime('When the delivery is tried again after this attempt; null when it will not be.'),
-  })
+  )
 
-  export const delivery = t.Object({
-    id: t.String({ format: 'uuid' }),
-    object: t.Literal('webhook_delivery'),
-    endpoint_id: t.String({ format: 'uuid' }),
-    event_id: t.String({ description: 'The `webhook-id` header: the same on every attempt.' }),
-    event_type: t.String(),
-    status: deliveryStatus(),
-    attempt_count: t.Integer(),
-    next_attempt_at: nullableTime('When the next attempt is due; null unless pending.'),
-    last_status_code: t.Union([t.Integer(), t.Null()]),
-    last_error: t.Union([t.String(), t.Null()]),
-    created_at: t.String({ format: 'date-time' }),
-    updated_at: t.String({ format: 'date-time' }),
-    attempts: t.Array(attempt, { description: 'Every attempt, oldest first.' }),
-  })
+  export const delivery = component(
+    'Delivery',
+    t.Object({
+      id: t.String({ format: 'uuid' }),
+      object: t.Literal('webhook_delivery'),
+      endpoint_id: t.String({ format: 'uuid' }),
+      event_id: t.String({ description: 'The `webhook-id` header: the same on every attempt.' }),
+      event_type: t.String(),
+      status: deliveryStatus(),
+      attempt_count: t.Integer(),
+      next_attempt_at: nullableTime('When the next attempt is due; null unless pending.'),
+      last_status_code: t.Union([t.Integer(), t.Null()]),
+      last_error: t.Union([t.String(), t.Null()]),
+      created_at: t.String({ format: 'date-time' }),
+      updated_at: t.String({ format: 'date-time' }),
+      attempts: t.Array(attempt, { description: 'Every attempt, oldest first.' }),
+    }),
+  )
   export type delivery = typeof delivery.static
 
   export const listQuery = t.Object({ ...pageQuery })
