@@ -12,6 +12,9 @@ import { join } from 'node:path'
 import { createHarness, type Harness } from '../helpers'
 import { startDispatcherDriver, type DispatcherDriver } from '../dispatcher-driver'
 import { startReceiver, type Receiver } from '../webhooks-helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const ROOT = join(import.meta.dir, '..', '..')
 const GENERATION_TIMEOUT_MS = 60_000

@@ -9,6 +9,9 @@ import { problems } from '../../src/errors/openapi'
 import { component, queryInteger } from '../../src/lib/model-fields'
 import { pageSchema } from '../../src/lib/pagination'
 import { openApiDocument, type RouteInfo } from '../../src/plugins/openapi-document'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 type Json = Record<string, any>
 
