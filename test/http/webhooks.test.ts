@@ -221,6 +221,24 @@ describe('SSRF guard at create and update', () => {
     expect((await patch.json()).detail).toContain('blocked address')
   })
 
+  test('the refusal names ASKAD_WEBHOOK_ALLOW_CIDRS with a value that lets exactly that address through', async () => {
+    const hints = { 'http://127.0.0.1:9/': '127.0.0.1/32', 'http://[::ffff:127.0.0.1]/': '127.0.0.1/32', 'http://[::1]/': '::1/128' }
+    const ws = await setup()
+    for (const [url, cidr] of Object.entries(hints)) {
+      const res = await create(ws.key, { url })
+      expect(res.status).toBe(422)
+      expect(res.body.detail).toContain('blocked address')
+      expect(res.body.detail).toContain(`ASKAD_WEBHOOK_ALLOW_CIDRS=${cidr}`)
+      expect(res.body.errors[0].message).toContain(`ASKAD_WEBHOOK_ALLOW_CIDRS=${cidr}`)
+    }
+    // The value offered works: with it, the same URL is accepted.
+    for (const [url, cidr] of Object.entries(hints)) {
+      h.close()
+      const allowed = await setup({ ASKAD_WEBHOOK_ALLOW_CIDRS: cidr })
+      expect((await create(allowed.key, { url })).status).toBe(201)
+    }
+  })
+
   test('ASKAD_WEBHOOK_ALLOW_CIDRS lets the listed ranges through, and only those', async () => {
     const ws = await setup({ ASKAD_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' })
     for (const url of ['http://localhost:8080/', 'http://[::ffff:127.0.0.1]/', 'http://2130706433/', 'http://0x7f000001/']) {
