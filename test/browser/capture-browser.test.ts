@@ -41,6 +41,11 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
         <input name="_gotcha" style="display:none" tabindex="-1" autocomplete="off">
         <button type="submit">Send</button>
       </form></body></html>`,
+    // No _redirect, and a text field so the browser lets a bad email through to the server.
+    '/plain.html': `<!doctype html><html><body>
+      <form method="post" action="${api}/api/v1/leads/capture?key=${key}">
+        <input name="email"> <input name="name"> <button type="submit">Send</button>
+      </form></body></html>`,
     '/thanks.html': '<!doctype html><html><body><h1 id="thanks">Thanks from the site</h1></body></html>',
     '/fetch.html': `<!doctype html><html><body>
       <form id="f"><input name="email" type="email"><input name="name"><button type="submit">Send</button></form>
@@ -116,6 +121,40 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
       expect(lead.context).toMatchObject({ ip: '127.0.0.1', utm_source: 'newsletter' })
       expect(String(lead.context!.user_agent)).toContain('Chrome')
       expect(String(lead.context!.referrer)).toStartWith(`http://127.0.0.1:${site.port}/`)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a plain HTML form without _redirect ends on the built-in thank-you page, which links back to the site', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false })
+    try {
+      const page = await context.newPage()
+      await page.goto(`http://127.0.0.1:${site.port}/plain.html`)
+      await page.fill('input[name=email]', 'plain@example.com')
+      await page.fill('input[name=name]', 'Plain Form')
+      await Promise.all([page.waitForURL(`${api}/api/v1/leads/capture?key=${key}`), page.click('button[type=submit]')])
+      expect(await page.textContent('h1')).toBe('Thank you!')
+      // Chromium sends a cross-origin form's Referer as the origin only: the back link goes there.
+      expect(await page.getAttribute('a', 'href')).toBe(`http://127.0.0.1:${site.port}/`)
+      expect(leadByEmail('plain@example.com')).toBeDefined()
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a plain HTML form with a bad email ends on an error page (422) that says what to fix; nothing is stored', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false })
+    try {
+      const page = await context.newPage()
+      await page.goto(`http://127.0.0.1:${site.port}/plain.html`)
+      await page.fill('input[name=email]', 'not-an-email')
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${api}/api/v1/leads/capture`)), page.click('button[type=submit]')])
+      expect(response.status()).toBe(422)
+      await page.waitForSelector('h1')
+      expect(await page.textContent('h1')).toBe('Your details were not sent')
+      expect(await page.textContent('li')).toContain('email')
+      expect(leadByEmail('not-an-email')).toBeUndefined()
     } finally {
       await context.close()
     }
