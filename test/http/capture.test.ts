@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { revokeKey } from '../../src/modules/api-keys/service'
+import { captureErrorPage } from '../../src/modules/capture'
 import { prefersHtml, splitName } from '../../src/modules/capture/service'
 import { createHarness, expectProblem, type Harness } from '../helpers'
 
@@ -362,6 +363,16 @@ describe('capture: HTML forms', () => {
     const res = await postForm({ email: 'r6@example.com', _key: pk, _redirect: 'https://shop.example/thanks' }, { origin: SITE, accept: '*/*' })
     expect(res.status).toBe(201)
     expect((await res.json()).status).toBe('created')
+  })
+
+  test('the error page never throws: a request line that leaves no parsable URL gets the usual problem', () => {
+    const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: BROWSER_ACCEPT })
+    const problem = { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'x', request_id: 'req_1' }
+    // Bun hands an odd request line (absolute-form, padded paths) to the app with a URL like this one.
+    const odd = { method: 'POST', url: '/api/v1/leads/capture', headers } as unknown as Request
+    expect(captureErrorPage(odd, problem)).toBeNull()
+    const plain = { method: 'POST', url: 'http://askad.test/api/v1/leads/capture', headers } as unknown as Request
+    expect(captureErrorPage(plain, problem)?.headers['content-type']).toBe('text/html; charset=utf-8')
   })
 
   test('HTML is preferred only when Accept ranks it above JSON', () => {

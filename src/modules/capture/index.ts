@@ -42,7 +42,9 @@ const CAPTURE_PATH = `${API_PREFIX}/leads/capture`
  * visitor must not be shown problem+json. Scripts (fetch, Accept JSON) keep the problem.
  */
 export const captureErrorPage: ErrorPage = (request, problem) => {
-  if (request.method !== 'POST' || new URL(request.url).pathname.replace(/\/$/, '') !== CAPTURE_PATH || !isPlainFormPost(request)) return null
+  if (request.method !== 'POST' || !isPlainFormPost(request)) return null
+  // An odd request line can leave a URL that does not parse; no browser sends one, so it gets the problem.
+  if (!URL.canParse(request.url) || new URL(request.url).pathname.replace(/\/$/, '') !== CAPTURE_PATH) return null
   return { body: errorPage(problem, backLink(request.headers.get('referer'))), headers: { ...PAGE_HEADERS } }
 }
 
