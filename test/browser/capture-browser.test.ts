@@ -2,7 +2,7 @@
  * Browser capture end to end: the real app listening on 127.0.0.1, test pages served from other
  * ports (other origins), driven by the system's headless Chromium through playwright-core.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import type { Browser } from 'playwright-core'
 import { leads } from '../../src/db/schema'
@@ -10,6 +10,10 @@ import { chromiumAvailable, launchChromium } from '../browser'
 import { createHarness, type Harness } from '../helpers'
 
 const hasChromium = chromiumAvailable('the browser capture tests')
+
+// Run after agency-flow (which sets its own default), this file's tests got bun's 5 s rather than
+// the preload's 30 s, and a first navigation on a loaded machine can take that long: set it here.
+setDefaultTimeout(60_000)
 
 /** Serves the test pages; each page knows the API address and the publishable key. */
 function pageServer(pages: () => Record<string, string>) {
