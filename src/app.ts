@@ -16,7 +16,7 @@ import { apiKeysModule } from './modules/api-keys'
 import { auditModule } from './modules/audit'
 import { authenticateKey } from './modules/api-keys/service'
 import { campaignsModule } from './modules/campaigns'
-import { captureModule } from './modules/capture'
+import { captureErrorPage, captureModule } from './modules/capture'
 import { contactsExportModule, contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
 import { leadsExportModule, leadsModule } from './modules/leads'
@@ -46,7 +46,7 @@ export function createApp(deps: AppDeps) {
   return new Elysia({ normalize: false, handler: { standardHostname: false } })
     .use(accessLog(deps.logger))
     .use(metrics(deps))
-    .use(errors(deps))
+    .use(errors(deps, captureErrorPage))
     .use(bodyParser())
     .use(auth({ ...deps, authenticate: keyAuthenticator(deps) }))
     .use(idempotency(deps))

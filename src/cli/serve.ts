@@ -76,7 +76,17 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const setupUrl = setup && `${url}/dashboard/setup?token=${setup.token}`
   if (options.json) {
     const first = boot && { workspace: boot.workspace.slug, key_id: boot.created.record.id, key: boot.created.key }
-    say(JSON.stringify({ listening: url, docs: `${url}/docs`, version: VERSION, db: storage.shown, bootstrap: first ?? null, setup_url: setupUrl }))
+    say(
+      JSON.stringify({
+        listening: url,
+        dashboard: `${url}/dashboard`,
+        docs: `${url}/docs`,
+        version: VERSION,
+        db: storage.shown,
+        bootstrap: first ?? null,
+        setup_url: setupUrl,
+      }),
+    )
   } else {
     printBanner(say, url, storage.shown, boot)
     if (setupUrl) say(`No operator yet: create the first one at ${setupUrl} (works once; or run askad operator create EMAIL)`)
@@ -179,6 +189,7 @@ function refuseUnwritable(db: Db, dbPath: string): void {
 
 function printBanner(say: (line?: string) => void, url: string, dbPath: string, boot: Awaited<ReturnType<typeof bootstrap>>): void {
   say(`askad ${VERSION} listening on ${url}`)
+  say(`Dashboard: ${url}/dashboard`)
   say(`API docs: ${url}/docs`)
   say(`Database: ${dbPath}`)
   if (!boot) return

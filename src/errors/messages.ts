@@ -44,3 +44,12 @@ export function missingScope(scope: string): string {
 
 /** A key missing from a capture request, which may carry it in three places. */
 export const NO_CAPTURE_KEY = "No API key. Send a publishable key (ask_pk_…) as 'Authorization: Bearer …', as '?key=' in the URL or as form field '_key'."
+
+/**
+ * How an operator lets webhooks reach an address the SSRF guard refuses (a receiver on their own
+ * network): the setting and a ready value covering just that address.
+ */
+export function allowAddressHint(address: string): string {
+  const single = address.includes(':') ? `${address}/128` : `${address}/32`
+  return `to allow a receiver on your own network, start askad with ASKAD_WEBHOOK_ALLOW_CIDRS=${single} (or --webhook-allow-cidrs; comma-separated CIDRs, e.g. 10.0.0.0/8 for a whole network)`
+}

@@ -18,7 +18,10 @@ export const MAX_URL_LENGTH = 2048
 /** The operating system's resolver (getaddrinfo, so /etc/hosts counts), all addresses. */
 export const systemResolver: HostResolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address)
 
-export type UrlCheck = { ok: true; addresses: string[] } | { ok: false; reason: 'dns' | 'blocked'; message: string }
+export type UrlCheck =
+  | { ok: true; addresses: string[] }
+  | { ok: false; reason: 'dns'; message: string }
+  | { ok: false; reason: 'blocked'; message: string; address: string }
 
 /** Syntax check of a webhook URL: absolute http(s), a host, no credentials. Returns an error message or null. */
 export function urlProblem(raw: string): string | null {
@@ -78,7 +81,8 @@ export async function checkUrl(raw: string, allow: AddressRanges, resolve: HostR
   }
   for (const address of addresses) {
     const reason = blockedReason(address, allow)
-    if (reason) return { ok: false, reason: 'blocked', message: reason }
+    // The address as the allow-list compares it (IPv4-mapped IPv6 as IPv4), so a hint naming it works.
+    if (reason) return { ok: false, reason: 'blocked', message: reason, address: ipaddr.isValid(address) ? ipaddr.process(address).toString() : address }
   }
   return { ok: true, addresses }
 }

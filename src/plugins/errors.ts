@@ -11,12 +11,45 @@ import { requestContext } from './request-context'
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
-/** An RFC 9457 problem-details response for a code; headers already set on the request's context are merged by Elysia. */
-function problemResponse(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[], headers?: Record<string, string>): Response {
+/** A problem as its body holds it; what an error page (below) renders. */
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  request_id: string
+  errors?: FieldError[]
+}
+
+/**
+ * A route's own rendering of a problem for a request that cannot use problem+json (a plain HTML
+ * form's navigation), or null for the usual body. Given by app.ts, so this plugin imports no module.
+ */
+export type ErrorPage = (request: Request, problem: ProblemBody) => { body: string; headers: Record<string, string> } | null
+
+/** An RFC 9457 problem-details response for a code (or the error page for it); headers already set on the request's context are merged by Elysia. */
+function problemResponse(
+  request: Request,
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  errors?: FieldError[],
+  headers?: Record<string, string>,
+  errorPage?: ErrorPage,
+): Response {
   const { status, title } = ERROR_CODES[code]
   // Details may quote the input; a key pasted into the wrong field must not be echoed back.
   const safeErrors = errors?.map((e) => ({ path: redactKeys(e.path), message: redactKeys(e.message) }))
-  const body = { type: problemType(code), title, status, detail: redactKeys(detail), request_id: requestId, ...(safeErrors ? { errors: safeErrors } : {}) }
+  const body: ProblemBody = {
+    type: problemType(code),
+    title,
+    status,
+    detail: redactKeys(detail),
+    request_id: requestId,
+    ...(safeErrors ? { errors: safeErrors } : {}),
+  }
+  const page = errorPage?.(request, body)
+  if (page) return new Response(page.body, { status, headers: { ...page.headers, ...headers } })
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers } })
 }
 
@@ -29,13 +62,6 @@ function validationErrors(error: ValidationError): FieldError[] {
     if (where) return { path: `${where}${path.replace(/^\//, '').replaceAll('/', '.')}`, message }
     return { path: path || '/', message }
   })
-}
-
-/** The problem answer to a request, its status noted on the request's context for the access log and metrics. */
-function answer(request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response {
-  const context = requestContext(request)
-  context.status = ERROR_CODES[code].status
-  return problemResponse(code, detail, context.id, errors, headers)
 }
 
 /**
@@ -51,8 +77,14 @@ function bearerChallenge(detail: string): string {
  * Maps ApiError, validation, parse and routing errors to problem details, and storage trouble (lock,
  * read-only, full disk, I/O) to 503 with Retry-After, its cause logged once; anything else is logged and answered 500.
  */
-export const errors = ({ db, pg, logger }: Pick<AppDeps, 'db' | 'pg' | 'logger'>) =>
-  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
+export const errors = ({ db, pg, logger }: Pick<AppDeps, 'db' | 'pg' | 'logger'>, errorPage?: ErrorPage) => {
+  /** The problem answer to a request, its status noted on the request's context for the access log and metrics. */
+  const answer = (request: Request, code: ErrorCode, detail: string, errors?: FieldError[], headers?: Record<string, string>): Response => {
+    const context = requestContext(request)
+    context.status = ERROR_CODES[code].status
+    return problemResponse(request, code, detail, context.id, errors, headers, errorPage)
+  }
+  return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error: thrown, request, path, set }) => {
     // Elysia wraps whatever the body parser throws in a ParseError; ours keep their meaning.
     const error = code === 'PARSE' && thrown.cause instanceof ApiError ? thrown.cause : thrown
     if (error instanceof ApiError) {
@@ -93,6 +125,7 @@ export const errors = ({ db, pg, logger }: Pick<AppDeps, 'db' | 'pg' | 'logger'>
     set.status = 500
     return answer(request, 'internal', 'Something went wrong on our side; the request id identifies it in the server log.')
   })
+}
 
 /** PostgreSQL's SQLSTATEs for text it cannot hold: NUL characters, and bytes that are not UTF-8. */
 const UNSTORABLE_TEXT = new Set(['22021', '22P05'])

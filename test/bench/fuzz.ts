@@ -2,8 +2,8 @@
  * Hostile-input properties (fast-check) against every route of a harness app: random and hostile
  * methods, paths, ids, query strings, headers, keys and bodies go through `app.handle`, and
  * - no answer is a 5xx, and none takes longer than REQUEST_TIMEOUT_MS;
- * - every error is `application/problem+json` with the problem fields (dashboard HTML pages excepted)
- *   and never echoes one of our keys;
+ * - every error is `application/problem+json` with the problem fields (dashboard HTML pages, and
+ *   capture's error page for a plain HTML form, excepted) and never echoes one of our keys;
  * - a rejected request (status ≥ 400) leaves every table exactly as it was;
  * - afterwards the app still serves (`/healthz` 200, a valid inbound lead 201).
  * `test/unit/fuzz.test.ts` runs this with a small count; run it directly for the long version:
@@ -13,6 +13,7 @@ import fc from 'fast-check'
 import { createHarness, type Harness } from '../helpers'
 import { generateKey } from '../../src/lib/keys'
 import { revokeKey } from '../../src/modules/api-keys/service'
+import { prefersHtml } from '../../src/modules/capture/service'
 import { signIn } from '../../src/modules/sessions/service'
 import { printTable } from './lib'
 
@@ -738,7 +739,16 @@ export async function checkRequest(world: FuzzWorld, state: { changes: number; f
   if (!res.headers.get('x-request-id')) fail(`no X-Request-Id on a ${res.status}`)
   const type = res.headers.get('content-type') ?? ''
   const dashboardPage = new URL(request.url).pathname.startsWith('/dashboard') && type.startsWith('text/html')
-  if (res.status >= 400 && !dashboardPage && r.method !== 'HEAD') {
+  // A plain HTML form's refused capture is shown a page, not problem+json (docs/capture.md).
+  const captureFormPage =
+    request.method === 'POST' &&
+    new URL(request.url).pathname.replace(/\/$/, '') === '/api/v1/leads/capture' &&
+    /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i.test(request.headers.get('content-type') ?? '') &&
+    prefersHtml(request.headers.get('accept'))
+  if (res.status >= 400 && captureFormPage) {
+    if (!type.startsWith('text/html') || !text.includes('Your details were not sent'))
+      fail(`a plain form's ${res.status} is not the error page: ${type} ${text.slice(0, 500)}`)
+  } else if (res.status >= 400 && !dashboardPage && r.method !== 'HEAD') {
     if (!type.startsWith('application/problem+json')) fail(`a ${res.status} with content-type '${type}': ${text.slice(0, 500)}`)
     let problem: Record<string, unknown>
     try {

@@ -2,7 +2,7 @@
  * Browser capture end to end: the real app listening on 127.0.0.1, test pages served from other
  * ports (other origins), driven by the system's headless Chromium through playwright-core.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import type { Browser } from 'playwright-core'
 import { leads } from '../../src/db/schema'
@@ -13,6 +13,10 @@ import { useTestTimeout } from '../timeout'
 useTestTimeout()
 
 const hasChromium = chromiumAvailable('the browser capture tests')
+
+// Run after agency-flow (which sets its own default), this file's tests got bun's 5 s rather than
+// the preload's 30 s, and a first navigation on a loaded machine can take that long: set it here.
+setDefaultTimeout(60_000)
 
 /** Serves the test pages; each page knows the API address and the publishable key. */
 function pageServer(pages: () => Record<string, string>) {
@@ -43,6 +47,11 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
         <input type="hidden" name="_redirect" value="/thanks.html">
         <input name="_gotcha" style="display:none" tabindex="-1" autocomplete="off">
         <button type="submit">Send</button>
+      </form></body></html>`,
+    // No _redirect, and a text field so the browser lets a bad email through to the server.
+    '/plain.html': `<!doctype html><html><body>
+      <form method="post" action="${api}/api/v1/leads/capture?key=${key}">
+        <input name="email"> <input name="name"> <button type="submit">Send</button>
       </form></body></html>`,
     '/thanks.html': '<!doctype html><html><body><h1 id="thanks">Thanks from the site</h1></body></html>',
     '/fetch.html': `<!doctype html><html><body>
@@ -119,6 +128,40 @@ describe.skipIf(!hasChromium)('browser capture (headless Chromium)', () => {
       expect(lead.context).toMatchObject({ ip: '127.0.0.1', utm_source: 'newsletter' })
       expect(String(lead.context!.user_agent)).toContain('Chrome')
       expect(String(lead.context!.referrer)).toStartWith(`http://127.0.0.1:${site.port}/`)
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a plain HTML form without _redirect ends on the built-in thank-you page, which links back to the site', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false })
+    try {
+      const page = await context.newPage()
+      await page.goto(`http://127.0.0.1:${site.port}/plain.html`)
+      await page.fill('input[name=email]', 'plain@example.com')
+      await page.fill('input[name=name]', 'Plain Form')
+      await Promise.all([page.waitForURL(`${api}/api/v1/leads/capture?key=${key}`), page.click('button[type=submit]')])
+      expect(await page.textContent('h1')).toBe('Thank you!')
+      // Chromium sends a cross-origin form's Referer as the origin only: the back link goes there.
+      expect(await page.getAttribute('a', 'href')).toBe(`http://127.0.0.1:${site.port}/`)
+      expect(leadByEmail('plain@example.com')).toBeDefined()
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a plain HTML form with a bad email ends on an error page (422) that says what to fix; nothing is stored', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false })
+    try {
+      const page = await context.newPage()
+      await page.goto(`http://127.0.0.1:${site.port}/plain.html`)
+      await page.fill('input[name=email]', 'not-an-email')
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${api}/api/v1/leads/capture`)), page.click('button[type=submit]')])
+      expect(response.status()).toBe(422)
+      await page.waitForSelector('h1')
+      expect(await page.textContent('h1')).toBe('Your details were not sent')
+      expect(await page.textContent('li')).toContain('email')
+      expect(leadByEmail('not-an-email')).toBeUndefined()
     } finally {
       await context.close()
     }

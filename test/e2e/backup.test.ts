@@ -1,7 +1,7 @@
 /** `askad backup FILE` takes a consistent hot copy while the running server keeps inserting leads. */
 import { afterAll, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '../../src/lib/keys'
@@ -72,4 +72,49 @@ test('backup during continuous inserts: the copy opens, passes integrity and for
     await server.stop()
   }
   expect(failures).toEqual([])
+}, 30_000)
+
+test('restore as docs/operations.md says: stop, copy the backup over the database, start: the backed-up data is back', async () => {
+  const dbPath = join(dir, 'restore.db')
+  const copyPath = join(dir, 'restore-backup.db')
+  const key = generateKey('secret')
+  const start = () =>
+    startServer([process.execPath, 'src/index.ts', 'serve', '--db', dbPath], { cwd: ROOT, env: { ASKAD_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn' } })
+  const post = (url: string, email: string) =>
+    fetch(`${url}/api/v1/leads/inbound`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email }),
+    })
+  const emails = async (url: string) =>
+    ((await (await fetch(`${url}/api/v1/leads`, { headers: { authorization: `Bearer ${key}` } })).json()) as { data: { email: string }[] }).data.map(
+      (l) => l.email,
+    )
+
+  let server = await start()
+  try {
+    expect((await post(server.url, 'kept@example.com')).status).toBe(201)
+    const backup = Bun.spawnSync([process.execPath, 'src/index.ts', 'backup', copyPath, '--db', dbPath], { cwd: ROOT, stderr: 'pipe' })
+    expect(backup.exitCode, backup.stderr.toString()).toBe(0)
+    expect((await post(server.url, 'after-backup@example.com')).status).toBe(201)
+  } finally {
+    expect(await server.stop('SIGTERM')).toBe(0)
+  }
+
+  // 1. stopped (above); 2. the WAL files of the replaced database go, then the copy takes its place; 3. start.
+  for (const suffix of ['-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true })
+  copyFileSync(copyPath, dbPath)
+  server = await start()
+  try {
+    expect(await emails(server.url)).toEqual(['kept@example.com'])
+    expect((await post(server.url, 'after-restore@example.com')).status).toBe(201)
+  } finally {
+    await server.stop('SIGTERM')
+  }
+  const restored = new Database(dbPath, { readonly: true })
+  try {
+    expect(restored.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
+  } finally {
+    restored.close()
+  }
 }, 30_000)

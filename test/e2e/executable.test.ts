@@ -33,11 +33,36 @@ afterAll(async () => {
 })
 
 describe('the executable alone in an empty folder', () => {
-  test('prints its URL, docs URL and a bootstrap key; creates and migrates ./data/askad.db', () => {
+  test('prints its URL, dashboard and docs URLs and a bootstrap key; creates and migrates ./data/askad.db', () => {
     expect(server.output()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/)
+    expect(server.output()).toMatch(/Dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard\n/)
     expect(server.output()).toMatch(/API docs: http:\/\/127\.0\.0\.1:\d+\/docs/)
     expect(bootstrapKey).toMatch(/^ask_sk_/)
     expect(existsSync(join(dir, 'data', 'askad.db'))).toBe(true)
+  })
+
+  test('serve --json names the dashboard and docs URLs in its one line', async () => {
+    const proc = Bun.spawn([exe, 'serve', '--json', '--db', join(dir, 'json.db')], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1' },
+      stdout: 'pipe',
+      stderr: 'inherit',
+    })
+    try {
+      let text = ''
+      const decoder = new TextDecoder()
+      for await (const chunk of proc.stdout) {
+        text += decoder.decode(chunk)
+        if (/"listening".*\n/.test(text)) break
+      }
+      // Log lines share stdout; the banner is the line with "listening".
+      const banner = JSON.parse(text.split('\n').find((line) => line.includes('"listening"'))!)
+      expect(banner.dashboard).toBe(`${banner.listening}/dashboard`)
+      expect(banner.docs).toBe(`${banner.listening}/docs`)
+    } finally {
+      proc.kill('SIGKILL')
+      await proc.exited
+    }
   })
 
   test("the seed document's curl example, pointed at localhost, returns 201", async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { revokeKey } from '../../src/modules/api-keys/service'
+import { captureErrorPage } from '../../src/modules/capture'
 import { prefersHtml, splitName } from '../../src/modules/capture/service'
 import { createHarness, expectProblem, type Harness } from '../helpers'
 import { useTestTimeout } from '../timeout'
@@ -285,27 +286,96 @@ describe('capture: HTML forms', () => {
       const res = await expectNothingStored(() => postForm({ email: 'r3@example.com', _key: pk, _redirect: target }, { origin: SITE, accept: BROWSER_ACCEPT }))
       expect(res.status).toBe(422)
       expect(res.headers.get('location')).toBeNull()
-      expect((await res.json()).errors[0].path).toBe('/_redirect')
+      // A plain form's refusal is a page naming the field.
+      expect(await res.text()).toContain('<strong>_redirect</strong>')
     }
   })
 
-  test('without _redirect, an allowed Referer is where the form goes back to', async () => {
+  test('without _redirect, the built-in thank-you page links back to the Referer instead of redirecting to it', async () => {
+    // Chrome sends a cross-site form's Referer as the origin only: redirecting there landed visitors on the home page.
     const res = await postForm({ email: 'r4@example.com', _key: pk }, { origin: SITE, referer: 'https://shop.example/contact', accept: BROWSER_ACCEPT })
-    expect(res.status).toBe(303)
-    expect(res.headers.get('location')).toBe('https://shop.example/contact')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('location')).toBeNull()
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    const csp = res.headers.get('content-security-policy')!
+    expect(csp).toContain("default-src 'none'")
+    expect(csp).toContain("script-src 'none'")
+    expect(csp).toMatch(/style-src 'sha256-[A-Za-z0-9+/=]+'/)
+    const page = await res.text()
+    expect(page).toContain('Thank you')
+    expect(page).toContain('<a href="https://shop.example/contact">')
+    expect(page).not.toMatch(/<script|<link|<img|src=/)
+    expect((await leadsOf()).some((l) => l.email === 'r4@example.com')).toBe(true)
   })
 
-  test('without _redirect or an allowed Referer, a small HTML thank-you page is shown', async () => {
-    const res = await postForm({ email: 'r5@example.com', _key: pk }, { referer: 'https://elsewhere.example/', accept: BROWSER_ACCEPT })
+  test('the thank-you page escapes the Referer and links only to http(s) pages', async () => {
+    const hostile = await postForm(
+      { email: 'r4b@example.com', _key: pk },
+      { referer: 'https://shop.example/?q="><script>alert(1)</script>', accept: BROWSER_ACCEPT },
+    )
+    const page = await hostile.text()
+    expect(page).not.toContain('<script>')
+    expect(page).toContain('href="https://shop.example/?q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E"')
+    const scheme = await postForm({ email: 'r4c@example.com', _key: pk }, { referer: 'javascript:alert(1)', accept: BROWSER_ACCEPT })
+    expect(await scheme.text()).not.toContain('javascript:')
+  })
+
+  test('without _redirect or a Referer, the thank-you page has no back link', async () => {
+    const res = await postForm({ email: 'r5@example.com', _key: pk }, { accept: BROWSER_ACCEPT })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toStartWith('text/html')
-    expect(await res.text()).toContain('Thank you')
+    const page = await res.text()
+    expect(page).toContain('Thank you')
+    expect(page).not.toContain('<a ')
+  })
+
+  test('a plain form with a bad email gets an HTML page saying what to fix, with status 422, and nothing is stored', async () => {
+    for (const email of ['not-an-email', '']) {
+      const res = await expectNothingStored(() =>
+        postForm({ email, _key: pk, _redirect: '/thanks' }, { origin: SITE, referer: 'https://shop.example/contact', accept: BROWSER_ACCEPT }),
+      )
+      expect(res.status).toBe(422)
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'none'")
+      expect(res.headers.get('access-control-allow-origin')).toBe(SITE)
+      const page = await res.text()
+      expect(page).toContain('Your details were not sent')
+      expect(page).toContain('<strong>email</strong>')
+      expect(page).toContain('<a href="https://shop.example/contact">Go back and try again</a>')
+      expect(page).toMatch(/Reference: req_/)
+    }
+  })
+
+  test('other refusals of a plain form are pages too; scripts and JSON callers keep problem+json', async () => {
+    const badKey = await postForm({ email: 'k@example.com', _key: 'ask_pk_wrong' }, { accept: BROWSER_ACCEPT })
+    expect(badKey.status).toBe(401)
+    expect(badKey.headers.get('content-type')).toStartWith('text/html')
+    expect(await badKey.text()).toContain('Your details were not sent')
+
+    const fetched = await postForm({ email: 'not-an-email', _key: pk }, { origin: SITE, accept: '*/*' })
+    expect(fetched.status).toBe(422)
+    expect(fetched.headers.get('content-type')).toBe('application/problem+json')
+    expect((await fetched.json()).errors[0].path).toBe('/email')
+
+    const json = await h.request('POST', CAPTURE, { key: pk, body: { email: 'not-an-email' }, headers: { origin: SITE, accept: BROWSER_ACCEPT } })
+    expect(json.status).toBe(422)
+    expect(json.headers.get('content-type')).toBe('application/problem+json')
   })
 
   test('a form posted by fetch (Accept */*) gets the JSON answer, not a redirect', async () => {
     const res = await postForm({ email: 'r6@example.com', _key: pk, _redirect: 'https://shop.example/thanks' }, { origin: SITE, accept: '*/*' })
     expect(res.status).toBe(201)
     expect((await res.json()).status).toBe('created')
+  })
+
+  test('the error page never throws: a request line that leaves no parsable URL gets the usual problem', () => {
+    const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: BROWSER_ACCEPT })
+    const problem = { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'x', request_id: 'req_1' }
+    // Bun hands an odd request line (absolute-form, padded paths) to the app with a URL like this one.
+    const odd = { method: 'POST', url: '/api/v1/leads/capture', headers } as unknown as Request
+    expect(captureErrorPage(odd, problem)).toBeNull()
+    const plain = { method: 'POST', url: 'http://askad.test/api/v1/leads/capture', headers } as unknown as Request
+    expect(captureErrorPage(plain, problem)?.headers['content-type']).toBe('text/html; charset=utf-8')
   })
 
   test('HTML is preferred only when Accept ranks it above JSON', () => {
@@ -339,6 +409,9 @@ describe('capture: honeypot', () => {
     )
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('https://shop.example/thanks')
+    const page = await expectNothingStored(() => postForm({ email: 'bot3@example.com', _key: pk, _gotcha: 'yes' }, { origin: SITE, accept: BROWSER_ACCEPT }))
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('Thank you')
   })
 })
 

@@ -1,5 +1,7 @@
 /** Webhook endpoint management over HTTP: create/list/get/update/delete, secrets, validation, SSRF refusals, tenancy. */
 import { afterEach, describe, expect, test } from 'bun:test'
+import { parseRanges } from '../../src/lib/client-ip'
+import { blockedReason } from '../../src/lib/ssrf'
 import { createHarness, expectProblem, type Harness } from '../helpers'
 import { useTestTimeout } from '../timeout'
 
@@ -222,6 +224,24 @@ describe('SSRF guard at create and update', () => {
     const patch = await h.request('PATCH', `/api/v1/webhooks/${body.id}`, { key: ws.key, body: { url: 'http://169.254.169.254/latest' } })
     expect(patch.status).toBe(422)
     expect((await patch.json()).detail).toContain('blocked address')
+  })
+
+  test('the refusal names ASKAD_WEBHOOK_ALLOW_CIDRS with a value that lets exactly that address through', async () => {
+    const hints = { 'http://127.0.0.1:9/': '127.0.0.1/32', 'http://[::ffff:127.0.0.1]/': '127.0.0.1/32', 'http://[::1]/': '::1/128' }
+    const ws = await setup()
+    for (const [url, cidr] of Object.entries(hints)) {
+      const res = await create(ws.key, { url })
+      expect(res.status).toBe(422)
+      expect(res.body.detail).toContain('blocked address')
+      expect(res.body.detail).toContain(`ASKAD_WEBHOOK_ALLOW_CIDRS=${cidr}`)
+      expect(res.body.errors[0].message).toContain(`ASKAD_WEBHOOK_ALLOW_CIDRS=${cidr}`)
+    }
+    // The value offered works: it lets exactly that address through the guard.
+    for (const [url, cidr] of Object.entries(hints)) {
+      const address = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1')
+      expect(blockedReason(address, parseRanges([cidr]))).toBeNull()
+      expect(blockedReason('127.0.0.2', parseRanges([cidr]))).not.toBeNull()
+    }
   })
 
   test('ASKAD_WEBHOOK_ALLOW_CIDRS lets the listed ranges through, and only those', async () => {

@@ -41,8 +41,8 @@ export function snippets(apiOrigin: string, key: string): Html {
 export async function embedPage(deps: ReadDeps, base: string, workspaceId: string, apiOrigin: string, now: number): Promise<Html> {
   const live = (await listKeys(deps, workspaceId)).filter((k) => k.kind === 'publishable' && keyLive(k, now))
   return html`<p>Paste one of these into a page on an allowed origin of a publishable key. Submissions arrive as leads with source
-<code>website</code> (change the hidden field to tell forms apart); a form sends the visitor back to the page it came from,
-or to <code>_redirect</code> when you add that field.</p>
+<code>website</code> (change the hidden field to tell forms apart); after sending, the visitor sees a small thank-you page with a link
+back to your site, or goes to your own page when you add a <code>_redirect</code> field naming it.</p>
 <section class="card">
   <h2>Your publishable key</h2>
   ${

@@ -2,27 +2,20 @@
 import { Elysia, t } from 'elysia'
 import type { AppDeps } from '../../deps'
 import { ApiError } from '../../errors'
+import { API_PREFIX } from '../../lib/api-prefix'
 import { NO_CAPTURE_KEY } from '../../errors/messages'
 import { newId } from '../../lib/ids'
 import { BODY_ERRORS, LOCATION_EXTENSION, problems } from '../../errors/openapi'
 import { authenticateFromPage, authOf, type Auth, refuseSecretKeysFromPage, requireScope, SCOPE_EXTENSION, type AuthPlugin } from '../../plugins/auth'
 import { formParser, mediaType } from '../../plugins/body'
+import type { ErrorPage } from '../../plugins/errors'
 import { answerWrite, type Answer } from '../../plugins/idempotency'
 import { clientIpOf, requestContext } from '../../plugins/request-context'
 import { FORM_PARSER } from '../../plugins/route-table'
 import { authenticateKey } from '../api-keys/service'
 import { CaptureModel } from './model'
-import {
-  captureLead,
-  honeypotFilled,
-  originAllowed,
-  preflightAllowed,
-  prefersHtml,
-  redirectTarget,
-  refererTarget,
-  THANK_YOU_PAGE,
-  type CaptureBody,
-} from './service'
+import { backLink, errorPage, PAGE_HEADERS, thankYouPage } from './pages'
+import { captureLead, honeypotFilled, originAllowed, preflightAllowed, prefersHtml, redirectTarget, type CaptureBody } from './service'
 
 /** How long browsers may cache a preflight answer; short, so origin-list changes apply soon. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600
@@ -35,6 +28,24 @@ const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
 function isFormPost(request: Request): boolean {
   return FORM_TYPES.includes(mediaType(request.headers.get('content-type')))
+}
+
+/** A plain HTML form's submission: a form body from a browser navigating, which shows the answer as a page. */
+function isPlainFormPost(request: Request): boolean {
+  return isFormPost(request) && prefersHtml(request.headers.get('accept'))
+}
+
+const CAPTURE_PATH = `${API_PREFIX}/leads/capture`
+
+/**
+ * A refused plain-form submission gets an HTML page saying what went wrong, with its status; a
+ * visitor must not be shown problem+json. Scripts (fetch, Accept JSON) keep the problem.
+ */
+export const captureErrorPage: ErrorPage = (request, problem) => {
+  if (request.method !== 'POST' || !isPlainFormPost(request)) return null
+  // An odd request line can leave a URL that does not parse; no browser sends one, so it gets the problem.
+  if (!URL.canParse(request.url) || new URL(request.url).pathname.replace(/\/$/, '') !== CAPTURE_PATH) return null
+  return { body: errorPage(problem, backLink(request.headers.get('referer'))), headers: { ...PAGE_HEADERS } }
 }
 
 /** The /leads/capture routes; the POST takes form bodies and a key sent in the body (`parse` and `keyFrom` below). */
@@ -92,14 +103,14 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
         const fields = body as CaptureBody
         const origin = request.headers.get('origin')
         const referrer = request.headers.get('referer')
-        const wantsHtml = isFormPost(request) && prefersHtml(request.headers.get('accept'))
+        const wantsHtml = isPlainFormPost(request)
         const redirectTo = fields._redirect === undefined ? null : redirectTarget(fields._redirect, origin ?? referrer, auth.key)
 
         const answer = (id: string): Answer<{ id: string; status: 'created' } | string> => {
           if (!wantsHtml) return { status: 201, body: { id, status: 'created' as const } }
-          const back = redirectTo ?? refererTarget(referrer, auth.key)
-          if (back) return { status: 303, headers: { location: back }, body: '' }
-          return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: THANK_YOU_PAGE }
+          if (redirectTo) return { status: 303, headers: { location: redirectTo }, body: '' }
+          // Not back to the Referer: browsers send only its origin cross-site, which would drop the visitor on the site's home page.
+          return { status: 200, headers: { ...PAGE_HEADERS }, body: thankYouPage(backLink(referrer)) }
         }
         if (honeypotFilled(fields._gotcha)) {
           // Bots must not learn that they were caught: same answer as a real success, nothing stored.
@@ -151,9 +162,10 @@ export const captureModule = (deps: AppDeps, auth: AuthPlugin) => {
             'For landing pages, embedded widgets and plain HTML forms (no JavaScript needed). Send a publishable key (`ask_pk_…`, scope `leads:capture`) as ' +
             "`Authorization: Bearer`, `?key=` or form field `_key`. CORS is answered only for the key's allowed origins; other origins get 403, and secret keys " +
             'are refused on requests from another origin. `name` is split into first and last name; `utm_*` and unknown fields are kept in metadata; the client IP, ' +
-            'user agent, referrer, `page_url` and `utm_*` are recorded as the context. A form post whose Accept prefers HTML is answered with 303 to `_redirect` ' +
-            '(which must be on the key\'s allowed origins), else to the Referer when it is, else with a small "Thank you" page. A filled `_gotcha` honeypot gets ' +
-            'the same answer as a success, but nothing is stored. Emits `lead.created`.',
+            'user agent, referrer, `page_url` and `utm_*` are recorded as the context. A form post whose Accept prefers HTML (a plain HTML form) is answered ' +
+            'with 303 to `_redirect` (which must be on the key\'s allowed origins), else with a small built-in "Thank you" page (200) linking back to the Referer; ' +
+            'when refused it gets an HTML page saying what went wrong, with the same status (422 for a bad email), instead of problem+json. A filled `_gotcha` ' +
+            'honeypot gets the same answer as a success, but nothing is stored. Emits `lead.created`.',
         },
       },
     )

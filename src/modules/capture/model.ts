@@ -49,7 +49,9 @@ export namespace CaptureModel {
   )
   export type created = typeof created.static
 
-  export const redirect = t.Literal('', { description: 'A plain HTML form is sent on to `_redirect`, or back to the Referer (Location header).' })
+  export const redirect = t.Literal('', { description: 'A plain HTML form with `_redirect` is sent on there (Location header).' })
 
-  export const thankYouPage = t.String({ description: 'A small HTML "Thank you" page, for plain HTML forms with no allowed place to return to.' })
+  export const thankYouPage = t.String({
+    description: 'A small built-in HTML "Thank you" page, for plain HTML forms without `_redirect`; it links back to the Referer.',
+  })
 }

@@ -109,12 +109,6 @@ export function redirectTarget(value: unknown, base: string | null, key: ApiKey)
   return url.href
 }
 
-/** The Referer to send a form back to when no `_redirect` is given, if its origin is on the key's list. */
-export function refererTarget(referrer: string | null, key: ApiKey): string | null {
-  if (!referrer || !URL.canParse(referrer)) return null
-  return key.allowedOrigins.includes(new URL(referrer).origin) ? referrer : null
-}
-
 /**
  * Whether a CORS preflight from `origin` may proceed. Preflights carry no Authorization header,
  * so only a `?key=` in the URL can be checked here. Without one the preflight is allowed for
@@ -147,12 +141,3 @@ export function prefersHtml(accept: string | null): boolean {
   if (!accept) return false
   return quality(accept, 'text/html') > quality(accept, 'application/json')
 }
-
-/** The page a plain HTML form lands on when there is nowhere allowed to send it back to. */
-export const THANK_YOU_PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Thank you</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:20vh auto;padding:0 1rem;text-align:center;color:#222}</style></head>
-<body><h1>Thank you!</h1><p>Your details have been received.</p></body>
-</html>
-`

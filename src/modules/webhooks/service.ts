@@ -9,6 +9,7 @@ import { newId } from '../../lib/ids'
 import { buildPage, type PageRequest } from '../../lib/pagination'
 import { generateSecret } from '../../lib/signing'
 import { checkUrl, systemResolver, urlProblem } from '../../lib/ssrf'
+import { allowAddressHint } from '../../errors/messages'
 import { createSecretBox, type SecretBox } from '../../lib/secret-box'
 import { sealHeaders } from './at-rest'
 import { assertRoomForEndpoint, ENDPOINT_MAX_IN_FLIGHT } from './rules'
@@ -57,7 +58,8 @@ async function assertUrlAllowed(deps: AppDeps, url: string): Promise<void> {
   const problem = urlProblem(url)
   if (problem) throw invalid('/url', problem)
   const check = await checkUrl(url, deps.config.webhookAllowCidrs, deps.resolveHost ?? systemResolver)
-  if (!check.ok) throw invalid('/url', check.message)
+  if (check.ok) return
+  throw invalid('/url', check.reason === 'blocked' ? `${check.message}; ${allowAddressHint(check.address)}` : check.message)
 }
 
 /** Stored form of an events list: [] means every type, now and later. */
