@@ -21,6 +21,8 @@ import { contactsExportModule, contactsModule } from './modules/contacts'
 import { dealsModule } from './modules/deals'
 import { leadsExportModule, leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
+import { sourcesModule } from './modules/sources'
+import { authenticateSource } from './modules/sources/service'
 import { writeProbe } from './db/storage'
 import { probePg } from './db/pg/health'
 import { VERSION } from './version'
@@ -47,7 +49,7 @@ export function createApp(deps: AppDeps) {
     .use(metrics(deps))
     .use(errors(deps))
     .use(bodyParser())
-    .use(auth({ ...deps, authenticate: keyAuthenticator(deps) }))
+    .use(auth({ ...deps, authenticate: keyAuthenticator(deps), authenticateSource: (token) => authenticateSource(deps, token) }))
     .use(idempotency(deps))
     .use(docs())
     .use(dashboard(deps))
@@ -87,6 +89,7 @@ export function createApp(deps: AppDeps) {
         .use(campaignsModule(deps, scopes))
         .use(webhooksModule(deps, scopes))
         .use(apiKeysModule(deps, scopes))
+        .use(sourcesModule(deps, scopes))
         .use(auditModule(deps, scopes)),
     )
 }

@@ -19,6 +19,7 @@ const DESCRIPTIONS = {
   401: 'Missing, malformed, unknown, expired or revoked API key.',
   403: 'The key lacks the scope, or the origin is not allowed.',
   404: 'No such item in this workspace.',
+  405: 'The method is not allowed here.',
   409: 'Conflict, e.g. the same Idempotency-Key is still in flight.',
   413: 'Body larger than 1 MiB.',
   415: 'Unsupported Content-Type.',

@@ -80,10 +80,15 @@ function firstForwarded(request: Request, name: string): string {
  * X-Forwarded-Proto and X-Forwarded-Host. Headers from anyone else are ignored, so a client cannot
  * choose the URL a signature is checked against or that a new source's URL is built from.
  */
-export function requestPublicOrigin(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, trustedProxies: Range[]): string {
+export function requestPublicOrigin(
+  request: Request,
+  server: { requestIP(request: Request): { address: string } | null } | null,
+  trustedProxies: Range[],
+): string {
   const own = new URL(request.url)
   if (trustedProxies.length === 0) return own.origin
-  const peer = parseIp(server?.requestIP(request)?.address ?? '')
+  // Without a socket (a request handed to the app in-process) the peer is the local host, as for the client IP.
+  const peer = parseIp(server?.requestIP(request)?.address ?? '127.0.0.1')
   if (!peer || !inRanges(peer, trustedProxies)) return own.origin
   const proto = firstForwarded(request, 'x-forwarded-proto').toLowerCase()
   const host = firstForwarded(request, 'x-forwarded-host')

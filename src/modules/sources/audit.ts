@@ -13,7 +13,12 @@ export function sourceCreated(s: Source): AuditEntry {
 
 /** The entry of a new URL for a source (the old prefix is kept, so the log tells which URL stopped). */
 export function sourceRotated(s: Source, previousPrefix: string): AuditEntry {
-  return { workspaceId: s.workspaceId, action: 'source.rotated', target: { type: 'source', id: s.id }, details: { ...facts(s), previous_prefix: `${previousPrefix}…` } }
+  return {
+    workspaceId: s.workspaceId,
+    action: 'source.rotated',
+    target: { type: 'source', id: s.id },
+    details: { ...facts(s), previous_prefix: `${previousPrefix}…` },
+  }
 }
 
 /** The entry of a revocation. */

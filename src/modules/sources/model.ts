@@ -48,7 +48,7 @@ export namespace SourceModel {
       preset: literalUnion(PRESET_NAMES, {
         description:
           '`generic` (JSON or a form with our field names), `zapier`, `make`, `n8n` (flat fields), `hubspot` (v3 signature), `typeform` ' +
-          "(`Typeform-Signature`), `facebook` (Lead Ads: the GET verify challenge and `X-Hub-Signature-256`).",
+          '(`Typeform-Signature`), `facebook` (Lead Ads: the GET verify challenge and `X-Hub-Signature-256`).',
       }),
       signing_secret: secretField(
         "The tool's signing secret (HubSpot app client secret, Typeform webhook secret, Facebook app secret). Required where the preset " +

@@ -87,9 +87,5 @@ export function pgSourcesStore(deps: SourceStoreDeps & { pg: PgDb }): SourcesSto
         if (!(error instanceof SQL.SQLError)) throw error
       }
     },
-    async ids(workspaceId) {
-      const rows = await pg.select({ id: sources.id }).from(sources).where(eq(sources.workspaceId, workspaceId))
-      return rows.map((r) => r.id)
-    },
   }
 }

@@ -46,7 +46,14 @@ export function sqliteSourcesStore(deps: SourceStoreDeps): SourcesStore {
         const row = tx.select().from(sources).where(owned(workspaceId, id)).get()
         if (!row) throw notFound('source', id)
         if (row.revokedAt !== null) throw new ApiError('conflict', 'This source is revoked; create a new one instead.')
-        const rotated = asSource(tx.update(sources).set({ ...token, rotatedAt: now }).where(eq(sources.id, id)).returning().get()!)
+        const rotated = asSource(
+          tx
+            .update(sources)
+            .set({ ...token, rotatedAt: now })
+            .where(eq(sources.id, id))
+            .returning()
+            .get()!,
+        )
         emit.audit(sourceRotated(rotated, row.prefix), now)
         return result(rotated)
       })
@@ -79,9 +86,6 @@ export function sqliteSourcesStore(deps: SourceStoreDeps): SourcesStore {
       } catch (error) {
         if (!storageProblem(error)) throw error
       }
-    },
-    async ids(workspaceId) {
-      return db.select({ id: sources.id }).from(sources).where(eq(sources.workspaceId, workspaceId)).all().map((r) => r.id)
     },
   }
 }

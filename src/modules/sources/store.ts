@@ -36,8 +36,6 @@ export interface SourcesStore {
   byHash(hash: string): Promise<Source | undefined>
   /** Notes that a source was used at `now`; bookkeeping that never waits for a lock and never fails a request. */
   touch(id: string, now: number): Promise<void>
-  /** The ids of every source of a workspace (an erasure clears their stored Idempotency-Key answers too). */
-  ids(workspaceId: string): Promise<string[]>
 }
 
 /** What the stores are built from: storage and, for writes that answer a request, its pending Idempotency-Key answer. */
