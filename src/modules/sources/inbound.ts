@@ -6,6 +6,7 @@
 import type { AppDeps } from '../../deps'
 import { ApiError, ERROR_CODES, type ErrorCode, type FieldError } from '../../errors'
 import { leadsStore, type ImportedLead, type NewLead } from '../leads/store'
+import { fetchGraphLeads } from './graph'
 import { toPerson } from '../leads/service'
 import { PRESETS } from './presets'
 import type { LeadDraft, PresetAnswer, SourceRequest } from './presets/types'
@@ -24,7 +25,7 @@ export const NOTHING_IN_DELIVERY = 'The delivery held no lead; nothing was store
 /** What a Facebook source without an access token answers: Facebook only sends ids, which askad cannot fetch without one. */
 export const NO_ACCESS_TOKEN =
   'Facebook sent only lead ids, and this source has no page access token to fetch them with; nothing was stored. ' +
-  'Add an access token (a new source with access_token) to store Facebook leads.'
+  'Create the source with an access_token to store Facebook leads.'
 
 /** The problem code of a preset's refusal: its own when it is one of ours with the same status, else the status's. */
 function refusalCode(refusal: Extract<PresetAnswer, { kind: 'refuse' }>): ErrorCode {
@@ -70,9 +71,32 @@ export async function decide(deps: AppDeps, workspaceId: string, sourceId: strin
       return { source, outcome: { kind: 'store', leads: checkedLeads(source, answer.leads) } }
     case 'fetch':
       if (answer.ids.length === 0) return { source, outcome: { kind: 'nothing', detail: NOTHING_IN_DELIVERY } }
-      deps.logger.warn('source.fetch_skipped', { workspace_id: workspaceId, source_id: source.id, lead_ids: answer.ids.length, reason: 'no access token' })
-      return { source, outcome: { kind: 'nothing', detail: NO_ACCESS_TOKEN } }
+      return { source, outcome: await fetched(deps, source, answer.ids, secrets.accessToken) }
   }
+}
+
+/**
+ * The leads a `fetch` answer names, read from the Graph API. Without an access token, or when Graph refuses
+ * for good (a bad token, a missing permission), the delivery is acknowledged and nothing is stored — an error
+ * answer would only make Facebook retry and then disable the subscription — and the log says why. When Graph
+ * cannot be reached or fails, a 503 makes Facebook send the notification again later.
+ */
+async function fetched(deps: AppDeps, source: Source, ids: string[], accessToken: string | null): Promise<Outcome> {
+  const facts = { workspace_id: source.workspaceId, source_id: source.id, lead_ids: ids.length }
+  if (accessToken === null) {
+    deps.logger.warn('source.fetch_skipped', { ...facts, reason: 'no access token' })
+    return { kind: 'nothing', detail: NO_ACCESS_TOKEN }
+  }
+  const result = await fetchGraphLeads(deps, ids, accessToken)
+  if (!result.ok) {
+    deps.logger.error('source.fetch_failed', { ...facts, status: result.status, detail: result.detail })
+    if (result.retry) throw new ApiError('unavailable', `${result.detail} Facebook will send the notification again.`)
+    return { kind: 'nothing', detail: `${result.detail} Nothing was stored; check the source's page access token.` }
+  }
+  const mapFetched = PRESETS[source.preset].mapFetched
+  const drafts = mapFetched ? result.records.map((record) => mapFetched(record)).filter((draft): draft is LeadDraft => draft !== null) : []
+  if (drafts.length === 0) return { kind: 'nothing', detail: NOTHING_IN_DELIVERY }
+  return { kind: 'store', leads: checkedLeads(source, drafts) }
 }
 
 /** Stores a delivery's leads in one transaction (all or none), each announced as `lead.created`. */

@@ -1,13 +1,13 @@
 /** Sources: minting a URL (shown once), hash-only tokens, sealed tool secrets, rotation, revocation, authentication. */
 import type { ApiKey, AuthFailure } from '../../db/api-key'
 import type { AppDeps, ClockDeps, ReadDeps, ServiceDeps } from '../../deps'
-import { invalid } from '../../errors'
+import { ApiError, invalid } from '../../errors'
 import { API_PREFIX } from '../../lib/api-prefix'
 import { iso } from '../../lib/clock'
 import { newId } from '../../lib/ids'
 import { generateSourceToken, hashKey, isSourceToken, sourceTokenPrefix } from '../../lib/keys'
 import { buildPage, type PageRequest } from '../../lib/pagination'
-import { createSecretBox, type SecretBox } from '../../lib/secret-box'
+import { createSecretBox, type SecretBox, SecretKeyError } from '../../lib/secret-box'
 import { singleLine } from '../../lib/text'
 import { MAX_KEY_RATE_LIMIT } from '../api-keys/model'
 import type { SourceModel } from './model'
@@ -171,11 +171,19 @@ export async function listSourcesPage(deps: ReadDeps, workspaceId: string, req: 
   )
 }
 
-/** The tool's secrets of a source in plaintext, for its preset. */
+/**
+ * The tool's secrets of a source in plaintext, for its preset; 503 when ASKAD_SECRET_KEY does not open them (the
+ * operator's to fix, and the tool retries meanwhile).
+ */
 export function openSecrets(deps: Pick<AppDeps, 'config'>, source: Source): SourceSecrets & { accessToken: string | null } {
   const opener = box(deps)
   const open = (value: string | null) => (value === null ? null : opener.open(value))
-  return { signingSecret: open(source.signingSecret), verifyToken: open(source.verifyToken), accessToken: open(source.accessToken) }
+  try {
+    return { signingSecret: open(source.signingSecret), verifyToken: open(source.verifyToken), accessToken: open(source.accessToken) }
+  } catch (error) {
+    if (!(error instanceof SecretKeyError)) throw error
+    throw new ApiError('unavailable', "This source's secrets cannot be decrypted with the server's ASKAD_SECRET_KEY; the operator must set the key that encrypted them.")
+  }
 }
 
 /**
