@@ -250,6 +250,12 @@ describe('hubspot', () => {
     expectRefusal(hubspot.handle({ ...signed(body), url: `${URL}x` }, secrets, NOW), 401, /does not match/)
   })
 
+  test("without a developer app, the workflow's API-key header carries the secret instead", () => {
+    const body = fixture('hubspot-workflow-flat.json')
+    expect(leadsOf(hubspot.handle(post(body, { ...JSON_TYPE, [SECRET_HEADER]: SECRET }), secrets, NOW))).toHaveLength(1)
+    expectRefusal(hubspot.handle(post(body, { ...JSON_TYPE, [SECRET_HEADER]: 'wrong' }), secrets, NOW), 401, /does not match/)
+  })
+
   test('a record with every property stays within one lead’s metadata bounds, counting what it left out', () => {
     const properties = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`custom_property_${i}`, { value: `value ${i} `.repeat(10) }]))
     const body = JSON.stringify({ vid: 1, properties: { ...properties, email: { value: 'many@example.com' }, empty: { value: '' } } })

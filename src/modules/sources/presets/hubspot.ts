@@ -1,13 +1,13 @@
 /**
  * HubSpot workflows' "Send a webhook" action: the whole contact record (`properties: {name: {value}}`, the shape of
  * HubSpot's contact records) or a customised body of flat properties (`firstname`, `lastname`, `email`, `phone`).
- * Signed with the v3 scheme when "Use request signature" is on: X-HubSpot-Signature-v3 is the base64 HMAC-SHA256,
- * keyed with the app's client secret, of method + URI + body + X-HubSpot-Request-Timestamp (ms).
+ * Signed with the v3 scheme when the action uses a request signature: X-HubSpot-Signature-v3 is the base64
+ * HMAC-SHA256, keyed with the app's client secret, of method + URI + body + X-HubSpot-Request-Timestamp (ms).
  */
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS, metadataBytes } from '../../../lib/metadata'
 import { bodyText, parseJsonBody, refuse, type Refusal } from './body'
 import { isRecord, mapFlat } from './fields'
-import { MAX_LEADS_PER_REQUEST, postOnly } from './flat'
+import { checkSharedSecret, MAX_LEADS_PER_REQUEST, postOnly, SECRET_HEADER } from './flat'
 import { hmacSha256, safeEqual } from './signature'
 import type { LeadDraft, Preset, SourceRequest, SourceSecrets } from './types'
 
@@ -37,13 +37,22 @@ export function signedUri(url: string): string {
   return url.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (match) => DECODED_IN_URI[match.toUpperCase()]!)
 }
 
-/** 401 unless the v3 signature is present, fresh and right; null when it is (or the source has no secret). */
+/**
+ * 401 unless the request is signed with the source's secret: the v3 signature (present, fresh and right) or, for
+ * workflows sent without a developer app, the secret itself in SECRET_HEADER (the action's "API key" authentication).
+ * null when it is, or when the source has no secret.
+ */
 export function checkHubSpotSignature(request: SourceRequest, secrets: SourceSecrets, now: number): Refusal | null {
   if (secrets.signingSecret === null) return null
+  if (request.headers.has(SECRET_HEADER)) return checkSharedSecret(request, secrets)
   const signature = request.headers.get(SIGNATURE_HEADER)
   const timestamp = request.headers.get(TIMESTAMP_HEADER)
   if (signature === null)
-    return refuse(401, 'unauthorized', `Missing ${SIGNATURE_HEADER} header: turn on "Use request signature" in the workflow's webhook action.`)
+    return refuse(
+      401,
+      'unauthorized',
+      `Missing ${SIGNATURE_HEADER} header: sign the workflow's webhook with your app (request signature) or send the secret in ${SECRET_HEADER}.`,
+    )
   if (timestamp === null || !/^\d{1,16}$/.test(timestamp)) return refuse(401, 'unauthorized', `Missing or malformed ${TIMESTAMP_HEADER} header.`)
   if (Math.abs(now - Number(timestamp)) > MAX_SIGNATURE_AGE_MS)
     return refuse(401, 'unauthorized', `The ${TIMESTAMP_HEADER} is more than 5 minutes away from this server's clock; the request is refused as a replay.`)
