@@ -63,9 +63,8 @@ function isJson(type: string): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
 }
 
-/** The body parsed as JSON; 400 when it is not JSON, 422 when it is too deep or holds too many values. */
-export function parseJson(request: SourceRequest): Parsed<unknown> {
-  const text = bodyText(request)
+/** A JSON text parsed; 400 when it is not JSON, 422 when it is too deep or holds too many values. */
+function parseJson(text: string): Parsed<unknown> {
   const problem = jsonShapeProblem(text)
   if (problem) return fail(refuse(422, 'validation_failed', problem))
   try {
@@ -151,7 +150,7 @@ export function parseFlatBody(request: SourceRequest): Parsed<FlatBody> {
   const type = mediaType(header)
   if (request.body.byteLength === 0) return fail(refuse(400, 'bad_request', 'The body is empty; send the lead as JSON or as a form.'))
   if (isJson(type)) {
-    const parsed = parseJson(request)
+    const parsed = parseJson(bodyText(request))
     return parsed.ok ? ok({ type: 'json', value: parsed.value }) : parsed
   }
   const form = type === 'application/x-www-form-urlencoded' ? parseUrlencoded(request) : type === 'multipart/form-data' ? parseMultipart(request, header) : null
@@ -166,10 +165,10 @@ export function parseFlatBody(request: SourceRequest): Parsed<FlatBody> {
   return form.ok ? ok({ type: 'form', value: form.value }) : form
 }
 
-/** The body as JSON only: 415 for another content type, 400 when empty. */
-export function parseJsonBody(request: SourceRequest): Parsed<unknown> {
+/** The body as JSON only (`text`: the body as the preset read it): 415 for another content type, 400 when empty. */
+export function parseJsonBody(request: SourceRequest, text = bodyText(request)): Parsed<unknown> {
   const type = mediaType(request.headers.get('content-type'))
   if (!isJson(type)) return fail(refuse(415, 'unsupported_media_type', `Content-Type '${type || '(none)'}' is not supported here; send application/json.`))
   if (request.body.byteLength === 0) return fail(refuse(400, 'bad_request', 'The body is empty; send the JSON payload.'))
-  return parseJson(request)
+  return parseJson(text)
 }
