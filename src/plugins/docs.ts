@@ -72,6 +72,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   Campaigns: 'Budgets and spend, with alerts when thresholds are crossed.',
   Webhooks: 'Signed outbound events (Standard Webhooks) and their delivery log.',
   'API keys': 'Secret and publishable keys of the workspace.',
+  Sources: 'URLs of their own for tools that cannot send an API key or our JSON (Zapier, Make, n8n, HubSpot, Typeform, Facebook Lead Ads).',
   Operations: 'Health and monitoring endpoints for operators; no API key needed.',
 }
 

@@ -4,6 +4,9 @@
  * the token's single scope, brute-force counting and the per-source rate limit.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
+import { createHmac } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createHarness, expectProblem } from '../helpers'
 
 const h = createHarness({ env: { ASKAD_RATE_LIMIT: '100/60s' } })
@@ -35,6 +38,220 @@ function deliver(url: string, body: BodyInit, contentType: string, headers: Reco
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 const FORM = 'application/x-www-form-urlencoded'
+
+const FIXTURES = join(import.meta.dir, '../fixtures/sources')
+const fixture = (name: string) => readFileSync(join(FIXTURES, name))
+
+const hmac = (secret: string, data: string | Uint8Array, encoding: 'hex' | 'base64') => createHmac('sha256', secret).update(data).digest(encoding)
+
+/** How a tool signs a delivery: the headers for these bytes sent to this URL with this secret. */
+type Signer = (secret: string, body: Uint8Array, url: string) => Record<string, string>
+
+/** The flat-field tools send the source's secret back verbatim in a header they let the user add. */
+const sharedSecret: Signer = (secret) => ({ 'x-askad-secret': secret })
+
+/** HubSpot v3: base64 HMAC-SHA256 of method + URL + body + timestamp (ms), with the app's client secret. */
+const hubspotV3: Signer = (secret, body, url) => {
+  const timestamp = String(h.clock.now())
+  return {
+    'x-hubspot-request-timestamp': timestamp,
+    'x-hubspot-signature-v3': hmac(secret, `POST${url}${new TextDecoder().decode(body)}${timestamp}`, 'base64'),
+  }
+}
+
+/** Typeform: `sha256=` and the base64 HMAC-SHA256 of the raw body. */
+const typeformSignature: Signer = (secret, body) => ({ 'typeform-signature': `sha256=${hmac(secret, body, 'base64')}` })
+
+/** Facebook: `sha256=` and the hex HMAC-SHA256 of the raw body, with the app secret. */
+const facebookSignature: Signer = (secret, body) => ({ 'x-hub-signature-256': `sha256=${hmac(secret, body, 'hex')}` })
+
+/** Each preset's sample payloads (test/fixtures/sources), how the tool signs them, and the lead each must become. */
+const CASES: { preset: string; file: string; contentType: string; sign: Signer; lead: Record<string, unknown> }[] = [
+  {
+    preset: 'generic',
+    file: 'generic.json',
+    contentType: 'application/json',
+    sign: sharedSecret,
+    lead: { email: 'jane@example.com', first_name: 'Jane', source: 'hubspot' },
+  },
+  {
+    preset: 'zapier',
+    file: 'zapier-lead-form.txt',
+    contentType: 'application/x-www-form-urlencoded',
+    sign: sharedSecret,
+    lead: { email: 'bryan@example.com', first_name: 'Bryan', last_name: 'Helmig', source: 'zapier' },
+  },
+  {
+    preset: 'make',
+    file: 'make-json.json',
+    contentType: 'application/json',
+    sign: sharedSecret,
+    lead: { email: 'maria.garcia@example.com', last_name: 'García', source: 'make' },
+  },
+  {
+    preset: 'n8n',
+    file: 'n8n-form-trigger.json',
+    contentType: 'application/json',
+    sign: sharedSecret,
+    lead: { email: 'ada@example.com', first_name: 'Ada', source: 'n8n' },
+  },
+  { preset: 'hubspot', file: 'hubspot-workflow-contact.json', contentType: 'application/json', sign: hubspotV3, lead: { source: 'hubspot' } },
+  {
+    preset: 'hubspot',
+    file: 'hubspot-workflow-flat.json',
+    contentType: 'application/json',
+    sign: hubspotV3,
+    lead: { email: 'emailmaria@hubspot.com', first_name: 'Maria', source: 'hubspot' },
+  },
+  {
+    preset: 'typeform',
+    file: 'typeform-example.json',
+    contentType: 'application/json',
+    sign: typeformSignature,
+    lead: { email: 'laura@example.com', source: 'typeform' },
+  },
+]
+
+describe("each preset's sample payload, signed and not", () => {
+  for (const c of CASES) {
+    test(`${c.preset}: ${c.file} with a valid signature is stored; with a wrong one, 401 and nothing stored`, async () => {
+      const ws = await h.workspace()
+      const secret = `${c.preset}-secret-${crypto.randomUUID()}`
+      const { url } = await createSource(ws.key, { name: c.preset, preset: c.preset, signing_secret: secret })
+      const body = fixture(c.file)
+      const send = (headers: Record<string, string>) => deliver(url, body, c.contentType, headers)
+
+      await expectProblem(await send(c.sign('not-the-secret', body, url)), 401)
+      await expectProblem(await send({}), 401)
+      expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
+
+      const res = await send(c.sign(secret, body, url))
+      expect(res.status).toBe(201)
+      const { leads } = (await res.json()) as { leads: { id: string }[] }
+      expect(leads).toHaveLength(1)
+      const lead = await (await h.request('GET', `/api/v1/leads/${leads[0]!.id}`, { key: ws.key })).json()
+      expect(lead).toMatchObject({ channel: 'inbound', ...c.lead })
+    })
+  }
+
+  test("Zapier's own samples (a name, no email or phone) are signed right but no lead: 422 naming /email, nothing stored", async () => {
+    const ws = await h.workspace()
+    const { url } = await createSource(ws.key, { name: 'zap', preset: 'zapier', signing_secret: 'zap' })
+    await expectProblem(await deliver(url, fixture('zapier-json.json'), 'application/json', sharedSecret('zap', new Uint8Array(), url)), 422, ['/email'])
+    await expectProblem(await deliver(url, fixture('zapier-form.txt'), FORM, sharedSecret('zap', new Uint8Array(), url)), 422, ['/email'])
+    expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
+  })
+
+  test('a signature over other bytes or for another URL does not pass', async () => {
+    const ws = await h.workspace()
+    const secret = 'hubspot-client-secret'
+    const { url } = await createSource(ws.key, { name: 'hs', preset: 'hubspot', signing_secret: secret })
+    const body = fixture('hubspot-workflow-flat.json')
+    await expectProblem(await deliver(url, body, 'application/json', hubspotV3(secret, body, url.replace('localhost', 'elsewhere.example'))), 401)
+    await expectProblem(await deliver(url, body, 'application/json', hubspotV3(secret, new TextEncoder().encode(' '), url)), 401)
+    expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
+  })
+
+  test('behind a trusted proxy, the URL a HubSpot signature covers is the one the sender called', async () => {
+    const own = createHarness({ env: { ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
+    try {
+      const ws = await own.workspace()
+      const secret = 'hubspot-client-secret'
+      const created = await own.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'hs', preset: 'hubspot', signing_secret: secret } })
+      const path = new URL(((await created.json()) as Created).url).pathname
+      const publicUrl = `https://leads.example.com${path}`
+      const body = fixture('hubspot-workflow-flat.json')
+      const timestamp = String(own.clock.now())
+      const signature = hmac(secret, `POST${publicUrl}${new TextDecoder().decode(body)}${timestamp}`, 'base64')
+      const res = await own.request('POST', path, {
+        rawBody: body,
+        headers: {
+          'content-type': 'application/json',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'leads.example.com',
+          'x-hubspot-request-timestamp': timestamp,
+          'x-hubspot-signature-v3': signature,
+        },
+      })
+      expect(res.status).toBe(201)
+    } finally {
+      await own.close()
+    }
+  })
+
+  test('facebook: the GET handshake echoes the challenge with the right verify token, else 403', async () => {
+    const ws = await h.workspace()
+    const { url } = await createSource(ws.key, { name: 'fb', preset: 'facebook', signing_secret: 'app-secret', verify_token: 'meatyhamhock' })
+    const query = fixture('facebook-verify-query.txt').toString().trim()
+    const ok = await h.request('GET', `${pathOf(url)}?${query}`)
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toBe('1158201444')
+    await expectProblem(await h.request('GET', `${pathOf(url)}?${query.replace('meatyhamhock', 'wrong')}`), 403)
+  })
+
+  test('facebook: a signed leadgen notification without an access token is acknowledged (200), stores nothing and is logged', async () => {
+    const ws = await h.workspace()
+    const secret = 'facebook-app-secret'
+    const { url } = await createSource(ws.key, { name: 'fb', preset: 'facebook', signing_secret: secret, verify_token: 'v' })
+    const body = fixture('facebook-leadgen.json')
+    await expectProblem(await deliver(url, body, 'application/json', facebookSignature('wrong', body, url)), 401)
+    const res = await deliver(url, body, 'application/json', facebookSignature(secret, body, url))
+    expect(res.status).toBe(200)
+    const answer = (await res.json()) as { status: string; detail: string }
+    expect(answer.status).toBe('nothing_stored')
+    expect(answer.detail).toContain('access token')
+    expect(h.logs.some((line) => line.includes('source.fetch_skipped'))).toBe(true)
+    expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
+  })
+
+  test('facebook: with a page access token each lead is fetched from the Graph API (on 127.0.0.1) and stored', async () => {
+    const asked: string[] = []
+    let graphStatus = 200
+    const graph = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch(request) {
+        asked.push(request.url)
+        if (graphStatus !== 200) return Response.json({ error: { message: 'Invalid OAuth access token.' } }, { status: graphStatus })
+        return new Response(fixture('facebook-lead.json'), { headers: { 'content-type': 'application/json' } })
+      },
+    })
+    const own = createHarness({ env: { ASKAD_FACEBOOK_GRAPH_URL: `http://127.0.0.1:${graph.port}/v21.0` } })
+    try {
+      const ws = await own.workspace()
+      const secret = 'facebook-app-secret'
+      const created = await own.request('POST', '/api/v1/sources', {
+        key: ws.key,
+        body: { name: 'fb', preset: 'facebook', signing_secret: secret, verify_token: 'v', access_token: 'page-token-123' },
+      })
+      const path = pathOf(((await created.json()) as Created).url)
+      const body = fixture('facebook-leadgen.json')
+      const send = () => own.request('POST', path, { rawBody: body, headers: { 'content-type': 'application/json', ...facebookSignature(secret, body, '') } })
+      const res = await send()
+      expect(res.status).toBe(201)
+      expect(asked).toEqual([`http://127.0.0.1:${graph.port}/v21.0/123123123123?access_token=page-token-123`])
+      const { leads } = (await res.json()) as { leads: { id: string }[] }
+      const lead = await (await own.request('GET', `/api/v1/leads/${leads[0]!.id}`, { key: ws.key })).json()
+      expect(lead).toMatchObject({ email: 'james.oak@example.org', first_name: 'James', last_name: 'Oak', source: 'facebook' })
+      expect(lead.metadata).toMatchObject({ facebook_lead_id: '555971704561545', gender: 'male' })
+      expect(own.logs.join('\n')).not.toContain('page-token-123')
+
+      // Graph refusing the token for good: acknowledged so Facebook keeps the subscription; nothing stored, logged.
+      graphStatus = 400
+      const refused = await send()
+      expect(refused.status).toBe(200)
+      expect(((await refused.json()) as { detail: string }).detail).toContain('Invalid OAuth access token')
+      // Graph failing: 503, so Facebook sends the notification again.
+      graphStatus = 500
+      await expectProblem(await send(), 503)
+      expect(await own.rows.count('leads', { workspaceId: ws.id })).toBe(1)
+      expect(own.logs.join('\n')).not.toContain('page-token-123')
+    } finally {
+      await own.close()
+      graph.stop(true)
+    }
+  })
+})
 
 describe('managing sources', () => {
   test('creation answers the URL once (no-store, on the request origin); listings and reads never show it', async () => {

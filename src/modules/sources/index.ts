@@ -13,9 +13,23 @@ import { RAW_PARSER } from '../../plugins/route-table'
 import { MAX_KEY_RATE_LIMIT } from '../api-keys/model'
 import { decide, storedAnswer, storeLeads } from './inbound'
 import { SourceModel } from './model'
+import { PRESETS } from './presets'
+import { PRESET_NAMES, type PresetName } from './presets/types'
 import { createSource, getSource, listSourcesPage, revokeSource, rotateSource, serializeSource, sourceInputOf, type MintedSource } from './service'
 
 type Server = Parameters<typeof requestPublicOrigin>[1]
+
+const presetList = (take: (p: (typeof PRESETS)[PresetName]) => boolean) =>
+  PRESET_NAMES.filter((name) => take(PRESETS[name]))
+    .map((name) => `\`${name}\``)
+    .join(', ')
+
+/** Which preset needs which secret, from the presets themselves, for the OpenAPI text. */
+const SECRET_RULES =
+  `\`signing_secret\` is required for ${presetList((p) => p.signingSecret === 'required')} and optional for ` +
+  `${presetList((p) => p.signingSecret === 'optional')} (signatures are checked once it is set; the flat-field tools send it back in the ` +
+  `\`X-Askad-Secret\` header); \`verify_token\` is required for ${presetList((p) => p.verifyToken)} and taken by no other; ` +
+  `\`access_token\` (a page access token) is optional for ${presetList((p) => p.mapFetched !== undefined)} only.`
 
 /** The answer carrying a source's URL: never cached, and never kept whole in an Idempotency-Key replay (the token is redacted). */
 function minted(status: 200 | 201, { record, url }: MintedSource) {
@@ -85,9 +99,8 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             'Make, n8n, HubSpot, Typeform, Facebook Lead Ads). Its token (about 178 random bits) authenticates with scope `leads:write` ' +
             'only; `url` is in this response only (askad keeps just its SHA-256), built on the origin this request was made to, or the one a ' +
             "trusted proxy (`ASKAD_TRUSTED_PROXIES`) forwarded in X-Forwarded-Proto/-Host. The preset reads the tool's payload and checks its " +
-            'signature: `signing_secret` is required for `hubspot`, `typeform` and `facebook` (optional for the others: a shared secret sent in ' +
-            'the `X-Askad-Secret` header), `verify_token` for `facebook` only, `access_token` (Facebook page token) optional for `facebook`; ' +
-            'a missing or misplaced one is a 422 naming the field. Secrets are encrypted at rest with `ASKAD_SECRET_KEY` when it is set and ' +
+            `signature: ${SECRET_RULES} A missing or misplaced one is a 422 naming the field. ` +
+            'Secrets are encrypted at rest with `ASKAD_SECRET_KEY` when it is set and ' +
             `never returned. \`rate_limit\`: 1 to ${MAX_KEY_RATE_LIMIT}, not above the creating key's own. Scope \`keys:manage\` (it mints a credential).`,
         },
       },

@@ -51,8 +51,9 @@ export namespace SourceModel {
           '(`Typeform-Signature`), `facebook` (Lead Ads: the GET verify challenge and `X-Hub-Signature-256`).',
       }),
       signing_secret: secretField(
-        "The tool's signing secret (HubSpot app client secret, Typeform webhook secret, Facebook app secret). Required where the preset " +
-          'needs one; where it is optional, signatures are checked once it is set.',
+        "The tool's signing secret (HubSpot app client secret, Typeform webhook secret, Facebook app secret), or for Zapier, Make, n8n and " +
+          'generic a secret of your choice the tool sends in the `X-Askad-Secret` header. Required for `facebook`; optional for the ' +
+          'others, whose signatures are checked once it is set.',
       ),
       verify_token: secretField('Facebook only, required there: the verify token you also type into the Facebook app’s webhook settings.'),
       access_token: secretField(

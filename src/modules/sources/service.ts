@@ -182,7 +182,10 @@ export function openSecrets(deps: Pick<AppDeps, 'config'>, source: Source): Sour
     return { signingSecret: open(source.signingSecret), verifyToken: open(source.verifyToken), accessToken: open(source.accessToken) }
   } catch (error) {
     if (!(error instanceof SecretKeyError)) throw error
-    throw new ApiError('unavailable', "This source's secrets cannot be decrypted with the server's ASKAD_SECRET_KEY; the operator must set the key that encrypted them.")
+    throw new ApiError(
+      'unavailable',
+      "This source's secrets cannot be decrypted with the server's ASKAD_SECRET_KEY; the operator must set the key that encrypted them.",
+    )
   }
 }
 
