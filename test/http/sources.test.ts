@@ -7,6 +7,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createSecretBox, parseSecretKey } from '../../src/lib/secret-box'
+import { assertSourceSecretsFit, resealSources } from '../../src/modules/sources/at-rest'
 import { createHarness, expectProblem } from '../helpers'
 
 const h = createHarness({ env: { ASKAD_RATE_LIMIT: '100/60s' } })
@@ -351,6 +353,33 @@ describe('managing sources', () => {
     for (const secretText of ['shared-secret-1', created.url.split('/').pop()!, url.split('/').pop()!]) expect(text).not.toContain(secretText)
   })
 
+  test('with ASKAD_SECRET_KEY the secrets are sealed at rest; re-sealed under another key they are refused with 503, never a 500', async () => {
+    const keyA = Buffer.alloc(32, 7).toString('base64')
+    const keyB = Buffer.alloc(32, 8).toString('base64')
+    const own = createHarness({ env: { ASKAD_SECRET_KEY: keyA } })
+    try {
+      const ws = await own.workspace()
+      const secret = 'typeform-webhook-secret'
+      const created = await own.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'tf', preset: 'typeform', signing_secret: secret } })
+      const { id, url } = (await created.json()) as Created
+      const row = (await own.rows.find('sources', { id }))!
+      expect(row.signingSecret).toStartWith('enc:v1:')
+      expect(JSON.stringify(row)).not.toContain(secret)
+      const body = fixture('typeform-example.json')
+      const send = () =>
+        own.request('POST', pathOf(url), { rawBody: body, headers: { 'content-type': 'application/json', ...typeformSignature(secret, body, url) } })
+      expect((await send()).status).toBe(201)
+
+      const [boxA, boxB] = [createSecretBox(parseSecretKey(keyA)), createSecretBox(parseSecretKey(keyB))]
+      expect(await resealSources(own.deps, boxA, boxB)).toEqual({ sources: 1, encrypted: 1 })
+      expect(boxB.open((await own.rows.find('sources', { id }))!.signingSecret!)).toBe(secret)
+      expect(assertSourceSecretsFit(own.deps, boxA)).rejects.toThrow(/does not decrypt/)
+      await expectProblem(await send(), 503)
+    } finally {
+      await own.close()
+    }
+  })
+
   test('an Idempotency-Key replay of a creation shows the URL redacted and mints nothing', async () => {
     const ws = await h.workspace()
     const post = () => h.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'Idem', preset: 'generic' }, headers: { 'idempotency-key': 'src-1' } })
@@ -387,6 +416,12 @@ describe('the source URL', () => {
     const lead = (await (await h.request('GET', `/api/v1/leads/${body.leads[0]!.id}`, { key: ws.key })).json()) as Record<string, unknown>
     expect(lead).toMatchObject({ first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', channel: 'inbound', source: 'zapier' })
     expect(lead.metadata).toEqual({ plan: 'pro' })
+  })
+
+  test('a GET to a source whose tool never checks its URL is 405', async () => {
+    const ws = await h.workspace()
+    const { url } = await createSource(ws.key, { name: 'Zap', preset: 'zapier' })
+    await expectProblem(await h.request('GET', pathOf(url)), 405)
   })
 
   test('JSON and multipart bodies are taken as well (no 415 for a tool that cannot choose)', async () => {

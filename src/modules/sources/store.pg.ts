@@ -3,7 +3,7 @@
  * revives a source revoked meanwhile; `last_used_at` skips a row another transaction holds.
  */
 import { SQL } from 'bun'
-import { and, desc, eq } from 'drizzle-orm'
+import { and, asc, desc, eq, like, or } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import { rowidPagePg, rowInWorkspacePg } from '../../db/pg/pages'
 import { sources } from '../../db/pg/schema'
@@ -14,6 +14,9 @@ import type { Source, SourcesStore, SourceStoreDeps } from './store'
 
 /** Sources emit no events: there is never a dispatcher to wake. */
 const NOTHING_TO_WAKE = () => {}
+
+/** A row with a secret in the encrypted stored form (lib/secret-box.ts). */
+const sealedSecret = or(like(sources.signingSecret, 'enc:v1:%'), like(sources.verifyToken, 'enc:v1:%'), like(sources.accessToken, 'enc:v1:%'))
 
 /** A row of the drizzle pg schema without its insertion-order column: the engine-neutral Source. */
 function withoutRowid(row: typeof sources.$inferSelect): Source {
@@ -75,6 +78,22 @@ export function pgSourcesStore(deps: SourceStoreDeps & { pg: PgDb }): SourcesSto
     async byHash(hash) {
       const [row] = await pg.select().from(sources).where(eq(sources.hash, hash))
       return row && withoutRowid(row)
+    },
+    async findSealed() {
+      const [row] = await pg.select().from(sources).where(sealedSecret).limit(1)
+      return row && withoutRowid(row)
+    },
+    resealAll(reseal) {
+      return writePg({ ...deps, wake: NOTHING_TO_WAKE }, async (tx) => {
+        const rows = await tx.select().from(sources).orderBy(asc(sources.id)).for('no key update')
+        const resealed = []
+        for (const row of rows) {
+          const secrets = reseal(withoutRowid(row))
+          await tx.update(sources).set(secrets).where(eq(sources.id, row.id))
+          resealed.push(secrets)
+        }
+        return resealed
+      })
     },
     async touch(id, now) {
       try {

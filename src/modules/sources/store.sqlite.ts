@@ -1,11 +1,12 @@
 /** Sources on SQLite: the synchronous drizzle queries, writes through the unit of work. */
-import { and, desc, eq, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, like, or, sql } from 'drizzle-orm'
 import { withoutBusyWait } from '../../db/client'
 import { rowInWorkspace } from '../../db/in-workspace'
 import { prepared } from '../../db/prepared'
 import { rowidPage } from '../../db/rowid-page'
 import { sources } from '../../db/schema'
 import { storageProblem } from '../../db/storage'
+import { writeTx } from '../../db/tx'
 import { write } from '../../db/unit-of-work'
 import { ApiError, notFound } from '../../errors'
 import { sourceCreated, sourceRevoked, sourceRotated } from './audit'
@@ -15,6 +16,9 @@ import type { Source, SourcesStore, SourceStoreDeps } from './store'
 const NOTHING_TO_WAKE = () => {}
 
 const asSource = (row: typeof sources.$inferSelect) => row as Source
+
+/** A row with a secret in the encrypted stored form (lib/secret-box.ts). */
+const sealedSecret = or(like(sources.signingSecret, 'enc:v1:%'), like(sources.verifyToken, 'enc:v1:%'), like(sources.accessToken, 'enc:v1:%'))
 
 /** The SQLite implementation of the source store. */
 export function sqliteSourcesStore(deps: SourceStoreDeps): SourcesStore {
@@ -78,6 +82,24 @@ export function sqliteSourcesStore(deps: SourceStoreDeps): SourcesStore {
       )
       const row = byHash.get({ hash })
       return row && asSource(row)
+    },
+    async findSealed() {
+      const row = db.select().from(sources).where(sealedSecret).limit(1).get()
+      return row && asSource(row)
+    },
+    async resealAll(reseal) {
+      return writeTx(db, (tx) =>
+        tx
+          .select()
+          .from(sources)
+          .orderBy(asc(sources.id))
+          .all()
+          .map((row) => {
+            const secrets = reseal(asSource(row))
+            tx.update(sources).set(secrets).where(eq(sources.id, row.id)).run()
+            return secrets
+          }),
+      )
     },
     async touch(id, now) {
       try {

@@ -34,9 +34,16 @@ export interface SourcesStore {
   revoke(workspaceId: string, id: string, now: number): Promise<Source>
   /** The source with this token hash, if any. */
   byHash(hash: string): Promise<Source | undefined>
+  /** A source with a secret in the encrypted form, if any (the start-up check that ASKAD_SECRET_KEY opens them). */
+  findSealed(): Promise<Source | undefined>
+  /** Rewrites every source's secrets with `reseal(row)` in one transaction (all or none); resolves with the rows rewritten. */
+  resealAll(reseal: (row: Source) => SourceSecretColumns): Promise<SourceSecretColumns[]>
   /** Notes that a source was used at `now`; bookkeeping that never waits for a lock and never fails a request. */
   touch(id: string, now: number): Promise<void>
 }
+
+/** The columns holding a source's secrets as stored. */
+export type SourceSecretColumns = Pick<Source, 'signingSecret' | 'verifyToken' | 'accessToken'>
 
 /** What the stores are built from: storage and, for writes that answer a request, its pending Idempotency-Key answer. */
 export type SourceStoreDeps = Pick<ServiceDeps, 'db' | 'pg'> & Partial<Pick<ServiceDeps, 'engine' | 'storeAnswer' | 'storePgAnswer' | 'actor'>>
