@@ -40,7 +40,8 @@ const SETUP: Record<PresetName, (url: Html) => Html> = {
 <li>If you set a secret, turn on <b>Send Headers</b> and add <code>${SECRET_HEADER}</code> with it.</li>`,
   hubspot: (url) => html`<li>In a HubSpot workflow, add the action <b>Send a webhook</b>, method <b>POST</b>.</li>
 <li>Webhook URL: ${url}.</li>
-<li>The signing secret you entered is your HubSpot app’s <b>client secret</b>; askad checks HubSpot’s v3 signature with it.</li>`,
+<li>With a developer app, the signing secret is its <b>client secret</b> and askad checks HubSpot’s v3 signature. Without one,
+choose authentication <b>API key</b>, header name <code>${SECRET_HEADER}</code>, and your secret as the value.</li>`,
   typeform: (url) => html`<li>In Typeform, open the form: <b>Connect → Webhooks → Add a webhook</b>.</li>
 <li>Endpoint: ${url}.</li>
 <li>Under <b>Edit → Secret</b>, enter the same signing secret you entered here, save, and turn the webhook on.</li>`,
