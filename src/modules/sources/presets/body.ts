@@ -86,7 +86,7 @@ function addField(fields: FormFields, name: string, value: string): void {
 }
 
 /** An urlencoded body's fields, at most MAX_FORM_FIELDS. */
-export function parseUrlencoded(request: SourceRequest): Parsed<FormFields> {
+function parseUrlencoded(request: SourceRequest): Parsed<FormFields> {
   const fields: FormFields = Object.create(null)
   let count = 0
   for (const [name, value] of new URLSearchParams(bodyText(request))) {
@@ -110,7 +110,7 @@ const HEADER_END = Buffer.from('\r\n\r\n')
  * The text fields of a multipart/form-data body (RFC 7578), at most MAX_FORM_FIELDS parts; file parts are not lead
  * data and are skipped. Read synchronously (the platform's parser is async) with Buffer searches, linear in size.
  */
-export function parseMultipart(request: SourceRequest, contentType: string): Parsed<FormFields> {
+function parseMultipart(request: SourceRequest, contentType: string): Parsed<FormFields> {
   const boundary = boundaryOf(contentType)
   if (!boundary) return fail(refuse(400, 'bad_request', 'A multipart body needs one boundary parameter (1 to 70 characters) in its Content-Type.'))
   const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength)

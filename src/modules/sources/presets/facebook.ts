@@ -30,7 +30,7 @@ function verifySubscription(request: SourceRequest, secrets: SourceSecrets): Pre
 }
 
 /** 401 unless X-Hub-Signature-256 is the body's signature with the app secret. */
-export function checkFacebookSignature(request: SourceRequest, secrets: SourceSecrets): Refusal | null {
+function checkFacebookSignature(request: SourceRequest, secrets: SourceSecrets): Refusal | null {
   if (secrets.signingSecret === null)
     return refuse(401, 'unauthorized', "This source has no app secret to check Facebook's signature with; create it again with the app secret.")
   const signature = request.headers.get(SIGNATURE_HEADER)
@@ -61,7 +61,7 @@ const PERSON_FIELDS: Record<string, 'email' | 'phone' | 'firstName' | 'lastName'
  * A Graph API lead (`{id, created_time, field_data: [{name, values}], ad_id, form_id…}`) as a lead: the standard
  * questions to the person, custom questions and the record's ids to metadata. null when it is not a lead record.
  */
-export function mapLeadRecord(record: unknown): Parsed<LeadDraft> | null {
+function mapLeadRecord(record: unknown): Parsed<LeadDraft> | null {
   if (!isRecord(record) || !Array.isArray(record.field_data)) return null
   const found = { email: null as string | null, phone: null as string | null, firstName: null as string | null, lastName: null as string | null }
   let fullName: string | null = null

@@ -34,7 +34,7 @@ const ALIASES: Record<string, Field> = {
 }
 
 /** A sender's key as ALIASES lists it. */
-export function aliasKey(key: string): string {
+function aliasKey(key: string): string {
   return key.toLowerCase().replace(/[\s_.-]+/g, '')
 }
 

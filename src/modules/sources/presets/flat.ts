@@ -30,7 +30,7 @@ export function checkSharedSecret(request: SourceRequest, secrets: SourceSecrets
 }
 
 /** The leads of a flat body: a JSON object or form is one lead, a JSON array of objects one lead each. */
-export function flatLeads(request: SourceRequest): PresetAnswer {
+function flatLeads(request: SourceRequest): PresetAnswer {
   const parsed = parseFlatBody(request)
   if (!parsed.ok) return parsed.refusal
   const { value } = parsed.value

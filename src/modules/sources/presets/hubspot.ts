@@ -5,7 +5,7 @@
  * HMAC-SHA256, keyed with the app's client secret, of method + URI + body + X-HubSpot-Request-Timestamp (ms).
  */
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS, metadataBytes } from '../../../lib/metadata'
-import { bodyText, parseJsonBody, refuse, type Refusal } from './body'
+import { bodyText, type Parsed, parseJsonBody, refuse, type Refusal } from './body'
 import { isRecord, mapFlat } from './fields'
 import { checkSharedSecret, MAX_LEADS_PER_REQUEST, postOnly, SECRET_HEADER } from './flat'
 import { hmacSha256, safeEqual } from './signature'
@@ -42,7 +42,7 @@ export function signedUri(url: string): string {
  * workflows sent without a developer app, the secret itself in SECRET_HEADER (the action's "API key" authentication).
  * null when it is, or when the source has no secret.
  */
-export function checkHubSpotSignature(request: SourceRequest, secrets: SourceSecrets, now: number): Refusal | null {
+function checkHubSpotSignature(request: SourceRequest, secrets: SourceSecrets, now: number): Refusal | null {
   if (secrets.signingSecret === null) return null
   if (request.headers.has(SECRET_HEADER)) return checkSharedSecret(request, secrets)
   const signature = request.headers.get(SIGNATURE_HEADER)
@@ -95,7 +95,7 @@ function boundedMetadata(entries: [string, unknown][]): Record<string, unknown> 
 }
 
 /** One HubSpot object as a lead: its properties (either shape) flattened, record ids kept, histories left out. */
-export function mapHubSpotRecord(record: Record<string, unknown>, path = ''): { ok: true; value: LeadDraft } | { ok: false; refusal: Refusal } {
+function mapHubSpotRecord(record: Record<string, unknown>, path = ''): Parsed<LeadDraft> {
   const flat: [string, unknown][] = []
   if (isRecord(record.properties)) for (const [key, value] of Object.entries(record.properties)) flat.push([key, propertyValue(value)])
   for (const [key, value] of Object.entries(record)) {

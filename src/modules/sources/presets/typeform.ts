@@ -13,7 +13,7 @@ export const SIGNATURE_HEADER = 'Typeform-Signature'
 const SIGNATURE_PREFIX = 'sha256='
 
 /** 401 unless Typeform-Signature is the body's signature; null when it is (or the source has no secret). */
-export function checkTypeformSignature(request: SourceRequest, secrets: SourceSecrets): Refusal | null {
+function checkTypeformSignature(request: SourceRequest, secrets: SourceSecrets): Refusal | null {
   if (secrets.signingSecret === null) return null
   const signature = request.headers.get(SIGNATURE_HEADER)
   if (signature === null)
@@ -27,7 +27,7 @@ export function checkTypeformSignature(request: SourceRequest, secrets: SourceSe
 type NameField = 'firstName' | 'lastName' | 'fullName'
 
 /** Which name a text question asks for, from its ref (`first_name`) or its title ("What is your first name?"). */
-export function nameFieldOf(ref: unknown, title: unknown): NameField | null {
+function nameFieldOf(ref: unknown, title: unknown): NameField | null {
   const byRef = typeof ref === 'string' ? fieldOf(ref) : undefined
   if (byRef === 'firstName' || byRef === 'lastName' || byRef === 'fullName') return byRef
   if (typeof title !== 'string') return null
@@ -59,7 +59,7 @@ function variablesOf(variables: unknown): Record<string, unknown> {
 }
 
 /** The lead in one form response; answers that are not the person go to metadata by their field's ref. */
-export function mapFormResponse(response: Record<string, unknown>): PresetAnswer {
+function mapFormResponse(response: Record<string, unknown>): PresetAnswer {
   const definition = isRecord(response.definition) && Array.isArray(response.definition.fields) ? response.definition.fields : []
   const fields = new Map<string, Record<string, unknown>>()
   for (const field of definition) if (isRecord(field) && typeof field.id === 'string') fields.set(field.id, field)
