@@ -22,6 +22,8 @@ import { dealsModule } from './modules/deals'
 import { leadsExportModule, leadsModule } from './modules/leads'
 import { webhooksModule } from './modules/webhooks'
 import { EVENT_PAYLOADS } from './modules/webhooks/events'
+import { sourcesModule } from './modules/sources'
+import { authenticateSource } from './modules/sources/service'
 import { writeProbe } from './db/storage'
 import { probePg } from './db/pg/health'
 import { VERSION } from './version'
@@ -48,7 +50,7 @@ export function createApp(deps: AppDeps) {
     .use(metrics(deps))
     .use(errors(deps, captureErrorPage))
     .use(bodyParser())
-    .use(auth({ ...deps, authenticate: keyAuthenticator(deps) }))
+    .use(auth({ ...deps, authenticate: keyAuthenticator(deps), authenticateSource: (token) => authenticateSource(deps, token) }))
     .use(idempotency(deps))
     .use(docs(EVENT_PAYLOADS))
     .use(dashboard(deps))
@@ -89,6 +91,7 @@ export function createApp(deps: AppDeps) {
         .use(campaignsModule(deps, scopes))
         .use(webhooksModule(deps, scopes))
         .use(apiKeysModule(deps, scopes))
+        .use(sourcesModule(deps, scopes))
         .use(auditModule(deps, scopes)),
     )
 }

@@ -35,6 +35,8 @@ export interface Config {
   retentionDays: number
   /** Redis shared by all nodes for the rate-limit buckets (lib/rate-limit-store.ts), when set. */
   redisUrl: string | undefined
+  /** Where Facebook sources fetch the leads Facebook only names by id (the Graph API, with its version), no trailing slash. */
+  facebookGraphUrl: string
 }
 
 export const DEFAULTS = {
@@ -47,6 +49,7 @@ export const DEFAULTS = {
   webhookMaxEndpoints: 20,
   logLevel: 'info',
   retentionDays: 30,
+  facebookGraphUrl: 'https://graph.facebook.com/v21.0',
 } as const
 
 /** The flag each setting takes on `askad serve`, and the variable it falls back to. */
@@ -67,6 +70,11 @@ export const SETTINGS = [
   { flag: 'bootstrap-key', env: 'ASKAD_BOOTSTRAP_KEY', help: 'Secret key to create on first start instead of a random one' },
   { flag: 'secret-key', env: 'ASKAD_SECRET_KEY', help: 'Base64 of 32 random bytes: encrypts webhook secrets at rest (prefer the variable)' },
   { flag: 'redis-url', env: 'ASKAD_REDIS_URL', help: 'redis:// or rediss:// URL: rate-limit buckets shared by all nodes' },
+  {
+    flag: 'facebook-graph-url',
+    env: 'ASKAD_FACEBOOK_GRAPH_URL',
+    help: `Graph API base URL Facebook sources fetch leads from (default ${DEFAULTS.facebookGraphUrl})`,
+  },
   { flag: 'log-level', env: 'LOG_LEVEL', help: `${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
   {
     flag: 'retention-days',
@@ -88,6 +96,18 @@ export function parseRateLimit(text: string): RateLimitConfig {
   const windowMs = match[2] || match[3] ? amount * unitMs : 60_000
   if (capacity < 1 || windowMs < 1) throw new Error(`Invalid rate limit '${text}': must be at least 1 per window`)
   return { capacity, windowMs }
+}
+
+/** Checks the Graph API base URL: http(s), a host, no query; kept without a trailing slash. */
+export function parseGraphUrl(text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {}
+  if (!url || !/^https?:$/.test(url.protocol) || !url.hostname || url.search || url.hash || url.username) {
+    throw new Error(`Invalid ASKAD_FACEBOOK_GRAPH_URL '${text}': use a base URL such as ${DEFAULTS.facebookGraphUrl}`)
+  }
+  return text.replace(/\/+$/, '')
 }
 
 /** Checks a Redis URL: the scheme Bun's client speaks, and a host. */
@@ -141,5 +161,6 @@ export function loadConfig(flags: Partial<Record<SettingFlag, string>> = {}, env
     logLevel,
     retentionDays,
     redisUrl: get('redis-url') ? parseRedisUrl(get('redis-url')!) : undefined,
+    facebookGraphUrl: parseGraphUrl(get('facebook-graph-url') || DEFAULTS.facebookGraphUrl),
   })
 }

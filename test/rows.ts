@@ -28,6 +28,7 @@ export type TableName =
   | 'memberships'
   | 'invites'
   | 'auditLog'
+  | 'sources'
 
 export type Row<K extends TableName> = (typeof sqliteSchema)[K]['$inferSelect']
 

@@ -10,6 +10,7 @@ import { systemClock } from '../lib/clock'
 import { createSecretBox } from '../lib/secret-box'
 import { createLogger, type Logger } from '../lib/logger'
 import { createRateLimitStore } from '../lib/rate-limit-store'
+import { assertSourceSecretsFit } from '../modules/sources/at-rest'
 import { assertSecretKeyFits } from '../modules/webhooks/at-rest'
 import { anyOperator } from '../modules/operators/service'
 import { openSetupGate } from '../modules/operators/setup'
@@ -49,6 +50,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
   const storage = isPostgresUrl(config.dbPath) ? await openPostgres(config.dbPath, config.dbPool) : openSqlite(config.dbPath, config.durability, logger)
   // A wrong (or missing) ASKAD_SECRET_KEY would make every delivery fail later: refuse to start instead.
   await assertSecretKeyFits(storage.deps, createSecretBox(config.secretKey))
+  await assertSourceSecretsFit(storage.deps, createSecretBox(config.secretKey))
   if (!config.secretKey) logger.info('webhook secrets are stored in plaintext; set ASKAD_SECRET_KEY to encrypt them')
   const rateLimitStore = createRateLimitStore(config, systemClock, { logger })
   const deps: AppDeps = {

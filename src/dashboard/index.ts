@@ -21,6 +21,7 @@ import { dataIoRoutes } from './routes/data-io'
 import { campaignRoutes } from './routes/campaigns'
 import { recordRoutes } from './routes/records'
 import { sessionRoutes } from './routes/session'
+import { sourceRoutes } from './routes/sources'
 import { teamRoutes } from './routes/team'
 import { webhookRoutes } from './routes/webhooks'
 
@@ -56,6 +57,7 @@ export const dashboard = (deps: AppDeps) => {
       .use(dataIoRoutes(kit))
       .use(recordRoutes(kit))
       .use(keyRoutes(kit))
+      .use(sourceRoutes(kit))
       .use(webhookRoutes(kit))
       .use(campaignRoutes(kit))
       .use(teamRoutes(kit))

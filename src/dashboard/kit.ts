@@ -43,6 +43,7 @@ export const FORM_POST = { ...HIDDEN, parse: FORM_PARSER }
 export const DONE: Record<string, string> = {
   moved: 'Deal moved.',
   revoked: 'Key revoked: requests with it are refused from now on.',
+  source_revoked: 'Source revoked: its URL is refused from now on.',
   test: 'Test event queued.',
   enabled: 'Endpoint enabled; pending deliveries resume.',
   disabled: 'Endpoint disabled.',

@@ -11,6 +11,7 @@ export const ASSETS = `${BASE}/assets`
 export const WORKSPACE = `${BASE}/w/:workspace`
 export const KEYS_PATH = `${WORKSPACE}/settings/api-keys`
 export const WEBHOOKS_PATH = `${WORKSPACE}/settings/webhooks`
+export const SOURCES_PATH = `${WORKSPACE}/settings/sources`
 
 /** Where a workspace's pages live. */
 export function workspaceBase(slug: string): string {
@@ -47,6 +48,7 @@ const NAV: { path: string; label: string; scope?: Scope }[] = [
   { path: '/deals', label: 'Deals', scope: 'deals:read' },
   { path: '/campaigns', label: 'Campaigns', scope: 'campaigns:read' },
   { path: '/settings/api-keys', label: 'API keys', scope: 'keys:manage' },
+  { path: '/settings/sources', label: 'Sources' },
   { path: '/settings/webhooks', label: 'Webhooks', scope: 'webhooks:manage' },
   { path: '/settings/audit-log', label: 'Audit log', scope: 'keys:manage' },
   { path: '/embed', label: 'Embed' },

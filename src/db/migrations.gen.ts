@@ -9,6 +9,7 @@ import m6 from '../../drizzle/0006_erased_seqs.sql' with { type: 'text' }
 import m7 from '../../drizzle/0007_backfill_event_contacts.sql' with { type: 'text' }
 import m8 from '../../drizzle/0008_contact_search.sql' with { type: 'text' }
 import m9 from '../../drizzle/0009_member_leaves_keys_and_invites.sql' with { type: 'text' }
+import m10 from '../../drizzle/0010_sources.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1795903355692, breakpoints: true, sql: m0 },
@@ -21,4 +22,5 @@ export const embeddedMigrations: { tag: string; when: number; breakpoints: boole
   { tag: '0007_backfill_event_contacts', when: 1796179164501, breakpoints: true, sql: m7 },
   { tag: '0008_contact_search', when: 1796179400355, breakpoints: true, sql: m8 },
   { tag: '0009_member_leaves_keys_and_invites', when: 1796180413160, breakpoints: true, sql: m9 },
+  { tag: '0010_sources', when: 1796189186291, breakpoints: true, sql: m10 },
 ]

@@ -219,6 +219,35 @@ export const events = sqliteTable(
   (t) => [index('events_contact_idx').on(t.contactId).where(sql`contact_id is not null`)],
 )
 
+/**
+ * Sources: URLs of their own (`/api/v1/in/{token}`) for tools that cannot set a header or send our JSON.
+ * The token is kept as its SHA-256 only, like an API key; the tool's signing secret, verify token and
+ * access token are sealed with ASKAD_SECRET_KEY when one is set, like webhook secrets.
+ */
+export const sources = sqliteTable(
+  'sources',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The preset (modules/sources/presets) that reads the tool's payload and checks its signature. */
+    preset: text('preset').notNull(),
+    prefix: text('prefix').notNull(),
+    hash: text('hash').notNull().unique(),
+    signingSecret: text('signing_secret'),
+    verifyToken: text('verify_token'),
+    accessToken: text('access_token'),
+    rateLimit: integer('rate_limit'),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    rotatedAt: integer('rotated_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('sources_workspace_idx').on(t.workspaceId, t.createdAt)],
+)
+
 export const webhookEndpoints = sqliteTable(
   'webhook_endpoints',
   {
@@ -314,9 +343,8 @@ export type AttemptErrorClass = (typeof ATTEMPT_ERROR_CLASSES)[number]
 export const idempotencyKeys = sqliteTable(
   'idempotency_keys',
   {
-    apiKeyId: text('api_key_id')
-      .notNull()
-      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    /** The API key's id, or a source's (whose requests authenticate by the token in their URL). */
+    apiKeyId: text('api_key_id').notNull(),
     key: text('key').notNull(),
     requestHash: text('request_hash').notNull(),
     state: text('state', { enum: ['in_flight', 'done'] }).notNull(),

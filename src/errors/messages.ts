@@ -15,6 +15,15 @@ export const API_AUTH_FAILURES: Record<AuthFailure, string> = {
   expired: 'The API key has expired.',
 }
 
+/** The `detail` of a 401 for each way a source URL's token fails (`/api/v1/in/{token}`). */
+export const SOURCE_AUTH_FAILURES: Record<AuthFailure, string> = {
+  missing: 'No source token in the URL; use the URL askad gave when the source was created.',
+  malformed: 'The source URL is not valid (wrong format or checksum of its token).',
+  unknown: 'The source URL is not valid.',
+  revoked: 'This source URL has been revoked or replaced.',
+  expired: 'This source URL has expired.',
+}
+
 /** What the sign-in page says for each failure, to a person typing a key. */
 export const SIGN_IN_FAILURES: Record<SignInFailure, string> = {
   missing: 'Enter a secret API key.',

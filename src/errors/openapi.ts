@@ -43,6 +43,7 @@ const DESCRIPTIONS = {
   401: 'Missing, malformed, unknown, expired or revoked API key.',
   403: 'The key lacks the scope, or the origin is not allowed.',
   404: 'No such item in this workspace.',
+  405: 'The method is not allowed here.',
   409: 'Conflict, e.g. the same Idempotency-Key is still in flight.',
   413: 'Body larger than 1 MiB.',
   415: 'Unsupported Content-Type.',
@@ -122,6 +123,7 @@ export const PROBLEM_EXAMPLES: Record<number, (op: ExampleContext) => Partial<Re
       ? { insufficient_scope: problem('insufficient_scope', missingScope(op.scope)) }
       : { origin_not_allowed: problem('origin_not_allowed', "The origin 'https://other.example' is not on this key's allowed origins.") },
   404: (op) => ({ not_found: problem('not_found', `No ${itemName(op.path)} with id '${EXAMPLE_ID}' in this workspace.`) }),
+  405: () => ({ method_not_allowed: problem('method_not_allowed', 'This source takes leads by POST only.') }),
   409: (op) =>
     op.method === 'post'
       ? { idempotency_in_flight: problem('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry once it has finished.') }

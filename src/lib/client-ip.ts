@@ -65,3 +65,33 @@ function clientIp(peer: string | undefined, forwardedFor: string | null, trusted
 export function requestClientIp(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, trustedProxies: Range[]): string {
   return clientIp(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), trustedProxies)
 }
+
+/** A host as X-Forwarded-Host may name it: a DNS name or bracketed IPv6, with an optional port. */
+const FORWARDED_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/
+
+/** The first value of a comma-separated forwarding header, trimmed; '' when absent. */
+function firstForwarded(request: Request, name: string): string {
+  return (request.headers.get(name) ?? '').split(',')[0]!.trim()
+}
+
+/**
+ * The origin the client called (`https://leads.example.com`): the request's own, or, when the socket
+ * peer is a trusted proxy (ASKAD_TRUSTED_PROXIES), the scheme and host it forwarded in
+ * X-Forwarded-Proto and X-Forwarded-Host. Headers from anyone else are ignored, so a client cannot
+ * choose the URL a signature is checked against or that a new source's URL is built from.
+ */
+export function requestPublicOrigin(
+  request: Request,
+  server: { requestIP(request: Request): { address: string } | null } | null,
+  trustedProxies: Range[],
+): string {
+  const own = new URL(request.url)
+  if (trustedProxies.length === 0) return own.origin
+  // Without a socket (a request handed to the app in-process) the peer is the local host, as for the client IP.
+  const peer = parseIp(server?.requestIP(request)?.address ?? '127.0.0.1')
+  if (!peer || !inRanges(peer, trustedProxies)) return own.origin
+  const proto = firstForwarded(request, 'x-forwarded-proto').toLowerCase()
+  const host = firstForwarded(request, 'x-forwarded-host')
+  const scheme = proto === 'https' || proto === 'http' ? proto : own.protocol.slice(0, -1)
+  return `${scheme}://${FORWARDED_HOST.test(host) ? host : own.host}`
+}

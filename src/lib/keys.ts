@@ -67,10 +67,33 @@ export function keyPrefix(key: string): string {
   return key.slice(0, KIND_PREFIX.secret.length + DISPLAY_CHARS)
 }
 
-/** Longer than a display prefix: a prefix alone (already shown in listings) is left as it is, not redacted twice. */
-const KEY_ANYWHERE = new RegExp(`ask_(sk|pk)_[0-9A-Za-z]{${DISPLAY_CHARS + 1},}`, 'g')
+/**
+ * How a source's token starts (`/api/v1/in/src_…`): the same random part and checksum as a key, so a
+ * guessed or mistyped token is refused without a look-up and secret scanners can match a leaked URL.
+ */
+export const SOURCE_TOKEN_PREFIX = 'src_'
+const SOURCE_TOKEN_PATTERN = new RegExp(`^src_[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`)
 
-/** Replaces anything key-shaped in free text (paths, messages) by its display prefix. */
+/** A fresh source token. */
+export function generateSourceToken(): string {
+  const body = SOURCE_TOKEN_PREFIX + randomBase62(RANDOM_LENGTH)
+  return body + checksum(body)
+}
+
+/** True for a well-formed source token with a correct checksum. */
+export function isSourceToken(token: string): boolean {
+  return SOURCE_TOKEN_PATTERN.test(token) && checksum(token.slice(0, -CHECKSUM_LENGTH)) === token.slice(-CHECKSUM_LENGTH)
+}
+
+/** What listings and logs show of a source token, e.g. `src_3fA9`. */
+export function sourceTokenPrefix(token: string): string {
+  return token.slice(0, SOURCE_TOKEN_PREFIX.length + DISPLAY_CHARS)
+}
+
+/** Longer than a display prefix: a prefix alone (already shown in listings) is left as it is, not redacted twice. */
+const KEY_ANYWHERE = new RegExp(`(ask_(sk|pk)_|src_)[0-9A-Za-z]{${DISPLAY_CHARS + 1},}`, 'g')
+
+/** Replaces anything key-shaped (API keys, source tokens) in free text (paths, messages, URLs) by its display prefix. */
 export function redactKeys(text: string): string {
-  return text.replace(KEY_ANYWHERE, (match) => `${keyPrefix(match)}…`)
+  return text.replace(KEY_ANYWHERE, (match) => `${match.startsWith(SOURCE_TOKEN_PREFIX) ? sourceTokenPrefix(match) : keyPrefix(match)}…`)
 }

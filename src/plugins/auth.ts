@@ -16,13 +16,13 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import type { Auth, Authenticate } from '../db/api-key'
+import type { Auth, Authenticate, AuthFailure } from '../db/api-key'
 import { API_PREFIX } from '../lib/api-prefix'
 import { after } from '../lib/maybe-async'
 import type { Clock } from '../lib/clock'
 import type { RateLimitStore } from '../lib/token-bucket'
 import { ApiError } from '../errors'
-import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE } from '../errors/messages'
+import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE, SOURCE_AUTH_FAILURES } from '../errors/messages'
 import type { Scope } from '../lib/scopes'
 import { SECRET_KEY_PREFIX } from '../lib/keys'
 import { createRateLimits } from './rate-limit'
@@ -34,6 +34,11 @@ export type { Auth } from '../db/api-key'
 /** What the gate is built from: the key check (the api-keys module's, wired in app.ts), time and the limits. */
 export interface AuthDeps {
   authenticate: Authenticate
+  /**
+   * The check of a source URL's token (the sources module's, wired in app.ts): it stands for a key holding only
+   * `leads:write`. Without it (apps built for a test of the gate alone) every token is unknown.
+   */
+  authenticateSource?: Authenticate
   clock: Clock
   config: Pick<Config, 'rateLimit' | 'trustedProxies'>
   /** Where the rate-limit buckets live; this app's own memory when absent. */
@@ -65,7 +70,12 @@ export function authOf(request: Request): Auth | undefined {
  * Checks a presented key, applies the rate limits and records the key on the request; rejects with 401 on any failure.
  * The look-up is asynchronous (the key store may be PostgreSQL); the limits are synchronous on the memory store.
  */
-export async function authenticate(check: Authenticate, request: Request, presented: string | null): Promise<Auth> {
+export async function authenticate(
+  check: Authenticate,
+  request: Request,
+  presented: string | null,
+  failures: Record<AuthFailure, string> = API_AUTH_FAILURES,
+): Promise<Auth> {
   const context = requestContext(request)
   const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
@@ -73,7 +83,7 @@ export async function authenticate(check: Authenticate, request: Request, presen
   const result = await check(presented ?? '')
   if ('failure' in result) {
     await limits.authFailed()
-    throw new ApiError('unauthorized', API_AUTH_FAILURES[result.failure])
+    throw new ApiError('unauthorized', failures[result.failure])
   }
   const key = result.key
   await limits.authenticated(key)
@@ -164,9 +174,18 @@ function formKeyPaths(routes: RouteEntry[]): Set<string> {
   return paths
 }
 
+/** Where source URLs live: `/api/v1/in/{token}`, the token authenticating in place of a key. */
+export const SOURCE_PATH_PREFIX = `${API_PREFIX}/in/`
+
+/** The token of a source URL's path, or null for any other path. */
+export function sourceTokenOf(path: string): string | null {
+  return path.startsWith(SOURCE_PATH_PREFIX) ? withoutTrailingSlash(path.slice(SOURCE_PATH_PREFIX.length)) : null
+}
+
 /** App side: authenticates and rate-limits every /api/v1 request once, in onRequest; mount it on the root app only. */
 export const auth = (deps: AuthDeps) => {
   const limits = createRateLimits(deps)
+  const checkSource: Authenticate = deps.authenticateSource ?? (async () => ({ failure: 'unknown' }))
   const plugin = new Elysia({ name: 'auth' })
   // Built from this app's routes on its first request, never shared with another app.
   const deferredPaths = fromRouteTable(plugin, formKeyPaths)
@@ -184,6 +203,9 @@ export const auth = (deps: AuthDeps) => {
       limits.begin(request, ip, set.headers)
       const fromUrl = request.url.includes('?') ? new URL(request.url).searchParams.getAll('key') : []
       await refuseSecretKeysFromPage(request, fromUrl)
+      // A source URL authenticates by its token alone, before any body is read; an Authorization header there is not looked at.
+      const sourceToken = sourceTokenOf(path)
+      if (sourceToken !== null) return void (await authenticate(checkSource, request, sourceToken, SOURCE_AUTH_FAILURES))
       const presented = presentedKey(request)
       if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
         await authenticate(deps.authenticate, request, presented)

@@ -6,7 +6,18 @@
  */
 import { Elysia } from 'elysia'
 import { ApiError } from '../errors'
-import { acceptsCsv, acceptsForms, acceptsUpload, CSV_PARSER, FORM_PARSER, fromRouteTable, UPLOAD_PARSER, type RouteEntry } from './route-table'
+import {
+  acceptsCsv,
+  acceptsForms,
+  acceptsRaw,
+  acceptsUpload,
+  CSV_PARSER,
+  FORM_PARSER,
+  fromRouteTable,
+  RAW_PARSER,
+  UPLOAD_PARSER,
+  type RouteEntry,
+} from './route-table'
 
 /** Largest request body accepted, in bytes (SPEC §9). */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -228,17 +239,19 @@ async function parseBody(request: Request, acceptsForms: boolean): Promise<unkno
 function parserRoutesOf(routes: RouteEntry[]): Map<string, Parser> {
   const parsers = new Map<string, Parser>()
   for (const route of routes) {
-    const parser = acceptsForms(route) ? 'form' : acceptsCsv(route) ? 'csv' : acceptsUpload(route) ? 'upload' : null
+    const parser = acceptsForms(route) ? 'form' : acceptsCsv(route) ? 'csv' : acceptsUpload(route) ? 'upload' : acceptsRaw(route) ? 'raw' : null
     if (parser) parsers.set(`${route.method} ${route.path}`, parser)
   }
   return parsers
 }
 
 /** Which parser a route named, beside JSON. */
-type Parser = 'json' | 'form' | 'csv' | 'upload'
+type Parser = 'json' | 'form' | 'csv' | 'upload' | 'raw'
 
 async function parse(request: Request, parser: Parser): Promise<unknown> {
   if (request.method === 'GET' || request.method === 'HEAD') return
+  // The bytes as sent, under the same limit; an empty body is an empty array, so the route always gets bytes.
+  if (parser === 'raw') return readLimited(request)
   const body =
     parser === 'csv' ? await parseCsvBody(request) : parser === 'upload' ? await parseUploadBody(request) : await parseBody(request, parser === 'form')
   return body === NO_BODY ? null : body
@@ -256,11 +269,15 @@ export const csvParser = new Elysia({ name: 'csv-parser' }).parser(CSV_PARSER, (
 /** The named upload parser, for routes that declare `parse: UPLOAD_PARSER`; in practice `bodyParser` answers first (below). */
 export const uploadParser = new Elysia({ name: 'upload-parser' }).parser(UPLOAD_PARSER, ({ request }) => parse(request, 'upload'))
 
+/** The named raw parser, for routes that declare `parse: RAW_PARSER`; in practice `bodyParser` answers first (below). */
+export const rawParser = new Elysia({ name: 'raw-parser' }).parser(RAW_PARSER, ({ request }) => parse(request, 'raw'))
+
 /**
  * Parses every request body of one app under the limits above, before Elysia validates it.
  * Elysia runs this global parser before a route's named one, so it reads the route's choice from
  * this app's route table and parses forms itself where the route named FORM_PARSER, CSV text
- * where it named CSV_PARSER and uploads where it named UPLOAD_PARSER; every other route takes JSON only.
+ * where it named CSV_PARSER, uploads where it named UPLOAD_PARSER and bytes where it named RAW_PARSER; every other route
+ * takes JSON only.
  */
 export const bodyParser = () => {
   const plugin = new Elysia({ name: 'body-parser' })

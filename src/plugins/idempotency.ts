@@ -76,10 +76,11 @@ class AlreadyAnswered extends Error {
   }
 }
 
-/** SHA-256 of what makes two requests "the same": method, path with query, and the parsed body. */
+/** SHA-256 of what makes two requests "the same": method, path with query, and the parsed body (or the bytes, on a raw route). */
 function requestHash(request: Request, body: unknown): string {
   const url = new URL(request.url)
-  return new Bun.CryptoHasher('sha256').update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(body ?? null)}`).digest('hex')
+  const hasher = new Bun.CryptoHasher('sha256').update(`${request.method} ${url.pathname}${url.search}\n`)
+  return hasher.update(body instanceof Uint8Array ? body : JSON.stringify(body ?? null)).digest('hex')
 }
 
 /** A browser as far as the server can tell: on a publishable key, anyone on the internet holds the key. */

@@ -21,6 +21,12 @@ export const CSV_PARSER: 'csv' = 'csv'
  */
 export const UPLOAD_PARSER: 'upload' = 'upload'
 
+/**
+ * Name of the body parser a route names (`parse: RAW_PARSER`) to take any content type as the bytes sent (up to the
+ * same 1 MiB): a source's preset reads them itself, and a signature covers exactly these bytes.
+ */
+export const RAW_PARSER: 'raw' = 'raw'
+
 const KEY_SOURCES = Symbol('askad.keyFrom')
 
 type Hook = { fn?: unknown }
@@ -62,6 +68,11 @@ export function acceptsForms(route: Pick<RouteEntry, 'hooks'>): boolean {
 /** True when the route names the upload parser (`parse: UPLOAD_PARSER`). */
 export function acceptsUpload(route: Pick<RouteEntry, 'hooks'>): boolean {
   return hooksOf(route.hooks?.parse).some((hook) => hook.fn === UPLOAD_PARSER)
+}
+
+/** True when the route names the raw parser (`parse: RAW_PARSER`). */
+export function acceptsRaw(route: Pick<RouteEntry, 'hooks'>): boolean {
+  return hooksOf(route.hooks?.parse).some((hook) => hook.fn === RAW_PARSER)
 }
 
 /** True when the route names the CSV parser (`parse: CSV_PARSER`). */

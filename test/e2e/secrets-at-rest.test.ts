@@ -123,7 +123,7 @@ describe('askad secrets and the start-up check', () => {
     const first = newKey()
     const encrypted = cli(['secrets', 'encrypt', '--json'], { ASKAD_SECRET_KEY: first })
     expect(encrypted.code, encrypted.stderr).toBe(0)
-    expect(JSON.parse(encrypted.stdout)).toEqual({ endpoints: 1, encrypted: 2 })
+    expect(JSON.parse(encrypted.stdout)).toEqual({ endpoints: 1, sources: 0, encrypted: 2 })
     expect(rawEndpoint(id).secret).toStartWith('enc:v1:')
     expect(createSecretBox(parseSecretKey(first)).open(rawEndpoint(id).secret)).toBe(secret)
 

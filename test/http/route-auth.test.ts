@@ -5,7 +5,7 @@
  * A new route is covered the day it is added, and one that forgets its scope fails here.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { SCOPE_EXTENSION } from '../../src/plugins/auth'
+import { SCOPE_EXTENSION, SOURCE_PATH_PREFIX } from '../../src/plugins/auth'
 import { acceptsCsv, type RouteEntry } from '../../src/plugins/route-table'
 import { SCOPES, type Scope } from '../../src/lib/scopes'
 import { createHarness, expectProblem } from '../helpers'
@@ -24,6 +24,14 @@ const routes = h.app.routes
     return { method: r.method, path: r.path, scope, example: hooks.body?.examples?.[0], csv: acceptsCsv(r as RouteEntry) }
   })
 
+/**
+ * Source URLs (`/api/v1/in/:token`) authenticate by the token in their path, never by a key: a token holds
+ * `leads:write` alone, so there is no "every scope but its own" to refuse with 403 and no other workspace's id
+ * to reach (the token names its workspace). For them: 401 for a bad token even with an all-scopes key, and a
+ * real source's token passes the scope check.
+ */
+const bySourceToken = (path: string) => path.startsWith(SOURCE_PATH_PREFIX)
+
 /** Ids of the other workspace's objects, by the path segment before the parameter. */
 async function foreignIds(): Promise<Record<string, string>> {
   const them = await h.workspace()
@@ -34,6 +42,7 @@ async function foreignIds(): Promise<Record<string, string>> {
   const campaign = await as('POST', '/api/v1/campaigns', { name: 'Theirs', currency: 'USD' })
   const hook = await as('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:9/theirs' })
   const sent = await as('POST', `/api/v1/webhooks/${hook.id}/test`)
+  const source = await as('POST', '/api/v1/sources', { name: 'Theirs', preset: 'generic' })
   return {
     leads: lead.id!,
     contacts: lead.contact_id!,
@@ -42,6 +51,7 @@ async function foreignIds(): Promise<Record<string, string>> {
     webhooks: hook.id!,
     deliveries: sent.delivery_id!,
     'api-keys': them.keyId,
+    sources: source.id!,
   }
 }
 
@@ -62,7 +72,29 @@ describe('every route', async () => {
   const withScopes = async (scopes: Scope[]) => (await h.key(mine.id, { kind: 'secret', scopes })).key
   const idsReady = foreignIds()
 
-  for (const route of routes) {
+  for (const route of routes.filter((r) => bySourceToken(r.path))) {
+    const name = `${route.method} ${route.path} (${route.scope}, token in the path)`
+    const send = (path: string, key?: string) =>
+      h.request(route.method, path, {
+        key,
+        rawBody: route.method === 'GET' ? undefined : 'email=x%40example.com',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+
+    test(`${name}: 401 without a valid token, even with an all-scopes key in the header`, async () => {
+      await expectProblem(await send(route.path.replace(':token', 'src_unknown')), 401)
+      await expectProblem(await send(route.path.replace(':token', 'src_unknown'), mine.key), 401)
+    })
+
+    test(`${name}: a source's token holds ${route.scope} and passes the scope check`, async () => {
+      expect(route.scope).toBe('leads:write')
+      const created = await h.request('POST', '/api/v1/sources', { key: mine.key, body: { name: 'route-auth', preset: 'generic' } })
+      const { url } = (await created.json()) as { url: string }
+      expect([401, 403]).not.toContain((await send(new URL(url).pathname)).status)
+    })
+  }
+
+  for (const route of routes.filter((r) => !bySourceToken(r.path))) {
     const name = `${route.method} ${route.path} (${route.scope})`
     const send = (key: string | undefined, path = route.path.replaceAll(/:[a-z]+/g, '00000000-0000-0000-0000-000000000000'), body: unknown = {}) =>
       route.csv

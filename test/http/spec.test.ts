@@ -71,7 +71,7 @@ async function serveWith(args: string[], env: Record<string, string>): Promise<S
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, full durability, 100 per minute, info, empty lists, 30 days of retention', () => {
+test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, full durability, 100 per minute, info, empty lists, 30 days of retention, the Graph API v21.0', () => {
   expect(loadConfig({}, {})).toEqual({
     port: 3000,
     host: '0.0.0.0',
@@ -87,6 +87,7 @@ test('§8 defaults: port 3000, host 0.0.0.0, ./data/askad.db, full durability, 1
     logLevel: 'info',
     retentionDays: 30,
     redisUrl: undefined,
+    facebookGraphUrl: 'https://graph.facebook.com/v21.0',
   })
   expect(DEFAULTS.dbPath).toBe('./data/askad.db')
 })

@@ -3,6 +3,9 @@ import { expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SETTINGS } from '../../src/config'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
 
 const PAGE = readFileSync(join(import.meta.dir, '..', '..', 'docs', 'configuration.md'), 'utf8')
 

@@ -39,8 +39,16 @@ function showKindFields(form) {
   for (const part of form.querySelectorAll('[data-kind]')) part.hidden = part.dataset.kind !== kind.value
 }
 
+// The create-source form shows only the secret fields the chosen tool takes.
+function showPresetFields(form) {
+  const preset = form.querySelector('select[name=preset]')
+  if (!preset) return
+  for (const part of form.querySelectorAll('[data-presets]')) part.hidden = !part.dataset.presets.split(' ').includes(preset.value)
+}
+
 document.addEventListener('change', (event) => {
   if (event.target.name === 'kind' && event.target.form) showKindFields(event.target.form)
+  if (event.target.name === 'preset' && event.target.form) showPresetFields(event.target.form)
 })
 
 // The embed page fills a pasted key into its snippets, in the page only.
@@ -53,6 +61,7 @@ document.addEventListener('input', (event) => {
 
 document.addEventListener('DOMContentLoaded', () => {
   for (const form of document.querySelectorAll('form#create-key')) showKindFields(form)
+  for (const form of document.querySelectorAll('form#create-source')) showPresetFields(form)
 })
 
 // The deals board: a card dropped on another column is moved by its own Move form (the stage picked,

@@ -9,6 +9,7 @@ import m6 from '../../../drizzle/pg/0006_erased_seqs.sql' with { type: 'text' }
 import m7 from '../../../drizzle/pg/0007_backfill_event_contacts.sql' with { type: 'text' }
 import m8 from '../../../drizzle/pg/0008_contact_search.sql' with { type: 'text' }
 import m9 from '../../../drizzle/pg/0009_member_leaves_keys_and_invites.sql' with { type: 'text' }
+import m10 from '../../../drizzle/pg/0010_sources.sql' with { type: 'text' }
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: '0000_init', when: 1796157729931, breakpoints: true, sql: m0 },
@@ -21,4 +22,5 @@ export const embeddedMigrations: { tag: string; when: number; breakpoints: boole
   { tag: '0007_backfill_event_contacts', when: 1796179166989, breakpoints: true, sql: m7 },
   { tag: '0008_contact_search', when: 1796179401756, breakpoints: true, sql: m8 },
   { tag: '0009_member_leaves_keys_and_invites', when: 1796180414490, breakpoints: true, sql: m9 },
+  { tag: '0010_sources', when: 1796189187930, breakpoints: true, sql: m10 },
 ]
