@@ -109,7 +109,7 @@ async function parseUploadBody(request: Request): Promise<Record<string, string 
 export const MAX_JSON_VALUES = 20_000
 
 /** Why a JSON text is refused before parsing, from one linear scan outside strings; null when it may be parsed. */
-function jsonShapeProblem(text: string): string | null {
+export function jsonShapeProblem(text: string): string | null {
   let depth = 0
   let values = 0
   let inString = false

@@ -2,7 +2,7 @@
  * A sender's body read without I/O and without throwing: JSON, urlencoded forms and the text fields of multipart
  * forms, under the same bounds the API's body parser keeps (src/plugins/body.ts), as a value or a refusal.
  */
-import { MAX_FORM_FIELDS, MAX_JSON_DEPTH, MAX_JSON_VALUES, mediaType } from '../../../plugins/body'
+import { jsonShapeProblem, MAX_FORM_FIELDS, mediaType } from '../../../plugins/body'
 import type { PresetAnswer, SourceRequest } from './types'
 
 export type Refusal = Extract<PresetAnswer, { kind: 'refuse' }>
@@ -32,30 +32,6 @@ function fail<T>(refusal: Refusal): Parsed<T> {
 /** The body as UTF-8 text (invalid sequences become U+FFFD, as a lenient sender's bytes would be read). */
 export function bodyText(request: SourceRequest): string {
   return new TextDecoder().decode(request.body)
-}
-
-/**
- * Why a JSON text is refused before parsing, from one linear scan outside strings; null when it may be parsed.
- * The same bounds as the API's body parser: nesting depth (deep values overflow recursive walkers later) and the
- * count of values (a megabyte of empty objects costs JSON.parse over half a second).
- */
-function jsonShapeProblem(text: string): string | null {
-  let depth = 0
-  let values = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > MAX_JSON_DEPTH) return `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`
-      if (++values > MAX_JSON_VALUES) return `JSON bodies may hold at most ${MAX_JSON_VALUES} values.`
-    } else if (c === 0x7d || c === 0x5d) depth--
-    else if (c === 0x2c && ++values > MAX_JSON_VALUES) return `JSON bodies may hold at most ${MAX_JSON_VALUES} values.`
-  }
-  return null
 }
 
 /** Whether a media type is JSON (`application/json` or any `application/*+json`). */
