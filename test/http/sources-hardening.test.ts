@@ -1,0 +1,46 @@
+/**
+ * Sources under attack: what a hostile sender or a careless operator could make of a source URL, its
+ * token and the rows it leaves behind. Each test here failed on the code it was written against.
+ */
+import { afterAll, expect, test } from 'bun:test'
+import type { Actor } from '../../src/lib/actor'
+import { deleteWorkspace } from '../../src/modules/workspaces/service'
+import { createHarness } from '../helpers'
+import { useTestTimeout } from '../timeout'
+
+useTestTimeout()
+
+const h = createHarness({ env: { ASKAD_RATE_LIMIT: '100/60s' } })
+afterAll(() => h.close())
+
+const CLI: Actor = { type: 'cli', id: null, label: 'cli', ip: null }
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+/** A zapier source of the workspace; answers the path of its URL and its token. */
+async function zapierSource(key: string): Promise<{ id: string; path: string; token: string }> {
+  const res = await h.request('POST', '/api/v1/sources', { key, body: { name: 'Zap', preset: 'zapier' } })
+  expect(res.status).toBe(201)
+  const { id, url } = (await res.json()) as { id: string; url: string }
+  const path = new URL(url).pathname
+  return { id, path, token: path.split('/').pop()! }
+}
+
+test('deleting a workspace takes the stored Idempotency-Key answers of its keys and sources along', async () => {
+  const ws = await h.workspace()
+  const other = await h.workspace()
+  const source = await zapierSource(ws.key)
+  const lead = { email: 'kept-answer@example.com', first_name: 'Kept' }
+  const viaKey = await h.request('POST', '/api/v1/leads/inbound', { key: ws.key, body: lead, headers: { 'idempotency-key': 'by-key' } })
+  expect(viaKey.status).toBe(201)
+  const viaSource = await h.request('POST', source.path, { rawBody: JSON.stringify(lead), headers: { ...JSON_TYPE, 'idempotency-key': 'by-source' } })
+  expect(viaSource.status).toBe(201)
+  const untouched = await h.request('POST', '/api/v1/leads/inbound', { key: other.key, body: lead, headers: { 'idempotency-key': 'by-key' } })
+  expect(untouched.status).toBe(201)
+
+  await deleteWorkspace({ ...h.deps, actor: CLI }, ws.id)
+
+  // The answer to POST /leads/inbound holds the person: it must not outlive the workspace (the foreign key that took it is gone).
+  expect(await h.rows.count('idempotencyKeys', { apiKeyId: ws.keyId })).toBe(0)
+  expect(await h.rows.count('idempotencyKeys', { apiKeyId: source.id })).toBe(0)
+  expect(await h.rows.count('idempotencyKeys', { apiKeyId: other.keyId })).toBe(1)
+})
