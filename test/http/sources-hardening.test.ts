@@ -44,3 +44,15 @@ test('deleting a workspace takes the stored Idempotency-Key answers of its keys 
   expect(await h.rows.count('idempotencyKeys', { apiKeyId: source.id })).toBe(0)
   expect(await h.rows.count('idempotencyKeys', { apiKeyId: other.keyId })).toBe(1)
 })
+
+test('a source token with a percent-escaped character is refused and not written whole to the access log', async () => {
+  const ws = await h.workspace()
+  const { path, token } = await zapierSource(ws.key)
+  // The ninth character written as its escape (`src_kEek%36EX…`): the same token to a reader, another string to the gate.
+  const escaped = `${token.slice(0, 8)}%${token.charCodeAt(8).toString(16).toUpperCase()}${token.slice(9)}`
+  const res = await h.request('POST', path.replace(token, escaped), { rawBody: '{"email":"x@example.com"}', headers: JSON_TYPE })
+  expect(res.status).toBe(401)
+  const line = h.logs.findLast((l) => l.includes('"msg":"request"'))!
+  expect(line).toContain(`${token.slice(0, 8)}…`)
+  expect(line).not.toContain(token.slice(9))
+})
