@@ -4,6 +4,7 @@
  */
 import { afterAll, expect, test } from 'bun:test'
 import type { Actor } from '../../src/lib/actor'
+import { fetchGraphLeads } from '../../src/modules/sources/graph'
 import { deleteWorkspace } from '../../src/modules/workspaces/service'
 import { createHarness } from '../helpers'
 import { useTestTimeout } from '../timeout'
@@ -55,4 +56,44 @@ test('a source token with a percent-escaped character is refused and not written
   const line = h.logs.findLast((l) => l.includes('"msg":"request"'))!
   expect(line).toContain(`${token.slice(0, 8)}…`)
   expect(line).not.toContain(token.slice(9))
+})
+
+/** A Graph API on 127.0.0.1 that answers every lead after `delayMs`, or sends its headers and never ends the body. */
+function slowGraph(behaviour: { delayMs: number } | 'stalls') {
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      if (behaviour === 'stalls') {
+        const body = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"id":')) })
+        request.signal.addEventListener('abort', () => body.cancel().catch(() => {}))
+        return new Response(body, { headers: { 'content-type': 'application/json' } })
+      }
+      await Bun.sleep(behaviour.delayMs)
+      return Response.json({ id: '1', field_data: [{ name: 'email', values: ['slow@example.com'] }] })
+    },
+  })
+  return { config: { ...h.deps.config, facebookGraphUrl: `http://127.0.0.1:${server.port}/v21.0` }, stop: () => server.stop(true) }
+}
+
+test("a delivery's Graph fetches share one deadline: slow leads add up to a retry, not a dropped connection", async () => {
+  const graph = slowGraph({ delayMs: 120 })
+  try {
+    const started = performance.now()
+    const result = await fetchGraphLeads(graph, ['1', '2', '3', '4'], 'page-token', fetch, 300)
+    expect(result).toMatchObject({ ok: false, retry: true, status: null })
+    expect(performance.now() - started).toBeLessThan(1_000)
+    expect(JSON.stringify(result)).not.toContain('page-token')
+  } finally {
+    graph.stop()
+  }
+})
+
+test('a Graph answer whose body stalls is a failed fetch to retry, not a thrown error', async () => {
+  const graph = slowGraph('stalls')
+  try {
+    expect(await fetchGraphLeads(graph, ['1'], 'page-token', fetch, 200)).toMatchObject({ ok: false, retry: true })
+  } finally {
+    graph.stop()
+  }
 })
