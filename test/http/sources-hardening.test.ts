@@ -97,3 +97,26 @@ test('a Graph answer whose body stalls is a failed fetch to retry, not a thrown 
     graph.stop()
   }
 })
+
+test("an Idempotency-Key replay on a source URL is only for a sender who passes the source's own check", async () => {
+  const ws = await h.workspace()
+  const res = await h.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'Signed zap', preset: 'zapier', signing_secret: 'zap-secret' } })
+  const path = new URL(((await res.json()) as { url: string }).url).pathname
+  const body = JSON.stringify({ email: 'replayed@example.com', first_name: 'Rae' })
+  const send = (headers: Record<string, string>) =>
+    h.request('POST', path, { rawBody: body, headers: { ...JSON_TYPE, 'idempotency-key': 'delivery-1', ...headers } })
+
+  const first = await send({ 'x-askad-secret': 'zap-secret' })
+  expect(first.status).toBe(201)
+  const stored = await first.text()
+  // Someone who has the URL and the bytes but not the secret gets nothing back, not even the stored ids.
+  for (const refused of [await send({}), await send({ 'x-askad-secret': 'guess' })]) {
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('idempotent-replayed')).toBeNull()
+  }
+  const retry = await send({ 'x-askad-secret': 'zap-secret' })
+  expect(retry.status).toBe(201)
+  expect(retry.headers.get('idempotent-replayed')).toBe('true')
+  expect(await retry.text()).toBe(stored)
+  expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(1)
+})

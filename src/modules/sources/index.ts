@@ -7,7 +7,7 @@ import { requestPublicOrigin } from '../../lib/client-ip'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import type { AuthPlugin } from '../../plugins/auth'
 import { rawParser } from '../../plugins/body'
-import { answerWrite } from '../../plugins/idempotency'
+import { answerWrite, idempotentReplay } from '../../plugins/idempotency'
 import { actingFor } from '../../plugins/request-context'
 import { RAW_PARSER } from '../../plugins/route-table'
 import { MAX_KEY_RATE_LIMIT } from '../api-keys/model'
@@ -157,6 +157,9 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
       async ({ auth, request, set, server, body }) => {
         const { outcome } = await decide(deps, auth.workspaceId, auth.key.id, senderRequest(request, server, body as Uint8Array | undefined))
         if (outcome.kind === 'reply') return verbatim(outcome)
+        // Only now, the signature checked: a stored answer is never replayed to a sender who fails it.
+        const replayed = await idempotentReplay(request)
+        if (replayed) return replayed as unknown as SourceModel.accepted
         if (outcome.kind === 'nothing') return { status: 'nothing_stored' as const, leads: [], detail: outcome.detail }
         return answerWrite(
           { request, set },
@@ -185,7 +188,8 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             'as the tool called it (401 when it does not match). Each lead is stored as `POST /leads/inbound` stores one (channel `inbound`, ' +
             '`source` the preset name unless the payload names one, unknown fields in metadata, `lead.created` emitted), all of a delivery ' +
             'in one transaction: **201** with the leads. A lead that fails validation is a 422 and nothing is stored. A delivery with no lead ' +
-            '(or Facebook ids without an access token to fetch them) is acknowledged with **200** `nothing_stored`. Idempotency-Key is honoured.',
+            '(or Facebook ids without an access token to fetch them) is acknowledged with **200** `nothing_stored`. Idempotency-Key is honoured, ' +
+            'per source, once the signature or secret has been checked (a stored answer is never replayed to a sender who fails it).',
         },
       },
     )
