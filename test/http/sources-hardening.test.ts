@@ -6,7 +6,7 @@ import { afterAll, expect, test } from 'bun:test'
 import type { Actor } from '../../src/lib/actor'
 import { fetchGraphLeads } from '../../src/modules/sources/graph'
 import { deleteWorkspace } from '../../src/modules/workspaces/service'
-import { createHarness } from '../helpers'
+import { createHarness, expectProblem } from '../helpers'
 import { useTestTimeout } from '../timeout'
 
 useTestTimeout()
@@ -119,4 +119,14 @@ test("an Idempotency-Key replay on a source URL is only for a sender who passes 
   expect(retry.headers.get('idempotent-replayed')).toBe('true')
   expect(await retry.text()).toBe(stored)
   expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(1)
+})
+
+test('a source URL called from a browser page is refused with a word about source URLs, not about keys', async () => {
+  const ws = await h.workspace()
+  const { path } = await zapierSource(ws.key)
+  const res = await h.request('POST', path, { rawBody: '{"email":"page@example.com"}', headers: { ...JSON_TYPE, origin: 'https://shop.example' } })
+  const problem = await expectProblem(res, 403)
+  expect(problem.detail).toContain('source URL')
+  expect(problem.detail).not.toContain('Secret keys')
+  expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
 })

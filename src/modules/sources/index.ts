@@ -189,7 +189,8 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             '`source` the preset name unless the payload names one, unknown fields in metadata, `lead.created` emitted), all of a delivery ' +
             'in one transaction: **201** with the leads. A lead that fails validation is a 422 and nothing is stored. A delivery with no lead ' +
             '(or Facebook ids without an access token to fetch them) is acknowledged with **200** `nothing_stored`. Idempotency-Key is honoured, ' +
-            'per source, once the signature or secret has been checked (a stored answer is never replayed to a sender who fails it).',
+            'per source, once the signature or secret has been checked (a stored answer is never replayed to a sender who fails it). ' +
+            'A request from a browser page (an `Origin` header) is 403: the URL is a credential, not for a page anyone can read.',
         },
       },
     )
