@@ -130,3 +130,16 @@ test('a source URL called from a browser page is refused with a word about sourc
   expect(problem.detail).not.toContain('Secret keys')
   expect(await h.rows.count('leads', { workspaceId: ws.id })).toBe(0)
 })
+
+test("a source made without a rate limit takes its creator's lower one, not the instance default", async () => {
+  const ws = await h.workspace(undefined, { rateLimit: 3 })
+  const res = await h.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'Unlimited?', preset: 'generic' } })
+  expect(res.status).toBe(201)
+  const { rate_limit, url } = (await res.json()) as { rate_limit: number | null; url: string }
+  expect(rate_limit).toBe(3)
+  const path = new URL(url).pathname
+  const statuses: number[] = []
+  for (let i = 0; i < 4; i++)
+    statuses.push((await h.request('POST', path, { rawBody: JSON.stringify({ email: `r${i}@example.com` }), headers: JSON_TYPE })).status)
+  expect(statuses).toEqual([201, 201, 201, 429])
+})

@@ -103,7 +103,8 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             "trusted proxy (`ASKAD_TRUSTED_PROXIES`) forwarded in X-Forwarded-Proto/-Host. The preset reads the tool's payload and checks its " +
             `signature: ${SECRET_RULES} A missing or misplaced one is a 422 naming the field. ` +
             'Secrets are encrypted at rest with `ASKAD_SECRET_KEY` when it is set and ' +
-            `never returned. \`rate_limit\`: 1 to ${MAX_KEY_RATE_LIMIT}, not above the creating key's own. Scope \`keys:manage\` (it mints a credential).`,
+            `never returned. \`rate_limit\`: 1 to ${MAX_KEY_RATE_LIMIT}, not above the creating key's own; left out, the instance default or the ` +
+            "creating key's own limit when that is lower. Scope `keys:manage` (it mints a credential).",
         },
       },
     )
