@@ -143,3 +143,16 @@ test("a source made without a rate limit takes its creator's lower one, not the 
     statuses.push((await h.request('POST', path, { rawBody: JSON.stringify({ email: `r${i}@example.com` }), headers: JSON_TYPE })).status)
   expect(statuses).toEqual([201, 201, 201, 429])
 })
+
+test("Facebook's handshake echo is never sniffed as a page nor cached", async () => {
+  const ws = await h.workspace()
+  const res = await h.request('POST', '/api/v1/sources', { key: ws.key, body: { name: 'fb', preset: 'facebook', signing_secret: 's', verify_token: 'v' } })
+  const path = new URL(((await res.json()) as { url: string }).url).pathname
+  const challenge = '<script>alert(1)</script>'
+  const echo = await h.request('GET', `${path}?hub.mode=subscribe&hub.verify_token=v&hub.challenge=${encodeURIComponent(challenge)}`)
+  expect(echo.status).toBe(200)
+  expect(await echo.text()).toBe(challenge)
+  expect(echo.headers.get('content-type')).toStartWith('text/plain')
+  expect(echo.headers.get('x-content-type-options')).toBe('nosniff')
+  expect(echo.headers.get('cache-control')).toBe('no-store')
+})

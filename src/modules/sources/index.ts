@@ -42,10 +42,12 @@ function minted(status: 200 | 201, { record, url }: MintedSource) {
 
 /**
  * A preset's verbatim reply (Facebook's challenge echo). Elysia sends a Response as it is; the route's schema
- * describes the answers it makes itself, as `answerWrite`'s replays do.
+ * describes the answers it makes itself, as `answerWrite`'s replays do. The body echoes the query, so a browser
+ * must never read it as anything but its declared type.
  */
 function verbatim(reply: { status: number; contentType: string; body: string }): SourceModel.accepted {
-  return new Response(reply.body, { status: reply.status, headers: { 'content-type': reply.contentType } }) as unknown as SourceModel.accepted
+  const headers = { 'content-type': reply.contentType, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+  return new Response(reply.body, { status: reply.status, headers }) as unknown as SourceModel.accepted
 }
 
 /** The /sources routes (managing sources) and /in/{token} (the URLs tools send to). */
