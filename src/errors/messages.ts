@@ -46,6 +46,11 @@ export const SECRET_KEY_IN_PAGE =
 /** A secret key on a request from another site's page. */
 export const SECRET_KEY_FROM_BROWSER = 'Secret keys must never be used from a browser page; use a publishable key (ask_pk_…) for browser capture.'
 
+/** A source URL called from a browser page (an Origin header): it is a credential, readable by anyone viewing that page. */
+export const SOURCE_FROM_BROWSER =
+  "A source URL is for a tool's server (Zapier, HubSpot, Typeform…), never for a browser page, where anyone could read it; " +
+  'for a form on a web page use browser capture with a publishable key (ask_pk_…).'
+
 /** A valid key without the scope a route needs. */
 export function missingScope(scope: string): string {
   return `This API key lacks the scope '${scope}' needed here.`

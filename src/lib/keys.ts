@@ -90,10 +90,25 @@ export function sourceTokenPrefix(token: string): string {
   return token.slice(0, SOURCE_TOKEN_PREFIX.length + DISPLAY_CHARS)
 }
 
-/** Longer than a display prefix: a prefix alone (already shown in listings) is left as it is, not redacted twice. */
-const KEY_ANYWHERE = new RegExp(`(ask_(sk|pk)_|src_)[0-9A-Za-z]{${DISPLAY_CHARS + 1},}`, 'g')
+/**
+ * Longer than a display prefix: a prefix alone (already shown in listings) is left as it is, not redacted twice.
+ * Percent-escapes count as characters: a path keeps them as sent, and `src_kEek%36EX…` is still the token.
+ */
+const KEY_ANYWHERE = new RegExp(`(ask_(sk|pk)_|src_)(?:[0-9A-Za-z]|%[0-9A-Fa-f]{2}){${DISPLAY_CHARS + 1},}`, 'g')
+
+/** The characters a match's percent-escapes stand for; the match itself when they are not UTF-8. */
+function unescaped(match: string): string {
+  try {
+    return decodeURIComponent(match)
+  } catch {
+    return match
+  }
+}
 
 /** Replaces anything key-shaped (API keys, source tokens) in free text (paths, messages, URLs) by its display prefix. */
 export function redactKeys(text: string): string {
-  return text.replace(KEY_ANYWHERE, (match) => `${match.startsWith(SOURCE_TOKEN_PREFIX) ? sourceTokenPrefix(match) : keyPrefix(match)}…`)
+  return text.replace(KEY_ANYWHERE, (found) => {
+    const match = unescaped(found)
+    return `${match.startsWith(SOURCE_TOKEN_PREFIX) ? sourceTokenPrefix(match) : keyPrefix(match)}…`
+  })
 }

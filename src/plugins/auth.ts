@@ -22,7 +22,15 @@ import { after } from '../lib/maybe-async'
 import type { Clock } from '../lib/clock'
 import type { RateLimitStore } from '../lib/token-bucket'
 import { ApiError } from '../errors'
-import { API_AUTH_FAILURES, missingScope, NOT_GATED, SECRET_KEY_FROM_BROWSER, SECRET_KEY_IN_PAGE, SOURCE_AUTH_FAILURES } from '../errors/messages'
+import {
+  API_AUTH_FAILURES,
+  missingScope,
+  NOT_GATED,
+  SECRET_KEY_FROM_BROWSER,
+  SECRET_KEY_IN_PAGE,
+  SOURCE_AUTH_FAILURES,
+  SOURCE_FROM_BROWSER,
+} from '../errors/messages'
 import type { Scope } from '../lib/scopes'
 import { SECRET_KEY_PREFIX } from '../lib/keys'
 import { createRateLimits } from './rate-limit'
@@ -66,16 +74,20 @@ export function authOf(request: Request): Auth | undefined {
   return requestContext(request).auth
 }
 
+/** What a refusal says, by credential: an API key's, or a source URL's (whose holder has no key to be told about). */
+interface AuthMessages {
+  failures: Record<AuthFailure, string>
+  fromBrowser: string
+}
+
+const KEY_MESSAGES: AuthMessages = { failures: API_AUTH_FAILURES, fromBrowser: SECRET_KEY_FROM_BROWSER }
+const SOURCE_MESSAGES: AuthMessages = { failures: SOURCE_AUTH_FAILURES, fromBrowser: SOURCE_FROM_BROWSER }
+
 /**
  * Checks a presented key, applies the rate limits and records the key on the request; rejects with 401 on any failure.
  * The look-up is asynchronous (the key store may be PostgreSQL); the limits are synchronous on the memory store.
  */
-export async function authenticate(
-  check: Authenticate,
-  request: Request,
-  presented: string | null,
-  failures: Record<AuthFailure, string> = API_AUTH_FAILURES,
-): Promise<Auth> {
+export async function authenticate(check: Authenticate, request: Request, presented: string | null, messages: AuthMessages = KEY_MESSAGES): Promise<Auth> {
   const context = requestContext(request)
   const limits = context.limits
   // Fail closed: only the gate binds limits, so a request without them went around it.
@@ -83,13 +95,13 @@ export async function authenticate(
   const result = await check(presented ?? '')
   if ('failure' in result) {
     await limits.authFailed()
-    throw new ApiError('unauthorized', failures[result.failure])
+    throw new ApiError('unauthorized', messages.failures[result.failure])
   }
   const key = result.key
   await limits.authenticated(key)
   const origin = request.headers.get('origin')
   if (key.kind === 'secret' && origin && origin !== new URL(request.url).origin) {
-    throw new ApiError('forbidden', SECRET_KEY_FROM_BROWSER)
+    throw new ApiError('forbidden', messages.fromBrowser)
   }
   const auth = { key, workspaceId: key.workspaceId }
   context.auth = auth
@@ -205,7 +217,7 @@ export const auth = (deps: AuthDeps) => {
       await refuseSecretKeysFromPage(request, fromUrl)
       // A source URL authenticates by its token alone, before any body is read; an Authorization header there is not looked at.
       const sourceToken = sourceTokenOf(path)
-      if (sourceToken !== null) return void (await authenticate(checkSource, request, sourceToken, SOURCE_AUTH_FAILURES))
+      if (sourceToken !== null) return void (await authenticate(checkSource, request, sourceToken, SOURCE_MESSAGES))
       const presented = presentedKey(request)
       if (presented !== null || !deferredPaths().has(withoutTrailingSlash(path))) {
         await authenticate(deps.authenticate, request, presented)

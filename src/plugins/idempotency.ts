@@ -36,7 +36,7 @@ import type { AppDeps } from '../deps'
 import { ApiError, invalid } from '../errors'
 import { redactKeys } from '../lib/keys'
 import { redactSigningSecrets } from '../lib/signing'
-import { authOf } from './auth'
+import { authOf, SOURCE_PATH_PREFIX } from './auth'
 import { JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, toResponse } from './elysia-response'
 import { lockedRowPg, rowPg, writeAnswerPg, type KeySlot } from './idempotency.pg'
 import { actingFor, clientIpOf, requestContext, type PendingKey, type StoredAnswer } from './request-context'
@@ -214,6 +214,17 @@ export async function answerWrite<D extends { clock: AppDeps['clock'] }, R, B>(
   }
 }
 
+/**
+ * For a source URL, whose handler has just authenticated the sender: the stored answer to the request's
+ * Idempotency-Key to replay, else nothing (the key is then reserved, as for any other route).
+ */
+export function idempotentReplay(request: Request): Promise<Response | undefined> {
+  const state = requestContext(request)
+  const lookUp = state.idempotencyLookUp
+  state.idempotencyLookUp = undefined
+  return lookUp ? lookUp() : Promise.resolve(undefined)
+}
+
 /** Reserves, replays and (for routes that change nothing) stores Idempotency-Key requests around every authenticated POST handler. */
 export const idempotency = (deps: AppDeps) => {
   /** Keys of requests running in this process, with their request hash and start: the reservations. */
@@ -262,7 +273,7 @@ export const idempotency = (deps: AppDeps) => {
   }
 
   return new Elysia({ name: 'idempotency' })
-    .onBeforeHandle({ as: 'global' }, async ({ request, body, server }) => {
+    .onBeforeHandle({ as: 'global' }, async ({ request, body, server, route }) => {
       const clientKey = request.headers.get('idempotency-key')
       const auth = authOf(request)
       if (request.method !== 'POST' || clientKey === null || !auth) return
@@ -275,10 +286,16 @@ export const idempotency = (deps: AppDeps) => {
           : clientKey
       const slot = { apiKeyId: auth.key.id, key }
       const hash = requestHash(request, body)
-      const now = deps.clock.now()
-      const reserved = await reserve(slot, hash, now)
-      if (reserved instanceof Response) return reserved
-      requestContext(request).idempotency = reserved
+      const lookUp = async () => {
+        const reserved = await reserve(slot, hash, deps.clock.now())
+        if (reserved instanceof Response) return reserved
+        requestContext(request).idempotency = reserved
+        return undefined
+      }
+      // The token only names a source; its preset authenticates the sender (a signature, the shared secret). A stored
+      // answer is the sender's: the handler looks it up once that check has passed (`idempotentReplay`).
+      if (route.startsWith(SOURCE_PATH_PREFIX)) return void (requestContext(request).idempotencyLookUp = lookUp)
+      return lookUp()
     })
     .mapResponse({ as: 'global' }, ({ request, responseValue, set }) => {
       const state = requestContext(request)

@@ -70,6 +70,8 @@ export interface RequestContext {
   limits?: RequestLimits
   /** The request's Idempotency-Key while its answer is not yet stored. */
   idempotency?: PendingKey
+  /** A source URL's Idempotency-Key look-up, left to its handler for after the sender's signature is checked (plugins/idempotency.ts). */
+  idempotencyLookUp?: () => Promise<Response | undefined>
   /** Status of an error response, which Elysia's `set.status` does not always reflect. */
   status?: number
 }

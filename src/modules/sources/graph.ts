@@ -5,8 +5,13 @@
  */
 import type { AppDeps } from '../../deps'
 
-/** A lead that does not come back within this is a failed fetch (Facebook then retries the notification). */
-export const GRAPH_TIMEOUT_MS = 10_000
+/**
+ * All of a delivery's leads must be read within this, or the fetch failed (Facebook then retries the notification).
+ * One budget for the delivery, not one per lead, and below the 10 s Bun.serve lets a connection stay silent (its
+ * default idleTimeout): past that the sender's connection is dropped while the leads would still be stored, and
+ * Facebook, seeing a failure, would send them again.
+ */
+export const GRAPH_DEADLINE_MS = 8_000
 
 /** Largest Graph answer read for one lead; a lead's field data is a few kilobytes. */
 const MAX_GRAPH_BODY_BYTES = 256 * 1024
@@ -23,18 +28,23 @@ async function fetchOne(
   id: string,
   accessToken: string,
   fetcher: typeof fetch,
+  deadline: { signal: AbortSignal; ms: number },
 ): Promise<{ ok: true; record: unknown } | Extract<GraphFetch, { ok: false }>> {
   const url = `${deps.config.facebookGraphUrl}/${encodeURIComponent(id)}?access_token=${encodeURIComponent(accessToken)}`
   let response: Response
+  let text: string | null
+  // The body is read under the same deadline: a Graph that sends its headers and then stalls fails like one that never answers.
   try {
-    response = await fetcher(url, { signal: AbortSignal.timeout(GRAPH_TIMEOUT_MS), redirect: 'error' })
+    response = await fetcher(url, { signal: deadline.signal, redirect: 'error' })
+    const declared = Number(response.headers.get('content-length') ?? 0)
+    text = declared > MAX_GRAPH_BODY_BYTES ? null : await response.text()
   } catch (error) {
     const reason =
-      error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${GRAPH_TIMEOUT_MS / 1000} s` : 'the Graph API could not be reached'
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer within ${deadline.ms / 1000} s for the delivery`
+        : 'the Graph API could not be reached'
     return { ok: false, retry: true, status: null, detail: `Lead ${id}: ${reason}.` }
   }
-  const declared = Number(response.headers.get('content-length') ?? 0)
-  const text = declared > MAX_GRAPH_BODY_BYTES ? null : await response.text()
   if (text === null || text.length > MAX_GRAPH_BODY_BYTES)
     return { ok: false, retry: false, status: response.status, detail: `Lead ${id}: the Graph API answer is too large.` }
   if (!response.ok) {
@@ -57,11 +67,18 @@ async function fetchOne(
   }
 }
 
-/** Fetches each lead in turn (a notification names one or a few); stops at the first failure. */
-export async function fetchGraphLeads(deps: Pick<AppDeps, 'config'>, ids: string[], accessToken: string, fetcher: typeof fetch = fetch): Promise<GraphFetch> {
+/** Fetches each lead in turn (a notification names one or a few), all within `deadlineMs`; stops at the first failure. */
+export async function fetchGraphLeads(
+  deps: Pick<AppDeps, 'config'>,
+  ids: string[],
+  accessToken: string,
+  fetcher: typeof fetch = fetch,
+  deadlineMs = GRAPH_DEADLINE_MS,
+): Promise<GraphFetch> {
+  const deadline = { signal: AbortSignal.timeout(deadlineMs), ms: deadlineMs }
   const records: unknown[] = []
   for (const id of ids) {
-    const one = await fetchOne(deps, id, accessToken, fetcher)
+    const one = await fetchOne(deps, id, accessToken, fetcher, deadline)
     if (!one.ok) return one
     records.push(one.record)
   }

@@ -7,7 +7,7 @@ import { requestPublicOrigin } from '../../lib/client-ip'
 import { parsePageQuery, sendPage } from '../../lib/pagination'
 import type { AuthPlugin } from '../../plugins/auth'
 import { rawParser } from '../../plugins/body'
-import { answerWrite } from '../../plugins/idempotency'
+import { answerWrite, idempotentReplay } from '../../plugins/idempotency'
 import { actingFor } from '../../plugins/request-context'
 import { RAW_PARSER } from '../../plugins/route-table'
 import { MAX_KEY_RATE_LIMIT } from '../api-keys/model'
@@ -42,10 +42,12 @@ function minted(status: 200 | 201, { record, url }: MintedSource) {
 
 /**
  * A preset's verbatim reply (Facebook's challenge echo). Elysia sends a Response as it is; the route's schema
- * describes the answers it makes itself, as `answerWrite`'s replays do.
+ * describes the answers it makes itself, as `answerWrite`'s replays do. The body echoes the query, so a browser
+ * must never read it as anything but its declared type.
  */
 function verbatim(reply: { status: number; contentType: string; body: string }): SourceModel.accepted {
-  return new Response(reply.body, { status: reply.status, headers: { 'content-type': reply.contentType } }) as unknown as SourceModel.accepted
+  const headers = { 'content-type': reply.contentType, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+  return new Response(reply.body, { status: reply.status, headers }) as unknown as SourceModel.accepted
 }
 
 /** The /sources routes (managing sources) and /in/{token} (the URLs tools send to). */
@@ -103,7 +105,8 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             "trusted proxy (`ASKAD_TRUSTED_PROXIES`) forwarded in X-Forwarded-Proto/-Host. The preset reads the tool's payload and checks its " +
             `signature: ${SECRET_RULES} A missing or misplaced one is a 422 naming the field. ` +
             'Secrets are encrypted at rest with `ASKAD_SECRET_KEY` when it is set and ' +
-            `never returned. \`rate_limit\`: 1 to ${MAX_KEY_RATE_LIMIT}, not above the creating key's own. Scope \`keys:manage\` (it mints a credential).`,
+            `never returned. \`rate_limit\`: 1 to ${MAX_KEY_RATE_LIMIT}, not above the creating key's own; left out, the instance default or the ` +
+            "creating key's own limit when that is lower. Scope `keys:manage` (it mints a credential).",
         },
       },
     )
@@ -157,6 +160,9 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
       async ({ auth, request, set, server, body }) => {
         const { outcome } = await decide(deps, auth.workspaceId, auth.key.id, senderRequest(request, server, body as Uint8Array | undefined))
         if (outcome.kind === 'reply') return verbatim(outcome)
+        // Only now, the signature checked: a stored answer is never replayed to a sender who fails it.
+        const replayed = await idempotentReplay(request)
+        if (replayed) return replayed as unknown as SourceModel.accepted
         if (outcome.kind === 'nothing') return { status: 'nothing_stored' as const, leads: [], detail: outcome.detail }
         return answerWrite(
           { request, set },
@@ -185,7 +191,9 @@ export const sourcesModule = (deps: AppDeps, auth: AuthPlugin) => {
             'as the tool called it (401 when it does not match). Each lead is stored as `POST /leads/inbound` stores one (channel `inbound`, ' +
             '`source` the preset name unless the payload names one, unknown fields in metadata, `lead.created` emitted), all of a delivery ' +
             'in one transaction: **201** with the leads. A lead that fails validation is a 422 and nothing is stored. A delivery with no lead ' +
-            '(or Facebook ids without an access token to fetch them) is acknowledged with **200** `nothing_stored`. Idempotency-Key is honoured.',
+            '(or Facebook ids without an access token to fetch them) is acknowledged with **200** `nothing_stored`. Idempotency-Key is honoured, ' +
+            'per source, once the signature or secret has been checked (a stored answer is never replayed to a sender who fails it). ' +
+            'A request from a browser page (an `Origin` header) is 403: the URL is a credential, not for a page anyone can read.',
         },
       },
     )

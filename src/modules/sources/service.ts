@@ -74,10 +74,11 @@ function checkSecrets(input: CreateSourceInput): void {
 
 /**
  * The source's rate limit: 1 to MAX_KEY_RATE_LIMIT and never above `ceiling`, its creator's own limit
- * (a key's `rate_limit` or the instance default): a source cannot out-rate who made it.
+ * (a key's `rate_limit` or the instance default): a source cannot out-rate who made it. None asked for is
+ * the instance default (null), or the creator's own when that is lower, as a key a key mints inherits it.
  */
-function checkRateLimit(requested: number | null | undefined, ceiling: number): number | null {
-  if (requested == null) return null
+function checkRateLimit(requested: number | null | undefined, ceiling: number, instanceDefault: number): number | null {
+  if (requested == null) return ceiling < instanceDefault ? ceiling : null
   if (!Number.isInteger(requested) || requested < 1 || requested > MAX_KEY_RATE_LIMIT) {
     throw invalid('/rate_limit', `must be a whole number of requests per window from 1 to ${MAX_KEY_RATE_LIMIT}`)
   }
@@ -117,7 +118,7 @@ export async function createSource(
     accessToken: secretOf(input.accessToken, '/access_token'),
   }
   checkSecrets(checked)
-  const rateLimit = checkRateLimit(input.rateLimit, rateCeiling)
+  const rateLimit = checkRateLimit(input.rateLimit, rateCeiling, deps.config.rateLimit.capacity)
   const sealer = box(deps)
   const seal = (value: string | null) => (value === null ? null : sealer.seal(value))
   const { token, record: tokenRecord } = newToken()

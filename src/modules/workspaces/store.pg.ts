@@ -3,10 +3,10 @@
  * first-start bootstrap runs under one advisory lock, so nodes starting together on an empty
  * database queue there and exactly one of them creates the workspace and its key.
  */
-import { asc, eq, or } from 'drizzle-orm'
+import { asc, eq, inArray, or } from 'drizzle-orm'
 import type { PgDb } from '../../db/pg/client'
 import type { PgDbOrTx } from '../../db/pg/pages'
-import { memberships, operators, workspaces } from '../../db/pg/schema'
+import { apiKeys, idempotencyKeys, memberships, operators, sources, workspaces } from '../../db/pg/schema'
 import { lockKeys, type PgTx, writePg } from '../../db/pg/unit-of-work'
 import type { Actor } from '../../lib/actor'
 import { insertKeyPg } from '../api-keys/store.pg'
@@ -55,6 +55,12 @@ export function pgWorkspacesStore(pg: PgDb, actor?: Actor): WorkspacesStore {
     },
     delete(id, now) {
       return writePg(deps, async (tx, emit) => {
+        // Stored answers are keyed by a key's or a source's id with no foreign key (a source owns some): gone with them.
+        for (const owner of [
+          tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.workspaceId, id)),
+          tx.select({ id: sources.id }).from(sources).where(eq(sources.workspaceId, id)),
+        ])
+          await tx.delete(idempotencyKeys).where(inArray(idempotencyKeys.apiKeyId, owner))
         const [before] = await tx.delete(workspaces).where(eq(workspaces.id, id)).returning()
         if (!before) return false
         await emit.audit(workspaceDeleted(before), now)

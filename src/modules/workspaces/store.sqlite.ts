@@ -1,8 +1,8 @@
 /** Workspaces on SQLite: start-up and CLI writes, each in one synchronous transaction. */
-import { asc, eq, or } from 'drizzle-orm'
+import { asc, eq, inArray, or } from 'drizzle-orm'
 import type { Db, DbOrTx } from '../../db/client'
 import { commitAlone } from '../../db/group-commit'
-import { memberships, operators, workspaces } from '../../db/schema'
+import { apiKeys, idempotencyKeys, memberships, operators, sources, workspaces } from '../../db/schema'
 import { write } from '../../db/unit-of-work'
 import type { Actor } from '../../lib/actor'
 import { insertKeySqlite } from '../api-keys/store.sqlite'
@@ -49,6 +49,12 @@ export function sqliteWorkspacesStore(db: Db, actor?: Actor): WorkspacesStore {
       return write({ db, wake: NOTHING_TO_WAKE, actor }, (tx, emit) => {
         const before = find(tx, id)
         if (!before || before.id !== id) return false
+        // Stored answers are keyed by a key's or a source's id with no foreign key (a source owns some): gone with them.
+        const owners = [
+          tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.workspaceId, id)),
+          tx.select({ id: sources.id }).from(sources).where(eq(sources.workspaceId, id)),
+        ]
+        for (const owner of owners) tx.delete(idempotencyKeys).where(inArray(idempotencyKeys.apiKeyId, owner)).run()
         tx.delete(workspaces).where(eq(workspaces.id, id)).run()
         emit.audit(workspaceDeleted(before), now)
         return true
