@@ -262,3 +262,34 @@ describe('bad requests store nothing and are never a 500', () => {
     expect(await h.rows.count('contacts', { workspaceId: ws.id })).toBe(0)
   })
 })
+
+/**
+ * Rows that keep an import busy for 2.5-7 s on a 2-core machine, and when Bun cuts a connection idle at 1 s:
+ * without the import's own timeout the request failed here with ECONNRESET whenever it ran past ~4 s.
+ */
+const IDLE_ROWS = 60_000
+const IDLE_CUT_MS = 4_500
+
+describe('a long import over a real connection', () => {
+  test('is answered, not cut off by the server closing idle connections', async () => {
+    const listening = createHarness()
+    try {
+      // Bun's 10 s default scaled down to its smallest: Bun checks idle connections every 4 s or so, so a request
+      // silent for about 5 s is cut (ECONNRESET) while the import goes on storing rows. 60,000 rows take 6-7 s here.
+      listening.app.listen({ hostname: '127.0.0.1', port: 0, idleTimeout: 1 })
+      const ws = await listening.workspace()
+      const rows = Array.from({ length: IDLE_ROWS }, (_, i) => `slow${i}@example.com,Row${i}`)
+      const started = Date.now()
+      const res = await fetch(`http://127.0.0.1:${listening.app.server!.port}/api/v1/contacts/import`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ws.key}`, 'content-type': 'text/csv' },
+        body: ['email,first_name', ...rows].join('\n'),
+      })
+      expect(res.status).toBe(200)
+      expect((await res.json()).imported).toBe(IDLE_ROWS)
+      if (Date.now() - started < IDLE_CUT_MS) console.warn(`import answered within ${IDLE_CUT_MS} ms: too fast here to show the idle cut`)
+    } finally {
+      await listening.close()
+    }
+  })
+})

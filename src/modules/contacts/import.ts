@@ -19,6 +19,13 @@ export const MAX_IMPORT_ROWS = 200_000
 /** Rows stored per transaction: short lock holds on SQLite, bounded memory. */
 export const IMPORT_CHUNK_ROWS = 500
 
+/**
+ * How long an import's connection may stay silent while its rows are stored: the server's 10 s
+ * (Bun's default idle timeout) would drop the caller mid-import, before the report (100,000 rows take
+ * about 10 s on SQLite, longer on PostgreSQL), while the import went on and committed.
+ */
+export const IMPORT_IDLE_TIMEOUT_S = 240
+
 /** Row errors a report lists; all are counted. */
 export const MAX_REPORTED_ERRORS = 100
 

@@ -7,7 +7,7 @@ import { csvFileName, csvResponse } from '../../lib/csv'
 import { csvParser, MAX_CSV_BODY_BYTES } from '../../plugins/body'
 import { answerWrite } from '../../plugins/idempotency'
 import { CSV_PARSER } from '../../plugins/route-table'
-import { EXPORT_ONLY_COLUMNS, IMPORT_CHUNK_ROWS, importContacts, MAX_IMPORT_ROWS, MAX_REPORTED_ERRORS } from './import'
+import { EXPORT_ONLY_COLUMNS, IMPORT_CHUNK_ROWS, IMPORT_IDLE_TIMEOUT_S, importContacts, MAX_IMPORT_ROWS, MAX_REPORTED_ERRORS } from './import'
 import { csvFile } from '../../lib/model-fields'
 import type { AuthPlugin } from '../../plugins/auth'
 import { actingFor } from '../../plugins/request-context'
@@ -67,7 +67,9 @@ export const contactsModule = (deps: AppDeps, auth: AuthPlugin) =>
     .use(csvParser)
     .post(
       '/import',
-      ({ body, query, auth, request, set }) => {
+      ({ body, query, auth, request, set, server }) => {
+        // Bun closes a connection idle for 10 s, and answering 200,000 rows takes longer than that.
+        server?.timeout(request, IMPORT_IDLE_TIMEOUT_S)
         const columns = {
           email: query.column_email,
           phone: query.column_phone,
