@@ -1,4 +1,5 @@
 /** `askad serve`: migrate, bootstrap an empty database, listen, run the workers, and shut down gracefully. */
+import { relative } from 'node:path'
 import { createApp } from '../app'
 import type { Config } from '../config'
 import { startCheckpointer } from '../db/checkpointer'
@@ -42,6 +43,11 @@ interface ServingStorage {
   /** Start-up is over: from now on, requests must not wait for locks. */
   serving(): void
   close(): Promise<void>
+}
+
+/** How the user runs this program: `askad` for the executable, `bun src/index.ts` from a clone (what README says). */
+function invocation(): string {
+  return Bun.isStandaloneExecutable ? 'askad' : `bun ${relative(process.cwd(), Bun.main)}`
 }
 
 /** Starts the server; `json` prints the start-up banner as one JSON line for scripts. */
@@ -91,7 +97,7 @@ export async function serve(config: Config, options: { json?: boolean } = {}): P
     )
   } else {
     printBanner(say, url, storage.shown, boot)
-    if (setupUrl) say(`No operator yet: create the first one at ${setupUrl} (works once; or run askad operator create EMAIL)`)
+    if (setupUrl) say(`No operator yet: create the first one at ${setupUrl} (works once; or run ${invocation()} operator create EMAIL)`)
   }
   logger.info('server started', {
     url,

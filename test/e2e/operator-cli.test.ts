@@ -146,6 +146,8 @@ describe('first-run setup', () => {
     let server = await startServer(['bun', 'src/index.ts', 'serve', '--db', db], { cwd: ROOT })
     try {
       const [, token] = await server.waitFor(/\/dashboard\/setup\?token=([\w-]+)/)
+      // Run from a clone, the hint names the command that works there (the executable says `askad`).
+      expect(server.output()).toContain('or run bun src/index.ts operator create EMAIL')
       expect((await fetch(`${server.url}/dashboard/setup?token=wrong`)).status).toBe(404)
       expect((await fetch(`${server.url}/dashboard/setup?token=${token}`)).status).toBe(200)
       const weak = await fetch(`${server.url}/dashboard/setup`, form(server.url, { token: token!, email: 'first@agency.example', password: 'short' }))

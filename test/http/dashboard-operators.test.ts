@@ -280,6 +280,15 @@ describe('roles', () => {
     expect(settings).toContain(`href="${base}/settings/api-keys"`)
   })
 
+  test("an operator's key form speaks of the role's scopes and the instance's limit, not of a key they never signed in with", async () => {
+    const ws = await h.workspace()
+    const o = await member(ws.id, 'owner')
+    const page = await (await o.get(`/dashboard/w/${ws.slug}/settings/api-keys`)).text()
+    expect(page).toContain('none ticked = all scopes your role allows')
+    expect(page).not.toContain('the key you signed in with')
+    expect(page).not.toContain('of your key')
+  })
+
   test('an owner changes roles and removes members (whose sessions lose the workspace at once); the last owner stays', async () => {
     const ws = await h.workspace()
     const o = await member(ws.id, 'owner')

@@ -84,6 +84,8 @@ describe('API keys: rate limit and expiry', () => {
     const form = await s.page('/dashboard/settings/api-keys')
     expect(form).toContain('name="rate_limit" type="number" min="1" max="100"')
     expect(form).toContain('name="expires_at" type="datetime-local"')
+    expect(form).toContain('none ticked = all scopes of your key')
+    expect(form).toContain('than the key you signed in with')
     const res = await s.send('/dashboard/settings/api-keys', { kind: 'secret', name: 'Limited', rate_limit: '30', expires_at: '2026-12-24T18:30' })
     expect(res.status).toBe(201)
     const row = (await h.rows.find('apiKeys', { name: 'Limited' }))!

@@ -270,6 +270,14 @@ describe('hubspot', () => {
     expect(lead.metadata.empty).toBeUndefined()
   })
 
+  test('a trimmed record still keeps its own ids (vid, portal-id), which link the lead back to the HubSpot contact', () => {
+    const properties = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`prop_${i}`, { value: `v${i}` }]))
+    const body = JSON.stringify({ vid: 1001, 'portal-id': 62515, properties: { email: { value: 'big@example.com' }, ...properties } })
+    const lead = onlyLead(hubspot.handle(post(body), NONE, NOW))
+    expect(lead.metadata).toMatchObject({ vid: 1001, 'portal-id': 62515, prop_0: 'v0' })
+    expect(lead.metadata.hubspot_dropped_fields).toBe(150 + 2 - 99)
+  })
+
   test('app webhook events and non-JSON bodies are refused', () => {
     const events = JSON.stringify([{ eventId: 1, subscriptionId: 12345, portalId: 62515, subscriptionType: 'contact.creation', objectId: 123 }])
     expectRefusal(hubspot.handle(post(events), NONE, NOW), 422, /workflow/)

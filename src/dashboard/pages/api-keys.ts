@@ -53,7 +53,7 @@ function createForm(viewer: Viewer, form: KeyForm, limits: KeyLimits): Html {
   </fieldset>
   <label>Name <input name="name" value="${form.name}" maxlength="200" placeholder="CRM sync"></label>
   <fieldset data-kind="secret">
-    <legend>Scopes (secret keys; none ticked = all scopes of your key)</legend>
+    <legend>Scopes (secret keys; none ticked = all scopes ${viewer.role ? 'your role allows' : 'of your key'})</legend>
     <div class="checks">${SCOPES.map((s) => html`<label><input type="checkbox" name="scopes" value="${s}"${checked(form.scopes.includes(s))}> <code>${s}</code></label>`)}</div>
   </fieldset>
   <label data-kind="publishable">Allowed origins (publishable keys; one per line)
@@ -65,7 +65,7 @@ function createForm(viewer: Viewer, form: KeyForm, limits: KeyLimits): Html {
     <label>Expires (UTC; optional${expiry ? html`, at the latest ${when(expiry)}` : ''})
       <input name="expires_at" type="datetime-local" value="${form.expires}"${expiry ? html` max="${expiry.slice(0, 16)}"` : ''}></label>
   </div>
-  <p class="muted small">A key never gets a higher limit or a later expiry than the key you signed in with${expiry ? '; left empty, the expiry is that key’s' : ''}.</p>
+  ${viewer.role ? '' : html`<p class="muted small">A key never gets a higher limit or a later expiry than the key you signed in with${expiry ? '; left empty, the expiry is that key’s' : ''}.</p>`}
   <button type="submit" class="primary">Create key</button>
 </form>`
 }

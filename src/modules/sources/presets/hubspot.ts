@@ -94,18 +94,26 @@ function boundedMetadata(entries: [string, unknown][]): Record<string, unknown> 
   return Object.fromEntries(kept)
 }
 
-/** One HubSpot object as a lead: its properties (either shape) flattened, record ids kept, histories left out. */
+/**
+ * One HubSpot object as a lead: its properties (either shape) flattened, record ids kept, histories left out. The
+ * record's own keys (`vid`, `portal-id`) go first into the bounded metadata: they link the lead back to the contact,
+ * and a record with every property set would otherwise push them past the bound.
+ */
 function mapHubSpotRecord(record: Record<string, unknown>, path = ''): Parsed<LeadDraft> {
   const flat: [string, unknown][] = []
   if (isRecord(record.properties)) for (const [key, value] of Object.entries(record.properties)) flat.push([key, propertyValue(value)])
+  const own = new Set<string>()
   for (const [key, value] of Object.entries(record)) {
     if (key === 'properties' && isRecord(value)) continue
     if (RECORD_HISTORIES.has(key)) continue
+    if (isRecord(record.properties)) own.add(key)
     flat.push([key, propertyValue(value)])
   }
   const lead = mapFlat(Object.fromEntries(flat), path)
   if (!lead.ok) return lead
-  return { ok: true, value: { ...lead.value, metadata: boundedMetadata(Object.entries(lead.value.metadata)) } }
+  const entries = Object.entries(lead.value.metadata)
+  const ownFirst = [...entries.filter(([key]) => own.has(key)), ...entries.filter(([key]) => !own.has(key))]
+  return { ok: true, value: { ...lead.value, metadata: boundedMetadata(ownFirst) } }
 }
 
 export const hubspot: Preset = {
