@@ -255,6 +255,7 @@ describe.skipIf(!hasChromium)('the agency flow (executable + Chromium)', () => {
       import: `${base}/contacts/import`,
       'api-keys': `${base}/settings/api-keys`,
       webhooks: `${base}/settings/webhooks`,
+      sources: `${base}/settings/sources`,
       'workspace-settings': `${base}/settings/workspace`,
       workspaces: '/dashboard/workspaces',
     })) {

@@ -243,6 +243,7 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
       deals: '/deals',
       'api-keys': '/settings/api-keys',
       webhooks: '/settings/webhooks',
+      sources: '/settings/sources',
       embed: '/embed',
       campaigns: '/campaigns',
       campaign: `/campaigns/${campaignId}`,
@@ -266,6 +267,34 @@ describe.skipIf(!hasChromium)('dashboard (headless Chromium)', () => {
     }
     expect(requested.length).toBeGreaterThan(20)
     expect(requested.filter((url) => !url.startsWith('http://127.0.0.1:'))).toEqual([])
+  }, 30_000)
+
+  test('create a Zapier source: only its fields show, the URL is shown once with steps, and a form post to it is a lead', async () => {
+    await page.setViewportSize(DESKTOP)
+    await visit('Sources', '/settings/sources')
+    await page.selectOption('select[name=preset]', 'zapier')
+    // The script shows only the secrets the chosen tool takes: Zapier has no verify or page token.
+    expect(await page.isVisible('input[name=signing_secret]')).toBe(true)
+    expect(await page.isVisible('input[name=verify_token]')).toBe(false)
+    expect(await page.isVisible('input[name=access_token]')).toBe(false)
+    await page.fill('input[name=name]', 'Zapier: webinar sign-ups')
+    await page.click('button:has-text("Create source")')
+    const url = (await page.textContent('#source-url'))!
+    expect(url).toMatch(new RegExp(`^${api}/api/v1/in/src_\\w+$`))
+    expect(await page.textContent('main')).toContain('Zapier')
+    await shot('source-created')
+    await page.setViewportSize(PHONE)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width)
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-source-created-phone.png'), fullPage: true })
+    await page.setViewportSize(DESKTOP)
+
+    // What Zapier's "Webhooks by Zapier" POST with payload type Form sends.
+    const sent = await fetch(url, { method: 'POST', body: new URLSearchParams({ 'First Name': 'Wendy', 'Last Name': 'Webinar', Email: 'wendy@example.com' }) })
+    expect(sent.status).toBe(201)
+    await visit('Sources', '/settings/sources')
+    expect(await page.textContent('main')).not.toContain(url) // listed by its prefix only, never again in full
+    await page.goto(`${api}${base}/leads`)
+    expect(await page.textContent('main')).toContain('wendy@example.com')
   }, 30_000)
 
   test('an operator signs in by password, switches workspace in the header without JavaScript, and the team pages fit a phone', async () => {
