@@ -4,6 +4,7 @@
  */
 import type { AppDeps } from '../deps'
 import { keyActor, operatorActor, type Actor } from '../lib/actor'
+import { requestPublicOrigin } from '../lib/client-ip'
 import { ApiError, invalid } from '../errors'
 import { missingScope } from '../errors/messages'
 import { parsePageQuery } from '../lib/pagination'
@@ -225,7 +226,10 @@ export function dashboardKit(deps: AppDeps) {
 
   const pageRequest = (query: Record<string, string | undefined>) => parsePageQuery({ page: query.page })
 
-  return { deps, clock, inSession, signedIn, needs, ownerOnly, page, pageRequest }
+  /** This server's address as the browser reached it, behind a trusted proxy too: what links and snippets to copy start with. */
+  const publicOrigin = (c: RouteContext) => requestPublicOrigin(c.request, c.server, deps.config.trustedProxies)
+
+  return { deps, clock, inSession, signedIn, needs, ownerOnly, page, pageRequest, publicOrigin }
 }
 
 /** What route files get: the app's deps and the signed-in wrappers. */

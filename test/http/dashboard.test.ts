@@ -564,4 +564,22 @@ describe('Embed', () => {
     expect(html).toContain('Bearer ask_pk_YOUR_PUBLISHABLE_KEY')
     expect(html).toContain('(https://www.example.com)')
   })
+
+  test('behind a trusted proxy, the snippets carry the address the browser used; forwarded headers from others are ignored', async () => {
+    const FORWARDED = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'leads.example.com' }
+    const proxied = createHarness({ env: { ASKAD_TRUSTED_PROXIES: '127.0.0.1' } })
+    try {
+      for (const [harness, origin] of [
+        [proxied, 'https://leads.example.com'],
+        [h, 'http://localhost'],
+      ] as const) {
+        const ws = await harness.workspace()
+        const s = await signIn(ws.key, harness)
+        const embed = await (await harness.request('GET', s.at('/dashboard/embed'), { headers: { cookie: s.cookie, ...FORWARDED } })).text()
+        expect(embed).toContain(`action=&quot;${origin}/api/v1/leads/capture?key=ask_pk_YOUR_PUBLISHABLE_KEY&quot;`)
+      }
+    } finally {
+      await proxied.close()
+    }
+  })
 })

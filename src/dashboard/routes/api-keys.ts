@@ -19,7 +19,7 @@ function operatorBounds(c: SignedIn) {
 
 /** The key pages (keys:manage); creating and revoking act with the session's own rights, like the API. */
 export const keyRoutes = (kit: DashboardKit) => {
-  const { deps, clock, signedIn, needs, page } = kit
+  const { deps, clock, signedIn, needs, page, publicOrigin } = kit
   const keysAction = (handler: (c: SignedIn) => Response | Promise<Response>) => signedIn(needs('keys:manage', handler))
 
   /** The rate limit a key made by this session gets by default and may not exceed, and the window it counts in. */
@@ -75,7 +75,7 @@ export const keyRoutes = (kit: DashboardKit) => {
             { key: c.active.key ?? operatorBounds(c), defaultRateLimit: deps.config.rateLimit.capacity },
             keyInputOf(body),
           )
-          return page(c, 'API keys', createdKeyPage(c.viewer.base, record, key, new URL(c.request.url).origin), 201, [])
+          return page(c, 'API keys', createdKeyPage(c.viewer.base, record, key, publicOrigin(c)), 201, [])
         } catch (error) {
           if (error instanceof ApiError) return keysView(c, form, error)
           throw error

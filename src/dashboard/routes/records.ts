@@ -46,7 +46,7 @@ function holds(c: SignedIn, scope: Scope): boolean {
 
 /** Overview, contacts, leads (with converting one), deals (create, edit, move) and embed. */
 export const recordRoutes = (kit: DashboardKit) => {
-  const { deps, clock, signedIn, needs, page, pageRequest } = kit
+  const { deps, clock, signedIn, needs, page, pageRequest, publicOrigin } = kit
 
   return new Elysia()
     .use(formParser)
@@ -190,7 +190,7 @@ export const recordRoutes = (kit: DashboardKit) => {
     )
     .get(
       `${WORKSPACE}/embed`,
-      signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.viewer.base, c.workspaceId, new URL(c.request.url).origin, clock.now()))),
+      signedIn(async (c) => page(c, 'Embed', await embedPage(deps, c.viewer.base, c.workspaceId, publicOrigin(c), clock.now()))),
       HIDDEN,
     )
 }

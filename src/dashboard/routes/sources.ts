@@ -2,7 +2,6 @@
 import { Elysia } from 'elysia'
 import { ApiError } from '../../errors'
 import { checkModel } from '../../lib/check-model'
-import { requestPublicOrigin } from '../../lib/client-ip'
 import { SourceModel } from '../../modules/sources/model'
 import { createSource, revokeSource, rotateSource, sourceInputOf } from '../../modules/sources/service'
 import { formParser } from '../../plugins/body'
@@ -12,13 +11,12 @@ import { type SourceForm, sourcesPage, sourceUrlPage } from '../pages/sources'
 
 /** The source routes; actions call the same services as the API, with the session's own rights. */
 export const sourceRoutes = (kit: DashboardKit) => {
-  const { deps, signedIn, needs, page } = kit
+  const { deps, signedIn, needs, page, publicOrigin } = kit
   const manage = (handler: (c: SignedIn) => Response | Promise<Response>) => signedIn(needs('keys:manage', handler))
 
   /** A source cannot out-rate the session that makes it: its key's limit, else the instance's. */
   const ceiling = (c: SignedIn) => c.active.key?.rateLimit ?? deps.config.rateLimit.capacity
   const limits = (c: SignedIn) => ({ ceiling: ceiling(c), windowSeconds: Math.round(deps.config.rateLimit.windowMs / 1000) })
-  const origin = (c: SignedIn) => requestPublicOrigin(c.request, c.server, deps.config.trustedProxies)
   const view = async (c: SignedIn, form?: SourceForm, error?: ApiError) =>
     page(c, 'Sources', await sourcesPage(deps, c.viewer, limits(c), form), error?.status ?? 200, error ? [{ kind: 'error', text: error.detail }] : c.notices)
 
@@ -53,7 +51,7 @@ export const sourceRoutes = (kit: DashboardKit) => {
             ...secret(c, 'access_token'),
             ...(form.rateLimit ? { rate_limit: /^\d{1,9}$/.test(form.rateLimit) ? Number(form.rateLimit) : form.rateLimit } : {}),
           })
-          const { record, url } = await createSource(c.deps, c.workspaceId, sourceInputOf(body), origin(c), ceiling(c))
+          const { record, url } = await createSource(c.deps, c.workspaceId, sourceInputOf(body), publicOrigin(c), ceiling(c))
           return page(c, 'Sources', sourceUrlPage(c.viewer.base, record, url, false), 201, [])
         } catch (error) {
           if (error instanceof ApiError) return view(c, form, error)
@@ -65,7 +63,7 @@ export const sourceRoutes = (kit: DashboardKit) => {
     .post(
       `${SOURCES_PATH}/:id/rotate`,
       manage(async (c) => {
-        const { record, url } = await rotateSource(c.deps, c.workspaceId, c.params.id!, origin(c))
+        const { record, url } = await rotateSource(c.deps, c.workspaceId, c.params.id!, publicOrigin(c))
         return page(c, 'Sources', sourceUrlPage(c.viewer.base, record, url, true), 200, [])
       }),
       FORM_POST,

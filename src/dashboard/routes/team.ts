@@ -41,7 +41,7 @@ const SLUG_SHAPE = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 /** Team pages and actions; owners alone manage members, rename and delete (kit's ownerOnly). */
 export const teamRoutes = (kit: DashboardKit) => {
-  const { deps, clock, inSession, signedIn, ownerOnly, page } = kit
+  const { deps, clock, inSession, signedIn, ownerOnly, page, publicOrigin } = kit
 
   /** An operator's session (the workspaces page is theirs alone); a key session goes to its workspace. */
   const operatorOnly = (handler: (c: InSession & { operatorId: string; email: string }) => Response | Promise<Response>) =>
@@ -265,7 +265,7 @@ export const teamRoutes = (kit: DashboardKit) => {
           ownerOnly(async (c) => {
             const role = parseRole(field(c.body, 'role'))
             const { token } = await createInvite(c.deps, c.workspaceId, role)
-            const link = `${new URL(c.request.url).origin}${BASE}/invite/${token}`
+            const link = `${publicOrigin(c)}${BASE}/invite/${token}`
             return page(c, 'Members', inviteCreatedPage(c.viewer, link, role), 201, [])
           }),
         ),
